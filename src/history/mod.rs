@@ -1,0 +1,525 @@
+//! What was sent, answered and notified, and when: the record a run produces and the
+//! checker judges (the Jepsen way: record first, judge after).
+//!
+//! These are plain serde types. A case is a list of [`Step`]s (the plan, with chats named
+//! by alias so it replays on any target); a [`History`] is the ordered list of
+//! [`Event`]s observed while running it. The [`Recorder`] is the thread-safe appender the
+//! target clients and the runner share, and it lets a waiter wake on new events instead
+//! of sleeping.
+//!
+//! Secrets never enter a history: [`redact_headers`] is applied by the recorder to every
+//! request it stores.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+pub mod redact;
+pub use redact::{REDACTED, is_secret_header, redact_headers};
+
+/// A chat as the case names it: an alias bound to a real id at run time, or a literal id
+/// the harness made up (for "unknown chat id" cases).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatRef {
+    /// A chat provisioned by an earlier `OfferChat` step of the same case (`"c1"`).
+    Alias(String),
+    /// A chat id that no provisioning produced.
+    Unknown(String),
+}
+
+/// How the credentials of an agent request are tampered with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthVariant {
+    /// Basic auth, session cookie and CSRF token, as a well-behaved client sends.
+    #[default]
+    Normal,
+    /// No Authorization header and no cookie (SES-02).
+    NoCredentials,
+    /// Only the session cookie, no Authorization header (SES-02, SPEC §6.2).
+    CookieOnly,
+    /// Everything but the CSRF token (SES-01).
+    NoCsrf,
+}
+
+/// A request body as the case sends it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+pub enum Body {
+    /// No body at all.
+    Empty,
+    /// A JSON document (sent with `Content-Type: application/json`).
+    Json(Value),
+    /// Raw text sent as is with `Content-Type: application/json` (for REQ-01: not JSON).
+    Raw(String),
+}
+
+impl Body {
+    pub fn json(&self) -> Option<&Value> {
+        match self {
+            Body::Json(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// One step of a case: what the harness does (an agent request) or makes happen (an
+/// environment event through provisioning). Steps name chats by [`ChatRef`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "step")]
+pub enum Step {
+    /// Environment: a customer asks for a chat and it is offered to `agent` (→ `Invited`).
+    /// Binds `chat` to the agent-side id (a [`EventKind::Bind`] event).
+    OfferChat { chat: String, agent: String },
+    /// Agent request `POST /api/v2/me/chats/{id}` with `body`. The owner of the chat sends
+    /// it unless `as_agent` names another agent (CMP-21).
+    AgentPost {
+        chat: ChatRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        as_agent: Option<String>,
+        #[serde(default)]
+        auth: AuthVariant,
+        body: Body,
+    },
+    /// Environment: the customer sends `text`.
+    CustomerSends { chat: String, text: String },
+    /// Environment: the customer leaves (customer-side Complete).
+    CustomerLeaves { chat: String },
+    /// Observation: ask the provisioning side what it knows about the chat (provider
+    /// `inspect`, or the customer-api GETs). Records an [`EventKind::Inspect`].
+    Inspect { chat: String },
+    /// Wait until the chats of the case are quiet (no notification for the quiet window,
+    /// bounded by the deadline). Records an [`EventKind::Quiet`].
+    Settle,
+    /// Run these steps at once (CMP-20); each inner step is sent without waiting for the
+    /// others' answers.
+    Concurrent { steps: Vec<Step> },
+}
+
+/// Who made a request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "name")]
+pub enum Actor {
+    /// An agent of the target (user name).
+    Agent(String),
+    /// The customer side (customer-api provisioning).
+    Customer,
+    /// The provider-state endpoint.
+    Provider,
+}
+
+/// Why a request got no HTTP answer. Indeterminate: the target may or may not have acted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoResponseKind {
+    Timeout,
+    Connect,
+    /// The connection was reset or closed mid-answer, or the body could not be read.
+    Io,
+    /// The body was larger than the harness accepts.
+    TooLarge,
+}
+
+/// Bayeux-level events of one agent's notification session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum BayeuxEvent {
+    Handshake {
+        successful: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    Subscribe {
+        channel: String,
+        successful: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A `/meta/connect` answer that was not successful, or that carried advice.
+    Connect {
+        successful: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        advice: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// The client followed `advice.reconnect` (`retry`, `handshake` or `none`), after
+    /// waiting `interval_ms`.
+    FollowedAdvice { reconnect: String, interval_ms: u64 },
+    /// The server sent something that is not a Bayeux message (not JSON, not an array, …).
+    Garbage { error: String, excerpt: String },
+    /// The session ended (disconnect, `reconnect: none`, or repeated failure).
+    Closed { reason: String },
+}
+
+/// What one observation was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum EventKind {
+    /// The runner starts step `index` of the case.
+    Step { index: usize, step: Step },
+    /// A case alias is bound to the agent-side chat id owned by `agent`.
+    Bind {
+        alias: String,
+        agent: String,
+        chat_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        customer_chat_id: Option<String>,
+    },
+    /// A request was sent. `path` is relative to the target base URL; header values
+    /// that are secrets are already redacted.
+    Request {
+        req: u64,
+        actor: Actor,
+        method: String,
+        path: String,
+        headers: Vec<(String, String)>,
+        body: Body,
+        /// For a request made by a `Concurrent` step: the index of the inner step.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        part: Option<usize>,
+    },
+    /// The answer to request `req`. `body` is `Json` when it parsed, `Raw` otherwise.
+    Response {
+        req: u64,
+        status: u16,
+        body: Body,
+        elapsed_us: u64,
+    },
+    /// Request `req` got no answer: indeterminate, not a failure by itself.
+    NoResponse {
+        req: u64,
+        kind: NoResponseKind,
+        message: String,
+        elapsed_us: u64,
+    },
+    /// An agent's REST session is established (`GET /api/v2/me` answered). `csrf`: the
+    /// target announced a CSRF token (`X-CSRF-HEADER`/`X-CSRF-TOKEN`), so SES-01 applies.
+    Session { agent: String, csrf: bool },
+    /// A message delivered on a subscribed channel to `agent`'s Bayeux session.
+    Notification {
+        agent: String,
+        channel: String,
+        data: Value,
+    },
+    /// Something happened on `agent`'s Bayeux session.
+    Bayeux { agent: String, event: BayeuxEvent },
+    /// What the provisioning side reported about a chat. `result` is `None` when the
+    /// target cannot tell (provider answers 404/501, or no customer side exists).
+    Inspect {
+        alias: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The harness waited for quiet: either `quiet_ms` passed with no notification for
+    /// the case's chats, or the deadline ran out first (`reached_quiet: false`).
+    Quiet {
+        waited_ms: u64,
+        quiet_ms: u64,
+        reached_quiet: bool,
+    },
+    /// The harness or the environment broke (provisioning failed, target unreachable).
+    /// Verdicts that depend on what follows are `Error`, never `Fail`.
+    HarnessError { message: String },
+}
+
+/// One observation, stamped on a monotonic clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Global order of recording, from 0.
+    pub seq: u64,
+    /// Microseconds since the history started (monotonic clock).
+    pub t_us: u64,
+    /// The stream the event belongs to: `"runner"`, `"rest:<agent>"`, `"bayeux:<agent>"`,
+    /// `"customer"`, `"provider"`.
+    pub stream: String,
+    /// Order within `stream`, from 0.
+    pub stream_seq: u64,
+    /// The step being run when this was recorded, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// A recorded history: the events of one case, in recording order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub events: Vec<Event>,
+}
+
+impl History {
+    /// Events of one kind, e.g. `h.iter().filter_map(|e| match &e.kind { .. })`.
+    pub fn iter(&self) -> impl Iterator<Item = &Event> {
+        self.events.iter()
+    }
+
+    /// The request event with id `req`.
+    pub fn request(&self, req: u64) -> Option<&Event> {
+        self.events
+            .iter()
+            .find(|e| matches!(&e.kind, EventKind::Request { req: r, .. } if *r == req))
+    }
+
+    /// The response (or no-response) event for request `req`.
+    pub fn answer(&self, req: u64) -> Option<&Event> {
+        self.events.iter().find(|e| match &e.kind {
+            EventKind::Response { req: r, .. } | EventKind::NoResponse { req: r, .. } => *r == req,
+            _ => false,
+        })
+    }
+
+    /// The agent-side id bound to `alias`, with its owner.
+    pub fn binding(&self, alias: &str) -> Option<(&str, &str)> {
+        self.events.iter().find_map(|e| match &e.kind {
+            EventKind::Bind {
+                alias: a,
+                agent,
+                chat_id,
+                ..
+            } if a == alias => Some((agent.as_str(), chat_id.as_str())),
+            _ => None,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    events: Vec<Event>,
+    stream_seqs: std::collections::HashMap<String, u64>,
+    next_req: u64,
+    step: Option<usize>,
+}
+
+/// Thread-safe appender of events, shared (cheaply cloned) by the runner and the target
+/// clients. Waiters use [`Recorder::subscribe`] to wake on each new event.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    inner: Arc<Mutex<Inner>>,
+    start: Instant,
+    tx: Arc<watch::Sender<u64>>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        let (tx, _rx) = watch::channel(0);
+        Recorder {
+            inner: Arc::new(Mutex::new(Inner {
+                events: Vec::new(),
+                stream_seqs: Default::default(),
+                next_req: 0,
+                step: None,
+            })),
+            start: Instant::now(),
+            tx: Arc::new(tx),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic elsewhere while holding the lock must not take the whole run down.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A new, empty recorder on the same clock (same time origin), e.g. one per case
+    /// while the run-level recorder takes the Bayeux streams.
+    pub fn child(&self) -> Recorder {
+        let mut r = Recorder::new();
+        r.start = self.start;
+        r
+    }
+
+    /// Appends a copy of `event` (taken from a recorder on the same clock), keeping its
+    /// timestamp, stream and kind; `seq`, `stream_seq` and `step` are this recorder's.
+    pub fn record_copy(&self, event: &Event) -> u64 {
+        self.push(&event.stream, event.t_us, event.kind.clone())
+    }
+
+    /// Time since the recorder started.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// A fresh request id, unique within this recorder.
+    pub fn next_request_id(&self) -> u64 {
+        let mut g = self.lock();
+        g.next_req += 1;
+        g.next_req
+    }
+
+    /// Marks the step that later events belong to (`None`: between steps).
+    pub fn set_step(&self, step: Option<usize>) {
+        self.lock().step = step;
+    }
+
+    /// Appends an event on `stream`; returns its global sequence number. Request headers
+    /// are redacted here, whatever the caller passed.
+    pub fn record(&self, stream: &str, mut kind: EventKind) -> u64 {
+        if let EventKind::Request { headers, .. } = &mut kind {
+            redact_headers(headers);
+        }
+        let t_us = self.start.elapsed().as_micros() as u64;
+        self.push(stream, t_us, kind)
+    }
+
+    fn push(&self, stream: &str, t_us: u64, kind: EventKind) -> u64 {
+        let seq = {
+            let mut g = self.lock();
+            let seq = g.events.len() as u64;
+            let ss = g.stream_seqs.entry(stream.to_string()).or_insert(0);
+            let stream_seq = *ss;
+            *ss += 1;
+            let step = g.step;
+            g.events.push(Event {
+                seq,
+                t_us,
+                stream: stream.to_string(),
+                stream_seq,
+                step,
+                kind,
+            });
+            seq
+        };
+        self.tx.send_replace(seq + 1);
+        seq
+    }
+
+    /// The number of events recorded so far.
+    pub fn len(&self) -> usize {
+        self.lock().events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A copy of the events from index `from` on.
+    pub fn events_since(&self, from: usize) -> Vec<Event> {
+        let g = self.lock();
+        g.events.get(from..).map(|s| s.to_vec()).unwrap_or_default()
+    }
+
+    /// A receiver that changes (to the new event count) each time an event is recorded.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.tx.subscribe()
+    }
+
+    /// Waits until an event from index `from` on satisfies `pred`, or `timeout` passes.
+    /// Returns the matching event. Never sleeps blindly: wakes on each new event.
+    pub async fn wait_for(
+        &self,
+        from: usize,
+        timeout: Duration,
+        mut pred: impl FnMut(&Event) -> bool,
+    ) -> Option<Event> {
+        let mut rx = self.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut checked = from;
+        loop {
+            {
+                let g = self.lock();
+                if let Some(e) = g
+                    .events
+                    .get(checked..)
+                    .and_then(|s| s.iter().find(|e| pred(e)))
+                {
+                    return Some(e.clone());
+                }
+                checked = g.events.len().max(checked);
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => {
+                    // One last look: an event may have landed between the check and the wait.
+                    let g = self.lock();
+                    return g
+                        .events
+                        .get(checked..)
+                        .and_then(|s| s.iter().find(|e| pred(e)))
+                        .cloned();
+                }
+            }
+        }
+    }
+
+    /// The history recorded so far.
+    pub fn snapshot(&self) -> History {
+        History {
+            events: self.lock().events.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_round_trips_through_json() {
+        let rec = Recorder::new();
+        rec.record(
+            "runner",
+            EventKind::Step {
+                index: 0,
+                step: Step::AgentPost {
+                    chat: ChatRef::Alias("c1".into()),
+                    as_agent: None,
+                    auth: AuthVariant::Normal,
+                    body: Body::Json(serde_json::json!({"operationName":"Complete"})),
+                },
+            },
+        );
+        rec.record(
+            "rest:agent1",
+            EventKind::Request {
+                req: 1,
+                actor: Actor::Agent("agent1".into()),
+                method: "POST".into(),
+                path: "/api/v2/me/chats/X".into(),
+                headers: vec![("Authorization".into(), "Basic c2VjcmV0".into())],
+                body: Body::Raw("{".into()),
+                part: None,
+            },
+        );
+        let h = rec.snapshot();
+        let text = serde_json::to_string(&h).unwrap();
+        assert!(!text.contains("c2VjcmV0"), "secret leaked: {text}");
+        let back: History = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, h);
+        assert_eq!(back.events[1].stream_seq, 0);
+        assert_eq!(back.events[1].seq, 1);
+    }
+
+    #[tokio::test]
+    async fn wait_for_wakes_on_a_new_event_and_times_out_otherwise() {
+        let rec = Recorder::new();
+        let r2 = rec.clone();
+        let h = tokio::spawn(async move {
+            r2.wait_for(0, Duration::from_secs(5), |e| {
+                matches!(e.kind, EventKind::HarnessError { .. })
+            })
+            .await
+        });
+        tokio::task::yield_now().await;
+        rec.record(
+            "runner",
+            EventKind::HarnessError {
+                message: "x".into(),
+            },
+        );
+        let got = h.await.unwrap();
+        assert!(got.is_some());
+        let none = rec.wait_for(1, Duration::from_millis(20), |_| true).await;
+        assert!(none.is_none());
+    }
+}

@@ -1,0 +1,51 @@
+//! The `gws-conform` command line.
+
+use clap::{Parser, Subcommand};
+use gws_conform::{runner, schema, server};
+
+/// Contract-testing and conformance harness for the GWS API v2 Chat API (agent Complete).
+#[derive(Debug, Parser)]
+#[command(name = "gws-conform", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Certify a target (default: the embedded reference server) against the catalogue.
+    Run(runner::cli::RunArgs),
+    /// Run the embedded reference server on its own.
+    Serve(server::cli::ServeArgs),
+    /// Validate captured payloads against a schema.
+    Validate(schema::cli::ValidateArgs),
+    /// List the requirement catalogue.
+    List,
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                gws_conform::exit::USAGE
+            } else {
+                0
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let code = match cli.command {
+        Command::Run(a) => runner::cli::main(a),
+        Command::Serve(a) => server::cli::main(a),
+        Command::Validate(a) => schema::cli::main(a),
+        Command::List => {
+            for r in gws_conform::spec::CATALOGUE {
+                println!("{}\t{}\t{}", r.id, r.level.as_str(), r.text);
+            }
+            0
+        }
+    };
+    std::process::exit(code);
+}

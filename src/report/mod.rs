@@ -1,0 +1,1 @@
+//! Reports: JSON, JUnit, HTML, case files, curl scripts.

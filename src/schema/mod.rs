@@ -1,0 +1,4 @@
+//! JSON Schemas: loading (in-memory registry, offline), validation with clear paths, and
+//! schema → proptest strategies.
+
+pub mod cli;

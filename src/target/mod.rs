@@ -1,0 +1,1 @@
+//! Talking to a target: REST (auth, cookies, CSRF), Bayeux long-polling, provisioning.
