@@ -240,9 +240,9 @@ pub struct Event {
     pub stream: String,
     /// Order within `stream`, from 0.
     pub stream_seq: u64,
-    /// The step being run when this was recorded, if any.
+    /// The index of the step being run when this was recorded, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step: Option<usize>,
+    pub in_step: Option<usize>,
     #[serde(flatten)]
     pub kind: EventKind,
 }
@@ -340,7 +340,7 @@ impl Recorder {
     }
 
     /// Appends a copy of `event` (taken from a recorder on the same clock), keeping its
-    /// timestamp, stream and kind; `seq`, `stream_seq` and `step` are this recorder's.
+    /// timestamp, stream and kind; `seq`, `stream_seq` and `in_step` are this recorder's.
     pub fn record_copy(&self, event: &Event) -> u64 {
         self.push(&event.stream, event.t_us, event.kind.clone())
     }
@@ -385,7 +385,7 @@ impl Recorder {
                 t_us,
                 stream: stream.to_string(),
                 stream_seq,
-                step,
+                in_step: step,
                 kind,
             });
             seq
