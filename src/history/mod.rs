@@ -75,11 +75,11 @@ pub enum Step {
     /// Binds `chat` to the agent-side id (a [`EventKind::Bind`] event).
     OfferChat { chat: String, agent: String },
     /// Agent request `POST /api/v2/me/chats/{id}` with `body`. The owner of the chat sends
-    /// it unless `as_agent` names another agent (CMP-21).
+    /// it, unless `by_other_agent`: then an agent that does not own it does (CMP-21).
     AgentPost {
         chat: ChatRef,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        as_agent: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        by_other_agent: bool,
         #[serde(default)]
         auth: AuthVariant,
         body: Body,
@@ -159,6 +159,13 @@ pub enum BayeuxEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum EventKind {
+    /// The first event of a case history: which case, its seed, and the requirement ids
+    /// it was built to exercise (a harness error in it makes those `Error`).
+    Case {
+        id: String,
+        seed: u64,
+        targets: Vec<String>,
+    },
     /// The runner starts step `index` of the case.
     Step { index: usize, step: Step },
     /// A case alias is bound to the agent-side chat id owned by `agent`.
@@ -473,7 +480,7 @@ mod tests {
                 index: 0,
                 step: Step::AgentPost {
                     chat: ChatRef::Alias("c1".into()),
-                    as_agent: None,
+                    by_other_agent: false,
                     auth: AuthVariant::Normal,
                     body: Body::Json(serde_json::json!({"operationName":"Complete"})),
                 },

@@ -3,10 +3,10 @@
 //! Every check the harness makes cites one of these ids; reports group verdicts by them.
 //! This module depends on nothing else in the crate.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How binding a requirement is (SPEC "Words").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Level {
     /// Documented behaviour: a failure blocks certification.

@@ -1,0 +1,137 @@
+//! The plain data a run hands to the report writers (and that `report.json` serializes).
+//! The runner fills it; the writers (JSON, JUnit, HTML, case files, curl) only read it.
+//! Its JSON Schema is `schemas/report.schema.json`.
+
+use crate::check::{Finding, Verdict};
+use crate::history::{History, Step};
+use crate::spec::Level;
+use serde::{Deserialize, Serialize};
+
+/// Version of the `report.json` format.
+pub const REPORT_FORMAT: u32 = 1;
+
+/// The overall outcome of a run, which decides the exit code (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overall {
+    /// Every MUST passed (and every SHOULD, under `--strict`): exit 0.
+    Conformant,
+    /// At least one blocking requirement failed: exit 1.
+    NotConformant,
+    /// The harness or the environment broke before a verdict could be reached: exit 3.
+    Error,
+}
+
+impl Overall {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Overall::Conformant => crate::exit::CONFORMANT,
+            Overall::NotConformant => crate::exit::FAILURES,
+            Overall::Error => crate::exit::HARNESS,
+        }
+    }
+}
+
+/// How the run was configured (secrets excluded).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// `customer-api` or `provider-state`.
+    pub provisioning: String,
+    /// Agent user names (never passwords).
+    pub agents: Vec<String>,
+    pub cases: u32,
+    pub deadline_ms: u64,
+    pub quiet_window_ms: u64,
+    pub strict: bool,
+    /// `K/N` when sharded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// The baseline file used, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+}
+
+/// Per-requirement counts of case verdicts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub pass: u32,
+    pub fail: u32,
+    pub skip: u32,
+    pub waived: u32,
+    pub error: u32,
+}
+
+impl Counts {
+    pub fn add(&mut self, v: Verdict) {
+        match v {
+            Verdict::Pass => self.pass += 1,
+            Verdict::Fail => self.fail += 1,
+            Verdict::Skip => self.skip += 1,
+            Verdict::Waived => self.waived += 1,
+            Verdict::Error => self.error += 1,
+        }
+    }
+}
+
+/// One requirement's verdict over the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequirementReport {
+    pub id: String,
+    pub level: Level,
+    pub text: String,
+    pub verdict: Verdict,
+    /// Why: the first failure's reason, the skip reason, the waiver reason …
+    pub reason: String,
+    pub counts: Counts,
+    /// Ids of the cases that failed it (their files are under `cases/`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failing_cases: Vec<String>,
+    /// Set when a baseline waived this requirement but it passed: the waiver can go.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub waiver_unused: bool,
+}
+
+/// One case of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseReport {
+    pub id: String,
+    pub seed: u64,
+    /// Requirement ids the case was built to exercise.
+    pub targets: Vec<String>,
+    /// The (shrunk, for a failure) steps.
+    pub steps: Vec<Step>,
+    pub findings: Vec<Finding>,
+    /// The case's verdict (fold of its findings).
+    pub verdict: Verdict,
+    /// Kept for failing (and erroring) cases only, secrets redacted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<History>,
+    /// Steps before shrinking, when the case was shrunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_steps: Option<usize>,
+    pub duration_ms: u64,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub format: u32,
+    pub run_id: String,
+    /// Base URL of the target, without userinfo; `embedded` runs name the local URL.
+    pub target: String,
+    /// True when the target was the embedded reference server.
+    pub embedded: bool,
+    pub seed: u64,
+    pub harness_version: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub config: RunConfig,
+    pub overall: Overall,
+    pub exit_code: i32,
+    pub requirements: Vec<RequirementReport>,
+    pub cases: Vec<CaseReport>,
+    /// Run-level harness errors (target unreachable, login failed …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
