@@ -17,6 +17,12 @@ enum Command {
     Run(runner::cli::RunArgs),
     /// Run the embedded reference server on its own.
     Serve(server::cli::ServeArgs),
+    /// Re-run one saved failing case against a target and judge it again.
+    Replay(runner::cli::ReplayArgs),
+    /// Run the suite against the faultless embedded server and each of its faults.
+    Selftest(runner::selftest::SelftestArgs),
+    /// Merge the reports of the shards of one run.
+    Merge(runner::cli::MergeArgs),
     /// Validate captured payloads against a schema.
     Validate(schema::cli::ValidateArgs),
     /// List the requirement catalogue.
@@ -39,6 +45,9 @@ fn main() {
     let code = match cli.command {
         Command::Run(a) => runner::cli::main(a),
         Command::Serve(a) => server::cli::main(a),
+        Command::Replay(a) => runner::cli::main_replay(a),
+        Command::Selftest(a) => runner::selftest::main(a),
+        Command::Merge(a) => runner::cli::main_merge(a),
         Command::Validate(a) => schema::cli::main(a),
         Command::List => {
             for r in gws_conform::spec::CATALOGUE {

@@ -1,15 +1,409 @@
-//! `gws-conform run`
+//! `gws-conform run`, `replay`, `selftest` and `merge`.
+
+use super::{Mode, Progress, RunSettings, execute};
+use crate::check::Verdict;
+use crate::exit;
+use crate::history::redact::Scrubber;
+use crate::report::{self, Overall, RunReport};
+use crate::target::Credentials;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Parses `5s`, `300ms`, … for the command line.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration (e.g. 5s, 300ms): {e}"))
+}
+
+fn parse_agent(s: &str) -> Result<Credentials, String> {
+    match s.split_once(':') {
+        Some((u, p)) if !u.is_empty() && !p.is_empty() => Ok(Credentials {
+            user: u.to_string(),
+            password: p.to_string(),
+        }),
+        _ => Err("an agent is USER:PASSWORD (both non-empty)".into()),
+    }
+}
+
+fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("`{s}` is not a shard K/N with 1 <= K <= N (e.g. 2/4)");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let k: u32 = k.trim().parse().map_err(|_| bad())?;
+    let n: u32 = n.trim().parse().map_err(|_| bad())?;
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+/// Where and how to reach a target (shared by `run` and `replay`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// Base URL of the target (http://host:port); none: certify the embedded reference server.
+    #[arg(long, env = "GWS_TARGET")]
+    pub target: Option<String>,
+    /// An agent USER:PASSWORD (repeat for two agents; GWS_AGENTS takes a comma-separated
+    /// list). Prefer the environment variable: command lines are visible to other users.
+    #[arg(long = "agent", env = "GWS_AGENTS", value_delimiter = ',', value_parser = parse_agent, hide_env_values = true)]
+    pub agents: Vec<Credentials>,
+    /// How chats are provisioned (default: provider-state with the embedded server or
+    /// when --provider-url is given, else customer-api).
+    #[arg(long, env = "GWS_PROVISIONING", value_enum)]
+    pub provisioning: Option<Mode>,
+    /// URL of the target's provider-state endpoint (default {target}/conformance/provider-state).
+    #[arg(long, env = "GWS_PROVIDER_URL")]
+    pub provider_url: Option<String>,
+    /// ContactCenterId header of the customer chat API.
+    #[arg(long, env = "GWS_CONTACT_CENTER_ID", default_value = "gws-conform")]
+    pub contact_center_id: String,
+    /// How long a notification may take to arrive.
+    #[arg(long, env = "GWS_DEADLINE", default_value = "5s", value_parser = parse_duration)]
+    pub deadline: Duration,
+    /// How long nothing must arrive before absence is judged.
+    #[arg(long, env = "GWS_QUIET_WINDOW", default_value = "1s", value_parser = parse_duration)]
+    pub quiet_window: Duration,
+    /// Per-request timeout.
+    #[arg(long, env = "GWS_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Embedded server only: switch on one fault (see `gws-conform serve --list-faults`).
+    #[arg(long, env = "GWS_FAULT")]
+    pub fault: Option<String>,
+    /// Where run folders are written.
+    #[arg(long, env = "GWS_REPORTS", default_value = "reports")]
+    pub reports: PathBuf,
+}
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Base URL of the target; none: certify the embedded reference server.
-    #[arg(long, env = "GWS_TARGET")]
-    pub target: Option<String>,
+    #[command(flatten)]
+    pub t: TargetArgs,
+    /// Random stateful sequences to run on top of the directed cases.
+    #[arg(long, env = "GWS_CASES", default_value_t = 20)]
+    pub cases: u32,
+    /// Seed of every random choice (default: a fresh one, printed).
+    #[arg(long, env = "GWS_SEED")]
+    pub seed: Option<u64>,
+    /// SHOULD failures block certification too.
+    #[arg(long, env = "GWS_STRICT")]
+    pub strict: bool,
+    /// TOML file of known failures to waive.
+    #[arg(long, env = "GWS_BASELINE")]
+    pub baseline: Option<PathBuf>,
+    /// Run only shard K of N (e.g. 2/4); `merge` joins the shard reports.
+    #[arg(long, env = "GWS_SHARD", value_parser = parse_shard)]
+    pub shard: Option<(u32, u32)>,
+    /// Write each case's normalized transcript here (diffable across releases).
+    #[arg(long, env = "GWS_SNAPSHOT_DIR")]
+    pub snapshot_dir: Option<PathBuf>,
+    /// Only the cases exercising these requirement ids (e.g. CMP-04).
+    #[arg(long, env = "GWS_ONLY", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Cases run at once.
+    #[arg(long, env = "GWS_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: usize,
+    /// Re-runs allowed for shrinking failing cases.
+    #[arg(long, env = "GWS_SHRINK_BUDGET", default_value_t = 60)]
+    pub shrink_budget: usize,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, i32> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            exit::HARNESS
+        })
+}
+
+fn fresh_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish() % 1_000_000_000
+}
+
+fn today() -> (i32, u32, u32) {
+    let t = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let y = t[0..4].parse().unwrap_or(1970);
+    let m = t[5..7].parse().unwrap_or(1);
+    let d = t[8..10].parse().unwrap_or(1);
+    (y, m, d)
+}
+
+impl TargetArgs {
+    /// Usage errors in the combination of flags.
+    pub fn check(&self) -> Result<(), String> {
+        if self.fault.is_some() && self.target.is_some() {
+            return Err("--fault only applies to the embedded server (no --target)".into());
+        }
+        if let Some(t) = &self.target {
+            if !(t.starts_with("http://") || t.starts_with("https://")) {
+                return Err(format!("--target `{t}` must start with http:// or https://"));
+            }
+        }
+        if self.target.is_some() && self.agents.is_empty() {
+            return Err("--target needs at least one --agent USER:PASSWORD (or GWS_AGENTS)".into());
+        }
+        Ok(())
+    }
+
+    /// Run settings with this target and the defaults for everything else.
+    pub fn settings(&self) -> RunSettings {
+        RunSettings {
+            target: self.target.clone(),
+            agents: self.agents.clone(),
+            mode: self.provisioning,
+            provider_url: self.provider_url.clone(),
+            contact_center_id: self.contact_center_id.clone(),
+            deadline: self.deadline,
+            quiet_window: self.quiet_window,
+            request_timeout: self.request_timeout,
+            fault: self.fault.clone(),
+            progress: if std::io::stderr().is_terminal() {
+                Progress::Bar
+            } else {
+                Progress::Lines
+            },
+            ..RunSettings::default()
+        }
+    }
+}
+
+/// Prints the per-requirement summary table.
+pub fn print_summary(r: &RunReport) {
+    println!("{:<8} {:<7} {:<7} reason", "id", "level", "verdict");
+    for q in &r.requirements {
+        let mut reason = q.reason.replace('\n', " ");
+        if reason.chars().count() > 90 {
+            reason = reason.chars().take(87).collect::<String>() + "...";
+        }
+        println!(
+            "{:<8} {:<7} {:<7} {}",
+            q.id,
+            q.level.as_str(),
+            q.verdict.as_str(),
+            reason
+        );
+    }
+    for e in &r.errors {
+        println!("error: {e}");
+    }
+    let verdict = match r.overall {
+        Overall::Conformant => "CONFORMANT",
+        Overall::NotConformant => "NOT CONFORMANT",
+        Overall::Error => "ERROR (harness or environment)",
+    };
+    println!(
+        "\n{verdict}: {} cases, seed {}, {} ms (target {})",
+        r.cases.len(),
+        r.seed,
+        r.duration_ms,
+        r.target
+    );
+}
+
+/// Writes the run folder and prints where it is; returns false on a write error.
+fn write_reports(dir: &Path, r: &RunReport, scrub: &Scrubber) -> bool {
+    match report::write_all(dir, r, scrub) {
+        Ok(_) => {
+            println!("reports: {}", dir.display());
+            for c in r.cases.iter().filter(|c| c.verdict == Verdict::Fail) {
+                println!(
+                    "  failing case {}: gws-conform replay {}",
+                    c.id,
+                    dir.join("cases").join(format!("{}.json", c.id)).display()
+                );
+            }
+            true
+        }
+        Err(e) => {
+            eprintln!("error: writing reports to {}: {e}", dir.display());
+            false
+        }
+    }
 }
 
 /// Runs `run`; returns the process exit code.
-pub fn main(_args: RunArgs) -> i32 {
-    eprintln!("run: not implemented yet");
-    crate::exit::USAGE
+pub fn main(args: RunArgs) -> i32 {
+    if let Err(e) = args.t.check() {
+        eprintln!("error: {e}");
+        return exit::USAGE;
+    }
+    for id in &args.only {
+        if crate::spec::find(id).is_none() {
+            eprintln!("error: --only {id}: no such requirement (see `gws-conform list`)");
+            return exit::USAGE;
+        }
+    }
+    let baseline = match &args.baseline {
+        Some(p) => match report::load_baseline(p) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        },
+        None => None,
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let seed = args.seed.unwrap_or_else(fresh_seed);
+    let mut s = args.t.settings();
+    s.random_cases = args.cases;
+    s.seed = seed;
+    s.strict = args.strict;
+    s.shard = args.shard;
+    s.only = args.only.clone();
+    s.concurrency = args.concurrency.max(1);
+    s.shrink_budget = args.shrink_budget;
+    s.keep_histories = args.snapshot_dir.is_some();
+    eprintln!(
+        "gws-conform {}: seed {seed} (re-run with --seed {seed})",
+        env!("CARGO_PKG_VERSION")
+    );
+    let result = rt.block_on(execute(s));
+    let mut r = result.report;
+    if let (Some(b), Some(path)) = (&baseline, &args.baseline) {
+        r.config.baseline = Some(path.display().to_string());
+        report::apply_baseline(&mut r, b, today());
+    }
+    if let Some(dir) = &args.snapshot_dir {
+        if let Err(e) = write_snapshots(dir, &r, &result.scrubber) {
+            eprintln!("error: {e}");
+            return exit::HARNESS;
+        }
+        for c in &mut r.cases {
+            if !matches!(c.verdict, Verdict::Fail | Verdict::Error) {
+                c.history = None;
+            }
+        }
+    }
+    print_summary(&r);
+    let dir = args.t.reports.join(&r.run_id);
+    if !write_reports(&dir, &r, &result.scrubber) {
+        return exit::HARNESS;
+    }
+    r.exit_code
+}
+
+/// Writes one normalized transcript per case into `dir`.
+fn write_snapshots(dir: &Path, r: &RunReport, scrub: &Scrubber) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    for c in &r.cases {
+        if let Some(h) = &c.history {
+            let path = dir.join(format!("{}.txt", c.id));
+            std::fs::write(&path, scrub.scrub(&report::transcript(h)))
+                .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        }
+    }
+    println!("transcripts: {}", dir.display());
+    Ok(())
+}
+
+/// Arguments of `replay`.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// A case file written by `run` (reports/<run id>/cases/<case>.json).
+    pub case: PathBuf,
+    #[command(flatten)]
+    pub t: TargetArgs,
+}
+
+/// Runs `replay`: the case's steps once, judged again; exit codes as for `run`.
+pub fn main_replay(args: ReplayArgs) -> i32 {
+    if let Err(e) = args.t.check() {
+        eprintln!("error: {e}");
+        return exit::USAGE;
+    }
+    let file = match report::load_case_file(&args.case) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let case = super::cases::Case {
+        id: file.case_id.clone(),
+        seed: file.seed,
+        targets: file.targets.clone(),
+        steps: file.steps.clone(),
+    };
+    let mut s = args.t.settings();
+    s.seed = file.seed;
+    s.random_cases = 0;
+    s.shrink_budget = 0;
+    s.replay = Some(case);
+    let result = rt.block_on(execute(s));
+    let r = result.report;
+    for c in &r.cases {
+        for f in &c.findings {
+            if f.verdict != Verdict::Pass {
+                println!("{} {} {}: {}", c.id, f.req, f.verdict.as_str(), f.reason);
+                if let Some(w) = &f.witness {
+                    println!("    expected: {}\n    observed: {}", w.expected, w.observed);
+                }
+            }
+        }
+    }
+    print_summary(&r);
+    let dir = args.t.reports.join(&r.run_id);
+    if !write_reports(&dir, &r, &result.scrubber) {
+        return exit::HARNESS;
+    }
+    r.exit_code
+}
+
+/// Arguments of `merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// Run folders (or report.json files) of the shards of one run.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the merged run folder (default reports/<merged run id>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Runs `merge`; exit code of the merged verdict.
+pub fn main_merge(args: MergeArgs) -> i32 {
+    let mut reports = Vec::new();
+    for d in &args.dirs {
+        let path = if d.is_dir() { d.join("report.json") } else { d.clone() };
+        match report::load_report(&path) {
+            Ok(r) => reports.push(r),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        }
+    }
+    let merged = match report::merge(reports) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    print_summary(&merged);
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join(&merged.run_id));
+    if !write_reports(&dir, &merged, &Scrubber::new()) {
+        return exit::HARNESS;
+    }
+    merged.exit_code
 }

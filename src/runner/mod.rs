@@ -1,4 +1,392 @@
 //! The runner: cases, concurrency, shrinking, seeds, shards. Drives a target, records a
-//! history per case, and hands it to the checker.
+//! history per case, hands it to the checker, and fills the plain `RunReport` the report
+//! writers read.
 
+pub mod cases;
 pub mod cli;
+pub mod exec;
+pub mod selftest;
+pub mod shrink;
+
+pub use cli::parse_duration as cli_parse_duration;
+
+use crate::check::{CheckConfig, Finding, Verdict, fold};
+use crate::history::redact::Scrubber;
+use crate::report::{self, CaseReport, Overall, RunConfig, RunReport};
+use crate::schema::Schemas;
+use crate::server;
+use crate::target::{Credentials, Provisioning, TargetConfig};
+use cases::Case;
+use exec::{CaseOutcome, Env};
+use futures_util::StreamExt;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How cases reach the agent (SPEC §1.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    CustomerApi,
+    ProviderState,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::CustomerApi => "customer-api",
+            Mode::ProviderState => "provider-state",
+        }
+    }
+}
+
+/// Everything a run needs, already validated.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// None: start the embedded reference server (with `fault`, if any).
+    pub target: Option<String>,
+    pub agents: Vec<Credentials>,
+    pub mode: Option<Mode>,
+    pub provider_url: Option<String>,
+    pub contact_center_id: String,
+    /// Random stateful sequences on top of the directed cases.
+    pub random_cases: u32,
+    pub seed: u64,
+    pub deadline: Duration,
+    pub quiet_window: Duration,
+    pub request_timeout: Duration,
+    pub strict: bool,
+    pub shard: Option<(u32, u32)>,
+    /// Only cases exercising these requirement ids (empty: all).
+    pub only: Vec<String>,
+    pub concurrency: usize,
+    /// Re-runs allowed to shrink failing cases, in all.
+    pub shrink_budget: usize,
+    /// Embedded server only: the fault to switch on.
+    pub fault: Option<String>,
+    /// Print one line per case (for non-terminals) or a progress bar.
+    pub progress: Progress,
+    /// Keep every case's history (for snapshots); otherwise only failing ones.
+    pub keep_histories: bool,
+    /// Run exactly this case instead of the generated ones (`replay`).
+    pub replay: Option<Case>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    None,
+    Lines,
+    Bar,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings {
+            target: None,
+            agents: Vec::new(),
+            mode: None,
+            provider_url: None,
+            contact_center_id: "gws-conform".into(),
+            random_cases: 20,
+            seed: 1,
+            deadline: Duration::from_secs(5),
+            quiet_window: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(10),
+            strict: false,
+            shard: None,
+            only: Vec::new(),
+            concurrency: 4,
+            shrink_budget: 60,
+            fault: None,
+            progress: Progress::None,
+            keep_histories: false,
+            replay: None,
+        }
+    }
+}
+
+/// Agents of the embedded server (user, password).
+pub fn embedded_agents() -> Vec<Credentials> {
+    server::ServerConfig::default()
+        .agents
+        .into_iter()
+        .map(|(user, password)| Credentials { user, password })
+        .collect()
+}
+
+/// The outcome of a run: the report and every case's full history (when kept).
+pub struct RunResult {
+    pub report: RunReport,
+    pub scrubber: Scrubber,
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// A run id that sorts by time and names the seed.
+pub fn run_id(seed: u64) -> String {
+    let t = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let compact: String = t.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    format!("{}-s{}-p{}", compact, seed, std::process::id())
+}
+
+fn strip_userinfo(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let host_end = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..host_end].rfind('@') {
+            return format!("{scheme}://{}", &rest[at + 1..]);
+        }
+    }
+    url.to_string()
+}
+
+/// Runs the whole catalogue (directed cases plus random sequences) against the target
+/// and returns the report. Harness errors become an `Overall::Error` report, never a
+/// panic.
+pub async fn execute(mut s: RunSettings) -> RunResult {
+    let started = Instant::now();
+    let started_at = now_rfc3339();
+    let id = run_id(s.seed);
+    let mut scrubber = Scrubber::new();
+    let mut errors = Vec::new();
+
+    // The embedded server, when no target is given.
+    let mut embedded = None;
+    let base_url = match &s.target {
+        Some(t) => t.trim_end_matches('/').to_string(),
+        None => {
+            let cfg = server::ServerConfig {
+                fault: s.fault.clone(),
+                ..server::ServerConfig::default()
+            };
+            if s.agents.is_empty() {
+                s.agents = embedded_agents();
+            }
+            match server::start(cfg, "127.0.0.1:0").await {
+                Ok(srv) => {
+                    let url = srv.base_url.clone();
+                    embedded = Some(srv);
+                    url
+                }
+                Err(e) => {
+                    errors.push(format!("cannot start the embedded server: {e}"));
+                    String::new()
+                }
+            }
+        }
+    };
+    for a in &s.agents {
+        scrubber.add_credentials(&a.user, &a.password);
+    }
+    let mode = s.mode.unwrap_or(if embedded.is_some() || s.provider_url.is_some() {
+        Mode::ProviderState
+    } else {
+        Mode::CustomerApi
+    });
+    let provisioning = match mode {
+        Mode::ProviderState => Provisioning::ProviderState {
+            url: s
+                .provider_url
+                .clone()
+                .unwrap_or_else(|| format!("{base_url}/conformance/provider-state")),
+        },
+        Mode::CustomerApi => Provisioning::CustomerApi {
+            contact_center_id: s.contact_center_id.clone(),
+        },
+    };
+    let target_cfg = TargetConfig {
+        base_url: base_url.clone(),
+        request_timeout: s.request_timeout,
+        deadline: s.deadline,
+        ..TargetConfig::default()
+    };
+    let check_cfg = CheckConfig {
+        deadline: s.deadline,
+        quiet_window: s.quiet_window,
+    };
+    let config = RunConfig {
+        provisioning: mode.name().to_string(),
+        agents: s.agents.iter().map(|a| a.user.clone()).collect(),
+        cases: s.random_cases,
+        deadline_ms: s.deadline.as_millis() as u64,
+        quiet_window_ms: s.quiet_window.as_millis() as u64,
+        strict: s.strict,
+        shard: s.shard.map(|(k, n)| format!("{k}/{n}")),
+        baseline: None,
+    };
+
+    let mut case_reports: Vec<CaseReport> = Vec::new();
+    if errors.is_empty() {
+        match run_cases(&s, target_cfg, check_cfg, provisioning).await {
+            Ok(reports) => case_reports = reports,
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(srv) = embedded {
+        srv.shutdown().await;
+    }
+
+    let (requirements, mut overall) = report::requirement_table(&case_reports, s.strict);
+    if !errors.is_empty() {
+        overall = Overall::Error;
+    }
+    let report = RunReport {
+        format: report::REPORT_FORMAT,
+        run_id: id,
+        target: if s.target.is_some() {
+            strip_userinfo(&base_url)
+        } else {
+            format!("embedded reference server ({base_url})")
+        },
+        embedded: s.target.is_none(),
+        seed: s.seed,
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at,
+        duration_ms: started.elapsed().as_millis() as u64,
+        config,
+        overall,
+        exit_code: overall.exit_code(),
+        requirements,
+        cases: case_reports,
+        errors,
+    };
+    RunResult { report, scrubber }
+}
+
+fn case_report(case: &Case, out: CaseOutcome, keep: bool, original_steps: Option<usize>) -> CaseReport {
+    let keep_history = keep || matches!(out.verdict, Verdict::Fail | Verdict::Error);
+    CaseReport {
+        id: case.id.clone(),
+        seed: case.seed,
+        targets: case.targets.clone(),
+        steps: case.steps.clone(),
+        verdict: out.verdict,
+        findings: out.findings,
+        history: keep_history.then_some(out.history),
+        original_steps,
+        duration_ms: out.duration.as_millis() as u64,
+    }
+}
+
+/// Generates, shards and filters the cases of a run.
+pub fn plan(s: &RunSettings, schemas: &Schemas, agents: &[String]) -> Result<Vec<Case>, String> {
+    if let Some(c) = &s.replay {
+        return Ok(vec![c.clone()]);
+    }
+    let mut all = cases::all(schemas, s.seed, agents, s.random_cases)?;
+    if let Some((k, n)) = s.shard {
+        all = cases::shard(all, k, n);
+    }
+    if !s.only.is_empty() {
+        all.retain(|c| {
+            c.targets
+                .iter()
+                .any(|t| s.only.iter().any(|o| o.eq_ignore_ascii_case(t)))
+        });
+    }
+    Ok(all)
+}
+
+async fn run_cases(
+    s: &RunSettings,
+    target: TargetConfig,
+    check: CheckConfig,
+    provisioning: Provisioning,
+) -> Result<Vec<CaseReport>, String> {
+    let schemas = Schemas::embedded().map_err(|e| format!("loading the schemas: {e}"))?;
+    let env = Env::connect(target, check, s.agents.clone(), provisioning, schemas).await?;
+    let agents = env.agent_names();
+    let plan = plan(s, schemas, &agents)?;
+    let total = plan.len();
+
+    let bar = match s.progress {
+        Progress::Bar => {
+            let b = indicatif::ProgressBar::new(total as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} cases {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            Some(b)
+        }
+        _ => None,
+    };
+    let env_ref = &env;
+    let mut outcomes: Vec<(usize, CaseOutcome)> = futures_util::stream::iter(plan.iter().enumerate())
+        .map(|(i, c)| async move { (i, env_ref.run_case(c).await) })
+        .buffer_unordered(s.concurrency.max(1))
+        .inspect(|(i, o)| {
+            let c = &plan[*i];
+            match (&bar, s.progress) {
+                (Some(b), _) => {
+                    b.inc(1);
+                    if o.verdict == Verdict::Fail {
+                        b.println(format!("FAIL {} ({})", c.id, o.failed().into_iter().collect::<Vec<_>>().join(", ")));
+                    }
+                }
+                (None, Progress::Lines) => eprintln!(
+                    "{:>6} {} [{} ms]",
+                    o.verdict.as_str(),
+                    c.id,
+                    o.duration.as_millis()
+                ),
+                _ => {}
+            }
+        })
+        .collect()
+        .await;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    outcomes.sort_by_key(|(i, _)| *i);
+
+    // Shrink one failing case per failed requirement (the shortest), within the budget.
+    let mut budget = s.shrink_budget;
+    let mut shrunk_for: BTreeSet<String> = BTreeSet::new();
+    let mut reports = Vec::new();
+    for (i, out) in outcomes {
+        let case = &plan[i];
+        let failed = out.failed();
+        let fresh: Vec<String> = failed.difference(&shrunk_for).cloned().collect();
+        if fresh.is_empty() || budget == 0 {
+            reports.push(case_report(case, out, s.keep_histories, None));
+            continue;
+        }
+        let wanted = fresh[0].clone();
+        let env_ref = &env;
+        let (small, used) = shrink::shrink(case, budget, |c| {
+            let wanted = wanted.clone();
+            async move { env_ref.run_case(&c).await.failed().contains(&wanted) }
+        })
+        .await;
+        budget = budget.saturating_sub(used);
+        if small.steps.len() < case.steps.len() {
+            // Re-run the shrunk case once more: its report carries its own history.
+            let again = env.run_case(&small).await;
+            if again.failed().contains(&wanted) {
+                shrunk_for.extend(again.failed());
+                reports.push(case_report(&small, again, s.keep_histories, Some(case.steps.len())));
+                continue;
+            }
+        }
+        shrunk_for.extend(failed);
+        reports.push(case_report(case, out, s.keep_histories, None));
+    }
+
+    // NTF-02 over the whole run.
+    let session: Vec<Finding> = env.judge_session();
+    let verdict = fold(session.iter().map(|f| &f.verdict));
+    let shard_suffix = s.shard.map(|(k, _)| format!("-{k}")).unwrap_or_default();
+    reports.push(CaseReport {
+        id: format!("session{shard_suffix}"),
+        seed: s.seed,
+        targets: vec!["NTF-02".into()],
+        steps: Vec::new(),
+        verdict,
+        history: (verdict == Verdict::Fail || s.keep_histories).then(|| env.run_history()),
+        findings: session,
+        original_steps: None,
+        duration_ms: 0,
+    });
+    env.close().await;
+    Ok(reports)
+}

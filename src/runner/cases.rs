@@ -1,0 +1,594 @@
+//! Cases: directed cases per requirement, and random stateful sequences, all drawn
+//! deterministically from a seed. Request bodies come from the schema generators
+//! (`complete-request`, valid and invalid-by-one-rule).
+
+use crate::history::{AuthVariant, Body, ChatRef, Step};
+use crate::schema::{Invalid, RuleKind, Schemas};
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// A case: a named, replayable list of steps, with the requirement ids it exercises.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    pub id: String,
+    pub seed: u64,
+    pub targets: Vec<String>,
+    pub steps: Vec<Step>,
+}
+
+/// A small deterministic generator (splitmix64) for the runner's own choices.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
+    }
+}
+
+/// Derives the seed of case `index` from the run seed (stable across shards).
+pub fn case_seed(run_seed: u64, index: u64) -> u64 {
+    let mut r = Rng::new(run_seed ^ index.wrapping_mul(0xA24B_AED4_963E_E407));
+    r.next_u64()
+}
+
+/// Draws values from the schema generators, deterministically from a seed.
+pub struct Draw<'a> {
+    schemas: &'a Schemas,
+    runner: TestRunner,
+}
+
+impl<'a> Draw<'a> {
+    pub fn new(schemas: &'a Schemas, seed: u64) -> Self {
+        let mut bytes = [0u8; 32];
+        let mut r = Rng::new(seed);
+        for chunk in bytes.chunks_mut(8) {
+            chunk.copy_from_slice(&r.next_u64().to_le_bytes());
+        }
+        let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
+        Draw {
+            schemas,
+            runner: TestRunner::new_with_rng(Config::default(), rng),
+        }
+    }
+
+    /// A valid Complete request body.
+    pub fn valid_complete(&mut self) -> Result<Value, String> {
+        let s = self
+            .schemas
+            .valid_strategy("complete-request")
+            .map_err(|e| e.to_string())?;
+        let tree = s
+            .new_tree(&mut self.runner)
+            .map_err(|e| format!("generator for complete-request failed: {e}"))?;
+        Ok(tree.current())
+    }
+
+    /// A valid Complete request body satisfying `pred` (bounded tries).
+    pub fn valid_complete_where(&mut self, pred: impl Fn(&Value) -> bool) -> Result<Value, String> {
+        for _ in 0..2000 {
+            let v = self.valid_complete()?;
+            if pred(&v) {
+                return Ok(v);
+            }
+        }
+        Err("the complete-request generator never produced the wanted shape in 2000 draws".into())
+    }
+
+    /// An invalid Complete request body whose broken rule satisfies `pred` (bounded tries).
+    pub fn invalid_complete_where(
+        &mut self,
+        pred: impl Fn(&Invalid) -> bool,
+    ) -> Result<Invalid, String> {
+        let s = self
+            .schemas
+            .invalid_strategy("complete-request")
+            .map_err(|e| e.to_string())?;
+        for _ in 0..5000 {
+            let tree = s
+                .new_tree(&mut self.runner)
+                .map_err(|e| format!("invalid generator for complete-request failed: {e}"))?;
+            let v = tree.current();
+            if pred(&v) {
+                return Ok(v);
+            }
+        }
+        Err("the invalid complete-request generator never broke the wanted rule in 5000 draws".into())
+    }
+}
+
+fn post(chat: &str, body: Value) -> Step {
+    Step::AgentPost {
+        chat: ChatRef::Alias(chat.into()),
+        by_other_agent: false,
+        auth: AuthVariant::Normal,
+        body: Body::Json(body),
+    }
+}
+
+fn offer(chat: &str, agent: &str) -> Step {
+    Step::OfferChat {
+        chat: chat.into(),
+        agent: agent.into(),
+    }
+}
+
+fn accept(chat: &str) -> Step {
+    post(chat, json!({"operationName": "Accept", "nickname": "Agent"}))
+}
+
+fn complete() -> Value {
+    json!({"operationName": "Complete"})
+}
+
+fn inspect(chat: &str) -> Step {
+    Step::Inspect { chat: chat.into() }
+}
+
+fn ids(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn at_path(inv: &Invalid, path: &str) -> bool {
+    inv.rule.instance_path == path
+}
+
+/// The directed cases: at least one per requirement of the catalogue, parameters drawn
+/// from the schema generators with seeds derived from `run_seed`.
+///
+/// `agents` are the agent user names (the first is the default owner). Cases that need
+/// two agents are left out when only one is configured (their requirements then Skip).
+pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<Vec<Case>, String> {
+    let a = agents.first().cloned().unwrap_or_else(|| "agent1".into());
+    let b = agents.get(1).cloned();
+    let mut out: Vec<Case> = Vec::new();
+    let mut idx = 0u64;
+    let mut push = |out: &mut Vec<Case>, name: &str, targets: &[&str], steps: Vec<Step>| {
+        let seed = case_seed(run_seed, idx);
+        idx += 1;
+        out.push(Case {
+            id: name.to_string(),
+            seed,
+            targets: ids(targets),
+            steps,
+        });
+    };
+    let mut draw = Draw::new(schemas, case_seed(run_seed, 1_000_000));
+
+    // The seed's golden scenarios.
+    push(
+        &mut out,
+        "complete-plain",
+        &["CMP-01", "CMP-02", "CMP-03", "CMP-06", "CMP-19", "CMP-22", "NTF-01"],
+        vec![offer("c1", &a), accept("c1"), post("c1", complete()), inspect("c1"), Step::Settle],
+    );
+    push(
+        &mut out,
+        "complete-queue",
+        &["CMP-01", "CMP-02", "CMP-07"],
+        vec![
+            offer("c1", &a),
+            accept("c1"),
+            post("c1", json!({"operationName": "Complete", "queueName": "PostProcessingQueue"})),
+            inspect("c1"),
+            Step::Settle,
+        ],
+    );
+    push(
+        &mut out,
+        "complete-text",
+        &["CMP-01", "CMP-02", "CMP-04", "CMP-05", "CMP-06"],
+        vec![
+            offer("c1", &a),
+            accept("c1"),
+            post("c1", json!({"operationName": "Complete", "text": "Thank you for contacting us. Goodbye!"})),
+            inspect("c1"),
+            Step::Settle,
+        ],
+    );
+    // Drawn from the generator.
+    let save_lar = draw.valid_complete_where(|v| v.get("saveLAR") == Some(&Value::Bool(true)))?;
+    push(
+        &mut out,
+        "complete-savelar",
+        &["CMP-01", "CMP-02", "CMP-08"],
+        vec![offer("c1", &a), accept("c1"), post("c1", save_lar), inspect("c1"), Step::Settle],
+    );
+    let with_text = draw.valid_complete_where(|v| {
+        v.get("text").is_some() && v.get("treatAs").is_some() && v.get("messageType").is_some()
+    })?;
+    push(
+        &mut out,
+        "complete-text-generated",
+        &["CMP-01", "CMP-02", "CMP-04", "CMP-05"],
+        vec![offer("c1", &a), accept("c1"), post("c1", with_text), inspect("c1"), Step::Settle],
+    );
+    for i in 0..3 {
+        let body = draw.valid_complete()?;
+        push(
+            &mut out,
+            &format!("complete-generated-{}", i + 1),
+            &["CMP-01", "CMP-02", "CMP-03"],
+            vec![offer("c1", &a), accept("c1"), post("c1", body), inspect("c1"), Step::Settle],
+        );
+    }
+    // Refused bodies: each breaks one rule, then the chat must still complete (CMP-17).
+    let refusals: [(&str, &[&str], Box<dyn Fn(&Invalid) -> bool>); 5] = [
+        (
+            "refuse-messagetype-without-text",
+            &["CMP-09", "CMP-17", "CMP-18"],
+            Box::new(|i| i.rule.kind == RuleKind::BrokenDependentRequired && at_path(i, "") && i.value.get("messageType").is_some()),
+        ),
+        (
+            "refuse-treatas-without-text",
+            &["CMP-09", "CMP-17", "CMP-18"],
+            Box::new(|i| i.rule.kind == RuleKind::BrokenDependentRequired && i.value.get("treatAs").is_some() && i.value.get("text").is_none()),
+        ),
+        (
+            "refuse-bad-treatas",
+            &["CMP-10", "CMP-17", "CMP-18"],
+            Box::new(|i| i.rule.kind == RuleKind::NotInEnum && at_path(i, "/treatAs")),
+        ),
+        (
+            "refuse-savelar-not-boolean",
+            &["CMP-11", "CMP-17", "CMP-18"],
+            Box::new(|i| i.rule.kind == RuleKind::WrongType && at_path(i, "/saveLAR")),
+        ),
+        (
+            "refuse-empty-queuename",
+            &["CMP-11", "CMP-17", "CMP-18"],
+            Box::new(|i| i.rule.kind == RuleKind::TooShort && at_path(i, "/queueName")),
+        ),
+    ];
+    for (name, targets, pred) in refusals.iter() {
+        let inv = draw.invalid_complete_where(pred)?;
+        push(
+            &mut out,
+            name,
+            targets,
+            vec![
+                offer("c1", &a),
+                accept("c1"),
+                post("c1", inv.value),
+                post("c1", complete()),
+                Step::Settle,
+            ],
+        );
+    }
+    let text_not_string =
+        draw.invalid_complete_where(|i| i.rule.kind == RuleKind::WrongType && at_path(i, "/text"))?;
+    push(
+        &mut out,
+        "refuse-text-not-string",
+        &["CMP-11", "CMP-17"],
+        vec![offer("c1", &a), accept("c1"), post("c1", text_not_string), post("c1", complete()), Step::Settle],
+    );
+    // States.
+    push(
+        &mut out,
+        "complete-invited",
+        &["CMP-12", "CMP-17", "CMP-18"],
+        vec![offer("c1", &a), post("c1", complete()), accept("c1"), post("c1", complete()), Step::Settle],
+    );
+    push(
+        &mut out,
+        "complete-twice",
+        &["CMP-13", "CMP-19", "CMP-18"],
+        vec![
+            offer("c1", &a),
+            accept("c1"),
+            post("c1", complete()),
+            post("c1", complete()),
+            Step::Settle,
+        ],
+    );
+    push(
+        &mut out,
+        "complete-unknown-id",
+        &["CMP-14", "CMP-18"],
+        vec![Step::AgentPost {
+            chat: ChatRef::Unknown(format!("0000UNKN{:08X}", run_seed as u32)),
+            by_other_agent: false,
+            auth: AuthVariant::Normal,
+            body: Body::Json(complete()),
+        }],
+    );
+    push(
+        &mut out,
+        "complete-leftchat",
+        &["CMP-15", "CMP-01", "CMP-02"],
+        vec![
+            offer("c1", &a),
+            accept("c1"),
+            post("c1", json!({"operationName": "Leave"})),
+            post("c1", complete()),
+            Step::Settle,
+        ],
+    );
+    push(
+        &mut out,
+        "complete-after-customer-left",
+        &["CMP-16", "CMP-01", "CMP-02"],
+        vec![
+            offer("c1", &a),
+            accept("c1"),
+            Step::CustomerLeaves { chat: "c1".into() },
+            post("c1", json!({"operationName": "Complete", "text": "Sorry we missed you."})),
+            Step::Settle,
+        ],
+    );
+    // Many at once: ≥5 Completes within 50 ms, chats of the same agent and of two agents.
+    {
+        let n = 6;
+        let mut steps = Vec::new();
+        let mut inner = Vec::new();
+        for i in 0..n {
+            let alias = format!("c{}", i + 1);
+            let owner = match (&b, i % 2) {
+                (Some(b), 1) => b.clone(),
+                _ => a.clone(),
+            };
+            steps.push(offer(&alias, &owner));
+            steps.push(accept(&alias));
+            let body = if i % 2 == 0 {
+                json!({"operationName": "Complete", "text": format!("Goodbye from chat {}", i + 1)})
+            } else {
+                complete()
+            };
+            inner.push(post(&alias, body));
+        }
+        steps.push(Step::Concurrent { steps: inner });
+        steps.push(Step::Settle);
+        push(&mut out, "complete-many-at-once", &["CMP-20", "CMP-02", "CMP-04"], steps);
+    }
+    if b.is_some() {
+        push(
+            &mut out,
+            "complete-other-agents-chat",
+            &["CMP-21", "CMP-17", "CMP-18"],
+            vec![
+                offer("c1", &a),
+                accept("c1"),
+                Step::AgentPost {
+                    chat: ChatRef::Alias("c1".into()),
+                    by_other_agent: true,
+                    auth: AuthVariant::Normal,
+                    body: Body::Json(complete()),
+                },
+                post("c1", complete()),
+                Step::Settle,
+            ],
+        );
+    }
+    // Session.
+    let auth_post = |auth: AuthVariant| Step::AgentPost {
+        chat: ChatRef::Alias("c1".into()),
+        by_other_agent: false,
+        auth,
+        body: Body::Json(complete()),
+    };
+    push(
+        &mut out,
+        "complete-without-csrf",
+        &["SES-01"],
+        vec![offer("c1", &a), accept("c1"), auth_post(AuthVariant::NoCsrf), post("c1", complete()), Step::Settle],
+    );
+    push(
+        &mut out,
+        "complete-without-credentials",
+        &["SES-02"],
+        vec![
+            offer("c1", &a),
+            accept("c1"),
+            auth_post(AuthVariant::NoCredentials),
+            auth_post(AuthVariant::CookieOnly),
+            post("c1", complete()),
+            Step::Settle,
+        ],
+    );
+    // Malformed requests.
+    let missing_op =
+        draw.invalid_complete_where(|i| i.rule.kind == RuleKind::MissingRequired && i.value.get("operationName").is_none())?;
+    push(
+        &mut out,
+        "malformed-bodies",
+        &["REQ-01", "CMP-18"],
+        vec![
+            offer("c1", &a),
+            accept("c1"),
+            Step::AgentPost {
+                chat: ChatRef::Alias("c1".into()),
+                by_other_agent: false,
+                auth: AuthVariant::Normal,
+                body: Body::Raw("{\"operationName\": \"Complete\",".into()),
+            },
+            post("c1", missing_op.value),
+            post("c1", json!({"operationName": "CompleteEverything"})),
+            post("c1", complete()),
+            Step::Settle,
+        ],
+    );
+    Ok(out)
+}
+
+/// What the generator believes a chat's state is (its own bookkeeping, used only to bias
+/// the random sequences toward interesting states; the checker judges with the model).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guess {
+    Invited,
+    Chatting,
+    LeftChat,
+    Completed,
+}
+
+/// A random stateful sequence over several concurrent chats and (when configured) two
+/// agents: offers, accepts, messages, leaves, customer events, valid and invalid
+/// Completes, other agents' attempts; ends with inspections and a settle.
+pub fn random_sequence(
+    schemas: &Schemas,
+    run_seed: u64,
+    index: u64,
+    agents: &[String],
+) -> Result<Case, String> {
+    let seed = case_seed(run_seed, 10_000 + index);
+    let mut rng = Rng::new(seed);
+    let mut draw = Draw::new(schemas, seed);
+    let n_chats = 2 + rng.below(2);
+    let mut steps = Vec::new();
+    let mut chats: Vec<(String, Guess, bool)> = Vec::new(); // alias, state, customer present
+    for i in 0..n_chats {
+        let alias = format!("c{}", i + 1);
+        let agent = agents[i % agents.len().max(1)].clone();
+        steps.push(offer(&alias, &agent));
+        chats.push((alias, Guess::Invited, true));
+    }
+    let len = 4 + rng.below(8);
+    for _ in 0..len {
+        let k = rng.below(chats.len());
+        let (alias, state, present) = chats[k].clone();
+        let roll = rng.below(100);
+        let step = match state {
+            Guess::Invited if roll < 70 => {
+                chats[k].1 = Guess::Chatting;
+                accept(&alias)
+            }
+            Guess::Invited if roll < 80 => {
+                chats[k].1 = Guess::Completed;
+                post(&alias, json!({"operationName": "Reject"}))
+            }
+            Guess::Chatting if roll < 20 => post(
+                &alias,
+                json!({"operationName": "SendMessage", "text": format!("message {}", rng.below(1000))}),
+            ),
+            Guess::Chatting if roll < 30 => {
+                chats[k].1 = Guess::LeftChat;
+                chats[k].2 = false;
+                post(&alias, json!({"operationName": "Leave"}))
+            }
+            Guess::Chatting if roll < 40 && present => {
+                chats[k].2 = false;
+                Step::CustomerLeaves { chat: alias.clone() }
+            }
+            Guess::Chatting if roll < 45 && present => Step::CustomerSends {
+                chat: alias.clone(),
+                text: format!("customer says {}", rng.below(1000)),
+            },
+            _ if roll < 60 => {
+                let inv = draw.invalid_complete_where(|i| {
+                    !matches!(i.rule.kind, RuleKind::ExtraProperty)
+                })?;
+                post(&alias, inv.value)
+            }
+            _ if roll < 65 && agents.len() > 1 => Step::AgentPost {
+                chat: ChatRef::Alias(alias.clone()),
+                by_other_agent: true,
+                auth: AuthVariant::Normal,
+                body: Body::Json(complete()),
+            },
+            _ => {
+                if matches!(state, Guess::Chatting | Guess::LeftChat) {
+                    chats[k].1 = Guess::Completed;
+                }
+                post(&alias, draw.valid_complete()?)
+            }
+        };
+        steps.push(step);
+    }
+    // Finish every chat that is still open, so each case ends in a known state.
+    for (alias, state, _) in &chats {
+        match state {
+            Guess::Invited => steps.push(post(alias, json!({"operationName": "Reject"}))),
+            Guess::Chatting | Guess::LeftChat => steps.push(post(alias, complete())),
+            Guess::Completed => {}
+        }
+    }
+    for (alias, _, _) in &chats {
+        steps.push(inspect(alias));
+    }
+    steps.push(Step::Settle);
+    Ok(Case {
+        id: format!("random-{}", index + 1),
+        seed,
+        targets: ids(&["CMP-01", "CMP-02", "CMP-17", "CMP-18", "CMP-19", "NTF-01"]),
+        steps,
+    })
+}
+
+/// Every case of a run: the directed ones, then `random` random sequences.
+pub fn all(schemas: &Schemas, run_seed: u64, agents: &[String], random: u32) -> Result<Vec<Case>, String> {
+    let mut v = directed(schemas, run_seed, agents)?;
+    for i in 0..random {
+        v.push(random_sequence(schemas, run_seed, i as u64, agents)?);
+    }
+    Ok(v)
+}
+
+/// Keeps the cases of shard `k` of `n` (1-based `k`), by position: deterministic for a
+/// seed, so shards of one seed partition exactly the unsharded run's cases.
+pub fn shard(cases: Vec<Case>, k: u32, n: u32) -> Vec<Case> {
+    cases
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| (*i as u32) % n == k - 1)
+        .map(|(_, c)| c)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rng_is_deterministic_and_spreads() {
+        let mut a = Rng::new(7);
+        let mut b = Rng::new(7);
+        let xs: Vec<u64> = (0..5).map(|_| a.next_u64()).collect();
+        let ys: Vec<u64> = (0..5).map(|_| b.next_u64()).collect();
+        assert_eq!(xs, ys);
+        let mut seen = [0u32; 4];
+        let mut r = Rng::new(1);
+        for _ in 0..4000 {
+            seen[r.below(4)] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 800), "{seen:?}");
+    }
+
+    #[test]
+    fn shards_partition_the_cases() {
+        let cases: Vec<Case> = (0..10)
+            .map(|i| Case {
+                id: format!("x{i}"),
+                seed: i,
+                targets: vec![],
+                steps: vec![],
+            })
+            .collect();
+        let mut ids: Vec<String> = (1..=3)
+            .flat_map(|k| shard(cases.clone(), k, 3))
+            .map(|c| c.id)
+            .collect();
+        ids.sort();
+        let mut all: Vec<String> = cases.iter().map(|c| c.id.clone()).collect();
+        all.sort();
+        assert_eq!(ids, all);
+    }
+}

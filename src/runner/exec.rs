@@ -1,0 +1,539 @@
+//! Driving a connected target through a case and recording its history.
+//!
+//! One [`Env`] per run: the agents' REST clients, one Bayeux session per agent recording
+//! into the run-level recorder, and the provisioner. Each case records into its own child
+//! recorder (same clock); when the case ends its history is the case's events merged with
+//! the run-level notifications about the case's chats. Waiting is always on events
+//! (`Recorder::wait_for`), never a fixed sleep.
+
+use crate::check::{self, CheckConfig, Finding, Shapes, Verdict};
+use crate::history::{
+    AuthVariant, Body, ChatRef, Event, EventKind, History, Recorder, Step,
+};
+use crate::runner::cases::Case;
+use crate::schema::Schemas;
+use crate::target::{
+    AgentClient, BayeuxClient, BayeuxHandle, Credentials, Offered, Outcome, Provisioner,
+    Provisioning, TargetConfig,
+};
+use futures_util::future::join_all;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+/// The chat channel the harness listens on.
+pub const CHATS_CHANNEL: &str = "/v2/me/chats";
+
+/// What running one case gave.
+#[derive(Debug, Clone)]
+pub struct CaseOutcome {
+    pub history: History,
+    pub findings: Vec<Finding>,
+    pub verdict: Verdict,
+    pub duration: Duration,
+}
+
+impl CaseOutcome {
+    /// Requirement ids this case failed.
+    pub fn failed(&self) -> BTreeSet<String> {
+        self.findings
+            .iter()
+            .filter(|f| f.verdict == Verdict::Fail)
+            .map(|f| f.req.clone())
+            .collect()
+    }
+}
+
+/// [`Shapes`] over the crate's JSON Schemas.
+pub struct SchemaShapes(pub &'static Schemas);
+
+impl Shapes for SchemaShapes {
+    fn validate(&self, schema: &str, instance: &Value) -> Result<(), String> {
+        self.0.validate(schema, instance).map_err(|issues| {
+            issues
+                .iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+}
+
+/// A connected target.
+pub struct Env {
+    pub target: TargetConfig,
+    pub check: CheckConfig,
+    agents: Vec<AgentClient>,
+    bayeux: Vec<BayeuxHandle>,
+    provisioner: Provisioner,
+    run_rec: Recorder,
+    shapes: SchemaShapes,
+}
+
+/// The agent-side chat id a notification is about, if it names one.
+pub fn notification_chat_id(data: &Value) -> Option<&str> {
+    if let Some(id) = data.pointer("/chat/id").and_then(Value::as_str) {
+        return Some(id);
+    }
+    for key in ["chatPath", "chatUri"] {
+        if let Some(p) = data.get(key).and_then(Value::as_str) {
+            if let Some(id) = p.trim_end_matches('/').rsplit('/').next() {
+                if !id.is_empty() {
+                    return Some(id);
+                }
+            }
+        }
+    }
+    None
+}
+
+fn notification_about<'a>(e: &'a Event, chats: &BTreeSet<String>) -> Option<&'a Value> {
+    match &e.kind {
+        EventKind::Notification { data, .. } => {
+            notification_chat_id(data).filter(|id| chats.contains(*id))?;
+            Some(data)
+        }
+        _ => None,
+    }
+}
+
+/// A state notification the runner waits for before going on (bounded by the deadline).
+struct Pending {
+    chat_id: String,
+    state: &'static str,
+    since: Instant,
+}
+
+/// The StatusChange state a successful operation leads to, per SPEC §2.
+fn expected_state(body: &Body) -> Option<&'static str> {
+    match body.json()?.get("operationName")?.as_str()? {
+        "Accept" => Some("Chatting"),
+        "Reject" | "Complete" => Some("Completed"),
+        "Leave" => Some("LeftChat"),
+        _ => None,
+    }
+}
+
+fn status_code_zero(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Answered { status: 200..=299, body: Body::Json(v) }
+        if v.get("statusCode").and_then(Value::as_i64) == Some(0))
+}
+
+impl Env {
+    /// Logs every agent in, starts one Bayeux session per agent, and prepares
+    /// provisioning. Any failure is a harness error (exit 3), never a target Fail.
+    pub async fn connect(
+        target: TargetConfig,
+        check: CheckConfig,
+        creds: Vec<Credentials>,
+        mode: Provisioning,
+        schemas: &'static Schemas,
+    ) -> Result<Env, String> {
+        let run_rec = Recorder::new();
+        let provisioner = Provisioner::new(&target, mode).map_err(|e| e.to_string())?;
+        let mut agents = Vec::new();
+        for c in creds {
+            let user = c.user.clone();
+            let a = AgentClient::login(&target, c, &run_rec)
+                .await
+                .map_err(|e| format!("agent {user}: {e}"))?;
+            agents.push(a);
+        }
+        let mut bayeux = Vec::new();
+        for a in &agents {
+            let h = BayeuxClient::start(&target, a, &[CHATS_CHANNEL], run_rec.clone())
+                .await
+                .map_err(|e| format!("agent {}: notifications: {e}", a.user()))?;
+            bayeux.push(h);
+        }
+        Ok(Env {
+            target,
+            check,
+            agents,
+            bayeux,
+            provisioner,
+            run_rec,
+            shapes: SchemaShapes(schemas),
+        })
+    }
+
+    /// Agent user names, in order.
+    pub fn agent_names(&self) -> Vec<String> {
+        self.agents.iter().map(|a| a.user().to_string()).collect()
+    }
+
+    pub fn provisioning_name(&self) -> &'static str {
+        self.provisioner.mode_name()
+    }
+
+    /// The run-level history (logins, Bayeux sessions, every notification).
+    pub fn run_history(&self) -> History {
+        self.run_rec.snapshot()
+    }
+
+    /// NTF-02 over the run so far.
+    pub fn judge_session(&self) -> Vec<Finding> {
+        check::judge_session(&self.run_rec.snapshot())
+    }
+
+    fn agent(&self, user: &str) -> Option<&AgentClient> {
+        self.agents.iter().find(|a| a.user() == user)
+    }
+
+    /// Ends the Bayeux sessions and sets the agents NotReady.
+    pub async fn close(self) {
+        for h in self.bayeux {
+            h.stop().await;
+        }
+        for a in &self.agents {
+            a.logout(&self.run_rec).await;
+        }
+    }
+
+    /// Runs `case` once and judges its history.
+    pub async fn run_case(&self, case: &Case) -> CaseOutcome {
+        let started = Instant::now();
+        let history = self.record_case(case).await;
+        let findings = check::judge(&history, &self.check, &self.shapes);
+        let verdict = check::fold(findings.iter().map(|f| &f.verdict));
+        CaseOutcome {
+            history,
+            findings,
+            verdict,
+            duration: started.elapsed(),
+        }
+    }
+
+    async fn record_case(&self, case: &Case) -> History {
+        let rec = self.run_rec.child();
+        let from = self.run_rec.len();
+        rec.record(
+            "runner",
+            EventKind::Case {
+                id: case.id.clone(),
+                seed: case.seed,
+                targets: case.targets.clone(),
+            },
+        );
+        for a in &self.agents {
+            rec.record(
+                "runner",
+                EventKind::Session {
+                    agent: a.user().to_string(),
+                    csrf: a.uses_csrf(),
+                },
+            );
+        }
+        let mut st = CaseState {
+            bound: HashMap::new(),
+            chats: BTreeSet::new(),
+            pending: Vec::new(),
+        };
+        let mut settled_last = false;
+        for (i, step) in case.steps.iter().enumerate() {
+            rec.set_step(Some(i));
+            rec.record(
+                "runner",
+                EventKind::Step {
+                    index: i,
+                    step: step.clone(),
+                },
+            );
+            settled_last = matches!(step, Step::Settle);
+            if let Err(message) = self.run_step(&rec, from, step, &mut st).await {
+                rec.record("runner", EventKind::HarnessError { message });
+                break;
+            }
+            self.await_pending(from, &mut st).await;
+        }
+        if !settled_last {
+            self.settle(&rec, from, &mut st).await;
+        }
+        rec.set_step(None);
+        for o in st.bound.values() {
+            self.provisioner.teardown(&rec, o).await;
+        }
+        merge_histories(rec.snapshot(), self.run_rec.events_since(from), &st.chats)
+    }
+
+    async fn run_step(
+        &self,
+        rec: &Recorder,
+        from: usize,
+        step: &Step,
+        st: &mut CaseState,
+    ) -> Result<(), String> {
+        match step {
+            Step::OfferChat { chat, agent } => {
+                let nickname = format!("Customer {chat}");
+                let o = self
+                    .provisioner
+                    .offer_chat(rec, &self.run_rec, chat, agent, &nickname)
+                    .await
+                    .map_err(|e| format!("provisioning chat {chat}: {e}"))?;
+                st.chats.insert(o.chat_id.clone());
+                st.pending.push(Pending {
+                    chat_id: o.chat_id.clone(),
+                    state: "Invited",
+                    since: Instant::now(),
+                });
+                st.bound.insert(chat.clone(), o);
+                Ok(())
+            }
+            Step::AgentPost { .. } => {
+                self.post(rec, step, None, st).await?;
+                Ok(())
+            }
+            Step::Concurrent { steps } => {
+                let mut futs = Vec::new();
+                let snapshot = CaseState {
+                    bound: st.bound.clone(),
+                    chats: st.chats.clone(),
+                    pending: Vec::new(),
+                };
+                for (j, inner) in steps.iter().enumerate() {
+                    if !matches!(inner, Step::AgentPost { .. }) {
+                        return Err(format!(
+                            "a Concurrent step may only hold agent requests (part {j} is not)"
+                        ));
+                    }
+                    futs.push(self.post_only(rec, inner, Some(j), &snapshot));
+                }
+                for r in join_all(futs).await {
+                    if let Some(p) = r? {
+                        st.pending.push(p);
+                    }
+                }
+                Ok(())
+            }
+            Step::CustomerSends { chat, text } => {
+                let o = st.offered(chat)?;
+                self.provisioner
+                    .customer_sends(rec, o, text)
+                    .await
+                    .map_err(|e| format!("customer message on {chat}: {e}"))
+            }
+            Step::CustomerLeaves { chat } => {
+                let o = st.offered(chat)?;
+                self.provisioner
+                    .customer_leaves(rec, o)
+                    .await
+                    .map_err(|e| format!("customer leaving {chat}: {e}"))
+            }
+            Step::Inspect { chat } => {
+                let o = st.offered(chat)?;
+                self.provisioner
+                    .inspect(rec, o)
+                    .await
+                    .map_err(|e| format!("inspecting {chat}: {e}"))
+            }
+            Step::Settle => {
+                self.settle(rec, from, st).await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn post(
+        &self,
+        rec: &Recorder,
+        step: &Step,
+        part: Option<usize>,
+        st: &mut CaseState,
+    ) -> Result<(), String> {
+        if let Some(p) = self.post_only(rec, step, part, st).await? {
+            st.pending.push(p);
+        }
+        Ok(())
+    }
+
+    /// Sends one AgentPost; returns the state notification to wait for when it succeeded.
+    async fn post_only(
+        &self,
+        rec: &Recorder,
+        step: &Step,
+        part: Option<usize>,
+        st: &CaseState,
+    ) -> Result<Option<Pending>, String> {
+        let Step::AgentPost {
+            chat,
+            by_other_agent,
+            auth,
+            body,
+        } = step
+        else {
+            return Ok(None);
+        };
+        let (owner, chat_id) = match chat {
+            ChatRef::Alias(a) => {
+                let o = st.offered(a)?;
+                (o.agent.clone(), o.chat_id.clone())
+            }
+            ChatRef::Unknown(id) => (
+                self.agents
+                    .first()
+                    .map(|a| a.user().to_string())
+                    .unwrap_or_default(),
+                id.clone(),
+            ),
+        };
+        let sender = if *by_other_agent {
+            self.agents
+                .iter()
+                .find(|a| a.user() != owner)
+                .ok_or("this case needs a second agent (give two --agent)")?
+        } else {
+            self.agent(&owner)
+                .ok_or_else(|| format!("chat owner {owner} is not one of the configured agents"))?
+        };
+        let outcome = sender.post_chat(rec, &chat_id, body, *auth, part).await;
+        let owns = !*by_other_agent && *auth == AuthVariant::Normal;
+        Ok(match (owns && status_code_zero(&outcome), expected_state(body)) {
+            (true, Some(state)) => Some(Pending {
+                chat_id,
+                state,
+                since: Instant::now(),
+            }),
+            _ => None,
+        })
+    }
+
+    /// Waits (on events, bounded by the deadline from each request) for the state
+    /// notifications successful operations announced.
+    async fn await_pending(&self, from: usize, st: &mut CaseState) {
+        for p in std::mem::take(&mut st.pending) {
+            let left = self.check.deadline.saturating_sub(p.since.elapsed());
+            let _ = self
+                .run_rec
+                .wait_for(from, left, |e| match &e.kind {
+                    EventKind::Notification { data, .. } => {
+                        notification_chat_id(data) == Some(p.chat_id.as_str())
+                            && data.pointer("/chat/state").and_then(Value::as_str)
+                                == Some(p.state)
+                    }
+                    _ => false,
+                })
+                .await;
+        }
+    }
+
+    /// Waits until nothing about the case's chats arrived for the quiet window (bounded
+    /// by the deadline), and records how that went.
+    async fn settle(&self, rec: &Recorder, from: usize, st: &mut CaseState) {
+        self.await_pending(from, st).await;
+        let started = Instant::now();
+        let quiet = self.check.quiet_window;
+        let bound = self.check.deadline.max(quiet * 2);
+        let reached = loop {
+            let n = self.run_rec.len();
+            let got = self
+                .run_rec
+                .wait_for(n, quiet, |e| notification_about(e, &st.chats).is_some())
+                .await;
+            if got.is_none() {
+                break true;
+            }
+            if started.elapsed() >= bound {
+                break false;
+            }
+        };
+        rec.record(
+            "runner",
+            EventKind::Quiet {
+                waited_ms: started.elapsed().as_millis() as u64,
+                quiet_ms: quiet.as_millis() as u64,
+                reached_quiet: reached,
+            },
+        );
+    }
+}
+
+struct CaseState {
+    bound: HashMap<String, Offered>,
+    chats: BTreeSet<String>,
+    pending: Vec<Pending>,
+}
+
+impl CaseState {
+    fn offered(&self, alias: &str) -> Result<&Offered, String> {
+        self.bound
+            .get(alias)
+            .ok_or_else(|| format!("chat {alias} was never provisioned in this case"))
+    }
+}
+
+/// The case history: the case's own events plus the run-level notifications about its
+/// chats, in time order, renumbered; each notification is attributed to the step that
+/// was running when it arrived.
+fn merge_histories(case: History, run: Vec<Event>, chats: &BTreeSet<String>) -> History {
+    let mut events: Vec<Event> = case.events;
+    events.extend(run.into_iter().filter(|e| notification_about(e, chats).is_some()));
+    // Stable: on equal times the case's own events come first.
+    events.sort_by_key(|e| e.t_us);
+    let mut stream_seqs: HashMap<String, u64> = HashMap::new();
+    let mut current_step = None;
+    for (i, e) in events.iter_mut().enumerate() {
+        e.seq = i as u64;
+        let ss = stream_seqs.entry(e.stream.clone()).or_insert(0);
+        e.stream_seq = *ss;
+        *ss += 1;
+        match &e.kind {
+            EventKind::Step { index, .. } => current_step = Some(*index),
+            EventKind::Notification { .. } => e.in_step = current_step,
+            _ => {}
+        }
+    }
+    History { events }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn chat_id_comes_from_chat_or_from_paths() {
+        assert_eq!(notification_chat_id(&json!({"chat": {"id": "A1"}})), Some("A1"));
+        assert_eq!(
+            notification_chat_id(&json!({"chatUri": "http://h/api/v2/chats/B2"})),
+            Some("B2")
+        );
+        assert_eq!(notification_chat_id(&json!({"chatPath": "/chats/C3/"})), Some("C3"));
+        assert_eq!(notification_chat_id(&json!({"messages": []})), None);
+    }
+
+    #[test]
+    fn merge_keeps_only_the_case_chats_in_time_order() {
+        let rec = Recorder::new();
+        let child = rec.child();
+        child.record(
+            "runner",
+            EventKind::Step {
+                index: 0,
+                step: Step::Settle,
+            },
+        );
+        rec.record(
+            "bayeux:a",
+            EventKind::Notification {
+                agent: "a".into(),
+                channel: CHATS_CHANNEL.into(),
+                data: json!({"chat": {"id": "mine"}}),
+            },
+        );
+        rec.record(
+            "bayeux:a",
+            EventKind::Notification {
+                agent: "a".into(),
+                channel: CHATS_CHANNEL.into(),
+                data: json!({"chat": {"id": "other"}}),
+            },
+        );
+        let chats: BTreeSet<String> = ["mine".to_string()].into();
+        let h = merge_histories(child.snapshot(), rec.events_since(0), &chats);
+        assert_eq!(h.events.len(), 2);
+        assert_eq!(h.events[1].seq, 1);
+        assert_eq!(h.events[1].in_step, Some(0));
+        assert!(matches!(h.events[1].kind, EventKind::Notification { .. }));
+    }
+}
