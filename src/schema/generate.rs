@@ -909,8 +909,10 @@ fn assemble(
             chosen[i] || o.is_required(k) || fp.contains(k)
         })
         .collect();
-    // Close over dependentRequired: add the needed properties, or drop a trigger whose
-    // dependency is forced absent (unless the trigger itself is forced: a deliberate break).
+    // Close over dependentRequired. A trigger that was only chosen at random is dropped
+    // when what it needs is absent (so shrinking a dependency away also drops its trigger,
+    // and optional fields stay independent); a forced or required trigger pulls in what it
+    // needs, unless that is forced absent (a deliberate break).
     for _ in 0..=n {
         let mut changed = false;
         for (t, deps) in &o.dependent {
@@ -918,17 +920,16 @@ fn assemble(
             if !present[ti] {
                 continue;
             }
+            let pinned = fp.contains(t) || o.is_required(t);
             for d in deps {
                 let Some(di) = o.index(d) else { continue };
-                if present[di] {
+                if present[di] || !present[ti] {
                     continue;
                 }
-                if fa.contains(d) {
-                    if !fp.contains(t) && !o.is_required(t) {
-                        present[ti] = false;
-                        changed = true;
-                    }
-                } else {
+                if !pinned {
+                    present[ti] = false;
+                    changed = true;
+                } else if !fa.contains(d) {
                     present[di] = true;
                     changed = true;
                 }
