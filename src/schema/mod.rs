@@ -97,6 +97,40 @@ impl fmt::Display for Issue {
     }
 }
 
+/// Why a text is not JSON, with its 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonSyntaxError {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong (without the position).
+    pub message: String,
+}
+
+impl fmt::Display for JsonSyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: not valid JSON: {}", self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for JsonSyntaxError {}
+
+/// Parses one JSON document strictly (no trailing commas, comments or other leniency: the
+/// published samples that need them are reported, SPEC 1.4).
+pub fn parse_strict(text: &str) -> Result<Value, JsonSyntaxError> {
+    serde_json::from_str(text).map_err(|e| {
+        let full = e.to_string();
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
+        let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
+        JsonSyntaxError {
+            line: e.line(),
+            column: e.column(),
+            message,
+        }
+    })
+}
+
 /// One loaded schema document.
 struct Doc {
     /// Where it came from, for messages.
@@ -388,7 +422,7 @@ fn collect_issues(
     }
     out.push(Issue {
         instance_path: err.instance_path().to_string(),
-        schema_path: err.schema_path().to_string(),
+        schema_path: err.evaluation_path().to_string(),
         message: format!("{prefix}{message}"),
     });
     if depth >= 8 {
