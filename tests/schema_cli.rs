@@ -8,7 +8,9 @@ fn bin() -> Command {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("schema_cli").join(name);
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("schema_cli")
+        .join(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -37,8 +39,17 @@ fn run(args: &[&str]) -> (i32, String, String) {
 #[test]
 fn valid_files_exit_zero() {
     let d = tmp("valid");
-    let a = write(&d, "a.json", r#"{"operationName":"Complete","text":"bye","treatAs":"System"}"#);
-    let (code, out, _) = run(&["validate", "--schema", "complete-request", a.to_str().unwrap()]);
+    let a = write(
+        &d,
+        "a.json",
+        r#"{"operationName":"Complete","text":"bye","treatAs":"System"}"#,
+    );
+    let (code, out, _) = run(&[
+        "validate",
+        "--schema",
+        "complete-request",
+        a.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("a.json: valid"), "{out}");
 }
@@ -47,7 +58,11 @@ fn valid_files_exit_zero() {
 fn invalid_file_prints_path_message_and_schema_path_and_exits_one() {
     let d = tmp("invalid");
     let ok = write(&d, "ok.json", r#"{"operationName":"Complete"}"#);
-    let bad = write(&d, "bad.json", r#"{"operationName":"Complete","treatAs":"Loud"}"#);
+    let bad = write(
+        &d,
+        "bad.json",
+        r#"{"operationName":"Complete","treatAs":"Loud"}"#,
+    );
     let (code, out, _) = run(&[
         "validate",
         "--schema",
@@ -64,7 +79,9 @@ fn invalid_file_prints_path_message_and_schema_path_and_exits_one() {
         "{out}"
     );
     assert!(
-        out.contains(&format!("{bad_s}: /: \"text\" is a required property (/dependentRequired)")),
+        out.contains(&format!(
+            "{bad_s}: /: \"text\" is a required property (/dependentRequired)"
+        )),
         "{out}"
     );
 }
@@ -73,7 +90,12 @@ fn invalid_file_prints_path_message_and_schema_path_and_exits_one() {
 fn not_json_gives_line_and_column() {
     let d = tmp("notjson");
     let f = write(&d, "n.json", "{\n  \"operationName\": \"Complete\",\n}\n");
-    let (code, out, _) = run(&["validate", "--schema", "complete-request", f.to_str().unwrap()]);
+    let (code, out, _) = run(&[
+        "validate",
+        "--schema",
+        "complete-request",
+        f.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
     assert_eq!(
         out.trim(),
@@ -87,16 +109,27 @@ fn published_notification_sample_is_reported_not_json() {
         .join("fixtures/doc-samples/complete-notification.published.txt");
     let (code, out, _) = run(&["validate", "--schema", "notification", f.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(out.contains(":8:9: not valid JSON: trailing comma"), "{out}");
+    assert!(
+        out.contains(":8:9: not valid JSON: trailing comma"),
+        "{out}"
+    );
 }
 
 #[test]
 fn unreadable_file_is_named_and_is_a_usage_error() {
     let d = tmp("unreadable");
     let missing = d.join("missing.json");
-    let (code, _, err) = run(&["validate", "--schema", "response", missing.to_str().unwrap()]);
+    let (code, _, err) = run(&[
+        "validate",
+        "--schema",
+        "response",
+        missing.to_str().unwrap(),
+    ]);
     assert_eq!(code, 2);
-    assert!(err.contains(&format!("{}: cannot read", missing.display())), "{err}");
+    assert!(
+        err.contains(&format!("{}: cannot read", missing.display())),
+        "{err}"
+    );
 }
 
 #[test]
@@ -106,7 +139,10 @@ fn unknown_schema_lists_the_names() {
     let (code, _, err) = run(&["validate", "--schema", "complete", f.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown schema \"complete\""), "{err}");
-    assert!(err.contains("complete-request") && err.contains("notification"), "{err}");
+    assert!(
+        err.contains("complete-request") && err.contains("notification"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -131,7 +167,10 @@ fn schemas_dir_is_used_and_its_errors_name_file_and_pointer() {
         f.to_str().unwrap(),
     ]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(out.contains(": /n: 4 is greater than the maximum of 3 (/properties/n/maximum)"), "{out}");
+    assert!(
+        out.contains(": /n: 4 is greater than the maximum of 3 (/properties/n/maximum)"),
+        "{out}"
+    );
 
     write(
         &schemas,

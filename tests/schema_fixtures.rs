@@ -51,7 +51,10 @@ fn corrected_samples_validate() {
         ("complete-response.json", "response-success"),
         ("complete-response.published.txt", "response"),
         ("complete-notification.json", "notification"),
-        ("complete-notification.envelope.json", "bayeux-chat-delivery"),
+        (
+            "complete-notification.envelope.json",
+            "bayeux-chat-delivery",
+        ),
         ("complete-notification.envelope.json", "bayeux-message"),
     ];
     for (file, schema) in cases {

@@ -19,14 +19,21 @@ fn runner(cases: u32, seed: u8) -> TestRunner {
         failure_persistence: None,
         ..Config::default()
     };
-    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]))
+    TestRunner::new_with_rng(
+        config,
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]),
+    )
 }
 
 /// Draws `n` values (no shrinking) from a fixed seed.
 fn sample<T: std::fmt::Debug>(s: &impl Strategy<Value = T>, n: usize, seed: u8) -> Vec<T> {
     let mut r = runner(1, seed);
     (0..n)
-        .map(|_| s.new_tree(&mut r).expect("strategy produces a value").current())
+        .map(|_| {
+            s.new_tree(&mut r)
+                .expect("strategy produces a value")
+                .current()
+        })
         .collect()
 }
 
@@ -141,11 +148,18 @@ fn complete_request_generators_reach_every_optional_field_and_rule() {
         "messageType",
         "treatAs",
     ] {
-        assert!(fields.get(f).copied().unwrap_or(0) > 100, "{f} rarely generated: {fields:?}");
+        assert!(
+            fields.get(f).copied().unwrap_or(0) > 100,
+            "{f} rarely generated: {fields:?}"
+        );
     }
     assert_eq!(fields["operationName"], 2000);
     // Both treatAs values and both saveLAR values occur.
-    let treat: BTreeSet<String> = valid.iter().filter_map(|v| v.get("treatAs")).map(ToString::to_string).collect();
+    let treat: BTreeSet<String> = valid
+        .iter()
+        .filter_map(|v| v.get("treatAs"))
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(treat.len(), 2, "{treat:?}");
     let lar: BTreeSet<String> = valid
         .iter()
@@ -190,7 +204,10 @@ fn complete_request_generators_reach_every_optional_field_and_rule() {
         "/messageType type",
         "/treatAs enum",
     ] {
-        assert!(rules.contains_key(r.trim_start()) || rules.contains_key(r), "{r} never broken");
+        assert!(
+            rules.contains_key(r.trim_start()) || rules.contains_key(r),
+            "{r} never broken"
+        );
     }
     // Both dependentRequired rules are broken, each alone.
     let dep: BTreeSet<&str> = invalid
@@ -200,14 +217,20 @@ fn complete_request_generators_reach_every_optional_field_and_rule() {
         .collect();
     assert_eq!(
         dep,
-        ["\"messageType\" without \"text\"", "\"treatAs\" without \"text\""].into()
+        [
+            "\"messageType\" without \"text\"",
+            "\"treatAs\" without \"text\""
+        ]
+        .into()
     );
 }
 
 #[test]
 fn a_forced_failure_shrinks_to_the_minimal_complete_request() {
     let s = schemas().valid_strategy("complete-request").unwrap();
-    let result = runner(64, 6).run(&s, |_| Err(proptest::test_runner::TestCaseError::fail("forced")));
+    let result = runner(64, 6).run(&s, |_| {
+        Err(proptest::test_runner::TestCaseError::fail("forced"))
+    });
     match result {
         Err(TestError::Fail(_, minimal)) => {
             assert_eq!(minimal, json!({"operationName": "Complete"}));
@@ -240,7 +263,9 @@ fn an_invalid_treat_as_shrinks_to_a_minimal_refusal_case() {
     let s = schemas().invalid_strategy("complete-request").unwrap();
     let result = runner(512, 8).run(&s, |inv| {
         if inv.rule.kind == RuleKind::NotInEnum {
-            Err(proptest::test_runner::TestCaseError::fail("treatAs out of enum"))
+            Err(proptest::test_runner::TestCaseError::fail(
+                "treatAs out of enum",
+            ))
         } else {
             Ok(())
         }
@@ -264,11 +289,17 @@ fn notification_generators_cover_both_message_types() {
         .iter()
         .filter_map(|n| n.get("messageType").and_then(Value::as_str))
         .collect();
-    assert_eq!(kinds, ["ChatStateChangeMessage", "MessageLogUpdated"].into());
+    assert_eq!(
+        kinds,
+        ["ChatStateChangeMessage", "MessageLogUpdated"].into()
+    );
     let with_path = v.iter().filter(|n| n.get("chatPath").is_some()).count();
     let log = v
         .iter()
         .filter(|n| n["messageType"] == "MessageLogUpdated")
         .count();
-    assert!(with_path > 0 && with_path < log, "chatPath must be optional: {with_path}/{log}");
+    assert!(
+        with_path > 0 && with_path < log,
+        "chatPath must be optional: {with_path}/{log}"
+    );
 }

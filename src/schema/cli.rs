@@ -76,7 +76,11 @@ pub fn main(args: ValidateArgs) -> i32 {
         let value = match parse_strict(&text) {
             Ok(v) => v,
             Err(e) => {
-                let _ = writeln!(out, "{shown}:{}:{}: not valid JSON: {}", e.line, e.column, e.message);
+                let _ = writeln!(
+                    out,
+                    "{shown}:{}:{}: not valid JSON: {}",
+                    e.line, e.column, e.message
+                );
                 code = code.max(crate::exit::FAILURES);
                 continue;
             }

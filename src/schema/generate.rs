@@ -362,7 +362,10 @@ fn err_in(
     ptr: &str,
     msg: impl Into<String>,
 ) -> SchemaError {
-    let file = docs.get(doc).map(|d| d.0.clone()).unwrap_or(doc.to_string());
+    let file = docs
+        .get(doc)
+        .map(|d| d.0.clone())
+        .unwrap_or(doc.to_string());
     SchemaError::new(file, ptr, msg)
 }
 
@@ -530,7 +533,9 @@ impl<'a> Compiler<'a> {
                 .map(|t| t.as_str().map(str::to_string))
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| self.err(doc, &format!("{ptr}/type"), "must hold strings"))?,
-            Some(_) => return Err(self.err(doc, &format!("{ptr}/type"), "must be a string or array")),
+            Some(_) => {
+                return Err(self.err(doc, &format!("{ptr}/type"), "must be a string or array"));
+            }
         };
         let mut nodes = Vec::new();
         for t in &types {
@@ -542,13 +547,18 @@ impl<'a> Compiler<'a> {
         Ok(Arc::new(Node::Types(nodes)))
     }
 
-    fn usize_kw(&self, doc: &str, ptr: &str, m: &Map<String, Value>, k: &str) -> Result<Option<usize>, SchemaError> {
+    fn usize_kw(
+        &self,
+        doc: &str,
+        ptr: &str,
+        m: &Map<String, Value>,
+        k: &str,
+    ) -> Result<Option<usize>, SchemaError> {
         match m.get(k) {
             None => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .map(|n| Some(n as usize))
-                .ok_or_else(|| self.err(doc, &format!("{ptr}/{k}"), "must be a non-negative integer")),
+            Some(v) => v.as_u64().map(|n| Some(n as usize)).ok_or_else(|| {
+                self.err(doc, &format!("{ptr}/{k}"), "must be a non-negative integer")
+            }),
         }
     }
 
@@ -572,10 +582,10 @@ impl<'a> Compiler<'a> {
                     }
                 };
                 let (min, max) = (int("minimum")?, int("maximum")?);
-                if let (Some(a), Some(b)) = (min, max) {
-                    if a > b {
-                        return Err(self.err(doc, ptr, "minimum > maximum"));
-                    }
+                if let (Some(a), Some(b)) = (min, max)
+                    && a > b
+                {
+                    return Err(self.err(doc, ptr, "minimum > maximum"));
                 }
                 TypeNode::Integer { min, max }
             }
@@ -591,7 +601,8 @@ impl<'a> Compiler<'a> {
                 }
                 let pattern = match m.get("pattern").and_then(Value::as_str) {
                     Some(p) => Some(Arc::new(
-                        Pattern::parse(p).map_err(|e| self.err(doc, &format!("{ptr}/pattern"), e))?,
+                        Pattern::parse(p)
+                            .map_err(|e| self.err(doc, &format!("{ptr}/pattern"), e))?,
                     )),
                     None => None,
                 };
@@ -637,8 +648,12 @@ impl<'a> Compiler<'a> {
                         .iter()
                         .map(|x| x.as_str().map(str::to_string))
                         .collect::<Option<_>>()
-                        .ok_or_else(|| self.err(doc, &format!("{ptr}/required"), "must hold strings"))?,
-                    Some(_) => return Err(self.err(doc, &format!("{ptr}/required"), "must be an array")),
+                        .ok_or_else(|| {
+                            self.err(doc, &format!("{ptr}/required"), "must hold strings")
+                        })?,
+                    Some(_) => {
+                        return Err(self.err(doc, &format!("{ptr}/required"), "must be an array"));
+                    }
                 };
                 for r in &required {
                     if !props.iter().any(|(k, _)| k == r) {
@@ -659,8 +674,12 @@ impl<'a> Compiler<'a> {
                     for (t, deps) in d {
                         let deps: Vec<String> = deps
                             .as_array()
-                            .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_string)).collect())
-                            .ok_or_else(|| self.err(doc, &here, "values must be arrays of strings"))?;
+                            .and_then(|a| {
+                                a.iter().map(|x| x.as_str().map(str::to_string)).collect()
+                            })
+                            .ok_or_else(|| {
+                                self.err(doc, &here, "values must be arrays of strings")
+                            })?;
                         for k in std::iter::once(t).chain(deps.iter()) {
                             if !props.iter().any(|(p, _)| p == k) {
                                 return Err(self.err(
@@ -681,7 +700,11 @@ impl<'a> Compiler<'a> {
                 }))
             }
             other => {
-                return Err(self.err(doc, &format!("{ptr}/type"), format!("unknown type {other:?}")));
+                return Err(self.err(
+                    doc,
+                    &format!("{ptr}/type"),
+                    format!("unknown type {other:?}"),
+                ));
             }
         })
     }
@@ -718,7 +741,11 @@ impl<'a> Compiler<'a> {
                         "allOf over another file's schema is not supported by the generator",
                     ));
                 }
-                part = self.docs[&d].1.pointer(&p).cloned().unwrap_or(Value::Bool(true));
+                part = self.docs[&d]
+                    .1
+                    .pointer(&p)
+                    .cloned()
+                    .unwrap_or(Value::Bool(true));
             }
             let Value::Object(pm) = part else {
                 return Err(self.err(doc, &here, "must be an object"));
@@ -755,7 +782,9 @@ impl<'a> Compiler<'a> {
                             return Err(self.err(
                                 doc,
                                 &here,
-                                format!("allOf: keyword {k} conflicts; the generator cannot merge it"),
+                                format!(
+                                    "allOf: keyword {k} conflicts; the generator cannot merge it"
+                                ),
                             ));
                         }
                     }
@@ -875,11 +904,7 @@ fn valid_object(
         }
         // A free-form object (userData, ext, data): a few short string entries.
         return proptest::collection::vec((word(1, 6), word(0, 6)), 0..=2)
-            .prop_map(|kv| {
-                kv.into_iter()
-                    .map(|(k, v)| (k, Value::String(v)))
-                    .collect()
-            })
+            .prop_map(|kv| kv.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
             .boxed();
     }
     let values: Vec<BoxedStrategy<Value>> = o.props.iter().map(|(_, n)| valid(n)).collect();
@@ -1027,8 +1052,7 @@ fn kinds_of(node: &Arc<Node>) -> Vec<RuleKind> {
                         if !o.open {
                             v.push(RuleKind::ExtraProperty);
                         }
-                        if o
-                            .dependent
+                        if o.dependent
                             .iter()
                             .any(|(_, ds)| ds.iter().any(|d| !o.is_required(d)))
                         {
@@ -1083,7 +1107,10 @@ fn wrong_type_values(ts: &[TypeNode]) -> Vec<Value> {
 }
 
 fn type_names(ts: &[TypeNode]) -> String {
-    ts.iter().map(TypeNode::type_name).collect::<Vec<_>>().join("|")
+    ts.iter()
+        .map(TypeNode::type_name)
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -1111,13 +1138,7 @@ fn invalid_options(node: &Arc<Node>, path: &str) -> Vec<BoxedStrategy<Invalid>> 
                 _ => Value::Null,
             };
             let rule = broken(RuleKind::NotConst, path, format!("{other} instead of {c}"));
-            out.push(
-                Just(Invalid {
-                    value: other,
-                    rule,
-                })
-                .boxed(),
-            );
+            out.push(Just(Invalid { value: other, rule }).boxed());
         }
         Node::Enum(vs) => {
             let vs = vs.clone();
@@ -1129,7 +1150,11 @@ fn invalid_options(node: &Arc<Node>, path: &str) -> Vec<BoxedStrategy<Invalid>> 
                         !allowed.contains(&Value::String(s.clone()))
                     })
                     .prop_map(move |s| Invalid {
-                        rule: broken(RuleKind::NotInEnum, &p, format!("{s:?} is not one of {}", Value::Array(vs.clone()))),
+                        rule: broken(
+                            RuleKind::NotInEnum,
+                            &p,
+                            format!("{s:?} is not one of {}", Value::Array(vs.clone())),
+                        ),
                         value: Value::String(s),
                     })
                     .boxed(),
@@ -1176,7 +1201,11 @@ fn type_invalid_options(t: &TypeNode, path: &str, out: &mut Vec<BoxedStrategy<In
                     (1i64..=100)
                         .prop_map(move |d| Invalid {
                             value: json!(m.saturating_sub(d)),
-                            rule: broken(RuleKind::BelowMinimum, &p, format!("{} < {m}", m.saturating_sub(d))),
+                            rule: broken(
+                                RuleKind::BelowMinimum,
+                                &p,
+                                format!("{} < {m}", m.saturating_sub(d)),
+                            ),
                         })
                         .boxed(),
                 );
@@ -1186,7 +1215,11 @@ fn type_invalid_options(t: &TypeNode, path: &str, out: &mut Vec<BoxedStrategy<In
                     (1i64..=100)
                         .prop_map(move |d| Invalid {
                             value: json!(m.saturating_add(d)),
-                            rule: broken(RuleKind::AboveMaximum, &p, format!("{} > {m}", m.saturating_add(d))),
+                            rule: broken(
+                                RuleKind::AboveMaximum,
+                                &p,
+                                format!("{} > {m}", m.saturating_add(d)),
+                            ),
                         })
                         .boxed(),
                 );
@@ -1222,7 +1255,11 @@ fn type_invalid_options(t: &TypeNode, path: &str, out: &mut Vec<BoxedStrategy<In
                 out.push(
                     text(0, min - 1)
                         .prop_map(move |v| Invalid {
-                            rule: broken(RuleKind::TooShort, &p, format!("{} characters < {min}", v.chars().count())),
+                            rule: broken(
+                                RuleKind::TooShort,
+                                &p,
+                                format!("{} characters < {min}", v.chars().count()),
+                            ),
                             value: Value::String(v),
                         })
                         .boxed(),
@@ -1233,7 +1270,11 @@ fn type_invalid_options(t: &TypeNode, path: &str, out: &mut Vec<BoxedStrategy<In
                 out.push(
                     text(max + 1, max + 3)
                         .prop_map(move |v| Invalid {
-                            rule: broken(RuleKind::TooLong, &p, format!("{} characters > {max}", v.chars().count())),
+                            rule: broken(
+                                RuleKind::TooLong,
+                                &p,
+                                format!("{} characters > {max}", v.chars().count()),
+                            ),
                             value: Value::String(v),
                         })
                         .boxed(),
@@ -1242,7 +1283,11 @@ fn type_invalid_options(t: &TypeNode, path: &str, out: &mut Vec<BoxedStrategy<In
             if let Some(pat) = &s.pattern {
                 let (pat, min, max) = (pat.clone(), s.min, s.max);
                 let hi = max.unwrap_or(min + EXTRA_LEN).min(min + EXTRA_LEN);
-                let mutated = (pat.generate(), any::<prop::sample::Index>(), proptest::char::range(' ', '~'))
+                let mutated = (
+                    pat.generate(),
+                    any::<prop::sample::Index>(),
+                    proptest::char::range(' ', '~'),
+                )
                     .prop_map(|(s, i, c)| {
                         let mut cs: Vec<char> = s.chars().collect();
                         if cs.is_empty() {
@@ -1261,7 +1306,11 @@ fn type_invalid_options(t: &TypeNode, path: &str, out: &mut Vec<BoxedStrategy<In
                             !pat.matches(v) && n >= min && max.is_none_or(|m| n <= m)
                         })
                         .prop_map(move |v| Invalid {
-                            rule: broken(RuleKind::PatternMismatch, &p, format!("{v:?} does not match")),
+                            rule: broken(
+                                RuleKind::PatternMismatch,
+                                &p,
+                                format!("{v:?} does not match"),
+                            ),
                             value: Value::String(v),
                         })
                         .boxed(),
@@ -1275,7 +1324,11 @@ fn type_invalid_options(t: &TypeNode, path: &str, out: &mut Vec<BoxedStrategy<In
                 out.push(
                     proptest::collection::vec(valid(items), 0..min)
                         .prop_map(move |v| Invalid {
-                            rule: broken(RuleKind::TooFewItems, &p, format!("{} items < {min}", v.len())),
+                            rule: broken(
+                                RuleKind::TooFewItems,
+                                &p,
+                                format!("{} items < {min}", v.len()),
+                            ),
                             value: Value::Array(v),
                         })
                         .boxed(),
@@ -1286,7 +1339,11 @@ fn type_invalid_options(t: &TypeNode, path: &str, out: &mut Vec<BoxedStrategy<In
                 out.push(
                     proptest::collection::vec(valid(items), m + 1..=m + 2)
                         .prop_map(move |v| Invalid {
-                            rule: broken(RuleKind::TooManyItems, &p, format!("{} items > {m}", v.len())),
+                            rule: broken(
+                                RuleKind::TooManyItems,
+                                &p,
+                                format!("{} items > {m}", v.len()),
+                            ),
                             value: Value::Array(v),
                         })
                         .boxed(),
@@ -1339,7 +1396,11 @@ fn object_invalid_options(o: &Arc<ObjectNode>, path: &str, out: &mut Vec<BoxedSt
                     m.insert(key.clone(), Value::String(v));
                     Invalid {
                         value: Value::Object(m),
-                        rule: broken(RuleKind::ExtraProperty, &p, format!("unknown property {key:?}")),
+                        rule: broken(
+                            RuleKind::ExtraProperty,
+                            &p,
+                            format!("unknown property {key:?}"),
+                        ),
                     }
                 })
                 .boxed(),

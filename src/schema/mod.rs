@@ -110,7 +110,11 @@ pub struct JsonSyntaxError {
 
 impl fmt::Display for JsonSyntaxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: not valid JSON: {}", self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}: not valid JSON: {}",
+            self.line, self.column, self.message
+        )
     }
 }
 
@@ -249,8 +253,7 @@ impl Schemas {
                 }
             }
             match value.get("$schema") {
-                Some(Value::String(s))
-                    if s == "https://json-schema.org/draft/2020-12/schema" => {}
+                Some(Value::String(s)) if s == "https://json-schema.org/draft/2020-12/schema" => {}
                 _ => {
                     return Err(SchemaError::new(
                         &file,
@@ -263,7 +266,18 @@ impl Schemas {
             parsed.push((name, file, value));
         }
 
-        // 2. Offline registry holding every document under its $id.
+        // 2. Generator IR (resolves every $ref itself; an unresolvable one is an error
+        //    naming the file and pointer).
+        let by_id: BTreeMap<String, (String, &Value)> = parsed
+            .iter()
+            .map(|(_, file, v)| (base_name(file), (file.clone(), v)))
+            .collect();
+        let mut compiler = generate::Compiler::new(&by_id);
+        let mut nodes = BTreeMap::new();
+        for (name, file, _) in &parsed {
+            nodes.insert(name.clone(), compiler.compile_root(&base_name(file))?);
+        }
+        // 3. Offline registry holding every document under its $id.
         let registry = jsonschema::Registry::new()
             .extend(
                 parsed
@@ -273,16 +287,9 @@ impl Schemas {
             .and_then(|b| b.prepare())
             .map_err(|e| SchemaError::new("schemas", "", format!("registry: {e}")))?;
 
-        // 3. Generator IR (resolves every $ref itself; an unresolvable one is an error
-        //    naming the file and pointer).
-        let by_id: BTreeMap<String, (String, &Value)> = parsed
-            .iter()
-            .map(|(_, file, v)| (base_name(file), (file.clone(), v)))
-            .collect();
-        let mut compiler = generate::Compiler::new(&by_id);
         let mut docs = BTreeMap::new();
         for (name, file, value) in &parsed {
-            let node = compiler.compile_root(&base_name(file))?;
+            let node = nodes[name].clone();
             let validator = jsonschema::options()
                 .with_draft(jsonschema::Draft::Draft202012)
                 .should_validate_formats(true)

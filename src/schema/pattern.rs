@@ -106,7 +106,9 @@ impl Pattern {
                     ));
                 }
                 '*' | '+' | '?' | '{' => {
-                    return Err(format!("pattern {src:?}: quantifier `{c}` at {i} has nothing to repeat"));
+                    return Err(format!(
+                        "pattern {src:?}: quantifier `{c}` at {i} has nothing to repeat"
+                    ));
                 }
                 '.' => {
                     i += 1;
@@ -180,7 +182,10 @@ impl Pattern {
             .atoms
             .iter()
             .map(|a| {
-                let hi = a.max.unwrap_or(a.min + UNBOUNDED_EXTRA).min(a.min + UNBOUNDED_EXTRA);
+                let hi = a
+                    .max
+                    .unwrap_or(a.min + UNBOUNDED_EXTRA)
+                    .min(a.min + UNBOUNDED_EXTRA);
                 let pool = a.set.printable();
                 proptest::collection::vec(proptest::sample::select(pool), a.min..=hi)
                     .prop_map(|v| v.into_iter().collect::<String>())
@@ -231,7 +236,9 @@ fn parse_class(src: &str, chars: &[char], open: usize) -> Result<(CharSet, usize
         if chars.get(i) == Some(&'-') && chars.get(i + 1).is_some_and(|n| *n != ']') {
             let hi = chars[i + 1];
             if hi == '\\' {
-                return Err(format!("pattern {src:?}: escaped range end is not supported"));
+                return Err(format!(
+                    "pattern {src:?}: escaped range end is not supported"
+                ));
             }
             if hi < lo {
                 return Err(format!("pattern {src:?}: empty range {lo}-{hi}"));
@@ -312,7 +319,10 @@ mod tests {
     fn unsupported_constructs_are_refused_with_the_reason() {
         for bad in ["(a|b)", "a|b", "[abc", "*a", r"\p{L}", "a{3,1}"] {
             let err = Pattern::parse(bad).unwrap_err();
-            assert!(err.contains(bad) || err.contains(&format!("{bad:?}")), "{err}");
+            assert!(
+                err.contains(bad) || err.contains(&format!("{bad:?}")),
+                "{err}"
+            );
         }
     }
 
