@@ -798,11 +798,8 @@ impl<'a> Ctx<'a> {
             }
         }
         if state == ChatState::Completed && cls.is_complete() {
-            if second_completed.is_empty() {
-                if !ans.ok() {
-                    // CMP-13 passes on refusal already; nothing to add.
-                }
-            } else {
+            // (A clean refusal already passed CMP-13 in `judge_refusal`.)
+            if !second_completed.is_empty() {
                 let mut e = vec![req_seq, ans.seq];
                 e.extend(&second_completed);
                 self.push(Finding::fail(
@@ -1044,6 +1041,25 @@ impl<'a> Ctx<'a> {
         }
         // CMP-04.
         if let Some(text) = &p.text {
+            // The text delivered to an agent that does not own the chat is a failure.
+            if let Some(stray) = self.notes.iter().find(|n| {
+                n.seq > req_ev.seq
+                    && n.seq < end
+                    && n.is_for(&c.id)
+                    && n.agent != c.owner
+                    && n.has_agent_text(text)
+            }) {
+                result.order_ok = false;
+                self.push(Finding::fail(
+                    "CMP-04",
+                    "the Complete's text was delivered to an agent that does not own the chat",
+                    w(
+                        format!("the text delivered to the owner {}", c.owner),
+                        format!("delivered to {}", stray.agent),
+                        vec![req_ev.seq, stray.seq],
+                    ),
+                ));
+            }
             let msg = self.notes.iter().find(|n| {
                 n.seq > req_ev.seq
                     && n.is_for(&c.id)
