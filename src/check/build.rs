@@ -20,6 +20,7 @@ pub struct HistoryBuilder {
 }
 
 impl HistoryBuilder {
+    /// An empty history at time 0.
     pub fn new() -> Self {
         Self::default()
     }

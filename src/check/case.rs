@@ -450,10 +450,10 @@ impl<'a> Ctx<'a> {
                             ..
                         },
                     )) => format!(
-                        "no answer: {kind:?} after {} ({message})",
+                        "no answer: {} after {} ({message})",
+                        format!("{kind:?}").to_lowercase(),
                         secs(*elapsed_us)
-                    )
-                    .to_lowercase(),
+                    ),
                     _ => "no answer recorded for the request".to_string(),
                 };
                 let reqs: Vec<String> = match mode_req {

@@ -6,6 +6,8 @@
 //! does with it in a given chat state (success or refusal, the preferred statusCodes,
 //! the next state and the notifications the agent should see).
 
+#![warn(missing_docs)]
+
 use crate::history::Body;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -13,9 +15,13 @@ use serde_json::Value;
 /// The agent-side state of a chat (SPEC §2; facts sheet §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ChatState {
+    /// Offered to the agent, not yet accepted.
     Invited,
+    /// Accepted; the agent and the customer talk.
     Chatting,
+    /// The agent left the chat (Complete still applies).
     LeftChat,
+    /// Done; nothing more happens to the chat.
     Completed,
 }
 
@@ -34,6 +40,7 @@ impl ChatState {
 /// A chat as the model tracks it: the agent-side state and the customer side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chat {
+    /// The agent-side state.
     pub state: ChatState,
     /// False once the customer left (CMP-16, SPEC §6.4).
     pub customer_present: bool,
@@ -52,10 +59,15 @@ impl Chat {
 /// The chat operations the model drives (SPEC §1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum OpName {
+    /// `Accept` (Invited → Chatting).
     Accept,
+    /// `Reject` (Invited → Completed).
     Reject,
+    /// `SendMessage` (Chatting stays).
     SendMessage,
+    /// `Leave` (Chatting → LeftChat).
     Leave,
+    /// `Complete` (Chatting | LeftChat → Completed), the operation under certification.
     Complete,
 }
 
@@ -72,6 +84,7 @@ impl OpName {
         })
     }
 
+    /// The `operationName` spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             OpName::Accept => "Accept",
@@ -86,10 +99,15 @@ impl OpName {
 /// The parameters of a valid Complete (SPEC §1.2).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompleteParams {
+    /// `queueName`: the queue the interaction is placed in (CMP-07).
     pub queue_name: Option<String>,
+    /// `saveLAR`: record the agent for last-agent routing (CMP-08).
     pub save_lar: Option<bool>,
+    /// `text`: sent to the customer before the session ends (CMP-04/05).
     pub text: Option<String>,
+    /// `messageType` (free-form, only with `text`).
     pub message_type: Option<String>,
+    /// `treatAs` (`Normal` or `System`, only with `text`).
     pub treat_as: Option<String>,
 }
 
@@ -109,10 +127,18 @@ pub enum Classified {
     Op(Operation),
     /// Not an operation request at all (REQ-01): not JSON, no `operationName`, not a
     /// string, or an operation the model does not know.
-    Malformed { reason: String },
+    Malformed {
+        /// Why, in words.
+        reason: String,
+    },
     /// A Complete that breaks a parameter rule of SPEC §1.2; `req` is the requirement
     /// (`CMP-09`, `CMP-10` or `CMP-11`).
-    InvalidComplete { req: &'static str, reason: String },
+    InvalidComplete {
+        /// The requirement the body breaks.
+        req: &'static str,
+        /// Which rule, in words.
+        reason: String,
+    },
 }
 
 impl Classified {
@@ -243,6 +269,7 @@ pub struct Expectation {
 }
 
 impl Expectation {
+    /// True when the model expects statusCode 0.
     pub fn is_success(&self) -> bool {
         self.refusal.is_none()
     }
