@@ -1,2 +1,587 @@
 //! The reference model of agent chats (SPEC §2): states, transitions and expected
 //! outcomes, as pure code.
+//!
+//! Two functions carry it: [`classify`] says what a request body is (which operation,
+//! or which rule of SPEC §1.2 it breaks) and [`expect`] says what a conforming target
+//! does with it in a given chat state (success or refusal, the preferred statusCodes,
+//! the next state and the notifications the agent should see).
+
+#![warn(missing_docs)]
+
+use crate::history::Body;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The agent-side state of a chat (SPEC §2; facts sheet §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ChatState {
+    /// Offered to the agent, not yet accepted.
+    Invited,
+    /// Accepted; the agent and the customer talk.
+    Chatting,
+    /// The agent left the chat (Complete still applies).
+    LeftChat,
+    /// Done; nothing more happens to the chat.
+    Completed,
+}
+
+impl ChatState {
+    /// The spelling used in `chat.state` of a notification.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatState::Invited => "Invited",
+            ChatState::Chatting => "Chatting",
+            ChatState::LeftChat => "LeftChat",
+            ChatState::Completed => "Completed",
+        }
+    }
+}
+
+/// A chat as the model tracks it: the agent-side state and the customer side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chat {
+    /// The agent-side state.
+    pub state: ChatState,
+    /// False once the customer left (CMP-16, SPEC §6.4).
+    pub customer_present: bool,
+}
+
+impl Chat {
+    /// A chat just offered to an agent.
+    pub fn offered() -> Self {
+        Chat {
+            state: ChatState::Invited,
+            customer_present: true,
+        }
+    }
+}
+
+/// The chat operations the model drives (SPEC §1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OpName {
+    /// `Accept` (Invited → Chatting).
+    Accept,
+    /// `Reject` (Invited → Completed).
+    Reject,
+    /// `SendMessage` (Chatting stays).
+    SendMessage,
+    /// `Leave` (Chatting → LeftChat).
+    Leave,
+    /// `Complete` (Chatting | LeftChat → Completed), the operation under certification.
+    Complete,
+}
+
+impl OpName {
+    /// Parses an `operationName` the model knows.
+    pub fn parse(s: &str) -> Option<OpName> {
+        Some(match s {
+            "Accept" => OpName::Accept,
+            "Reject" => OpName::Reject,
+            "SendMessage" => OpName::SendMessage,
+            "Leave" => OpName::Leave,
+            "Complete" => OpName::Complete,
+            _ => return None,
+        })
+    }
+
+    /// The `operationName` spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpName::Accept => "Accept",
+            OpName::Reject => "Reject",
+            OpName::SendMessage => "SendMessage",
+            OpName::Leave => "Leave",
+            OpName::Complete => "Complete",
+        }
+    }
+}
+
+/// The parameters of a valid Complete (SPEC §1.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompleteParams {
+    /// `queueName`: the queue the interaction is placed in (CMP-07).
+    pub queue_name: Option<String>,
+    /// `saveLAR`: record the agent for last-agent routing (CMP-08).
+    pub save_lar: Option<bool>,
+    /// `text`: sent to the customer before the session ends (CMP-04/05).
+    pub text: Option<String>,
+    /// `messageType` (free-form, only with `text`).
+    pub message_type: Option<String>,
+    /// `treatAs` (`Normal` or `System`, only with `text`).
+    pub treat_as: Option<String>,
+}
+
+/// A well-formed operation request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Operation {
+    /// A valid Complete with its parameters.
+    Complete(CompleteParams),
+    /// Another chat operation; its parameters are not modelled (future work, SPEC §3).
+    Other(OpName),
+}
+
+/// What a request body is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Classified {
+    /// A well-formed request for a known operation.
+    Op(Operation),
+    /// Not an operation request at all (REQ-01): not JSON, no `operationName`, not a
+    /// string, or an operation the model does not know.
+    Malformed {
+        /// Why, in words.
+        reason: String,
+    },
+    /// A Complete that breaks a parameter rule of SPEC §1.2; `req` is the requirement
+    /// (`CMP-09`, `CMP-10` or `CMP-11`).
+    InvalidComplete {
+        /// The requirement the body breaks.
+        req: &'static str,
+        /// Which rule, in words.
+        reason: String,
+    },
+}
+
+impl Classified {
+    /// True for any Complete, valid or not.
+    pub fn is_complete(&self) -> bool {
+        matches!(
+            self,
+            Classified::Op(Operation::Complete(_)) | Classified::InvalidComplete { .. }
+        )
+    }
+}
+
+/// Classifies a request body.
+///
+/// Decision order (the first broken rule wins; generated cases break only one):
+/// 1. REQ-01: not a JSON object, no `operationName`, `operationName` not a string, or an
+///    unknown operation.
+/// 2. CMP-11: a wrongly typed field, checked in the order `text` (not a string),
+///    `messageType` (not a string), `saveLAR` (not a boolean), `queueName` (not a
+///    non-empty string). `null` counts as wrongly typed.
+/// 3. CMP-09: `messageType` or `treatAs` present without `text`.
+/// 4. CMP-10: `treatAs` present and not exactly `"Normal"` or `"System"` (a non-string
+///    `treatAs` is "outside Normal/System", so CMP-10, not CMP-11).
+///
+/// Extra properties are not a refusal reason: the SPEC is silent and GWS ignores
+/// parameters it does not know (facts sheet §1), so a Complete with one is valid.
+pub fn classify(body: &Body) -> Classified {
+    let malformed = |reason: &str| Classified::Malformed {
+        reason: reason.to_string(),
+    };
+    let v = match body {
+        Body::Empty => return malformed("no body"),
+        Body::Raw(_) => return malformed("body is not JSON"),
+        Body::Json(v) => v,
+    };
+    let Some(obj) = v.as_object() else {
+        return malformed("body is not a JSON object");
+    };
+    let name = match obj.get("operationName") {
+        None => return malformed("no operationName"),
+        Some(Value::String(s)) => s,
+        Some(_) => return malformed("operationName is not a string"),
+    };
+    let Some(op) = OpName::parse(name) else {
+        return Classified::Malformed {
+            reason: format!("unknown operationName {name:?}"),
+        };
+    };
+    if op != OpName::Complete {
+        return Classified::Op(Operation::Other(op));
+    }
+    let invalid = |req: &'static str, reason: &str| Classified::InvalidComplete {
+        req,
+        reason: reason.to_string(),
+    };
+    let text = obj.get("text");
+    let message_type = obj.get("messageType");
+    let treat_as = obj.get("treatAs");
+    let save_lar = obj.get("saveLAR");
+    let queue_name = obj.get("queueName");
+    if text.is_some_and(|t| !t.is_string()) {
+        return invalid("CMP-11", "text is not a string");
+    }
+    if message_type.is_some_and(|t| !t.is_string()) {
+        return invalid("CMP-11", "messageType is not a string");
+    }
+    if save_lar.is_some_and(|t| !t.is_boolean()) {
+        return invalid("CMP-11", "saveLAR is not a boolean");
+    }
+    if queue_name.is_some_and(|q| q.as_str().is_none_or(str::is_empty)) {
+        return invalid("CMP-11", "queueName is not a non-empty string");
+    }
+    if text.is_none() && message_type.is_some() {
+        return invalid("CMP-09", "messageType without text");
+    }
+    if text.is_none() && treat_as.is_some() {
+        return invalid("CMP-09", "treatAs without text");
+    }
+    if let Some(t) = treat_as
+        && !matches!(t.as_str(), Some("Normal") | Some("System"))
+    {
+        return invalid("CMP-10", "treatAs is not Normal or System");
+    }
+    let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    Classified::Op(Operation::Complete(CompleteParams {
+        queue_name: s(queue_name),
+        save_lar: save_lar.and_then(Value::as_bool),
+        text: s(text),
+        message_type: s(message_type),
+        treat_as: s(treat_as),
+    }))
+}
+
+/// A notification the agent should receive for the chat, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExpectedNote {
+    /// `MessageLogUpdated`/`NewMessages` holding a `Text` message with exactly this text
+    /// from the agent.
+    AgentText(String),
+    /// `ChatStateChangeMessage`/`StatusChange` to this state.
+    StatusChange(ChatState),
+}
+
+/// How a refusal should look.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    /// The requirement the refusal is judged under, if any (other operations' refusals
+    /// belong to no requirement yet: future work, SPEC §3).
+    pub req: Option<&'static str>,
+    /// Why the model refuses, in words.
+    pub reason: String,
+    /// statusCodes the requirement itself demands (MUST-strength within the row), if any.
+    pub required_codes: Option<&'static [i64]>,
+    /// statusCodes the SPEC prefers (SHOULD), if any.
+    pub preferred_codes: Option<&'static [i64]>,
+}
+
+/// What a conforming target does with one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Expectation {
+    /// `None`: success (statusCode 0); `Some`: a refusal.
+    pub refusal: Option<Refusal>,
+    /// The chat's state afterwards (`None`: no chat, i.e. an unknown id).
+    pub next: Option<ChatState>,
+    /// The notifications the owner should receive for the chat, in order, and then
+    /// nothing more for it (only modelled for Complete; empty for refusals).
+    pub notifications: Vec<ExpectedNote>,
+}
+
+impl Expectation {
+    /// True when the model expects statusCode 0.
+    pub fn is_success(&self) -> bool {
+        self.refusal.is_none()
+    }
+}
+
+/// The next state of an operation that succeeds in `state` (SPEC §2 table).
+pub fn transition(state: ChatState, op: OpName) -> Option<ChatState> {
+    use ChatState::*;
+    use OpName::*;
+    match (state, op) {
+        (Invited, Accept) => Some(Chatting),
+        (Invited, Reject) => Some(Completed),
+        (Chatting, SendMessage) => Some(Chatting),
+        (Chatting, Leave) => Some(LeftChat),
+        (Chatting, Complete) | (LeftChat, Complete) => Some(Completed),
+        _ => None,
+    }
+}
+
+/// The state a chat is in after the target *did* perform `op` (even one the model
+/// refuses): the checker follows the target so one fault does not cascade.
+pub fn after_success(state: ChatState, op: OpName) -> ChatState {
+    transition(state, op).unwrap_or(match op {
+        OpName::Accept => ChatState::Chatting,
+        OpName::Reject | OpName::Complete => ChatState::Completed,
+        OpName::Leave => ChatState::LeftChat,
+        OpName::SendMessage => state,
+    })
+}
+
+const CODES_INVITED: &[i64] = &[2, 3];
+const CODES_COMPLETED: &[i64] = &[2, 3, 6];
+const CODES_UNKNOWN: &[i64] = &[6];
+const CODES_OTHER_AGENT: &[i64] = &[3, 5, 6];
+const CODES_CMP09: &[i64] = &[1, 2, 10];
+
+/// What a conforming target does with `op` on a chat in `state` (`None` = an id nobody
+/// provisioned) when the caller owns the chat or not.
+///
+/// Precedence when several reasons to refuse hold: malformed body (REQ-01), unknown id
+/// (CMP-14 for a Complete), another agent's chat (CMP-21 for a Complete), invalid
+/// parameters (CMP-09/10/11), then the state (CMP-12 Invited, CMP-13 Completed). The
+/// SPEC is silent on precedence; generated cases break one rule at a time.
+pub fn expect(state: Option<ChatState>, caller_owns: bool, op: &Classified) -> Expectation {
+    let refuse = |req: Option<&'static str>,
+                  reason: String,
+                  required: Option<&'static [i64]>,
+                  preferred: Option<&'static [i64]>| Expectation {
+        refusal: Some(Refusal {
+            req,
+            reason,
+            required_codes: required,
+            preferred_codes: preferred,
+        }),
+        next: state,
+        notifications: vec![],
+    };
+    let is_complete = op.is_complete();
+    let cmp = |r: &'static str| if is_complete { Some(r) } else { None };
+    let opname = match op {
+        Classified::Malformed { reason } => {
+            return refuse(Some("REQ-01"), reason.clone(), None, None);
+        }
+        Classified::InvalidComplete { .. } => OpName::Complete,
+        Classified::Op(Operation::Complete(_)) => OpName::Complete,
+        Classified::Op(Operation::Other(o)) => *o,
+    };
+    let Some(st) = state else {
+        // SPEC §2: unknown id → 6 (SHOULD); CMP-14 demands 6 for a Complete.
+        return refuse(
+            cmp("CMP-14"),
+            "unknown chat id".into(),
+            if is_complete {
+                Some(CODES_UNKNOWN)
+            } else {
+                None
+            },
+            Some(CODES_UNKNOWN),
+        );
+    };
+    if !caller_owns {
+        return refuse(
+            cmp("CMP-21"),
+            "the chat belongs to another agent".into(),
+            Some(CODES_OTHER_AGENT),
+            None,
+        );
+    }
+    if let Classified::InvalidComplete { req, reason } = op {
+        let preferred = if *req == "CMP-09" {
+            Some(CODES_CMP09)
+        } else {
+            None
+        };
+        return refuse(Some(req), reason.clone(), None, preferred);
+    }
+    match transition(st, opname) {
+        Some(next) => {
+            let mut notifications = vec![];
+            if let Classified::Op(Operation::Complete(p)) = op {
+                if let Some(t) = &p.text {
+                    notifications.push(ExpectedNote::AgentText(t.clone()));
+                }
+                notifications.push(ExpectedNote::StatusChange(ChatState::Completed));
+            }
+            Expectation {
+                refusal: None,
+                next: Some(next),
+                notifications,
+            }
+        }
+        None => {
+            let reason = format!("{} is not valid in state {}", opname.as_str(), st.as_str());
+            match (opname, st) {
+                (OpName::Complete, ChatState::Invited) => {
+                    refuse(Some("CMP-12"), reason, None, Some(CODES_INVITED))
+                }
+                (OpName::Complete, ChatState::Completed) => {
+                    refuse(Some("CMP-13"), reason, None, Some(CODES_COMPLETED))
+                }
+                _ => refuse(None, reason, None, None),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn j(v: Value) -> Body {
+        Body::Json(v)
+    }
+
+    fn req_of(c: &Classified) -> &'static str {
+        match c {
+            Classified::Malformed { .. } => "REQ-01",
+            Classified::InvalidComplete { req, .. } => req,
+            Classified::Op(_) => "ok",
+        }
+    }
+
+    #[test]
+    fn classify_hand_written_bodies() {
+        let cases: Vec<(Body, &str)> = vec![
+            (Body::Raw("{".into()), "REQ-01"),
+            (Body::Empty, "REQ-01"),
+            (j(json!([1])), "REQ-01"),
+            (j(json!({})), "REQ-01"),
+            (j(json!({"operationName": 3})), "REQ-01"),
+            (j(json!({"operationName": "Explode"})), "REQ-01"),
+            (j(json!({"operationName": "complete"})), "REQ-01"),
+            (j(json!({"operationName": "Complete"})), "ok"),
+            (
+                j(
+                    json!({"operationName": "Complete", "queueName": "Q", "saveLAR": true,
+                "text": "bye", "messageType": "Text", "treatAs": "System"}),
+                ),
+                "ok",
+            ),
+            (j(json!({"operationName": "Complete", "extra": 1})), "ok"),
+            (
+                j(json!({"operationName": "Complete", "messageType": "Text"})),
+                "CMP-09",
+            ),
+            (
+                j(json!({"operationName": "Complete", "treatAs": "Normal"})),
+                "CMP-09",
+            ),
+            (
+                j(json!({"operationName": "Complete", "text": "x", "treatAs": "Loud"})),
+                "CMP-10",
+            ),
+            (
+                j(json!({"operationName": "Complete", "text": "x", "treatAs": 1})),
+                "CMP-10",
+            ),
+            (
+                j(json!({"operationName": "Complete", "saveLAR": "true"})),
+                "CMP-11",
+            ),
+            (
+                j(json!({"operationName": "Complete", "queueName": ""})),
+                "CMP-11",
+            ),
+            (
+                j(json!({"operationName": "Complete", "queueName": 7})),
+                "CMP-11",
+            ),
+            (j(json!({"operationName": "Complete", "text": 7})), "CMP-11"),
+            (
+                j(json!({"operationName": "Complete", "text": null})),
+                "CMP-11",
+            ),
+            (
+                j(json!({"operationName": "Complete", "text": "x", "messageType": 1})),
+                "CMP-11",
+            ),
+            (j(json!({"operationName": "Accept", "nickname": "A"})), "ok"),
+        ];
+        for (b, want) in cases {
+            assert_eq!(req_of(&classify(&b)), want, "{b:?}");
+        }
+    }
+
+    #[test]
+    fn expect_follows_the_spec_table() {
+        let complete = classify(&j(json!({"operationName":"Complete","text":"bye"})));
+        let e = expect(Some(ChatState::Chatting), true, &complete);
+        assert!(e.is_success());
+        assert_eq!(e.next, Some(ChatState::Completed));
+        assert_eq!(
+            e.notifications,
+            vec![
+                ExpectedNote::AgentText("bye".into()),
+                ExpectedNote::StatusChange(ChatState::Completed)
+            ]
+        );
+        assert!(expect(Some(ChatState::LeftChat), true, &complete).is_success());
+        let r = |s, owns| expect(s, owns, &complete).refusal.unwrap();
+        assert_eq!(r(Some(ChatState::Invited), true).req, Some("CMP-12"));
+        assert_eq!(
+            r(Some(ChatState::Invited), true).preferred_codes,
+            Some(&[2, 3][..])
+        );
+        assert_eq!(r(Some(ChatState::Completed), true).req, Some("CMP-13"));
+        assert_eq!(r(None, true).req, Some("CMP-14"));
+        assert_eq!(r(None, true).required_codes, Some(&[6][..]));
+        assert_eq!(r(Some(ChatState::Chatting), false).req, Some("CMP-21"));
+        assert_eq!(
+            r(Some(ChatState::Chatting), false).required_codes,
+            Some(&[3, 5, 6][..])
+        );
+        let bad = classify(&j(json!({"operationName":"Complete","treatAs":"Normal"})));
+        let e = expect(Some(ChatState::Chatting), true, &bad);
+        assert_eq!(e.refusal.as_ref().unwrap().req, Some("CMP-09"));
+        assert_eq!(e.next, Some(ChatState::Chatting));
+        let accept = classify(&j(json!({"operationName":"Accept"})));
+        assert_eq!(
+            expect(Some(ChatState::Invited), true, &accept).next,
+            Some(ChatState::Chatting)
+        );
+        let e = expect(Some(ChatState::Chatting), true, &accept);
+        assert_eq!(e.refusal.unwrap().req, None);
+        let leave = classify(&j(json!({"operationName":"Leave"})));
+        assert_eq!(
+            expect(Some(ChatState::Chatting), true, &leave).next,
+            Some(ChatState::LeftChat)
+        );
+        let reject = classify(&j(json!({"operationName":"Reject"})));
+        assert_eq!(
+            expect(Some(ChatState::Invited), true, &reject).next,
+            Some(ChatState::Completed)
+        );
+        let send = classify(&j(json!({"operationName":"SendMessage","text":"x"})));
+        assert_eq!(
+            expect(Some(ChatState::Chatting), true, &send).next,
+            Some(ChatState::Chatting)
+        );
+        let junk = Classified::Malformed { reason: "x".into() };
+        assert_eq!(
+            expect(Some(ChatState::Chatting), true, &junk)
+                .refusal
+                .unwrap()
+                .req,
+            Some("REQ-01")
+        );
+    }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn field_value() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i32>().prop_map(|n| json!(n)),
+                "[a-zA-Z]{0,6}".prop_map(Value::String),
+                Just(json!("Normal")),
+                Just(json!("System")),
+                Just(json!([])),
+            ]
+        }
+
+        proptest! {
+            /// The classifier agrees with an independent statement of each rule.
+            #[test]
+            fn classifier_agrees_with_the_rules(
+                fields in proptest::collection::btree_map(
+                    prop_oneof![Just("text"), Just("messageType"), Just("treatAs"),
+                                Just("saveLAR"), Just("queueName"), Just("other")],
+                    field_value(), 0..5)
+            ) {
+                let mut obj = serde_json::Map::new();
+                obj.insert("operationName".into(), json!("Complete"));
+                for (k, v) in &fields { obj.insert((*k).into(), v.clone()); }
+                let got = req_of(&classify(&Body::Json(Value::Object(obj))));
+                let g = |k: &str| fields.get(k);
+                let want = if g("text").is_some_and(|v| !v.is_string())
+                    || g("messageType").is_some_and(|v| !v.is_string())
+                    || g("saveLAR").is_some_and(|v| !v.is_boolean())
+                    || g("queueName").is_some_and(|v| v.as_str().is_none_or(|s| s.is_empty())) {
+                    "CMP-11"
+                } else if g("text").is_none() && (g("messageType").is_some() || g("treatAs").is_some()) {
+                    "CMP-09"
+                } else if g("treatAs").is_some_and(|v| v != "Normal" && v != "System") {
+                    "CMP-10"
+                } else { "ok" };
+                prop_assert_eq!(got, want);
+            }
+        }
+    }
+}
