@@ -267,7 +267,8 @@ mod tests {
 
     #[test]
     fn file_stems_are_safe_and_unique() {
-        assert_eq!(file_stem("../../etc/passwd"), "_.._etc_passwd");
+        assert_eq!(file_stem("../../etc/passwd"), "_._.._etc_passwd");
+        assert!(!file_stem("../x").contains('/'));
         assert_eq!(file_stem(""), "case");
         assert_eq!(file_stem("cmp-04-3"), "cmp-04-3");
     }
