@@ -158,6 +158,7 @@ struct Session {
     channels: Vec<String>,
     client_id: Option<String>,
     next_id: u64,
+    alive: Arc<AtomicBool>,
     advice: Advice,
 }
 
@@ -214,6 +215,7 @@ impl BayeuxClient {
             channels: channels.iter().map(|c| c.to_string()).collect(),
             client_id: None,
             next_id: 0,
+            alive: Arc::new(AtomicBool::new(true)),
             advice: Advice {
                 reconnect: "retry".into(),
                 interval_ms: 0,
@@ -233,7 +235,7 @@ impl BayeuxClient {
                 s.url
             ))
         })?;
-        let alive = Arc::new(AtomicBool::new(true));
+        let alive = s.alive.clone();
         let (stop_tx, stop_rx) = watch::channel(false);
         let stop_wait = cfg.request_timeout.min(Duration::from_secs(5)) + Duration::from_secs(1);
         let a2 = alive.clone();
@@ -731,7 +733,10 @@ impl Session {
         self.close("stopped by the harness".into());
     }
 
+    /// Marks the session dead, then records `Closed` (so a waiter on `Closed` sees
+    /// `is_alive() == false`).
     fn close(&self, reason: String) {
+        self.alive.store(false, Ordering::SeqCst);
         self.record(BayeuxEvent::Closed { reason });
     }
 }
