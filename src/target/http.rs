@@ -131,8 +131,12 @@ pub(crate) async fn send(client: &reqwest::Client, req: Req<'_>) -> Result<Answe
     let mut resp = match tokio::time::timeout_at(deadline, builder.send()).await {
         Err(_) => return Err(timed_out()),
         Ok(Err(e)) => {
+            let kind = classify(&e);
+            if kind == NoResponseKind::Timeout {
+                return Err(timed_out());
+            }
             return Err(NoAnswer {
-                kind: classify(&e),
+                kind,
                 message: format!("{} {url_text}: {}", req.method, describe(&e)),
             });
         }
@@ -159,6 +163,7 @@ pub(crate) async fn send(client: &reqwest::Client, req: Req<'_>) -> Result<Answe
             Ok(Err(e)) => {
                 let kind = match classify(&e) {
                     NoResponseKind::Connect => NoResponseKind::Io,
+                    NoResponseKind::Timeout => return Err(timed_out()),
                     k => k,
                 };
                 return Err(NoAnswer {
