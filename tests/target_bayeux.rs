@@ -162,6 +162,7 @@ fn tuning() -> BayeuxTuning {
         max_interval: Duration::from_secs(1),
         default_server_timeout: Duration::from_millis(200),
         min_poll_period: Duration::from_millis(20),
+        max_notifications: 1000,
     }
 }
 
@@ -541,4 +542,52 @@ async fn a_connect_that_never_answers_times_out_and_the_loop_goes_on() {
     assert!(timed_out);
     assert!(h.is_alive());
     h.stop().await;
+}
+
+#[tokio::test]
+async fn a_flood_of_deliveries_is_cut_and_the_session_closed() {
+    let f = fixture(1 << 20).await;
+    let h = BayeuxClient::start_with(
+        &f.cfg,
+        &f.agent,
+        &["/v2/me/chats"],
+        f.run.clone(),
+        BayeuxTuning {
+            max_notifications: 5,
+            ..tuning()
+        },
+    )
+    .await
+    .unwrap();
+    let mut flood: Vec<Value> = (1..=8).map(delivery).collect();
+    flood.push(connect_ok());
+    f.srv.push(Script::Json(Value::Array(flood)));
+    let e = wait_bayeux(&f.run, 0, |b| matches!(b, BayeuxEvent::Closed { .. })).await;
+    assert!(
+        matches!(bayeux_event(&e), Some(BayeuxEvent::Closed { reason }) if reason.contains("flood"))
+    );
+    assert_eq!(notifications(&f.run), vec![1, 2, 3, 4, 5]);
+    assert!(f.run.snapshot().iter().any(|e| {
+        matches!(bayeux_event(e), Some(BayeuxEvent::Garbage { error, .. }) if error.contains("flood"))
+    }));
+    assert!(!h.is_alive());
+}
+
+#[tokio::test]
+async fn endless_handshake_advice_is_bounded() {
+    let f = fixture(1 << 20).await;
+    let h = start(&f).await;
+    for _ in 0..20 {
+        f.srv.push(Script::Json(json!([
+            {"channel":"/meta/connect","successful":false,"error":"402::Unknown client","advice":{"reconnect":"handshake","interval":0}}
+        ])));
+    }
+    let e = wait_bayeux(&f.run, 0, |b| matches!(b, BayeuxEvent::Closed { .. })).await;
+    assert!(
+        matches!(bayeux_event(&e), Some(BayeuxEvent::Closed { reason }) if reason.contains("re-handshakes in a row")),
+        "{e:?}"
+    );
+    // The first handshake plus max_failures (4) re-handshakes.
+    assert_eq!(f.srv.handshakes.load(Ordering::SeqCst), 5);
+    assert!(!h.is_alive());
 }

@@ -48,6 +48,9 @@ pub struct BayeuxTuning {
     /// An empty successful connect answered faster than this is followed by a pause of
     /// the remainder, so a server that answers instantly cannot make the loop spin.
     pub min_poll_period: Duration,
+    /// Deliveries recorded per session at most; a server flooding beyond that is
+    /// recorded as `Garbage` and the session is closed (the history must stay bounded).
+    pub max_notifications: u64,
 }
 
 impl Default for BayeuxTuning {
@@ -59,6 +62,7 @@ impl Default for BayeuxTuning {
             max_interval: Duration::from_secs(30),
             default_server_timeout: Duration::from_secs(30),
             min_poll_period: Duration::from_millis(20),
+            max_notifications: 100_000,
         }
     }
 }
@@ -158,6 +162,7 @@ struct Session {
     channels: Vec<String>,
     client_id: Option<String>,
     next_id: u64,
+    delivered: u64,
     alive: Arc<AtomicBool>,
     advice: Advice,
 }
@@ -215,6 +220,7 @@ impl BayeuxClient {
             channels: channels.iter().map(|c| c.to_string()).collect(),
             client_id: None,
             next_id: 0,
+            delivered: 0,
             alive: Arc::new(AtomicBool::new(true)),
             advice: Advice {
                 reconnect: "retry".into(),
@@ -348,9 +354,19 @@ impl Session {
     }
 
     /// Records every non-meta message of an answer as a delivery, in order.
-    fn deliver(&self, msgs: &[Value]) -> usize {
+    fn deliver(&mut self, msgs: &[Value]) -> usize {
         let mut n = 0;
         for m in msgs {
+            if self.delivered >= self.tuning.max_notifications {
+                self.record(BayeuxEvent::Garbage {
+                    error: format!(
+                        "flood: more than {} deliveries on this session; the rest of this answer is dropped",
+                        self.tuning.max_notifications
+                    ),
+                    excerpt: String::new(),
+                });
+                break;
+            }
             let channel = m.get("channel").and_then(Value::as_str).unwrap_or("");
             if channel.starts_with("/meta/") {
                 continue;
@@ -371,8 +387,13 @@ impl Session {
                 },
             );
             n += 1;
+            self.delivered += 1;
         }
         n
+    }
+
+    fn flooded(&self) -> bool {
+        self.delivered >= self.tuning.max_notifications
     }
 
     fn update_advice(&mut self, advice: &Value) {
@@ -594,7 +615,11 @@ impl Session {
         {
             Some("none") => return Next::Stop("server advised reconnect: none".into()),
             Some("handshake") => return Next::Handshake,
-            Some("retry") if successful => return self.followed_retry(started, delivered),
+            Some("retry") if successful => {
+                let next = self.followed_retry();
+                self.pace(started, delivered).await;
+                return next;
+            }
             _ => {}
         }
         if unknown_client {
@@ -606,14 +631,16 @@ impl Session {
         if advice.is_some() {
             // Advice without `reconnect` (e.g. only `interval` or `multiple-clients`):
             // the standing reconnect policy applies, with the advised interval.
-            return self.followed_retry(started, delivered);
+            let next = self.followed_retry();
+            self.pace(started, delivered).await;
+            return next;
         }
         self.pace(started, delivered).await;
         Next::Connect
     }
 
-    /// Records `FollowedAdvice{retry}` and waits the advised interval (done by the caller).
-    fn followed_retry(&mut self, _started: Instant, _delivered: usize) -> Next {
+    /// Records `FollowedAdvice{retry}`; the caller's loop waits the advised interval.
+    fn followed_retry(&mut self) -> Next {
         self.record(BayeuxEvent::FollowedAdvice {
             reconnect: "retry".into(),
             interval_ms: self.interval().as_millis() as u64,
@@ -653,10 +680,18 @@ impl Session {
     /// The connect loop, until stopped, advised `none`, or too many failures.
     async fn run(mut self, mut stop_rx: watch::Receiver<bool>) {
         let mut failures: u32 = 0;
+        let mut rehandshakes: u32 = 0;
         let mut need_handshake = false;
         loop {
             if *stop_rx.borrow() {
                 break;
+            }
+            if self.flooded() {
+                self.close(format!(
+                    "flood: more than {} deliveries",
+                    self.tuning.max_notifications
+                ));
+                return;
             }
             let next = if need_handshake {
                 let r = tokio::select! {
@@ -680,6 +715,7 @@ impl Session {
             let wait = match next {
                 Next::Connect => {
                     failures = 0;
+                    rehandshakes = 0;
                     self.interval()
                 }
                 Next::Handshake => {
@@ -694,6 +730,13 @@ impl Session {
                         }
                         self.backoff(failures).max(self.interval())
                     } else {
+                        rehandshakes += 1;
+                        if rehandshakes > self.tuning.max_failures {
+                            self.close(format!(
+                                "gave up: the server asked for {rehandshakes} re-handshakes in a row without a working connect"
+                            ));
+                            return;
+                        }
                         need_handshake = true;
                         self.record(BayeuxEvent::FollowedAdvice {
                             reconnect: "handshake".into(),
