@@ -86,6 +86,20 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Default notification deadline (SPEC §6.5).
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
 
+impl Default for TargetConfig {
+    /// The default timeouts and body cap, with an EMPTY `base_url`: it must be set (it is
+    /// validated when the config is used, with a clear error).
+    fn default() -> Self {
+        TargetConfig {
+            base_url: String::new(),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            deadline: DEFAULT_DEADLINE,
+        }
+    }
+}
+
 impl TargetConfig {
     /// A configuration for `base_url` with the default timeouts and body cap. The URL is
     /// validated (see [`parse_base_url`]) and a trailing slash is removed.
@@ -93,10 +107,7 @@ impl TargetConfig {
         let url = parse_base_url("base URL", base_url)?;
         Ok(TargetConfig {
             base_url: url.as_str().trim_end_matches('/').to_string(),
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            deadline: DEFAULT_DEADLINE,
+            ..TargetConfig::default()
         })
     }
 
@@ -121,16 +132,22 @@ impl TargetConfig {
 /// fragment. `what` names the setting in the error (e.g. `"base URL"`).
 pub fn parse_base_url(what: &str, raw: &str) -> Result<reqwest::Url, HarnessError> {
     let trimmed = raw.trim();
+    // Never echo a URL that may carry credentials.
+    let shown = if trimmed.contains('@') {
+        "<URL with '@' not shown>"
+    } else {
+        trimmed
+    };
     let url = reqwest::Url::parse(trimmed)
-        .map_err(|e| HarnessError::new(format!("{what} {trimmed:?} is not a valid URL: {e}")))?;
+        .map_err(|e| HarnessError::new(format!("{what} {shown:?} is not a valid URL: {e}")))?;
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err(HarnessError::new(format!(
-            "{what} {trimmed:?}: scheme must be http or https, not {:?}",
+            "{what} {shown:?}: scheme must be http or https, not {:?}",
             url.scheme()
         )));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(HarnessError::new(format!("{what} {trimmed:?} has no host")));
+        return Err(HarnessError::new(format!("{what} {shown:?} has no host")));
     }
     if !url.username().is_empty() || url.password().is_some() {
         // Never echo the URL itself here: it carries a secret.
@@ -140,7 +157,7 @@ pub fn parse_base_url(what: &str, raw: &str) -> Result<reqwest::Url, HarnessErro
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(HarnessError::new(format!(
-            "{what} {trimmed:?} must not have a query or fragment"
+            "{what} {shown:?} must not have a query or fragment"
         )));
     }
     Ok(url)
@@ -208,5 +225,56 @@ impl Outcome {
     /// `statusCode` of a JSON object body, if any.
     pub fn status_code(&self) -> Option<i64> {
         self.json()?.get("statusCode")?.as_i64()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_needs_a_base_url_and_says_so() {
+        let c = TargetConfig::default();
+        assert_eq!(c.request_timeout, DEFAULT_REQUEST_TIMEOUT);
+        let e = c.base().unwrap_err().to_string();
+        assert!(
+            e.contains("base URL") && e.contains("not a valid URL"),
+            "{e}"
+        );
+        let mut c = TargetConfig::new("https://gws.example:8443/gws/").unwrap();
+        assert_eq!(c.base_url, "https://gws.example:8443/gws");
+        c.request_timeout = Duration::ZERO;
+        assert!(
+            c.base()
+                .unwrap_err()
+                .to_string()
+                .contains("request_timeout")
+        );
+    }
+
+    #[test]
+    fn urls_with_credentials_are_never_echoed() {
+        for raw in [
+            "http://u:s3cret@h:1",
+            "http://u:s3cret@",
+            "ht tp://u:s3cret@x",
+        ] {
+            let e = parse_base_url("base URL", raw).unwrap_err().to_string();
+            assert!(!e.contains("s3cret"), "{e}");
+        }
+    }
+
+    #[test]
+    fn outcome_accessors() {
+        let o = Outcome::Answered {
+            status: 200,
+            body: Body::Json(serde_json::json!({"statusCode": 6})),
+        };
+        assert_eq!((o.status(), o.status_code()), (Some(200), Some(6)));
+        let n = Outcome::NoAnswer {
+            kind: NoResponseKind::Timeout,
+            message: "x".into(),
+        };
+        assert_eq!((n.status(), n.json()), (None, None));
     }
 }
