@@ -277,4 +277,27 @@ mod tests {
         };
         assert_eq!((n.status(), n.json()), (None, None));
     }
+
+    /// Compile-time check: the runner may spawn these futures and share the clients.
+    #[allow(dead_code)]
+    fn clients_and_futures_are_send(
+        cfg: &TargetConfig,
+        a: &AgentClient,
+        r: &crate::history::Recorder,
+        p: &Provisioner,
+        o: &Offered,
+    ) {
+        fn send<T: Send>(_: T) {}
+        fn sync<T: Send + Sync>() {}
+        sync::<AgentClient>();
+        sync::<Provisioner>();
+        sync::<BayeuxHandle>();
+        send(a.post_chat(r, "x", &Body::Empty, AuthVariant::Normal, None));
+        send(a.get(r, "/api/v2/me/chats"));
+        send(AgentClient::login(cfg, Credentials::new("u", "p"), r));
+        send(BayeuxClient::start(cfg, a, &["/v2/me/chats"], r.clone()));
+        send(p.offer_chat(r, r, "c", "a", "n"));
+        send(p.inspect(r, o));
+        send(p.teardown(r, o));
+    }
 }
