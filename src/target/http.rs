@@ -1,0 +1,308 @@
+//! One bounded HTTP exchange: send, read the answer with a body cap, classify failures,
+//! and (optionally) record the request and its answer.
+
+use super::{HarnessError, Outcome, TargetConfig};
+use crate::history::{Actor, Body, EventKind, NoResponseKind, REDACTED, Recorder};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Raw (non-JSON) bodies are kept up to this many bytes in a history.
+pub(crate) const RAW_BODY_LIMIT: usize = 4096;
+
+/// A plain HTTP client for the target: no proxy (loopback targets must not go through an
+/// environment proxy), no redirects (a redirect is an answer to judge), no cookie store
+/// (cookies are handled per agent, explicitly).
+pub(crate) fn build_client(cfg: &TargetConfig) -> Result<reqwest::Client, HarnessError> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(cfg.connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| HarnessError::new(format!("cannot build the HTTP client: {e}")))
+}
+
+/// An HTTP answer, body read in full (within the cap).
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+/// No answer: why.
+#[derive(Debug, Clone)]
+pub(crate) struct NoAnswer {
+    pub kind: NoResponseKind,
+    pub message: String,
+}
+
+/// A request to make.
+pub(crate) struct Req<'a> {
+    pub method: reqwest::Method,
+    pub url: reqwest::Url,
+    /// The headers sent, exactly (names and values).
+    pub headers: Vec<(String, String)>,
+    pub body: &'a Body,
+    pub timeout: Duration,
+    pub max_body: usize,
+}
+
+/// `bytes` as a history body: `Empty`, `Json` if it parses, else `Raw` truncated to 4 KiB.
+pub(crate) fn body_of(bytes: &[u8]) -> Body {
+    if bytes.is_empty() {
+        return Body::Empty;
+    }
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        return Body::Json(v);
+    }
+    Body::Raw(excerpt(bytes, RAW_BODY_LIMIT))
+}
+
+/// At most `limit` bytes of `bytes` as (lossy) text, cut on a character boundary.
+pub(crate) fn excerpt(bytes: &[u8], limit: usize) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(limit)]).into_owned();
+    // A cut in the middle of a multi-byte character became U+FFFD; that is fine.
+    text
+}
+
+fn classify(e: &reqwest::Error) -> NoResponseKind {
+    if e.is_connect() {
+        NoResponseKind::Connect
+    } else if e.is_timeout() {
+        NoResponseKind::Timeout
+    } else {
+        NoResponseKind::Io
+    }
+}
+
+/// The error and its sources in one line (reqwest's top-level message is vague).
+fn describe(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    let mut n = 0;
+    while let Some(inner) = src {
+        if n >= 4 {
+            break;
+        }
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+        n += 1;
+    }
+    s
+}
+
+/// Sends `req` and reads the whole answer, all within `req.timeout`, the body capped at
+/// `req.max_body` bytes.
+pub(crate) async fn send(client: &reqwest::Client, req: Req<'_>) -> Result<Answer, NoAnswer> {
+    let deadline = Instant::now() + req.timeout;
+    let url_text = req.url.to_string();
+    let mut headers = HeaderMap::new();
+    for (name, value) in &req.headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| NoAnswer {
+            kind: NoResponseKind::Io,
+            message: format!("header name {name:?} is not valid; request to {url_text} not sent"),
+        })?;
+        let value = HeaderValue::from_str(value).map_err(|_| NoAnswer {
+            kind: NoResponseKind::Io,
+            message: format!(
+                "header {name} has a value that is not valid; request to {url_text} not sent"
+            ),
+        })?;
+        headers.append(name, value);
+    }
+    let mut builder = client
+        .request(req.method.clone(), req.url.clone())
+        .headers(headers)
+        .timeout(req.timeout);
+    match req.body {
+        Body::Empty => {}
+        Body::Json(v) => builder = builder.body(serde_json::to_vec(v).unwrap_or_default()),
+        Body::Raw(s) => builder = builder.body(s.clone()),
+    }
+    let timed_out = || NoAnswer {
+        kind: NoResponseKind::Timeout,
+        message: format!(
+            "{} {url_text}: no complete answer within {:?}",
+            req.method, req.timeout
+        ),
+    };
+    let mut resp = match tokio::time::timeout_at(deadline, builder.send()).await {
+        Err(_) => return Err(timed_out()),
+        Ok(Err(e)) => {
+            let kind = classify(&e);
+            if kind == NoResponseKind::Timeout {
+                return Err(timed_out());
+            }
+            return Err(NoAnswer {
+                kind,
+                message: format!("{} {url_text}: {}", req.method, describe(&e)),
+            });
+        }
+        Ok(Ok(r)) => r,
+    };
+    let status = resp.status().as_u16();
+    let too_large = |n: u64| NoAnswer {
+        kind: NoResponseKind::TooLarge,
+        message: format!(
+            "{} {url_text}: HTTP {status} answer body of {n}+ bytes exceeds the cap of {} bytes",
+            req.method, req.max_body
+        ),
+    };
+    if let Some(len) = resp.content_length()
+        && len > req.max_body as u64
+    {
+        return Err(too_large(len));
+    }
+    let headers = resp.headers().clone();
+    let mut bytes = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, resp.chunk()).await {
+            Err(_) => return Err(timed_out()),
+            Ok(Err(e)) => {
+                let kind = match classify(&e) {
+                    NoResponseKind::Connect => NoResponseKind::Io,
+                    NoResponseKind::Timeout => return Err(timed_out()),
+                    k => k,
+                };
+                return Err(NoAnswer {
+                    kind,
+                    message: format!(
+                        "{} {url_text}: HTTP {status} answer body unreadable: {}",
+                        req.method,
+                        describe(&e)
+                    ),
+                });
+            }
+            Ok(Ok(None)) => break,
+            Ok(Ok(Some(chunk))) => {
+                if bytes.len() + chunk.len() > req.max_body {
+                    return Err(too_large((bytes.len() + chunk.len()) as u64));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+        }
+    }
+    Ok(Answer {
+        status,
+        headers,
+        bytes,
+    })
+}
+
+/// Who records, and where.
+pub(crate) struct Rec<'a> {
+    pub rec: &'a Recorder,
+    pub stream: &'a str,
+    pub actor: Actor,
+    /// The path as recorded (relative to the target base URL when it is on the target).
+    pub path: String,
+    pub part: Option<usize>,
+    /// Header names whose values are secrets whatever their name (the announced CSRF header).
+    pub secret_headers: &'a [String],
+}
+
+/// Sends `req`, recording the request and its answer (or the lack of one).
+pub(crate) async fn send_recorded(
+    client: &reqwest::Client,
+    req: Req<'_>,
+    r: Rec<'_>,
+) -> (Result<Answer, NoAnswer>, Outcome) {
+    let id = r.rec.next_request_id();
+    let mut shown = req.headers.clone();
+    for (name, value) in shown.iter_mut() {
+        if r.secret_headers
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(name))
+        {
+            *value = REDACTED.to_string();
+        }
+    }
+    r.rec.record(
+        r.stream,
+        EventKind::Request {
+            req: id,
+            actor: r.actor,
+            method: req.method.to_string(),
+            path: r.path,
+            headers: shown,
+            body: req.body.clone(),
+            part: r.part,
+        },
+    );
+    let start = Instant::now();
+    let res = send(client, req).await;
+    let elapsed_us = start.elapsed().as_micros() as u64;
+    let outcome = match &res {
+        Ok(a) => {
+            let body = body_of(&a.bytes);
+            r.rec.record(
+                r.stream,
+                EventKind::Response {
+                    req: id,
+                    status: a.status,
+                    body: body.clone(),
+                    elapsed_us,
+                },
+            );
+            Outcome::Answered {
+                status: a.status,
+                body,
+            }
+        }
+        Err(na) => {
+            r.rec.record(
+                r.stream,
+                EventKind::NoResponse {
+                    req: id,
+                    kind: na.kind,
+                    message: na.message.clone(),
+                    elapsed_us,
+                },
+            );
+            Outcome::NoAnswer {
+                kind: na.kind,
+                message: na.message.clone(),
+            }
+        }
+    };
+    (res, outcome)
+}
+
+/// `path` (absolute, starting with `/`) resolved against `base` (which may carry a path
+/// prefix). Refuses anything that would leave the target.
+pub(crate) fn join(base: &reqwest::Url, path: &str) -> Result<reqwest::Url, HarnessError> {
+    if !path.starts_with('/') || path.starts_with("//") {
+        return Err(HarnessError::new(format!(
+            "path {path:?} must be absolute on the target (start with a single '/')"
+        )));
+    }
+    let prefix = base.path().trim_end_matches('/');
+    let mut url = base.clone();
+    let (p, q) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    url.set_path(&format!("{prefix}{p}"));
+    url.set_query(q);
+    Ok(url)
+}
+
+/// A one-line summary of an answer body for error messages: statusCode and statusMessage
+/// when present, else an excerpt.
+pub(crate) fn summary(body: &Body) -> String {
+    match body {
+        Body::Empty => "empty body".to_string(),
+        Body::Json(v) => {
+            let code = v.get("statusCode").map(|c| c.to_string());
+            let msg = v.get("statusMessage").and_then(|m| m.as_str());
+            match (code, msg) {
+                (Some(c), Some(m)) => format!("statusCode {c} ({m})"),
+                (Some(c), None) => format!("statusCode {c}"),
+                _ => format!("body {}", excerpt(v.to_string().as_bytes(), 200)),
+            }
+        }
+        Body::Raw(s) => format!("non-JSON body {:?}", excerpt(s.as_bytes(), 200)),
+    }
+}

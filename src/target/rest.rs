@@ -1,0 +1,409 @@
+//! The agent REST client: Basic auth, one cookie jar per agent, CSRF discovery and echo.
+
+use super::http::{self, Rec, Req};
+use super::{Credentials, HarnessError, Outcome, TargetConfig};
+use crate::history::{Actor, AuthVariant, Body, EventKind, Recorder};
+use reqwest::Method;
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::header::{HeaderMap, HeaderName};
+use serde_json::{Value, json};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+/// The CSRF header a target announced: its name (`X-CSRF-HEADER`) and value (`X-CSRF-TOKEN`).
+#[derive(Clone)]
+struct Csrf {
+    header: String,
+    token: String,
+}
+
+/// One agent's REST session. Each agent has its OWN cookie jar (SPEC §6.7), shared with
+/// its Bayeux session.
+pub struct AgentClient {
+    cfg: TargetConfig,
+    base: reqwest::Url,
+    http: reqwest::Client,
+    jar: Arc<Jar>,
+    user: String,
+    basic: String,
+    stream: String,
+    csrf: Mutex<Option<Csrf>>,
+}
+
+impl fmt::Debug for AgentClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentClient")
+            .field("base", &self.base.as_str())
+            .field("user", &self.user)
+            .field("uses_csrf", &self.uses_csrf())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a set-up answer is a success: 2xx, and `statusCode` 0 when there is one. A body
+/// without `statusCode` is accepted: the 8.5.0/8.5.1 channel Ready page answers
+/// `{"status":"ok"}` (facts sheet §6 and §10.18), and an empty 200 is plausible too; a
+/// legacy `{"status":"error"}` is refused.
+fn setup_ok(outcome: &Outcome) -> Result<(), String> {
+    match outcome {
+        Outcome::NoAnswer { message, .. } => Err(format!("no answer: {message}")),
+        Outcome::Answered { status, body } => {
+            let summary = http::summary(body);
+            if !(200..300).contains(status) {
+                return Err(format!("HTTP {status}, {summary}"));
+            }
+            if let Some(v) = body.json() {
+                if let Some(code) = v.get("statusCode")
+                    && code.as_i64() != Some(0)
+                {
+                    return Err(format!("HTTP {status}, {summary}"));
+                }
+                if v.get("status").and_then(Value::as_str) == Some("error") {
+                    return Err(format!("HTTP {status}, {summary}"));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+impl AgentClient {
+    /// GET /api/v2/me (learn cookie + CSRF: `X-CSRF-HEADER` names the header,
+    /// `X-CSRF-TOKEN` its value; records `Session{agent, csrf}`), then POST /api/v2/me
+    /// StartContactCenterSession `{"channels":["chat"]}`, then POST
+    /// /api/v2/me/channels/chat Ready. Every request and answer is recorded in `rec` on
+    /// stream `"rest:<user>"`. Non-2xx or statusCode != 0 on these set-up calls, or no
+    /// answer -> `HarnessError` naming the step.
+    pub async fn login(
+        cfg: &TargetConfig,
+        creds: Credentials,
+        rec: &Recorder,
+    ) -> Result<AgentClient, HarnessError> {
+        let base = cfg.base()?;
+        if creds.user.is_empty() {
+            return Err(HarnessError::new(
+                "agent credentials: the user name is empty",
+            ));
+        }
+        if creds.user.contains(':') || creds.user.chars().any(char::is_control) {
+            return Err(HarnessError::new(format!(
+                "agent credentials: user name {:?} must not contain ':' or control characters",
+                creds.user
+            )));
+        }
+        let client = AgentClient {
+            cfg: cfg.clone(),
+            http: http::build_client(cfg)?,
+            jar: Arc::new(Jar::default()),
+            basic: creds.basic_header(),
+            stream: format!("rest:{}", creds.user),
+            user: creds.user,
+            csrf: Mutex::new(None),
+            base,
+        };
+        let user = client.user.clone();
+        let step_err = |step: &str, path: &str, why: String| {
+            HarnessError::new(format!(
+                "login of agent {user}: {step} ({path} on {}) failed: {why}",
+                client.base
+            ))
+        };
+
+        // 1. GET /api/v2/me: the session cookie and the CSRF announcement.
+        let (res, outcome) = client
+            .request(
+                rec,
+                Method::GET,
+                "/api/v2/me",
+                &Body::Empty,
+                AuthVariant::Normal,
+                None,
+            )
+            .await?;
+        setup_ok(&outcome).map_err(|why| step_err("GET /api/v2/me", "/api/v2/me", why))?;
+        if let Ok(answer) = &res {
+            client
+                .learn_csrf(&answer.headers)
+                .map_err(|why| step_err("GET /api/v2/me", "/api/v2/me", why))?;
+        }
+        rec.record(
+            &client.stream,
+            EventKind::Session {
+                agent: client.user.clone(),
+                csrf: client.uses_csrf(),
+            },
+        );
+
+        // 2. StartContactCenterSession on the chat channel.
+        let start = json!({"operationName": "StartContactCenterSession", "channels": ["chat"]});
+        let outcome = client.post_json(rec, "/api/v2/me", &start).await;
+        setup_ok(&outcome)
+            .map_err(|why| step_err("StartContactCenterSession", "/api/v2/me", why))?;
+
+        // 3. Ready on the chat channel.
+        let ready = json!({"operationName": "Ready"});
+        let outcome = client
+            .post_json(rec, "/api/v2/me/channels/chat", &ready)
+            .await;
+        setup_ok(&outcome).map_err(|why| step_err("Ready", "/api/v2/me/channels/chat", why))?;
+        Ok(client)
+    }
+
+    /// The agent's user name.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// Whether the target announced a CSRF token (then SES-01 applies).
+    pub fn uses_csrf(&self) -> bool {
+        self.csrf_now().is_some()
+    }
+
+    /// POST /api/v2/me/chats/{chat_id} with `body` (Json -> serialized; Raw -> sent as
+    /// is; both with Content-Type application/json), tampered per `auth`. Records Request
+    /// (with `part`) then Response or NoResponse. Never errors: transport problems are
+    /// `Outcome::NoAnswer` (and recorded); a chat id that cannot form a path is sent
+    /// percent-encoded.
+    pub async fn post_chat(
+        &self,
+        rec: &Recorder,
+        chat_id: &str,
+        body: &Body,
+        auth: AuthVariant,
+        part: Option<usize>,
+    ) -> Outcome {
+        let path = format!("/api/v2/me/chats/{}", encode_segment(chat_id));
+        match self
+            .request(rec, Method::POST, &path, body, auth, part)
+            .await
+        {
+            Ok((_, outcome)) => outcome,
+            Err(e) => self.unsendable(rec, "POST", &path, body, part, e),
+        }
+    }
+
+    /// GET a path of the agent API (recorded), e.g. `/api/v2/me/chats`.
+    pub async fn get(&self, rec: &Recorder, path: &str) -> Outcome {
+        match self
+            .request(
+                rec,
+                Method::GET,
+                path,
+                &Body::Empty,
+                AuthVariant::Normal,
+                None,
+            )
+            .await
+        {
+            Ok((_, outcome)) => outcome,
+            Err(e) => self.unsendable(rec, "GET", path, &Body::Empty, None, e),
+        }
+    }
+
+    /// POST to an agent-API path with a JSON body (recorded).
+    pub async fn post_json(&self, rec: &Recorder, path: &str, body: &Value) -> Outcome {
+        let body = Body::Json(body.clone());
+        match self
+            .request(rec, Method::POST, path, &body, AuthVariant::Normal, None)
+            .await
+        {
+            Ok((_, outcome)) => outcome,
+            Err(e) => self.unsendable(rec, "POST", path, &body, None, e),
+        }
+    }
+
+    /// POST /api/v2/me/channels/chat NotReady (recorded); used at the end of a run. Best
+    /// effort: the answer is recorded, not judged.
+    pub async fn logout(&self, rec: &Recorder) {
+        let _ = self
+            .post_json(
+                rec,
+                "/api/v2/me/channels/chat",
+                &json!({"operationName": "NotReady"}),
+            )
+            .await;
+    }
+
+    // ---- crate-internal: used by the Bayeux client ----
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn base(&self) -> &reqwest::Url {
+        &self.base
+    }
+
+    pub(crate) fn jar_handle(&self) -> Arc<Jar> {
+        self.jar.clone()
+    }
+
+    pub(crate) fn basic(&self) -> &str {
+        &self.basic
+    }
+
+    /// The `Cookie` header value the jar holds for `url`.
+    pub(crate) fn cookie_for(&self, url: &reqwest::Url) -> Option<String> {
+        self.jar
+            .cookies(url)
+            .and_then(|v| v.to_str().ok().map(str::to_string))
+    }
+
+    /// Stores the `Set-Cookie` headers of an answer from `url` in the agent's jar.
+    pub(crate) fn store_cookies(&self, headers: &HeaderMap, url: &reqwest::Url) {
+        let mut it = headers.get_all(reqwest::header::SET_COOKIE).iter();
+        self.jar.set_cookies(&mut it, url);
+    }
+
+    // ---- internals ----
+
+    fn csrf_now(&self) -> Option<Csrf> {
+        self.csrf.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Takes the CSRF announcement from answer headers, if both are present.
+    fn learn_csrf(&self, headers: &HeaderMap) -> Result<(), String> {
+        let name = headers
+            .get("x-csrf-header")
+            .map(|v| v.to_str().map(str::trim));
+        let token = headers.get("x-csrf-token").map(|v| v.to_str());
+        match (name, token) {
+            (Some(Ok(name)), Some(Ok(token))) if !name.is_empty() => {
+                if HeaderName::from_bytes(name.as_bytes()).is_err() {
+                    return Err(format!(
+                        "X-CSRF-HEADER announces {name:?}, which is not a valid header name"
+                    ));
+                }
+                *self.csrf.lock().unwrap_or_else(|p| p.into_inner()) = Some(Csrf {
+                    header: name.to_string(),
+                    token: token.to_string(),
+                });
+                Ok(())
+            }
+            (Some(_), Some(_)) => {
+                Err("X-CSRF-HEADER/X-CSRF-TOKEN are present but empty or not visible ASCII".into())
+            }
+            // Only one of the two, or neither: no CSRF (facts sheet §6 needs both).
+            _ => Ok(()),
+        }
+    }
+
+    /// Builds the headers for `auth`, sends, records. `Err` only when the request cannot
+    /// even be formed (bad path).
+    async fn request(
+        &self,
+        rec: &Recorder,
+        method: Method,
+        path: &str,
+        body: &Body,
+        auth: AuthVariant,
+        part: Option<usize>,
+    ) -> Result<(Result<http::Answer, http::NoAnswer>, Outcome), HarnessError> {
+        let url = http::join(&self.base, path)?;
+        let mut headers: Vec<(String, String)> = Vec::new();
+        let basic = matches!(auth, AuthVariant::Normal | AuthVariant::NoCsrf);
+        let cookie = !matches!(auth, AuthVariant::NoCredentials);
+        let csrf = matches!(auth, AuthVariant::Normal | AuthVariant::CookieOnly);
+        if basic {
+            headers.push(("Authorization".into(), self.basic.clone()));
+        }
+        if cookie && let Some(c) = self.cookie_for(&url) {
+            headers.push(("Cookie".into(), c));
+        }
+        let mut secret = Vec::new();
+        // CSRF goes on modifying requests only (facts sheet §6: PUT, POST, DELETE).
+        if csrf
+            && method != Method::GET
+            && let Some(c) = self.csrf_now()
+        {
+            secret.push(c.header.clone());
+            headers.push((c.header, c.token));
+        }
+        if !matches!(body, Body::Empty) {
+            headers.push(("Content-Type".into(), "application/json".into()));
+        }
+        headers.push(("Accept".into(), "application/json".into()));
+        let req = Req {
+            method,
+            url: url.clone(),
+            headers,
+            body,
+            timeout: self.cfg.request_timeout,
+            max_body: self.cfg.max_body_bytes,
+        };
+        let (res, outcome) = http::send_recorded(
+            &self.http,
+            req,
+            Rec {
+                rec,
+                stream: &self.stream,
+                actor: Actor::Agent(self.user.clone()),
+                path: path.to_string(),
+                part,
+                secret_headers: &secret,
+            },
+        )
+        .await;
+        // Only a well-behaved request may change the session: a tampered one must not
+        // replace the agent's cookie or token (the run goes on with them).
+        if auth == AuthVariant::Normal
+            && let Ok(answer) = &res
+        {
+            self.store_cookies(&answer.headers, &url);
+            let _ = self.learn_csrf(&answer.headers);
+        }
+        Ok((res, outcome))
+    }
+
+    /// Records a request that could not be formed, and its (non-)answer.
+    fn unsendable(
+        &self,
+        rec: &Recorder,
+        method: &str,
+        path: &str,
+        body: &Body,
+        part: Option<usize>,
+        e: HarnessError,
+    ) -> Outcome {
+        let id = rec.next_request_id();
+        rec.record(
+            &self.stream,
+            EventKind::Request {
+                req: id,
+                actor: Actor::Agent(self.user.clone()),
+                method: method.into(),
+                path: path.to_string(),
+                headers: Vec::new(),
+                body: body.clone(),
+                part,
+            },
+        );
+        let message = format!("request not sent: {e}");
+        rec.record(
+            &self.stream,
+            EventKind::NoResponse {
+                req: id,
+                kind: crate::history::NoResponseKind::Io,
+                message: message.clone(),
+                elapsed_us: 0,
+            },
+        );
+        Outcome::NoAnswer {
+            kind: crate::history::NoResponseKind::Io,
+            message,
+        }
+    }
+}
+
+/// Percent-encodes a path segment (keeps unreserved characters as they are).
+pub(crate) fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
