@@ -402,19 +402,15 @@ pub async fn chatting(base: &str, user: &str) -> (Agent, Bayeux, String) {
     ag.login().await;
     let mut bx = ag.bayeux().await;
     let id = offer(base, user).await;
-    bx.wait_for(20, |v| {
-        is_status(v, "Invited") && v["chat"]["id"] == id.as_str()
-    })
-    .await
-    .expect("Invited");
+    bx.wait_for(20, |v| is_status(v, "Invited") && concerns(v, &id))
+        .await
+        .expect("Invited");
     let a = ag
         .op(&id, json!({"operationName":"Accept","nickname":"Ann"}))
         .await;
     assert_eq!(a.body["statusCode"], 0, "{}", a.text);
-    bx.wait_for(20, |v| {
-        is_status(v, "Chatting") && v["chat"]["id"] == id.as_str()
-    })
-    .await
-    .expect("Chatting");
+    bx.wait_for(20, |v| is_status(v, "Chatting") && concerns(v, &id))
+        .await
+        .expect("Chatting");
     (ag, bx, id)
 }
