@@ -1,4 +1,8 @@
-//! `gws-conform serve`
+//! `gws-conform serve`: the embedded reference server on its own.
+
+use std::io::Write;
+
+use super::{ServerConfig, faults, start};
 
 /// Arguments of `serve`.
 #[derive(Debug, clap::Args)]
@@ -6,10 +10,143 @@ pub struct ServeArgs {
     /// Address to bind (loopback by default; port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:0", env = "GWS_SERVE_BIND")]
     pub bind: String,
+    /// Agents as `user:password` pairs separated by commas
+    /// (default agent1:agent1-pass,agent2:agent2-pass,agent3:agent3-pass).
+    #[arg(long, env = "GWS_SERVE_AGENTS")]
+    pub agents: Option<String>,
+    /// Do not enforce CSRF tokens on REST POST/PUT/DELETE.
+    #[arg(long, env = "GWS_SERVE_NO_CSRF")]
+    pub no_csrf: bool,
+    /// Run with one fault from the catalogue (see --list-faults).
+    #[arg(long, env = "GWS_SERVE_FAULT")]
+    pub fault: Option<String>,
+    /// List the fault catalogue and exit.
+    #[arg(long)]
+    pub list_faults: bool,
+    /// The ContactCenterId header the customer API expects.
+    #[arg(
+        long,
+        default_value = "gws-conform",
+        env = "GWS_SERVE_CONTACT_CENTER_ID"
+    )]
+    pub contact_center_id: String,
+}
+
+/// Parses `u1:p1,u2:p2`; the error names the bad entry.
+pub fn parse_agents(s: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for (i, item) in s.split(',').enumerate() {
+        let item = item.trim();
+        match item.split_once(':') {
+            Some((u, p)) if !u.is_empty() && !p.is_empty() => {
+                if out.iter().any(|(x, _): &(String, String)| x == u) {
+                    return Err(format!("--agents: user {u:?} is given twice"));
+                }
+                out.push((u.to_string(), p.to_string()));
+            }
+            _ => {
+                return Err(format!(
+                    "--agents: entry {} ({item:?}) is not user:password",
+                    i + 1
+                ));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Runs `serve`; returns the process exit code.
-pub fn main(_args: ServeArgs) -> i32 {
-    eprintln!("serve: not implemented yet");
-    crate::exit::USAGE
+pub fn main(args: ServeArgs) -> i32 {
+    if args.list_faults {
+        for f in faults() {
+            println!("{}\t{}\t{}", f.name, f.expect.join(","), f.description);
+        }
+        return crate::exit::CONFORMANT;
+    }
+    let mut cfg = ServerConfig::default();
+    if let Some(a) = &args.agents {
+        match parse_agents(a) {
+            Ok(v) => cfg.agents = v,
+            Err(e) => {
+                eprintln!("serve: {e}");
+                return crate::exit::USAGE;
+            }
+        }
+    }
+    cfg.csrf = !args.no_csrf;
+    cfg.fault = args.fault.clone();
+    cfg.contact_center_id = args.contact_center_id.clone();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("serve: cannot start the async runtime: {e}");
+            return crate::exit::HARNESS;
+        }
+    };
+    rt.block_on(async move {
+        let server = match start(cfg, &args.bind).await {
+            Ok(s) => s,
+            Err(e @ super::StartError::Bind { .. }) => {
+                eprintln!("serve: {e}");
+                return crate::exit::HARNESS;
+            }
+            Err(e) => {
+                eprintln!("serve: {e}");
+                return crate::exit::USAGE;
+            }
+        };
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", server.base_url);
+            let _ = out.flush();
+        }
+        if let Some(f) = &args.fault {
+            eprintln!("serve: running with fault {f:?}");
+        }
+        wait_for_signal().await;
+        server.shutdown().await;
+        crate::exit::CONFORMANT
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agents_parse_and_errors_name_the_entry() {
+        assert_eq!(
+            parse_agents("a:b, c:d").unwrap(),
+            vec![("a".into(), "b".into()), ("c".into(), "d".into())]
+        );
+        let e = parse_agents("a:b,oops").unwrap_err();
+        assert!(e.contains("entry 2") && e.contains("oops"), "{e}");
+        assert!(parse_agents("a:b,a:c").unwrap_err().contains("twice"));
+        assert!(parse_agents(":x").is_err());
+    }
 }

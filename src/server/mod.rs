@@ -1,5 +1,211 @@
 //! The embedded reference server: an independent implementation of the contract (agent
 //! API, Bayeux notifications, customer chat API, provider-state endpoint) with a fault
-//! switch. It must never import `crate::model` or `crate::check`.
+//! switch. It must never import `crate::model`, `crate::check`, `crate::target` or
+//! `crate::runner`.
+//!
+//! Layout: [`core`] holds the state and every rule (synchronous, under one lock, so a
+//! state change and its notifications are published atomically and in causal order);
+//! [`http`] is the axum front (body limits, timeouts, headers, long-poll waits);
+//! [`faults`] is the fault catalogue; [`cli`] is `gws-conform serve`.
 
 pub mod cli;
+mod core;
+pub mod faults;
+mod http;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use faults::{FaultInfo, faults};
+
+/// Configuration of the reference server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The agents, as (user name, password).
+    pub agents: Vec<(String, String)>,
+    /// CSRF enforced on REST POST/PUT/DELETE.
+    pub csrf: bool,
+    /// One fault name from [`faults()`], or none (the faithful server).
+    pub fault: Option<String>,
+    /// Expected `ContactCenterId` header of the customer API.
+    pub contact_center_id: String,
+    /// Long-poll hold time advertised in `advice.timeout`.
+    pub bayeux_timeout_ms: u64,
+    /// A Bayeux client that does not reconnect within this is expired.
+    pub bayeux_max_interval_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            agents: (1..=3)
+                .map(|i| (format!("agent{i}"), format!("agent{i}-pass")))
+                .collect(),
+            csrf: true,
+            fault: None,
+            contact_center_id: "gws-conform".to_string(),
+            bayeux_timeout_ms: 10_000,
+            bayeux_max_interval_ms: 15_000,
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The fault name is not in the catalogue.
+    UnknownFault(String),
+    /// The configuration is unusable (e.g. duplicate agent names).
+    BadConfig(String),
+    /// Binding the address failed.
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// The I/O error.
+        error: std::io::Error,
+    },
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::UnknownFault(name) => {
+                let names: Vec<&str> = faults().iter().map(|f| f.name).collect();
+                write!(
+                    f,
+                    "unknown fault {name:?}; valid faults: {}",
+                    names.join(", ")
+                )
+            }
+            StartError::BadConfig(m) => write!(f, "bad server configuration: {m}"),
+            StartError::Bind { addr, error } => write!(f, "cannot bind {addr}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// A running reference server. Dropping it stops the server.
+#[derive(Debug)]
+pub struct RunningServer {
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// The bound address.
+    pub addr: SocketAddr,
+    shared: Arc<http::Shared>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Stops the server: wakes every held long-poll, stops accepting, and waits (at most
+    /// 5 s) for the connections to finish.
+    pub async fn shutdown(mut self) {
+        self.shared.stop();
+        if let Some(t) = self.task.take() {
+            let abort = t.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), t)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+
+    /// Counts of (agent chats, interactions, Bayeux clients, sessions) held now (used by
+    /// tests and the benchmark to show memory stays bounded).
+    pub fn sizes(&self) -> (usize, usize, usize, usize) {
+        self.shared.sizes()
+    }
+
+    /// Runs the housekeeping sweep now (expiry of abandoned Bayeux clients, dropping of
+    /// old completed chats); it also runs periodically on its own.
+    pub fn sweep_now(&self) {
+        self.shared.sweep();
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.shared.stop();
+        if let Some(t) = self.task.take() {
+            // Graceful shutdown has been signalled; the task ends by itself once its
+            // connections close. Abort only if it is still there much later.
+            let abort = t.abort_handle();
+            if let Ok(h) = tokio::runtime::Handle::try_current() {
+                h.spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    abort.abort();
+                });
+            } else {
+                abort.abort();
+            }
+        }
+    }
+}
+
+/// Starts the server on `bind` (e.g. `127.0.0.1:0`). Must be called inside a tokio
+/// runtime.
+pub async fn start(cfg: ServerConfig, bind: &str) -> Result<RunningServer, StartError> {
+    let fault = match &cfg.fault {
+        None => None,
+        Some(n) => {
+            Some(faults::Fault::by_name(n).ok_or_else(|| StartError::UnknownFault(n.clone()))?)
+        }
+    };
+    let mut names: Vec<&str> = cfg.agents.iter().map(|a| a.0.as_str()).collect();
+    names.sort();
+    if names.windows(2).any(|w| w[0] == w[1]) {
+        return Err(StartError::BadConfig("duplicate agent user names".into()));
+    }
+    if cfg
+        .agents
+        .iter()
+        .any(|(u, _)| u.is_empty() || u.contains(':'))
+    {
+        return Err(StartError::BadConfig(
+            "agent user names must be non-empty and contain no ':'".into(),
+        ));
+    }
+    if cfg.bayeux_timeout_ms == 0 || cfg.bayeux_max_interval_ms == 0 {
+        return Err(StartError::BadConfig(
+            "bayeux_timeout_ms and bayeux_max_interval_ms must be > 0".into(),
+        ));
+    }
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|error| StartError::Bind {
+            addr: bind.to_string(),
+            error,
+        })?;
+    let addr = listener.local_addr().map_err(|error| StartError::Bind {
+        addr: bind.to_string(),
+        error,
+    })?;
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else if addr.is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
+    let base_url = format!("http://{host}:{}", addr.port());
+    let core_cfg = core::CoreCfg {
+        agents: cfg.agents.clone(),
+        csrf: cfg.csrf,
+        fault,
+        contact_center_id: cfg.contact_center_id.clone(),
+        bayeux_timeout_ms: cfg.bayeux_timeout_ms,
+        bayeux_max_interval_ms: cfg.bayeux_max_interval_ms,
+        base_url: base_url.clone(),
+    };
+    let shared = http::Shared::new(core_cfg);
+    let task = tokio::spawn(http::serve(listener, shared.clone()));
+    Ok(RunningServer {
+        base_url,
+        addr,
+        shared,
+        task: Some(task),
+    })
+}

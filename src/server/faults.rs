@@ -1,0 +1,363 @@
+//! The fault catalogue: each fault is exactly one realistic deviation from the contract,
+//! switched on by name (`serve --fault NAME`, `ServerConfig::fault`). The server checks
+//! the switch at the point of deviation; with no fault the faithful path runs.
+//!
+//! `expect` lists the requirement ids (SPEC §3) a correct harness must report as Fail
+//! against the fault. Together the faults touch every id of the catalogue (a unit test
+//! checks it).
+
+/// One entry of the fault catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultInfo {
+    /// Kebab-case name, as given to `--fault`.
+    pub name: &'static str,
+    /// What the server does wrong.
+    pub description: &'static str,
+    /// Requirement ids a correct harness must report as Fail against this fault.
+    pub expect: &'static [&'static str],
+}
+
+/// The faults, as switches the server checks. The order is that of [`FAULTS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    CompleteNoStatusChange,
+    CompleteStatusLate,
+    CompleteStatusDuplicated,
+    CompleteTextAfterStatus,
+    CompleteReorderUnderConcurrency,
+    CompleteTextNotNotified,
+    NotifyWrongAgent,
+    NotifyAfterCompleted,
+    StatusUriWrong,
+    StatusStateLowercase,
+    NotificationMissingChatId,
+    UnknownIdStatus2,
+    CompleteInvitedAccepted,
+    ErrorBodyExtraField,
+    SuccessWithStatusMessage,
+    RefusedCompleteStillCompletes,
+    CsrfNotEnforced,
+    CredentialsNotRequired,
+    OtherAgentChatCompletable,
+    TranscriptMissingText,
+    CustomerSessionNotEnded,
+    QueueIgnored,
+    SaveLarIgnored,
+    MessageTypeWithoutTextAccepted,
+    BadTreatAsAccepted,
+    WrongTypesAccepted,
+    SecondCompleteAccepted,
+    LeftChatCompleteRefused,
+    CompleteAfterCustomerLeftRefused,
+    ReferenceIdMismatch,
+    NonJson500,
+    UnknownOperationStatus4,
+    BayeuxSubscribeFails,
+}
+
+impl Fault {
+    /// Every fault, in the order of [`FAULTS`].
+    pub(crate) const ALL: [Fault; 33] = [
+        Fault::CompleteNoStatusChange,
+        Fault::CompleteStatusLate,
+        Fault::CompleteStatusDuplicated,
+        Fault::CompleteTextAfterStatus,
+        Fault::CompleteReorderUnderConcurrency,
+        Fault::CompleteTextNotNotified,
+        Fault::NotifyWrongAgent,
+        Fault::NotifyAfterCompleted,
+        Fault::StatusUriWrong,
+        Fault::StatusStateLowercase,
+        Fault::NotificationMissingChatId,
+        Fault::UnknownIdStatus2,
+        Fault::CompleteInvitedAccepted,
+        Fault::ErrorBodyExtraField,
+        Fault::SuccessWithStatusMessage,
+        Fault::RefusedCompleteStillCompletes,
+        Fault::CsrfNotEnforced,
+        Fault::CredentialsNotRequired,
+        Fault::OtherAgentChatCompletable,
+        Fault::TranscriptMissingText,
+        Fault::CustomerSessionNotEnded,
+        Fault::QueueIgnored,
+        Fault::SaveLarIgnored,
+        Fault::MessageTypeWithoutTextAccepted,
+        Fault::BadTreatAsAccepted,
+        Fault::WrongTypesAccepted,
+        Fault::SecondCompleteAccepted,
+        Fault::LeftChatCompleteRefused,
+        Fault::CompleteAfterCustomerLeftRefused,
+        Fault::ReferenceIdMismatch,
+        Fault::NonJson500,
+        Fault::UnknownOperationStatus4,
+        Fault::BayeuxSubscribeFails,
+    ];
+
+    /// Looks a fault up by its catalogue name.
+    pub(crate) fn by_name(name: &str) -> Option<Fault> {
+        FAULTS
+            .iter()
+            .position(|f| f.name == name)
+            .map(|i| Fault::ALL[i])
+    }
+
+    /// This fault's catalogue entry.
+    #[allow(dead_code)]
+    pub(crate) fn info(self) -> &'static FaultInfo {
+        &FAULTS[self as usize]
+    }
+}
+
+/// How long the `complete-status-late` fault holds the `Completed` notification: beyond
+/// the harness's 5 s default deadline (SPEC §6.5).
+pub(crate) const LATE_DELAY_MS: u64 = 7_000;
+
+/// Under `complete-reorder-under-concurrency`, each Complete waits this long before it
+/// takes the lock, so that Completes sent together are in flight together (SPEC §6.5:
+/// "at least 5 Completes sent within 50 ms").
+pub(crate) const CONCURRENCY_WINDOW_MS: u64 = 60;
+
+const fn f(
+    name: &'static str,
+    description: &'static str,
+    expect: &'static [&'static str],
+) -> FaultInfo {
+    FaultInfo {
+        name,
+        description,
+        expect,
+    }
+}
+
+/// The fault catalogue.
+pub static FAULTS: [FaultInfo; 33] = [
+    f(
+        "complete-no-status-change",
+        "missing notification: a successful Complete never publishes the StatusChange to Completed",
+        &["CMP-02"],
+    ),
+    f(
+        "complete-status-late",
+        "late notification: the StatusChange to Completed is published 7 s after the Complete (beyond the 5 s default deadline)",
+        &["CMP-02"],
+    ),
+    f(
+        "complete-status-duplicated",
+        "duplicated notification: a successful Complete publishes the StatusChange to Completed twice",
+        &["CMP-02"],
+    ),
+    f(
+        "complete-text-after-status",
+        "reordered within a chat: Complete with text publishes the StatusChange to Completed before the NewMessages carrying the text",
+        &["CMP-04"],
+    ),
+    f(
+        "complete-reorder-under-concurrency",
+        "reordered only under concurrency: while two or more Completes are in flight, Complete with text publishes the StatusChange before the text's NewMessages",
+        &["CMP-20"],
+    ),
+    f(
+        "complete-text-not-notified",
+        "missing notification: Complete with text publishes no NewMessages for the text (the customer still gets it)",
+        &["CMP-04"],
+    ),
+    f(
+        "notify-wrong-agent",
+        "delivered to the wrong agent: the notifications a Complete causes go to another agent's sessions instead of the chat's agent",
+        &["CMP-02"],
+    ),
+    f(
+        "notify-after-completed",
+        "delivered after Completed: after the StatusChange to Completed the chat's agent gets one more NewMessages for the chat",
+        &["CMP-19"],
+    ),
+    f(
+        "status-uri-wrong",
+        "wrong shape: the chat.uri of the Completed notification is {base}/api/v2/interactions/{id}, not .../api/v2/chats/{id}",
+        &["CMP-03"],
+    ),
+    f(
+        "status-state-lowercase",
+        "wrong shape: the Completed notification says state \"completed\"",
+        &["CMP-02"],
+    ),
+    f(
+        "notification-missing-chat-id",
+        "wrong shape: StatusChange notifications carry no chat.id",
+        &["NTF-01"],
+    ),
+    f(
+        "unknown-id-status-2",
+        "wrong statusCode: an operation on an unknown chat id answers statusCode 2 instead of 6",
+        &["CMP-14"],
+    ),
+    f(
+        "complete-invited-accepted",
+        "wrong statusCode: Complete on an Invited chat is accepted and completes it",
+        &["CMP-12"],
+    ),
+    f(
+        "error-body-extra-field",
+        "wrong error body: every statusCode error body carries an extra \"chatId\" field",
+        &["CMP-18"],
+    ),
+    f(
+        "success-with-status-message",
+        "wrong success body: a successful Complete answers with a statusMessage",
+        &["CMP-01"],
+    ),
+    f(
+        "refused-complete-still-completes",
+        "state changed by a refused request: a Complete refused for a bad parameter still completes the chat",
+        &["CMP-17"],
+    ),
+    f(
+        "csrf-not-enforced",
+        "security: POST/PUT/DELETE without the CSRF token are accepted although the server hands out tokens",
+        &["SES-01"],
+    ),
+    f(
+        "credentials-not-required",
+        "security: requests without Basic credentials are served (a session cookie alone identifies the agent; no cookie means the first agent)",
+        &["SES-02"],
+    ),
+    f(
+        "other-agent-chat-completable",
+        "security: an agent can Complete another agent's chat",
+        &["CMP-21"],
+    ),
+    f(
+        "transcript-missing-text",
+        "customer side: the text of Complete never reaches the customer's transcript",
+        &["CMP-05"],
+    ),
+    f(
+        "customer-session-not-ended",
+        "customer side: Complete leaves the customer's session open (customer state stays Chatting)",
+        &["CMP-06"],
+    ),
+    f(
+        "queue-ignored",
+        "Complete ignores queueName (the interaction is placed in no queue)",
+        &["CMP-07"],
+    ),
+    f(
+        "savelar-ignored",
+        "Complete ignores saveLAR: true (no last agent is recorded)",
+        &["CMP-08"],
+    ),
+    f(
+        "message-type-without-text-accepted",
+        "Complete accepts messageType or treatAs without text",
+        &["CMP-09"],
+    ),
+    f(
+        "bad-treatas-accepted",
+        "Complete accepts a treatAs outside Normal/System",
+        &["CMP-10"],
+    ),
+    f(
+        "wrong-types-accepted",
+        "Complete accepts wrongly typed fields (saveLAR not boolean, queueName not a string or empty, text not a string)",
+        &["CMP-11"],
+    ),
+    f(
+        "second-complete-accepted",
+        "Complete on a Completed chat is accepted and publishes a second StatusChange to Completed",
+        &["CMP-13"],
+    ),
+    f(
+        "leftchat-complete-refused",
+        "Complete on a LeftChat chat is refused with statusCode 2",
+        &["CMP-15"],
+    ),
+    f(
+        "complete-after-customer-left-refused",
+        "Complete after the customer left is refused with statusCode 2",
+        &["CMP-16"],
+    ),
+    f(
+        "reference-id-mismatch",
+        "the referenceId in the notifications of an operation is one more than the one in its response",
+        &["CMP-22"],
+    ),
+    f(
+        "non-json-500",
+        "a body that is not JSON gets HTTP 500",
+        &["REQ-01"],
+    ),
+    f(
+        "unknown-operation-status-4",
+        "an unknown operationName gets statusCode 4 (internal error)",
+        &["REQ-01"],
+    ),
+    f(
+        "bayeux-subscribe-fails",
+        "the Bayeux /meta/subscribe to /v2/me/chats answers successful:false",
+        &["NTF-02"],
+    ),
+];
+
+/// The fault catalogue (see [`FaultInfo`]).
+pub fn faults() -> &'static [FaultInfo] {
+    &FAULTS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kebab(f: Fault) -> String {
+        let dbg = format!("{f:?}");
+        let mut out = String::new();
+        let mut prev = 'a';
+        for (i, c) in dbg.chars().enumerate() {
+            let boundary = c.is_ascii_uppercase() || (c.is_ascii_digit() && !prev.is_ascii_digit());
+            prev = c;
+            if boundary {
+                if i > 0 {
+                    out.push('-');
+                }
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.push(c);
+            }
+        }
+        out.replace("treat-as", "treatas")
+    }
+
+    #[test]
+    fn enum_order_matches_table() {
+        for (i, f) in Fault::ALL.iter().enumerate() {
+            assert_eq!(*f as usize, i);
+            let want = kebab(*f)
+                .replace("save-lar", "savelar")
+                .replace("left-chat", "leftchat");
+            assert_eq!(FAULTS[i].name, want, "fault #{i}");
+            assert_eq!(Fault::by_name(FAULTS[i].name), Some(*f));
+        }
+        assert_eq!(Fault::by_name("no-such-fault"), None);
+    }
+
+    #[test]
+    fn catalogue_is_covered_and_valid() {
+        assert!(FAULTS.len() >= 30);
+        let ids: Vec<&str> = crate::spec::CATALOGUE.iter().map(|r| r.id).collect();
+        for f in FAULTS.iter() {
+            assert!(!f.expect.is_empty(), "{} expects nothing", f.name);
+            for e in f.expect {
+                assert!(ids.contains(e), "{}: unknown requirement {e}", f.name);
+            }
+        }
+        for id in ids {
+            assert!(
+                FAULTS.iter().any(|f| f.expect.contains(&id)),
+                "no fault expects {id}"
+            );
+        }
+        let mut names: Vec<&str> = FAULTS.iter().map(|f| f.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), FAULTS.len(), "duplicate fault names");
+    }
+}

@@ -1,0 +1,344 @@
+//! The HTTP front of the reference server: reads bodies (bounded in size and time),
+//! routes, takes the core lock, waits for long-polls, writes headers.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::core::{AgentReq, BodyIn, ConnectStart, Core, CoreCfg, Reply};
+use super::faults::{CONCURRENCY_WINDOW_MS, Fault};
+
+/// Largest accepted request body.
+pub(crate) const MAX_BODY: usize = 64 * 1024;
+/// How long reading a request body may take.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most messages in one Bayeux batch.
+const MAX_BAYEUX_BATCH: usize = 64;
+
+/// State shared by every handler.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    core: Mutex<Core>,
+    cfg: CoreCfg,
+    completes_in_flight: AtomicUsize,
+    stop_tx: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Core { .. }")
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(cfg: CoreCfg) -> Arc<Shared> {
+        let (stop_tx, _) = watch::channel(false);
+        Arc::new(Shared {
+            core: Mutex::new(Core::new(cfg.clone())),
+            cfg,
+            completes_in_flight: AtomicUsize::new(0),
+            stop_tx,
+        })
+    }
+
+    /// The core, even if a previous holder panicked (the state stays usable).
+    fn lock(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn stop(&self) {
+        self.stop_tx.send_replace(true);
+    }
+
+    pub(crate) fn sizes(&self) -> (usize, usize, usize, usize) {
+        self.lock().sizes()
+    }
+
+    pub(crate) fn sweep(&self) {
+        self.lock().sweep(Instant::now());
+    }
+
+    async fn stopped(&self) {
+        let mut rx = self.stop_tx.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+/// Serves until [`Shared::stop`].
+pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let sweeper = {
+        let sh = shared.clone();
+        let every = Duration::from_millis((sh.cfg.bayeux_max_interval_ms / 4).clamp(10, 1_000));
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => sh.sweep(),
+                    _ = sh.stopped() => break,
+                }
+            }
+        })
+    };
+    let app = Router::new().fallback(handle).with_state(shared.clone());
+    let sh = shared.clone();
+    let _ = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { sh.stopped().await })
+        .await;
+    sweeper.abort();
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn session_cookie(h: &HeaderMap) -> Option<String> {
+    h.get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix("JSESSIONID=").map(str::to_string))
+}
+
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<BodyIn, Reply> {
+    if let Some(n) = header_str(headers, "content-length").and_then(|v| v.parse::<u64>().ok())
+        && n > MAX_BODY as u64
+    {
+        return Ok(BodyIn::TooLarge);
+    }
+    let bytes = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await
+    {
+        Err(_) => {
+            return Err(Reply::new(
+                408,
+                json!({"statusCode": 1, "statusMessage": "Timed out reading the request body"}),
+            ));
+        }
+        Ok(Err(e)) => {
+            let text = format!("{e:?}");
+            if text.to_ascii_lowercase().contains("length") {
+                return Ok(BodyIn::TooLarge);
+            }
+            return Err(Reply::new(
+                400,
+                json!({"statusCode": 2, "statusMessage": "Could not read the request body"}),
+            ));
+        }
+        Ok(Ok(b)) => b,
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(BodyIn::Empty);
+    }
+    Ok(match serde_json::from_slice::<Value>(&bytes) {
+        Ok(v) => BodyIn::Json(v),
+        Err(e) => BodyIn::Invalid(e.to_string()),
+    })
+}
+
+fn respond(r: Reply) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = (status, axum::Json(r.body)).into_response();
+    let h = resp.headers_mut();
+    if let Some(tok) = r.set_cookie
+        && let Ok(v) = HeaderValue::from_str(&format!("JSESSIONID={tok}; Path=/; HttpOnly"))
+    {
+        h.append(header::SET_COOKIE, v);
+    }
+    if let Some(tok) = r.csrf_token
+        && let Ok(v) = HeaderValue::from_str(&tok)
+    {
+        h.insert("X-CSRF-HEADER", HeaderValue::from_static("X-CSRF-TOKEN"));
+        h.insert("X-CSRF-TOKEN", v);
+    }
+    resp
+}
+
+fn not_found() -> Reply {
+    Reply::new(
+        404,
+        json!({"statusCode": 6, "statusMessage": "Resource not found"}),
+    )
+}
+
+async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let method = parts.method.as_str().to_string();
+    let path = parts.uri.path().to_string();
+    let query = parts.uri.query().map(str::to_string);
+    let headers = parts.headers;
+    let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let body = if matches!(method.as_str(), "POST" | "PUT" | "DELETE" | "PATCH") {
+        match read_body(&headers, body).await {
+            Ok(b) => b,
+            Err(r) => return respond(r),
+        }
+    } else {
+        BodyIn::Empty
+    };
+    let reply = match segs.as_slice() {
+        ["api", "v2", "me", rest @ ..] => agent(&sh, &method, rest, &headers, body).await,
+        ["api", "v2", "notifications"] => {
+            if method != "POST" {
+                Reply::new(
+                    405,
+                    json!({"statusCode": 3, "statusMessage": "Bayeux needs POST"}),
+                )
+            } else {
+                bayeux(&sh, &headers, body).await
+            }
+        }
+        ["api", "v2", "chats", rest @ ..] => sh.lock().customer_api(
+            &method,
+            rest,
+            query.as_deref(),
+            header_str(&headers, "ContactCenterId"),
+            body,
+        ),
+        ["conformance", "provider-state"] => {
+            if method != "POST" {
+                Reply::new(405, json!({"error": "provider-state needs POST"}))
+            } else {
+                sh.lock().provider_state(body)
+            }
+        }
+        _ => not_found(),
+    };
+    respond(reply)
+}
+
+/// Decrements the in-flight Complete counter when dropped.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn agent(
+    sh: &Arc<Shared>,
+    method: &str,
+    rest: &[&str],
+    headers: &HeaderMap,
+    body: BodyIn,
+) -> Reply {
+    let is_complete = matches!(rest, ["chats", _])
+        && matches!(&body, BodyIn::Json(v) if v.get("operationName").and_then(Value::as_str) == Some("Complete"));
+    let _guard = if is_complete {
+        sh.completes_in_flight.fetch_add(1, Ordering::SeqCst);
+        if sh.cfg.fault == Some(Fault::CompleteReorderUnderConcurrency) {
+            // Widen the window so that Completes sent together overlap (fault only).
+            tokio::time::sleep(Duration::from_millis(CONCURRENCY_WINDOW_MS)).await;
+        }
+        Some(InFlight(&sh.completes_in_flight))
+    } else {
+        None
+    };
+    let cookie = session_cookie(headers);
+    let csrf_header = header_str(headers, "X-CSRF-TOKEN");
+    let concurrent = is_complete && sh.completes_in_flight.load(Ordering::SeqCst) >= 2;
+    let reply = sh.lock().agent_api(AgentReq {
+        method,
+        rest: rest.to_vec(),
+        authorization: header_str(headers, "authorization"),
+        session: cookie.as_deref(),
+        csrf: csrf_header,
+        body,
+        concurrent_completes: concurrent,
+    });
+    schedule_deferred(sh, reply)
+}
+
+fn schedule_deferred(sh: &Arc<Shared>, mut reply: Reply) -> Reply {
+    for d in std::mem::take(&mut reply.deferred) {
+        let sh = sh.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(d.delay_ms)) => {
+                    sh.lock().publish(d.agent, d.data);
+                }
+                _ = sh.stopped() => {}
+            }
+        });
+    }
+    reply
+}
+
+fn bayeux_error(status: u16, msg: &str) -> Reply {
+    Reply::new(status, json!({"statusCode": 2, "statusMessage": msg}))
+}
+
+async fn bayeux(sh: &Arc<Shared>, headers: &HeaderMap, body: BodyIn) -> Reply {
+    let msgs: Vec<Value> = match body {
+        BodyIn::Json(Value::Array(a)) => a,
+        BodyIn::Json(v @ Value::Object(_)) => vec![v],
+        BodyIn::Json(_) | BodyIn::Empty => {
+            return bayeux_error(400, "Bayeux body must be a message or an array of messages");
+        }
+        BodyIn::Invalid(e) => return bayeux_error(400, &format!("Bayeux body is not JSON: {e}")),
+        BodyIn::TooLarge => return bayeux_error(413, "Bayeux body larger than 64 KiB"),
+    };
+    if msgs.is_empty() || msgs.len() > MAX_BAYEUX_BATCH {
+        return bayeux_error(
+            400,
+            &format!("a Bayeux batch holds 1 to {MAX_BAYEUX_BATCH} messages"),
+        );
+    }
+    let cookie = session_cookie(headers);
+    let (agent, new_cookie, mut out, connect) = {
+        let mut core = sh.lock();
+        let (agent, new_cookie) =
+            match core.bayeux_auth(header_str(headers, "authorization"), cookie.as_deref()) {
+                Ok(x) => x,
+                Err(r) => return r,
+            };
+        let mut out = Vec::new();
+        let mut connect = None;
+        for m in &msgs {
+            if !m.is_object() {
+                out.push(json!({"successful": false, "error": "400::message is not an object"}));
+                continue;
+            }
+            if m.get("channel").and_then(Value::as_str) == Some("/meta/connect") {
+                if connect.is_none() {
+                    connect = Some(m.clone());
+                } else {
+                    out.push(json!({"channel": "/meta/connect", "successful": false,
+                        "error": "400::one /meta/connect per batch"}));
+                }
+                continue;
+            }
+            out.push(core.bayeux_message(agent, m));
+        }
+        (agent, new_cookie, out, connect)
+    };
+    if let Some(m) = connect {
+        let start = sh.lock().connect_start(agent, &m);
+        match start {
+            ConnectStart::Now(v) => out.extend(v),
+            ConnectStart::Wait(notify) => {
+                let cid = m
+                    .get("clientId")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let hold = Duration::from_millis(sh.cfg.bayeux_timeout_ms);
+                tokio::select! {
+                    _ = tokio::time::sleep(hold) => {}
+                    _ = notify.notified() => {}
+                    _ = sh.stopped() => {}
+                }
+                out.extend(sh.lock().connect_finish(&cid, &m, true));
+            }
+        }
+    }
+    let mut r = Reply::new(200, Value::Array(out));
+    r.set_cookie = new_cookie;
+    r
+}
