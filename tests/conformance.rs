@@ -62,7 +62,11 @@ fn run_one(id: &'static str) -> Result<(), Failed> {
         Verdict::Fail | Verdict::Error => {
             let mut msg = format!("{id} {}: {}", q.verdict.as_str(), q.reason);
             for c in r.cases.iter().filter(|c| q.failing_cases.contains(&c.id)) {
-                for f in c.findings.iter().filter(|f| f.req == id && f.verdict != Verdict::Pass) {
+                for f in c
+                    .findings
+                    .iter()
+                    .filter(|f| f.req == id && f.verdict != Verdict::Pass)
+                {
                     if let Some(w) = &f.witness {
                         msg.push_str(&format!(
                             "\n  case {}: expected {}\n  observed {}",

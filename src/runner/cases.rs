@@ -112,7 +112,10 @@ impl<'a> Draw<'a> {
                 return Ok(v);
             }
         }
-        Err("the invalid complete-request generator never broke the wanted rule in 5000 draws".into())
+        Err(
+            "the invalid complete-request generator never broke the wanted rule in 5000 draws"
+                .into(),
+        )
     }
 }
 
@@ -133,7 +136,10 @@ fn offer(chat: &str, agent: &str) -> Step {
 }
 
 fn accept(chat: &str) -> Step {
-    post(chat, json!({"operationName": "Accept", "nickname": "Agent"}))
+    post(
+        chat,
+        json!({"operationName": "Accept", "nickname": "Agent"}),
+    )
 }
 
 fn complete() -> Value {
@@ -178,8 +184,16 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
     push(
         &mut out,
         "complete-plain",
-        &["CMP-01", "CMP-02", "CMP-03", "CMP-06", "CMP-19", "CMP-22", "NTF-01"],
-        vec![offer("c1", &a), accept("c1"), post("c1", complete()), inspect("c1"), Step::Settle],
+        &[
+            "CMP-01", "CMP-02", "CMP-03", "CMP-06", "CMP-19", "CMP-22", "NTF-01",
+        ],
+        vec![
+            offer("c1", &a),
+            accept("c1"),
+            post("c1", complete()),
+            inspect("c1"),
+            Step::Settle,
+        ],
     );
     push(
         &mut out,
@@ -188,7 +202,10 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         vec![
             offer("c1", &a),
             accept("c1"),
-            post("c1", json!({"operationName": "Complete", "queueName": "PostProcessingQueue"})),
+            post(
+                "c1",
+                json!({"operationName": "Complete", "queueName": "PostProcessingQueue"}),
+            ),
             inspect("c1"),
             Step::Settle,
         ],
@@ -200,7 +217,10 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         vec![
             offer("c1", &a),
             accept("c1"),
-            post("c1", json!({"operationName": "Complete", "text": "Thank you for contacting us. Goodbye!"})),
+            post(
+                "c1",
+                json!({"operationName": "Complete", "text": "Thank you for contacting us. Goodbye!"}),
+            ),
             inspect("c1"),
             Step::Settle,
         ],
@@ -211,7 +231,13 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         &mut out,
         "complete-savelar",
         &["CMP-01", "CMP-02", "CMP-08"],
-        vec![offer("c1", &a), accept("c1"), post("c1", save_lar), inspect("c1"), Step::Settle],
+        vec![
+            offer("c1", &a),
+            accept("c1"),
+            post("c1", save_lar),
+            inspect("c1"),
+            Step::Settle,
+        ],
     );
     let with_text = draw.valid_complete_where(|v| {
         v.get("text").is_some() && v.get("treatAs").is_some() && v.get("messageType").is_some()
@@ -220,7 +246,13 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         &mut out,
         "complete-text-generated",
         &["CMP-01", "CMP-02", "CMP-04", "CMP-05"],
-        vec![offer("c1", &a), accept("c1"), post("c1", with_text), inspect("c1"), Step::Settle],
+        vec![
+            offer("c1", &a),
+            accept("c1"),
+            post("c1", with_text),
+            inspect("c1"),
+            Step::Settle,
+        ],
     );
     for i in 0..3 {
         let body = draw.valid_complete()?;
@@ -228,7 +260,13 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
             &mut out,
             &format!("complete-generated-{}", i + 1),
             &["CMP-01", "CMP-02", "CMP-03"],
-            vec![offer("c1", &a), accept("c1"), post("c1", body), inspect("c1"), Step::Settle],
+            vec![
+                offer("c1", &a),
+                accept("c1"),
+                post("c1", body),
+                inspect("c1"),
+                Step::Settle,
+            ],
         );
     }
     // Refused bodies: each breaks one rule, then the chat must still complete (CMP-17).
@@ -236,12 +274,20 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         (
             "refuse-messagetype-without-text",
             &["CMP-09", "CMP-17", "CMP-18"],
-            Box::new(|i| i.rule.kind == RuleKind::BrokenDependentRequired && at_path(i, "") && i.value.get("messageType").is_some()),
+            Box::new(|i| {
+                i.rule.kind == RuleKind::BrokenDependentRequired
+                    && at_path(i, "")
+                    && i.value.get("messageType").is_some()
+            }),
         ),
         (
             "refuse-treatas-without-text",
             &["CMP-09", "CMP-17", "CMP-18"],
-            Box::new(|i| i.rule.kind == RuleKind::BrokenDependentRequired && i.value.get("treatAs").is_some() && i.value.get("text").is_none()),
+            Box::new(|i| {
+                i.rule.kind == RuleKind::BrokenDependentRequired
+                    && i.value.get("treatAs").is_some()
+                    && i.value.get("text").is_none()
+            }),
         ),
         (
             "refuse-bad-treatas",
@@ -280,14 +326,26 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         &mut out,
         "refuse-text-not-string",
         &["CMP-11", "CMP-17"],
-        vec![offer("c1", &a), accept("c1"), post("c1", text_not_string), post("c1", complete()), Step::Settle],
+        vec![
+            offer("c1", &a),
+            accept("c1"),
+            post("c1", text_not_string.value),
+            post("c1", complete()),
+            Step::Settle,
+        ],
     );
     // States.
     push(
         &mut out,
         "complete-invited",
         &["CMP-12", "CMP-17", "CMP-18"],
-        vec![offer("c1", &a), post("c1", complete()), accept("c1"), post("c1", complete()), Step::Settle],
+        vec![
+            offer("c1", &a),
+            post("c1", complete()),
+            accept("c1"),
+            post("c1", complete()),
+            Step::Settle,
+        ],
     );
     push(
         &mut out,
@@ -332,7 +390,10 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
             offer("c1", &a),
             accept("c1"),
             Step::CustomerLeaves { chat: "c1".into() },
-            post("c1", json!({"operationName": "Complete", "text": "Sorry we missed you."})),
+            post(
+                "c1",
+                json!({"operationName": "Complete", "text": "Sorry we missed you."}),
+            ),
             Step::Settle,
         ],
     );
@@ -358,7 +419,12 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         }
         steps.push(Step::Concurrent { steps: inner });
         steps.push(Step::Settle);
-        push(&mut out, "complete-many-at-once", &["CMP-20", "CMP-02", "CMP-04"], steps);
+        push(
+            &mut out,
+            "complete-many-at-once",
+            &["CMP-20", "CMP-02", "CMP-04"],
+            steps,
+        );
     }
     if b.is_some() {
         push(
@@ -390,7 +456,13 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         &mut out,
         "complete-without-csrf",
         &["SES-01"],
-        vec![offer("c1", &a), accept("c1"), auth_post(AuthVariant::NoCsrf), post("c1", complete()), Step::Settle],
+        vec![
+            offer("c1", &a),
+            accept("c1"),
+            auth_post(AuthVariant::NoCsrf),
+            post("c1", complete()),
+            Step::Settle,
+        ],
     );
     push(
         &mut out,
@@ -406,8 +478,9 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         ],
     );
     // Malformed requests.
-    let missing_op =
-        draw.invalid_complete_where(|i| i.rule.kind == RuleKind::MissingRequired && i.value.get("operationName").is_none())?;
+    let missing_op = draw.invalid_complete_where(|i| {
+        i.rule.kind == RuleKind::MissingRequired && i.value.get("operationName").is_none()
+    })?;
     push(
         &mut out,
         "malformed-bodies",
@@ -486,16 +559,17 @@ pub fn random_sequence(
             }
             Guess::Chatting if roll < 40 && present => {
                 chats[k].2 = false;
-                Step::CustomerLeaves { chat: alias.clone() }
+                Step::CustomerLeaves {
+                    chat: alias.clone(),
+                }
             }
             Guess::Chatting if roll < 45 && present => Step::CustomerSends {
                 chat: alias.clone(),
                 text: format!("customer says {}", rng.below(1000)),
             },
             _ if roll < 60 => {
-                let inv = draw.invalid_complete_where(|i| {
-                    !matches!(i.rule.kind, RuleKind::ExtraProperty)
-                })?;
+                let inv = draw
+                    .invalid_complete_where(|i| !matches!(i.rule.kind, RuleKind::ExtraProperty))?;
                 post(&alias, inv.value)
             }
             _ if roll < 65 && agents.len() > 1 => Step::AgentPost {
@@ -534,7 +608,12 @@ pub fn random_sequence(
 }
 
 /// Every case of a run: the directed ones, then `random` random sequences.
-pub fn all(schemas: &Schemas, run_seed: u64, agents: &[String], random: u32) -> Result<Vec<Case>, String> {
+pub fn all(
+    schemas: &Schemas,
+    run_seed: u64,
+    agents: &[String],
+    random: u32,
+) -> Result<Vec<Case>, String> {
     let mut v = directed(schemas, run_seed, agents)?;
     for i in 0..random {
         v.push(random_sequence(schemas, run_seed, i as u64, agents)?);

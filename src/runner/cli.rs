@@ -12,7 +12,8 @@ use std::time::Duration;
 
 /// Parses `5s`, `300ms`, … for the command line.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration (e.g. 5s, 300ms): {e}"))
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration (e.g. 5s, 300ms): {e}"))
 }
 
 fn parse_agent(s: &str) -> Result<Credentials, String> {
@@ -145,7 +146,9 @@ impl TargetArgs {
         }
         if let Some(t) = &self.target {
             if !(t.starts_with("http://") || t.starts_with("https://")) {
-                return Err(format!("--target `{t}` must start with http:// or https://"));
+                return Err(format!(
+                    "--target `{t}` must start with http:// or https://"
+                ));
             }
         }
         if self.target.is_some() && self.agents.is_empty() {
@@ -336,14 +339,21 @@ pub fn main_replay(args: ReplayArgs) -> i32 {
         Err(code) => return code,
     };
     let case = super::cases::Case {
-        id: file.case_id.clone(),
-        seed: file.seed,
+        id: file.id.clone(),
+        seed: file.case_seed,
         targets: file.targets.clone(),
         steps: file.steps.clone(),
     };
     let mut s = args.t.settings();
     s.seed = file.seed;
     s.random_cases = 0;
+    if args.t.deadline == Duration::from_secs(5) && file.deadline_ms > 0 {
+        // The case's own deadline and quiet window, unless the user chose others.
+        s.deadline = Duration::from_millis(file.deadline_ms);
+    }
+    if args.t.quiet_window == Duration::from_secs(1) && file.quiet_window_ms > 0 {
+        s.quiet_window = Duration::from_millis(file.quiet_window_ms);
+    }
     s.shrink_budget = 0;
     s.replay = Some(case);
     let result = rt.block_on(execute(s));
@@ -381,7 +391,11 @@ pub struct MergeArgs {
 pub fn main_merge(args: MergeArgs) -> i32 {
     let mut reports = Vec::new();
     for d in &args.dirs {
-        let path = if d.is_dir() { d.join("report.json") } else { d.clone() };
+        let path = if d.is_dir() {
+            d.join("report.json")
+        } else {
+            d.clone()
+        };
         match report::load_report(&path) {
             Ok(r) => reports.push(r),
             Err(e) => {

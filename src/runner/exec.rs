@@ -7,9 +7,7 @@
 //! (`Recorder::wait_for`), never a fixed sleep.
 
 use crate::check::{self, CheckConfig, Finding, Shapes, Verdict};
-use crate::history::{
-    AuthVariant, Body, ChatRef, Event, EventKind, History, Recorder, Step,
-};
+use crate::history::{AuthVariant, Body, ChatRef, Event, EventKind, History, Recorder, Step};
 use crate::runner::cases::Case;
 use crate::schema::Schemas;
 use crate::target::{
@@ -285,12 +283,12 @@ impl Env {
                 Ok(())
             }
             Step::Concurrent { steps } => {
-                let mut futs = Vec::new();
                 let snapshot = CaseState {
                     bound: st.bound.clone(),
                     chats: st.chats.clone(),
                     pending: Vec::new(),
                 };
+                let mut futs = Vec::new();
                 for (j, inner) in steps.iter().enumerate() {
                     if !matches!(inner, Step::AgentPost { .. }) {
                         return Err(format!(
@@ -388,14 +386,16 @@ impl Env {
         };
         let outcome = sender.post_chat(rec, &chat_id, body, *auth, part).await;
         let owns = !*by_other_agent && *auth == AuthVariant::Normal;
-        Ok(match (owns && status_code_zero(&outcome), expected_state(body)) {
-            (true, Some(state)) => Some(Pending {
-                chat_id,
-                state,
-                since: Instant::now(),
-            }),
-            _ => None,
-        })
+        Ok(
+            match (owns && status_code_zero(&outcome), expected_state(body)) {
+                (true, Some(state)) => Some(Pending {
+                    chat_id,
+                    state,
+                    since: Instant::now(),
+                }),
+                _ => None,
+            },
+        )
     }
 
     /// Waits (on events, bounded by the deadline from each request) for the state
@@ -408,8 +408,7 @@ impl Env {
                 .wait_for(from, left, |e| match &e.kind {
                     EventKind::Notification { data, .. } => {
                         notification_chat_id(data) == Some(p.chat_id.as_str())
-                            && data.pointer("/chat/state").and_then(Value::as_str)
-                                == Some(p.state)
+                            && data.pointer("/chat/state").and_then(Value::as_str) == Some(p.state)
                     }
                     _ => false,
                 })
@@ -467,7 +466,10 @@ impl CaseState {
 /// was running when it arrived.
 fn merge_histories(case: History, run: Vec<Event>, chats: &BTreeSet<String>) -> History {
     let mut events: Vec<Event> = case.events;
-    events.extend(run.into_iter().filter(|e| notification_about(e, chats).is_some()));
+    events.extend(
+        run.into_iter()
+            .filter(|e| notification_about(e, chats).is_some()),
+    );
     // Stable: on equal times the case's own events come first.
     events.sort_by_key(|e| e.t_us);
     let mut stream_seqs: HashMap<String, u64> = HashMap::new();
@@ -493,12 +495,18 @@ mod tests {
 
     #[test]
     fn chat_id_comes_from_chat_or_from_paths() {
-        assert_eq!(notification_chat_id(&json!({"chat": {"id": "A1"}})), Some("A1"));
+        assert_eq!(
+            notification_chat_id(&json!({"chat": {"id": "A1"}})),
+            Some("A1")
+        );
         assert_eq!(
             notification_chat_id(&json!({"chatUri": "http://h/api/v2/chats/B2"})),
             Some("B2")
         );
-        assert_eq!(notification_chat_id(&json!({"chatPath": "/chats/C3/"})), Some("C3"));
+        assert_eq!(
+            notification_chat_id(&json!({"chatPath": "/chats/C3/"})),
+            Some("C3")
+        );
         assert_eq!(notification_chat_id(&json!({"messages": []})), None);
     }
 

@@ -20,7 +20,6 @@ use cases::Case;
 use exec::{CaseOutcome, Env};
 use futures_util::StreamExt;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// How cases reach the agent (SPEC §1.5).
@@ -178,11 +177,13 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
     for a in &s.agents {
         scrubber.add_credentials(&a.user, &a.password);
     }
-    let mode = s.mode.unwrap_or(if embedded.is_some() || s.provider_url.is_some() {
-        Mode::ProviderState
-    } else {
-        Mode::CustomerApi
-    });
+    let mode = s
+        .mode
+        .unwrap_or(if embedded.is_some() || s.provider_url.is_some() {
+            Mode::ProviderState
+        } else {
+            Mode::CustomerApi
+        });
     let provisioning = match mode {
         Mode::ProviderState => Provisioning::ProviderState {
             url: s
@@ -253,7 +254,12 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
     RunResult { report, scrubber }
 }
 
-fn case_report(case: &Case, out: CaseOutcome, keep: bool, original_steps: Option<usize>) -> CaseReport {
+fn case_report(
+    case: &Case,
+    out: CaseOutcome,
+    keep: bool,
+    original_steps: Option<usize>,
+) -> CaseReport {
     let keep_history = keep || matches!(out.verdict, Verdict::Fail | Verdict::Error);
     CaseReport {
         id: case.id.clone(),
@@ -311,29 +317,34 @@ async fn run_cases(
         _ => None,
     };
     let env_ref = &env;
-    let mut outcomes: Vec<(usize, CaseOutcome)> = futures_util::stream::iter(plan.iter().enumerate())
-        .map(|(i, c)| async move { (i, env_ref.run_case(c).await) })
-        .buffer_unordered(s.concurrency.max(1))
-        .inspect(|(i, o)| {
-            let c = &plan[*i];
-            match (&bar, s.progress) {
-                (Some(b), _) => {
-                    b.inc(1);
-                    if o.verdict == Verdict::Fail {
-                        b.println(format!("FAIL {} ({})", c.id, o.failed().into_iter().collect::<Vec<_>>().join(", ")));
+    let mut outcomes: Vec<(usize, CaseOutcome)> =
+        futures_util::stream::iter(plan.iter().enumerate())
+            .map(|(i, c)| async move { (i, env_ref.run_case(c).await) })
+            .buffer_unordered(s.concurrency.max(1))
+            .inspect(|(i, o)| {
+                let c = &plan[*i];
+                match (&bar, s.progress) {
+                    (Some(b), _) => {
+                        b.inc(1);
+                        if o.verdict == Verdict::Fail {
+                            b.println(format!(
+                                "FAIL {} ({})",
+                                c.id,
+                                o.failed().into_iter().collect::<Vec<_>>().join(", ")
+                            ));
+                        }
                     }
+                    (None, Progress::Lines) => eprintln!(
+                        "{:>6} {} [{} ms]",
+                        o.verdict.as_str(),
+                        c.id,
+                        o.duration.as_millis()
+                    ),
+                    _ => {}
                 }
-                (None, Progress::Lines) => eprintln!(
-                    "{:>6} {} [{} ms]",
-                    o.verdict.as_str(),
-                    c.id,
-                    o.duration.as_millis()
-                ),
-                _ => {}
-            }
-        })
-        .collect()
-        .await;
+            })
+            .collect()
+            .await;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -364,7 +375,12 @@ async fn run_cases(
             let again = env.run_case(&small).await;
             if again.failed().contains(&wanted) {
                 shrunk_for.extend(again.failed());
-                reports.push(case_report(&small, again, s.keep_histories, Some(case.steps.len())));
+                reports.push(case_report(
+                    &small,
+                    again,
+                    s.keep_histories,
+                    Some(case.steps.len()),
+                ));
                 continue;
             }
         }

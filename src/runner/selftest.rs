@@ -61,8 +61,7 @@ impl Row {
         match &self.fault {
             None => self.caught_by.is_empty() && self.overall == Overall::Conformant,
             Some(_) => {
-                self.errors.is_empty()
-                    && self.caught_by.iter().any(|c| self.expected.contains(c))
+                self.errors.is_empty() && self.caught_by.iter().any(|c| self.expected.contains(c))
             }
         }
     }
@@ -76,7 +75,11 @@ fn row(fault: Option<&server::FaultInfo>, seed: u64, r: &RunReport) -> Row {
         .map(|q| q.id.clone())
         .collect();
     let failing = r.cases.iter().filter(|c| c.verdict == Verdict::Fail);
-    let min_case_steps = failing.clone().map(|c| c.steps.len()).filter(|n| *n > 0).min();
+    let min_case_steps = failing
+        .clone()
+        .map(|c| c.steps.len())
+        .filter(|n| *n > 0)
+        .min();
     let detect_ms = failing.map(|c| c.duration_ms).min();
     Row {
         fault: fault.map(|f| f.name.to_string()),
@@ -134,7 +137,11 @@ pub async fn matrix(args: &SelftestArgs) -> Result<Vec<Row>, String> {
                 if row.ok() { "ok" } else { "BAD" },
                 seed,
                 row.fault.as_deref().unwrap_or("(faultless)"),
-                if row.caught_by.is_empty() { "-".to_string() } else { row.caught_by.join(",") }
+                if row.caught_by.is_empty() {
+                    "-".to_string()
+                } else {
+                    row.caught_by.join(",")
+                }
             );
             row
         })
@@ -156,9 +163,15 @@ pub fn print_matrix(rows: &[Row]) {
             r.fault.as_deref().unwrap_or("(faultless)"),
             r.seed,
             if r.ok() { "yes" } else { "NO" },
-            if r.caught_by.is_empty() { "-".to_string() } else { r.caught_by.join(",") },
+            if r.caught_by.is_empty() {
+                "-".to_string()
+            } else {
+                r.caught_by.join(",")
+            },
             r.expected.join(","),
-            r.min_case_steps.map(|n| n.to_string()).unwrap_or("-".into()),
+            r.min_case_steps
+                .map(|n| n.to_string())
+                .unwrap_or("-".into()),
             r.detect_ms.map(|n| n.to_string()).unwrap_or("-".into()),
             r.run_ms
         );
@@ -172,13 +185,20 @@ pub fn print_matrix(rows: &[Row]) {
     println!(
         "\nkilled {killed}/{} fault runs; faultless server {}",
         faults.len(),
-        if clean { "clean" } else { "FAILED (false failures)" }
+        if clean {
+            "clean"
+        } else {
+            "FAILED (false failures)"
+        }
     );
 }
 
 /// Runs `selftest`; exit 1 if a fault survives or the faultless server fails anything.
 pub fn main(args: SelftestArgs) -> i32 {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -60,7 +60,9 @@ pub fn candidates(case: &Case) -> Vec<Case> {
     }
     for (i, s) in steps.iter().enumerate() {
         // The final Settle is what lets absence be judged: keep it.
-        if matches!(s, Step::OfferChat { .. }) || (i + 1 == steps.len() && matches!(s, Step::Settle)) {
+        if matches!(s, Step::OfferChat { .. })
+            || (i + 1 == steps.len() && matches!(s, Step::Settle))
+        {
             continue;
         }
         out.push(without(steps, i));
@@ -162,11 +164,20 @@ mod tests {
     #[test]
     fn removing_an_offer_removes_its_chat_everywhere() {
         let steps = vec![
-            Step::OfferChat { chat: "c1".into(), agent: "a".into() },
-            Step::OfferChat { chat: "c2".into(), agent: "a".into() },
+            Step::OfferChat {
+                chat: "c1".into(),
+                agent: "a".into(),
+            },
+            Step::OfferChat {
+                chat: "c2".into(),
+                agent: "a".into(),
+            },
             post("c1", json!({"operationName": "Accept"})),
             Step::Concurrent {
-                steps: vec![post("c1", json!({"operationName": "Complete"})), post("c2", json!({"operationName": "Complete"}))],
+                steps: vec![
+                    post("c1", json!({"operationName": "Complete"})),
+                    post("c2", json!({"operationName": "Complete"})),
+                ],
             },
             Step::Inspect { chat: "c1".into() },
             Step::Settle,
@@ -180,11 +191,20 @@ mod tests {
     async fn shrinks_to_the_steps_that_matter_and_only_on_confirmed_failures() {
         // The "target" fails whenever a Complete carries queueName — whatever else happens.
         let big = case(vec![
-            Step::OfferChat { chat: "c1".into(), agent: "a".into() },
-            Step::OfferChat { chat: "c2".into(), agent: "a".into() },
+            Step::OfferChat {
+                chat: "c1".into(),
+                agent: "a".into(),
+            },
+            Step::OfferChat {
+                chat: "c2".into(),
+                agent: "a".into(),
+            },
             post("c2", json!({"operationName": "Accept"})),
             post("c1", json!({"operationName": "Accept"})),
-            post("c1", json!({"operationName": "Complete", "queueName": "Q", "text": "bye", "saveLAR": true})),
+            post(
+                "c1",
+                json!({"operationName": "Complete", "queueName": "Q", "text": "bye", "saveLAR": true}),
+            ),
             Step::Inspect { chat: "c1".into() },
             Step::Settle,
         ]);
@@ -196,7 +216,10 @@ mod tests {
         assert_eq!(
             small.steps,
             vec![
-                Step::OfferChat { chat: "c1".into(), agent: "a".into() },
+                Step::OfferChat {
+                    chat: "c1".into(),
+                    agent: "a".into()
+                },
                 post("c1", json!({"operationName": "Complete", "queueName": "Q"})),
                 Step::Settle,
             ]

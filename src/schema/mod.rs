@@ -141,8 +141,9 @@ struct Doc {
     file: String,
     value: Value,
     validator: jsonschema::Validator,
-    /// The generator IR of the root, compiled at load time.
-    node: Arc<generate::Node>,
+    /// The generator IR of the root, compiled at load time (`None` for the
+    /// validation-only documents of [`VALIDATION_ONLY`]).
+    node: Option<Arc<generate::Node>>,
 }
 
 /// The set of schemas, compiled for validation and generation.
@@ -157,6 +158,11 @@ impl fmt::Debug for Schemas {
             .finish()
     }
 }
+
+/// Schemas that describe documents the harness writes rather than messages it sends or
+/// receives (the run report): they are validated against, never generated from, so the
+/// generator compiler does not have to support their keywords (`prefixItems`, …).
+pub const VALIDATION_ONLY: &[&str] = &["report"];
 
 static EMBEDDED: OnceLock<Result<Schemas, SchemaError>> = OnceLock::new();
 
@@ -262,7 +268,9 @@ impl Schemas {
                     ));
                 }
             }
-            generate::check_keywords(&file, &value)?;
+            if !VALIDATION_ONLY.contains(&name.as_str()) {
+                generate::check_keywords(&file, &value)?;
+            }
             parsed.push((name, file, value));
         }
 
@@ -275,7 +283,9 @@ impl Schemas {
         let mut compiler = generate::Compiler::new(&by_id);
         let mut nodes = BTreeMap::new();
         for (name, file, _) in &parsed {
-            nodes.insert(name.clone(), compiler.compile_root(&base_name(file))?);
+            if !VALIDATION_ONLY.contains(&name.as_str()) {
+                nodes.insert(name.clone(), compiler.compile_root(&base_name(file))?);
+            }
         }
         // 3. Offline registry holding every document under its $id.
         let registry = jsonschema::Registry::new()
@@ -289,7 +299,7 @@ impl Schemas {
 
         let mut docs = BTreeMap::new();
         for (name, file, value) in &parsed {
-            let node = nodes[name].clone();
+            let node = nodes.get(name).cloned();
             let validator = jsonschema::options()
                 .with_draft(jsonschema::Draft::Draft202012)
                 .should_validate_formats(true)
@@ -382,13 +392,23 @@ impl Schemas {
     /// optional properties absent.
     pub fn valid_strategy(&self, name: &str) -> Result<BoxedStrategy<Value>, SchemaError> {
         let doc = self.doc(name)?;
-        Ok(generate::valid(&doc.node))
+        Ok(generate::valid(self.node(doc)?))
+    }
+
+    fn node<'a>(&self, doc: &'a Doc) -> Result<&'a Arc<generate::Node>, SchemaError> {
+        doc.node.as_ref().ok_or_else(|| {
+            SchemaError::new(
+                &doc.file,
+                "",
+                "a validation-only schema: nothing is generated from it",
+            )
+        })
     }
 
     /// A strategy of instances that break exactly one rule of `name`, each tagged with it.
     pub fn invalid_strategy(&self, name: &str) -> Result<BoxedStrategy<Invalid>, SchemaError> {
         let doc = self.doc(name)?;
-        generate::invalid(&doc.node)
+        generate::invalid(self.node(doc)?)
             .ok_or_else(|| SchemaError::new(&doc.file, "", "no rule to break in this schema"))
     }
 
@@ -396,7 +416,7 @@ impl Schemas {
     pub fn breakable_rules(&self, name: &str) -> Result<BTreeSet<RuleKind>, SchemaError> {
         let doc = self.doc(name)?;
         let mut set = BTreeSet::new();
-        generate::breakable(&doc.node, &mut set);
+        generate::breakable(self.node(doc)?, &mut set);
         Ok(set)
     }
 }
