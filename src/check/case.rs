@@ -84,7 +84,16 @@ struct Ctx<'a> {
     targets: Vec<String>,
     csrf: bool,
     chats: HashMap<String, ChatSt>,
-    notes: &'a [Note<'a>],
+    /// Notifications by chat id.
+    by_chat: &'a HashMap<String, Vec<Note<'a>>>,
+    /// First agent request per (step index, part): position in `ev`.
+    reqs: HashMap<(usize, Option<usize>), usize>,
+    /// Answers (Response/NoResponse) per request id: positions in `ev`.
+    answers: HashMap<u64, Vec<usize>>,
+    /// First harness error per step index: (message, seq).
+    harness: HashMap<usize, (&'a str, u64)>,
+    /// Positions of `Inspect` events.
+    inspects: Vec<usize>,
     /// (position in `ev`, seq, step index, step) of every `Step` event.
     steps: Vec<(usize, u64, usize, &'a Step)>,
 }
@@ -118,7 +127,12 @@ fn acts_on(step: &Step, alias: &str) -> bool {
 }
 
 pub(crate) fn judge_case(ev: &[Event], cfg: &CheckConfig, shapes: &dyn Shapes) -> Vec<Finding> {
-    let notes: Vec<Note> = ev.iter().filter_map(Note::from_event).collect();
+    let mut by_chat: HashMap<String, Vec<Note>> = HashMap::new();
+    for n in ev.iter().filter_map(Note::from_event) {
+        if let Some(id) = n.chat_id.clone() {
+            by_chat.entry(id).or_default().push(n);
+        }
+    }
     let mut cx = Ctx {
         ev,
         cfg,
@@ -127,7 +141,11 @@ pub(crate) fn judge_case(ev: &[Event], cfg: &CheckConfig, shapes: &dyn Shapes) -
         targets: vec![],
         csrf: false,
         chats: HashMap::new(),
-        notes: &notes,
+        by_chat: &by_chat,
+        reqs: HashMap::new(),
+        answers: HashMap::new(),
+        harness: HashMap::new(),
+        inspects: vec![],
         steps: vec![],
     };
     for (pos, e) in ev.iter().enumerate() {
@@ -135,6 +153,24 @@ pub(crate) fn judge_case(ev: &[Event], cfg: &CheckConfig, shapes: &dyn Shapes) -
             EventKind::Case { targets, .. } => cx.targets = targets.clone(),
             EventKind::Session { csrf: true, .. } => cx.csrf = true,
             EventKind::Step { index, step } => cx.steps.push((pos, e.seq, *index, step)),
+            EventKind::Request {
+                actor: Actor::Agent(_),
+                part,
+                ..
+            } => {
+                if let Some(i) = e.in_step {
+                    cx.reqs.entry((i, *part)).or_insert(pos);
+                }
+            }
+            EventKind::Inspect { .. } => cx.inspects.push(pos),
+            EventKind::Response { req, .. } | EventKind::NoResponse { req, .. } => {
+                cx.answers.entry(*req).or_default().push(pos);
+            }
+            EventKind::HarnessError { message } if e.in_step.is_some() => {
+                if let Some(i) = e.in_step {
+                    cx.harness.entry(i).or_insert((message.as_str(), e.seq));
+                }
+            }
             EventKind::HarnessError { message } if e.in_step.is_none() => {
                 cx.error_targets(&format!("harness error: {message}"));
             }
@@ -200,12 +236,12 @@ impl<'a> Ctx<'a> {
     }
 
     fn step_harness_error(&self, index: usize) -> Option<(&'a str, u64)> {
-        self.ev.iter().find_map(|e| match &e.kind {
-            EventKind::HarnessError { message } if e.in_step == Some(index) => {
-                Some((message.as_str(), e.seq))
-            }
-            _ => None,
-        })
+        self.harness.get(&index).copied()
+    }
+
+    fn chat_notes(&self, id: &str) -> &'a [Note<'a>] {
+        let m: &'a HashMap<String, Vec<Note<'a>>> = self.by_chat;
+        m.get(id).map(Vec::as_slice).unwrap_or(&[])
     }
 
     fn run_step(&mut self, pos: usize, index: usize, step: &'a Step) {
@@ -308,28 +344,21 @@ impl<'a> Ctx<'a> {
     }
 
     fn request_of(&self, index: usize, part: Option<usize>) -> Option<(&'a Event, u64, &'a Body)> {
-        self.ev.iter().find_map(|e| match &e.kind {
-            EventKind::Request {
-                req,
-                actor: Actor::Agent(_),
-                body,
-                part: p,
-                ..
-            } if e.in_step == Some(index) && *p == part => Some((e, *req, body)),
+        let ev: &'a [Event] = self.ev;
+        let e = ev.get(*self.reqs.get(&(index, part))?)?;
+        match &e.kind {
+            EventKind::Request { req, body, .. } => Some((e, *req, body)),
             _ => None,
-        })
+        }
     }
 
     fn answer_of(&self, req: u64, after: u64) -> Option<&'a Event> {
-        self.ev.iter().find(|e| {
-            e.seq > after
-                && match &e.kind {
-                    EventKind::Response { req: r, .. } | EventKind::NoResponse { req: r, .. } => {
-                        *r == req
-                    }
-                    _ => false,
-                }
-        })
+        let ev: &'a [Event] = self.ev;
+        self.answers
+            .get(&req)?
+            .iter()
+            .filter_map(|p| ev.get(*p))
+            .find(|e| e.seq > after)
     }
 
     /// The seq where the "caused by this step" window for `alias` ends: the next step
@@ -729,7 +758,7 @@ impl<'a> Ctx<'a> {
             let next = model::after_success(state, op);
             if next == ChatState::Completed && state != ChatState::Completed {
                 let first = self
-                    .notes
+                    .chat_notes(&c.id)
                     .iter()
                     .find(|n| n.seq > req_seq && n.is_for(&c.id) && n.is_completed())
                     .map(|n| n.seq);
@@ -750,7 +779,7 @@ impl<'a> Ctx<'a> {
         let resp_ref = ans.json.and_then(|j| j.get("referenceId"));
         let end = self.window_end(alias, ans.seq);
         let caused: Vec<&Note> = self
-            .notes
+            .chat_notes(&c.id)
             .iter()
             .filter(|n| n.seq > req_seq && n.seq < end && n.is_for(&c.id))
             .filter(|n| {
@@ -886,7 +915,7 @@ impl<'a> Ctx<'a> {
             ));
         }
         let completed_owner: Vec<&Note> = self
-            .notes
+            .chat_notes(&c.id)
             .iter()
             .filter(|n| n.seq > req_ev.seq && n.is_for(&c.id) && n.is_completed())
             .collect();
@@ -1042,7 +1071,7 @@ impl<'a> Ctx<'a> {
         // CMP-04.
         if let Some(text) = &p.text {
             // The text delivered to an agent that does not own the chat is a failure.
-            if let Some(stray) = self.notes.iter().find(|n| {
+            if let Some(stray) = self.chat_notes(&c.id).iter().find(|n| {
                 n.seq > req_ev.seq
                     && n.seq < end
                     && n.is_for(&c.id)
@@ -1060,7 +1089,7 @@ impl<'a> Ctx<'a> {
                     ),
                 ));
             }
-            let msg = self.notes.iter().find(|n| {
+            let msg = self.chat_notes(&c.id).iter().find(|n| {
                 n.seq > req_ev.seq
                     && n.is_for(&c.id)
                     && n.agent == c.owner
@@ -1115,7 +1144,7 @@ impl<'a> Ctx<'a> {
         // or CMP-13's finding, not counted again here).
         if let Some(f) = first_seq {
             let after: Vec<&Note> = self
-                .notes
+                .chat_notes(&c.id)
                 .iter()
                 .filter(|n| n.seq > f && n.is_for(&c.id) && !n.is_completed())
                 .collect();
@@ -1150,7 +1179,7 @@ impl<'a> Ctx<'a> {
                 let mut caused: Vec<&Note> = vec![];
                 caused.extend(first);
                 if let Some(t) = &p.text {
-                    caused.extend(self.notes.iter().filter(|n| {
+                    caused.extend(self.chat_notes(&c.id).iter().filter(|n| {
                         n.seq > req_ev.seq && n.seq < end && n.is_for(&c.id) && n.has_agent_text(t)
                     }));
                 }
@@ -1245,14 +1274,21 @@ impl<'a> Ctx<'a> {
         if rows.is_empty() {
             return;
         }
-        let insp = self.ev.iter().find_map(|e| match &e.kind {
-            EventKind::Inspect {
-                alias: a,
-                result,
-                reason,
-            } if e.seq > after && a == alias => Some((e.seq, result.as_ref(), reason.as_deref())),
-            _ => None,
-        });
+        let ev: &'a [Event] = self.ev;
+        let insp = self
+            .inspects
+            .iter()
+            .filter_map(|p| ev.get(*p))
+            .find_map(|e| match &e.kind {
+                EventKind::Inspect {
+                    alias: a,
+                    result,
+                    reason,
+                } if e.seq > after && a == alias => {
+                    Some((e.seq, result.as_ref(), reason.as_deref()))
+                }
+                _ => None,
+            });
         let Some((seq, result, reason)) = insp else {
             for r in rows {
                 self.push(Finding::skip(
@@ -1423,6 +1459,12 @@ impl<'a> Ctx<'a> {
     /// CMP-18: every JSON body of an agent or customer answer with a statusCode ≠ 0 is
     /// exactly statusCode + statusMessage.
     fn check_cmp18(&mut self) {
+        let mut requests: HashMap<u64, Vec<(u64, &Actor)>> = HashMap::new();
+        for e in self.ev {
+            if let EventKind::Request { req, actor, .. } = &e.kind {
+                requests.entry(*req).or_default().push((e.seq, actor));
+            }
+        }
         for e in self.ev {
             let EventKind::Response { req, body, .. } = &e.kind else {
                 continue;
@@ -1434,12 +1476,10 @@ impl<'a> Ctx<'a> {
             if code.as_i64() == Some(0) {
                 continue;
             }
-            let actor = self.ev.iter().find_map(|r| match &r.kind {
-                EventKind::Request { req: q, actor, .. } if q == req && r.seq < e.seq => {
-                    Some((actor, r.seq))
-                }
-                _ => None,
-            });
+            let actor = requests
+                .get(req)
+                .and_then(|v| v.iter().find(|(seq, _)| *seq < e.seq))
+                .map(|(seq, a)| (*a, *seq));
             let Some((actor, rseq)) = actor else { continue };
             if *actor == Actor::Provider {
                 continue;
