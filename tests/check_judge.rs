@@ -763,3 +763,63 @@ fn ntf02_sessions() {
     );
     assert_verdict(&judge_session(&b.build()), "NTF-02", Fail);
 }
+
+// ---------------------------------------------------------------- whole histories
+
+#[test]
+fn each_case_of_a_history_is_judged_on_its_own() {
+    let mut b = chatting(&["CMP-01"]);
+    complete_ok(&mut b, "c1", "agent1", "X1", complete());
+    b.settle();
+    // A second case reuses the alias and the request ids, as a fresh recorder would.
+    let mut second = chatting(&["CMP-02"]);
+    let r = second.post("c1", "agent1", "X1", complete());
+    second.respond(r, 200, ok());
+    second.settle_deadline(5000);
+    let mut h = b.build();
+    let base = h.events.len() as u64;
+    for mut e in second.build().events {
+        e.seq += base;
+        h.events.push(e);
+    }
+    let fs = run(&h);
+    let cmp02: Vec<_> = fs.iter().filter(|f| f.req == "CMP-02").collect();
+    assert_eq!(cmp02.len(), 2, "{fs:#?}");
+    assert_eq!(cmp02[0].verdict, Pass);
+    assert_eq!(cmp02[1].verdict, Fail);
+}
+
+#[test]
+fn findings_carry_no_secrets_from_the_history() {
+    let mut b = chatting(&["CMP-01"]);
+    let r = b.post("c1", "agent1", "X1", complete());
+    // Even a header that slipped past redaction never reaches a finding.
+    if let Some(gws_conform::history::EventKind::Request { headers, .. }) =
+        b.build().events.last().map(|e| e.kind.clone())
+    {
+        assert!(headers.is_empty());
+    }
+    b.push(
+        "rest:agent1",
+        gws_conform::history::EventKind::Request {
+            req: 99,
+            actor: gws_conform::history::Actor::Agent("agent1".into()),
+            method: "POST".into(),
+            path: "/api/v2/me/chats/X1".into(),
+            headers: vec![("Authorization".into(), "Basic c2VjcmV0".into())],
+            body: Body::Json(complete()),
+            part: None,
+        },
+    );
+    b.respond(
+        r,
+        500,
+        json!({"statusCode":4,"statusMessage":"x","csrf":"TOKEN123"}),
+    );
+    b.settle();
+    let text = serde_json::to_string(&run(&b.build())).unwrap();
+    assert!(
+        !text.contains("c2VjcmV0") && !text.contains("TOKEN123"),
+        "{text}"
+    );
+}

@@ -304,9 +304,9 @@ impl<'a> Ctx<'a> {
                 chat,
                 by_other_agent,
                 auth,
-                body,
+                ..
             } => {
-                self.judge_post(index, None, chat, *by_other_agent, *auth, body);
+                self.judge_post(index, None, chat, *by_other_agent, *auth);
             }
             Step::CustomerLeaves { chat } => {
                 if let Some(c) = self.chats.get_mut(chat) {
@@ -321,10 +321,10 @@ impl<'a> Ctx<'a> {
                             chat,
                             by_other_agent,
                             auth,
-                            body,
+                            ..
                         } => {
                             if let Some(r) =
-                                self.judge_post(index, Some(k), chat, *by_other_agent, *auth, body)
+                                self.judge_post(index, Some(k), chat, *by_other_agent, *auth)
                             {
                                 results.push(r);
                             }
@@ -406,7 +406,6 @@ impl<'a> Ctx<'a> {
         chat_ref: &ChatRef,
         by_other: bool,
         auth: AuthVariant,
-        _step_body: &Body,
     ) -> Option<CompleteResult> {
         // Which chat, in which state.
         let (alias, chat) = match chat_ref {
@@ -529,7 +528,7 @@ impl<'a> Ctx<'a> {
                     w(expected, ans.describe(), evs.clone()),
                 ));
             }
-            self.after_answer(alias.as_deref(), &cls, &exp, &ans, req_ev.seq, &[r], false);
+            self.after_answer(alias.as_deref(), &cls, &ans, req_ev.seq, &[r], false);
             return None;
         }
 
@@ -545,7 +544,7 @@ impl<'a> Ctx<'a> {
                         cite.push("CMP-21");
                     }
                 }
-                self.after_answer(alias.as_deref(), &cls, &exp, &ans, req_ev.seq, &cite, true);
+                self.after_answer(alias.as_deref(), &cls, &ans, req_ev.seq, &cite, true);
                 None
             }
             None => {
@@ -735,7 +734,6 @@ impl<'a> Ctx<'a> {
         &mut self,
         alias: Option<&str>,
         cls: &Classified,
-        _exp: &model::Expectation,
         ans: &Ans,
         req_seq: u64,
         cite: &[&'static str],
