@@ -823,3 +823,27 @@ fn findings_carry_no_secrets_from_the_history() {
         "{text}"
     );
 }
+
+#[test]
+fn cmp20_with_an_unanswered_complete_is_an_error() {
+    let mut h = concurrent(None);
+    // Turn the first Response of the concurrent step into a NoResponse.
+    let pos = h
+        .events
+        .iter()
+        .position(|e| {
+            matches!(&e.kind, gws_conform::history::EventKind::Response { req, .. } if *req >= 6)
+        })
+        .unwrap();
+    let gws_conform::history::EventKind::Response { req, .. } = h.events[pos].kind else {
+        unreachable!()
+    };
+    h.events[pos].kind = gws_conform::history::EventKind::NoResponse {
+        req,
+        kind: gws_conform::history::NoResponseKind::Io,
+        message: "connection reset".into(),
+        elapsed_us: 1,
+    };
+    let fs = run(&h);
+    assert_verdict(&fs, "CMP-20", Error);
+}

@@ -337,7 +337,7 @@ impl<'a> Ctx<'a> {
                         _ => {}
                     }
                 }
-                self.judge_cmp20(index, results);
+                self.judge_cmp20(index, steps, results);
             }
             Step::CustomerSends { .. } | Step::Inspect { .. } | Step::Settle => {}
         }
@@ -1381,11 +1381,33 @@ impl<'a> Ctx<'a> {
     }
 
     /// CMP-20 over a `Concurrent` step with at least 5 Completes on distinct chats.
-    fn judge_cmp20(&mut self, index: usize, results: Vec<CompleteResult>) {
-        let mut chats: Vec<&str> = results.iter().map(|r| r.chat.as_str()).collect();
-        chats.sort_unstable();
-        chats.dedup();
-        if results.len() < 5 || chats.len() < results.len() {
+    fn judge_cmp20(&mut self, index: usize, steps: &[Step], results: Vec<CompleteResult>) {
+        // The Completes the step meant to send at once, on distinct chats.
+        let mut planned: Vec<&str> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::AgentPost {
+                    chat: ChatRef::Alias(a),
+                    body,
+                    ..
+                } if model::classify(body).is_complete() => Some(a.as_str()),
+                _ => None,
+            })
+            .collect();
+        let n = planned.len();
+        planned.sort_unstable();
+        planned.dedup();
+        if n < 5 || planned.len() < n {
+            return;
+        }
+        if results.len() < n {
+            self.push(Finding::error(
+                "CMP-20",
+                format!(
+                    "step {index}: only {} of {n} concurrent Completes could be judged (no answer, or the chat's state was unknown)",
+                    results.len()
+                ),
+            ));
             return;
         }
         let times: Vec<u64> = results
