@@ -847,3 +847,33 @@ fn cmp20_with_an_unanswered_complete_is_an_error() {
     let fs = run(&h);
     assert_verdict(&fs, "CMP-20", Error);
 }
+
+#[test]
+fn cmp17_fails_on_a_new_state_after_a_refusal() {
+    let mut b = chatting(&["CMP-17"]);
+    let r = b.post(
+        "c1",
+        "agent1",
+        "X1",
+        json!({"operationName":"Complete","treatAs":"Normal"}),
+    );
+    b.respond(r, 200, err(1));
+    b.notify("agent1", status_change("X1", "LeftChat"));
+    b.settle();
+    let fs = run(&b.build());
+    assert_verdict(&fs, "CMP-09", Pass);
+    assert_verdict(&fs, "CMP-17", Fail);
+    // A late echo of the Chatting the Accept caused is not the refusal's doing.
+    let mut b = chatting(&["CMP-17"]);
+    let r = b.post(
+        "c1",
+        "agent1",
+        "X1",
+        json!({"operationName":"Complete","treatAs":"Normal"}),
+    );
+    b.respond(r, 200, err(1));
+    b.notify("agent1", status_change("X1", "Invited"));
+    b.notify("agent1", status_change("X1", "Chatting"));
+    b.settle();
+    assert_verdict(&run(&b.build()), "CMP-17", Pass);
+}

@@ -4,11 +4,11 @@
 //! - "Nothing changed" after a refusal (CMP-17, CMP-21, SES-01/02) is judged on the
 //!   notifications for the chat from the refusal until the next step that acts on that
 //!   chat (or the end of the case). Only notifications the refusal can have caused count:
-//!   one carrying the refusal's `referenceId`, a `StatusChange` to a state other than the
-//!   chat's current one (or a second `Completed`), an `Error` notification, or a
-//!   `NewMessages` with the refused Complete's text. Late echoes of earlier steps
-//!   (e.g. an `Invited` or `ParticipantsUpdated` that arrives after the refusal) are not
-//!   the refusal's doing.
+//!   one carrying the refusal's `referenceId`, a `StatusChange` to a state the chat has
+//!   never been in (or a second `Completed`), an `Error` notification, or a `NewMessages`
+//!   with the refused Complete's text. Late echoes of earlier steps (an `Invited`,
+//!   `Chatting` or `ParticipantsUpdated` that arrives after the refusal) are not the
+//!   refusal's doing.
 //! - A refused agent answer is HTTP 4xx, or a JSON `statusCode` ≠ 0 under HTTP < 500;
 //!   5xx and statusCode 4 (internal error) are never a proper refusal (SPEC §6.3).
 //! - Preferred statusCodes (SHOULD) fail a SHOULD row; on a MUST row (CMP-09) they only
@@ -37,6 +37,9 @@ struct ChatSt {
     /// A refused Complete whose follow-up operation decides the rest of CMP-17:
     /// (request seq, response seq).
     pending17: Option<(u64, u64)>,
+    /// Every state the chat has been in: a late `StatusChange` to one of them is an
+    /// echo of an earlier step, not the doing of a later refusal.
+    seen: Vec<ChatState>,
 }
 
 /// What a successful-by-model Complete produced, for CMP-20.
@@ -263,6 +266,7 @@ impl<'a> Ctx<'a> {
                         customer_present: true,
                         completed_note: None,
                         pending17: None,
+                        seen: vec![ChatState::Invited],
                     },
                 );
             }
@@ -297,6 +301,7 @@ impl<'a> Ctx<'a> {
                         customer_present: true,
                         completed_note: None,
                         pending17: None,
+                        seen: vec![ChatState::Invited],
                     },
                 );
             }
@@ -636,6 +641,11 @@ impl<'a> Ctx<'a> {
     fn set_state(&mut self, alias: &str, s: Option<ChatState>) {
         if let Some(c) = self.chats.get_mut(alias) {
             c.state = s;
+            if let Some(st) = s
+                && !c.seen.contains(&st)
+            {
+                c.seen.push(st);
+            }
         }
     }
 
@@ -788,7 +798,7 @@ impl<'a> Ctx<'a> {
                         Some("Completed") => {
                             state != ChatState::Completed || c.completed_note != Some(n.seq)
                         }
-                        Some(s) => s != state.as_str(),
+                        Some(s) => !c.seen.iter().any(|x| x.as_str() == s),
                         None => false,
                     }
             })
@@ -931,6 +941,7 @@ impl<'a> Ctx<'a> {
                 && let Some(cm) = self.chats.get_mut(alias)
             {
                 cm.state = Some(ChatState::Completed);
+                cm.seen.push(ChatState::Completed);
                 cm.completed_note = first;
             }
             self.both_apply(
@@ -1041,6 +1052,7 @@ impl<'a> Ctx<'a> {
             .or(completed_owner.first().map(|n| n.seq));
         if let Some(cm) = self.chats.get_mut(alias) {
             cm.state = Some(ChatState::Completed);
+            cm.seen.push(ChatState::Completed);
             cm.completed_note = first_seq;
         }
         // CMP-03.
