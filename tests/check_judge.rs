@@ -763,3 +763,117 @@ fn ntf02_sessions() {
     );
     assert_verdict(&judge_session(&b.build()), "NTF-02", Fail);
 }
+
+// ---------------------------------------------------------------- whole histories
+
+#[test]
+fn each_case_of_a_history_is_judged_on_its_own() {
+    let mut b = chatting(&["CMP-01"]);
+    complete_ok(&mut b, "c1", "agent1", "X1", complete());
+    b.settle();
+    // A second case reuses the alias and the request ids, as a fresh recorder would.
+    let mut second = chatting(&["CMP-02"]);
+    let r = second.post("c1", "agent1", "X1", complete());
+    second.respond(r, 200, ok());
+    second.settle_deadline(5000);
+    let mut h = b.build();
+    let base = h.events.len() as u64;
+    for mut e in second.build().events {
+        e.seq += base;
+        h.events.push(e);
+    }
+    let fs = run(&h);
+    let cmp02: Vec<_> = fs.iter().filter(|f| f.req == "CMP-02").collect();
+    assert_eq!(cmp02.len(), 2, "{fs:#?}");
+    assert_eq!(cmp02[0].verdict, Pass);
+    assert_eq!(cmp02[1].verdict, Fail);
+}
+
+#[test]
+fn findings_carry_no_secrets_from_the_history() {
+    let mut b = chatting(&["CMP-01"]);
+    let r = b.post("c1", "agent1", "X1", complete());
+    // Even a header that slipped past redaction never reaches a finding.
+    if let Some(gws_conform::history::EventKind::Request { headers, .. }) =
+        b.build().events.last().map(|e| e.kind.clone())
+    {
+        assert!(headers.is_empty());
+    }
+    b.push(
+        "rest:agent1",
+        gws_conform::history::EventKind::Request {
+            req: 99,
+            actor: gws_conform::history::Actor::Agent("agent1".into()),
+            method: "POST".into(),
+            path: "/api/v2/me/chats/X1".into(),
+            headers: vec![("Authorization".into(), "Basic c2VjcmV0".into())],
+            body: Body::Json(complete()),
+            part: None,
+        },
+    );
+    b.respond(
+        r,
+        500,
+        json!({"statusCode":4,"statusMessage":"x","csrf":"TOKEN123"}),
+    );
+    b.settle();
+    let text = serde_json::to_string(&run(&b.build())).unwrap();
+    assert!(
+        !text.contains("c2VjcmV0") && !text.contains("TOKEN123"),
+        "{text}"
+    );
+}
+
+#[test]
+fn cmp20_with_an_unanswered_complete_is_an_error() {
+    let mut h = concurrent(None);
+    // Turn the first Response of the concurrent step into a NoResponse.
+    let pos = h
+        .events
+        .iter()
+        .position(|e| {
+            matches!(&e.kind, gws_conform::history::EventKind::Response { req, .. } if *req >= 6)
+        })
+        .unwrap();
+    let gws_conform::history::EventKind::Response { req, .. } = h.events[pos].kind else {
+        unreachable!()
+    };
+    h.events[pos].kind = gws_conform::history::EventKind::NoResponse {
+        req,
+        kind: gws_conform::history::NoResponseKind::Io,
+        message: "connection reset".into(),
+        elapsed_us: 1,
+    };
+    let fs = run(&h);
+    assert_verdict(&fs, "CMP-20", Error);
+}
+
+#[test]
+fn cmp17_fails_on_a_new_state_after_a_refusal() {
+    let mut b = chatting(&["CMP-17"]);
+    let r = b.post(
+        "c1",
+        "agent1",
+        "X1",
+        json!({"operationName":"Complete","treatAs":"Normal"}),
+    );
+    b.respond(r, 200, err(1));
+    b.notify("agent1", status_change("X1", "LeftChat"));
+    b.settle();
+    let fs = run(&b.build());
+    assert_verdict(&fs, "CMP-09", Pass);
+    assert_verdict(&fs, "CMP-17", Fail);
+    // A late echo of the Chatting the Accept caused is not the refusal's doing.
+    let mut b = chatting(&["CMP-17"]);
+    let r = b.post(
+        "c1",
+        "agent1",
+        "X1",
+        json!({"operationName":"Complete","treatAs":"Normal"}),
+    );
+    b.respond(r, 200, err(1));
+    b.notify("agent1", status_change("X1", "Invited"));
+    b.notify("agent1", status_change("X1", "Chatting"));
+    b.settle();
+    assert_verdict(&run(&b.build()), "CMP-17", Pass);
+}

@@ -368,3 +368,217 @@ proptest! {
         }
     }
 }
+
+// ------------------------------------------------------------------------------------
+// A conforming target, simulated from the model, never gets a Fail or an Error: the
+// checker has no false positives on the behaviour the SPEC describes.
+
+#[derive(Clone, Debug)]
+enum Act {
+    Post(&'static str, bool, AuthVariant, Value),
+    Unknown(Value),
+    CustomerLeaves(&'static str),
+    Inspect(&'static str),
+}
+
+fn act() -> impl Strategy<Value = Act> {
+    let bodies = prop_oneof![
+        Just(json!({"operationName":"Accept"})),
+        Just(json!({"operationName":"Reject"})),
+        Just(json!({"operationName":"Leave"})),
+        Just(json!({"operationName":"SendMessage","text":"m"})),
+        Just(json!({"operationName":"Complete"})),
+        Just(json!({"operationName":"Complete","text":"bye","treatAs":"System"})),
+        Just(json!({"operationName":"Complete","queueName":"Q","saveLAR":true})),
+        Just(json!({"operationName":"Complete","messageType":"Text"})),
+        Just(json!({"operationName":"Complete","text":"x","treatAs":"Loud"})),
+        Just(json!({"operationName":"Complete","queueName":""})),
+        Just(json!({"operationName":"Explode"})),
+        Just(json!({"noop":1})),
+    ];
+    let alias = prop_oneof![Just("c1"), Just("c2")];
+    prop_oneof![
+        6 => (alias.clone(), bodies.clone()).prop_map(|(a, b)| Act::Post(a, false, AuthVariant::Normal, b)),
+        1 => (alias.clone(), bodies.clone()).prop_map(|(a, b)| Act::Post(a, true, AuthVariant::Normal, b)),
+        1 => (alias.clone(), prop_oneof![Just(AuthVariant::NoCsrf), Just(AuthVariant::CookieOnly), Just(AuthVariant::NoCredentials)])
+            .prop_map(|(a, au)| Act::Post(a, false, au, json!({"operationName":"Complete"}))),
+        1 => bodies.prop_map(Act::Unknown),
+        1 => alias.clone().prop_map(Act::CustomerLeaves),
+        1 => alias.prop_map(Act::Inspect),
+    ]
+}
+
+#[derive(Clone, Debug)]
+struct SimChat {
+    id: &'static str,
+    owner: &'static str,
+    state: gws_conform::model::ChatState,
+    present: bool,
+    queue: Value,
+    last_agent: Value,
+    transcript: Vec<Value>,
+}
+
+fn simulate(acts: Vec<Act>) -> History {
+    use gws_conform::model::{ChatState, Classified, Operation, classify, expect};
+    let mut b = gws_conform::check::build::HistoryBuilder::new();
+    b.case("sim", &[])
+        .session("agent1", true)
+        .session("agent2", true);
+    let mut chats = vec![
+        (
+            "c1",
+            SimChat {
+                id: "X1",
+                owner: "agent1",
+                state: ChatState::Invited,
+                present: true,
+                queue: Value::Null,
+                last_agent: Value::Null,
+                transcript: vec![],
+            },
+        ),
+        (
+            "c2",
+            SimChat {
+                id: "X2",
+                owner: "agent2",
+                state: ChatState::Invited,
+                present: true,
+                queue: Value::Null,
+                last_agent: Value::Null,
+                transcript: vec![],
+            },
+        ),
+    ];
+    for (a, c) in &chats {
+        b.offer(a, c.owner, c.id);
+    }
+    for act in acts {
+        match act {
+            Act::CustomerLeaves(a) => {
+                b.step(Step::CustomerLeaves { chat: a.into() });
+                let c = &mut chats.iter_mut().find(|(x, _)| *x == a).unwrap().1;
+                if c.present && c.state != ChatState::Completed {
+                    b.notify(c.owner, new_messages(c.id, "", "Client"));
+                }
+                c.present = false;
+            }
+            Act::Inspect(a) => {
+                let c = &chats.iter().find(|(x, _)| *x == a).unwrap().1;
+                let ended = !c.present || c.state == ChatState::Completed;
+                b.inspect(
+                    a,
+                    Some(json!({"queue":c.queue,"lastAgent":c.last_agent,
+                    "customerSessionEnded":ended,"customerTranscript":c.transcript})),
+                );
+            }
+            Act::Unknown(body) => {
+                let r = b.post_with(
+                    ChatRef::Unknown("NOPE".into()),
+                    false,
+                    AuthVariant::Normal,
+                    "agent1",
+                    "NOPE",
+                    Body::Json(body.clone()),
+                );
+                let code = match expect(None, true, &classify(&Body::Json(body))).refusal {
+                    Some(r) => r
+                        .required_codes
+                        .or(r.preferred_codes)
+                        .map(|c| c[0])
+                        .unwrap_or(6),
+                    None => 6,
+                };
+                b.respond(r, 200, json!({"statusCode":code,"statusMessage":"no"}));
+            }
+            Act::Post(a, other, auth, body) => {
+                let c = &mut chats.iter_mut().find(|(x, _)| *x == a).unwrap().1;
+                let actor = if other {
+                    if c.owner == "agent1" {
+                        "agent2"
+                    } else {
+                        "agent1"
+                    }
+                } else {
+                    c.owner
+                };
+                let r = b.post_with(
+                    ChatRef::Alias(a.into()),
+                    other,
+                    auth,
+                    actor,
+                    c.id,
+                    Body::Json(body.clone()),
+                );
+                match auth {
+                    AuthVariant::NoCsrf => {
+                        b.respond_body(r, 403, Body::Raw("Missing or invalid Csrf token".into()));
+                        continue;
+                    }
+                    AuthVariant::NoCredentials | AuthVariant::CookieOnly => {
+                        b.respond(
+                            r,
+                            200,
+                            json!({"statusCode":20,"statusMessage":"Access denied"}),
+                        );
+                        continue;
+                    }
+                    AuthVariant::Normal => {}
+                }
+                let cls = classify(&Body::Json(body));
+                let exp = expect(Some(c.state), !other, &cls);
+                if let Some(refusal) = exp.refusal {
+                    let code = refusal
+                        .required_codes
+                        .or(refusal.preferred_codes)
+                        .map(|c| c[0])
+                        .unwrap_or(2);
+                    b.respond(r, 200, json!({"statusCode":code,"statusMessage":"refused"}));
+                    continue;
+                }
+                b.respond(r, 200, json!({"statusCode":0}));
+                let next = exp.next.unwrap();
+                match &cls {
+                    Classified::Op(Operation::Complete(p)) => {
+                        if let Some(t) = &p.text {
+                            b.notify(c.owner, new_messages(c.id, t, "Agent"));
+                            if c.present {
+                                c.transcript
+                                    .push(json!({"type":"Text","text":t,"from":"Agent"}));
+                            }
+                        }
+                        if let Some(q) = &p.queue_name {
+                            c.queue = json!(q);
+                        }
+                        if p.save_lar == Some(true) {
+                            c.last_agent = json!(c.owner);
+                        }
+                        b.notify(c.owner, status_change(c.id, "Completed"));
+                    }
+                    _ if next != c.state => {
+                        b.notify(c.owner, status_change(c.id, next.as_str()));
+                    }
+                    _ => {
+                        b.notify(c.owner, new_messages(c.id, "m", "Agent"));
+                    }
+                }
+                c.state = next;
+            }
+        }
+    }
+    b.settle();
+    b.build()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+    #[test]
+    fn a_conforming_target_never_fails(acts in proptest::collection::vec(act(), 0..14)) {
+        let h = simulate(acts);
+        let fs = judge(&h, &CheckConfig::default(), &TestShapes);
+        let bad: Vec<_> = fs.iter().filter(|f| matches!(f.verdict, Verdict::Fail | Verdict::Error)).collect();
+        prop_assert!(bad.is_empty(), "{bad:#?}\n{}", serde_json::to_string(&h).unwrap());
+    }
+}

@@ -4,11 +4,11 @@
 //! - "Nothing changed" after a refusal (CMP-17, CMP-21, SES-01/02) is judged on the
 //!   notifications for the chat from the refusal until the next step that acts on that
 //!   chat (or the end of the case). Only notifications the refusal can have caused count:
-//!   one carrying the refusal's `referenceId`, a `StatusChange` to a state other than the
-//!   chat's current one (or a second `Completed`), an `Error` notification, or a
-//!   `NewMessages` with the refused Complete's text. Late echoes of earlier steps
-//!   (e.g. an `Invited` or `ParticipantsUpdated` that arrives after the refusal) are not
-//!   the refusal's doing.
+//!   one carrying the refusal's `referenceId`, a `StatusChange` to a state the chat has
+//!   never been in (or a second `Completed`), an `Error` notification, or a `NewMessages`
+//!   with the refused Complete's text. Late echoes of earlier steps (an `Invited`,
+//!   `Chatting` or `ParticipantsUpdated` that arrives after the refusal) are not the
+//!   refusal's doing.
 //! - A refused agent answer is HTTP 4xx, or a JSON `statusCode` ≠ 0 under HTTP < 500;
 //!   5xx and statusCode 4 (internal error) are never a proper refusal (SPEC §6.3).
 //! - Preferred statusCodes (SHOULD) fail a SHOULD row; on a MUST row (CMP-09) they only
@@ -37,6 +37,9 @@ struct ChatSt {
     /// A refused Complete whose follow-up operation decides the rest of CMP-17:
     /// (request seq, response seq).
     pending17: Option<(u64, u64)>,
+    /// Every state the chat has been in: a late `StatusChange` to one of them is an
+    /// echo of an earlier step, not the doing of a later refusal.
+    seen: Vec<ChatState>,
 }
 
 /// What a successful-by-model Complete produced, for CMP-20.
@@ -84,7 +87,16 @@ struct Ctx<'a> {
     targets: Vec<String>,
     csrf: bool,
     chats: HashMap<String, ChatSt>,
-    notes: &'a [Note<'a>],
+    /// Notifications by chat id.
+    by_chat: &'a HashMap<String, Vec<Note<'a>>>,
+    /// First agent request per (step index, part): position in `ev`.
+    reqs: HashMap<(usize, Option<usize>), usize>,
+    /// Answers (Response/NoResponse) per request id: positions in `ev`.
+    answers: HashMap<u64, Vec<usize>>,
+    /// First harness error per step index: (message, seq).
+    harness: HashMap<usize, (&'a str, u64)>,
+    /// Positions of `Inspect` events.
+    inspects: Vec<usize>,
     /// (position in `ev`, seq, step index, step) of every `Step` event.
     steps: Vec<(usize, u64, usize, &'a Step)>,
 }
@@ -118,7 +130,12 @@ fn acts_on(step: &Step, alias: &str) -> bool {
 }
 
 pub(crate) fn judge_case(ev: &[Event], cfg: &CheckConfig, shapes: &dyn Shapes) -> Vec<Finding> {
-    let notes: Vec<Note> = ev.iter().filter_map(Note::from_event).collect();
+    let mut by_chat: HashMap<String, Vec<Note>> = HashMap::new();
+    for n in ev.iter().filter_map(Note::from_event) {
+        if let Some(id) = n.chat_id.clone() {
+            by_chat.entry(id).or_default().push(n);
+        }
+    }
     let mut cx = Ctx {
         ev,
         cfg,
@@ -127,7 +144,11 @@ pub(crate) fn judge_case(ev: &[Event], cfg: &CheckConfig, shapes: &dyn Shapes) -
         targets: vec![],
         csrf: false,
         chats: HashMap::new(),
-        notes: &notes,
+        by_chat: &by_chat,
+        reqs: HashMap::new(),
+        answers: HashMap::new(),
+        harness: HashMap::new(),
+        inspects: vec![],
         steps: vec![],
     };
     for (pos, e) in ev.iter().enumerate() {
@@ -135,6 +156,24 @@ pub(crate) fn judge_case(ev: &[Event], cfg: &CheckConfig, shapes: &dyn Shapes) -
             EventKind::Case { targets, .. } => cx.targets = targets.clone(),
             EventKind::Session { csrf: true, .. } => cx.csrf = true,
             EventKind::Step { index, step } => cx.steps.push((pos, e.seq, *index, step)),
+            EventKind::Request {
+                actor: Actor::Agent(_),
+                part,
+                ..
+            } => {
+                if let Some(i) = e.in_step {
+                    cx.reqs.entry((i, *part)).or_insert(pos);
+                }
+            }
+            EventKind::Inspect { .. } => cx.inspects.push(pos),
+            EventKind::Response { req, .. } | EventKind::NoResponse { req, .. } => {
+                cx.answers.entry(*req).or_default().push(pos);
+            }
+            EventKind::HarnessError { message } if e.in_step.is_some() => {
+                if let Some(i) = e.in_step {
+                    cx.harness.entry(i).or_insert((message.as_str(), e.seq));
+                }
+            }
             EventKind::HarnessError { message } if e.in_step.is_none() => {
                 cx.error_targets(&format!("harness error: {message}"));
             }
@@ -200,12 +239,12 @@ impl<'a> Ctx<'a> {
     }
 
     fn step_harness_error(&self, index: usize) -> Option<(&'a str, u64)> {
-        self.ev.iter().find_map(|e| match &e.kind {
-            EventKind::HarnessError { message } if e.in_step == Some(index) => {
-                Some((message.as_str(), e.seq))
-            }
-            _ => None,
-        })
+        self.harness.get(&index).copied()
+    }
+
+    fn chat_notes(&self, id: &str) -> &'a [Note<'a>] {
+        let m: &'a HashMap<String, Vec<Note<'a>>> = self.by_chat;
+        m.get(id).map(Vec::as_slice).unwrap_or(&[])
     }
 
     fn run_step(&mut self, pos: usize, index: usize, step: &'a Step) {
@@ -227,6 +266,7 @@ impl<'a> Ctx<'a> {
                         customer_present: true,
                         completed_note: None,
                         pending17: None,
+                        seen: vec![ChatState::Invited],
                     },
                 );
             }
@@ -261,6 +301,7 @@ impl<'a> Ctx<'a> {
                         customer_present: true,
                         completed_note: None,
                         pending17: None,
+                        seen: vec![ChatState::Invited],
                     },
                 );
             }
@@ -268,9 +309,9 @@ impl<'a> Ctx<'a> {
                 chat,
                 by_other_agent,
                 auth,
-                body,
+                ..
             } => {
-                self.judge_post(index, None, chat, *by_other_agent, *auth, body);
+                self.judge_post(index, None, chat, *by_other_agent, *auth);
             }
             Step::CustomerLeaves { chat } => {
                 if let Some(c) = self.chats.get_mut(chat) {
@@ -285,10 +326,10 @@ impl<'a> Ctx<'a> {
                             chat,
                             by_other_agent,
                             auth,
-                            body,
+                            ..
                         } => {
                             if let Some(r) =
-                                self.judge_post(index, Some(k), chat, *by_other_agent, *auth, body)
+                                self.judge_post(index, Some(k), chat, *by_other_agent, *auth)
                             {
                                 results.push(r);
                             }
@@ -301,35 +342,28 @@ impl<'a> Ctx<'a> {
                         _ => {}
                     }
                 }
-                self.judge_cmp20(index, results);
+                self.judge_cmp20(index, steps, results);
             }
             Step::CustomerSends { .. } | Step::Inspect { .. } | Step::Settle => {}
         }
     }
 
     fn request_of(&self, index: usize, part: Option<usize>) -> Option<(&'a Event, u64, &'a Body)> {
-        self.ev.iter().find_map(|e| match &e.kind {
-            EventKind::Request {
-                req,
-                actor: Actor::Agent(_),
-                body,
-                part: p,
-                ..
-            } if e.in_step == Some(index) && *p == part => Some((e, *req, body)),
+        let ev: &'a [Event] = self.ev;
+        let e = ev.get(*self.reqs.get(&(index, part))?)?;
+        match &e.kind {
+            EventKind::Request { req, body, .. } => Some((e, *req, body)),
             _ => None,
-        })
+        }
     }
 
     fn answer_of(&self, req: u64, after: u64) -> Option<&'a Event> {
-        self.ev.iter().find(|e| {
-            e.seq > after
-                && match &e.kind {
-                    EventKind::Response { req: r, .. } | EventKind::NoResponse { req: r, .. } => {
-                        *r == req
-                    }
-                    _ => false,
-                }
-        })
+        let ev: &'a [Event] = self.ev;
+        self.answers
+            .get(&req)?
+            .iter()
+            .filter_map(|p| ev.get(*p))
+            .find(|e| e.seq > after)
     }
 
     /// The seq where the "caused by this step" window for `alias` ends: the next step
@@ -377,7 +411,6 @@ impl<'a> Ctx<'a> {
         chat_ref: &ChatRef,
         by_other: bool,
         auth: AuthVariant,
-        _step_body: &Body,
     ) -> Option<CompleteResult> {
         // Which chat, in which state.
         let (alias, chat) = match chat_ref {
@@ -500,7 +533,7 @@ impl<'a> Ctx<'a> {
                     w(expected, ans.describe(), evs.clone()),
                 ));
             }
-            self.after_answer(alias.as_deref(), &cls, &exp, &ans, req_ev.seq, &[r], false);
+            self.after_answer(alias.as_deref(), &cls, &ans, req_ev.seq, &[r], false);
             return None;
         }
 
@@ -516,7 +549,7 @@ impl<'a> Ctx<'a> {
                         cite.push("CMP-21");
                     }
                 }
-                self.after_answer(alias.as_deref(), &cls, &exp, &ans, req_ev.seq, &cite, true);
+                self.after_answer(alias.as_deref(), &cls, &ans, req_ev.seq, &cite, true);
                 None
             }
             None => {
@@ -608,6 +641,11 @@ impl<'a> Ctx<'a> {
     fn set_state(&mut self, alias: &str, s: Option<ChatState>) {
         if let Some(c) = self.chats.get_mut(alias) {
             c.state = s;
+            if let Some(st) = s
+                && !c.seen.contains(&st)
+            {
+                c.seen.push(st);
+            }
         }
     }
 
@@ -706,7 +744,6 @@ impl<'a> Ctx<'a> {
         &mut self,
         alias: Option<&str>,
         cls: &Classified,
-        _exp: &model::Expectation,
         ans: &Ans,
         req_seq: u64,
         cite: &[&'static str],
@@ -729,7 +766,7 @@ impl<'a> Ctx<'a> {
             let next = model::after_success(state, op);
             if next == ChatState::Completed && state != ChatState::Completed {
                 let first = self
-                    .notes
+                    .chat_notes(&c.id)
                     .iter()
                     .find(|n| n.seq > req_seq && n.is_for(&c.id) && n.is_completed())
                     .map(|n| n.seq);
@@ -750,7 +787,7 @@ impl<'a> Ctx<'a> {
         let resp_ref = ans.json.and_then(|j| j.get("referenceId"));
         let end = self.window_end(alias, ans.seq);
         let caused: Vec<&Note> = self
-            .notes
+            .chat_notes(&c.id)
             .iter()
             .filter(|n| n.seq > req_seq && n.seq < end && n.is_for(&c.id))
             .filter(|n| {
@@ -761,7 +798,7 @@ impl<'a> Ctx<'a> {
                         Some("Completed") => {
                             state != ChatState::Completed || c.completed_note != Some(n.seq)
                         }
-                        Some(s) => s != state.as_str(),
+                        Some(s) => !c.seen.iter().any(|x| x.as_str() == s),
                         None => false,
                     }
             })
@@ -886,7 +923,7 @@ impl<'a> Ctx<'a> {
             ));
         }
         let completed_owner: Vec<&Note> = self
-            .notes
+            .chat_notes(&c.id)
             .iter()
             .filter(|n| n.seq > req_ev.seq && n.is_for(&c.id) && n.is_completed())
             .collect();
@@ -904,6 +941,7 @@ impl<'a> Ctx<'a> {
                 && let Some(cm) = self.chats.get_mut(alias)
             {
                 cm.state = Some(ChatState::Completed);
+                cm.seen.push(ChatState::Completed);
                 cm.completed_note = first;
             }
             self.both_apply(
@@ -1014,6 +1052,7 @@ impl<'a> Ctx<'a> {
             .or(completed_owner.first().map(|n| n.seq));
         if let Some(cm) = self.chats.get_mut(alias) {
             cm.state = Some(ChatState::Completed);
+            cm.seen.push(ChatState::Completed);
             cm.completed_note = first_seq;
         }
         // CMP-03.
@@ -1042,7 +1081,7 @@ impl<'a> Ctx<'a> {
         // CMP-04.
         if let Some(text) = &p.text {
             // The text delivered to an agent that does not own the chat is a failure.
-            if let Some(stray) = self.notes.iter().find(|n| {
+            if let Some(stray) = self.chat_notes(&c.id).iter().find(|n| {
                 n.seq > req_ev.seq
                     && n.seq < end
                     && n.is_for(&c.id)
@@ -1060,7 +1099,7 @@ impl<'a> Ctx<'a> {
                     ),
                 ));
             }
-            let msg = self.notes.iter().find(|n| {
+            let msg = self.chat_notes(&c.id).iter().find(|n| {
                 n.seq > req_ev.seq
                     && n.is_for(&c.id)
                     && n.agent == c.owner
@@ -1115,7 +1154,7 @@ impl<'a> Ctx<'a> {
         // or CMP-13's finding, not counted again here).
         if let Some(f) = first_seq {
             let after: Vec<&Note> = self
-                .notes
+                .chat_notes(&c.id)
                 .iter()
                 .filter(|n| n.seq > f && n.is_for(&c.id) && !n.is_completed())
                 .collect();
@@ -1150,7 +1189,7 @@ impl<'a> Ctx<'a> {
                 let mut caused: Vec<&Note> = vec![];
                 caused.extend(first);
                 if let Some(t) = &p.text {
-                    caused.extend(self.notes.iter().filter(|n| {
+                    caused.extend(self.chat_notes(&c.id).iter().filter(|n| {
                         n.seq > req_ev.seq && n.seq < end && n.is_for(&c.id) && n.has_agent_text(t)
                     }));
                 }
@@ -1245,14 +1284,21 @@ impl<'a> Ctx<'a> {
         if rows.is_empty() {
             return;
         }
-        let insp = self.ev.iter().find_map(|e| match &e.kind {
-            EventKind::Inspect {
-                alias: a,
-                result,
-                reason,
-            } if e.seq > after && a == alias => Some((e.seq, result.as_ref(), reason.as_deref())),
-            _ => None,
-        });
+        let ev: &'a [Event] = self.ev;
+        let insp = self
+            .inspects
+            .iter()
+            .filter_map(|p| ev.get(*p))
+            .find_map(|e| match &e.kind {
+                EventKind::Inspect {
+                    alias: a,
+                    result,
+                    reason,
+                } if e.seq > after && a == alias => {
+                    Some((e.seq, result.as_ref(), reason.as_deref()))
+                }
+                _ => None,
+            });
         let Some((seq, result, reason)) = insp else {
             for r in rows {
                 self.push(Finding::skip(
@@ -1347,11 +1393,33 @@ impl<'a> Ctx<'a> {
     }
 
     /// CMP-20 over a `Concurrent` step with at least 5 Completes on distinct chats.
-    fn judge_cmp20(&mut self, index: usize, results: Vec<CompleteResult>) {
-        let mut chats: Vec<&str> = results.iter().map(|r| r.chat.as_str()).collect();
-        chats.sort_unstable();
-        chats.dedup();
-        if results.len() < 5 || chats.len() < results.len() {
+    fn judge_cmp20(&mut self, index: usize, steps: &[Step], results: Vec<CompleteResult>) {
+        // The Completes the step meant to send at once, on distinct chats.
+        let mut planned: Vec<&str> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::AgentPost {
+                    chat: ChatRef::Alias(a),
+                    body,
+                    ..
+                } if model::classify(body).is_complete() => Some(a.as_str()),
+                _ => None,
+            })
+            .collect();
+        let n = planned.len();
+        planned.sort_unstable();
+        planned.dedup();
+        if n < 5 || planned.len() < n {
+            return;
+        }
+        if results.len() < n {
+            self.push(Finding::error(
+                "CMP-20",
+                format!(
+                    "step {index}: only {} of {n} concurrent Completes could be judged (no answer, or the chat's state was unknown)",
+                    results.len()
+                ),
+            ));
             return;
         }
         let times: Vec<u64> = results
@@ -1423,6 +1491,12 @@ impl<'a> Ctx<'a> {
     /// CMP-18: every JSON body of an agent or customer answer with a statusCode ≠ 0 is
     /// exactly statusCode + statusMessage.
     fn check_cmp18(&mut self) {
+        let mut requests: HashMap<u64, Vec<(u64, &Actor)>> = HashMap::new();
+        for e in self.ev {
+            if let EventKind::Request { req, actor, .. } = &e.kind {
+                requests.entry(*req).or_default().push((e.seq, actor));
+            }
+        }
         for e in self.ev {
             let EventKind::Response { req, body, .. } = &e.kind else {
                 continue;
@@ -1434,12 +1508,10 @@ impl<'a> Ctx<'a> {
             if code.as_i64() == Some(0) {
                 continue;
             }
-            let actor = self.ev.iter().find_map(|r| match &r.kind {
-                EventKind::Request { req: q, actor, .. } if q == req && r.seq < e.seq => {
-                    Some((actor, r.seq))
-                }
-                _ => None,
-            });
+            let actor = requests
+                .get(req)
+                .and_then(|v| v.iter().find(|(seq, _)| *seq < e.seq))
+                .map(|(seq, a)| (*a, *seq));
             let Some((actor, rseq)) = actor else { continue };
             if *actor == Actor::Provider {
                 continue;

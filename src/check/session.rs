@@ -59,7 +59,7 @@ fn judge_agent(agent: &str, evs: &[(u64, &BayeuxEvent)], out: &mut Vec<Finding>)
     let mut subscribed = false;
     // Advice that must be followed: (seq, reconnect, interval_ms).
     let mut pending: Option<(u64, String, u64)> = None;
-    for (i, (seq, ev)) in evs.iter().enumerate() {
+    for (seq, ev) in evs {
         match ev {
             BayeuxEvent::Handshake { successful, error } => {
                 if *successful {
@@ -166,7 +166,6 @@ fn judge_agent(agent: &str, evs: &[(u64, &BayeuxEvent)], out: &mut Vec<Finding>)
                 }
             }
         }
-        let _ = i;
     }
     if !handshook {
         if !out
