@@ -25,10 +25,7 @@ fn main() {
     let mut values = Vec::with_capacity(N);
     let mut valid = 0usize;
     for _ in 0..N {
-        let v = strategy
-            .new_tree(&mut runner)
-            .expect("generate")
-            .current();
+        let v = strategy.new_tree(&mut runner).expect("generate").current();
         if schemas.is_valid("complete-request", &v) {
             valid += 1;
         }
