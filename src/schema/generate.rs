@@ -59,7 +59,9 @@ const EXTRA_LEN: usize = 12;
 const EXTRA_ITEMS: usize = 4;
 
 /// What kind of rule an invalid instance breaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum RuleKind {
     /// `type`: a value of another JSON type.
     WrongType,
@@ -134,7 +136,7 @@ impl fmt::Display for RuleKind {
 }
 
 /// The one rule an [`Invalid`] instance breaks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BrokenRule {
     /// What kind of rule.
     pub kind: RuleKind,
@@ -159,7 +161,7 @@ impl fmt::Display for BrokenRule {
 }
 
 /// An instance that breaks exactly one rule, and that rule.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Invalid {
     /// The instance.
     pub value: Value,
@@ -241,6 +243,9 @@ pub(crate) struct ObjectNode {
     required: Vec<String>,
     /// `additionalProperties` is not `false`.
     open: bool,
+    /// The schema of additional properties, when `additionalProperties` is a (non-empty)
+    /// schema.
+    extra: Option<Arc<Node>>,
     dependent: Vec<(String, Vec<String>)>,
 }
 
@@ -301,14 +306,7 @@ fn walk(file: &str, v: &Value, ptr: &str) -> Result<(), SchemaError> {
             "items" => walk(file, sub, &here)?,
             "additionalProperties" => match sub {
                 Value::Bool(_) => {}
-                Value::Object(o) if o.is_empty() => {}
-                _ => {
-                    return Err(SchemaError::new(
-                        file,
-                        here,
-                        "only `true`, `false` or `{}` is supported by the generator",
-                    ));
-                }
+                other => walk(file, other, &here)?,
             },
             "oneOf" | "anyOf" | "allOf" => {
                 let Value::Array(items) = sub else {
@@ -665,6 +663,12 @@ impl<'a> Compiler<'a> {
                     }
                 }
                 let open = !matches!(m.get("additionalProperties"), Some(Value::Bool(false)));
+                let extra = match m.get("additionalProperties") {
+                    Some(v @ Value::Object(o)) if !o.is_empty() => {
+                        Some(self.compile_value(doc, &format!("{ptr}/additionalProperties"), v)?)
+                    }
+                    _ => None,
+                };
                 let mut dependent = Vec::new();
                 if let Some(d) = m.get("dependentRequired") {
                     let here = format!("{ptr}/dependentRequired");
@@ -696,6 +700,7 @@ impl<'a> Compiler<'a> {
                     props,
                     required,
                     open,
+                    extra,
                     dependent,
                 }))
             }
@@ -798,19 +803,23 @@ impl<'a> Compiler<'a> {
 // ---------------------------------------------------------------------------------------
 // Valid strategies
 
-fn text_char() -> BoxedStrategy<char> {
-    prop_oneof![
-        10 => proptest::char::range('a', 'z'),
-        2 => proptest::char::range('A', 'Z'),
-        2 => proptest::char::range('0', '9'),
-        1 => proptest::sample::select(vec![' ', '-', '_', '.', ',', '!', '?', '\'', '"', '\\', '/']),
-        1 => proptest::sample::select(vec!['é', 'ß', '中', '😀']),
-    ]
-    .boxed()
+/// Characters of generated text, weighted by repetition: mostly lowercase ASCII, some
+/// upper case, digits, JSON-sensitive punctuation and a few non-ASCII characters. `select`
+/// shrinks toward the first, `a`, so shrunk strings are readable.
+fn text_pool() -> Vec<char> {
+    let mut pool: Vec<char> = Vec::new();
+    for _ in 0..4 {
+        pool.extend('a'..='z');
+    }
+    pool.extend('A'..='Z');
+    pool.extend('0'..='9');
+    pool.extend([' ', '-', '_', '.', ',', '!', '?', '\'', '"', '\\', '/']);
+    pool.extend(['é', 'ß', '中', '😀']);
+    pool
 }
 
 fn text(min: usize, max: usize) -> BoxedStrategy<String> {
-    proptest::collection::vec(text_char(), min..=max.max(min))
+    proptest::collection::vec(proptest::sample::select(text_pool()), min..=max.max(min))
         .prop_map(|v| v.into_iter().collect())
         .boxed()
 }
@@ -901,6 +910,12 @@ fn valid_object(
     if o.props.is_empty() {
         if !o.open {
             return Just(Map::new()).boxed();
+        }
+        if let Some(extra) = &o.extra {
+            // A map: a few entries valued by the additionalProperties schema.
+            return proptest::collection::vec((word(1, 6), valid(extra)), 0..=2)
+                .prop_map(|kv| kv.into_iter().collect())
+                .boxed();
         }
         // A free-form object (userData, ext, data): a few short string entries.
         return proptest::collection::vec((word(1, 6), word(0, 6)), 0..=2)
@@ -1060,6 +1075,9 @@ fn kinds_of(node: &Arc<Node>) -> Vec<RuleKind> {
                         }
                         for (_, n) in &o.props {
                             v.extend(kinds_of(n));
+                        }
+                        if let Some(extra) = &o.extra {
+                            v.extend(kinds_of(extra));
                         }
                     }
                 }
@@ -1372,6 +1390,27 @@ fn type_invalid_options(t: &TypeNode, path: &str, out: &mut Vec<BoxedStrategy<In
 }
 
 fn object_invalid_options(o: &Arc<ObjectNode>, path: &str, out: &mut Vec<BoxedStrategy<Invalid>>) {
+    if let Some(extra) = &o.extra {
+        // One additional property whose value breaks the additionalProperties schema.
+        let key = (0..)
+            .map(|i| format!("zzextra{i}"))
+            .find(|k| o.index(k).is_none())
+            .unwrap_or_default();
+        for child in invalid_options(extra, &format!("{path}/{}", esc(&key))) {
+            let key = key.clone();
+            out.push(
+                (valid_object(o, &[], &[]), child)
+                    .prop_map(move |(mut m, inv)| {
+                        m.insert(key.clone(), inv.value);
+                        Invalid {
+                            value: Value::Object(m),
+                            rule: inv.rule,
+                        }
+                    })
+                    .boxed(),
+            );
+        }
+    }
     for k in o.required.iter().filter(|k| missing_ok(o, k)) {
         let (p, k2) = (path.to_string(), k.clone());
         out.push(

@@ -11,6 +11,9 @@ use proptest::strategy::BoxedStrategy;
 /// Longest run a generator produces for an unbounded quantifier (beyond its minimum).
 const UNBOUNDED_EXTRA: usize = 6;
 
+/// Most atoms a pattern may have (bounds the matcher's recursion).
+const MAX_ATOMS: usize = 48;
+
 #[derive(Debug, Clone)]
 enum CharSet {
     /// `.`: any character but a newline.
@@ -142,6 +145,9 @@ impl Pattern {
                 ));
             }
             atoms.push(Atom { set, min, max });
+            if atoms.len() > MAX_ATOMS {
+                return Err(format!("pattern {src:?}: more than {MAX_ATOMS} atoms"));
+            }
         }
         Ok(Pattern {
             anchored_start,

@@ -241,3 +241,32 @@ fn formats_are_validated() {
     assert!(s.validate("x", &json!("http://h/a")).is_ok());
     assert!(s.validate("x", &json!("not a uri")).is_err());
 }
+
+#[test]
+fn additional_properties_schema_generates_maps_and_breaks_their_values() {
+    use proptest::strategy::{Strategy, ValueTree};
+    let s = Schemas::from_sources(vec![src(
+        "m",
+        r#""type":"object","additionalProperties":{"type":"integer","minimum":0}"#,
+    )])
+    .unwrap();
+    let mut r = proptest::test_runner::TestRunner::deterministic();
+    let st = s.valid_strategy("m").unwrap();
+    let mut non_empty = 0;
+    for _ in 0..100 {
+        let v = st.new_tree(&mut r).unwrap().current();
+        assert!(s.validate("m", &v).is_ok(), "{v}");
+        non_empty += usize::from(!v.as_object().unwrap().is_empty());
+    }
+    assert!(non_empty > 0);
+    let inv = s.invalid_strategy("m").unwrap();
+    let mut kinds = BTreeSet::new();
+    for _ in 0..200 {
+        let i = inv.new_tree(&mut r).unwrap().current();
+        let issues = s.validate("m", &i.value).unwrap_err();
+        assert!(issues_match_rule(&issues, &i.rule), "{i:?} {issues:?}");
+        kinds.insert(i.rule.kind);
+    }
+    assert_eq!(kinds, s.breakable_rules("m").unwrap());
+    assert!(kinds.contains(&RuleKind::BelowMinimum));
+}
