@@ -1,5 +1,294 @@
-//! Reports: JSON, JUnit, HTML, case files, curl scripts. Writers only read the plain
-//! [`types::RunReport`] the runner fills.
+//! Reports: JSON, JUnit, HTML, case files, curl scripts, baselines, shard merging and
+//! normalized transcripts. Writers only read the plain [`types::RunReport`] the runner
+//! fills.
+//!
+//! Every byte a writer puts on disk passes through the run's
+//! [`Scrubber`](crate::history::redact::Scrubber) as a last line of defence (see
+//! [`scrub_text`] and [`scrub_markup`]).
 
+pub mod baseline;
+pub mod case;
+pub mod html;
+pub mod json;
+pub mod junit;
+pub mod table;
+pub mod transcript;
 pub mod types;
+
+pub use baseline::{Baseline, Waiver, apply_baseline, load_baseline, parse_baseline};
+pub use case::{CASE_FORMAT, CaseFile, case_file, curl_script, load_case_file, write_case_files};
+pub use html::write_html;
+pub use json::{load_report, write_json};
+pub use junit::{junit_xml, write_junit};
+pub use table::{merge, overall_of, recompute, requirement_table};
+pub use transcript::transcript;
 pub use types::*;
+
+use crate::history::redact::{REDACTED, Scrubber};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Why reading or writing a report artefact failed. Every variant names the file (and,
+/// where it can, the line/column, entry or field) so a user can fix it.
+#[derive(Debug)]
+pub enum ReportError {
+    /// Reading or writing `path` failed.
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `path` is not well-formed (JSON/TOML syntax or shape), at `line`:`column` when known.
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// `path` parsed but a value in it is not acceptable (`what` names the entry/field).
+    Invalid { path: PathBuf, what: String },
+    /// Shard reports that cannot be merged.
+    Merge(String),
+    /// Serializing an artefact failed (should not happen; reported rather than panicking).
+    Serialize(String),
+}
+
+impl fmt::Display for ReportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReportError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            ReportError::Parse {
+                path,
+                line,
+                column,
+                message,
+            } => write!(
+                f,
+                "{}: line {line}, column {column}: {message}",
+                path.display()
+            ),
+            ReportError::Invalid { path, what } => write!(f, "{}: {what}", path.display()),
+            ReportError::Merge(m) => write!(f, "cannot merge shard reports: {m}"),
+            ReportError::Serialize(m) => write!(f, "cannot serialize report: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for ReportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReportError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// The files [`write_all`] produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    /// The report directory.
+    pub dir: PathBuf,
+    /// `report.json`.
+    pub json: PathBuf,
+    /// `junit.xml`.
+    pub junit: PathBuf,
+    /// `report.html`.
+    pub html: PathBuf,
+    /// One `(cases/<id>.json, cases/<id>.sh)` pair per failing case.
+    pub cases: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Written {
+    /// Every path written, in writing order.
+    pub fn all(&self) -> Vec<PathBuf> {
+        let mut v = vec![self.json.clone(), self.junit.clone(), self.html.clone()];
+        for (j, s) in &self.cases {
+            v.push(j.clone());
+            v.push(s.clone());
+        }
+        v
+    }
+}
+
+/// Writes every artefact of a run into `dir` (created if needed): `report.json`,
+/// `junit.xml`, `report.html` and, for each case with verdict Fail,
+/// `cases/<id>.json` + `cases/<id>.sh`.
+pub fn write_all(dir: &Path, report: &RunReport, scrub: &Scrubber) -> Result<Written, ReportError> {
+    create_dir(dir)?;
+    let json = write_json(dir, report, scrub)?;
+    let junit = write_junit(dir, report, scrub)?;
+    let html = write_html(dir, report, scrub)?;
+    let cases = write_case_files(dir, report, scrub)?;
+    Ok(Written {
+        dir: dir.to_path_buf(),
+        json,
+        junit,
+        html,
+        cases,
+    })
+}
+
+pub(crate) fn create_dir(dir: &Path) -> Result<(), ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes `text` to `path` (via a temporary file and a rename, so a reader never sees half
+/// a file).
+pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), ReportError> {
+    let io = |source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Scrubs plain text (JSON, shell): every known secret, also in its JSON-escaped form,
+/// becomes [`REDACTED`]. Never produces a quote or backslash, so JSON and single-quoted
+/// shell stay well-formed.
+pub fn scrub_text(scrub: &Scrubber, text: &str) -> String {
+    let mut out = scrub.scrub(text);
+    for s in scrub.secrets() {
+        let escaped = serde_json::to_string(s).unwrap_or_default();
+        let escaped = escaped.trim_matches('"');
+        if escaped.len() >= 4 && escaped != s && out.contains(escaped) {
+            out = out.replace(escaped, REDACTED);
+        }
+    }
+    out
+}
+
+/// Scrubs markup (HTML, XML): every known secret, raw or markup-escaped, becomes
+/// `&lt;redacted&gt;`, so the replacement cannot itself inject a tag.
+pub fn scrub_markup(scrub: &Scrubber, text: &str) -> String {
+    const MARKUP_REDACTED: &str = "&lt;redacted&gt;";
+    let mut out = text.to_string();
+    for s in scrub.secrets() {
+        for form in [escape_markup(s), s.clone()] {
+            if form.len() >= 4 && out.contains(form.as_str()) {
+                out = out.replace(form.as_str(), MARKUP_REDACTED);
+            }
+        }
+    }
+    out
+}
+
+/// Escapes `& < > " '` for HTML/XML text and attribute values.
+pub fn escape_markup(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            // Characters XML 1.0 forbids (control characters from a hostile target).
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' && c != '\r' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A case id made safe as a file stem: only `[A-Za-z0-9._-]`, no leading dot, never empty.
+pub fn file_stem(id: &str) -> String {
+    let mut s: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(120)
+        .collect();
+    if s.starts_with('.') {
+        s.replace_range(0..1, "_");
+    }
+    if s.is_empty() {
+        s.push_str("case");
+    }
+    s
+}
+
+/// The file stem of each failing case (`cases/<stem>.json`), unique within the report
+/// even when two ids sanitize to the same stem.
+pub fn case_stems(report: &RunReport) -> HashMap<String, String> {
+    let mut used = std::collections::HashSet::new();
+    let mut out = HashMap::new();
+    for c in report
+        .cases
+        .iter()
+        .filter(|c| c.verdict == crate::check::Verdict::Fail)
+    {
+        if out.contains_key(&c.id) {
+            continue;
+        }
+        let base = file_stem(&c.id);
+        let mut stem = base.clone();
+        let mut n = 2;
+        while !used.insert(stem.to_ascii_lowercase()) {
+            stem = format!("{base}-{n}");
+            n += 1;
+        }
+        out.insert(c.id.clone(), stem);
+    }
+    out
+}
+
+/// The command that replays a saved case.
+pub fn replay_command(stem: &str) -> String {
+    format!("gws-conform replay cases/{stem}.json")
+}
+
+/// Truncates `s` to at most `max` characters, marking the cut with `…`.
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_stems_are_safe_and_unique() {
+        assert_eq!(file_stem("../../etc/passwd"), "_._.._etc_passwd");
+        assert!(!file_stem("../x").contains('/'));
+        assert_eq!(file_stem(""), "case");
+        assert_eq!(file_stem("cmp-04-3"), "cmp-04-3");
+    }
+
+    #[test]
+    fn markup_scrub_never_injects_a_tag() {
+        let mut s = Scrubber::new();
+        s.add("p<ss&word");
+        let html = format!("<td>{}</td><td>p<ss&word</td>", escape_markup("p<ss&word"));
+        let out = scrub_markup(&s, &html);
+        assert_eq!(out, "<td>&lt;redacted&gt;</td><td>&lt;redacted&gt;</td>");
+    }
+
+    #[test]
+    fn text_scrub_catches_json_escaped_secrets() {
+        let mut s = Scrubber::new();
+        s.add("pa\"ss\\wd");
+        let json = serde_json::to_string(&serde_json::json!({"x": "pa\"ss\\wd"})).unwrap();
+        let out = scrub_text(&s, &json);
+        assert!(!out.contains("ss\\\\wd"), "{out}");
+        let _: serde_json::Value = serde_json::from_str(&out).unwrap();
+    }
+}

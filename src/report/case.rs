@@ -1,0 +1,599 @@
+//! Case files (`cases/<id>.json`, replayable by `gws-conform replay`) and their curl
+//! scripts (`cases/<id>.sh`).
+
+use super::json::{json_error, to_scrubbed_json};
+use super::types::{CaseReport, RunReport};
+use super::{ReportError, case_stems, scrub_text, write_file};
+use crate::check::{Finding, Verdict};
+use crate::history::redact::Scrubber;
+use crate::history::{AuthVariant, Body, ChatRef, EventKind, History, Step};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Version of the case file format.
+pub const CASE_FORMAT: u32 = 1;
+
+/// One failing case, self-contained: enough to replay it on any target
+/// (`gws-conform replay`), to read why it failed, and to generate its curl script.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseFile {
+    pub format: u32,
+    pub run_id: String,
+    pub harness_version: String,
+    /// The target it failed on (base URL, no userinfo).
+    pub target: String,
+    /// The run's seed.
+    pub seed: u64,
+    /// The case id.
+    pub id: String,
+    /// The case's own seed.
+    #[serde(default)]
+    pub case_seed: u64,
+    /// Requirement ids the case was built to exercise.
+    pub targets: Vec<String>,
+    /// The (shrunk) steps to replay.
+    pub steps: Vec<Step>,
+    pub findings: Vec<Finding>,
+    #[serde(default = "fail")]
+    pub verdict: Verdict,
+    /// The recorded history of the failing run (secrets redacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<History>,
+    /// `customer-api` or `provider-state`.
+    #[serde(default)]
+    pub provisioning: String,
+    /// Agent user names of the run, in order (the first is `GWS_USER` in the script,
+    /// the second `GWS_USER2`).
+    #[serde(default)]
+    pub agents: Vec<String>,
+    #[serde(default)]
+    pub deadline_ms: u64,
+    #[serde(default)]
+    pub quiet_window_ms: u64,
+    #[serde(default)]
+    pub strict: bool,
+}
+
+fn fail() -> Verdict {
+    Verdict::Fail
+}
+
+/// The case file of `case` in `report`.
+pub fn case_file(report: &RunReport, case: &CaseReport) -> CaseFile {
+    CaseFile {
+        format: CASE_FORMAT,
+        run_id: report.run_id.clone(),
+        harness_version: report.harness_version.clone(),
+        target: report.target.clone(),
+        seed: report.seed,
+        id: case.id.clone(),
+        case_seed: case.seed,
+        targets: case.targets.clone(),
+        steps: case.steps.clone(),
+        findings: case.findings.clone(),
+        verdict: case.verdict,
+        history: case.history.clone(),
+        provisioning: report.config.provisioning.clone(),
+        agents: report.config.agents.clone(),
+        deadline_ms: report.config.deadline_ms,
+        quiet_window_ms: report.config.quiet_window_ms,
+        strict: report.config.strict,
+    }
+}
+
+/// Reads a case file. Errors name the file, line, column and the field at fault; a
+/// `format` this harness does not read is refused.
+pub fn load_case_file(path: &Path) -> Result<CaseFile, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let cf: CaseFile = serde_json::from_str(&text).map_err(|e| json_error(path, &e))?;
+    if cf.format != CASE_FORMAT {
+        return Err(ReportError::Invalid {
+            path: path.to_path_buf(),
+            what: format!(
+                "field `format`: case file version {} is not supported (this harness reads {CASE_FORMAT})",
+                cf.format
+            ),
+        });
+    }
+    if cf.steps.is_empty() {
+        return Err(ReportError::Invalid {
+            path: path.to_path_buf(),
+            what: "field `steps`: a case file needs at least one step to replay".into(),
+        });
+    }
+    Ok(cf)
+}
+
+/// Writes `cases/<id>.json` and `cases/<id>.sh` for each case whose verdict is Fail;
+/// returns the pairs written.
+pub fn write_case_files(
+    dir: &Path,
+    report: &RunReport,
+    scrub: &Scrubber,
+) -> Result<Vec<(PathBuf, PathBuf)>, ReportError> {
+    let stems = case_stems(report);
+    let mut out = Vec::new();
+    let cases_dir = dir.join("cases");
+    for c in report.cases.iter().filter(|c| c.verdict == Verdict::Fail) {
+        let Some(stem) = stems.get(&c.id) else {
+            continue;
+        };
+        super::create_dir(&cases_dir)?;
+        let cf = case_file(report, c);
+        let jp = cases_dir.join(format!("{stem}.json"));
+        write_file(&jp, &to_scrubbed_json(&cf, scrub)?)?;
+        let sp = cases_dir.join(format!("{stem}.sh"));
+        write_file(&sp, &scrub_text(scrub, &curl_script(&cf)))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&sp, std::fs::Permissions::from_mode(0o755));
+        }
+        out.push((jp, sp));
+    }
+    Ok(out)
+}
+
+/// `s` as one single-quoted bash word.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A name usable in a bash variable (`CHAT_<alias>`).
+fn var_name(alias: &str) -> String {
+    let v: String = alias
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("CHAT_{v}")
+}
+
+/// Comments a possibly multi-line text safely (every line starts with `# `).
+fn comment(out: &mut String, indent: &str, text: &str) {
+    for line in text.lines() {
+        let line: String = line.chars().filter(|c| !c.is_control()).collect();
+        let _ = writeln!(out, "{indent}# {line}");
+    }
+}
+
+/// What the contract expects of an agent request, in words (SPEC §1.2, §2, §3).
+fn expectation(step: &Step) -> String {
+    let Step::AgentPost {
+        chat,
+        by_other_agent,
+        auth,
+        body,
+    } = step
+    else {
+        return String::new();
+    };
+    match auth {
+        AuthVariant::NoCredentials | AuthVariant::CookieOnly => {
+            return "expects: refused without credentials: statusCode 20 or HTTP 401, nothing changes (SES-02)".into();
+        }
+        AuthVariant::NoCsrf => {
+            return "expects: HTTP 403 when the target uses CSRF, nothing changes (SES-01)".into();
+        }
+        AuthVariant::Normal => {}
+    }
+    let Some(json) = body.json() else {
+        return "expects: a body that is not JSON is refused with a 4xx or a statusCode != 0, never a 5xx or statusCode 4 (REQ-01)".into();
+    };
+    let op = json.get("operationName").and_then(|v| v.as_str());
+    if *by_other_agent {
+        return "expects: refused with statusCode 3, 5 or 6 (another agent's chat), nothing changes (CMP-21)".into();
+    }
+    if let ChatRef::Unknown(_) = chat {
+        return "expects: refused with statusCode 6 (unknown chat id) (CMP-14)".into();
+    }
+    match op {
+        Some("Complete") => {
+            let mut s = String::from(
+                "expects (if the chat is Chatting or LeftChat): HTTP 200 {\"statusCode\":0}, then exactly one StatusChange Completed notification (CMP-01/02)",
+            );
+            if json.get("text").is_some() {
+                s.push_str("; the text reaches the agent (NewMessages, before Completed) and the customer (CMP-04/05)");
+            } else if json.get("messageType").is_some() || json.get("treatAs").is_some() {
+                s = "expects: refused (statusCode != 0): messageType/treatAs without text (CMP-09)"
+                    .into();
+            }
+            s.push_str(
+                "\n  otherwise (Invited, Completed, invalid fields): {\"statusCode\":N>0,\"statusMessage\":...} and nothing changes (CMP-12/13/17/18)",
+            );
+            s
+        }
+        Some("Accept") => "expects: statusCode 0, the chat becomes Chatting".into(),
+        Some("Reject") => "expects: statusCode 0, the chat becomes Completed".into(),
+        Some("SendMessage") => "expects: statusCode 0 while Chatting".into(),
+        Some("Leave") => "expects: statusCode 0 while Chatting; the chat becomes LeftChat".into(),
+        Some(_) | None => {
+            "expects: refused with a 4xx or a statusCode != 0, never a 5xx or statusCode 4 (REQ-01)"
+                .into()
+        }
+    }
+}
+
+/// The bash reproduction of a case: reads `GWS_TARGET`, `GWS_USER`/`GWS_PASSWORD` (and
+/// `GWS_USER2`/`GWS_PASSWORD2` when a step acts as another agent), optionally
+/// `GWS_PROVIDER_URL`, from the environment and never embeds a secret. It logs each agent
+/// in with a cookie jar, takes the CSRF token from the `GET /api/v2/me` headers, puts the
+/// agent in Ready, provisions chats through the provider-state endpoint (or takes
+/// `CHAT_<alias>` from the environment when there is none) and replays each step as curl
+/// with the exact body. Notifications are not watched by the script (the harness's
+/// `replay` does that).
+pub fn curl_script(case: &CaseFile) -> String {
+    let mut s = String::new();
+    // Which agent index owns each alias; agent index 0 = GWS_USER, 1 = GWS_USER2.
+    let agent_index = |name: &str| case.agents.iter().position(|a| a == name).unwrap_or(0);
+    let mut owners: BTreeMap<String, usize> = BTreeMap::new();
+    let mut needs_second = false;
+    let mut uses_provider = false;
+    visit(&case.steps, &mut |st| match st {
+        Step::OfferChat { chat, agent } => {
+            let i = agent_index(agent).min(1);
+            needs_second |= i == 1;
+            owners.insert(chat.clone(), i);
+            uses_provider = true;
+        }
+        Step::AgentPost { by_other_agent, .. } => needs_second |= *by_other_agent,
+        Step::CustomerSends { .. } | Step::CustomerLeaves { .. } | Step::Inspect { .. } => {
+            uses_provider = true
+        }
+        _ => {}
+    });
+
+    let _ = writeln!(s, "#!/usr/bin/env bash");
+    comment(
+        &mut s,
+        "",
+        &format!(
+            "Reproduction of gws-conform case {} (run {}, seed {}, harness {}).\nFirst seen on: {}\nExercises: {}",
+            case.id,
+            case.run_id,
+            case.seed,
+            case.harness_version,
+            case.target,
+            case.targets.join(", ")
+        ),
+    );
+    for f in case.findings.iter().filter(|f| f.verdict == Verdict::Fail) {
+        comment(&mut s, "", &format!("FAILED {}: {}", f.req, f.reason));
+        if let Some(w) = &f.witness {
+            comment(&mut s, "", &format!("  expected: {}", w.expected));
+            comment(&mut s, "", &format!("  observed: {}", w.observed));
+        }
+    }
+    s.push_str(
+        r#"#
+# Environment (nothing secret is stored in this file):
+#   GWS_TARGET        base URL of the target, e.g. http://127.0.0.1:8080
+#   GWS_USER          agent user name;  GWS_PASSWORD  its password
+"#,
+    );
+    if needs_second {
+        s.push_str("#   GWS_USER2         a second agent;   GWS_PASSWORD2 its password\n");
+    }
+    s.push_str(
+        r#"#   GWS_PROVIDER_URL  optional provider-state endpoint used to offer chats; without it,
+#                     set CHAT_<alias> to the agent-side ids of chats you offered by hand.
+# Notifications are not watched here; `gws-conform replay` checks those.
+set -euo pipefail
+: "${GWS_TARGET:?set GWS_TARGET to the target base URL}"
+: "${GWS_USER:?set GWS_USER to the agent user name}"
+: "${GWS_PASSWORD:?set GWS_PASSWORD to the agent password}"
+"#,
+    );
+    if needs_second {
+        s.push_str(
+            ": \"${GWS_USER2:?set GWS_USER2 to a second agent}\"\n: \"${GWS_PASSWORD2:?set GWS_PASSWORD2}\"\n",
+        );
+    }
+    s.push_str(
+        r#"GWS_PROVIDER_URL="${GWS_PROVIDER_URL:-}"
+TIMEOUT="${GWS_TIMEOUT:-10}"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+# creds N: a curl config line with agent N's credentials, never on the command line.
+creds() {
+  local u p
+  if [ "$1" = 2 ]; then u="$GWS_USER2"; p="$GWS_PASSWORD2"; else u="$GWS_USER"; p="$GWS_PASSWORD"; fi
+  u="${u//\\/\\\\}"; u="${u//\"/\\\"}"; p="${p//\\/\\\\}"; p="${p//\"/\\\"}"
+  printf 'user = "%s:%s"\n' "$u" "$p"
+}
+
+# login N: session cookie in $WORK/jarN, CSRF header line in $WORK/csrfN, agent Ready.
+login() {
+  local n="$1" name value
+  curl -sS --max-time "$TIMEOUT" -K <(creds "$n") -c "$WORK/jar$n" -b "$WORK/jar$n" \
+    -D "$WORK/headers$n" -o /dev/null "$GWS_TARGET/api/v2/me"
+  name="$(grep -i '^x-csrf-header:' "$WORK/headers$n" | head -n1 | cut -d: -f2- | tr -d ' \r' || true)"
+  value="$(grep -i '^x-csrf-token:' "$WORK/headers$n" | head -n1 | cut -d: -f2- | tr -d ' \r' || true)"
+  if [ -n "$name" ] && [ -n "$value" ]; then
+    printf 'header = "%s: %s"\n' "$name" "$value" > "$WORK/csrf$n"
+  else
+    : > "$WORK/csrf$n"   # the target runs without CSRF
+  fi
+  agent "$n" normal POST /api/v2/me '{"operationName":"StartContactCenterSession","channels":["chat"]}'
+  agent "$n" normal POST /api/v2/me/channels/chat '{"operationName":"Ready"}'
+}
+
+# agent N AUTH METHOD PATH [BODY]: one agent request; prints the body and the HTTP status.
+# AUTH: normal | no_credentials | cookie_only | no_csrf
+agent() {
+  local n="$1" auth="$2" method="$3" path="$4"
+  local args=(-sS --max-time "$TIMEOUT" -X "$method" -w '\nHTTP %{http_code}\n')
+  case "$auth" in
+    normal)         args+=(-K <(creds "$n") -b "$WORK/jar$n" -K "$WORK/csrf$n") ;;
+    no_credentials) ;;
+    cookie_only)    args+=(-b "$WORK/jar$n" -K "$WORK/csrf$n") ;;
+    no_csrf)        args+=(-K <(creds "$n") -b "$WORK/jar$n") ;;
+  esac
+  if [ "$#" -ge 5 ]; then
+    args+=(-H 'Content-Type: application/json' --data-binary "$5")
+  fi
+  echo ">>> $method $path" >&2
+  curl "${args[@]}" "$GWS_TARGET$path" || echo "(no answer: curl exit $?)"
+}
+
+# provider ACTION STATE PARAMS_JSON: one provider-state call; prints the answer.
+provider() {
+  if [ -z "$GWS_PROVIDER_URL" ]; then
+    echo "GWS_PROVIDER_URL is not set: cannot $1 '$2'" >&2
+    return 1
+  fi
+  curl -sS --max-time "$TIMEOUT" -H 'Content-Type: application/json' \
+    --data-binary "{\"action\":\"$1\",\"state\":\"$2\",\"params\":$3}" "$GWS_PROVIDER_URL"
+}
+
+# chat_id: reads a provider answer on stdin and prints its chatId.
+chat_id() {
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["chatId"])'
+}
+
+"#,
+    );
+    let _ = writeln!(s, "login 1");
+    if needs_second {
+        let _ = writeln!(s, "login 2");
+    }
+    s.push('\n');
+
+    let ctx = Ctx {
+        owners: &owners,
+        quiet_secs: case.quiet_secs(),
+    };
+    for (i, st) in case.steps.iter().enumerate() {
+        emit_step(&mut s, &ctx, st, &format!("step {i}"), "", false);
+    }
+
+    // Release what was provisioned (idempotent on the provider side).
+    if uses_provider && !owners.is_empty() {
+        s.push_str(
+            "\n# Clean up: release the provisioned chats.\nif [ -n \"$GWS_PROVIDER_URL\" ]; then\n",
+        );
+        for alias in owners.keys() {
+            let v = var_name(alias);
+            let _ = writeln!(
+                s,
+                "  provider teardown 'chat offered' \"{{\\\"chatId\\\":\\\"${{{v}:-}}\\\"}}\" >/dev/null || true"
+            );
+        }
+        s.push_str("fi\n");
+    }
+    s.push_str("echo 'replay finished' >&2\n");
+    s
+}
+
+struct Ctx<'a> {
+    owners: &'a BTreeMap<String, usize>,
+    quiet_secs: u64,
+}
+
+fn visit(steps: &[Step], f: &mut impl FnMut(&Step)) {
+    for st in steps {
+        f(st);
+        if let Step::Concurrent { steps } = st {
+            visit(steps, f);
+        }
+    }
+}
+
+/// A provider params object with the chat id spliced in at run time (`chat` = alias).
+fn params_with_chat(alias: &str, extra: &[(&str, &str)]) -> String {
+    // Built as a double-quoted bash string: JSON-encode the fixed parts, then escape
+    // them for double quotes, and splice the variable in.
+    let mut fixed = String::new();
+    for (k, v) in extra {
+        let kv = format!(
+            ",{}:{}",
+            serde_json::Value::from(*k),
+            serde_json::Value::from(*v)
+        );
+        fixed.push_str(&kv);
+    }
+    let esc = |t: &str| {
+        t.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('$', "\\$")
+            .replace('`', "\\`")
+    };
+    format!(
+        "\"{{\\\"chatId\\\":\\\"${{{}:?run the offer step first}}\\\"{}}}\"",
+        var_name(alias),
+        esc(&fixed)
+    )
+}
+
+fn emit_step(s: &mut String, ctx: &Ctx, st: &Step, label: &str, indent: &str, background: bool) {
+    let bg = if background { " &" } else { "" };
+    match st {
+        Step::OfferChat { chat, agent } => {
+            let v = var_name(chat);
+            let n = ctx.owners.get(chat).copied().unwrap_or(0) + 1;
+            let user = if n == 2 { "$GWS_USER2" } else { "$GWS_USER" };
+            comment(
+                s,
+                indent,
+                &format!(
+                    "{label}: a customer asks for a chat, offered to {agent} (agent {n}) as alias {chat}\nexpects: an Invited notification for the agent (not watched here)"
+                ),
+            );
+            let _ = writeln!(
+                s,
+                "{indent}if [ -z \"${{{v}:-}}\" ]; then\n{indent}  {v}=\"$(provider setup 'chat offered' \"{{\\\"agent\\\":\\\"{user}\\\",\\\"nickname\\\":\\\"gws-conform customer\\\"}}\" | chat_id)\"\n{indent}fi\n{indent}echo \"chat {chat} = ${v}\" >&2"
+            );
+        }
+        Step::AgentPost {
+            chat,
+            by_other_agent,
+            auth,
+            body,
+        } => {
+            let (path, owner) = match chat {
+                ChatRef::Alias(a) => (
+                    format!("\"/api/v2/me/chats/${{{}}}\"", var_name(a)),
+                    ctx.owners.get(a).copied().unwrap_or(0),
+                ),
+                ChatRef::Unknown(id) => (
+                    shell_quote(&format!("/api/v2/me/chats/{}", url_path_segment(id))),
+                    0,
+                ),
+            };
+            let n = if *by_other_agent {
+                2 - owner
+            } else {
+                owner + 1
+            };
+            let auth = match auth {
+                AuthVariant::Normal => "normal",
+                AuthVariant::NoCredentials => "no_credentials",
+                AuthVariant::CookieOnly => "cookie_only",
+                AuthVariant::NoCsrf => "no_csrf",
+            };
+            let chat_name = match chat {
+                ChatRef::Alias(a) => a.clone(),
+                ChatRef::Unknown(id) => format!("unknown id {id}"),
+            };
+            comment(
+                s,
+                indent,
+                &format!(
+                    "{label}: agent {n} posts to chat {chat_name}{}\n{}",
+                    if *by_other_agent {
+                        " (not the owner)"
+                    } else {
+                        ""
+                    },
+                    expectation(st)
+                ),
+            );
+            let body_arg = match body {
+                Body::Empty => String::new(),
+                Body::Json(v) => format!(" {}", shell_quote(&v.to_string())),
+                Body::Raw(r) => format!(" {}", shell_quote(r)),
+            };
+            let _ = writeln!(s, "{indent}agent {n} {auth} POST {path}{body_arg}{bg}");
+        }
+        Step::CustomerSends { chat, text } => {
+            comment(
+                s,
+                indent,
+                &format!(
+                    "{label}: the customer of chat {chat} sends a message\nexpects: a NewMessages notification for the agent (not watched here)"
+                ),
+            );
+            let _ = writeln!(
+                s,
+                "{indent}provider setup 'customer sends message' {}{bg}",
+                params_with_chat(chat, &[("text", text)])
+            );
+        }
+        Step::CustomerLeaves { chat } => {
+            comment(
+                s,
+                indent,
+                &format!(
+                    "{label}: the customer of chat {chat} leaves\nexpects: NewMessages with ParticipantLeft; the agent's chat stays Chatting and Complete still succeeds (CMP-16)"
+                ),
+            );
+            let _ = writeln!(
+                s,
+                "{indent}provider setup 'customer leaves' {}{bg}",
+                params_with_chat(chat, &[])
+            );
+        }
+        Step::Inspect { chat } => {
+            comment(
+                s,
+                indent,
+                &format!(
+                    "{label}: ask the provider what it knows about chat {chat}\nexpects: queue / lastAgent / customerSessionEnded / customerTranscript as the Complete asked (CMP-05..08)"
+                ),
+            );
+            let _ = writeln!(
+                s,
+                "{indent}provider inspect 'chat offered' {}{bg}",
+                params_with_chat(chat, &[])
+            );
+        }
+        Step::Settle => {
+            let secs = ctx.quiet_secs;
+            comment(
+                s,
+                indent,
+                &format!("{label}: let the chats settle (the harness waits for a quiet window)"),
+            );
+            let _ = writeln!(s, "{indent}sleep {secs}");
+        }
+        Step::Concurrent { steps } => {
+            comment(
+                s,
+                indent,
+                &format!(
+                    "{label}: {} requests at once (CMP-20)\nexpects: each chat gets exactly one Completed, in the order of CMP-04",
+                    steps.len()
+                ),
+            );
+            for (j, inner) in steps.iter().enumerate() {
+                emit_step(s, ctx, inner, &format!("{label}.{j}"), indent, true);
+            }
+            let _ = writeln!(s, "{indent}wait");
+        }
+    }
+    s.push('\n');
+}
+
+/// Percent-encodes anything outside the unreserved set, so a made-up id cannot leave the
+/// path segment.
+fn url_path_segment(id: &str) -> String {
+    let mut out = String::new();
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+impl CaseFile {
+    fn quiet_secs(&self) -> u64 {
+        self.quiet_window_ms.div_ceil(1000).max(1)
+    }
+
+    /// The events of the history recorded while step `index` ran (for readers).
+    pub fn events_of_step(&self, index: usize) -> Vec<&crate::history::Event> {
+        self.history
+            .iter()
+            .flat_map(|h| h.events.iter())
+            .filter(|e| e.in_step == Some(index) && !matches!(e.kind, EventKind::Step { .. }))
+            .collect()
+    }
+}

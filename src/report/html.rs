@@ -1,0 +1,539 @@
+//! `report.html`: one self-contained page (inline CSS, no script, no external resource):
+//! run header and overall verdict, the requirement table, and for each failing case its
+//! witness in words, an inline SVG sequence diagram of its history, the replay command
+//! and links to its case file and curl script.
+//!
+//! Every string that comes from the run (and so possibly from a hostile target) goes
+//! through [`escape_markup`]; the finished page is scrubbed again.
+
+use super::types::{CaseReport, Overall, RunReport};
+use super::{
+    ReportError, case_stems, escape_markup, replay_command, scrub_markup, truncate, write_file,
+};
+use crate::check::{Finding, Verdict};
+use crate::history::redact::Scrubber;
+use crate::history::{Actor, BayeuxEvent, Body, Event, EventKind, History};
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// At most this many events are drawn per diagram (the rest is summarized), so a flood
+/// from a hostile target cannot make the page unbounded.
+pub const MAX_DIAGRAM_EVENTS: usize = 400;
+
+const CSS: &str = r#"
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5em;color:#1b1b1b;background:#fff}
+h1{font-size:1.4em;margin:0 0 .3em} h2{font-size:1.15em;margin-top:2em} h3{font-size:1em}
+table{border-collapse:collapse;width:100%} th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}
+th{background:#f2f2f2} td.n{text-align:right;font-variant-numeric:tabular-nums}
+.v{font-weight:600;text-transform:uppercase;font-size:.85em;padding:.1em .4em;border-radius:3px}
+.pass{background:#d7f5dd;color:#0b5a1c}.fail{background:#fbd5d5;color:#8a0f0f}.skip{background:#eee;color:#555}
+.waived{background:#fff1c2;color:#6b5200}.error{background:#e6d9ff;color:#3d1d8a}
+.overall{font-size:1.2em;padding:.4em .8em;display:inline-block;border-radius:4px}
+.conformant{background:#d7f5dd}.not_conformant{background:#fbd5d5}.harness_error{background:#e6d9ff}
+dl.meta{display:grid;grid-template-columns:max-content auto;gap:.1em 1em} dl.meta dt{font-weight:600}
+pre,code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em} pre{background:#f7f7f7;padding:.5em;overflow:auto;white-space:pre-wrap}
+.witness dt{font-weight:600}.witness dd{margin:0 0 .5em 1em}
+svg{max-width:100%;height:auto;border:1px solid #ddd;background:#fcfcfc}
+.case{border-top:2px solid #ccc;margin-top:1.5em}
+"#;
+
+fn esc(s: &str) -> String {
+    escape_markup(s)
+}
+
+fn verdict_badge(v: Verdict) -> String {
+    format!("<span class=\"v {0}\">{0}</span>", v.as_str())
+}
+
+/// The whole page (scrubbed).
+pub fn render_html(report: &RunReport, scrub: &Scrubber) -> String {
+    let stems = case_stems(report);
+    let mut h = String::new();
+    let (oclass, otext) = match report.overall {
+        Overall::Conformant => ("conformant", "CONFORMANT"),
+        Overall::NotConformant => ("not_conformant", "NOT CONFORMANT"),
+        Overall::Error => ("harness_error", "ERROR (harness or environment)"),
+    };
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\
+<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+<title>gws-conform report {}</title><style>{CSS}</style></head><body>\n",
+        esc(&report.run_id)
+    );
+    let _ = write!(
+        h,
+        "<h1>gws-conform report</h1>\n<p class=\"overall {oclass}\" id=\"overall\">{otext} (exit {})</p>\n<dl class=\"meta\">",
+        report.exit_code
+    );
+    let shown_target = if report.embedded {
+        format!("{} (embedded reference server)", report.target)
+    } else {
+        report.target.clone()
+    };
+    for (k, v) in [
+        ("target", shown_target),
+        ("seed", report.seed.to_string()),
+        ("run id", report.run_id.clone()),
+        ("harness version", report.harness_version.clone()),
+        ("report format", report.format.to_string()),
+        ("started", report.started_at.clone()),
+        ("duration", format!("{} ms", report.duration_ms)),
+        ("provisioning", report.config.provisioning.clone()),
+        ("agents", report.config.agents.join(", ")),
+        ("cases", report.cases.len().to_string()),
+        (
+            "deadline / quiet window",
+            format!(
+                "{} ms / {} ms",
+                report.config.deadline_ms, report.config.quiet_window_ms
+            ),
+        ),
+        ("strict", report.config.strict.to_string()),
+        (
+            "shard",
+            report.config.shard.clone().unwrap_or_else(|| "-".into()),
+        ),
+        (
+            "baseline",
+            report.config.baseline.clone().unwrap_or_else(|| "-".into()),
+        ),
+    ] {
+        let _ = write!(h, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&v));
+    }
+    h.push_str("</dl>\n");
+    if !report.errors.is_empty() {
+        h.push_str("<h2>Run errors</h2><ul>");
+        for e in &report.errors {
+            let _ = write!(h, "<li>{}</li>", esc(e));
+        }
+        h.push_str("</ul>\n");
+    }
+
+    // Requirement table.
+    h.push_str("<h2>Requirements</h2>\n<table id=\"requirements\"><thead><tr><th>id</th><th>level</th><th>requirement</th><th>verdict</th><th>reason</th><th>pass</th><th>fail</th><th>skip</th><th>waived</th><th>error</th></tr></thead><tbody>\n");
+    for r in &report.requirements {
+        let mut reason = esc(&r.reason);
+        if r.waiver_unused {
+            reason.push_str(" <em>(waiver unused: remove it from the baseline)</em>");
+        }
+        if !r.failing_cases.is_empty() {
+            reason.push_str("<br>cases: ");
+            let links: Vec<String> = r
+                .failing_cases
+                .iter()
+                .map(|c| format!("<a href=\"#case-{}\">{}</a>", esc(&anchor(c)), esc(c)))
+                .collect();
+            reason.push_str(&links.join(", "));
+        }
+        let _ = writeln!(
+            h,
+            "<tr id=\"req-{0}\"><td>{0}</td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td><td class=\"n\">{5}</td><td class=\"n\">{6}</td><td class=\"n\">{7}</td><td class=\"n\">{8}</td><td class=\"n\">{9}</td></tr>",
+            esc(&r.id),
+            r.level.as_str(),
+            esc(&r.text),
+            verdict_badge(r.verdict),
+            reason,
+            r.counts.pass,
+            r.counts.fail,
+            r.counts.skip,
+            r.counts.waived,
+            r.counts.error
+        );
+    }
+    h.push_str("</tbody></table>\n");
+
+    // Failures.
+    let failing: Vec<&CaseReport> = report
+        .cases
+        .iter()
+        .filter(|c| c.verdict == Verdict::Fail)
+        .collect();
+    if !failing.is_empty() {
+        h.push_str("<h2>Failures</h2>\n");
+    }
+    for c in failing {
+        case_section(&mut h, c, stems.get(&c.id).map(String::as_str), report);
+    }
+    let errored: Vec<&CaseReport> = report
+        .cases
+        .iter()
+        .filter(|c| c.verdict == Verdict::Error)
+        .collect();
+    if !errored.is_empty() {
+        h.push_str("<h2>Harness errors</h2><ul>\n");
+        for c in errored {
+            for f in c.findings.iter().filter(|f| f.verdict == Verdict::Error) {
+                let _ = writeln!(
+                    h,
+                    "<li>case {} — {}: {}</li>",
+                    esc(&c.id),
+                    esc(&f.req),
+                    esc(&f.reason)
+                );
+            }
+        }
+        h.push_str("</ul>\n");
+    }
+    h.push_str("</body></html>\n");
+    scrub_markup(scrub, &h)
+}
+
+fn anchor(id: &str) -> String {
+    super::file_stem(id)
+}
+
+fn case_section(h: &mut String, c: &CaseReport, stem: Option<&str>, report: &RunReport) {
+    let _ = write!(
+        h,
+        "<section class=\"case\" id=\"case-{}\"><h3>case {} {} <small>(seed {}, {} steps{}, {} ms)</small></h3>\n",
+        esc(&anchor(&c.id)),
+        esc(&c.id),
+        verdict_badge(c.verdict),
+        c.seed,
+        c.steps.len(),
+        c.original_steps
+            .map(|o| format!(", shrunk from {o}"))
+            .unwrap_or_default(),
+        c.duration_ms
+    );
+    let fails: Vec<&Finding> = c
+        .findings
+        .iter()
+        .filter(|f| f.verdict == Verdict::Fail)
+        .collect();
+    for f in &fails {
+        let _ = write!(
+            h,
+            "<dl class=\"witness\"><dt>{} failed</dt><dd>{}</dd>",
+            esc(&f.req),
+            esc(&f.reason)
+        );
+        if let Some(w) = &f.witness {
+            let _ = write!(
+                h,
+                "<dt>expected</dt><dd>{}</dd><dt>observed</dt><dd>{}</dd>",
+                esc(&w.expected),
+                esc(&w.observed)
+            );
+        }
+        h.push_str("</dl>\n");
+    }
+    match &c.history {
+        Some(hist) => h.push_str(&sequence_svg(hist, &fails, report.config.deadline_ms)),
+        None => h.push_str("<p><em>No history was kept for this case.</em></p>\n"),
+    }
+    if let Some(stem) = stem {
+        let stem_e = esc(stem);
+        let _ = write!(
+            h,
+            "<p>Replay: <code>{}</code><br>Case file: <a href=\"cases/{stem_e}.json\">cases/{stem_e}.json</a> · curl script: <a href=\"cases/{stem_e}.sh\">cases/{stem_e}.sh</a></p>\n",
+            esc(&replay_command(stem))
+        );
+    }
+    h.push_str("</section>\n");
+}
+
+/// Where an event is drawn.
+enum Shape {
+    /// An arrow between lifelines (`from`, `to`: 0 harness, 1 target, 2 notification
+    /// stream); `dashed` for an answer.
+    Arrow { from: u8, to: u8, dashed: bool },
+    /// A note on a lifeline.
+    Note { at: u8 },
+}
+
+fn body_summary(b: &Body) -> String {
+    match b {
+        Body::Empty => String::new(),
+        Body::Json(v) => v.to_string(),
+        Body::Raw(r) => format!("raw {r:?}"),
+    }
+}
+
+fn describe(e: &Event) -> Option<(Shape, String)> {
+    use Shape::*;
+    Some(match &e.kind {
+        EventKind::Request {
+            actor,
+            method,
+            path,
+            body,
+            ..
+        } => {
+            let who = match actor {
+                Actor::Agent(a) => a.clone(),
+                Actor::Customer => "customer".into(),
+                Actor::Provider => "provider".into(),
+            };
+            (
+                Arrow {
+                    from: 0,
+                    to: 1,
+                    dashed: false,
+                },
+                format!("{who}: {method} {path} {}", body_summary(body)),
+            )
+        }
+        EventKind::Response { status, body, .. } => (
+            Arrow {
+                from: 1,
+                to: 0,
+                dashed: true,
+            },
+            format!("{status} {}", body_summary(body)),
+        ),
+        EventKind::NoResponse { kind, message, .. } => (
+            Arrow {
+                from: 1,
+                to: 0,
+                dashed: true,
+            },
+            format!("no answer ({kind:?}): {message}"),
+        ),
+        EventKind::Notification { agent, data, .. } => {
+            let mt = data
+                .get("messageType")
+                .and_then(|v| v.as_str())
+                .unwrap_or("?");
+            let nt = data
+                .get("notificationType")
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
+            let state = data
+                .pointer("/chat/state")
+                .and_then(|v| v.as_str())
+                .map(|s| format!(" state={s}"))
+                .unwrap_or_default();
+            (
+                Arrow {
+                    from: 2,
+                    to: 0,
+                    dashed: false,
+                },
+                format!("→{agent}: {mt} {nt}{state} {data}"),
+            )
+        }
+        EventKind::Bind {
+            alias,
+            chat_id,
+            agent,
+            ..
+        } => (
+            Note { at: 0 },
+            format!("{alias} = chat {chat_id} ({agent})"),
+        ),
+        EventKind::Inspect {
+            alias,
+            result,
+            reason,
+        } => (
+            Note { at: 0 },
+            match result {
+                Some(r) => format!("inspect {alias}: {r}"),
+                None => format!(
+                    "inspect {alias}: {}",
+                    reason.as_deref().unwrap_or("unavailable")
+                ),
+            },
+        ),
+        EventKind::Quiet {
+            waited_ms,
+            reached_quiet,
+            ..
+        } => (
+            Note { at: 2 },
+            if *reached_quiet {
+                format!("quiet (waited {waited_ms} ms)")
+            } else {
+                format!("deadline: waited {waited_ms} ms, never quiet")
+            },
+        ),
+        EventKind::Bayeux { agent, event } => (
+            Note { at: 2 },
+            match event {
+                BayeuxEvent::Handshake { successful, .. } => {
+                    format!("{agent}: handshake ok={successful}")
+                }
+                BayeuxEvent::Subscribe {
+                    channel,
+                    successful,
+                    ..
+                } => {
+                    format!("{agent}: subscribe {channel} ok={successful}")
+                }
+                BayeuxEvent::Connect { successful, .. } => {
+                    format!("{agent}: connect ok={successful}")
+                }
+                BayeuxEvent::FollowedAdvice {
+                    reconnect,
+                    interval_ms,
+                } => {
+                    format!("{agent}: advice {reconnect} after {interval_ms} ms")
+                }
+                BayeuxEvent::Garbage { error, .. } => format!("{agent}: garbage: {error}"),
+                BayeuxEvent::Closed { reason } => format!("{agent}: closed: {reason}"),
+            },
+        ),
+        EventKind::HarnessError { message } => {
+            (Note { at: 0 }, format!("harness error: {message}"))
+        }
+        EventKind::Session { agent, csrf } => {
+            (Note { at: 0 }, format!("session {agent} (csrf {csrf})"))
+        }
+        EventKind::Step { index, .. } => (Note { at: 0 }, format!("step {index}")),
+        EventKind::Case { .. } => return None,
+    })
+}
+
+/// An inline SVG sequence diagram of `hist`: three lifelines (harness, target,
+/// notification stream), one row per event in recording order with its time in ms on the
+/// left axis, witness events in red, and the broken expectations as red labels at the
+/// end (with how long the harness waited).
+pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> String {
+    const ROW: u32 = 22;
+    const TOP: u32 = 50;
+    const X: [u32; 3] = [150, 470, 790];
+    const W: u32 = 1000;
+    let witness: HashSet<u64> = fails
+        .iter()
+        .filter_map(|f| f.witness.as_ref())
+        .flat_map(|w| w.events.iter().copied())
+        .collect();
+    let rows: Vec<(&Event, Shape, String)> = hist
+        .events
+        .iter()
+        .filter_map(|e| describe(e).map(|(s, l)| (e, s, l)))
+        .collect();
+    let total = rows.len();
+    // Keep the witness events even when the history is longer than the cap.
+    let mut drawn: Vec<&(&Event, Shape, String)> = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, (e, _, _))| *i < MAX_DIAGRAM_EVENTS || witness.contains(&e.seq))
+        .map(|(_, r)| r)
+        .take(MAX_DIAGRAM_EVENTS + witness.len().min(MAX_DIAGRAM_EVENTS))
+        .collect();
+    drawn.sort_by_key(|(e, _, _)| e.seq);
+    let omitted = total - drawn.len();
+    let labels: Vec<String> = fails
+        .iter()
+        .map(|f| {
+            let w = f.witness.as_ref();
+            format!(
+                "{}: expected {} — {}",
+                f.req,
+                w.map(|w| w.expected.as_str()).unwrap_or("?"),
+                w.map(|w| w.observed.as_str()).unwrap_or(&f.reason)
+            )
+        })
+        .collect();
+    let height = TOP + (drawn.len() as u32 + 1) * ROW + (labels.len() as u32 + 2) * ROW;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"timeline\" role=\"img\" viewBox=\"0 0 {W} {height}\" width=\"{W}\" height=\"{height}\" font-family=\"ui-monospace,Menlo,Consolas,monospace\" font-size=\"11\">\
+<title>Sequence of requests, responses and notifications</title>\
+<defs><marker id=\"ah\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#333\"/></marker>\
+<marker id=\"ahr\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#c00\"/></marker></defs>\n"
+    );
+    let bottom = height - ROW;
+    for (i, name) in ["harness", "target", "notification stream"]
+        .iter()
+        .enumerate()
+    {
+        let _ = write!(
+            s,
+            "<text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-weight=\"bold\" font-size=\"13\">{name}</text><line x1=\"{0}\" y1=\"28\" x2=\"{0}\" y2=\"{bottom}\" stroke=\"#999\" stroke-dasharray=\"2,3\"/>\n",
+            X[i]
+        );
+    }
+    let _ = write!(
+        s,
+        "<text x=\"4\" y=\"{}\" fill=\"#666\">ms</text>\n",
+        TOP - 10
+    );
+    for (row, (e, shape, label)) in drawn.iter().enumerate() {
+        let y = TOP + row as u32 * ROW;
+        let hot = witness.contains(&e.seq);
+        let color = if hot { "#c00" } else { "#333" };
+        let weight = if hot { " font-weight=\"bold\"" } else { "" };
+        let ms = e.t_us as f64 / 1000.0;
+        let _ = write!(
+            s,
+            "<text x=\"4\" y=\"{}\" fill=\"#666\">{ms:.1}</text>",
+            y + 4
+        );
+        let label = esc(&truncate(label, 70));
+        match shape {
+            Shape::Arrow { from, to, dashed } => {
+                let (x1, x2) = (X[*from as usize], X[*to as usize]);
+                let dash = if *dashed {
+                    " stroke-dasharray=\"6,3\""
+                } else {
+                    ""
+                };
+                let marker = if hot { "ahr" } else { "ah" };
+                let width = if hot { 2.5 } else { 1.2 };
+                let tx = x1.min(x2) + 6;
+                let _ = write!(
+                    s,
+                    "<line x1=\"{x1}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{y}\" stroke=\"{color}\" stroke-width=\"{width}\"{dash} marker-end=\"url(#{marker})\"/><text x=\"{tx}\" y=\"{}\" fill=\"{color}\"{weight}>{label}<title>#{} {}</title></text>\n",
+                    y - 3,
+                    e.seq,
+                    esc(&truncate(
+                        &describe(e).map(|d| d.1).unwrap_or_default(),
+                        2000
+                    ))
+                );
+            }
+            Shape::Note { at } => {
+                let x = X[*at as usize];
+                let _ = write!(
+                    s,
+                    "<circle cx=\"{x}\" cy=\"{y}\" r=\"3\" fill=\"{color}\"/><text x=\"{}\" y=\"{}\" fill=\"{color}\"{weight}>{label}</text>\n",
+                    x + 6,
+                    y + 4
+                );
+            }
+        }
+    }
+    let mut y = TOP + drawn.len() as u32 * ROW;
+    if omitted > 0 {
+        let _ = write!(
+            s,
+            "<text x=\"{}\" y=\"{y}\" fill=\"#666\">… {omitted} more events not drawn (see the case file)</text>\n",
+            X[0]
+        );
+        y += ROW;
+    }
+    for l in &labels {
+        y += ROW;
+        let _ = write!(
+            s,
+            "<text x=\"4\" y=\"{y}\" fill=\"#c00\" font-weight=\"bold\" class=\"broken\">✗ {}</text>\n",
+            esc(&truncate(l, 160))
+        );
+    }
+    let _ = write!(
+        s,
+        "<text x=\"4\" y=\"{}\" fill=\"#666\">rows in recording order; left axis: ms since the case started; notification deadline {deadline_ms} ms</text>\n",
+        y + ROW
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
+/// Writes `dir/report.html`; returns its path.
+pub fn write_html(
+    dir: &Path,
+    report: &RunReport,
+    scrub: &Scrubber,
+) -> Result<PathBuf, ReportError> {
+    super::create_dir(dir)?;
+    let path = dir.join("report.html");
+    write_file(&path, &render_html(report, scrub))?;
+    Ok(path)
+}

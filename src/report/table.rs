@@ -1,0 +1,192 @@
+//! Folding case findings into requirement verdicts and the overall verdict, and merging
+//! shard reports. [`requirement_table`] is the one place where that fold happens.
+
+use super::ReportError;
+use super::types::{CaseReport, Counts, Overall, RequirementReport, RunReport};
+use crate::check::{Verdict, fold};
+use crate::spec::{CATALOGUE, Level};
+use std::collections::{BTreeSet, HashSet};
+
+/// Folds the findings of `cases` into one row per requirement of
+/// [`CATALOGUE`](crate::spec::CATALOGUE) (in catalogue order) and the overall verdict.
+///
+/// - A requirement's verdict is [`fold`] of each case's own fold of its findings for it;
+///   `counts` counts cases by that per-case verdict; no finding at all → Skip
+///   "not exercised".
+/// - `reason`: the first failing case's reason, else the first error's, else the first
+///   skip's (for a Skip verdict), else the first pass's.
+/// - Overall: any MUST Fail (or SHOULD Fail when `strict`) → NotConformant; else any
+///   Error on a MUST (or no case ran) → Error; else Conformant. Skips never block.
+///
+/// Findings citing an id outside the catalogue cannot be tabled; they are left out (the
+/// checker only cites catalogue ids).
+pub fn requirement_table(cases: &[CaseReport], strict: bool) -> (Vec<RequirementReport>, Overall) {
+    let rows: Vec<RequirementReport> = CATALOGUE
+        .iter()
+        .map(|r| {
+            let mut counts = Counts::default();
+            let mut per_case = Vec::new();
+            let mut failing = Vec::new();
+            let mut first: [Option<String>; 5] = Default::default();
+            for c in cases {
+                let fs: Vec<_> = c.findings.iter().filter(|f| f.req == r.id).collect();
+                if fs.is_empty() {
+                    continue;
+                }
+                let v = fold(fs.iter().map(|f| &f.verdict));
+                counts.add(v);
+                per_case.push(v);
+                if v == Verdict::Fail && !failing.contains(&c.id) {
+                    failing.push(c.id.clone());
+                }
+                let slot = &mut first[v as usize];
+                if slot.is_none() {
+                    let f = fs.iter().find(|f| f.verdict == v).unwrap_or(&fs[0]);
+                    *slot = Some(if v == Verdict::Fail {
+                        format!("{} (case {})", f.reason, c.id)
+                    } else {
+                        f.reason.clone()
+                    });
+                }
+            }
+            let verdict = fold(per_case.iter());
+            let reason = if per_case.is_empty() {
+                "not exercised".to_string()
+            } else {
+                first[verdict as usize].clone().unwrap_or_default()
+            };
+            RequirementReport {
+                id: r.id.to_string(),
+                level: r.level,
+                text: r.text.to_string(),
+                verdict,
+                reason,
+                counts,
+                failing_cases: failing,
+                waiver_unused: false,
+            }
+        })
+        .collect();
+    let overall = overall_of(&rows, strict, !cases.is_empty());
+    (rows, overall)
+}
+
+/// The overall verdict of requirement rows (the rule of [`requirement_table`]); Waived
+/// and Skip never block. `any_case_ran == false` → Error.
+pub fn overall_of(rows: &[RequirementReport], strict: bool, any_case_ran: bool) -> Overall {
+    let blocking = |l: Level| l == Level::Must || (strict && l == Level::Should);
+    if rows
+        .iter()
+        .any(|r| r.verdict == Verdict::Fail && blocking(r.level))
+    {
+        Overall::NotConformant
+    } else if !any_case_ran
+        || rows
+            .iter()
+            .any(|r| r.verdict == Verdict::Error && r.level == Level::Must)
+    {
+        Overall::Error
+    } else {
+        Overall::Conformant
+    }
+}
+
+/// Recomputes `requirements`, `overall` and `exit_code` of `report` from its cases
+/// (baseline waivers must be applied again afterwards). Run-level `errors` turn a
+/// Conformant outcome into Error: a run whose harness broke certifies nothing.
+pub fn recompute(report: &mut RunReport) {
+    let (rows, mut overall) = requirement_table(&report.cases, report.config.strict);
+    if overall == Overall::Conformant && !report.errors.is_empty() {
+        overall = Overall::Error;
+    }
+    report.requirements = rows;
+    report.overall = overall;
+    report.exit_code = overall.exit_code();
+}
+
+/// Merges the shard reports of one run into one report.
+///
+/// Requires the same seed, target, harness version and strictness in every shard, and
+/// disjoint case ids. Cases are unioned and sorted by id; requirement verdicts, overall
+/// and exit code are recomputed ([`recompute`]); `started_at` is the earliest,
+/// `duration_ms` the longest, `run_id` the first shard's, `config.cases` the sum and
+/// `config.shard` cleared. Run-level errors are concatenated (each once).
+pub fn merge(reports: Vec<RunReport>) -> Result<RunReport, ReportError> {
+    let mut it = reports.into_iter();
+    let Some(mut out) = it.next() else {
+        return Err(ReportError::Merge("no shard report given".into()));
+    };
+    let mut ids: HashSet<String> = HashSet::new();
+    let mut shards: BTreeSet<String> = BTreeSet::new();
+    for c in &out.cases {
+        if !ids.insert(c.id.clone()) {
+            return Err(ReportError::Merge(format!(
+                "case {} appears twice in shard {}",
+                c.id,
+                out.config.shard.as_deref().unwrap_or("1")
+            )));
+        }
+    }
+    if let Some(s) = &out.config.shard {
+        shards.insert(s.clone());
+    }
+    for (i, r) in it.enumerate() {
+        let n = i + 2;
+        let differ = |what: &str, a: &dyn std::fmt::Display, b: &dyn std::fmt::Display| {
+            ReportError::Merge(format!(
+                "shard report #{n} has {what} {b}, the first has {a}: not shards of one run"
+            ))
+        };
+        if r.seed != out.seed {
+            return Err(differ("seed", &out.seed, &r.seed));
+        }
+        if r.target != out.target {
+            return Err(differ("target", &out.target, &r.target));
+        }
+        if r.harness_version != out.harness_version {
+            return Err(differ(
+                "harness version",
+                &out.harness_version,
+                &r.harness_version,
+            ));
+        }
+        if r.config.strict != out.config.strict {
+            return Err(differ("strict", &out.config.strict, &r.config.strict));
+        }
+        if let Some(s) = &r.config.shard
+            && !shards.insert(s.clone())
+        {
+            return Err(ReportError::Merge(format!(
+                "shard {s} is given twice (report #{n})"
+            )));
+        }
+        for c in &r.cases {
+            if !ids.insert(c.id.clone()) {
+                return Err(ReportError::Merge(format!(
+                    "shards overlap: case {} is in report #{n} and an earlier one",
+                    c.id
+                )));
+            }
+        }
+        out.cases.extend(r.cases);
+        if r.started_at < out.started_at {
+            out.started_at = r.started_at;
+        }
+        out.duration_ms = out.duration_ms.max(r.duration_ms);
+        out.config.cases = out.config.cases.saturating_add(r.config.cases);
+        for a in r.config.agents {
+            if !out.config.agents.contains(&a) {
+                out.config.agents.push(a);
+            }
+        }
+        for e in r.errors {
+            if !out.errors.contains(&e) {
+                out.errors.push(e);
+            }
+        }
+    }
+    out.cases.sort_by(|a, b| a.id.cmp(&b.id));
+    out.config.shard = None;
+    recompute(&mut out);
+    Ok(out)
+}

@@ -1,0 +1,372 @@
+//! The normalized transcript of a history: one line per event, volatile values replaced
+//! by stable placeholders, time shown only as ordering. Used for insta snapshots and
+//! `run --snapshot-dir`.
+
+use crate::history::{Actor, BayeuxEvent, Body, ChatRef, EventKind, History, Step};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+/// JSON keys whose values are timestamps (replaced by `<time>`).
+const TIME_KEYS: &[&str] = &[
+    "timestamp",
+    "time",
+    "startedAt",
+    "startDate",
+    "endDate",
+    "lastModified",
+    "createdAt",
+    "date",
+];
+
+/// Replaces volatile values by numbered placeholders, the same value always by the same
+/// placeholder, numbered in order of first appearance.
+#[derive(Default)]
+struct Norm {
+    /// class → (value → number)
+    maps: HashMap<&'static str, HashMap<String, usize>>,
+    /// Known ids to replace inside any string, longest first: (value, placeholder).
+    ids: Vec<(String, String)>,
+}
+
+impl Norm {
+    fn placeholder(&mut self, class: &'static str, value: &str) -> String {
+        let m = self.maps.entry(class).or_default();
+        let n = m.len() + 1;
+        let n = *m.entry(value.to_string()).or_insert(n);
+        format!("<{class}-{n}>")
+    }
+
+    /// Registers an id that may also appear inside other strings (paths, uris).
+    fn id(&mut self, class: &'static str, value: &str) -> String {
+        let p = self.placeholder(class, value);
+        if value.len() >= 3 && !self.ids.iter().any(|(v, _)| v == value) {
+            self.ids.push((value.to_string(), p.clone()));
+            self.ids.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+        }
+        p
+    }
+
+    /// A string with known ids and the target authority replaced.
+    fn text(&self, s: &str) -> String {
+        let mut out = authority(s);
+        for (v, p) in &self.ids {
+            if out.contains(v.as_str()) {
+                out = out.replace(v.as_str(), p);
+            }
+        }
+        out
+    }
+
+    /// A JSON value with volatile fields replaced (keys kept, order kept).
+    fn value(&mut self, v: &Value, key: Option<&str>) -> Value {
+        let class = key.and_then(|k| match k {
+            "referenceId" => Some("ref"),
+            "clientId" => Some("client"),
+            "participantId" => Some("participant"),
+            "chatId" | "customerChatId" => Some("chat"),
+            "id" => Some("id"),
+            _ => None,
+        });
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, x)| (k.clone(), self.value(x, Some(k))))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(|x| self.value(x, key)).collect()),
+            _ if key.is_some_and(|k| TIME_KEYS.contains(&k)) => Value::from("<time>"),
+            _ if key.is_some_and(|k| {
+                let k = k.to_ascii_lowercase();
+                k.contains("token") || k.contains("csrf") || k.contains("session")
+            }) =>
+            {
+                Value::from("<token>")
+            }
+            Value::String(s) => {
+                if let Some((_, p)) = self.ids.iter().find(|(id, _)| id == s) {
+                    return Value::from(p.clone());
+                }
+                match class {
+                    Some("id") | None => Value::from(self.text(s)),
+                    Some(c) => Value::from(self.placeholder(c, s)),
+                }
+            }
+            Value::Number(n) => match class {
+                Some("ref") | Some("client") | Some("participant") => {
+                    Value::from(self.placeholder(class.unwrap_or("ref"), &n.to_string()))
+                }
+                _ => v.clone(),
+            },
+            _ => v.clone(),
+        }
+    }
+
+    fn body(&mut self, b: &Body) -> String {
+        match b {
+            Body::Empty => "-".into(),
+            Body::Json(v) => self.value(v, None).to_string(),
+            Body::Raw(r) => format!("raw {}", Value::from(self.text(r))),
+        }
+    }
+}
+
+/// Replaces the authority of every `scheme://host:port` in `s` with `<target>`.
+fn authority(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("://") {
+        out.push_str(&rest[..i + 3]);
+        rest = &rest[i + 3..];
+        let end = rest
+            .find(|c: char| c == '/' || c == '"' || c == '?' || c == '#' || c.is_whitespace())
+            .unwrap_or(rest.len());
+        if end > 0 {
+            out.push_str("<target>");
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn actor(a: &Actor) -> String {
+    match a {
+        Actor::Agent(n) => format!("agent {n}"),
+        Actor::Customer => "customer".into(),
+        Actor::Provider => "provider".into(),
+    }
+}
+
+fn step_line(n: &mut Norm, st: &Step) -> String {
+    match st {
+        Step::OfferChat { chat, agent } => format!("offer_chat {chat} to {agent}"),
+        Step::AgentPost {
+            chat,
+            by_other_agent,
+            auth,
+            body,
+        } => {
+            let chat = match chat {
+                ChatRef::Alias(a) => a.clone(),
+                ChatRef::Unknown(id) => n.id("unknown", id),
+            };
+            format!(
+                "agent_post {chat}{}{} {}",
+                if *by_other_agent {
+                    " by_other_agent"
+                } else {
+                    ""
+                },
+                match auth {
+                    crate::history::AuthVariant::Normal => String::new(),
+                    a => format!(
+                        " auth={}",
+                        serde_json::to_value(a)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default()
+                    ),
+                },
+                n.body(body)
+            )
+        }
+        Step::CustomerSends { chat, text } => {
+            format!("customer_sends {chat} {}", Value::from(text.as_str()))
+        }
+        Step::CustomerLeaves { chat } => format!("customer_leaves {chat}"),
+        Step::Inspect { chat } => format!("inspect {chat}"),
+        Step::Settle => "settle".into(),
+        Step::Concurrent { steps } => {
+            let inner: Vec<String> = steps.iter().map(|s| step_line(n, s)).collect();
+            format!("concurrent [{}]", inner.join("; "))
+        }
+    }
+}
+
+/// The normalized transcript of `history`: one line per event in recording order —
+/// requests (`> METHOD path body`), responses (`< status body`), notifications
+/// (`! agent channel data`), binds, inspects, quiet marks, Bayeux events and harness
+/// errors. Chat ids become `<chat-1>`…, customer chat ids `<customer-1>`…, referenceIds
+/// `<ref-1>`…, clientIds `<client-1>`…, participant ids `<participant-1>`…,
+/// timestamps `<time>`, tokens `<token>`, the target's `host:port` `<target>`. Times,
+/// durations and request numbers are not shown. Deterministic.
+pub fn transcript(history: &History) -> String {
+    let mut n = Norm::default();
+    // Pass 1: bound ids get their numbers in order of binding, so a notification arriving
+    // before its bind is still named consistently.
+    for e in &history.events {
+        if let EventKind::Bind {
+            chat_id,
+            customer_chat_id,
+            ..
+        } = &e.kind
+        {
+            n.id("chat", chat_id);
+            if let Some(c) = customer_chat_id {
+                n.id("customer", c);
+            }
+        }
+    }
+    let mut out = String::new();
+    for e in &history.events {
+        let line = match &e.kind {
+            EventKind::Case { id, seed, targets } => {
+                format!("case {id} seed {seed} targets {}", targets.join(","))
+            }
+            EventKind::Step { index, step } => format!("step {index}: {}", step_line(&mut n, step)),
+            EventKind::Bind {
+                alias,
+                agent,
+                chat_id,
+                customer_chat_id,
+            } => {
+                let c = n.id("chat", chat_id);
+                match customer_chat_id {
+                    Some(cc) => format!(
+                        "bind {alias} = {c} (agent {agent}, customer {})",
+                        n.id("customer", cc)
+                    ),
+                    None => format!("bind {alias} = {c} (agent {agent})"),
+                }
+            }
+            EventKind::Request {
+                actor: a,
+                method,
+                path,
+                body,
+                part,
+                ..
+            } => format!(
+                "{} > {method} {}{} {}",
+                actor(a),
+                n.text(path),
+                part.map(|p| format!(" [part {p}]")).unwrap_or_default(),
+                n.body(body)
+            ),
+            EventKind::Response {
+                req, status, body, ..
+            } => {
+                let who = history
+                    .request(*req)
+                    .and_then(|r| match &r.kind {
+                        EventKind::Request {
+                            actor: a,
+                            method,
+                            path,
+                            ..
+                        } => Some(format!("{} < ({method} {})", actor(a), n.text(path))),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| "? <".into());
+                format!("{who} {status} {}", n.body(body))
+            }
+            EventKind::NoResponse {
+                req, kind, message, ..
+            } => {
+                let who = history
+                    .request(*req)
+                    .and_then(|r| match &r.kind {
+                        EventKind::Request {
+                            actor: a,
+                            method,
+                            path,
+                            ..
+                        } => Some(format!("{} < ({method} {})", actor(a), n.text(path))),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| "? <".into());
+                format!("{who} no answer: {kind:?} {}", n.text(message))
+            }
+            EventKind::Session { agent, csrf } => format!("session agent {agent} csrf={csrf}"),
+            EventKind::Notification {
+                agent,
+                channel,
+                data,
+            } => format!("agent {agent} ! {channel} {}", n.value(data, None)),
+            EventKind::Bayeux { agent, event } => {
+                let ev = match event {
+                    BayeuxEvent::Handshake { successful, error } => format!(
+                        "handshake successful={successful}{}",
+                        error
+                            .as_ref()
+                            .map(|e| format!(" error={}", n.text(e)))
+                            .unwrap_or_default()
+                    ),
+                    BayeuxEvent::Subscribe {
+                        channel,
+                        successful,
+                        error,
+                    } => format!(
+                        "subscribe {channel} successful={successful}{}",
+                        error
+                            .as_ref()
+                            .map(|e| format!(" error={}", n.text(e)))
+                            .unwrap_or_default()
+                    ),
+                    BayeuxEvent::Connect {
+                        successful,
+                        advice,
+                        error,
+                    } => format!(
+                        "connect successful={successful}{}{}",
+                        advice
+                            .as_ref()
+                            .map(|a| format!(" advice={}", n.value(a, None)))
+                            .unwrap_or_default(),
+                        error
+                            .as_ref()
+                            .map(|e| format!(" error={}", n.text(e)))
+                            .unwrap_or_default()
+                    ),
+                    BayeuxEvent::FollowedAdvice { reconnect, .. } => {
+                        format!("followed advice reconnect={reconnect}")
+                    }
+                    BayeuxEvent::Garbage { error, excerpt } => {
+                        format!(
+                            "garbage {} excerpt {}",
+                            n.text(error),
+                            Value::from(n.text(excerpt))
+                        )
+                    }
+                    BayeuxEvent::Closed { reason } => format!("closed {}", n.text(reason)),
+                };
+                format!("bayeux {agent} {ev}")
+            }
+            EventKind::Inspect {
+                alias,
+                result,
+                reason,
+            } => match result {
+                Some(r) => format!("inspect {alias} = {}", n.value(r, None)),
+                None => format!(
+                    "inspect {alias} unavailable: {}",
+                    reason.as_deref().map(|r| n.text(r)).unwrap_or_default()
+                ),
+            },
+            EventKind::Quiet { reached_quiet, .. } => {
+                if *reached_quiet {
+                    "quiet".to_string()
+                } else {
+                    "deadline reached before quiet".to_string()
+                }
+            }
+            EventKind::HarnessError { message } => format!("harness error: {}", n.text(message)),
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorities_are_replaced() {
+        assert_eq!(
+            authority("see http://127.0.0.1:4711/api/v2/chats/x and https://h"),
+            "see http://<target>/api/v2/chats/x and https://<target>"
+        );
+    }
+}

@@ -1,0 +1,483 @@
+//! The writers: report.json against its schema, junit.xml, report.html (escaping, SVG),
+//! case files and curl scripts, and the Scrubber as the last line of defence.
+
+mod report_support;
+
+use gws_conform::check::Verdict;
+use gws_conform::report::{self, json::REPORT_SCHEMA};
+use quick_junit::{NonSuccessKind, TestCaseStatus};
+use report_support::*;
+use std::path::Path;
+
+fn tmpdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("gws-conform-report-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn all_text(dir: &Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = vec![];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read_to_string(&p).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn write_all_writes_every_artefact_and_no_secret() {
+    let dir = tmpdir("all");
+    let r = report();
+    let w = report::write_all(&dir, &r, &scrubber()).unwrap();
+    assert!(w.json.ends_with("report.json") && w.json.exists());
+    assert!(w.junit.exists() && w.html.exists());
+    // Exactly the two failing cases get a case file and a script.
+    assert_eq!(w.cases.len(), 2, "{:?}", w.cases);
+    let names: Vec<String> = w
+        .cases
+        .iter()
+        .map(|(j, _)| j.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&"cmp04-1.json".to_string()));
+    // The id with a slash and a space cannot escape cases/.
+    assert!(
+        names.contains(&"cmp02_.._x_9.json".to_string()),
+        "{names:?}"
+    );
+    for (j, s) in &w.cases {
+        assert_eq!(j.parent().unwrap(), dir.join("cases"));
+        assert!(s.exists());
+    }
+    let files = all_text(&dir);
+    assert_eq!(files.len(), 3 + 4);
+    for (p, text) in &files {
+        for secret in scrubber().secrets() {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{} leaks {secret}",
+                p.display()
+            );
+        }
+        assert!(!p.to_string_lossy().ends_with(".tmp"));
+    }
+    // The planted password was in a finding: it is replaced, not dropped silently.
+    let json = std::fs::read_to_string(&w.json).unwrap();
+    assert!(json.contains("<redacted>"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn scrubber_is_the_last_line_of_defence() {
+    // Without the Scrubber the password is in report.json; with it, it is not.
+    let dir = tmpdir("scrub");
+    let r = report();
+    let empty = gws_conform::history::redact::Scrubber::new();
+    let p = report::write_json(&dir, &r, &empty).unwrap();
+    assert!(std::fs::read_to_string(&p).unwrap().contains(PASSWORD));
+    let p = report::write_json(&dir, &r, &scrubber()).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(!text.contains(PASSWORD), "{text}");
+    // Still valid JSON after scrubbing.
+    let _: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn validator() -> jsonschema::Validator {
+    let schema: serde_json::Value = serde_json::from_str(REPORT_SCHEMA).unwrap();
+    assert_eq!(
+        schema["$id"],
+        "https://gws-conform.local/schemas/report.schema.json"
+    );
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+#[test]
+fn report_json_validates_against_the_schema_and_a_broken_one_does_not() {
+    let dir = tmpdir("schema");
+    let r = report();
+    let p = report::write_json(&dir, &r, &scrubber()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let val = validator();
+    let errors: Vec<String> = val
+        .iter_errors(&v)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // It also round-trips through load_report.
+    let back = report::load_report(&p).unwrap();
+    let verdicts = |r: &gws_conform::report::RunReport| -> Vec<(String, Verdict)> {
+        r.requirements
+            .iter()
+            .map(|q| (q.id.clone(), q.verdict))
+            .collect()
+    };
+    assert_eq!(verdicts(&back), verdicts(&r));
+    assert_eq!(back.overall, r.overall);
+    assert_eq!(back.cases.len(), r.cases.len());
+
+    let breakages: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+        (
+            "bad verdict",
+            Box::new(|v| v["requirements"][0]["verdict"] = "maybe".into()),
+        ),
+        ("bad overall", Box::new(|v| v["overall"] = "fine".into())),
+        (
+            "bad level",
+            Box::new(|v| v["requirements"][1]["level"] = "MIGHT".into()),
+        ),
+        (
+            "missing seed",
+            Box::new(|v| {
+                v.as_object_mut().unwrap().remove("seed");
+            }),
+        ),
+        ("extra field", Box::new(|v| v["surprise"] = 1.into())),
+        (
+            "bad event type",
+            Box::new(|v| v["cases"][1]["history"]["events"][0]["type"] = "telepathy".into()),
+        ),
+        (
+            "event missing a field",
+            Box::new(|v| {
+                v["cases"][1]["history"]["events"][2]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("chat_id");
+            }),
+        ),
+        (
+            "bad step",
+            Box::new(|v| v["cases"][0]["steps"][0]["step"] = "dance".into()),
+        ),
+        (
+            "negative count",
+            Box::new(|v| v["requirements"][0]["counts"]["pass"] = (-1).into()),
+        ),
+    ];
+    for (what, breakage) in breakages {
+        let mut b = v.clone();
+        breakage(&mut b);
+        assert!(!val.is_valid(&b), "schema accepted a report with {what}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn load_report_names_file_line_and_field() {
+    let dir = tmpdir("loadreport");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("report.json");
+    std::fs::write(&p, "{\n  \"format\": 1,\n  \"run_id\": \"x\"\n}\n").unwrap();
+    let e = report::load_report(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("report.json") && e.contains("line 4") && e.contains("missing field `target`"),
+        "{e}"
+    );
+    std::fs::write(&p, "{ not json").unwrap();
+    let e = report::load_report(&p).unwrap_err().to_string();
+    assert!(e.contains("line 1, column"), "{e}");
+    let e = report::load_report(&dir.join("nope.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nope.json"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn junit_has_one_testcase_per_requirement_with_the_right_status() {
+    let r = report();
+    let xml = report::junit_xml(&r, &scrubber()).unwrap();
+    let parsed = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    assert_eq!(parsed.test_suites.len(), 1);
+    let suite = &parsed.test_suites[0];
+    assert_eq!(suite.name.as_str(), "gws-conform");
+    assert_eq!(suite.test_cases.len(), gws_conform::spec::CATALOGUE.len());
+    for (tc, req) in suite.test_cases.iter().zip(gws_conform::spec::CATALOGUE) {
+        assert!(
+            tc.name.as_str().starts_with(&format!("{} ", req.id)),
+            "{}",
+            tc.name.as_str()
+        );
+        assert_eq!(tc.classname.as_ref().unwrap().as_str(), req.level.as_str());
+        let expect = verdict_of(&r, req.id);
+        match (&tc.status, expect) {
+            (TestCaseStatus::Success { .. }, Verdict::Pass) => {}
+            (
+                TestCaseStatus::NonSuccess {
+                    kind: NonSuccessKind::Failure,
+                    description,
+                    ..
+                },
+                Verdict::Fail,
+            ) => {
+                let d = description.as_ref().unwrap().as_str();
+                assert!(d.contains("expected:") && d.contains("observed:"), "{d}");
+                assert!(d.contains("gws-conform replay cases/"), "{d}");
+            }
+            (
+                TestCaseStatus::NonSuccess {
+                    kind: NonSuccessKind::Error,
+                    ..
+                },
+                Verdict::Error,
+            ) => {}
+            (TestCaseStatus::Skipped { message, .. }, Verdict::Skip) => {
+                assert!(!message.as_ref().unwrap().as_str().is_empty());
+            }
+            (s, v) => panic!("{}: junit status {s:?} for verdict {v:?}", req.id),
+        }
+    }
+    // The hostile strings survive as text (escaped), not as markup.
+    let cmp04 = suite
+        .test_cases
+        .iter()
+        .find(|t| t.name.as_str().starts_with("CMP-04"))
+        .unwrap();
+    let TestCaseStatus::NonSuccess { description, .. } = &cmp04.status else {
+        panic!()
+    };
+    assert!(description.as_ref().unwrap().as_str().contains(HOSTILE[2]));
+    assert!(!xml.contains("<evil/>"));
+    assert!(!xml.contains(PASSWORD));
+    // A waived requirement is a skip saying so.
+    let mut r2 = report();
+    let b = report::parse_baseline(
+        Path::new("b.toml"),
+        "[[waive]]\nid = \"CMP-04\"\nreason = \"ticket 9\"\n",
+    )
+    .unwrap();
+    report::apply_baseline(&mut r2, &b, (2026, 11, 25));
+    let xml = report::junit_xml(&r2, &scrubber()).unwrap();
+    let parsed = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    let tc = parsed.test_suites[0]
+        .test_cases
+        .iter()
+        .find(|t| t.name.as_str().starts_with("CMP-04"))
+        .unwrap();
+    match &tc.status {
+        TestCaseStatus::Skipped { message, .. } => {
+            assert!(
+                message
+                    .as_ref()
+                    .unwrap()
+                    .as_str()
+                    .starts_with("waived: ticket 9"),
+                "{message:?}"
+            )
+        }
+        s => panic!("waived shows as {s:?}"),
+    }
+}
+
+#[test]
+fn html_is_self_contained_escaped_and_draws_each_failure() {
+    let r = report();
+    let html = report::html::render_html(&r, &scrubber());
+    // The table has a row per requirement.
+    assert!(html.contains("<table id=\"requirements\">"));
+    for req in gws_conform::spec::CATALOGUE {
+        assert!(
+            html.contains(&format!("<tr id=\"req-{}\">", req.id)),
+            "{}",
+            req.id
+        );
+    }
+    // One SVG per failing case, with three lifelines and a red broken-expectation label.
+    let failing = r
+        .cases
+        .iter()
+        .filter(|c| c.verdict == Verdict::Fail)
+        .count();
+    assert_eq!(html.matches("<svg ").count(), failing);
+    assert!(html.contains(">notification stream</text>"));
+    assert!(html.contains("class=\"broken\">✗ CMP-02: expected StatusChange Completed within 5 s"));
+    assert!(html.contains("gws-conform replay cases/cmp04-1.json"));
+    assert!(html.contains("href=\"cases/cmp04-1.sh\""));
+    // No hostile string reaches the page unescaped.
+    for bad in HOSTILE {
+        assert!(!html.contains(bad), "unescaped: {bad}");
+    }
+    for bad in ["<script", "<svg onload", "<evil", "<b>"] {
+        assert!(!html.contains(bad), "found {bad}");
+    }
+    // Every <svg element is one of ours.
+    assert_eq!(
+        html.matches("<svg ").count(),
+        html.matches("<svg xmlns=").count()
+    );
+    assert!(
+        html.contains("&lt;/script&gt;"),
+        "hostile text is shown escaped"
+    );
+    // Self-contained: no external resource.
+    for ext in ["src=\"http", "href=\"http", "@import", "url(http", "<link"] {
+        assert!(!html.contains(ext), "external resource {ext}");
+    }
+    assert!(!html.contains(PASSWORD));
+    // Tag balance: as many <svg as </svg>, <section as </section>.
+    assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
+    assert_eq!(
+        html.matches("<section").count(),
+        html.matches("</section>").count()
+    );
+}
+
+#[test]
+fn case_file_round_trips_and_bad_ones_are_named() {
+    let dir = tmpdir("case");
+    let r = report();
+    let w = report::write_all(&dir, &r, &scrubber()).unwrap();
+    let (jp, _) = w
+        .cases
+        .iter()
+        .find(|(j, _)| j.ends_with("cmp04-1.json"))
+        .unwrap();
+    let cf = report::load_case_file(jp).unwrap();
+    let case = r.cases.iter().find(|c| c.id == "cmp04-1").unwrap();
+    assert_eq!(
+        cf,
+        report::case_file(&r, case),
+        "scrubbing a clean case changes nothing"
+    );
+    assert_eq!(cf.seed, 42);
+    assert_eq!(cf.targets, case.targets);
+    assert_eq!(cf.history, case.history);
+
+    let bad = dir.join("bad.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(jp).unwrap()).unwrap();
+    v.as_object_mut().unwrap().remove("steps");
+    std::fs::write(&bad, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let e = report::load_case_file(&bad).unwrap_err().to_string();
+    assert!(
+        e.contains("bad.json") && e.contains("missing field `steps`") && e.contains("line "),
+        "{e}"
+    );
+    v["steps"] = serde_json::json!([{"step": "dance"}]);
+    std::fs::write(&bad, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let e = report::load_case_file(&bad).unwrap_err().to_string();
+    assert!(e.contains("bad.json") && e.contains("dance"), "{e}");
+    v["steps"] = serde_json::json!([{"step": "settle"}]);
+    v["format"] = 99.into();
+    std::fs::write(&bad, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let e = report::load_case_file(&bad).unwrap_err().to_string();
+    assert!(e.contains("field `format`"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn bash_n(script: &str) {
+    let dir = tmpdir(&format!("bash{}", script.len()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("s.sh");
+    std::fs::write(&p, script).unwrap();
+    let out = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "bash -n failed: {}\n{script}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn curl_script_is_valid_bash_reads_secrets_from_env_and_replays_each_step() {
+    let dir = tmpdir("curl");
+    let r = report();
+    let w = report::write_all(&dir, &r, &scrubber()).unwrap();
+    for (jp, sp) in &w.cases {
+        let cf = report::load_case_file(jp).unwrap();
+        let s = std::fs::read_to_string(sp).unwrap();
+        assert_eq!(
+            s,
+            report::curl_script(&cf),
+            "the written script is the case file's"
+        );
+        bash_n(&s);
+        assert!(s.starts_with("#!/usr/bin/env bash\n"));
+        assert!(s.contains("set -euo pipefail"));
+        assert!(s.contains("${GWS_TARGET:?") && s.contains("${GWS_PASSWORD:?"));
+        assert!(s.contains("GWS_PROVIDER_URL"));
+        assert!(
+            s.contains("x-csrf-token"),
+            "takes the CSRF token from the headers"
+        );
+        assert!(!s.contains("jq "), "no jq dependency");
+        assert!(!s.contains(PASSWORD));
+        // Each agent request is replayed with its exact body, single-quoted.
+        assert!(s.contains(r#"agent 1 normal POST "/api/v2/me/chats/${CHAT_c1}" '{"operationName":"Accept","nickname":"Ag'\''ent"}'"#), "{s}");
+        assert!(s.contains("# expects (if the chat is Chatting or LeftChat): HTTP 200"));
+        assert!(s.contains("provider setup 'chat offered'"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    // The hostile text is inside one quoted word: no command substitution can run.
+    let c = r.cases.iter().find(|c| c.id == "cmp04-1").unwrap();
+    let s = report::curl_script(&report::case_file(&r, c));
+    assert!(s.contains("</script><script>alert(1)</script>"));
+    assert!(!s.lines().any(|l| l.starts_with("<svg")));
+}
+
+#[test]
+fn curl_script_covers_every_step_kind() {
+    use gws_conform::history::{AuthVariant, Body, ChatRef, Step};
+    let r = report();
+    let mut cf = report::case_file(&r, &r.cases[1]);
+    cf.steps = vec![
+        Step::OfferChat {
+            chat: "c-1".into(),
+            agent: "agent2".into(),
+        },
+        Step::CustomerSends {
+            chat: "c-1".into(),
+            text: "it's $(rm -rf /) `x` \"q\" \\".into(),
+        },
+        Step::CustomerLeaves { chat: "c-1".into() },
+        Step::AgentPost {
+            chat: ChatRef::Alias("c-1".into()),
+            by_other_agent: true,
+            auth: AuthVariant::NoCsrf,
+            body: Body::Raw("{not json'".into()),
+        },
+        Step::AgentPost {
+            chat: ChatRef::Unknown("../x y".into()),
+            by_other_agent: false,
+            auth: AuthVariant::NoCredentials,
+            body: Body::Empty,
+        },
+        Step::Concurrent {
+            steps: vec![
+                Step::AgentPost {
+                    chat: ChatRef::Alias("c-1".into()),
+                    by_other_agent: false,
+                    auth: AuthVariant::CookieOnly,
+                    body: Body::Json(serde_json::json!({"operationName":"Complete"})),
+                },
+                Step::Inspect { chat: "c-1".into() },
+            ],
+        },
+        Step::Settle,
+    ];
+    let s = report::curl_script(&cf);
+    bash_n(&s);
+    assert!(s.contains("${GWS_USER2:?"), "a second agent is needed");
+    assert!(s.contains("login 2"));
+    assert!(s.contains("/api/v2/me/chats/..%2Fx%20y"));
+    assert!(s.contains(" &\n") && s.contains("\nwait\n"));
+    assert!(
+        s.contains("agent 1 no_csrf POST"),
+        "agent2 owns c-1, so the other agent is 1"
+    );
+    assert!(s.contains("provider teardown"));
+    // The dangerous text is escaped inside a double-quoted string.
+    assert!(s.contains(r#"\$(rm -rf /) \`x\`"#), "{s}");
+}
