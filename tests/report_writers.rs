@@ -122,7 +122,8 @@ fn report_json_validates_against_the_schema_and_a_broken_one_does_not() {
     assert_eq!(back.overall, r.overall);
     assert_eq!(back.cases.len(), r.cases.len());
 
-    let breakages: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    type Breakage = Box<dyn Fn(&mut serde_json::Value)>;
+    let breakages: Vec<(&str, Breakage)> = vec![
         (
             "bad verdict",
             Box::new(|v| v["requirements"][0]["verdict"] = "maybe".into()),

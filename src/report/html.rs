@@ -186,9 +186,9 @@ fn anchor(id: &str) -> String {
 }
 
 fn case_section(h: &mut String, c: &CaseReport, stem: Option<&str>, report: &RunReport) {
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<section class=\"case\" id=\"case-{}\"><h3>case {} {} <small>(seed {}, {} steps{}, {} ms)</small></h3>\n",
+        "<section class=\"case\" id=\"case-{}\"><h3>case {} {} <small>(seed {}, {} steps{}, {} ms)</small></h3>",
         esc(&anchor(&c.id)),
         esc(&c.id),
         verdict_badge(c.verdict),
@@ -227,9 +227,9 @@ fn case_section(h: &mut String, c: &CaseReport, stem: Option<&str>, report: &Run
     }
     if let Some(stem) = stem {
         let stem_e = esc(stem);
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p>Replay: <code>{}</code><br>Case file: <a href=\"cases/{stem_e}.json\">cases/{stem_e}.json</a> · curl script: <a href=\"cases/{stem_e}.sh\">cases/{stem_e}.sh</a></p>\n",
+            "<p>Replay: <code>{}</code><br>Case file: <a href=\"cases/{stem_e}.json\">cases/{stem_e}.json</a> · curl script: <a href=\"cases/{stem_e}.sh\">cases/{stem_e}.sh</a></p>",
             esc(&replay_command(stem))
         );
     }
@@ -432,27 +432,27 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
         .collect();
     let height = TOP + (drawn.len() as u32 + 1) * ROW + (labels.len() as u32 + 2) * ROW;
     let mut s = String::new();
-    let _ = write!(
+    let _ = writeln!(
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"timeline\" role=\"img\" viewBox=\"0 0 {W} {height}\" width=\"{W}\" height=\"{height}\" font-family=\"ui-monospace,Menlo,Consolas,monospace\" font-size=\"11\">\
 <title>Sequence of requests, responses and notifications</title>\
 <defs><marker id=\"ah\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#333\"/></marker>\
-<marker id=\"ahr\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#c00\"/></marker></defs>\n"
+<marker id=\"ahr\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#c00\"/></marker></defs>"
     );
     let bottom = height - ROW;
     for (i, name) in ["harness", "target", "notification stream"]
         .iter()
         .enumerate()
     {
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-weight=\"bold\" font-size=\"13\">{name}</text><line x1=\"{0}\" y1=\"28\" x2=\"{0}\" y2=\"{bottom}\" stroke=\"#999\" stroke-dasharray=\"2,3\"/>\n",
+            "<text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-weight=\"bold\" font-size=\"13\">{name}</text><line x1=\"{0}\" y1=\"28\" x2=\"{0}\" y2=\"{bottom}\" stroke=\"#999\" stroke-dasharray=\"2,3\"/>",
             X[i]
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<text x=\"4\" y=\"{}\" fill=\"#666\">ms</text>\n",
+        "<text x=\"4\" y=\"{}\" fill=\"#666\">ms</text>",
         TOP - 10
     );
     for (row, (e, shape, label)) in drawn.iter().enumerate() {
@@ -478,9 +478,9 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
                 let marker = if hot { "ahr" } else { "ah" };
                 let width = if hot { 2.5 } else { 1.2 };
                 let tx = x1.min(x2) + 6;
-                let _ = write!(
+                let _ = writeln!(
                     s,
-                    "<line x1=\"{x1}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{y}\" stroke=\"{color}\" stroke-width=\"{width}\"{dash} marker-end=\"url(#{marker})\"/><text x=\"{tx}\" y=\"{}\" fill=\"{color}\"{weight}>{label}<title>#{} {}</title></text>\n",
+                    "<line x1=\"{x1}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{y}\" stroke=\"{color}\" stroke-width=\"{width}\"{dash} marker-end=\"url(#{marker})\"/><text x=\"{tx}\" y=\"{}\" fill=\"{color}\"{weight}>{label}<title>#{} {}</title></text>",
                     y - 3,
                     e.seq,
                     esc(&truncate(
@@ -491,9 +491,9 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
             }
             Shape::Note { at } => {
                 let x = X[*at as usize];
-                let _ = write!(
+                let _ = writeln!(
                     s,
-                    "<circle cx=\"{x}\" cy=\"{y}\" r=\"3\" fill=\"{color}\"/><text x=\"{}\" y=\"{}\" fill=\"{color}\"{weight}>{label}</text>\n",
+                    "<circle cx=\"{x}\" cy=\"{y}\" r=\"3\" fill=\"{color}\"/><text x=\"{}\" y=\"{}\" fill=\"{color}\"{weight}>{label}</text>",
                     x + 6,
                     y + 4
                 );
@@ -502,24 +502,24 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
     }
     let mut y = TOP + drawn.len() as u32 * ROW;
     if omitted > 0 {
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<text x=\"{}\" y=\"{y}\" fill=\"#666\">… {omitted} more events not drawn (see the case file)</text>\n",
+            "<text x=\"{}\" y=\"{y}\" fill=\"#666\">… {omitted} more events not drawn (see the case file)</text>",
             X[0]
         );
         y += ROW;
     }
     for l in &labels {
         y += ROW;
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<text x=\"4\" y=\"{y}\" fill=\"#c00\" font-weight=\"bold\" class=\"broken\">✗ {}</text>\n",
+            "<text x=\"4\" y=\"{y}\" fill=\"#c00\" font-weight=\"bold\" class=\"broken\">✗ {}</text>",
             esc(&truncate(l, 160))
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<text x=\"4\" y=\"{}\" fill=\"#666\">rows in recording order; left axis: ms since the case started; notification deadline {deadline_ms} ms</text>\n",
+        "<text x=\"4\" y=\"{}\" fill=\"#666\">rows in recording order; left axis: ms since the case started; notification deadline {deadline_ms} ms</text>",
         y + ROW
     );
     s.push_str("</svg>\n");
