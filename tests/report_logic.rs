@@ -344,3 +344,13 @@ fn transcript_is_stable_under_volatile_values() {
     assert_ne!(report::transcript(&c), ta);
     insta::assert_snapshot!("complete_with_text_transcript", ta);
 }
+
+#[test]
+fn the_example_baseline_fixture_loads() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/reports/baseline.example.toml");
+    let b = report::load_baseline(&p).unwrap();
+    let ids: Vec<&str> = b.waivers.iter().map(|w| w.id.as_str()).collect();
+    assert_eq!(ids, ["CMP-04", "CMP-22"]);
+    assert_eq!(b.waivers[0].expires, Some((2027, 1, 31)));
+    assert_eq!(b.waivers[1].expires, None);
+}

@@ -482,3 +482,31 @@ fn curl_script_covers_every_step_kind() {
     // The dangerous text is escaped inside a double-quoted string.
     assert!(s.contains(r#"\$(rm -rf /) \`x\`"#), "{s}");
 }
+
+#[test]
+fn a_flood_of_events_keeps_the_diagram_bounded_and_the_witness_visible() {
+    use gws_conform::report::html::{MAX_DIAGRAM_EVENTS, sequence_svg};
+    let mut h = H::new().post(
+        "/api/v2/me/chats/x",
+        serde_json::json!({"operationName":"Complete"}),
+    );
+    for i in 0..5000 {
+        h = h.notify(serde_json::json!({"messageType":"MessageLogUpdated","n":i,"text":"<svg onload=alert(1)>"}));
+    }
+    let h = h.quiet(5000, false).build();
+    let last = h.events.last().unwrap().seq;
+    let f = gws_conform::check::Finding::fail(
+        "CMP-19",
+        "flood",
+        witness("nothing after Completed", "5000 notifications", vec![last]),
+    );
+    let svg = sequence_svg(&h, &[&f], 5000);
+    let rows = svg.matches("<line x1=").count() + svg.matches("<circle").count();
+    assert!(rows <= MAX_DIAGRAM_EVENTS + 1 + 3, "{rows} rows drawn");
+    assert!(svg.contains("more events not drawn"));
+    assert!(
+        svg.contains("deadline: waited 5000 ms, never quiet"),
+        "the witness event is drawn"
+    );
+    assert!(!svg.contains("<svg onload"));
+}

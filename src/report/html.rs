@@ -430,7 +430,8 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
             )
         })
         .collect();
-    let height = TOP + (drawn.len() as u32 + 1) * ROW + (labels.len() as u32 + 2) * ROW;
+    let extra = u32::from(omitted > 0);
+    let height = TOP + (drawn.len() as u32 + 1 + extra) * ROW + (labels.len() as u32 + 2) * ROW;
     let mut s = String::new();
     let _ = writeln!(
         s,

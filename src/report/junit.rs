@@ -21,6 +21,9 @@ pub fn junit_xml(report: &RunReport, scrub: &Scrubber) -> Result<String, ReportE
     suite.add_property(Property::new("run_id", s(&report.run_id)));
     suite.add_property(Property::new("harness_version", s(&report.harness_version)));
     suite.add_property(Property::new("overall", format!("{:?}", report.overall)));
+    if !report.errors.is_empty() {
+        suite.set_system_err(s(&report.errors.join("\n")));
+    }
     for r in &report.requirements {
         let name = format!("{} {}", r.id, truncate(&r.text, 80));
         let status = match r.verdict {
