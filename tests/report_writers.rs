@@ -33,7 +33,9 @@ fn all_text(dir: &Path) -> Vec<(std::path::PathBuf, String)> {
 
 #[test]
 fn write_all_writes_every_artefact_and_no_secret() {
-    let dir = tmpdir("all");
+    // Kept after the test (target/tmp/report-sample) for scripts/html-screenshot.sh.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-sample");
+    let _ = std::fs::remove_dir_all(&dir);
     let r = report();
     let w = report::write_all(&dir, &r, &scrubber()).unwrap();
     assert!(w.json.ends_with("report.json") && w.json.exists());
@@ -70,7 +72,6 @@ fn write_all_writes_every_artefact_and_no_secret() {
     // The planted password was in a finding: it is replaced, not dropped silently.
     let json = std::fs::read_to_string(&w.json).unwrap();
     assert!(json.contains("<redacted>"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

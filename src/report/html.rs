@@ -429,6 +429,7 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
                 w.map(|w| w.observed.as_str()).unwrap_or(&f.reason)
             )
         })
+        .flat_map(|l| wrap(&format!("✗ {}", truncate(&l, 600)), 140))
         .collect();
     let extra = u32::from(omitted > 0);
     let height = TOP + (drawn.len() as u32 + 1 + extra) * ROW + (labels.len() as u32 + 2) * ROW;
@@ -437,8 +438,8 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"timeline\" role=\"img\" viewBox=\"0 0 {W} {height}\" width=\"{W}\" height=\"{height}\" font-family=\"ui-monospace,Menlo,Consolas,monospace\" font-size=\"11\">\
 <title>Sequence of requests, responses and notifications</title>\
-<defs><marker id=\"ah\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#333\"/></marker>\
-<marker id=\"ahr\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#c00\"/></marker></defs>"
+<defs><marker id=\"ah\" markerUnits=\"userSpaceOnUse\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"9\" markerHeight=\"9\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#333\"/></marker>\
+<marker id=\"ahr\" markerUnits=\"userSpaceOnUse\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"9\" markerHeight=\"9\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#c00\"/></marker></defs>"
     );
     let bottom = height - ROW;
     for (i, name) in ["harness", "target", "notification stream"]
@@ -467,7 +468,6 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
             "<text x=\"4\" y=\"{}\" fill=\"#666\">{ms:.1}</text>",
             y + 4
         );
-        let label = esc(&truncate(label, 70));
         match shape {
             Shape::Arrow { from, to, dashed } => {
                 let (x1, x2) = (X[*from as usize], X[*to as usize]);
@@ -479,6 +479,9 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
                 let marker = if hot { "ahr" } else { "ah" };
                 let width = if hot { 2.5 } else { 1.2 };
                 let tx = x1.min(x2) + 6;
+                // About 6.6 px per character at font-size 11: keep the label on its arrow.
+                let room = ((x1.abs_diff(x2) - 12) as f64 / 6.6) as usize;
+                let label = esc(&truncate(label, room));
                 let _ = writeln!(
                     s,
                     "<line x1=\"{x1}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{y}\" stroke=\"{color}\" stroke-width=\"{width}\"{dash} marker-end=\"url(#{marker})\"/><text x=\"{tx}\" y=\"{}\" fill=\"{color}\"{weight}>{label}<title>#{} {}</title></text>",
@@ -492,10 +495,16 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
             }
             Shape::Note { at } => {
                 let x = X[*at as usize];
+                // Notes on the rightmost lifeline are written to its left, to stay inside.
+                let (tx, anchor) = if *at == 2 {
+                    (x - 6, "end")
+                } else {
+                    (x + 6, "start")
+                };
+                let label = esc(&truncate(label, 70));
                 let _ = writeln!(
                     s,
-                    "<circle cx=\"{x}\" cy=\"{y}\" r=\"3\" fill=\"{color}\"/><text x=\"{}\" y=\"{}\" fill=\"{color}\"{weight}>{label}</text>",
-                    x + 6,
+                    "<circle cx=\"{x}\" cy=\"{y}\" r=\"3\" fill=\"{color}\"/><text x=\"{tx}\" y=\"{}\" text-anchor=\"{anchor}\" fill=\"{color}\"{weight}>{label}</text>",
                     y + 4
                 );
             }
@@ -514,8 +523,8 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
         y += ROW;
         let _ = writeln!(
             s,
-            "<text x=\"4\" y=\"{y}\" fill=\"#c00\" font-weight=\"bold\" class=\"broken\">✗ {}</text>",
-            esc(&truncate(l, 160))
+            "<text x=\"4\" y=\"{y}\" fill=\"#c00\" font-weight=\"bold\" class=\"broken\">{}</text>",
+            esc(l)
         );
     }
     let _ = writeln!(
@@ -525,6 +534,31 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
     );
     s.push_str("</svg>\n");
     s
+}
+
+/// Splits `s` into lines of at most `width` characters (at spaces when it can).
+fn wrap(s: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![];
+    let mut cur = String::new();
+    for word in s.split(' ') {
+        let (cl, wl) = (cur.chars().count(), word.chars().count());
+        if cl > 0 && cl + 1 + wl > width {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+        while cur.chars().count() > width {
+            let head: String = cur.chars().take(width).collect();
+            cur = cur.chars().skip(width).collect();
+            lines.push(head);
+        }
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
 }
 
 /// Writes `dir/report.html`; returns its path.
