@@ -115,7 +115,7 @@ pub fn render_html(report: &RunReport, scrub: &Scrubber) -> String {
     // Requirement table.
     h.push_str("<h2>Requirements</h2>\n<table id=\"requirements\"><thead><tr><th>id</th><th>level</th><th>requirement</th><th>verdict</th><th>reason</th><th>pass</th><th>fail</th><th>skip</th><th>waived</th><th>error</th></tr></thead><tbody>\n");
     for r in &report.requirements {
-        let mut reason = esc(&r.reason);
+        let mut reason = esc(&truncate(&r.reason, 600));
         if r.waiver_unused {
             reason.push_str(" <em>(waiver unused: remove it from the baseline)</em>");
         }

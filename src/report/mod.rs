@@ -15,7 +15,7 @@ pub mod table;
 pub mod transcript;
 pub mod types;
 
-pub use baseline::{Baseline, Waiver, apply_baseline, load_baseline, parse_baseline};
+pub use baseline::{Baseline, Waiver, apply_baseline, load_baseline, parse_baseline, today_utc};
 pub use case::{CASE_FORMAT, CaseFile, case_file, curl_script, load_case_file, write_case_files};
 pub use html::write_html;
 pub use json::{load_report, write_json};

@@ -89,7 +89,9 @@ impl Norm {
                 }
                 match class {
                     Some("id") | None => Value::from(self.text(s)),
-                    Some(c) => Value::from(self.placeholder(c, s)),
+                    // Registered as ids, so they are also replaced inside later messages
+                    // (e.g. "402::Unknown client <client-1>").
+                    Some(c) => Value::from(self.id(c, s)),
                 }
             }
             Value::Number(n) => match class {
@@ -361,6 +363,107 @@ pub fn transcript(history: &History) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::{AuthVariant, Event, NoResponseKind};
+    use serde_json::json;
+
+    fn ev(seq: u64, t_us: u64, kind: EventKind) -> Event {
+        Event {
+            seq,
+            t_us,
+            stream: "runner".into(),
+            stream_seq: seq,
+            in_step: None,
+            kind,
+        }
+    }
+
+    /// A history with every other kind of event; `v` varies the volatile values only.
+    fn varied(v: &str, t: u64) -> History {
+        let kinds = vec![
+            EventKind::Session {
+                agent: "a1".into(),
+                csrf: true,
+            },
+            EventKind::Bayeux {
+                agent: "a1".into(),
+                event: BayeuxEvent::Connect {
+                    successful: false,
+                    advice: Some(
+                        json!({"reconnect":"handshake","interval":0,"clientId":format!("cl-{v}")}),
+                    ),
+                    error: Some(format!(
+                        "402::Unknown client cl-{v} at http://127.0.0.1:{t}/x"
+                    )),
+                },
+            },
+            EventKind::Step {
+                index: 0,
+                step: Step::Concurrent {
+                    steps: vec![Step::AgentPost {
+                        chat: ChatRef::Unknown(format!("nochat-{v}")),
+                        by_other_agent: true,
+                        auth: AuthVariant::NoCsrf,
+                        body: Body::Raw("{".into()),
+                    }],
+                },
+            },
+            EventKind::Request {
+                req: t,
+                actor: Actor::Agent("a1".into()),
+                method: "POST".into(),
+                path: format!("/api/v2/me/chats/nochat-{v}"),
+                headers: vec![],
+                body: Body::Raw("{".into()),
+                part: Some(0),
+            },
+            EventKind::NoResponse {
+                req: t,
+                kind: NoResponseKind::Timeout,
+                message: format!("timed out after {t} ms"),
+                elapsed_us: t,
+            },
+            EventKind::Inspect {
+                alias: "c1".into(),
+                result: Some(json!({"queue":null,"csrfToken":format!("tok-{v}")})),
+                reason: None,
+            },
+            EventKind::Quiet {
+                waited_ms: t,
+                quiet_ms: 1000,
+                reached_quiet: false,
+            },
+            EventKind::HarnessError {
+                message: "provider answered 500".into(),
+            },
+        ];
+        History {
+            events: kinds
+                .into_iter()
+                .enumerate()
+                .map(|(i, k)| ev(i as u64, t + i as u64, k))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn every_event_kind_has_a_line_and_volatile_values_do_not_show() {
+        let a = transcript(&varied("x1", 1000));
+        let b = transcript(&varied("yy22", 2000));
+        assert_eq!(a.lines().count(), 8, "{a}");
+        assert!(
+            a.contains("<unknown-1>") && a.contains("<client-1>") && a.contains("<target>"),
+            "{a}"
+        );
+        assert!(a.contains("\"csrfToken\":\"<token>\""), "{a}");
+        assert!(
+            a.contains("[part 0]") && a.contains("deadline reached before quiet"),
+            "{a}"
+        );
+        assert!(!a.contains("x1"), "{a}");
+        // Times and request numbers are not shown, except where a message quotes them.
+        let strip = |s: &str| s.replace("1000", "T").replace("2000", "T");
+        assert_eq!(strip(&a), strip(&b));
+    }
 
     #[test]
     fn authorities_are_replaced() {
