@@ -28,7 +28,11 @@ fn big_case(id: &str, events: usize) -> gws_conform::report::CaseReport {
     let last = h.events.last().map(|e| e.seq).unwrap_or(0);
     case(
         id,
-        vec![Finding::fail("CMP-19", "flood", witness("quiet", "noise", vec![1, last]))],
+        vec![Finding::fail(
+            "CMP-19",
+            "flood",
+            witness("quiet", "noise", vec![1, last]),
+        )],
         Some(h),
         complete_steps(Some("bye")),
     )
@@ -51,7 +55,9 @@ fn main() {
     let scrub = scrubber();
     let mut results = vec![];
     for events in [1_000usize, 10_000] {
-        let cases: Vec<_> = (0..10).map(|i| big_case(&format!("case-{i}"), events)).collect();
+        let cases: Vec<_> = (0..10)
+            .map(|i| big_case(&format!("case-{i}"), events))
+            .collect();
         assert!(cases.iter().all(|c| c.verdict == Verdict::Fail));
         let r = report_of(cases, false);
         let h = r.cases[0].history.clone().unwrap();
@@ -66,8 +72,21 @@ fn main() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     let (a, b) = (&results[0], &results[1]);
-    println!("10 failing cases, history {} vs {} events each (x10):", a.0, b.0);
-    println!("  write_all  time ratio: {:.2}", b.1.as_secs_f64() / a.1.as_secs_f64());
-    println!("  transcript time ratio: {:.2}", b.2.as_secs_f64() / a.2.as_secs_f64());
-    println!("  report.html size ratio: {:.2} (diagram capped at {} events)", b.3 as f64 / a.3 as f64, report::html::MAX_DIAGRAM_EVENTS);
+    println!(
+        "10 failing cases, history {} vs {} events each (x10):",
+        a.0, b.0
+    );
+    println!(
+        "  write_all  time ratio: {:.2}",
+        b.1.as_secs_f64() / a.1.as_secs_f64()
+    );
+    println!(
+        "  transcript time ratio: {:.2}",
+        b.2.as_secs_f64() / a.2.as_secs_f64()
+    );
+    println!(
+        "  report.html size ratio: {:.2} (diagram capped at {} events)",
+        b.3 as f64 / a.3 as f64,
+        report::html::MAX_DIAGRAM_EVENTS
+    );
 }
