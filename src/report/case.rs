@@ -299,18 +299,20 @@ TIMEOUT="${GWS_TIMEOUT:-10}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
-# creds N: a curl config line with agent N's credentials, never on the command line.
+# creds N: writes agent N's credentials as a curl config file ($WORK/credsN, mode 600,
+# removed on exit), so they never appear on a command line.
 creds() {
   local u p
   if [ "$1" = 2 ]; then u="$GWS_USER2"; p="$GWS_PASSWORD2"; else u="$GWS_USER"; p="$GWS_PASSWORD"; fi
   u="${u//\\/\\\\}"; u="${u//\"/\\\"}"; p="${p//\\/\\\\}"; p="${p//\"/\\\"}"
-  printf 'user = "%s:%s"\n' "$u" "$p"
+  (umask 077; printf 'user = "%s:%s"\n' "$u" "$p" > "$WORK/creds$1")
 }
 
 # login N: session cookie in $WORK/jarN, CSRF header line in $WORK/csrfN, agent Ready.
 login() {
   local n="$1" name value
-  curl -sS --max-time "$TIMEOUT" -K <(creds "$n") -c "$WORK/jar$n" -b "$WORK/jar$n" \
+  creds "$n"
+  curl -sS --max-time "$TIMEOUT" -K "$WORK/creds$n" -c "$WORK/jar$n" -b "$WORK/jar$n" \
     -D "$WORK/headers$n" -o /dev/null "$GWS_TARGET/api/v2/me"
   name="$(grep -i '^x-csrf-header:' "$WORK/headers$n" | head -n1 | cut -d: -f2- | tr -d ' \r' || true)"
   value="$(grep -i '^x-csrf-token:' "$WORK/headers$n" | head -n1 | cut -d: -f2- | tr -d ' \r' || true)"
@@ -329,10 +331,10 @@ agent() {
   local n="$1" auth="$2" method="$3" path="$4"
   local args=(-sS --max-time "$TIMEOUT" -X "$method" -w '\nHTTP %{http_code}\n')
   case "$auth" in
-    normal)         args+=(-K <(creds "$n") -b "$WORK/jar$n" -K "$WORK/csrf$n") ;;
+    normal)         args+=(-K "$WORK/creds$n" -b "$WORK/jar$n" -c "$WORK/jar$n" -K "$WORK/csrf$n") ;;
     no_credentials) ;;
     cookie_only)    args+=(-b "$WORK/jar$n" -K "$WORK/csrf$n") ;;
-    no_csrf)        args+=(-K <(creds "$n") -b "$WORK/jar$n") ;;
+    no_csrf)        args+=(-K "$WORK/creds$n" -b "$WORK/jar$n") ;;
   esac
   if [ "$#" -ge 5 ]; then
     args+=(-H 'Content-Type: application/json' --data-binary "$5")
