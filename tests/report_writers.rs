@@ -480,8 +480,8 @@ fn curl_script_covers_every_step_kind() {
         "agent2 owns c-1, so the other agent is 1"
     );
     assert!(s.contains("provider teardown"));
-    // The dangerous text is escaped inside a double-quoted string.
-    assert!(s.contains(r#"\$(rm -rf /) \`x\`"#), "{s}");
+    // The dangerous text is one single-quoted word.
+    assert!(s.contains(r#"'it'\''s $(rm -rf /) `x` "q" \'"#), "{s}");
 }
 
 #[test]
