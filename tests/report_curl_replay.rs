@@ -64,6 +64,26 @@ async fn any(
         };
         return axum::Json(answer).into_response();
     }
+    if uri.path() == "/api/v2/chats" && method == Method::POST {
+        return axum::Json(
+            serde_json::json!({"statusCode":0,"id":"cust-1","path":"/api/v2/chats/cust-1"}),
+        )
+        .into_response();
+    }
+    if uri.path() == "/api/v2/me/chats" {
+        // The chat appears on the agent side once the customer asked for it.
+        let asked = log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|s| s.path == "/api/v2/chats" && s.method == "POST");
+        let chats = if asked {
+            serde_json::json!([{"id":"chat-C"}])
+        } else {
+            serde_json::json!([])
+        };
+        return axum::Json(serde_json::json!({"statusCode":0,"chats":chats})).into_response();
+    }
     if method == Method::GET {
         return (
             [
@@ -134,35 +154,12 @@ async fn the_curl_script_replays_the_case_against_a_loopback_target() {
         },
     ];
     let script = report::curl_script(&cf);
-    let dir = std::env::temp_dir().join(format!("gws-conform-curl-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("case.sh");
-    std::fs::write(&path, &script).unwrap();
-
-    let (b2, p2) = (base.clone(), path.clone());
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new("bash")
-                .arg(&p2)
-                .env("GWS_TARGET", &b2)
-                .env("GWS_USER", "agent1")
-                .env("GWS_PASSWORD", PASSWORD)
-                .env("GWS_USER2", "agent2")
-                .env("GWS_PASSWORD2", "second-Secret9")
-                .env("GWS_PROVIDER_URL", format!("{b2}/provider"))
-                .env("GWS_TIMEOUT", "5")
-                .output()
-                .unwrap()
-        }),
+    run_script(
+        &script,
+        &base,
+        &[("GWS_PROVIDER_URL", format!("{base}/provider"))],
     )
-    .await
-    .expect("the script finished within 60 s")
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "script failed: {stderr}\n{script}");
-    let _ = std::fs::remove_dir_all(&dir);
-
+    .await;
     let seen = log.lock().unwrap().clone();
     let basic = |u: &str, p: &str| {
         use base64::Engine;
@@ -239,4 +236,118 @@ async fn the_curl_script_replays_the_case_against_a_loopback_target() {
     // The script holds no secret, and the hostile text never ran.
     assert!(!script.contains(PASSWORD) && !script.contains("second-Secret9"));
     assert!(!std::path::Path::new("/tmp/pwned").exists());
+}
+
+/// Runs `script` with bash against `base` (60 s at most) and asserts it succeeded.
+async fn run_script(script: &str, base: &str, extra_env: &[(&str, String)]) {
+    let dir = std::env::temp_dir().join(format!(
+        "gws-conform-curl-{}-{}",
+        std::process::id(),
+        script.len()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("case.sh");
+    std::fs::write(&path, script).unwrap();
+    let (b2, p2) = (base.to_string(), path.clone());
+    let extra: Vec<(String, String)> = extra_env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new("bash")
+                .arg(&p2)
+                .env("GWS_TARGET", &b2)
+                .env("GWS_USER", "agent1")
+                .env("GWS_PASSWORD", PASSWORD)
+                .env("GWS_USER2", "agent2")
+                .env("GWS_PASSWORD2", "second-Secret9")
+                .env("GWS_TIMEOUT", "5")
+                .envs(extra)
+                .output()
+                .unwrap()
+        }),
+    )
+    .await
+    .expect("the script finished within 60 s")
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "script failed: {stderr}\n{script}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_customer_api_mode_the_script_requests_the_chat_as_a_customer() {
+    if !have("curl") || !have("python3") {
+        eprintln!("SKIPPED: curl and python3 are needed to run a generated script");
+        return;
+    }
+    let log: Log = Default::default();
+    let app = Router::new().fallback(any).with_state(log.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let mut r = report();
+    r.config.provisioning = "customer-api".into();
+    let mut cf = report::case_file(&r, &r.cases[1]);
+    cf.steps = vec![
+        Step::OfferChat {
+            chat: "c1".into(),
+            agent: "agent1".into(),
+        },
+        Step::CustomerSends {
+            chat: "c1".into(),
+            text: "it's me".into(),
+        },
+        Step::AgentPost {
+            chat: ChatRef::Alias("c1".into()),
+            by_other_agent: false,
+            auth: AuthVariant::Normal,
+            body: Body::Json(serde_json::json!({"operationName":"Complete","queueName":"Q1"})),
+        },
+        Step::Inspect { chat: "c1".into() },
+        Step::CustomerLeaves { chat: "c1".into() },
+    ];
+    let script = report::curl_script(&cf);
+    run_script(
+        &script,
+        &base,
+        &[("GWS_CONTACT_CENTER_ID", "cc-7".to_string())],
+    )
+    .await;
+    let seen = log.lock().unwrap().clone();
+    let paths: Vec<String> = seen
+        .iter()
+        .map(|s| format!("{} {}", s.method, s.path))
+        .collect();
+    let ask = seen.iter().find(|s| s.path == "/api/v2/chats").unwrap();
+    assert_eq!(
+        ask.auth, None,
+        "the Customer Chat API takes no Authorization"
+    );
+    let v: serde_json::Value = serde_json::from_str(&ask.body).unwrap();
+    assert_eq!(v["operationName"], "RequestChat");
+    let complete = seen
+        .iter()
+        .find(|s| s.path == "/api/v2/me/chats/chat-C")
+        .unwrap();
+    assert_eq!(
+        complete.body,
+        r#"{"operationName":"Complete","queueName":"Q1"}"#
+    );
+    let customer: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.path == "/api/v2/chats/cust-1")
+        .collect();
+    assert_eq!(customer.len(), 3, "{paths:#?}");
+    assert_eq!(
+        customer[0].body,
+        r#"{"operationName": "SendMessage", "text": "it's me"}"#
+    );
+    assert_eq!(customer[1].method, "GET");
+    assert_eq!(customer[2].body, r#"{"operationName": "Complete"}"#);
+    assert!(paths.contains(&"GET /api/v2/chats/cust-1/messages".to_string()));
+    assert!(!paths.iter().any(|p| p.contains("/provider")));
 }
