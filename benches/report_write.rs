@@ -51,10 +51,17 @@ fn time<F: FnMut()>(mut f: F) -> Duration {
 }
 
 fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` does not: then only a smoke run.
+    let full = std::env::args().any(|a| a == "--bench");
+    let sizes = if full {
+        [1_000usize, 10_000]
+    } else {
+        [30, 300]
+    };
     let dir = std::env::temp_dir().join(format!("gws-conform-bench-{}", std::process::id()));
     let scrub = scrubber();
     let mut results = vec![];
-    for events in [1_000usize, 10_000] {
+    for events in sizes {
         let cases: Vec<_> = (0..10)
             .map(|i| big_case(&format!("case-{i}"), events))
             .collect();
