@@ -687,3 +687,24 @@ fn the_schema_accepts_every_event_and_step_kind() {
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
 }
+
+#[test]
+fn committed_sample_artefacts_still_load_and_validate() {
+    // fixtures/reports/sample-*.json were written by this crate (format 1); a change that
+    // breaks reading them breaks users' stored reports and case files.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/reports");
+    let r = report::load_report(&root.join("sample-report.json")).unwrap();
+    assert_eq!(r.format, 1);
+    assert_eq!(r.requirements.len(), gws_conform::spec::CATALOGUE.len());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("sample-report.json")).unwrap())
+            .unwrap();
+    assert!(validator().is_valid(&v));
+    let cf = report::load_case_file(&root.join("sample-case.json")).unwrap();
+    assert_eq!(cf.id, "cmp04-1");
+    assert!(cf.history.is_some());
+    // The recomputed table agrees with the stored one.
+    let (rows, overall) = report::requirement_table(&r.cases, r.config.strict);
+    assert_eq!(rows, r.requirements);
+    assert_eq!(overall, r.overall);
+}
