@@ -145,6 +145,10 @@ fn baseline_waives_a_failure_and_flags_an_unused_waiver() {
     assert_eq!(r.overall, Overall::Error);
     assert_eq!(r.exit_code, 3);
     assert_eq!(r.config.baseline.as_deref(), Some("ci/baseline.toml"));
+    // Applying it again changes nothing.
+    let once = r.clone();
+    report::apply_baseline(&mut r, &b, TODAY);
+    assert_eq!(r, once);
 
     // Without the erroring case, the waived run is conformant.
     let mut r = report_of(
@@ -299,6 +303,29 @@ fn merging_shards_equals_the_report_of_all_cases() {
     same_shard.config.shard = Some("1/2".into());
     assert!(report::merge(vec![s1.clone(), same_shard]).is_err());
     assert!(report::merge(vec![]).is_err());
+}
+
+#[test]
+fn recompute_surfaces_findings_with_unknown_ids() {
+    let mut r = report_of(
+        vec![case(
+            "a",
+            vec![Finding::pass("CMP-01", "ok"), Finding::pass("CMP-99", "?")],
+            None,
+            vec![],
+        )],
+        false,
+    );
+    assert_eq!(r.overall, Overall::Conformant);
+    report::recompute(&mut r);
+    assert_eq!(r.overall, Overall::Error);
+    assert!(
+        r.errors
+            .iter()
+            .any(|e| e.contains("CMP-99") && e.contains("case a")),
+        "{:?}",
+        r.errors
+    );
 }
 
 #[test]

@@ -480,8 +480,8 @@ fn curl_script_covers_every_step_kind() {
         "agent2 owns c-1, so the other agent is 1"
     );
     assert!(s.contains("provider teardown"));
-    // The dangerous text is escaped inside a double-quoted string.
-    assert!(s.contains(r#"\$(rm -rf /) \`x\`"#), "{s}");
+    // The dangerous text is one single-quoted word.
+    assert!(s.contains(r#"'it'\''s $(rm -rf /) `x` "q" \'"#), "{s}");
 }
 
 #[test]
@@ -510,4 +510,201 @@ fn a_flood_of_events_keeps_the_diagram_bounded_and_the_witness_visible() {
         "the witness event is drawn"
     );
     assert!(!svg.contains("<svg onload"));
+}
+
+#[test]
+fn the_schema_accepts_every_event_and_step_kind() {
+    use gws_conform::history::{
+        Actor, AuthVariant, BayeuxEvent, Body, ChatRef, EventKind, NoResponseKind, Step,
+    };
+    use serde_json::json;
+    let all_steps = vec![
+        Step::OfferChat {
+            chat: "c1".into(),
+            agent: "agent1".into(),
+        },
+        Step::AgentPost {
+            chat: ChatRef::Unknown("u".into()),
+            by_other_agent: true,
+            auth: AuthVariant::CookieOnly,
+            body: Body::Empty,
+        },
+        Step::AgentPost {
+            chat: ChatRef::Alias("c1".into()),
+            by_other_agent: false,
+            auth: AuthVariant::NoCredentials,
+            body: Body::Raw("{".into()),
+        },
+        Step::CustomerSends {
+            chat: "c1".into(),
+            text: "hi".into(),
+        },
+        Step::CustomerLeaves { chat: "c1".into() },
+        Step::Inspect { chat: "c1".into() },
+        Step::Settle,
+        Step::Concurrent {
+            steps: vec![Step::Settle],
+        },
+    ];
+    let bayeux = vec![
+        BayeuxEvent::Handshake {
+            successful: false,
+            error: Some("x".into()),
+        },
+        BayeuxEvent::Subscribe {
+            channel: "/v2/me/chats".into(),
+            successful: true,
+            error: None,
+        },
+        BayeuxEvent::Connect {
+            successful: true,
+            advice: Some(json!({"reconnect":"retry"})),
+            error: None,
+        },
+        BayeuxEvent::FollowedAdvice {
+            reconnect: "handshake".into(),
+            interval_ms: 10,
+        },
+        BayeuxEvent::Garbage {
+            error: "not JSON".into(),
+            excerpt: "<html>".into(),
+        },
+        BayeuxEvent::Closed {
+            reason: "none".into(),
+        },
+    ];
+    let mut h = H::new()
+        .push(
+            "runner",
+            EventKind::Case {
+                id: "k".into(),
+                seed: 1,
+                targets: vec!["NTF-02".into()],
+            },
+        )
+        .push(
+            "rest:agent1",
+            EventKind::Session {
+                agent: "agent1".into(),
+                csrf: false,
+            },
+        )
+        .push(
+            "customer",
+            EventKind::Request {
+                req: 9,
+                actor: Actor::Customer,
+                method: "GET".into(),
+                path: "/api/v2/chats/x".into(),
+                headers: vec![("ContactCenterId".into(), "cc".into())],
+                body: Body::Empty,
+                part: Some(1),
+            },
+        )
+        .push(
+            "customer",
+            EventKind::NoResponse {
+                req: 9,
+                kind: NoResponseKind::TooLarge,
+                message: "too big".into(),
+                elapsed_us: 5,
+            },
+        )
+        .push(
+            "provider",
+            EventKind::Request {
+                req: 10,
+                actor: Actor::Provider,
+                method: "POST".into(),
+                path: "/provider".into(),
+                headers: vec![],
+                body: Body::Json(json!({})),
+                part: None,
+            },
+        )
+        .push(
+            "provider",
+            EventKind::Response {
+                req: 10,
+                status: 501,
+                body: Body::Raw("nope".into()),
+                elapsed_us: 5,
+            },
+        )
+        .push(
+            "runner",
+            EventKind::Inspect {
+                alias: "c1".into(),
+                result: None,
+                reason: Some("501".into()),
+            },
+        )
+        .push(
+            "runner",
+            EventKind::Inspect {
+                alias: "c1".into(),
+                result: Some(json!({"queue": null})),
+                reason: None,
+            },
+        )
+        .push(
+            "runner",
+            EventKind::HarnessError {
+                message: "boom".into(),
+            },
+        );
+    for (i, st) in all_steps.iter().enumerate() {
+        h = h.step(i, st.clone());
+    }
+    for ev in bayeux {
+        h = h.push(
+            "bayeux:agent1",
+            EventKind::Bayeux {
+                agent: "agent1".into(),
+                event: ev,
+            },
+        );
+    }
+    let mut c = case(
+        "kinds",
+        vec![gws_conform::check::Finding::error(
+            "NTF-02",
+            "handshake failed",
+        )],
+        Some(h.build()),
+        all_steps,
+    );
+    c.original_steps = Some(12);
+    let mut r = report_of(vec![c], false);
+    r.config.shard = Some("1/3".into());
+    r.config.baseline = Some("b.toml".into());
+    r.errors.push("target unreachable".into());
+    let v = serde_json::to_value(&r).unwrap();
+    let val = validator();
+    let errors: Vec<String> = val
+        .iter_errors(&v)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn committed_sample_artefacts_still_load_and_validate() {
+    // fixtures/reports/sample-*.json were written by this crate (format 1); a change that
+    // breaks reading them breaks users' stored reports and case files.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/reports");
+    let r = report::load_report(&root.join("sample-report.json")).unwrap();
+    assert_eq!(r.format, 1);
+    assert_eq!(r.requirements.len(), gws_conform::spec::CATALOGUE.len());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("sample-report.json")).unwrap())
+            .unwrap();
+    assert!(validator().is_valid(&v));
+    let cf = report::load_case_file(&root.join("sample-case.json")).unwrap();
+    assert_eq!(cf.id, "cmp04-1");
+    assert!(cf.history.is_some());
+    // The recomputed table agrees with the stored one.
+    let (rows, overall) = report::requirement_table(&r.cases, r.config.strict);
+    assert_eq!(rows, r.requirements);
+    assert_eq!(overall, r.overall);
 }

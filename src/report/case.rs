@@ -153,6 +153,12 @@ fn var_name(alias: &str) -> String {
     format!("CHAT_{v}")
 }
 
+/// The variable holding the customer-side id of a chat (`CUST_<alias>`; `-` when the
+/// provisioning has none).
+fn cust_var(alias: &str) -> String {
+    format!("CUST_{}", &var_name(alias)["CHAT_".len()..])
+}
+
 /// Comments a possibly multi-line text safely (every line starts with `# `).
 fn comment(out: &mut String, indent: &str, text: &str) {
     for line in text.lines() {
@@ -247,6 +253,12 @@ pub fn curl_script(case: &CaseFile) -> String {
         _ => {}
     });
 
+    // SPEC §1.5: the two provisioning modes; anything else replays as provider-state.
+    let mode = if case.provisioning == "customer-api" {
+        "customer-api"
+    } else {
+        "provider-state"
+    };
     let _ = writeln!(s, "#!/usr/bin/env bash");
     comment(
         &mut s,
@@ -279,8 +291,10 @@ pub fn curl_script(case: &CaseFile) -> String {
         s.push_str("#   GWS_USER2         a second agent;   GWS_PASSWORD2 its password\n");
     }
     s.push_str(
-        r#"#   GWS_PROVIDER_URL  optional provider-state endpoint used to offer chats; without it,
-#                     set CHAT_<alias> to the agent-side ids of chats you offered by hand.
+        r#"#   GWS_PROVISIONING  provider-state or customer-api (default: as in the recorded run)
+#   GWS_PROVIDER_URL  provider-state endpoint that offers chats (provider-state mode)
+#   GWS_CONTACT_CENTER_ID  ContactCenterId header of the Customer Chat API (customer-api)
+#   CHAT_<alias>      optional: agent-side id of a chat you offered by hand (skips offering)
 # Notifications are not watched here; `gws-conform replay` checks those.
 set -euo pipefail
 : "${GWS_TARGET:?set GWS_TARGET to the target base URL}"
@@ -294,23 +308,27 @@ set -euo pipefail
         );
     }
     s.push_str(
-        r#"GWS_PROVIDER_URL="${GWS_PROVIDER_URL:-}"
+&        r#"GWS_PROVIDER_URL="${GWS_PROVIDER_URL:-}"
+GWS_CONTACT_CENTER_ID="${GWS_CONTACT_CENTER_ID:-}"
+GWS_PROVISIONING="${GWS_PROVISIONING:-@PROVISIONING@}"
 TIMEOUT="${GWS_TIMEOUT:-10}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
-# creds N: a curl config line with agent N's credentials, never on the command line.
+# creds N: writes agent N's credentials as a curl config file ($WORK/credsN, mode 600,
+# removed on exit), so they never appear on a command line.
 creds() {
   local u p
   if [ "$1" = 2 ]; then u="$GWS_USER2"; p="$GWS_PASSWORD2"; else u="$GWS_USER"; p="$GWS_PASSWORD"; fi
   u="${u//\\/\\\\}"; u="${u//\"/\\\"}"; p="${p//\\/\\\\}"; p="${p//\"/\\\"}"
-  printf 'user = "%s:%s"\n' "$u" "$p"
+  (umask 077; printf 'user = "%s:%s"\n' "$u" "$p" > "$WORK/creds$1")
 }
 
 # login N: session cookie in $WORK/jarN, CSRF header line in $WORK/csrfN, agent Ready.
 login() {
   local n="$1" name value
-  curl -sS --max-time "$TIMEOUT" -K <(creds "$n") -c "$WORK/jar$n" -b "$WORK/jar$n" \
+  creds "$n"
+  curl -sS --max-time "$TIMEOUT" -K "$WORK/creds$n" -c "$WORK/jar$n" -b "$WORK/jar$n" \
     -D "$WORK/headers$n" -o /dev/null "$GWS_TARGET/api/v2/me"
   name="$(grep -i '^x-csrf-header:' "$WORK/headers$n" | head -n1 | cut -d: -f2- | tr -d ' \r' || true)"
   value="$(grep -i '^x-csrf-token:' "$WORK/headers$n" | head -n1 | cut -d: -f2- | tr -d ' \r' || true)"
@@ -329,16 +347,26 @@ agent() {
   local n="$1" auth="$2" method="$3" path="$4"
   local args=(-sS --max-time "$TIMEOUT" -X "$method" -w '\nHTTP %{http_code}\n')
   case "$auth" in
-    normal)         args+=(-K <(creds "$n") -b "$WORK/jar$n" -K "$WORK/csrf$n") ;;
+    normal)         args+=(-K "$WORK/creds$n" -b "$WORK/jar$n" -c "$WORK/jar$n" -K "$WORK/csrf$n") ;;
     no_credentials) ;;
     cookie_only)    args+=(-b "$WORK/jar$n" -K "$WORK/csrf$n") ;;
-    no_csrf)        args+=(-K <(creds "$n") -b "$WORK/jar$n") ;;
+    no_csrf)        args+=(-K "$WORK/creds$n" -b "$WORK/jar$n") ;;
   esac
   if [ "$#" -ge 5 ]; then
     args+=(-H 'Content-Type: application/json' --data-binary "$5")
   fi
   echo ">>> $method $path" >&2
   curl "${args[@]}" "$GWS_TARGET$path" || echo "(no answer: curl exit $?)"
+}
+
+# json K V [K V ...]: a JSON object of string values (exactly escaped).
+json() {
+  python3 -c 'import json,sys; a=sys.argv[1:]; print(json.dumps(dict(zip(a[::2], a[1::2]))))' "$@"
+}
+
+# field NAME: reads a JSON object on stdin and prints its field NAME.
+field() {
+  python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
 }
 
 # provider ACTION STATE PARAMS_JSON: one provider-state call; prints the answer.
@@ -351,12 +379,72 @@ provider() {
     --data-binary "{\"action\":\"$1\",\"state\":\"$2\",\"params\":$3}" "$GWS_PROVIDER_URL"
 }
 
-# chat_id: reads a provider answer on stdin and prints its chatId.
-chat_id() {
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["chatId"])'
+# customer METHOD PATH [BODY]: one Customer Chat API call (no Authorization).
+customer() {
+  local args=(-sS --max-time "$TIMEOUT" -X "$1" -H "ContactCenterId: $GWS_CONTACT_CENTER_ID")
+  if [ "$#" -ge 3 ]; then args+=(-H 'Content-Type: application/json' --data-binary "$3"); fi
+  curl "${args[@]}" "$GWS_TARGET$2"
 }
 
-"#,
+# my_chats N: the ids of agent N's chats, one per line.
+my_chats() {
+  curl -sS --max-time "$TIMEOUT" -K "$WORK/creds$1" -b "$WORK/jar$1" -c "$WORK/jar$1" \
+    "$GWS_TARGET/api/v2/me/chats" |
+    python3 -c 'import json,sys; [print(c["id"]) for c in json.load(sys.stdin).get("chats", [])]'
+}
+
+# offer N USER: a customer asks for a chat that is offered to agent N; prints
+# "<agent-side id> <customer-side id or ->".
+offer() {
+  if [ "$GWS_PROVISIONING" = customer-api ]; then
+    local before cust now new i
+    before="$(my_chats "$1" | sort)"
+    cust="$(customer POST /api/v2/chats "$(json operationName RequestChat nickname 'gws-conform customer' subject 'gws-conform replay')" | field id)"
+    for i in $(seq 1 20); do   # bounded: at most 20 looks, 0.5 s apart
+      now="$(my_chats "$1" | sort)"
+      new="$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$now") | grep -v '^$' | head -n1 || true)"
+      if [ -n "$new" ]; then echo "$new $cust"; return 0; fi
+      sleep 0.5
+    done
+    echo "no chat was offered to agent $1 within 10 s" >&2
+    return 1
+  fi
+  echo "$(provider setup 'chat offered' "$(json agent "$2" nickname 'gws-conform customer')" | field chatId) -"
+}
+
+# customer_sends CHAT CUSTOMER_CHAT TEXT
+customer_sends() {
+  if [ "$GWS_PROVISIONING" = customer-api ]; then
+    customer POST "/api/v2/chats/$2" "$(json operationName SendMessage text "$3")"
+  else
+    provider setup 'customer sends message' "$(json chatId "$1" text "$3")"
+  fi
+  echo
+}
+
+# customer_leaves CHAT CUSTOMER_CHAT
+customer_leaves() {
+  if [ "$GWS_PROVISIONING" = customer-api ]; then
+    customer POST "/api/v2/chats/$2" "$(json operationName Complete)"
+  else
+    provider setup 'customer leaves' "$(json chatId "$1")"
+  fi
+  echo
+}
+
+# inspect CHAT CUSTOMER_CHAT: what the customer side knows about the chat.
+inspect() {
+  if [ "$GWS_PROVISIONING" = customer-api ]; then
+    customer GET "/api/v2/chats/$2"; echo
+    customer GET "/api/v2/chats/$2/messages"
+  else
+    provider inspect 'chat offered' "$(json chatId "$1")"
+  fi
+  echo
+}
+
+"#
+            .replace("@PROVISIONING@", mode),
     );
     let _ = writeln!(s, "login 1");
     if needs_second {
@@ -375,13 +463,13 @@ chat_id() {
     // Release what was provisioned (idempotent on the provider side).
     if uses_provider && !owners.is_empty() {
         s.push_str(
-            "\n# Clean up: release the provisioned chats.\nif [ -n \"$GWS_PROVIDER_URL\" ]; then\n",
+            "\n# Clean up: release the provisioned chats (provider-state).\nif [ \"$GWS_PROVISIONING\" != customer-api ] && [ -n \"$GWS_PROVIDER_URL\" ]; then\n",
         );
         for alias in owners.keys() {
             let v = var_name(alias);
             let _ = writeln!(
                 s,
-                "  provider teardown 'chat offered' \"{{\\\"chatId\\\":\\\"${{{v}:-}}\\\"}}\" >/dev/null || true"
+                "  provider teardown 'chat offered' \"$(json chatId \"${{{v}:-}}\")\" >/dev/null || true"
             );
         }
         s.push_str("fi\n");
@@ -404,32 +492,6 @@ fn visit(steps: &[Step], f: &mut impl FnMut(&Step)) {
     }
 }
 
-/// A provider params object with the chat id spliced in at run time (`chat` = alias).
-fn params_with_chat(alias: &str, extra: &[(&str, &str)]) -> String {
-    // Built as a double-quoted bash string: JSON-encode the fixed parts, then escape
-    // them for double quotes, and splice the variable in.
-    let mut fixed = String::new();
-    for (k, v) in extra {
-        let kv = format!(
-            ",{}:{}",
-            serde_json::Value::from(*k),
-            serde_json::Value::from(*v)
-        );
-        fixed.push_str(&kv);
-    }
-    let esc = |t: &str| {
-        t.replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('$', "\\$")
-            .replace('`', "\\`")
-    };
-    format!(
-        "\"{{\\\"chatId\\\":\\\"${{{}:?run the offer step first}}\\\"{}}}\"",
-        var_name(alias),
-        esc(&fixed)
-    )
-}
-
 fn emit_step(s: &mut String, ctx: &Ctx, st: &Step, label: &str, indent: &str, background: bool) {
     let bg = if background { " &" } else { "" };
     match st {
@@ -444,9 +506,10 @@ fn emit_step(s: &mut String, ctx: &Ctx, st: &Step, label: &str, indent: &str, ba
                     "{label}: a customer asks for a chat, offered to {agent} (agent {n}) as alias {chat}\nexpects: an Invited notification for the agent (not watched here)"
                 ),
             );
+            let c = cust_var(chat);
             let _ = writeln!(
                 s,
-                "{indent}if [ -z \"${{{v}:-}}\" ]; then\n{indent}  {v}=\"$(provider setup 'chat offered' \"{{\\\"agent\\\":\\\"{user}\\\",\\\"nickname\\\":\\\"gws-conform customer\\\"}}\" | chat_id)\"\n{indent}fi\n{indent}echo \"chat {chat} = ${v}\" >&2"
+                "{indent}if [ -z \"${{{v}:-}}\" ]; then\n{indent}  read -r {v} {c} < <(offer {n} \"{user}\")\n{indent}fi\n{indent}{c}=\"${{{c}:--}}\"\n{indent}echo \"chat {chat} = ${v}\" >&2"
             );
         }
         Step::AgentPost {
@@ -510,8 +573,10 @@ fn emit_step(s: &mut String, ctx: &Ctx, st: &Step, label: &str, indent: &str, ba
             );
             let _ = writeln!(
                 s,
-                "{indent}provider setup 'customer sends message' {}{bg}",
-                params_with_chat(chat, &[("text", text)])
+                "{indent}customer_sends \"${}\" \"${}\" {}{bg}",
+                var_name(chat),
+                cust_var(chat),
+                shell_quote(text)
             );
         }
         Step::CustomerLeaves { chat } => {
@@ -524,8 +589,9 @@ fn emit_step(s: &mut String, ctx: &Ctx, st: &Step, label: &str, indent: &str, ba
             );
             let _ = writeln!(
                 s,
-                "{indent}provider setup 'customer leaves' {}{bg}",
-                params_with_chat(chat, &[])
+                "{indent}customer_leaves \"${}\" \"${}\"{bg}",
+                var_name(chat),
+                cust_var(chat)
             );
         }
         Step::Inspect { chat } => {
@@ -538,8 +604,9 @@ fn emit_step(s: &mut String, ctx: &Ctx, st: &Step, label: &str, indent: &str, ba
             );
             let _ = writeln!(
                 s,
-                "{indent}provider inspect 'chat offered' {}{bg}",
-                params_with_chat(chat, &[])
+                "{indent}inspect \"${}\" \"${}\"{bg}",
+                var_name(chat),
+                cust_var(chat)
             );
         }
         Step::Settle => {

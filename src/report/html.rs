@@ -104,6 +104,20 @@ pub fn render_html(report: &RunReport, scrub: &Scrubber) -> String {
         let _ = write!(h, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&v));
     }
     h.push_str("</dl>\n");
+    let mut by = [0usize; 5];
+    for r in &report.requirements {
+        by[r.verdict as usize] += 1;
+    }
+    let _ = writeln!(
+        h,
+        "<p id=\"summary\">{} requirements: {} pass, {} fail, {} skip, {} waived, {} error</p>",
+        report.requirements.len(),
+        by[Verdict::Pass as usize],
+        by[Verdict::Fail as usize],
+        by[Verdict::Skip as usize],
+        by[Verdict::Waived as usize],
+        by[Verdict::Error as usize]
+    );
     if !report.errors.is_empty() {
         h.push_str("<h2>Run errors</h2><ul>");
         for e in &report.errors {

@@ -94,7 +94,23 @@ pub fn overall_of(rows: &[RequirementReport], strict: bool, any_case_ran: bool) 
 /// Recomputes `requirements`, `overall` and `exit_code` of `report` from its cases
 /// (baseline waivers must be applied again afterwards). Run-level `errors` turn a
 /// Conformant outcome into Error: a run whose harness broke certifies nothing.
+///
+/// A finding citing an id outside the catalogue is a harness bug: it is added to
+/// `errors` (once per id and case) so it cannot go unnoticed.
 pub fn recompute(report: &mut RunReport) {
+    for c in &report.cases {
+        for f in &c.findings {
+            if !CATALOGUE.iter().any(|r| r.id == f.req) {
+                let line = format!(
+                    "harness: case {} has a finding for {:?}, which is not a requirement id of SPEC §3",
+                    c.id, f.req
+                );
+                if !report.errors.contains(&line) {
+                    report.errors.push(line);
+                }
+            }
+        }
+    }
     let (rows, mut overall) = requirement_table(&report.cases, report.config.strict);
     if overall == Overall::Conformant && !report.errors.is_empty() {
         overall = Overall::Error;

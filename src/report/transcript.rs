@@ -210,6 +210,20 @@ pub fn transcript(history: &History) -> String {
             }
         }
     }
+    // Requests by id, so answers find theirs without a scan (linear in the history).
+    let mut requests: HashMap<u64, (&Actor, &str, &str)> = HashMap::new();
+    for e in &history.events {
+        if let EventKind::Request {
+            req,
+            actor: a,
+            method,
+            path,
+            ..
+        } = &e.kind
+        {
+            requests.entry(*req).or_insert((a, method, path));
+        }
+    }
     let mut out = String::new();
     for e in &history.events {
         let line = match &e.kind {
@@ -249,34 +263,18 @@ pub fn transcript(history: &History) -> String {
             EventKind::Response {
                 req, status, body, ..
             } => {
-                let who = history
-                    .request(*req)
-                    .and_then(|r| match &r.kind {
-                        EventKind::Request {
-                            actor: a,
-                            method,
-                            path,
-                            ..
-                        } => Some(format!("{} < ({method} {})", actor(a), n.text(path))),
-                        _ => None,
-                    })
+                let who = requests
+                    .get(req)
+                    .map(|(a, method, path)| format!("{} < ({method} {})", actor(a), n.text(path)))
                     .unwrap_or_else(|| "? <".into());
                 format!("{who} {status} {}", n.body(body))
             }
             EventKind::NoResponse {
                 req, kind, message, ..
             } => {
-                let who = history
-                    .request(*req)
-                    .and_then(|r| match &r.kind {
-                        EventKind::Request {
-                            actor: a,
-                            method,
-                            path,
-                            ..
-                        } => Some(format!("{} < ({method} {})", actor(a), n.text(path))),
-                        _ => None,
-                    })
+                let who = requests
+                    .get(req)
+                    .map(|(a, method, path)| format!("{} < ({method} {})", actor(a), n.text(path)))
                     .unwrap_or_else(|| "? <".into());
                 format!("{who} no answer: {kind:?} {}", n.text(message))
             }
