@@ -177,6 +177,10 @@ enum Next {
 
 const EXCERPT: usize = 200;
 
+/// Longest advised long-poll `timeout` believed: a hostile server advising hours must not
+/// park the connect loop that long (a real CometD server holds 30 s by default).
+const MAX_SERVER_HOLD: Duration = Duration::from_secs(120);
+
 impl BayeuxClient {
     /// Handshake, then subscribe to `channels`, on `{base}/api/v2/notifications` with the
     /// agent's Basic auth and ITS session cookie (SPEC §6.1: no CSRF there), BEFORE
@@ -573,7 +577,7 @@ impl Session {
             .timeout_ms
             .map(Duration::from_millis)
             .unwrap_or(self.tuning.default_server_timeout)
-            .min(Duration::from_secs(600));
+            .min(MAX_SERVER_HOLD);
         let started = Instant::now();
         let msgs = match self.post(msg, hold + self.cfg.request_timeout).await {
             Ok(m) => m,
