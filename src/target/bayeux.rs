@@ -630,7 +630,13 @@ impl Session {
             return Next::Handshake;
         }
         if !successful {
-            return Next::Backoff;
+            // No advice in this answer: the last advice stands (Bayeux 1.0 §5.1 — advice
+            // persists until the server changes it).
+            return match self.advice.reconnect.as_str() {
+                "handshake" => Next::Handshake,
+                "none" => Next::Stop("server advised reconnect: none (standing advice)".into()),
+                _ => Next::Backoff,
+            };
         }
         if advice.is_some() {
             // Advice without `reconnect` (e.g. only `interval` or `multiple-clients`):
