@@ -129,6 +129,10 @@ struct Advice {
     timeout_ms: Option<u64>,
 }
 
+// Servers (CometD, the reference server) repeat the same advice on every connect reply;
+// only advice that differs from the last one seen is recorded, so a history holds the
+// changes the harness followed, not one event per long poll.
+
 /// A failed Bayeux exchange.
 enum PostError {
     /// No answer (timeout, refused, reset, too large).
@@ -165,6 +169,8 @@ struct Session {
     delivered: u64,
     alive: Arc<AtomicBool>,
     advice: Advice,
+    /// The last advice object seen (handshake or connect), to record only changes.
+    last_advice: Option<Value>,
 }
 
 enum Next {
@@ -226,6 +232,7 @@ impl BayeuxClient {
             next_id: 0,
             delivered: 0,
             alive: Arc::new(AtomicBool::new(true)),
+            last_advice: None,
             advice: Advice {
                 reconnect: "retry".into(),
                 interval_ms: 0,
@@ -401,6 +408,7 @@ impl Session {
     }
 
     fn update_advice(&mut self, advice: &Value) {
+        self.last_advice = Some(advice.clone());
         if let Some(r) = advice.get("reconnect").and_then(Value::as_str) {
             self.advice.reconnect = r.to_string();
         }
@@ -601,10 +609,11 @@ impl Session {
         let successful = reply.get("successful") == Some(&Value::Bool(true));
         let advice = reply.get("advice").cloned();
         let error = Self::error_of(reply);
+        let changed = advice.is_some() && advice != self.last_advice;
         if let Some(a) = &advice {
             self.update_advice(a);
         }
-        if !successful || advice.is_some() {
+        if !successful || changed {
             self.record(BayeuxEvent::Connect {
                 successful,
                 advice: advice.clone(),
@@ -620,7 +629,11 @@ impl Session {
             Some("none") => return Next::Stop("server advised reconnect: none".into()),
             Some("handshake") => return Next::Handshake,
             Some("retry") if successful => {
-                let next = self.followed_retry();
+                let next = if changed {
+                    self.followed_retry()
+                } else {
+                    Next::Connect
+                };
                 self.pace(started, delivered).await;
                 return next;
             }
@@ -641,7 +654,11 @@ impl Session {
         if advice.is_some() {
             // Advice without `reconnect` (e.g. only `interval` or `multiple-clients`):
             // the standing reconnect policy applies, with the advised interval.
-            let next = self.followed_retry();
+            let next = if changed {
+                self.followed_retry()
+            } else {
+                Next::Connect
+            };
             self.pace(started, delivered).await;
             return next;
         }
