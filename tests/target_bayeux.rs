@@ -591,3 +591,36 @@ async fn endless_handshake_advice_is_bounded() {
     assert_eq!(f.srv.handshakes.load(Ordering::SeqCst), 5);
     assert!(!h.is_alive());
 }
+
+#[tokio::test]
+async fn repeated_identical_advice_is_recorded_once() {
+    let f = fixture(1 << 20).await;
+    let h = start(&f).await;
+    let with = |interval: u64| {
+        Script::Json(json!([
+            {"channel":"/meta/connect","successful":true,"advice":{"reconnect":"retry","interval":interval,"timeout":150}}
+        ]))
+    };
+    for _ in 0..4 {
+        f.srv.push(with(5));
+    }
+    f.srv.push(with(6));
+    f.srv.push(Script::Json(json!([delivery(1), connect_ok()])));
+    f.run
+        .wait_for(0, WAIT, |e| {
+            matches!(&e.kind, EventKind::Notification { .. })
+        })
+        .await
+        .expect("delivery");
+    let followed: Vec<u64> = f
+        .run
+        .snapshot()
+        .iter()
+        .filter_map(|e| match bayeux_event(e) {
+            Some(BayeuxEvent::FollowedAdvice { interval_ms, .. }) => Some(*interval_ms),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(followed, vec![5, 6]);
+    h.stop().await;
+}

@@ -532,3 +532,82 @@ async fn an_unreachable_target_fails_login_with_a_harness_error() {
         }
     )));
 }
+
+#[tokio::test]
+async fn only_well_behaved_answers_may_change_the_session_cookie() {
+    let server = MockServer::start().await;
+    mount_login(&server, true).await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/me/chats/TAMPER"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .insert_header("Set-Cookie", "JSESSIONID=anonymous; Path=/")
+                .insert_header("X-CSRF-HEADER", CSRF_NAME)
+                .insert_header("X-CSRF-TOKEN", "anon-token"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/me/chats/ROTATE"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"statusCode":0}))
+                .insert_header("Set-Cookie", "JSESSIONID=rotated; Path=/"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/me/chats/C1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"statusCode":0})))
+        .mount(&server)
+        .await;
+    let rec = Recorder::new();
+    let agent = AgentClient::login(&cfg(&server.uri()), creds(), &rec)
+        .await
+        .unwrap();
+    let body = Body::Json(json!({"operationName":"Complete"}));
+    for v in [
+        AuthVariant::CookieOnly,
+        AuthVariant::NoCredentials,
+        AuthVariant::NoCsrf,
+    ] {
+        agent.post_chat(&rec, "TAMPER", &body, v, None).await;
+    }
+    agent
+        .post_chat(&rec, "C1", &body, AuthVariant::Normal, None)
+        .await;
+    agent
+        .post_chat(&rec, "ROTATE", &body, AuthVariant::Normal, None)
+        .await;
+    agent
+        .post_chat(&rec, "C1", &body, AuthVariant::Normal, None)
+        .await;
+    let reqs = server.received_requests().await.unwrap();
+    let c1: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.url.path() == "/api/v2/me/chats/C1")
+        .map(|r| {
+            (
+                r.headers
+                    .get("cookie")
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_string(),
+                r.headers
+                    .get(CSRF_NAME)
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        c1,
+        vec![
+            (format!("JSESSIONID={SESSION}"), TOKEN.to_string()),
+            ("JSESSIONID=rotated".to_string(), TOKEN.to_string()),
+        ]
+    );
+}

@@ -129,6 +129,10 @@ struct Advice {
     timeout_ms: Option<u64>,
 }
 
+// Servers (CometD, the reference server) repeat the same advice on every connect reply;
+// only advice that differs from the last one seen is recorded, so a history holds the
+// changes the harness followed, not one event per long poll.
+
 /// A failed Bayeux exchange.
 enum PostError {
     /// No answer (timeout, refused, reset, too large).
@@ -165,6 +169,8 @@ struct Session {
     delivered: u64,
     alive: Arc<AtomicBool>,
     advice: Advice,
+    /// The last advice object seen (handshake or connect), to record only changes.
+    last_advice: Option<Value>,
 }
 
 enum Next {
@@ -176,6 +182,10 @@ enum Next {
 }
 
 const EXCERPT: usize = 200;
+
+/// Longest advised long-poll `timeout` believed: a hostile server advising hours must not
+/// park the connect loop that long (a real CometD server holds 30 s by default).
+const MAX_SERVER_HOLD: Duration = Duration::from_secs(120);
 
 impl BayeuxClient {
     /// Handshake, then subscribe to `channels`, on `{base}/api/v2/notifications` with the
@@ -222,6 +232,7 @@ impl BayeuxClient {
             next_id: 0,
             delivered: 0,
             alive: Arc::new(AtomicBool::new(true)),
+            last_advice: None,
             advice: Advice {
                 reconnect: "retry".into(),
                 interval_ms: 0,
@@ -397,6 +408,7 @@ impl Session {
     }
 
     fn update_advice(&mut self, advice: &Value) {
+        self.last_advice = Some(advice.clone());
         if let Some(r) = advice.get("reconnect").and_then(Value::as_str) {
             self.advice.reconnect = r.to_string();
         }
@@ -573,7 +585,7 @@ impl Session {
             .timeout_ms
             .map(Duration::from_millis)
             .unwrap_or(self.tuning.default_server_timeout)
-            .min(Duration::from_secs(600));
+            .min(MAX_SERVER_HOLD);
         let started = Instant::now();
         let msgs = match self.post(msg, hold + self.cfg.request_timeout).await {
             Ok(m) => m,
@@ -597,10 +609,11 @@ impl Session {
         let successful = reply.get("successful") == Some(&Value::Bool(true));
         let advice = reply.get("advice").cloned();
         let error = Self::error_of(reply);
+        let changed = advice.is_some() && advice != self.last_advice;
         if let Some(a) = &advice {
             self.update_advice(a);
         }
-        if !successful || advice.is_some() {
+        if !successful || changed {
             self.record(BayeuxEvent::Connect {
                 successful,
                 advice: advice.clone(),
@@ -616,7 +629,11 @@ impl Session {
             Some("none") => return Next::Stop("server advised reconnect: none".into()),
             Some("handshake") => return Next::Handshake,
             Some("retry") if successful => {
-                let next = self.followed_retry();
+                let next = if changed {
+                    self.followed_retry()
+                } else {
+                    Next::Connect
+                };
                 self.pace(started, delivered).await;
                 return next;
             }
@@ -626,12 +643,22 @@ impl Session {
             return Next::Handshake;
         }
         if !successful {
-            return Next::Backoff;
+            // No advice in this answer: the last advice stands (Bayeux 1.0 §5.1 — advice
+            // persists until the server changes it).
+            return match self.advice.reconnect.as_str() {
+                "handshake" => Next::Handshake,
+                "none" => Next::Stop("server advised reconnect: none (standing advice)".into()),
+                _ => Next::Backoff,
+            };
         }
         if advice.is_some() {
             // Advice without `reconnect` (e.g. only `interval` or `multiple-clients`):
             // the standing reconnect policy applies, with the advised interval.
-            let next = self.followed_retry();
+            let next = if changed {
+                self.followed_retry()
+            } else {
+                Next::Connect
+            };
             self.pace(started, delivered).await;
             return next;
         }

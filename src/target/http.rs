@@ -61,9 +61,8 @@ pub(crate) fn body_of(bytes: &[u8]) -> Body {
 
 /// At most `limit` bytes of `bytes` as (lossy) text, cut on a character boundary.
 pub(crate) fn excerpt(bytes: &[u8], limit: usize) -> String {
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(limit)]).into_owned();
-    // A cut in the middle of a multi-byte character became U+FFFD; that is fine.
-    text
+    // A cut in the middle of a multi-byte character becomes U+FFFD; that is fine.
+    String::from_utf8_lossy(&bytes[..bytes.len().min(limit)]).into_owned()
 }
 
 fn classify(e: &reqwest::Error) -> NoResponseKind {
@@ -304,5 +303,43 @@ pub(crate) fn summary(body: &Body) -> String {
             }
         }
         Body::Raw(s) => format!("non-JSON body {:?}", excerpt(s.as_bytes(), 200)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_classified_and_raw_ones_truncated() {
+        assert_eq!(body_of(b""), Body::Empty);
+        assert_eq!(
+            body_of(br#"{"statusCode":0}"#),
+            Body::Json(serde_json::json!({"statusCode":0}))
+        );
+        let big = "x".repeat(10_000);
+        match body_of(big.as_bytes()) {
+            Body::Raw(s) => assert_eq!(s.len(), RAW_BODY_LIMIT),
+            other => panic!("{other:?}"),
+        }
+        // A cut inside a multi-byte character does not panic.
+        let e = excerpt("é".repeat(10).as_bytes(), 3);
+        assert!(e.starts_with('é'));
+    }
+
+    #[test]
+    fn paths_join_under_the_base_and_never_leave_it() {
+        let base = reqwest::Url::parse("http://h:1/gws").unwrap();
+        assert_eq!(
+            join(&base, "/api/v2/me/chats?fields=*").unwrap().as_str(),
+            "http://h:1/gws/api/v2/me/chats?fields=*"
+        );
+        let root = reqwest::Url::parse("http://h:1").unwrap();
+        assert_eq!(
+            join(&root, "/api/v2/me").unwrap().as_str(),
+            "http://h:1/api/v2/me"
+        );
+        assert!(join(&root, "api/v2/me").is_err());
+        assert!(join(&root, "//evil.example/x").is_err());
     }
 }

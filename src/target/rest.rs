@@ -23,6 +23,8 @@ pub struct AgentClient {
     cfg: TargetConfig,
     base: reqwest::Url,
     http: reqwest::Client,
+    /// A separate client for `AuthVariant::NoCredentials`: no shared connection, no jar.
+    anon_http: reqwest::Client,
     jar: Arc<Jar>,
     user: String,
     basic: String,
@@ -94,6 +96,7 @@ impl AgentClient {
         let client = AgentClient {
             cfg: cfg.clone(),
             http: http::build_client(cfg)?,
+            anon_http: http::build_client(cfg)?,
             jar: Arc::new(Jar::default()),
             basic: creds.basic_header(),
             stream: format!("rest:{}", creds.user),
@@ -331,8 +334,13 @@ impl AgentClient {
             timeout: self.cfg.request_timeout,
             max_body: self.cfg.max_body_bytes,
         };
+        let client = if auth == AuthVariant::NoCredentials {
+            &self.anon_http
+        } else {
+            &self.http
+        };
         let (res, outcome) = http::send_recorded(
-            &self.http,
+            client,
             req,
             Rec {
                 rec,
