@@ -132,3 +132,22 @@ async fn another_agents_cookie_is_not_this_agents_session() {
     assert_eq!(a.body["statusCode"], 0, "{}", a.text);
     srv.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_peer_is_disconnected() {
+    let srv = server(test_config()).await;
+    let mut s = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+    // Half a request, then silence (slowloris).
+    s.write_all(b"POST /api/v2/me HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"op")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    // The event awaited is the server closing the connection; the outer timeout only
+    // keeps a broken server from hanging the test.
+    let r = tokio::time::timeout(std::time::Duration::from_secs(60), s.read_to_end(&mut buf)).await;
+    assert!(r.is_ok(), "the server kept a stalled connection open");
+    // And it still serves others.
+    let mut ag = Agent::new(&srv.base_url, "agent1", "agent1-pass");
+    assert_eq!(ag.get("/api/v2/me").await.status, 200);
+    srv.shutdown().await;
+}

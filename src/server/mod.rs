@@ -12,6 +12,7 @@ pub mod cli;
 mod core;
 pub mod faults;
 mod http;
+mod net;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
