@@ -20,8 +20,8 @@ use std::time::Duration;
 
 pub use faults::{FaultInfo, faults};
 
-/// Configuration of the reference server.
-#[derive(Debug, Clone)]
+/// Configuration of the reference server (its `Debug` hides the passwords).
+#[derive(Clone)]
 pub struct ServerConfig {
     /// The agents, as (user name, password).
     pub agents: Vec<(String, String)>,
@@ -35,6 +35,20 @@ pub struct ServerConfig {
     pub bayeux_timeout_ms: u64,
     /// A Bayeux client that does not reconnect within this is expired.
     pub bayeux_max_interval_ms: u64,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let users: Vec<&str> = self.agents.iter().map(|a| a.0.as_str()).collect();
+        f.debug_struct("ServerConfig")
+            .field("agents", &users)
+            .field("csrf", &self.csrf)
+            .field("fault", &self.fault)
+            .field("contact_center_id", &self.contact_center_id)
+            .field("bayeux_timeout_ms", &self.bayeux_timeout_ms)
+            .field("bayeux_max_interval_ms", &self.bayeux_max_interval_ms)
+            .finish()
+    }
 }
 
 impl Default for ServerConfig {
