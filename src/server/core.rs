@@ -1449,9 +1449,15 @@ impl Core {
             }
             return ConnectStart::Now(vec![v]);
         }
+        // A connect asking `advice.timeout: 0` (CometD's first connect) is not held.
+        let no_hold = m
+            .get("advice")
+            .and_then(|a| a.get("timeout"))
+            .and_then(Value::as_u64)
+            == Some(0);
         let c = self.clients.get_mut(cid).expect("checked");
         c.last_seen = Instant::now();
-        if !c.queue.is_empty() {
+        if !c.queue.is_empty() || no_hold {
             let cid = cid.to_string();
             return ConnectStart::Now(self.connect_finish(&cid, m, false));
         }

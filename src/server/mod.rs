@@ -3,6 +3,15 @@
 //! switch. It must never import `crate::model`, `crate::check`, `crate::target` or
 //! `crate::runner`.
 //!
+//! Endpoints (all under the base URL `http://127.0.0.1:PORT`):
+//! - agent API `/api/v2/me`, `/api/v2/me/channels/chat`, `/api/v2/me/chats[/{id}]`
+//!   (Basic auth on every request, `JSESSIONID` session, CSRF on POST/PUT/DELETE);
+//! - Bayeux long-polling `POST /api/v2/notifications` (Basic auth + session, no CSRF);
+//! - customer chat API `/api/v2/chats[/{id}[/messages]]` (header `ContactCenterId`);
+//! - `POST /conformance/provider-state` (SPEC §1.5 mode 2). It takes NO authentication:
+//!   it is a test-deployment endpoint, like a vendor's own provider-state hook, and the
+//!   server binds loopback by default.
+//!
 //! Layout: [`core`] holds the state and every rule (synchronous, under one lock, so a
 //! state change and its notifications are published atomically and in causal order);
 //! [`http`] is the axum front (body limits, timeouts, headers, long-poll waits);
