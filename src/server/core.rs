@@ -36,9 +36,10 @@ pub(crate) const MAX_RETAINED_COMPLETED: usize = 10_000;
 /// At most this many live interactions (customer side); more answers statusCode 13.
 pub(crate) const MAX_INTERACTIONS: usize = 50_000;
 /// Sessions per agent; the least recently used is dropped beyond it.
-pub(crate) const MAX_SESSIONS_PER_AGENT: usize = 32;
-/// Bayeux clients per agent; the least recently seen is dropped beyond it.
-pub(crate) const MAX_CLIENTS_PER_AGENT: usize = 32;
+pub(crate) const MAX_SESSIONS_PER_AGENT: usize = 256;
+/// Bayeux clients per agent; the least recently seen idle one is dropped beyond it (a
+/// client with a long-poll in progress is never dropped for this).
+pub(crate) const MAX_CLIENTS_PER_AGENT: usize = 128;
 /// Messages queued for one Bayeux client; beyond it the client is dropped (it must
 /// handshake again).
 pub(crate) const MAX_CLIENT_QUEUE: usize = 4_096;
@@ -1418,7 +1419,7 @@ impl Core {
         let mut mine: Vec<(Instant, String)> = self
             .clients
             .iter()
-            .filter(|(k, c)| c.agent == agent && k.as_str() != keep)
+            .filter(|(k, c)| c.agent == agent && k.as_str() != keep && c.polling == 0)
             .map(|(k, c)| (c.last_seen, k.clone()))
             .collect();
         if mine.len() >= MAX_CLIENTS_PER_AGENT {

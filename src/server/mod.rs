@@ -12,10 +12,10 @@
 //!   it is a test-deployment endpoint, like a vendor's own provider-state hook, and the
 //!   server binds loopback by default.
 //!
-//! Layout: [`core`] holds the state and every rule (synchronous, under one lock, so a
+//! Layout: `core` holds the state and every rule (synchronous, under one lock, so a
 //! state change and its notifications are published atomically and in causal order);
-//! [`http`] is the axum front (body limits, timeouts, headers, long-poll waits);
-//! [`faults`] is the fault catalogue; [`cli`] is `gws-conform serve`.
+//! `http` is the axum front (body limits, timeouts, headers, long-poll waits);
+//! `faults` is the fault catalogue; `cli` is `gws-conform serve`.
 
 pub mod cli;
 mod core;
