@@ -319,6 +319,14 @@ async fn bayeux_rules_and_expiry() {
     assert!(s.body[0]["error"].is_string());
     // An empty long-poll answers the connect reply with advice.
     assert!(bx.poll().await.is_empty());
+    // A first connect with advice.timeout 0 is answered at once (and is well formed).
+    let r = bx
+        .send(json!([{"channel":"/meta/connect","clientId":bx.client_id,
+        "connectionType":"long-polling","advice":{"timeout":0},"id":"9"}]))
+        .await;
+    assert_eq!(r.body[0]["successful"], true);
+    assert_eq!(r.body[0]["id"], "9");
+    assert_eq!(r.body[0]["advice"]["reconnect"], "retry");
     // Another agent cannot use this clientId.
     let other = Agent::new(&base, "agent2", "agent2-pass");
     let b2 = other.bayeux().await;

@@ -63,6 +63,13 @@ pub fn main(args: ServeArgs) -> i32 {
         }
         return crate::exit::CONFORMANT;
     }
+    if std::net::ToSocketAddrs::to_socket_addrs(args.bind.as_str()).is_err() {
+        eprintln!(
+            "serve: --bind {:?} is not an address like 127.0.0.1:8080",
+            args.bind
+        );
+        return crate::exit::USAGE;
+    }
     let mut cfg = ServerConfig::default();
     if let Some(a) = &args.agents {
         match parse_agents(a) {

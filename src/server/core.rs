@@ -36,9 +36,10 @@ pub(crate) const MAX_RETAINED_COMPLETED: usize = 10_000;
 /// At most this many live interactions (customer side); more answers statusCode 13.
 pub(crate) const MAX_INTERACTIONS: usize = 50_000;
 /// Sessions per agent; the least recently used is dropped beyond it.
-pub(crate) const MAX_SESSIONS_PER_AGENT: usize = 32;
-/// Bayeux clients per agent; the least recently seen is dropped beyond it.
-pub(crate) const MAX_CLIENTS_PER_AGENT: usize = 32;
+pub(crate) const MAX_SESSIONS_PER_AGENT: usize = 256;
+/// Bayeux clients per agent; the least recently seen idle one is dropped beyond it (a
+/// client with a long-poll in progress is never dropped for this).
+pub(crate) const MAX_CLIENTS_PER_AGENT: usize = 128;
 /// Messages queued for one Bayeux client; beyond it the client is dropped (it must
 /// handshake again).
 pub(crate) const MAX_CLIENT_QUEUE: usize = 4_096;
@@ -49,8 +50,8 @@ pub(crate) const CHATS_CHANNEL: &str = "/v2/me/chats";
 /// Parsed Complete parameters: queueName, saveLAR, text, messageType.
 type CompleteParams = (Option<String>, bool, Option<String>, Option<String>);
 
-/// Configuration the core needs.
-#[derive(Debug, Clone)]
+/// Configuration the core needs (its `Debug` hides the passwords).
+#[derive(Clone)]
 pub(crate) struct CoreCfg {
     pub agents: Vec<(String, String)>,
     pub csrf: bool,
@@ -59,6 +60,18 @@ pub(crate) struct CoreCfg {
     pub bayeux_timeout_ms: u64,
     pub bayeux_max_interval_ms: u64,
     pub base_url: String,
+}
+
+impl std::fmt::Debug for CoreCfg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let users: Vec<&str> = self.agents.iter().map(|a| a.0.as_str()).collect();
+        f.debug_struct("CoreCfg")
+            .field("agents", &users)
+            .field("csrf", &self.csrf)
+            .field("fault", &self.fault)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A deferred notification (used by the `complete-status-late` fault).
@@ -948,8 +961,13 @@ impl Core {
         let nr = self.notif_ref(r);
         let (nick, ty, pid) = self.agent_from(id);
         let (owner, inter) = (self.chats[id].agent, self.chats[id].inter.clone());
-        let to = if self.fault(Fault::NotifyWrongAgent) && self.agents.len() > 1 {
-            (owner + 1) % self.agents.len()
+        let to = if self.fault(Fault::NotifyWrongAgent) {
+            // With a single agent there is no other agent: the notifications go nowhere.
+            if self.agents.len() > 1 {
+                (owner + 1) % self.agents.len()
+            } else {
+                usize::MAX
+            }
         } else {
             owner
         };
@@ -1401,7 +1419,7 @@ impl Core {
         let mut mine: Vec<(Instant, String)> = self
             .clients
             .iter()
-            .filter(|(k, c)| c.agent == agent && k.as_str() != keep)
+            .filter(|(k, c)| c.agent == agent && k.as_str() != keep && c.polling == 0)
             .map(|(k, c)| (c.last_seen, k.clone()))
             .collect();
         if mine.len() >= MAX_CLIENTS_PER_AGENT {
@@ -1432,9 +1450,15 @@ impl Core {
             }
             return ConnectStart::Now(vec![v]);
         }
+        // A connect asking `advice.timeout: 0` (CometD's first connect) is not held.
+        let no_hold = m
+            .get("advice")
+            .and_then(|a| a.get("timeout"))
+            .and_then(Value::as_u64)
+            == Some(0);
         let c = self.clients.get_mut(cid).expect("checked");
         c.last_seen = Instant::now();
-        if !c.queue.is_empty() {
+        if !c.queue.is_empty() || no_hold {
             let cid = cid.to_string();
             return ConnectStart::Now(self.connect_finish(&cid, m, false));
         }
@@ -1922,6 +1946,87 @@ mod tests {
             timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "2000-02-29 00:00:00.000+0000"
         );
+    }
+
+    fn core(csrf: bool) -> Core {
+        Core::new(CoreCfg {
+            agents: vec![("a1".into(), "p1".into())],
+            csrf,
+            fault: None,
+            contact_center_id: "cc".into(),
+            bayeux_timeout_ms: 100,
+            bayeux_max_interval_ms: 1_000,
+            base_url: "http://h".into(),
+        })
+    }
+
+    fn post(c: &mut Core, rest: Vec<&str>, body: Value) -> Reply {
+        use base64::Engine;
+        let auth = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("a1:p1")
+        );
+        c.agent_api(AgentReq {
+            method: "POST",
+            rest,
+            authorization: Some(&auth),
+            session: None,
+            csrf: None,
+            body: BodyIn::Json(body),
+            concurrent_completes: false,
+        })
+    }
+
+    #[test]
+    fn completed_chats_and_abandoned_clients_are_dropped_by_the_sweep() {
+        let mut c = core(false);
+        let r = c.provider_state(BodyIn::Json(
+            json!({"action":"setup","state":"chat offered","params":{"agent":"a1","nickname":"n"}}),
+        ));
+        let id = r.body["chatId"].as_str().unwrap().to_string();
+        let _ = c.bayeux_message(0, &json!({"channel":"/meta/handshake"}));
+        assert_eq!(
+            post(
+                &mut c,
+                vec!["chats", &id],
+                json!({"operationName":"Accept"})
+            )
+            .body["statusCode"],
+            0
+        );
+        assert_eq!(
+            post(
+                &mut c,
+                vec!["chats", &id],
+                json!({"operationName":"Complete"})
+            )
+            .body["statusCode"],
+            0
+        );
+        let now = Instant::now();
+        c.sweep(now);
+        assert_eq!(c.sizes().0, 1, "kept for a while after completion");
+        assert_eq!(c.sizes().2, 1);
+        c.sweep(now + Duration::from_millis(1_500));
+        assert_eq!(c.sizes().2, 0, "abandoned client expired");
+        c.sweep(now + RETENTION + Duration::from_secs(1));
+        assert_eq!((c.sizes().0, c.sizes().1), (0, 0), "completed chat dropped");
+        assert_eq!(
+            post(
+                &mut c,
+                vec!["chats", &id],
+                json!({"operationName":"Complete"})
+            )
+            .body["statusCode"],
+            6
+        );
+    }
+
+    #[test]
+    fn debug_hides_passwords() {
+        let c = core(true);
+        let text = format!("{:?}", c.cfg);
+        assert!(text.contains("a1") && !text.contains("p1"), "{text}");
     }
 
     #[test]

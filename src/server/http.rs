@@ -88,6 +88,12 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>
     };
     let app = Router::new().fallback(handle).with_state(shared.clone());
     let sh = shared.clone();
+    // Idle longer than the longest legitimate wait (a held long-poll), plus slack.
+    let idle = Duration::from_millis(2 * sh.cfg.bayeux_timeout_ms + 5_000);
+    let listener = super::net::IdleListener {
+        inner: listener,
+        idle,
+    };
     let _ = axum::serve(listener, app)
         .with_graceful_shutdown(async move { sh.stopped().await })
         .await;

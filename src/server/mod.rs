@@ -3,15 +3,25 @@
 //! switch. It must never import `crate::model`, `crate::check`, `crate::target` or
 //! `crate::runner`.
 //!
-//! Layout: [`core`] holds the state and every rule (synchronous, under one lock, so a
+//! Endpoints (all under the base URL `http://127.0.0.1:PORT`):
+//! - agent API `/api/v2/me`, `/api/v2/me/channels/chat`, `/api/v2/me/chats[/{id}]`
+//!   (Basic auth on every request, `JSESSIONID` session, CSRF on POST/PUT/DELETE);
+//! - Bayeux long-polling `POST /api/v2/notifications` (Basic auth + session, no CSRF);
+//! - customer chat API `/api/v2/chats[/{id}[/messages]]` (header `ContactCenterId`);
+//! - `POST /conformance/provider-state` (SPEC §1.5 mode 2). It takes NO authentication:
+//!   it is a test-deployment endpoint, like a vendor's own provider-state hook, and the
+//!   server binds loopback by default.
+//!
+//! Layout: `core` holds the state and every rule (synchronous, under one lock, so a
 //! state change and its notifications are published atomically and in causal order);
-//! [`http`] is the axum front (body limits, timeouts, headers, long-poll waits);
-//! [`faults`] is the fault catalogue; [`cli`] is `gws-conform serve`.
+//! `http` is the axum front (body limits, timeouts, headers, long-poll waits);
+//! `faults` is the fault catalogue; `cli` is `gws-conform serve`.
 
 pub mod cli;
 mod core;
 pub mod faults;
 mod http;
+mod net;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,8 +29,8 @@ use std::time::Duration;
 
 pub use faults::{FaultInfo, faults};
 
-/// Configuration of the reference server.
-#[derive(Debug, Clone)]
+/// Configuration of the reference server (its `Debug` hides the passwords).
+#[derive(Clone)]
 pub struct ServerConfig {
     /// The agents, as (user name, password).
     pub agents: Vec<(String, String)>,
@@ -34,6 +44,20 @@ pub struct ServerConfig {
     pub bayeux_timeout_ms: u64,
     /// A Bayeux client that does not reconnect within this is expired.
     pub bayeux_max_interval_ms: u64,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let users: Vec<&str> = self.agents.iter().map(|a| a.0.as_str()).collect();
+        f.debug_struct("ServerConfig")
+            .field("agents", &users)
+            .field("csrf", &self.csrf)
+            .field("fault", &self.fault)
+            .field("contact_center_id", &self.contact_center_id)
+            .field("bayeux_timeout_ms", &self.bayeux_timeout_ms)
+            .field("bayeux_max_interval_ms", &self.bayeux_max_interval_ms)
+            .finish()
+    }
 }
 
 impl Default for ServerConfig {
