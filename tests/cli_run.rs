@@ -230,7 +230,7 @@ fn the_embedded_server_is_certified_and_a_fault_is_caught_with_its_requirement()
             "--only",
             "CMP-04",
             "--fault",
-            "completed-before-text",
+            "complete-text-after-status",
             "--reports",
             reports.to_str().unwrap(),
         ],
@@ -252,7 +252,7 @@ fn no_secret_reaches_any_output() {
     let pw2 = "Pw2-s3cret-Qz7";
     let agents = format!("agent1:{pw1},agent2:{pw2}");
     // A faulty server so that failing cases, case files and curl scripts are written too.
-    let srv = serve(&["--agents", &agents, "--fault", "completed-before-text"]);
+    let srv = serve(&["--agents", &agents, "--fault", "complete-text-after-status"]);
     let reports = tmpdir("secrets");
     let snaps = tmpdir("secrets-snap");
     let out = run(

@@ -13,10 +13,12 @@ pub mod build;
 mod case;
 mod notes;
 mod session;
+mod stray;
 #[allow(missing_docs)] // shared file, owned by the lead
 pub mod verdict;
 
 pub use session::judge_session;
+pub use stray::judge_unclaimed;
 pub use verdict::{Finding, Verdict, Witness, fold};
 
 use crate::history::{EventKind, History};

@@ -76,10 +76,12 @@ impl Norm {
             ),
             Value::Array(a) => Value::Array(a.iter().map(|x| self.value(x, key)).collect()),
             _ if key.is_some_and(|k| TIME_KEYS.contains(&k)) => Value::from("<time>"),
-            _ if key.is_some_and(|k| {
-                let k = k.to_ascii_lowercase();
-                k.contains("token") || k.contains("csrf") || k.contains("session")
-            }) =>
+            // Only string values are tokens: `customerSessionEnded: true` stays true.
+            Value::String(_)
+                if key.is_some_and(|k| {
+                    let k = k.to_ascii_lowercase();
+                    k.contains("token") || k.contains("csrf") || k.contains("session")
+                }) =>
             {
                 Value::from("<token>")
             }
@@ -186,7 +188,9 @@ fn step_line(n: &mut Norm, st: &Step) -> String {
     }
 }
 
-/// The normalized transcript of `history`: one line per event in recording order —
+/// The normalized transcript of `history`: one line per event in recording order (the
+/// parts of a Concurrent step sorted by part; notifications grouped at the end per chat
+/// and agent, each group in arrival order) —
 /// requests (`> METHOD path body`), responses (`< status body`), notifications
 /// (`! agent channel data`), binds, inspects, quiet marks, Bayeux events and harness
 /// errors. Chat ids become `<chat-1>`…, customer chat ids `<customer-1>`…, referenceIds
@@ -224,8 +228,45 @@ pub fn transcript(history: &History) -> String {
             requests.entry(*req).or_insert((a, method, path));
         }
     }
+    // Which inner part of a Concurrent step each request belongs to.
+    let parts: HashMap<u64, usize> = history
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Request {
+                req, part: Some(p), ..
+            } => Some((*req, *p)),
+            _ => None,
+        })
+        .collect();
     let mut out = String::new();
+    // Lines of the parts of a Concurrent step, emitted sorted by part when the step ends
+    // (their arrival order is a race, not behaviour).
+    let mut concurrent: Vec<(usize, usize, String)> = Vec::new();
+    // Notifications are listed after the steps, per chat and agent in arrival order:
+    // when a notification arrives relative to an HTTP answer is a race; the order of
+    // one agent's notifications about one chat is behaviour (SPEC §2).
+    let mut notes: Vec<&crate::history::Event> = Vec::new();
+    let flush = |out: &mut String, concurrent: &mut Vec<(usize, usize, String)>| {
+        concurrent.sort();
+        for (_, _, l) in concurrent.drain(..) {
+            let _ = writeln!(out, "{l}");
+        }
+    };
     for e in &history.events {
+        if matches!(e.kind, EventKind::Notification { .. }) {
+            notes.push(e);
+            continue;
+        }
+        if matches!(e.kind, EventKind::Step { .. }) {
+            flush(&mut out, &mut concurrent);
+        }
+        let part = match &e.kind {
+            EventKind::Request { req, .. }
+            | EventKind::Response { req, .. }
+            | EventKind::NoResponse { req, .. } => parts.get(req).copied(),
+            _ => None,
+        };
         let line = match &e.kind {
             EventKind::Case { id, seed, targets } => {
                 format!("case {id} seed {seed} targets {}", targets.join(","))
@@ -353,7 +394,49 @@ pub fn transcript(history: &History) -> String {
             }
             EventKind::HarnessError { message } => format!("harness error: {}", n.text(message)),
         };
-        let _ = writeln!(out, "{line}");
+        match part {
+            Some(p) => {
+                let order = usize::from(!matches!(e.kind, EventKind::Request { .. }));
+                concurrent.push((p, order, line));
+            }
+            None => {
+                flush(&mut out, &mut concurrent);
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    }
+    flush(&mut out, &mut concurrent);
+    // Group notifications by (chat placeholder, agent), groups in placeholder order.
+    let mut groups: Vec<(String, String, Vec<String>)> = Vec::new();
+    for e in notes {
+        let EventKind::Notification {
+            agent,
+            channel,
+            data,
+        } = &e.kind
+        else {
+            continue;
+        };
+        let chat = data
+            .pointer("/chat/id")
+            .or_else(|| data.get("chatPath"))
+            .or_else(|| data.get("chatUri"))
+            .and_then(Value::as_str)
+            .map(|c| n.text(c))
+            .unwrap_or_else(|| "?".into());
+        let chat = chat.rsplit('/').next().unwrap_or(chat.as_str()).to_string();
+        let line = format!("agent {agent} ! {channel} {}", n.value(data, None));
+        match groups.iter_mut().find(|(c, a, _)| *c == chat && a == agent) {
+            Some(g) => g.2.push(line),
+            None => groups.push((chat, agent.clone(), vec![line])),
+        }
+    }
+    groups.sort_by(|a, b| (a.0.as_str(), a.1.as_str()).cmp(&(b.0.as_str(), b.1.as_str())));
+    for (chat, agent, lines) in groups {
+        let _ = writeln!(out, "notifications about {chat} to {agent}:");
+        for l in lines {
+            let _ = writeln!(out, "  {l}");
+        }
     }
     out
 }

@@ -270,7 +270,8 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         );
     }
     // Refused bodies: each breaks one rule, then the chat must still complete (CMP-17).
-    let refusals: [(&str, &[&str], Box<dyn Fn(&Invalid) -> bool>); 5] = [
+    type Rule = Box<dyn Fn(&Invalid) -> bool>;
+    let refusals: [(&str, &[&str], Rule); 5] = [
         (
             "refuse-messagetype-without-text",
             &["CMP-09", "CMP-17", "CMP-18"],

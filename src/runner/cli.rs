@@ -144,12 +144,12 @@ impl TargetArgs {
         if self.fault.is_some() && self.target.is_some() {
             return Err("--fault only applies to the embedded server (no --target)".into());
         }
-        if let Some(t) = &self.target {
-            if !(t.starts_with("http://") || t.starts_with("https://")) {
-                return Err(format!(
-                    "--target `{t}` must start with http:// or https://"
-                ));
-            }
+        if let Some(t) = &self.target
+            && !(t.starts_with("http://") || t.starts_with("https://"))
+        {
+            return Err(format!(
+                "--target `{t}` must start with http:// or https://"
+            ));
         }
         if self.target.is_some() && self.agents.is_empty() {
             return Err("--target needs at least one --agent USER:PASSWORD (or GWS_AGENTS)".into());

@@ -57,6 +57,15 @@ impl Shapes for SchemaShapes {
     }
 }
 
+/// Why a target could not be connected, with what was recorded on the way (the Bayeux
+/// events of a refused handshake or subscribe are a target failure of NTF-02, judged
+/// from this history).
+#[derive(Debug)]
+pub struct ConnectError {
+    pub message: String,
+    pub run_history: History,
+}
+
 /// A connected target.
 pub struct Env {
     pub target: TargetConfig,
@@ -73,13 +82,14 @@ pub fn notification_chat_id(data: &Value) -> Option<&str> {
     if let Some(id) = data.pointer("/chat/id").and_then(Value::as_str) {
         return Some(id);
     }
-    for key in ["chatPath", "chatUri"] {
-        if let Some(p) = data.get(key).and_then(Value::as_str) {
-            if let Some(id) = p.trim_end_matches('/').rsplit('/').next() {
-                if !id.is_empty() {
-                    return Some(id);
-                }
-            }
+    // A notification without chat.id is still routed to its case (by its uri), so the
+    // checker sees it and judges its shape (NTF-01) instead of it vanishing.
+    for key in ["/chat/uri", "/chatPath", "/chatUri"] {
+        if let Some(p) = data.pointer(key).and_then(Value::as_str)
+            && let Some(id) = p.trim_end_matches('/').rsplit('/').next()
+            && !id.is_empty()
+        {
+            return Some(id);
         }
     }
     None
@@ -126,23 +136,36 @@ impl Env {
         creds: Vec<Credentials>,
         mode: Provisioning,
         schemas: &'static Schemas,
-    ) -> Result<Env, String> {
+    ) -> Result<Env, ConnectError> {
         let run_rec = Recorder::new();
-        let provisioner = Provisioner::new(&target, mode).map_err(|e| e.to_string())?;
+        let fail = |message: String, rec: &Recorder| ConnectError {
+            message,
+            run_history: rec.snapshot(),
+        };
+        let provisioner =
+            Provisioner::new(&target, mode).map_err(|e| fail(e.to_string(), &run_rec))?;
         let mut agents = Vec::new();
         for c in creds {
             let user = c.user.clone();
             let a = AgentClient::login(&target, c, &run_rec)
                 .await
-                .map_err(|e| format!("agent {user}: {e}"))?;
+                .map_err(|e| fail(format!("agent {user}: {e}"), &run_rec))?;
             agents.push(a);
         }
         let mut bayeux = Vec::new();
         for a in &agents {
-            let h = BayeuxClient::start(&target, a, &[CHATS_CHANNEL], run_rec.clone())
-                .await
-                .map_err(|e| format!("agent {}: notifications: {e}", a.user()))?;
-            bayeux.push(h);
+            match BayeuxClient::start(&target, a, &[CHATS_CHANNEL], run_rec.clone()).await {
+                Ok(h) => bayeux.push(h),
+                Err(e) => {
+                    for h in bayeux {
+                        h.stop().await;
+                    }
+                    return Err(fail(
+                        format!("agent {}: notifications: {e}", a.user()),
+                        &run_rec,
+                    ));
+                }
+            }
         }
         Ok(Env {
             target,
@@ -169,9 +192,22 @@ impl Env {
         self.run_rec.snapshot()
     }
 
-    /// NTF-02 over the run so far.
-    pub fn judge_session(&self) -> Vec<Finding> {
-        check::judge_session(&self.run_rec.snapshot())
+    /// NTF-02 over the run so far, and NTF-01 for the notifications about no chat in
+    /// `claimed` (the chats the cases bound).
+    pub fn judge_session(&self, claimed: &BTreeSet<String>) -> Vec<Finding> {
+        let run = self.run_rec.snapshot();
+        let mut out = check::judge_session(&run);
+        let unclaimed: Vec<&Event> = run
+            .iter()
+            .filter(|e| match &e.kind {
+                EventKind::Notification { data, .. } => {
+                    notification_chat_id(data).is_none_or(|id| !claimed.contains(id))
+                }
+                _ => false,
+            })
+            .collect();
+        out.extend(check::judge_unclaimed(&unclaimed, &self.shapes));
+        out
     }
 
     fn agent(&self, user: &str) -> Option<&AgentClient> {

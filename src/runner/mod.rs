@@ -218,9 +218,34 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
 
     let mut case_reports: Vec<CaseReport> = Vec::new();
     if errors.is_empty() {
-        match run_cases(&s, target_cfg, check_cfg, provisioning).await {
-            Ok(reports) => case_reports = reports,
-            Err(e) => errors.push(e),
+        let (reports, error) = run_cases(&s, target_cfg, check_cfg, provisioning).await;
+        case_reports = reports;
+        errors.extend(error);
+    }
+    if !errors.is_empty() {
+        // Every requirement nothing could judge is an Error (never a Fail, never a
+        // silent Skip) carrying the reason.
+        let judged: BTreeSet<String> = case_reports
+            .iter()
+            .flat_map(|c| c.findings.iter().map(|f| f.req.clone()))
+            .collect();
+        let reason = errors.join("; ");
+        let findings: Vec<Finding> = crate::spec::ids()
+            .filter(|id| !judged.contains(*id))
+            .map(|id| Finding::error(id, reason.clone()))
+            .collect();
+        if !findings.is_empty() {
+            case_reports.push(CaseReport {
+                id: "harness-error".into(),
+                seed: s.seed,
+                targets: Vec::new(),
+                steps: Vec::new(),
+                verdict: Verdict::Error,
+                findings,
+                history: None,
+                original_steps: None,
+                duration_ms: 0,
+            });
         }
     }
     if let Some(srv) = embedded {
@@ -228,7 +253,9 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
     }
 
     let (requirements, mut overall) = report::requirement_table(&case_reports, s.strict);
-    if !errors.is_empty() {
+    // A blocking failure the target made stays a failure (exit 1) even when the run
+    // could not finish; otherwise a harness error is exit 3.
+    if !errors.is_empty() && overall != Overall::NotConformant {
         overall = Overall::Error;
     }
     let report = RunReport {
@@ -293,16 +320,50 @@ pub fn plan(s: &RunSettings, schemas: &Schemas, agents: &[String]) -> Result<Vec
     Ok(all)
 }
 
+/// Runs every planned case; returns the case reports and, when the run could not go on,
+/// the harness error (the reports then hold what could still be judged).
 async fn run_cases(
     s: &RunSettings,
     target: TargetConfig,
     check: CheckConfig,
     provisioning: Provisioning,
-) -> Result<Vec<CaseReport>, String> {
-    let schemas = Schemas::embedded().map_err(|e| format!("loading the schemas: {e}"))?;
-    let env = Env::connect(target, check, s.agents.clone(), provisioning, schemas).await?;
+) -> (Vec<CaseReport>, Option<String>) {
+    let schemas = match Schemas::embedded() {
+        Ok(s) => s,
+        Err(e) => return (Vec::new(), Some(format!("loading the schemas: {e}"))),
+    };
+    let env = match Env::connect(target, check, s.agents.clone(), provisioning, schemas).await {
+        Ok(env) => env,
+        Err(e) => {
+            // A refused Bayeux handshake or subscribe is the target's failure (NTF-02),
+            // judged from what was recorded; the rest could not be observed.
+            let session = crate::check::judge_session(&e.run_history);
+            let failed = session.iter().any(|f| f.verdict == Verdict::Fail);
+            let mut reports = Vec::new();
+            if failed {
+                reports.push(CaseReport {
+                    id: "session".into(),
+                    seed: s.seed,
+                    targets: vec!["NTF-02".into()],
+                    steps: Vec::new(),
+                    verdict: Verdict::Fail,
+                    findings: session,
+                    history: Some(e.run_history),
+                    original_steps: None,
+                    duration_ms: 0,
+                });
+            }
+            return (reports, Some(e.message));
+        }
+    };
     let agents = env.agent_names();
-    let plan = plan(s, schemas, &agents)?;
+    let plan = match plan(s, schemas, &agents) {
+        Ok(p) => p,
+        Err(e) => {
+            env.close().await;
+            return (Vec::new(), Some(format!("generating cases: {e}")));
+        }
+    };
     let total = plan.len();
 
     let bar = match s.progress {
@@ -349,6 +410,14 @@ async fn run_cases(
         b.finish_and_clear();
     }
     outcomes.sort_by_key(|(i, _)| *i);
+    let mut claimed: BTreeSet<String> = BTreeSet::new();
+    for (_, o) in &outcomes {
+        for e in o.history.iter() {
+            if let crate::history::EventKind::Bind { chat_id, .. } = &e.kind {
+                claimed.insert(chat_id.clone());
+            }
+        }
+    }
 
     // Shrink one failing case per failed requirement (the shortest), within the budget.
     let mut budget = s.shrink_budget;
@@ -373,6 +442,11 @@ async fn run_cases(
         if small.steps.len() < case.steps.len() {
             // Re-run the shrunk case once more: its report carries its own history.
             let again = env.run_case(&small).await;
+            for e in again.history.iter() {
+                if let crate::history::EventKind::Bind { chat_id, .. } = &e.kind {
+                    claimed.insert(chat_id.clone());
+                }
+            }
             if again.failed().contains(&wanted) {
                 shrunk_for.extend(again.failed());
                 reports.push(case_report(
@@ -389,7 +463,7 @@ async fn run_cases(
     }
 
     // NTF-02 over the whole run.
-    let session: Vec<Finding> = env.judge_session();
+    let session: Vec<Finding> = env.judge_session(&claimed);
     let verdict = fold(session.iter().map(|f| &f.verdict));
     let shard_suffix = s.shard.map(|(k, _)| format!("-{k}")).unwrap_or_default();
     reports.push(CaseReport {
@@ -404,5 +478,5 @@ async fn run_cases(
         duration_ms: 0,
     });
     env.close().await;
-    Ok(reports)
+    (reports, None)
 }

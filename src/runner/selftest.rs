@@ -31,8 +31,8 @@ pub struct SelftestArgs {
     /// Quiet window.
     #[arg(long, default_value = "300ms", value_parser = super::cli_parse_duration)]
     pub quiet_window: Duration,
-    /// Runs (servers) at once.
-    #[arg(long, default_value_t = 2)]
+    /// Runs (servers) at once. Runs mostly wait on deadlines, so more than the cores.
+    #[arg(long, default_value_t = 8)]
     pub parallel: usize,
 }
 
@@ -127,7 +127,7 @@ pub async fn matrix(args: &SelftestArgs) -> Result<Vec<Row>, String> {
                 deadline: args.deadline,
                 quiet_window: args.quiet_window,
                 progress: Progress::None,
-                shrink_budget: 30,
+                shrink_budget: 16,
                 ..RunSettings::default()
             };
             let r = execute(s).await.report;

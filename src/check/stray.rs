@@ -1,0 +1,86 @@
+//! NTF-01 for the notifications no case claimed: a notification that names no chat of
+//! any case (no `chat.id`, no uri, or an unknown id) is still judged for its shape, so a
+//! malformed message cannot slip past the checker by being unroutable.
+
+use super::{Finding, Shapes, Witness};
+use crate::history::{Event, EventKind};
+
+/// Judges the shape of every notification in `events` against `notification` (NTF-01).
+/// A Fail per invalid notification (with its seq as witness), else one Pass when there
+/// was at least one notification, else nothing.
+pub fn judge_unclaimed(events: &[&Event], shapes: &dyn Shapes) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut n = 0usize;
+    for e in events {
+        let EventKind::Notification { agent, data, .. } = &e.kind else {
+            continue;
+        };
+        n += 1;
+        if let Err(why) = shapes.validate("notification", data) {
+            out.push(Finding::fail(
+                "NTF-01",
+                format!(
+                    "a notification to {agent} that no case's chat claimed is not valid: {why}"
+                ),
+                Witness {
+                    expected:
+                        "every notification on /v2/me/chats valid against the notification schema"
+                            .into(),
+                    observed: format!("{data} ({why})"),
+                    events: vec![e.seq],
+                },
+            ));
+        }
+    }
+    if out.is_empty() && n > 0 {
+        out.push(Finding::pass(
+            "NTF-01",
+            format!("{n} notifications outside the cases' chats, all valid"),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    struct NeedsChatId;
+    impl Shapes for NeedsChatId {
+        fn validate(&self, _schema: &str, v: &Value) -> Result<(), String> {
+            v.pointer("/chat/id")
+                .map(|_| ())
+                .ok_or_else(|| "/chat: id missing".into())
+        }
+    }
+
+    fn note(seq: u64, data: Value) -> Event {
+        Event {
+            seq,
+            t_us: seq,
+            stream: "bayeux:a".into(),
+            stream_seq: seq,
+            in_step: None,
+            kind: EventKind::Notification {
+                agent: "a".into(),
+                channel: "/v2/me/chats".into(),
+                data,
+            },
+        }
+    }
+
+    #[test]
+    fn an_unroutable_malformed_notification_fails_ntf01() {
+        let good = note(1, json!({"chat": {"id": "X"}}));
+        let bad = note(2, json!({"chat": {"state": "Completed"}}));
+        let f = judge_unclaimed(&[&good, &bad], &NeedsChatId);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].req, "NTF-01");
+        assert_eq!(f[0].verdict, super::super::Verdict::Fail);
+        assert_eq!(f[0].witness.as_ref().unwrap().events, vec![2]);
+        let f = judge_unclaimed(&[&good], &NeedsChatId);
+        assert_eq!(f[0].verdict, super::super::Verdict::Pass);
+        assert!(judge_unclaimed(&[], &NeedsChatId).is_empty());
+    }
+}
