@@ -236,6 +236,34 @@ fn cmp15_complete_on_leftchat() {
 }
 
 #[test]
+fn after_the_agent_left_the_text_of_complete_need_reach_no_one() {
+    // Leave outside a conference ends the customer's session (facts §3.3); SPEC §6.4:
+    // CMP-05 applies only while the customer's session is open.
+    let mut b = chatting(&["CMP-05", "CMP-15"]);
+    let r = b.post("c1", "agent1", "X1", json!({"operationName":"Leave"}));
+    b.respond(r, 200, ok());
+    b.notify("agent1", status_change("X1", "LeftChat"));
+    complete_ok(
+        &mut b,
+        "c1",
+        "agent1",
+        "X1",
+        json!({"operationName":"Complete","text":"bye"}),
+    );
+    b.inspect(
+        "c1",
+        Some(json!({"customerSessionEnded": true, "customerTranscript": []})),
+    );
+    b.settle();
+    let fs = run(&b.build());
+    assert_verdict(&fs, "CMP-15", Pass);
+    assert!(
+        fs.iter().all(|f| f.req != "CMP-05" || f.verdict != Fail),
+        "no CMP-05 failure after Leave: {fs:#?}"
+    );
+}
+
+#[test]
 fn cmp16_complete_after_the_customer_left() {
     for good in [true, false] {
         let mut b = chatting(&["CMP-16"]);

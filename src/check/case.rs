@@ -641,6 +641,12 @@ impl<'a> Ctx<'a> {
     fn set_state(&mut self, alias: &str, s: Option<ChatState>) {
         if let Some(c) = self.chats.get_mut(alias) {
             c.state = s;
+            if s == Some(ChatState::LeftChat) {
+                // Leave outside a conference ends the customer's session (facts sheet
+                // §3.3, [DOC] ChatLeave): a later Complete's text need reach no one
+                // (SPEC §6.4), so CMP-05/06 no longer apply to this chat.
+                c.customer_present = false;
+            }
             if let Some(st) = s
                 && !c.seen.contains(&st)
             {
