@@ -173,7 +173,6 @@ impl CustState {
     }
 }
 
-#[derive(Debug)]
 struct Agent {
     user: String,
     password: String,
@@ -181,11 +180,31 @@ struct Agent {
     ready: bool,
 }
 
-#[derive(Debug)]
+/// Never prints the password.
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("user", &self.user)
+            .field("id", &self.id)
+            .field("ready", &self.ready)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Session {
     agent: usize,
     csrf: String,
     last_used: Instant,
+}
+
+/// Never prints the CSRF token.
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("agent", &self.agent)
+            .field("last_used", &self.last_used)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -2024,9 +2043,24 @@ mod tests {
 
     #[test]
     fn debug_hides_passwords() {
-        let c = core(true);
+        let mut c = core(true);
         let text = format!("{:?}", c.cfg);
         assert!(text.contains("a1") && !text.contains("p1"), "{text}");
+        // A session (with its CSRF token) exists once the agent has made a request.
+        post(
+            &mut c,
+            vec![],
+            json!({"operationName": "StartContactCenterSession"}),
+        );
+        assert_eq!(c.sessions.len(), 1);
+        for a in &c.agents {
+            let text = format!("{a:?}");
+            assert!(text.contains("a1") && !text.contains("p1"), "{text}");
+        }
+        for s in c.sessions.values() {
+            let text = format!("{s:?}");
+            assert!(!s.csrf.is_empty() && !text.contains(&s.csrf), "{text}");
+        }
     }
 
     #[test]
