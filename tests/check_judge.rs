@@ -236,6 +236,40 @@ fn cmp15_complete_on_leftchat() {
 }
 
 #[test]
+fn complete_with_text_on_leftchat_does_not_judge_the_customer_side() {
+    // Leave ended the customer's session (facts sheet §3.1): the Complete's text need
+    // not reach the customer (SPEC §6.4) and there is no session left to end (CMP-06).
+    let mut b = chatting(&["CMP-15", "CMP-05", "CMP-06"]);
+    let r = b.post("c1", "agent1", "X1", json!({"operationName":"Leave"}));
+    b.respond(r, 200, ok());
+    b.notify("agent1", status_change("X1", "LeftChat"));
+    complete_ok(
+        &mut b,
+        "c1",
+        "agent1",
+        "X1",
+        json!({"operationName":"Complete","text":"bye"}),
+    );
+    b.inspect(
+        "c1",
+        Some(
+            json!({"queue":null,"lastAgent":null,"customerSessionEnded":true,
+                    "customerTranscript":[]}),
+        ),
+    );
+    b.settle();
+    let fs = run(&b.build());
+    assert_verdict(&fs, "CMP-15", Pass);
+    assert_verdict(&fs, "CMP-04", Pass);
+    for r in ["CMP-05", "CMP-06"] {
+        assert!(
+            fs.iter().all(|f| f.req != r || f.verdict == Skip),
+            "{r} judged after the agent left: {fs:#?}"
+        );
+    }
+}
+
+#[test]
 fn cmp16_complete_after_the_customer_left() {
     for good in [true, false] {
         let mut b = chatting(&["CMP-16"]);

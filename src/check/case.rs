@@ -1268,11 +1268,16 @@ impl<'a> Ctx<'a> {
     }
 
     fn judge_inspect(&mut self, alias: &str, c: &ChatSt, p: &CompleteParams, after: u64) {
+        // The customer's session is open unless the customer left, or the agent did:
+        // Leave outside a conference ends the customer's session and `LeftChat` is the
+        // state in which it has ended (facts sheet §3.1). CMP-05 applies only while the
+        // session is open (SPEC §6.4) and CMP-06 only "if still open".
+        let session_open = c.customer_present && c.state != Some(ChatState::LeftChat);
         let mut rows: Vec<&'static str> = vec![];
-        if p.text.is_some() && c.customer_present {
+        if p.text.is_some() && session_open {
             rows.push("CMP-05");
         }
-        if c.customer_present {
+        if session_open {
             rows.push("CMP-06");
         }
         if p.queue_name.is_some() {
