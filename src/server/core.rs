@@ -15,6 +15,7 @@
 //!   `saveLAR: true` records the last agent (SPEC §1.2).
 //! - Ready does not require StartContactCenterSession first (lenient).
 //! - `GET /api/v2/chats/{id}/messages?index=N` returns the messages with index >= N.
+//! - SendMessage on a full transcript (`MAX_TRANSCRIPT`, `MAX_TRANSCRIPT_BYTES`) → 13.
 
 // `Reply` is a short-lived answer built once per request; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
@@ -35,6 +36,14 @@ pub(crate) const RETENTION: Duration = Duration::from_secs(60);
 pub(crate) const MAX_RETAINED_COMPLETED: usize = 10_000;
 /// At most this many live interactions (customer side); more answers statusCode 13.
 pub(crate) const MAX_INTERACTIONS: usize = 50_000;
+/// Messages one interaction's transcript holds; beyond it (or beyond
+/// [`MAX_TRANSCRIPT_BYTES`] of text) SendMessage (agent, customer or provider-state) is
+/// refused (statusCode 13), so a flood of messages cannot grow it without bound. The other
+/// entries (joins, leaves, a Complete's or Leave's text) are bounded by the chat's life
+/// cycle. Above [`MAX_CLIENT_QUEUE`], so one chat can still overflow a Bayeux queue.
+pub(crate) const MAX_TRANSCRIPT: usize = 10_000;
+/// Text bytes one interaction's transcript holds (see [`MAX_TRANSCRIPT`]).
+pub(crate) const MAX_TRANSCRIPT_BYTES: usize = 4 * 1024 * 1024;
 /// Sessions per agent; the least recently used is dropped beyond it.
 pub(crate) const MAX_SESSIONS_PER_AGENT: usize = 256;
 /// Bayeux clients per agent; the least recently seen idle one is dropped beyond it (a
@@ -252,6 +261,8 @@ struct Inter {
     last_agent: Option<String>,
     customer_pid: String,
     ended_at: Option<Instant>,
+    /// Bytes of message text in `transcript`.
+    text_bytes: usize,
 }
 
 /// The whole server state.
@@ -747,6 +758,13 @@ impl Core {
                 if state != ChatState::Chatting {
                     return self.err(2, "SendMessage is only valid for a Chatting chat");
                 }
+                if self
+                    .chats
+                    .get(id)
+                    .is_some_and(|c| self.transcript_full(&c.inter))
+                {
+                    return self.err(13, "The chat transcript is full");
+                }
                 self.send_message(id, text.unwrap_or_default(), mt)
             }
             "Leave" => {
@@ -849,6 +867,9 @@ impl Core {
             message_type,
             timestamp: timestamp(SystemTime::now()),
         };
+        i.text_bytes = i
+            .text_bytes
+            .saturating_add(m.text.as_ref().map_or(0, String::len));
         i.transcript.push(m.clone());
         Some(m)
     }
@@ -957,6 +978,13 @@ impl Core {
         let st = self.status_change(id, "StatusChange", Some(nr));
         self.publish(agent, st);
         Reply::new(200, json!({"statusCode": 0, "referenceId": r}))
+    }
+
+    /// Whether the interaction's transcript is full (see [`MAX_TRANSCRIPT`]).
+    fn transcript_full(&self, inter: &str) -> bool {
+        self.inters.get(inter).is_some_and(|i| {
+            i.transcript.len() >= MAX_TRANSCRIPT || i.text_bytes >= MAX_TRANSCRIPT_BYTES
+        })
     }
 
     fn end_customer(&mut self, inter: &str) {
@@ -1137,6 +1165,7 @@ impl Core {
             last_agent: None,
             customer_pid: pid.clone(),
             ended_at: None,
+            text_bytes: 0,
         };
         i.transcript.push(Msg {
             index: 1,
@@ -1664,6 +1693,9 @@ impl Core {
                         if state == CustState::Idle {
                             return Reply::new(200, obj_err(2, "The chat session has ended"));
                         }
+                        if self.transcript_full(id) {
+                            return Reply::new(200, obj_err(13, "The chat transcript is full"));
+                        }
                         self.customer_says(id, text);
                         Reply::new(200, json!({"statusCode": 0}))
                     }
@@ -1833,6 +1865,12 @@ impl Core {
                             Ok(t) => t,
                             Err(r) => return r,
                         };
+                        if self.transcript_full(&inter) {
+                            return Reply::new(
+                                409,
+                                json!({"error": "params.chatId: the chat transcript is full"}),
+                            );
+                        }
                         self.customer_says(&inter, text);
                     }
                     Reply::new(200, json!({}))
@@ -2039,6 +2077,84 @@ mod tests {
             .body["statusCode"],
             6
         );
+    }
+
+    #[test]
+    fn a_message_flood_does_not_grow_a_transcript_without_bound() {
+        let mut c = core(false);
+        let r = c.provider_state(BodyIn::Json(
+            json!({"action":"setup","state":"chat offered","params":{"agent":"a1","nickname":"n"}}),
+        ));
+        let id = r.body["chatId"].as_str().unwrap().to_string();
+        let inter = c.chats[&id].inter.clone();
+        let say = |c: &mut Core, text: &str| {
+            c.customer_api(
+                "POST",
+                &[inter.as_str()],
+                None,
+                Some("cc"),
+                BodyIn::Json(json!({"operationName":"SendMessage","text":text})),
+            )
+        };
+        let mut refused = 0;
+        for _ in 0..MAX_TRANSCRIPT + 10 {
+            let r = say(&mut c, "spam");
+            match r.body["statusCode"].as_i64() {
+                Some(0) => {}
+                Some(13) => refused += 1,
+                other => panic!("unexpected answer {other:?}: {}", r.body),
+            }
+        }
+        assert!(refused >= 10, "only {refused} refusals");
+        assert_eq!(c.inters[&inter].transcript.len(), MAX_TRANSCRIPT);
+        // The agent side is refused too, and the chat can still be completed.
+        assert_eq!(
+            post(
+                &mut c,
+                vec!["chats", &id],
+                json!({"operationName":"Accept"})
+            )
+            .body["statusCode"],
+            0
+        );
+        let r = post(
+            &mut c,
+            vec!["chats", &id],
+            json!({"operationName":"SendMessage","text":"x"}),
+        );
+        assert_eq!(r.body["statusCode"], 13, "{}", r.body);
+        let r = post(
+            &mut c,
+            vec!["chats", &id],
+            json!({"operationName":"Complete"}),
+        );
+        assert_eq!(r.body["statusCode"], 0, "{}", r.body);
+        // Large messages hit the byte bound long before the count bound.
+        let r = c.provider_state(BodyIn::Json(
+            json!({"action":"setup","state":"chat offered","params":{"agent":"a1","nickname":"n"}}),
+        ));
+        let id = r.body["chatId"].as_str().unwrap().to_string();
+        let inter2 = c.chats[&id].inter.clone();
+        let big = "x".repeat(60 * 1024);
+        let say2 = |c: &mut Core, text: &str| {
+            c.customer_api(
+                "POST",
+                &[inter2.as_str()],
+                None,
+                Some("cc"),
+                BodyIn::Json(json!({"operationName":"SendMessage","text":text})),
+            )
+        };
+        let mut sent = 0;
+        while say2(&mut c, &big).body["statusCode"] == 0 {
+            sent += 1;
+            assert!(
+                sent <= MAX_TRANSCRIPT_BYTES / big.len() + 1,
+                "no byte bound"
+            );
+        }
+        assert_eq!(say2(&mut c, &big).body["statusCode"], 13);
+        assert!(c.inters[&inter2].text_bytes < MAX_TRANSCRIPT_BYTES + big.len());
     }
 
     #[test]
