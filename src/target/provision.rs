@@ -3,7 +3,7 @@
 //! and `provider-state` (one Pact-style URL the vendor serves).
 
 use super::http::{self, Rec, Req};
-use super::rest::encode_segment;
+use super::rest::{id_path, usable_id};
 use super::{HarnessError, Outcome, TargetConfig, parse_base_url};
 use crate::history::{Actor, Body, EventKind, Recorder};
 use serde_json::{Map, Value, json};
@@ -130,11 +130,11 @@ impl Provisioner {
                     )
                     .await?;
                 let chat_id = match v.get("chatId") {
-                    Some(Value::String(s)) if !s.is_empty() => s.clone(),
+                    Some(Value::String(s)) if usable_id(s) => s.clone(),
                     Some(Value::Number(n)) => n.to_string(),
                     _ => {
                         return Err(HarnessError::new(format!(
-                            "provider-state setup \"chat offered\" for agent {agent}: answer has no non-empty \"chatId\": {}",
+                            "provider-state setup \"chat offered\" for agent {agent}: answer has no usable \"chatId\" (a number, or a string that is not empty, \".\" or \"..\"): {}",
                             http::summary(&Body::Json(v))
                         )));
                     }
@@ -187,11 +187,11 @@ impl Provisioner {
             )
             .await?;
         let customer_id = match v.get("id") {
-            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(Value::String(s)) if usable_id(s) => s.clone(),
             Some(Value::Number(n)) => n.to_string(),
             _ => {
                 return Err(HarnessError::new(format!(
-                    "customer-api RequestChat (POST /api/v2/chats on {}): answer has no \"id\"",
+                    "customer-api RequestChat (POST /api/v2/chats on {}): answer has no usable \"id\" (a number, or a string that is not empty, \".\" or \"..\")",
                     self.base
                 )));
             }
@@ -481,7 +481,7 @@ impl Provisioner {
 
     fn customer_path(&self, chat: &Offered) -> Result<String, HarnessError> {
         match &chat.customer_id {
-            Some(cid) => Ok(format!("/api/v2/chats/{}", encode_segment(cid))),
+            Some(cid) => id_path("/api/v2/chats", cid),
             None => Err(HarnessError::new(format!(
                 "customer-api: chat {} ({}) has no customer-side id (was it offered in another mode?)",
                 chat.alias, chat.chat_id
@@ -574,7 +574,7 @@ fn invited_chat_id(data: &Value, tag: &str) -> Option<String> {
         return None;
     }
     match data.pointer("/chat/id")? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::String(s) if usable_id(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
@@ -658,7 +658,13 @@ mod tests {
         let mut numeric = d.clone();
         numeric["chat"]["id"] = json!(42);
         assert_eq!(invited_chat_id(&numeric, "t1").as_deref(), Some("42"));
-        for bad in [json!(""), json!(true), json!(null), json!({"x": 1})] {
+        for bad in [
+            json!(""),
+            json!(".."),
+            json!(true),
+            json!(null),
+            json!({"x": 1}),
+        ] {
             let mut v = d.clone();
             v["chat"]["id"] = bad;
             assert_eq!(invited_chat_id(&v, "t1"), None, "{v}");
