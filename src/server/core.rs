@@ -182,38 +182,29 @@ impl CustState {
     }
 }
 
+/// A secret value (password, CSRF token) whose `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Debug)]
 struct Agent {
     user: String,
-    password: String,
+    password: Secret,
     id: String,
     ready: bool,
 }
 
-/// Never prints the password.
-impl std::fmt::Debug for Agent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Agent")
-            .field("user", &self.user)
-            .field("id", &self.id)
-            .field("ready", &self.ready)
-            .finish_non_exhaustive()
-    }
-}
-
+#[derive(Debug)]
 struct Session {
     agent: usize,
-    csrf: String,
+    csrf: Secret,
     last_used: Instant,
-}
-
-/// Never prints the CSRF token.
-impl std::fmt::Debug for Session {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session")
-            .field("agent", &self.agent)
-            .field("last_used", &self.last_used)
-            .finish_non_exhaustive()
-    }
 }
 
 #[derive(Debug)]
@@ -345,7 +336,7 @@ impl Core {
             .enumerate()
             .map(|(i, (u, p))| Agent {
                 user: u.clone(),
-                password: p.clone(),
+                password: Secret(p.clone()),
                 id: format!("agent-{:04}", i + 1),
                 ready: false,
             })
@@ -438,7 +429,7 @@ impl Core {
         let (u, p) = s.split_once(':')?;
         self.agents
             .iter()
-            .position(|a| a.user == u && a.password == p)
+            .position(|a| a.user == u && a.password.0 == p)
     }
 
     fn unauthenticated() -> Reply {
@@ -481,7 +472,7 @@ impl Core {
             return Ok((agent, tok.to_string(), false));
         }
         let tok = self.token();
-        let csrf = self.token();
+        let csrf = Secret(self.token());
         self.sessions.insert(
             tok.clone(),
             Session {
@@ -517,7 +508,7 @@ impl Core {
             Ok(x) => x,
             Err(r) => return r,
         };
-        let csrf = self.sessions.get(&tok).map(|s| s.csrf.clone());
+        let csrf = self.sessions.get(&tok).map(|s| s.csrf.0.clone());
         let mut reply = self.agent_api_inner(agent, &tok, &req, csrf.as_deref());
         if new_session {
             reply.set_cookie = Some(tok);
@@ -2037,10 +2028,7 @@ mod tests {
     #[test]
     fn completed_chats_and_abandoned_clients_are_dropped_by_the_sweep() {
         let mut c = core(false);
-        let r = c.provider_state(BodyIn::Json(
-            json!({"action":"setup","state":"chat offered","params":{"agent":"a1","nickname":"n"}}),
-        ));
-        let id = r.body["chatId"].as_str().unwrap().to_string();
+        let (id, _) = offered(&mut c);
         let _ = c.bayeux_message(0, &json!({"channel":"/meta/handshake"}));
         assert_eq!(
             post(
@@ -2079,82 +2067,66 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_message_flood_does_not_grow_a_transcript_without_bound() {
-        let mut c = core(false);
+    /// Offers a chat to `a1` through provider-state: (agent chat id, interaction id).
+    fn offered(c: &mut Core) -> (String, String) {
         let r = c.provider_state(BodyIn::Json(
             json!({"action":"setup","state":"chat offered","params":{"agent":"a1","nickname":"n"}}),
         ));
         let id = r.body["chatId"].as_str().unwrap().to_string();
         let inter = c.chats[&id].inter.clone();
-        let say = |c: &mut Core, text: &str| {
-            c.customer_api(
-                "POST",
-                &[inter.as_str()],
-                None,
-                Some("cc"),
-                BodyIn::Json(json!({"operationName":"SendMessage","text":text})),
-            )
-        };
+        (id, inter)
+    }
+
+    /// The customer sends `text` through the customer API; returns the statusCode.
+    fn customer_says(c: &mut Core, inter: &str, text: &str) -> Value {
+        c.customer_api(
+            "POST",
+            &[inter],
+            None,
+            Some("cc"),
+            BodyIn::Json(json!({"operationName":"SendMessage","text":text})),
+        )
+        .body["statusCode"]
+            .clone()
+    }
+
+    #[test]
+    fn a_message_flood_does_not_grow_a_transcript_without_bound() {
+        let mut c = core(false);
+        let (id, inter) = offered(&mut c);
         let mut refused = 0;
         for _ in 0..MAX_TRANSCRIPT + 10 {
-            let r = say(&mut c, "spam");
-            match r.body["statusCode"].as_i64() {
+            match customer_says(&mut c, &inter, "spam").as_i64() {
                 Some(0) => {}
                 Some(13) => refused += 1,
-                other => panic!("unexpected answer {other:?}: {}", r.body),
+                other => panic!("unexpected statusCode {other:?}"),
             }
         }
         assert!(refused >= 10, "only {refused} refusals");
         assert_eq!(c.inters[&inter].transcript.len(), MAX_TRANSCRIPT);
         // The agent side is refused too, and the chat can still be completed.
+        let mut op = |c: &mut Core, body: Value| post(c, vec!["chats", &id], body).body;
         assert_eq!(
-            post(
-                &mut c,
-                vec!["chats", &id],
-                json!({"operationName":"Accept"})
-            )
-            .body["statusCode"],
+            op(&mut c, json!({"operationName":"Accept"}))["statusCode"],
             0
         );
-        let r = post(
-            &mut c,
-            vec!["chats", &id],
-            json!({"operationName":"SendMessage","text":"x"}),
-        );
-        assert_eq!(r.body["statusCode"], 13, "{}", r.body);
-        let r = post(
-            &mut c,
-            vec!["chats", &id],
-            json!({"operationName":"Complete"}),
-        );
-        assert_eq!(r.body["statusCode"], 0, "{}", r.body);
+        let r = op(&mut c, json!({"operationName":"SendMessage","text":"x"}));
+        assert_eq!(r["statusCode"], 13, "{r}");
+        let r = op(&mut c, json!({"operationName":"Complete"}));
+        assert_eq!(r["statusCode"], 0, "{r}");
         // Large messages hit the byte bound long before the count bound.
-        let r = c.provider_state(BodyIn::Json(
-            json!({"action":"setup","state":"chat offered","params":{"agent":"a1","nickname":"n"}}),
-        ));
-        let id = r.body["chatId"].as_str().unwrap().to_string();
-        let inter2 = c.chats[&id].inter.clone();
+        let (_, inter) = offered(&mut c);
         let big = "x".repeat(60 * 1024);
-        let say2 = |c: &mut Core, text: &str| {
-            c.customer_api(
-                "POST",
-                &[inter2.as_str()],
-                None,
-                Some("cc"),
-                BodyIn::Json(json!({"operationName":"SendMessage","text":text})),
-            )
-        };
         let mut sent = 0;
-        while say2(&mut c, &big).body["statusCode"] == 0 {
+        while customer_says(&mut c, &inter, &big) == 0 {
             sent += 1;
             assert!(
                 sent <= MAX_TRANSCRIPT_BYTES / big.len() + 1,
                 "no byte bound"
             );
         }
-        assert_eq!(say2(&mut c, &big).body["statusCode"], 13);
-        assert!(c.inters[&inter2].text_bytes < MAX_TRANSCRIPT_BYTES + big.len());
+        assert_eq!(customer_says(&mut c, &inter, &big), 13);
+        assert!(c.inters[&inter].text_bytes < MAX_TRANSCRIPT_BYTES + big.len());
     }
 
     #[test]
@@ -2175,7 +2147,7 @@ mod tests {
         }
         for s in c.sessions.values() {
             let text = format!("{s:?}");
-            assert!(!s.csrf.is_empty() && !text.contains(&s.csrf), "{text}");
+            assert!(!s.csrf.0.is_empty() && !text.contains(&s.csrf.0), "{text}");
         }
     }
 
