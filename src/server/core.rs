@@ -2105,7 +2105,7 @@ mod tests {
         assert!(refused >= 10, "only {refused} refusals");
         assert_eq!(c.inters[&inter].transcript.len(), MAX_TRANSCRIPT);
         // The agent side is refused too, and the chat can still be completed.
-        let mut op = |c: &mut Core, body: Value| post(c, vec!["chats", &id], body).body;
+        let op = |c: &mut Core, body: Value| post(c, vec!["chats", &id], body).body;
         assert_eq!(
             op(&mut c, json!({"operationName":"Accept"}))["statusCode"],
             0
