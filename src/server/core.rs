@@ -741,13 +741,17 @@ impl Core {
                 }
                 self.reject(id)
             }
-            "SendMessage" => {
-                let (text, mt) = match self.text_params(b, true, false) {
+            "SendMessage" | "Leave" => {
+                let send = op == "SendMessage";
+                let (text, mt) = match self.text_params(b, send, false) {
                     Ok(x) => x,
                     Err(r) => return r,
                 };
                 if state != ChatState::Chatting {
-                    return self.err(2, "SendMessage is only valid for a Chatting chat");
+                    return self.err(2, &format!("{op} is only valid for a Chatting chat"));
+                }
+                if !send {
+                    return self.leave(id, text, mt);
                 }
                 if self
                     .chats
@@ -757,16 +761,6 @@ impl Core {
                     return self.err(13, "The chat transcript is full");
                 }
                 self.send_message(id, text.unwrap_or_default(), mt)
-            }
-            "Leave" => {
-                let (text, mt) = match self.text_params(b, false, false) {
-                    Ok(x) => x,
-                    Err(r) => return r,
-                };
-                if state != ChatState::Chatting {
-                    return self.err(2, "Leave is only valid for a Chatting chat");
-                }
-                self.leave(id, text, mt)
             }
             _ => self.complete_op(id, state, b, concurrent),
         }
