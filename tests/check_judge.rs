@@ -236,10 +236,10 @@ fn cmp15_complete_on_leftchat() {
 }
 
 #[test]
-fn after_the_agent_left_the_text_of_complete_need_reach_no_one() {
-    // Leave outside a conference ends the customer's session (facts §3.3); SPEC §6.4:
-    // CMP-05 applies only while the customer's session is open.
-    let mut b = chatting(&["CMP-05", "CMP-15"]);
+fn complete_with_text_on_leftchat_does_not_judge_the_customer_side() {
+    // Leave ended the customer's session (facts sheet §3.1): the Complete's text need
+    // not reach the customer (SPEC §6.4) and there is no session left to end (CMP-06).
+    let mut b = chatting(&["CMP-15", "CMP-05", "CMP-06"]);
     let r = b.post("c1", "agent1", "X1", json!({"operationName":"Leave"}));
     b.respond(r, 200, ok());
     b.notify("agent1", status_change("X1", "LeftChat"));
@@ -252,15 +252,21 @@ fn after_the_agent_left_the_text_of_complete_need_reach_no_one() {
     );
     b.inspect(
         "c1",
-        Some(json!({"customerSessionEnded": true, "customerTranscript": []})),
+        Some(
+            json!({"queue":null,"lastAgent":null,"customerSessionEnded":true,
+                    "customerTranscript":[]}),
+        ),
     );
     b.settle();
     let fs = run(&b.build());
     assert_verdict(&fs, "CMP-15", Pass);
-    assert!(
-        fs.iter().all(|f| f.req != "CMP-05" || f.verdict != Fail),
-        "no CMP-05 failure after Leave: {fs:#?}"
-    );
+    assert_verdict(&fs, "CMP-04", Pass);
+    for r in ["CMP-05", "CMP-06"] {
+        assert!(
+            fs.iter().all(|f| f.req != r || f.verdict == Skip),
+            "{r} judged after the agent left: {fs:#?}"
+        );
+    }
 }
 
 #[test]

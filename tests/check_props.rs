@@ -557,6 +557,11 @@ fn simulate(acts: Vec<Act>) -> History {
                         b.notify(c.owner, status_change(c.id, "Completed"));
                     }
                     _ if next != c.state => {
+                        // Leave (outside a conference) ends the customer's session
+                        // (facts sheet §3.1), like the reference server does.
+                        if next == ChatState::LeftChat {
+                            c.present = false;
+                        }
                         b.notify(c.owner, status_change(c.id, next.as_str()));
                     }
                     _ => {

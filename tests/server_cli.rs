@@ -10,10 +10,25 @@ fn bin() -> Command {
 
 #[test]
 fn bad_flags_exit_2_with_a_clear_message() {
-    let out = bin().args(["serve", "--agents", "alice"]).output().unwrap();
+    // A bad entry is named by its position (and user), never echoed: it may be a password.
+    let out = bin()
+        .args(["serve", "--agents", "alice:pw,s3cret-pw"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--agents") && err.contains("alice"), "{err}");
+    assert!(err.contains("--agents") && err.contains("entry 2"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+    let out = bin()
+        .args(["serve", "--agents", "alice:"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("alice") && err.contains("empty password"),
+        "{err}"
+    );
     let out = bin().args(["serve", "--fault", "nope"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);

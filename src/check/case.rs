@@ -641,12 +641,6 @@ impl<'a> Ctx<'a> {
     fn set_state(&mut self, alias: &str, s: Option<ChatState>) {
         if let Some(c) = self.chats.get_mut(alias) {
             c.state = s;
-            if s == Some(ChatState::LeftChat) {
-                // Leave outside a conference ends the customer's session (facts sheet
-                // §3.3, [DOC] ChatLeave): a later Complete's text need reach no one
-                // (SPEC §6.4), so CMP-05/06 no longer apply to this chat.
-                c.customer_present = false;
-            }
             if let Some(st) = s
                 && !c.seen.contains(&st)
             {
@@ -1274,11 +1268,16 @@ impl<'a> Ctx<'a> {
     }
 
     fn judge_inspect(&mut self, alias: &str, c: &ChatSt, p: &CompleteParams, after: u64) {
+        // The customer's session is open unless the customer left, or the agent did:
+        // Leave outside a conference ends the customer's session and `LeftChat` is the
+        // state in which it has ended (facts sheet §3.1). CMP-05 applies only while the
+        // session is open (SPEC §6.4) and CMP-06 only "if still open".
+        let session_open = c.customer_present && c.state != Some(ChatState::LeftChat);
         let mut rows: Vec<&'static str> = vec![];
-        if p.text.is_some() && c.customer_present {
+        if p.text.is_some() && session_open {
             rows.push("CMP-05");
         }
-        if c.customer_present {
+        if session_open {
             rows.push("CMP-06");
         }
         if p.queue_name.is_some() {

@@ -89,7 +89,9 @@ impl<'a> Note<'a> {
 }
 
 /// The chat a notification is about: `data.chat.id`, else the last path segment of
-/// `data.chatPath` or `data.chatUri`.
+/// `data.chat.uri`, `data.chatPath` or `data.chatUri` (the runner routes notifications to
+/// their case the same way, so a notification without `chat.id` is judged with its chat,
+/// and its missing id by NTF-01).
 pub(crate) fn chat_id_of(data: &Value) -> Option<String> {
     if let Some(id) = data
         .get("chat")
@@ -98,8 +100,8 @@ pub(crate) fn chat_id_of(data: &Value) -> Option<String> {
     {
         return Some(id.to_string());
     }
-    for key in ["chatPath", "chatUri"] {
-        if let Some(p) = data.get(key).and_then(Value::as_str) {
+    for key in ["/chat/uri", "/chatPath", "/chatUri"] {
+        if let Some(p) = data.pointer(key).and_then(Value::as_str) {
             let seg = p.trim_end_matches('/').rsplit('/').next().unwrap_or("");
             if !seg.is_empty() {
                 return Some(seg.to_string());
@@ -127,6 +129,11 @@ mod tests {
         assert_eq!(
             chat_id_of(&json!({"chatPath":"/chats/C/"})).as_deref(),
             Some("C")
+        );
+        assert_eq!(
+            chat_id_of(&json!({"chat":{"state":"Completed","uri":"http://h/api/v2/chats/D"}}))
+                .as_deref(),
+            Some("D")
         );
         assert_eq!(chat_id_of(&json!({"chatPath":"/"})), None);
         assert_eq!(chat_id_of(&json!(5)), None);

@@ -44,9 +44,17 @@ pub fn parse_agents(s: &str) -> Result<Vec<(String, String)>, String> {
                 }
                 out.push((u.to_string(), p.to_string()));
             }
+            // Never echo the entry: what follows a ':' is a password, and an entry
+            // without one may be a password typed in the wrong place.
+            Some((u, _)) if !u.is_empty() => {
+                return Err(format!(
+                    "--agents: entry {} (user {u:?}) has an empty password",
+                    i + 1
+                ));
+            }
             _ => {
                 return Err(format!(
-                    "--agents: entry {} ({item:?}) is not user:password",
+                    "--agents: entry {} is not user:password (a non-empty user, ':', a non-empty password)",
                     i + 1
                 ));
             }
@@ -152,8 +160,14 @@ mod tests {
             vec![("a".into(), "b".into()), ("c".into(), "d".into())]
         );
         let e = parse_agents("a:b,oops").unwrap_err();
-        assert!(e.contains("entry 2") && e.contains("oops"), "{e}");
+        assert!(e.contains("entry 2"), "{e}");
         assert!(parse_agents("a:b,a:c").unwrap_err().contains("twice"));
-        assert!(parse_agents(":x").is_err());
+        let e = parse_agents("a:b,a2:").unwrap_err();
+        assert!(e.contains("entry 2") && e.contains("\"a2\""), "{e}");
+        // A bad entry is never echoed: it may hold a password.
+        for bad in ["a:b,s3cret-pw", "a:b,:s3cret-pw", "s3cret-pw"] {
+            let e = parse_agents(bad).unwrap_err();
+            assert!(!e.contains("s3cret"), "{bad}: {e}");
+        }
     }
 }

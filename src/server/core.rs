@@ -15,6 +15,7 @@
 //!   `saveLAR: true` records the last agent (SPEC §1.2).
 //! - Ready does not require StartContactCenterSession first (lenient).
 //! - `GET /api/v2/chats/{id}/messages?index=N` returns the messages with index >= N.
+//! - SendMessage on a full transcript (`MAX_TRANSCRIPT`, `MAX_TRANSCRIPT_BYTES`) → 13.
 
 // `Reply` is a short-lived answer built once per request; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
@@ -35,6 +36,14 @@ pub(crate) const RETENTION: Duration = Duration::from_secs(60);
 pub(crate) const MAX_RETAINED_COMPLETED: usize = 10_000;
 /// At most this many live interactions (customer side); more answers statusCode 13.
 pub(crate) const MAX_INTERACTIONS: usize = 50_000;
+/// Messages one interaction's transcript holds; beyond it (or beyond
+/// [`MAX_TRANSCRIPT_BYTES`] of text) SendMessage (agent, customer or provider-state) is
+/// refused (statusCode 13), so a flood of messages cannot grow it without bound. The other
+/// entries (joins, leaves, a Complete's or Leave's text) are bounded by the chat's life
+/// cycle. Above [`MAX_CLIENT_QUEUE`], so one chat can still overflow a Bayeux queue.
+pub(crate) const MAX_TRANSCRIPT: usize = 10_000;
+/// Text bytes one interaction's transcript holds (see [`MAX_TRANSCRIPT`]).
+pub(crate) const MAX_TRANSCRIPT_BYTES: usize = 4 * 1024 * 1024;
 /// Sessions per agent; the least recently used is dropped beyond it.
 pub(crate) const MAX_SESSIONS_PER_AGENT: usize = 256;
 /// Bayeux clients per agent; the least recently seen idle one is dropped beyond it (a
@@ -173,10 +182,20 @@ impl CustState {
     }
 }
 
+/// A secret value (password, CSRF token) whose `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 #[derive(Debug)]
 struct Agent {
     user: String,
-    password: String,
+    password: Secret,
     id: String,
     ready: bool,
 }
@@ -184,7 +203,7 @@ struct Agent {
 #[derive(Debug)]
 struct Session {
     agent: usize,
-    csrf: String,
+    csrf: Secret,
     last_used: Instant,
 }
 
@@ -233,6 +252,8 @@ struct Inter {
     last_agent: Option<String>,
     customer_pid: String,
     ended_at: Option<Instant>,
+    /// Bytes of message text in `transcript`.
+    text_bytes: usize,
 }
 
 /// The whole server state.
@@ -315,7 +336,7 @@ impl Core {
             .enumerate()
             .map(|(i, (u, p))| Agent {
                 user: u.clone(),
-                password: p.clone(),
+                password: Secret(p.clone()),
                 id: format!("agent-{:04}", i + 1),
                 ready: false,
             })
@@ -408,7 +429,7 @@ impl Core {
         let (u, p) = s.split_once(':')?;
         self.agents
             .iter()
-            .position(|a| a.user == u && a.password == p)
+            .position(|a| a.user == u && a.password.0 == p)
     }
 
     fn unauthenticated() -> Reply {
@@ -451,7 +472,7 @@ impl Core {
             return Ok((agent, tok.to_string(), false));
         }
         let tok = self.token();
-        let csrf = self.token();
+        let csrf = Secret(self.token());
         self.sessions.insert(
             tok.clone(),
             Session {
@@ -487,7 +508,7 @@ impl Core {
             Ok(x) => x,
             Err(r) => return r,
         };
-        let csrf = self.sessions.get(&tok).map(|s| s.csrf.clone());
+        let csrf = self.sessions.get(&tok).map(|s| s.csrf.0.clone());
         let mut reply = self.agent_api_inner(agent, &tok, &req, csrf.as_deref());
         if new_session {
             reply.set_cookie = Some(tok);
@@ -720,25 +741,26 @@ impl Core {
                 }
                 self.reject(id)
             }
-            "SendMessage" => {
-                let (text, mt) = match self.text_params(b, true, false) {
+            "SendMessage" | "Leave" => {
+                let send = op == "SendMessage";
+                let (text, mt) = match self.text_params(b, send, false) {
                     Ok(x) => x,
                     Err(r) => return r,
                 };
                 if state != ChatState::Chatting {
-                    return self.err(2, "SendMessage is only valid for a Chatting chat");
+                    return self.err(2, &format!("{op} is only valid for a Chatting chat"));
+                }
+                if !send {
+                    return self.leave(id, text, mt);
+                }
+                if self
+                    .chats
+                    .get(id)
+                    .is_some_and(|c| self.transcript_full(&c.inter))
+                {
+                    return self.err(13, "The chat transcript is full");
                 }
                 self.send_message(id, text.unwrap_or_default(), mt)
-            }
-            "Leave" => {
-                let (text, mt) = match self.text_params(b, false, false) {
-                    Ok(x) => x,
-                    Err(r) => return r,
-                };
-                if state != ChatState::Chatting {
-                    return self.err(2, "Leave is only valid for a Chatting chat");
-                }
-                self.leave(id, text, mt)
             }
             _ => self.complete_op(id, state, b, concurrent),
         }
@@ -830,6 +852,9 @@ impl Core {
             message_type,
             timestamp: timestamp(SystemTime::now()),
         };
+        i.text_bytes = i
+            .text_bytes
+            .saturating_add(m.text.as_ref().map_or(0, String::len));
         i.transcript.push(m.clone());
         Some(m)
     }
@@ -938,6 +963,13 @@ impl Core {
         let st = self.status_change(id, "StatusChange", Some(nr));
         self.publish(agent, st);
         Reply::new(200, json!({"statusCode": 0, "referenceId": r}))
+    }
+
+    /// Whether the interaction's transcript is full (see [`MAX_TRANSCRIPT`]).
+    fn transcript_full(&self, inter: &str) -> bool {
+        self.inters.get(inter).is_some_and(|i| {
+            i.transcript.len() >= MAX_TRANSCRIPT || i.text_bytes >= MAX_TRANSCRIPT_BYTES
+        })
     }
 
     fn end_customer(&mut self, inter: &str) {
@@ -1118,6 +1150,7 @@ impl Core {
             last_agent: None,
             customer_pid: pid.clone(),
             ended_at: None,
+            text_bytes: 0,
         };
         i.transcript.push(Msg {
             index: 1,
@@ -1645,6 +1678,9 @@ impl Core {
                         if state == CustState::Idle {
                             return Reply::new(200, obj_err(2, "The chat session has ended"));
                         }
+                        if self.transcript_full(id) {
+                            return Reply::new(200, obj_err(13, "The chat transcript is full"));
+                        }
                         self.customer_says(id, text);
                         Reply::new(200, json!({"statusCode": 0}))
                     }
@@ -1814,6 +1850,12 @@ impl Core {
                             Ok(t) => t,
                             Err(r) => return r,
                         };
+                        if self.transcript_full(&inter) {
+                            return Reply::new(
+                                409,
+                                json!({"error": "params.chatId: the chat transcript is full"}),
+                            );
+                        }
                         self.customer_says(&inter, text);
                     }
                     Reply::new(200, json!({}))
@@ -1980,10 +2022,7 @@ mod tests {
     #[test]
     fn completed_chats_and_abandoned_clients_are_dropped_by_the_sweep() {
         let mut c = core(false);
-        let r = c.provider_state(BodyIn::Json(
-            json!({"action":"setup","state":"chat offered","params":{"agent":"a1","nickname":"n"}}),
-        ));
-        let id = r.body["chatId"].as_str().unwrap().to_string();
+        let (id, _) = offered(&mut c);
         let _ = c.bayeux_message(0, &json!({"channel":"/meta/handshake"}));
         assert_eq!(
             post(
@@ -2022,11 +2061,88 @@ mod tests {
         );
     }
 
+    /// Offers a chat to `a1` through provider-state: (agent chat id, interaction id).
+    fn offered(c: &mut Core) -> (String, String) {
+        let r = c.provider_state(BodyIn::Json(
+            json!({"action":"setup","state":"chat offered","params":{"agent":"a1","nickname":"n"}}),
+        ));
+        let id = r.body["chatId"].as_str().unwrap().to_string();
+        let inter = c.chats[&id].inter.clone();
+        (id, inter)
+    }
+
+    /// The customer sends `text` through the customer API; returns the statusCode.
+    fn customer_says(c: &mut Core, inter: &str, text: &str) -> Value {
+        c.customer_api(
+            "POST",
+            &[inter],
+            None,
+            Some("cc"),
+            BodyIn::Json(json!({"operationName":"SendMessage","text":text})),
+        )
+        .body["statusCode"]
+            .clone()
+    }
+
+    #[test]
+    fn a_message_flood_does_not_grow_a_transcript_without_bound() {
+        let mut c = core(false);
+        let (id, inter) = offered(&mut c);
+        let mut refused = 0;
+        for _ in 0..MAX_TRANSCRIPT + 10 {
+            match customer_says(&mut c, &inter, "spam").as_i64() {
+                Some(0) => {}
+                Some(13) => refused += 1,
+                other => panic!("unexpected statusCode {other:?}"),
+            }
+        }
+        assert!(refused >= 10, "only {refused} refusals");
+        assert_eq!(c.inters[&inter].transcript.len(), MAX_TRANSCRIPT);
+        // The agent side is refused too, and the chat can still be completed.
+        let op = |c: &mut Core, body: Value| post(c, vec!["chats", &id], body).body;
+        assert_eq!(
+            op(&mut c, json!({"operationName":"Accept"}))["statusCode"],
+            0
+        );
+        let r = op(&mut c, json!({"operationName":"SendMessage","text":"x"}));
+        assert_eq!(r["statusCode"], 13, "{r}");
+        let r = op(&mut c, json!({"operationName":"Complete"}));
+        assert_eq!(r["statusCode"], 0, "{r}");
+        // Large messages hit the byte bound long before the count bound.
+        let (_, inter) = offered(&mut c);
+        let big = "x".repeat(60 * 1024);
+        let mut sent = 0;
+        while customer_says(&mut c, &inter, &big) == 0 {
+            sent += 1;
+            assert!(
+                sent <= MAX_TRANSCRIPT_BYTES / big.len() + 1,
+                "no byte bound"
+            );
+        }
+        assert_eq!(customer_says(&mut c, &inter, &big), 13);
+        assert!(c.inters[&inter].text_bytes < MAX_TRANSCRIPT_BYTES + big.len());
+    }
+
     #[test]
     fn debug_hides_passwords() {
-        let c = core(true);
+        let mut c = core(true);
         let text = format!("{:?}", c.cfg);
         assert!(text.contains("a1") && !text.contains("p1"), "{text}");
+        // A session (with its CSRF token) exists once the agent has made a request.
+        post(
+            &mut c,
+            vec![],
+            json!({"operationName": "StartContactCenterSession"}),
+        );
+        assert_eq!(c.sessions.len(), 1);
+        for a in &c.agents {
+            let text = format!("{a:?}");
+            assert!(text.contains("a1") && !text.contains("p1"), "{text}");
+        }
+        for s in c.sessions.values() {
+            let text = format!("{s:?}");
+            assert!(!s.csrf.0.is_empty() && !text.contains(&s.csrf.0), "{text}");
+        }
     }
 
     #[test]

@@ -748,14 +748,10 @@ impl Session {
                 Next::Handshake => {
                     if need_handshake {
                         // The re-handshake itself failed: count it and back off.
-                        failures += 1;
-                        if failures >= self.tuning.max_failures {
-                            self.close(format!(
-                                "gave up after {failures} consecutive failures to re-handshake"
-                            ));
-                            return;
+                        match self.one_more_failure(&mut failures, "failures to re-handshake") {
+                            Some(wait) => wait,
+                            None => return,
                         }
-                        self.backoff(failures).max(self.interval())
                     } else {
                         rehandshakes += 1;
                         if rehandshakes > self.tuning.max_failures {
@@ -780,16 +776,10 @@ impl Session {
                     self.close(reason);
                     return;
                 }
-                Next::Backoff => {
-                    failures += 1;
-                    if failures >= self.tuning.max_failures {
-                        self.close(format!(
-                            "gave up after {failures} consecutive failed connects"
-                        ));
-                        return;
-                    }
-                    self.backoff(failures).max(self.interval())
-                }
+                Next::Backoff => match self.one_more_failure(&mut failures, "failed connects") {
+                    Some(wait) => wait,
+                    None => return,
+                },
             };
             if !wait.is_zero() {
                 tokio::select! {
@@ -805,6 +795,18 @@ impl Session {
 
     /// Marks the session dead, then records `Closed` (so a waiter on `Closed` sees
     /// `is_alive() == false`).
+    /// Counts one more failure in a row: the back-off to wait before the next try, or
+    /// `None` once [`BayeuxTuning::max_failures`] is reached (the session is then closed,
+    /// its reason naming `what` failed).
+    fn one_more_failure(&self, failures: &mut u32, what: &str) -> Option<Duration> {
+        *failures = failures.saturating_add(1);
+        if *failures >= self.tuning.max_failures {
+            self.close(format!("gave up after {failures} consecutive {what}"));
+            return None;
+        }
+        Some(self.backoff(*failures).max(self.interval()))
+    }
+
     fn close(&self, reason: String) {
         self.alive.store(false, Ordering::SeqCst);
         self.record(BayeuxEvent::Closed { reason });

@@ -132,9 +132,12 @@ impl TargetConfig {
 /// fragment. `what` names the setting in the error (e.g. `"base URL"`).
 pub fn parse_base_url(what: &str, raw: &str) -> Result<reqwest::Url, HarnessError> {
     let trimmed = raw.trim();
-    // Never echo a URL that may carry credentials.
+    // Never echo a URL that may carry credentials: userinfo, or a query or fragment
+    // (`?access_token=…`).
     let shown = if trimmed.contains('@') {
         "<URL with '@' not shown>"
+    } else if trimmed.contains(['?', '#']) {
+        "<URL with a query or fragment not shown>"
     } else {
         trimmed
     };
@@ -258,6 +261,9 @@ mod tests {
             "http://u:s3cret@h:1",
             "http://u:s3cret@",
             "ht tp://u:s3cret@x",
+            "http://h:1/?access_token=s3cret",
+            "http://h:1/#s3cret",
+            "ftp://h/?k=s3cret",
         ] {
             let e = parse_base_url("base URL", raw).unwrap_err().to_string();
             assert!(!e.contains("s3cret"), "{e}");

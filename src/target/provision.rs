@@ -3,7 +3,7 @@
 //! and `provider-state` (one Pact-style URL the vendor serves).
 
 use super::http::{self, Rec, Req};
-use super::rest::encode_segment;
+use super::rest::{id_path, usable_id};
 use super::{HarnessError, Outcome, TargetConfig, parse_base_url};
 use crate::history::{Actor, Body, EventKind, Recorder};
 use serde_json::{Map, Value, json};
@@ -130,11 +130,11 @@ impl Provisioner {
                     )
                     .await?;
                 let chat_id = match v.get("chatId") {
-                    Some(Value::String(s)) if !s.is_empty() => s.clone(),
+                    Some(Value::String(s)) if usable_id(s) => s.clone(),
                     Some(Value::Number(n)) => n.to_string(),
                     _ => {
                         return Err(HarnessError::new(format!(
-                            "provider-state setup \"chat offered\" for agent {agent}: answer has no non-empty \"chatId\": {}",
+                            "provider-state setup \"chat offered\" for agent {agent}: answer has no usable \"chatId\" (a number, or a string that is not empty, \".\" or \"..\"): {}",
                             http::summary(&Body::Json(v))
                         )));
                     }
@@ -187,11 +187,11 @@ impl Provisioner {
             )
             .await?;
         let customer_id = match v.get("id") {
-            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(Value::String(s)) if usable_id(s) => s.clone(),
             Some(Value::Number(n)) => n.to_string(),
             _ => {
                 return Err(HarnessError::new(format!(
-                    "customer-api RequestChat (POST /api/v2/chats on {}): answer has no \"id\"",
+                    "customer-api RequestChat (POST /api/v2/chats on {}): answer has no usable \"id\" (a number, or a string that is not empty, \".\" or \"..\")",
                     self.base
                 )));
             }
@@ -207,16 +207,18 @@ impl Provisioner {
                 self.cfg.deadline
             )));
         };
-        let EventKind::Notification {
-            agent: owner, data, ..
-        } = event.kind
-        else {
-            unreachable!("wait_for matched a notification");
+        // The predicate above matched exactly this shape; a mismatch is a harness bug,
+        // reported as an error rather than a panic.
+        let found = match event.kind {
+            EventKind::Notification {
+                agent: owner, data, ..
+            } => invited_chat_id(&data, &tag).map(|id| (owner, id)),
+            _ => None,
         };
-        let chat_id = match data.pointer("/chat/id") {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => unreachable!("invited_with_tag checked chat.id"),
+        let Some((owner, chat_id)) = found else {
+            return Err(HarnessError::new(format!(
+                "customer-api: chat {customer_id} (tag {tag}): the matched Invited notification carries no usable chat.id"
+            )));
         };
         Ok(Offered {
             alias: alias.to_string(),
@@ -397,7 +399,9 @@ impl Provisioner {
         params: Value,
     ) -> Result<(Outcome, String), HarnessError> {
         let Mode::Provider { url } = &self.mode else {
-            unreachable!("provider call in customer-api mode");
+            return Err(HarnessError::new(
+                "internal: a provider-state call in customer-api mode",
+            ));
         };
         let body = Body::Json(json!({"action": action, "state": state, "params": params}));
         let path = self.recorded_path(url);
@@ -477,7 +481,7 @@ impl Provisioner {
 
     fn customer_path(&self, chat: &Offered) -> Result<String, HarnessError> {
         match &chat.customer_id {
-            Some(cid) => Ok(format!("/api/v2/chats/{}", encode_segment(cid))),
+            Some(cid) => id_path("/api/v2/chats", cid),
             None => Err(HarnessError::new(format!(
                 "customer-api: chat {} ({}) has no customer-side id (was it offered in another mode?)",
                 chat.alias, chat.chat_id
@@ -496,7 +500,9 @@ impl Provisioner {
         op: &str,
     ) -> Result<Value, HarnessError> {
         let Mode::Customer { contact_center_id } = &self.mode else {
-            unreachable!("customer call in provider-state mode");
+            return Err(HarnessError::new(
+                "internal: a customer-api call in provider-state mode",
+            ));
         };
         let url = http::join(&self.base, path)?;
         let body = body.map(Body::Json).unwrap_or(Body::Empty);
@@ -552,16 +558,26 @@ impl Provisioner {
 
 /// Whether a notification's data is a StatusChange to `Invited` carrying `tag`.
 fn invited_with_tag(data: &Value, tag: &str) -> bool {
-    data.get("notificationType").and_then(Value::as_str) == Some("StatusChange")
+    invited_chat_id(data, tag).is_some()
+}
+
+/// The agent-side chat id of an `Invited` status change carrying `tag`, if `data` is one
+/// (a non-empty string id, or a number).
+fn invited_chat_id(data: &Value, tag: &str) -> Option<String> {
+    let tagged = data.get("notificationType").and_then(Value::as_str) == Some("StatusChange")
         && data.pointer("/chat/state").and_then(Value::as_str) == Some("Invited")
         && data
             .pointer(&format!("/chat/userData/{TAG_KEY}"))
             .and_then(Value::as_str)
-            == Some(tag)
-        && matches!(
-            data.pointer("/chat/id"),
-            Some(Value::String(_)) | Some(Value::Number(_))
-        )
+            == Some(tag);
+    if !tagged {
+        return None;
+    }
+    match data.pointer("/chat/id")? {
+        Value::String(s) if usable_id(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 /// The customer's view as an inspect result. The chat state is read from `chat.state` or
@@ -638,6 +654,21 @@ mod tests {
         let mut chatting = d.clone();
         chatting["chat"]["state"] = json!("Chatting");
         assert!(!invited_with_tag(&chatting, "t1"));
+        assert_eq!(invited_chat_id(&d, "t1").as_deref(), Some("A1"));
+        let mut numeric = d.clone();
+        numeric["chat"]["id"] = json!(42);
+        assert_eq!(invited_chat_id(&numeric, "t1").as_deref(), Some("42"));
+        for bad in [
+            json!(""),
+            json!(".."),
+            json!(true),
+            json!(null),
+            json!({"x": 1}),
+        ] {
+            let mut v = d.clone();
+            v["chat"]["id"] = bad;
+            assert_eq!(invited_chat_id(&v, "t1"), None, "{v}");
+        }
     }
 
     #[test]

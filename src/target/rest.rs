@@ -165,8 +165,8 @@ impl AgentClient {
     /// POST /api/v2/me/chats/{chat_id} with `body` (Json -> serialized; Raw -> sent as
     /// is; both with Content-Type application/json), tampered per `auth`. Records Request
     /// (with `part`) then Response or NoResponse. Never errors: transport problems are
-    /// `Outcome::NoAnswer` (and recorded); a chat id that cannot form a path is sent
-    /// percent-encoded.
+    /// `Outcome::NoAnswer` (and recorded); a chat id is sent percent-encoded, and one that
+    /// cannot name a resource (empty, `.` or `..`: see [`id_path`]) is not sent at all.
     pub async fn post_chat(
         &self,
         rec: &Recorder,
@@ -175,7 +175,13 @@ impl AgentClient {
         auth: AuthVariant,
         part: Option<usize>,
     ) -> Outcome {
-        let path = format!("/api/v2/me/chats/{}", encode_segment(chat_id));
+        let path = match id_path("/api/v2/me/chats", chat_id) {
+            Ok(p) => p,
+            Err(e) => {
+                let shown = format!("/api/v2/me/chats/{}", encode_segment(chat_id));
+                return self.unsendable(rec, "POST", &shown, body, part, e);
+            }
+        };
         match self
             .request(rec, Method::POST, &path, body, auth, part)
             .await
@@ -403,6 +409,25 @@ impl AgentClient {
     }
 }
 
+/// Whether `id` can name a resource as one path segment: not empty, and not a dot segment
+/// (`.`, `..`, or a percent-encoding of them such as `%2e%2E`), which a URL resolves away
+/// (WHATWG URL), so a request would land on another path of the target.
+pub(crate) fn usable_id(id: &str) -> bool {
+    let d = id.to_ascii_lowercase().replace("%2e", ".");
+    !id.is_empty() && d != "." && d != ".."
+}
+
+/// `prefix/{id}` with `id` percent-encoded as one segment; an id that is not
+/// [`usable_id`] is an error naming it.
+pub(crate) fn id_path(prefix: &str, id: &str) -> Result<String, HarnessError> {
+    if !usable_id(id) {
+        return Err(HarnessError::new(format!(
+            "id {id:?} cannot name a resource under {prefix} (empty or a dot segment)"
+        )));
+    }
+    Ok(format!("{prefix}/{}", encode_segment(id)))
+}
+
 /// Percent-encodes a path segment (keeps unreserved characters as they are).
 pub(crate) fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -414,4 +439,30 @@ pub(crate) fn encode_segment(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_stay_one_segment_under_their_prefix() {
+        let base = reqwest::Url::parse("http://h:1/gws").unwrap();
+        for id in ["X1", "a/b", "?q=1", "#f", "%2e%2e%2f", "..a", "a b", "é"] {
+            let p = id_path("/api/v2/me/chats", id).unwrap();
+            let url = http::join(&base, &p).unwrap();
+            let rest = url
+                .path()
+                .strip_prefix("/gws/api/v2/me/chats/")
+                .unwrap_or("");
+            assert!(!rest.is_empty() && !rest.contains('/'), "{id:?} -> {url}");
+            assert!(
+                url.query().is_none() && url.fragment().is_none(),
+                "{id:?} -> {url}"
+            );
+        }
+        for id in ["", ".", "..", "%2e", ".%2E", "%2E%2e"] {
+            assert!(id_path("/api/v2/me/chats", id).is_err(), "{id:?}");
+        }
+    }
 }
