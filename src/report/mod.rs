@@ -245,9 +245,31 @@ pub fn case_stems(report: &RunReport) -> HashMap<String, String> {
     out
 }
 
-/// The command that replays a saved case.
-pub fn replay_command(stem: &str) -> String {
-    format!("gws-conform replay cases/{stem}.json")
+/// The command that replays a saved case, from the run folder. A case that failed on an
+/// external target names that target: without `--target` a replay certifies the embedded
+/// reference server, which would not show the failure again.
+pub fn replay_command(stem: &str, report: &types::RunReport) -> String {
+    if report.embedded || report.target.is_empty() {
+        format!("gws-conform replay cases/{stem}.json")
+    } else {
+        format!(
+            "gws-conform replay cases/{stem}.json --target {}",
+            shell_word(&report.target)
+        )
+    }
+}
+
+/// `s` as it can be pasted into a shell: as is when it holds only URL-safe characters,
+/// else single-quoted.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~:/@%+=,".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        case::shell_quote(s)
+    }
 }
 
 /// Truncates `s` to at most `max` characters, marking the cut with `…`.
