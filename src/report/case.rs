@@ -314,6 +314,7 @@ set -euo pipefail
 GWS_CONTACT_CENTER_ID="${GWS_CONTACT_CENTER_ID:-gws-conform}"
 GWS_PROVISIONING="${GWS_PROVISIONING:-@PROVISIONING@}"
 TIMEOUT="${GWS_TIMEOUT:-10}"
+LOGGED=""
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
@@ -341,6 +342,7 @@ login() {
   fi
   agent "$n" normal POST /api/v2/me '{"operationName":"StartContactCenterSession","channels":["chat"]}'
   agent "$n" normal POST /api/v2/me/channels/chat '{"operationName":"Ready"}'
+  LOGGED="$LOGGED $n"
 }
 
 # agent N AUTH METHOD PATH [BODY]: one agent request; prints the body and the HTTP status.
@@ -407,16 +409,31 @@ my_chats() {
 # "<agent-side id> <customer-side id or ->".
 offer() {
   if [ "$GWS_PROVISIONING" = customer-api ]; then
-    local before cust now new i
-    before="$(my_chats "$1" | sort)"
-    cust="$(customer POST /api/v2/chats "$(json operationName RequestChat nickname 'gws-conform customer' subject 'gws-conform replay')" | field id)" || return 1
-    for i in $(seq 1 20); do   # bounded: at most 20 looks, 0.5 s apart
-      now="$(my_chats "$1" | sort)"
-      new="$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$now") | grep -v '^$' | head -n1 || true)"
-      if [ -n "$new" ]; then echo "$new $cust"; return 0; fi
-      sleep 0.5
+    local before cust now new i o others=""
+    # The target offers a requested chat to any Ready agent: the other agents are
+    # NotReady until agent N has it.
+    for o in $LOGGED; do
+      if [ "$o" != "$1" ]; then
+        others="$others $o"
+        agent "$o" normal POST /api/v2/me/channels/chat '{"operationName":"NotReady"}' >&2
+      fi
     done
-    echo "no chat was offered to agent $1 within 10 s" >&2
+    before="$(my_chats "$1" | sort)"
+    cust="$(customer POST /api/v2/chats "$(json operationName RequestChat nickname 'gws-conform customer' subject 'gws-conform replay')" | field id)" || cust=""
+    new=""
+    if [ -n "$cust" ]; then
+      for i in $(seq 1 20); do   # bounded: at most 20 looks, 0.5 s apart
+        now="$(my_chats "$1" | sort)"
+        new="$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$now") | grep -v '^$' | head -n1 || true)"
+        if [ -n "$new" ]; then break; fi
+        sleep 0.5
+      done
+    fi
+    for o in $others; do
+      agent "$o" normal POST /api/v2/me/channels/chat '{"operationName":"Ready"}' >&2
+    done
+    if [ -n "$new" ]; then echo "$new $cust"; return 0; fi
+    [ -z "$cust" ] || echo "no chat was offered to agent $1 within 10 s" >&2
     return 1
   fi
   local id
