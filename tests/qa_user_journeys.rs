@@ -196,6 +196,47 @@ fn printed_replay_command_reproduces_the_failure_and_passes_on_a_clean_target() 
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
 }
 
+/// CMP-07 (MUST) is only observable with provider-state provisioning: a run on a
+/// `--target` with `--provisioning provider-state` fails it on `serve --fault
+/// queue-ignored`, and the printed replay command, run as printed, fails it again
+/// (instead of replaying in customer-api mode, where CMP-07 is Skip).
+#[test]
+fn printed_replay_keeps_provider_state_provisioning() {
+    let faulty = serve(&["--fault", "queue-ignored"]);
+    let tmp = tmpdir("replay-provider");
+    let reports = tmp.join("reports");
+    let mut args = vec!["run", "--target", &faulty.url, "--cases", "0"];
+    args.extend_from_slice(&["--provisioning", "provider-state", "--only", "CMP-07"]);
+    args.extend_from_slice(&["--reports", reports.to_str().unwrap()]);
+    args.extend_from_slice(FAST);
+    let o = gws(&tmp, &args);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(
+        summary_line(&stdout(&o), "CMP-07").contains("fail"),
+        "{}",
+        show(&o)
+    );
+    let dir = run_dir(&reports);
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    let printed = junit
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("replay:"))
+        .expect("JUnit names the replay command")
+        .trim()
+        .to_string();
+    let words: Vec<&str> = printed.split_whitespace().collect();
+    assert_eq!(words[..2], ["gws-conform", "replay"], "{printed}");
+    let mut again: Vec<&str> = words[1..].to_vec();
+    again.extend_from_slice(&["--reports", "../replays"]);
+    let o = gws(&dir, &again);
+    assert!(
+        summary_line(&stdout(&o), "CMP-07").contains("fail"),
+        "{printed}: {}",
+        show(&o)
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+}
+
 fn have(tool: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])

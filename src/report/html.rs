@@ -511,12 +511,15 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
         "<text x=\"4\" y=\"{}\" fill=\"#666\">ms</text>",
         TOP - 10
     );
+    // A shrunk case's history can start late on the recorder's clock (6 s in a real
+    // run): the axis counts from the case's first event, as its caption says.
+    let t0 = hist.events.iter().map(|e| e.t_us).min().unwrap_or(0);
     for (row, (e, shape, label)) in drawn.iter().enumerate() {
         let y = TOP + row as u32 * ROW;
         let hot = witness.contains(&e.seq);
         let color = if hot { "#c00" } else { "#333" };
         let weight = if hot { " font-weight=\"bold\"" } else { "" };
-        let ms = e.t_us as f64 / 1000.0;
+        let ms = e.t_us.saturating_sub(t0) as f64 / 1000.0;
         let _ = write!(
             s,
             "<text x=\"4\" y=\"{}\" fill=\"#666\">{ms:.1}</text>",

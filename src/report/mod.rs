@@ -246,17 +246,20 @@ pub fn case_stems(report: &RunReport) -> HashMap<String, String> {
 }
 
 /// The command that replays a saved case, from the run folder. A case that failed on an
-/// external target names that target: without `--target` a replay certifies the embedded
-/// reference server, which would not show the failure again.
+/// external target names that target (without `--target` a replay certifies the embedded
+/// reference server, which would not show the failure again) and, when the run used
+/// provider-state provisioning, that too (a replay on a `--target` defaults to
+/// customer-api, where queue and last agent are not observable).
 pub fn replay_command(stem: &str, report: &types::RunReport) -> String {
-    if report.embedded || report.target.is_empty() {
-        format!("gws-conform replay cases/{stem}.json")
-    } else {
-        format!(
-            "gws-conform replay cases/{stem}.json --target {}",
-            shell_word(&report.target)
-        )
+    let mut cmd = format!("gws-conform replay cases/{stem}.json");
+    if !report.embedded && !report.target.is_empty() {
+        cmd.push_str(" --target ");
+        cmd.push_str(&shell_word(&report.target));
+        if report.config.provisioning == "provider-state" {
+            cmd.push_str(" --provisioning provider-state");
+        }
     }
+    cmd
 }
 
 /// `s` as it can be pasted into a shell: as is when it holds only URL-safe characters,
