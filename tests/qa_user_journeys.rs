@@ -467,4 +467,15 @@ fn html_names_the_failing_requirement_before_the_table() {
         .and_then(|s| s.split('"').next())
         .expect("a link to the failing case");
     assert!(html.contains(&format!("id=\"case-{case_link}\"")));
+    // The timeline says which chat each request and notification is about.
+    let svg = &html[html.find("<svg").expect("a timeline")..];
+    assert!(svg.contains("[c1] agent2: POST /api/v2/me/chats/"), "{svg}");
+    assert!(
+        svg.contains(" [c1]: ChatStateChangeMessage StatusChange"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains(" [c1]: MessageLogUpdated NewMessages"),
+        "{svg}"
+    );
 }

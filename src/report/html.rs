@@ -456,10 +456,46 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
         .filter_map(|f| f.witness.as_ref())
         .flat_map(|w| w.events.iter().copied())
         .collect();
+    // Chat ids → the case's aliases (c1, c2, …), so that with several chats each
+    // notification says which chat it is about.
+    let aliases: std::collections::HashMap<&str, &str> = hist
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Bind { alias, chat_id, .. } => Some((chat_id.as_str(), alias.as_str())),
+            _ => None,
+        })
+        .collect();
     let rows: Vec<(&Event, Shape, String)> = hist
         .events
         .iter()
-        .filter_map(|e| describe(e).map(|(s, l)| (e, s, l)))
+        .filter_map(|e| {
+            describe(e).map(|(s, mut l)| {
+                if let EventKind::Notification { agent, data, .. } = &e.kind
+                    && let Some(alias) = data
+                        .pointer("/chat/id")
+                        .and_then(|v| v.as_str())
+                        .or_else(|| {
+                            // NewMessages name their chat by URI: .../chats/{id}
+                            data.get("chatUri")
+                                .and_then(|v| v.as_str())
+                                .and_then(|u| u.rsplit('/').next())
+                        })
+                        .and_then(|id| aliases.get(id))
+                {
+                    let who = format!("→{agent}:");
+                    if let Some(rest) = l.strip_prefix(&who) {
+                        l = format!("→{agent} [{alias}]:{rest}");
+                    }
+                }
+                if let EventKind::Request { path, .. } = &e.kind
+                    && let Some(alias) = path.split('/').find_map(|seg| aliases.get(seg))
+                {
+                    l = format!("[{alias}] {l}");
+                }
+                (e, s, l)
+            })
+        })
         .collect();
     let total = rows.len();
     // Keep the witness events even when the history is longer than the cap.
