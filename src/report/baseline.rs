@@ -174,8 +174,9 @@ fn parse_date(s: &str) -> Option<(i32, u32, u32)> {
 /// Applies `baseline` to `report` as of `today` (`(year, month, day)`, UTC):
 ///
 /// - a listed requirement that Fails becomes Waived, its reason `waived: <reason>`;
-/// - a listed requirement that does not fail gets `waiver_unused = true` (so the entry can
-///   be removed);
+/// - a listed requirement that Passes gets `waiver_unused = true` (so the entry can be
+///   removed); one that was not exercised (Skip, e.g. outside `--only` or this shard) or
+///   Errored says nothing about the waiver and is left unflagged;
 /// - an expired waiver (today after `expires`) waives nothing and adds a run error naming
 ///   it; it makes the run NotConformant even when its requirement passes (our choice,
 ///   SPEC is silent: an expired baseline entry is a CI configuration failure that must be
@@ -213,7 +214,7 @@ pub fn apply_baseline(report: &mut RunReport, baseline: &Baseline, today: (i32, 
         if row.verdict == Verdict::Fail {
             row.verdict = Verdict::Waived;
             row.reason = format!("waived: {} (was: {})", w.reason, row.reason);
-        } else {
+        } else if row.verdict == Verdict::Pass {
             row.waiver_unused = true;
         }
     }

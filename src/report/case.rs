@@ -292,8 +292,10 @@ pub fn curl_script(case: &CaseFile) -> String {
     }
     s.push_str(
         r#"#   GWS_PROVISIONING  provider-state or customer-api (default: as in the recorded run)
-#   GWS_PROVIDER_URL  provider-state endpoint that offers chats (provider-state mode)
-#   GWS_CONTACT_CENTER_ID  ContactCenterId header of the Customer Chat API (customer-api)
+#   GWS_PROVIDER_URL  provider-state endpoint that offers chats (provider-state mode;
+#                     default $GWS_TARGET/conformance/provider-state, as gws-conform)
+#   GWS_CONTACT_CENTER_ID  ContactCenterId header of the Customer Chat API (customer-api;
+#                     default gws-conform, as gws-conform)
 #   CHAT_<alias>      optional: agent-side id of a chat you offered by hand (skips offering)
 # Notifications are not watched here; `gws-conform replay` checks those.
 set -euo pipefail
@@ -308,10 +310,11 @@ set -euo pipefail
         );
     }
     s.push_str(
-&        r#"GWS_PROVIDER_URL="${GWS_PROVIDER_URL:-}"
-GWS_CONTACT_CENTER_ID="${GWS_CONTACT_CENTER_ID:-}"
+&        r#"GWS_PROVIDER_URL="${GWS_PROVIDER_URL:-$GWS_TARGET/conformance/provider-state}"
+GWS_CONTACT_CENTER_ID="${GWS_CONTACT_CENTER_ID:-gws-conform}"
 GWS_PROVISIONING="${GWS_PROVISIONING:-@PROVISIONING@}"
 TIMEOUT="${GWS_TIMEOUT:-10}"
+LOGGED=""
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
@@ -339,6 +342,7 @@ login() {
   fi
   agent "$n" normal POST /api/v2/me '{"operationName":"StartContactCenterSession","channels":["chat"]}'
   agent "$n" normal POST /api/v2/me/channels/chat '{"operationName":"Ready"}'
+  LOGGED="$LOGGED $n"
 }
 
 # agent N AUTH METHOD PATH [BODY]: one agent request; prints the body and the HTTP status.
@@ -364,9 +368,17 @@ json() {
   python3 -c 'import json,sys; a=sys.argv[1:]; print(json.dumps(dict(zip(a[::2], a[1::2]))))' "$@"
 }
 
-# field NAME: reads a JSON object on stdin and prints its field NAME.
+# field NAME: reads a JSON object on stdin and prints its field NAME; fails, quoting
+# the answer, when it has none.
 field() {
-  python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+  python3 -c '
+import json, sys
+raw = sys.stdin.read()
+try:
+    print(json.loads(raw)[sys.argv[1]])
+except (ValueError, KeyError, TypeError, IndexError):
+    sys.exit("no %r in the answer: %s" % (sys.argv[1], raw.strip()[:300] or "(empty)"))
+' "$1"
 }
 
 # provider ACTION STATE PARAMS_JSON: one provider-state call; prints the answer.
@@ -397,19 +409,36 @@ my_chats() {
 # "<agent-side id> <customer-side id or ->".
 offer() {
   if [ "$GWS_PROVISIONING" = customer-api ]; then
-    local before cust now new i
-    before="$(my_chats "$1" | sort)"
-    cust="$(customer POST /api/v2/chats "$(json operationName RequestChat nickname 'gws-conform customer' subject 'gws-conform replay')" | field id)"
-    for i in $(seq 1 20); do   # bounded: at most 20 looks, 0.5 s apart
-      now="$(my_chats "$1" | sort)"
-      new="$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$now") | grep -v '^$' | head -n1 || true)"
-      if [ -n "$new" ]; then echo "$new $cust"; return 0; fi
-      sleep 0.5
+    local before cust now new i o others=""
+    # The target offers a requested chat to any Ready agent: the other agents are
+    # NotReady until agent N has it.
+    for o in $LOGGED; do
+      if [ "$o" != "$1" ]; then
+        others="$others $o"
+        agent "$o" normal POST /api/v2/me/channels/chat '{"operationName":"NotReady"}' >&2
+      fi
     done
-    echo "no chat was offered to agent $1 within 10 s" >&2
+    before="$(my_chats "$1" | sort)"
+    cust="$(customer POST /api/v2/chats "$(json operationName RequestChat nickname 'gws-conform customer' subject 'gws-conform replay')" | field id)" || cust=""
+    new=""
+    if [ -n "$cust" ]; then
+      for i in $(seq 1 20); do   # bounded: at most 20 looks, 0.5 s apart
+        now="$(my_chats "$1" | sort)"
+        new="$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$now") | grep -v '^$' | head -n1 || true)"
+        if [ -n "$new" ]; then break; fi
+        sleep 0.5
+      done
+    fi
+    for o in $others; do
+      agent "$o" normal POST /api/v2/me/channels/chat '{"operationName":"Ready"}' >&2
+    done
+    if [ -n "$new" ]; then echo "$new $cust"; return 0; fi
+    [ -z "$cust" ] || echo "no chat was offered to agent $1 within 10 s" >&2
     return 1
   fi
-  echo "$(provider setup 'chat offered' "$(json agent "$2" nickname 'gws-conform customer')" | field chatId) -"
+  local id
+  id="$(provider setup 'chat offered' "$(json agent "$2" nickname 'gws-conform customer')" | field chatId)" || return 1
+  echo "$id -"
 }
 
 # customer_sends CHAT CUSTOMER_CHAT TEXT
@@ -509,7 +538,7 @@ fn emit_step(s: &mut String, ctx: &Ctx, st: &Step, label: &str, indent: &str, ba
             let c = cust_var(chat);
             let _ = writeln!(
                 s,
-                "{indent}if [ -z \"${{{v}:-}}\" ]; then\n{indent}  read -r {v} {c} < <(offer {n} \"{user}\")\n{indent}fi\n{indent}{c}=\"${{{c}:--}}\"\n{indent}echo \"chat {chat} = ${v}\" >&2"
+                "{indent}if [ -z \"${{{v}:-}}\" ]; then\n{indent}  read -r {v} {c} < <(offer {n} \"{user}\") || true\n{indent}  [ -n \"${{{v}:-}}\" ] || {{ echo \"cannot offer chat {chat}: giving up\" >&2; exit 1; }}\n{indent}fi\n{indent}{c}=\"${{{c}:--}}\"\n{indent}echo \"chat {chat} = ${v}\" >&2"
             );
         }
         Step::AgentPost {

@@ -36,6 +36,9 @@ pre,code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em} pre{b
 .witness dt{font-weight:600}.witness dd{margin:0 0 .5em 1em}
 svg{max-width:100%;height:auto;border:1px solid #ddd;background:#fcfcfc}
 .case{border-top:2px solid #ccc;margin-top:1.5em}
+#requirements td:first-child{white-space:nowrap}
+.glance{border:2px solid #d33;background:#fff6f6;padding:.3em .8em;margin:.8em 0}
+.glance ul{margin:.3em 0;padding-left:1.2em}
 "#;
 
 fn esc(s: &str) -> String {
@@ -118,6 +121,7 @@ pub fn render_html(report: &RunReport, scrub: &Scrubber) -> String {
         by[Verdict::Waived as usize],
         by[Verdict::Error as usize]
     );
+    failing_at_a_glance(&mut h, report);
     if !report.errors.is_empty() {
         h.push_str("<h2>Run errors</h2><ul>");
         for e in &report.errors {
@@ -195,6 +199,42 @@ pub fn render_html(report: &RunReport, scrub: &Scrubber) -> String {
     scrub_markup(scrub, &h)
 }
 
+/// Right under the summary: every failing requirement, linked to its row and to its
+/// first failing case, so a failure is found without scrolling past the whole table.
+fn failing_at_a_glance(h: &mut String, report: &RunReport) {
+    let failed: Vec<_> = report
+        .requirements
+        .iter()
+        .filter(|r| r.verdict == Verdict::Fail)
+        .collect();
+    if failed.is_empty() {
+        return;
+    }
+    h.push_str("<div class=\"glance\" id=\"failing\"><strong>Failing requirements</strong><ul>\n");
+    for r in failed {
+        let case = r
+            .failing_cases
+            .first()
+            .map(|c| {
+                format!(
+                    " — case <a href=\"#case-{}\">{}</a>",
+                    esc(&anchor(c)),
+                    esc(c)
+                )
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            h,
+            "<li><a href=\"#req-{0}\">{0}</a> ({1}) {2}: {3}{case}</li>",
+            esc(&r.id),
+            r.level.as_str(),
+            verdict_badge(r.verdict),
+            esc(&truncate(&r.reason, 200))
+        );
+    }
+    h.push_str("</ul></div>\n");
+}
+
 fn anchor(id: &str) -> String {
     super::file_stem(id)
 }
@@ -244,7 +284,7 @@ fn case_section(h: &mut String, c: &CaseReport, stem: Option<&str>, report: &Run
         let _ = writeln!(
             h,
             "<p>Replay: <code>{}</code><br>Case file: <a href=\"cases/{stem_e}.json\">cases/{stem_e}.json</a> · curl script: <a href=\"cases/{stem_e}.sh\">cases/{stem_e}.sh</a></p>",
-            esc(&replay_command(stem))
+            esc(&replay_command(stem, report))
         );
     }
     h.push_str("</section>\n");
@@ -416,10 +456,46 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
         .filter_map(|f| f.witness.as_ref())
         .flat_map(|w| w.events.iter().copied())
         .collect();
+    // Chat ids → the case's aliases (c1, c2, …), so that with several chats each
+    // notification says which chat it is about.
+    let aliases: std::collections::HashMap<&str, &str> = hist
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Bind { alias, chat_id, .. } => Some((chat_id.as_str(), alias.as_str())),
+            _ => None,
+        })
+        .collect();
     let rows: Vec<(&Event, Shape, String)> = hist
         .events
         .iter()
-        .filter_map(|e| describe(e).map(|(s, l)| (e, s, l)))
+        .filter_map(|e| {
+            describe(e).map(|(s, mut l)| {
+                if let EventKind::Notification { agent, data, .. } = &e.kind
+                    && let Some(alias) = data
+                        .pointer("/chat/id")
+                        .and_then(|v| v.as_str())
+                        .or_else(|| {
+                            // NewMessages name their chat by URI: .../chats/{id}
+                            data.get("chatUri")
+                                .and_then(|v| v.as_str())
+                                .and_then(|u| u.rsplit('/').next())
+                        })
+                        .and_then(|id| aliases.get(id))
+                {
+                    let who = format!("→{agent}:");
+                    if let Some(rest) = l.strip_prefix(&who) {
+                        l = format!("→{agent} [{alias}]:{rest}");
+                    }
+                }
+                if let EventKind::Request { path, .. } = &e.kind
+                    && let Some(alias) = path.split('/').find_map(|seg| aliases.get(seg))
+                {
+                    l = format!("[{alias}] {l}");
+                }
+                (e, s, l)
+            })
+        })
         .collect();
     let total = rows.len();
     // Keep the witness events even when the history is longer than the cap.
@@ -471,12 +547,15 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
         "<text x=\"4\" y=\"{}\" fill=\"#666\">ms</text>",
         TOP - 10
     );
+    // A shrunk case's history can start late on the recorder's clock (6 s in a real
+    // run): the axis counts from the case's first event, as its caption says.
+    let t0 = hist.events.iter().map(|e| e.t_us).min().unwrap_or(0);
     for (row, (e, shape, label)) in drawn.iter().enumerate() {
         let y = TOP + row as u32 * ROW;
         let hot = witness.contains(&e.seq);
         let color = if hot { "#c00" } else { "#333" };
         let weight = if hot { " font-weight=\"bold\"" } else { "" };
-        let ms = e.t_us as f64 / 1000.0;
+        let ms = e.t_us.saturating_sub(t0) as f64 / 1000.0;
         let _ = write!(
             s,
             "<text x=\"4\" y=\"{}\" fill=\"#666\">{ms:.1}</text>",

@@ -99,7 +99,7 @@ fn failure_text(
             }
         }
         if let Some(stem) = stems.get(cid) {
-            out.push_str(&format!("  replay:   {}\n", replay_command(stem)));
+            out.push_str(&format!("  replay:   {}\n", replay_command(stem, report)));
             out.push_str(&format!("  curl:     bash cases/{stem}.sh\n"));
         }
     }

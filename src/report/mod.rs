@@ -245,9 +245,34 @@ pub fn case_stems(report: &RunReport) -> HashMap<String, String> {
     out
 }
 
-/// The command that replays a saved case.
-pub fn replay_command(stem: &str) -> String {
-    format!("gws-conform replay cases/{stem}.json")
+/// The command that replays a saved case, from the run folder. A case that failed on an
+/// external target names that target (without `--target` a replay certifies the embedded
+/// reference server, which would not show the failure again) and, when the run used
+/// provider-state provisioning, that too (a replay on a `--target` defaults to
+/// customer-api, where queue and last agent are not observable).
+pub fn replay_command(stem: &str, report: &types::RunReport) -> String {
+    let mut cmd = format!("gws-conform replay cases/{stem}.json");
+    if !report.embedded && !report.target.is_empty() {
+        cmd.push_str(" --target ");
+        cmd.push_str(&shell_word(&report.target));
+        if report.config.provisioning == "provider-state" {
+            cmd.push_str(" --provisioning provider-state");
+        }
+    }
+    cmd
+}
+
+/// `s` as it can be pasted into a shell: as is when it holds only URL-safe characters,
+/// else single-quoted.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~:/@%+=,".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        case::shell_quote(s)
+    }
 }
 
 /// Truncates `s` to at most `max` characters, marking the cut with `…`.

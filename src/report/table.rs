@@ -5,7 +5,7 @@ use super::ReportError;
 use super::types::{CaseReport, Counts, Overall, RequirementReport, RunReport};
 use crate::check::{Verdict, fold};
 use crate::spec::{CATALOGUE, Level};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// Folds the findings of `cases` into one row per requirement of
 /// [`CATALOGUE`](crate::spec::CATALOGUE) (in catalogue order) and the overall verdict.
@@ -120,6 +120,30 @@ pub fn recompute(report: &mut RunReport) {
     report.exit_code = overall.exit_code();
 }
 
+/// Whether two shard reports name the same target. Embedded targets are compared
+/// without their port numbers: each shard started its own server on a free port.
+fn same_target(a: &RunReport, b: &RunReport) -> bool {
+    fn without_ports(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut it = s.chars().peekable();
+        while let Some(c) = it.next() {
+            if c == ':' && it.peek().is_some_and(|d| d.is_ascii_digit()) {
+                while it.peek().is_some_and(|d| d.is_ascii_digit()) {
+                    it.next();
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+    match (a.embedded, b.embedded) {
+        (true, true) => without_ports(&a.target) == without_ports(&b.target),
+        (false, false) => a.target == b.target,
+        _ => false,
+    }
+}
+
 /// Merges the shard reports of one run into one report.
 ///
 /// Requires the same seed, target, harness version and strictness in every shard, and
@@ -134,6 +158,22 @@ pub fn merge(reports: Vec<RunReport>) -> Result<RunReport, ReportError> {
     };
     let mut ids: HashSet<String> = HashSet::new();
     let mut shards: BTreeSet<String> = BTreeSet::new();
+    // The baseline decisions of the shards (waived reason, waiver unused), per id.
+    let mut waived: BTreeMap<String, String> = BTreeMap::new();
+    let mut unused: BTreeSet<String> = BTreeSet::new();
+    let mut note_baseline = |r: &RunReport| {
+        for q in &r.requirements {
+            if q.verdict == Verdict::Waived {
+                waived
+                    .entry(q.id.clone())
+                    .or_insert_with(|| q.reason.clone());
+            }
+            if q.waiver_unused {
+                unused.insert(q.id.clone());
+            }
+        }
+    };
+    note_baseline(&out);
     for c in &out.cases {
         if !ids.insert(c.id.clone()) {
             return Err(ReportError::Merge(format!(
@@ -156,7 +196,9 @@ pub fn merge(reports: Vec<RunReport>) -> Result<RunReport, ReportError> {
         if r.seed != out.seed {
             return Err(differ("seed", &out.seed, &r.seed));
         }
-        if r.target != out.target {
+        // Each shard of an embedded run starts its own reference server on a free port,
+        // so embedded targets differ only by that port: they are the same target.
+        if !same_target(&out, &r) {
             return Err(differ("target", &out.target, &r.target));
         }
         if r.harness_version != out.harness_version {
@@ -184,6 +226,10 @@ pub fn merge(reports: Vec<RunReport>) -> Result<RunReport, ReportError> {
                 )));
             }
         }
+        note_baseline(&r);
+        if r.config.baseline.is_some() && out.config.baseline.is_none() {
+            out.config.baseline = r.config.baseline.clone();
+        }
         out.cases.extend(r.cases);
         if r.started_at < out.started_at {
             out.started_at = r.started_at;
@@ -204,5 +250,34 @@ pub fn merge(reports: Vec<RunReport>) -> Result<RunReport, ReportError> {
     out.cases.sort_by(|a, b| a.id.cmp(&b.id));
     out.config.shard = None;
     recompute(&mut out);
+    // The shards' baseline applies to the merged run too: a requirement a shard waived
+    // that fails in the merge stays Waived (with that shard's reason); a waiver a shard
+    // found unused is unused if the merged requirement passes.
+    // An expired waiver (a run error written by `apply_baseline`) made its shard
+    // NotConformant; it does the same to the merge (not Error: the harness did not break).
+    let expired = out
+        .errors
+        .iter()
+        .any(|e| e.starts_with("baseline ") && e.contains(" expired on "));
+    if !waived.is_empty() || !unused.is_empty() || expired {
+        for q in &mut out.requirements {
+            if q.verdict == Verdict::Fail
+                && let Some(reason) = waived.get(&q.id)
+            {
+                q.verdict = Verdict::Waived;
+                q.reason = reason.clone();
+            } else if q.verdict == Verdict::Pass && unused.contains(&q.id) {
+                q.waiver_unused = true;
+            }
+        }
+        let mut overall = overall_of(&out.requirements, out.config.strict, !out.cases.is_empty());
+        if expired {
+            overall = Overall::NotConformant;
+        } else if overall == Overall::Conformant && !out.errors.is_empty() {
+            overall = Overall::Error;
+        }
+        out.overall = overall;
+        out.exit_code = overall.exit_code();
+    }
     Ok(out)
 }
