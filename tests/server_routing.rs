@@ -419,3 +419,36 @@ async fn start_errors_are_clear() {
     assert!(srv.base_url.starts_with("http://127.0.0.1:"));
     srv.shutdown().await;
 }
+
+/// CometD clients append the message type to the URL by default
+/// (`appendMessageTypeToURL`): `/api/v2/notifications/handshake`, `/connect`, …
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bayeux_answers_on_message_type_sub_paths_and_nothing_deeper() {
+    let srv = server(test_config()).await;
+    let mut a = Agent::new(&srv.base_url, "agent1", "agent1-pass");
+    a.login().await;
+    let hs = a
+        .post(
+            "/api/v2/notifications/handshake",
+            json!([{"channel": "/meta/handshake", "version": "1.0",
+                    "supportedConnectionTypes": ["long-polling"]}]),
+        )
+        .await;
+    assert_eq!(hs.status, 200, "{}", hs.text);
+    assert_eq!(hs.body[0]["successful"], true, "{}", hs.text);
+    let cid = hs.body[0]["clientId"].as_str().unwrap().to_string();
+    let sub = a
+        .post(
+            "/api/v2/notifications/subscribe",
+            json!([{"channel": "/meta/subscribe", "clientId": cid, "subscription": "/v2/me/chats"}]),
+        )
+        .await;
+    assert_eq!(sub.body[0]["successful"], true, "{}", sub.text);
+    let deeper = a
+        .post(
+            "/api/v2/notifications/a/b",
+            json!([{"channel": "/meta/handshake"}]),
+        )
+        .await;
+    assert_eq!(deeper.status, 404, "{}", deeper.text);
+}

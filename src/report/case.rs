@@ -54,6 +54,13 @@ pub struct CaseFile {
     pub quiet_window_ms: u64,
     #[serde(default)]
     pub strict: bool,
+    /// True when the run certified the embedded reference server.
+    #[serde(default)]
+    pub embedded: bool,
+    /// The embedded server's fault of the run, if any: a replay with no `--target`
+    /// starts the embedded server with the same fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 fn fail() -> Verdict {
@@ -80,6 +87,8 @@ pub fn case_file(report: &RunReport, case: &CaseReport) -> CaseFile {
         deadline_ms: report.config.deadline_ms,
         quiet_window_ms: report.config.quiet_window_ms,
         strict: report.config.strict,
+        embedded: report.embedded,
+        fault: report.config.fault.clone(),
     }
 }
 

@@ -49,6 +49,10 @@ pub struct RunConfig {
     /// The baseline file used, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<String>,
+    /// The embedded server's fault switched on for this run, if any (so a replay of its
+    /// cases starts the same faulty server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 /// Per-requirement counts of case verdicts.

@@ -16,14 +16,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("`{s}` is not a duration (e.g. 5s, 300ms): {e}"))
 }
 
-fn parse_agent(s: &str) -> Result<Credentials, String> {
-    match s.split_once(':') {
-        Some((u, p)) if !u.is_empty() && !p.is_empty() => Ok(Credentials {
-            user: u.to_string(),
-            password: p.to_string(),
-        }),
-        _ => Err("an agent is USER:PASSWORD (both non-empty)".into()),
-    }
+/// Parses `USER:PASSWORD` entries. Errors name the entry by position only: a malformed
+/// entry may be a password and must not be echoed.
+pub fn parse_agents(entries: &[String]) -> Result<Vec<Credentials>, String> {
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match s.split_once(':') {
+            Some((u, p)) if !u.is_empty() && !p.is_empty() => Ok(Credentials {
+                user: u.to_string(),
+                password: p.to_string(),
+            }),
+            _ => Err(format!(
+                "agent entry {} is not USER:PASSWORD (both non-empty)",
+                i + 1
+            )),
+        })
+        .collect()
 }
 
 fn parse_shard(s: &str) -> Result<(u32, u32), String> {
@@ -45,8 +54,13 @@ pub struct TargetArgs {
     pub target: Option<String>,
     /// An agent USER:PASSWORD (repeat for two agents; GWS_AGENTS takes a comma-separated
     /// list). Prefer the environment variable: command lines are visible to other users.
-    #[arg(long = "agent", env = "GWS_AGENTS", value_delimiter = ',', value_parser = parse_agent, hide_env_values = true)]
-    pub agents: Vec<Credentials>,
+    #[arg(
+        long = "agent",
+        env = "GWS_AGENTS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub agents: Vec<String>,
     /// How chats are provisioned (default: provider-state with the embedded server or
     /// when --provider-url is given, else customer-api).
     #[arg(long, env = "GWS_PROVISIONING", value_enum)]
@@ -151,6 +165,7 @@ impl TargetArgs {
                 "--target `{t}` must start with http:// or https://"
             ));
         }
+        parse_agents(&self.agents)?;
         if self.target.is_some() && self.agents.is_empty() {
             return Err("--target needs at least one --agent USER:PASSWORD (or GWS_AGENTS)".into());
         }
@@ -161,7 +176,8 @@ impl TargetArgs {
     pub fn settings(&self) -> RunSettings {
         RunSettings {
             target: self.target.clone(),
-            agents: self.agents.clone(),
+            // Validated by `check`; a malformed entry is dropped here, never echoed.
+            agents: parse_agents(&self.agents).unwrap_or_default(),
             mode: self.provisioning,
             provider_url: self.provider_url.clone(),
             contact_center_id: self.contact_center_id.clone(),
@@ -195,6 +211,18 @@ pub fn print_summary(r: &RunReport) {
             reason
         );
     }
+    let unused: Vec<&str> = r
+        .requirements
+        .iter()
+        .filter(|q| q.waiver_unused)
+        .map(|q| q.id.as_str())
+        .collect();
+    if !unused.is_empty() {
+        println!(
+            "waivers no longer needed (these pass now; remove them from the baseline): {}",
+            unused.join(", ")
+        );
+    }
     for e in &r.errors {
         println!("error: {e}");
     }
@@ -205,7 +233,8 @@ pub fn print_summary(r: &RunReport) {
     };
     println!(
         "\n{verdict}: {} cases, seed {}, {} ms (target {})",
-        r.cases.len(),
+        // Run-level pseudo-cases (the Bayeux session, harness errors) have no steps.
+        r.cases.iter().filter(|c| !c.steps.is_empty()).count(),
         r.seed,
         r.duration_ms,
         r.target
@@ -217,11 +246,27 @@ fn write_reports(dir: &Path, r: &RunReport, scrub: &Scrubber) -> bool {
     match report::write_all(dir, r, scrub) {
         Ok(_) => {
             println!("reports: {}", dir.display());
-            for c in r.cases.iter().filter(|c| c.verdict == Verdict::Fail) {
+            let stems = report::case_stems(r);
+            let failing: Vec<_> = r
+                .cases
+                .iter()
+                .filter(|c| c.verdict == Verdict::Fail && !c.steps.is_empty())
+                .collect();
+            const SHOWN: usize = 10;
+            for c in failing.iter().take(SHOWN) {
+                if let Some(stem) = stems.get(&c.id) {
+                    let cmd = report::replay_command(stem, r).replacen(
+                        "cases/",
+                        &format!("{}/cases/", dir.display()),
+                        1,
+                    );
+                    println!("  failing case {}: {cmd}", c.id);
+                }
+            }
+            if failing.len() > SHOWN {
                 println!(
-                    "  failing case {}: gws-conform replay {}",
-                    c.id,
-                    dir.join("cases").join(format!("{}.json", c.id)).display()
+                    "  … and {} more failing cases (report.html lists them all)",
+                    failing.len() - SHOWN
                 );
             }
             true
@@ -345,6 +390,34 @@ pub fn main_replay(args: ReplayArgs) -> i32 {
         steps: file.steps.clone(),
     };
     let mut s = args.t.settings();
+    // With no --target, replay where the case failed: the recorded target (credentials
+    // from GWS_AGENTS), or the embedded server with the recorded fault.
+    if args.t.target.is_none() {
+        if file.embedded || file.target.starts_with("embedded") {
+            if args.t.fault.is_none() {
+                s.fault = file.fault.clone();
+            }
+        } else if file.target.starts_with("http") {
+            s.target = Some(file.target.clone());
+            if s.agents.is_empty() {
+                eprintln!(
+                    "error: the case failed on {}: give its agents in GWS_AGENTS (or --agent), or --target another server",
+                    file.target
+                );
+                return exit::USAGE;
+            }
+        }
+        if args.t.provisioning.is_none() && !file.provisioning.is_empty() {
+            s.mode = match file.provisioning.as_str() {
+                "provider-state" => Some(Mode::ProviderState),
+                "customer-api" => Some(Mode::CustomerApi),
+                _ => None,
+            };
+        }
+    }
+    if let Some(f) = &s.fault {
+        eprintln!("replaying on the embedded server with fault {f}");
+    }
     s.seed = file.seed;
     s.random_cases = 0;
     if args.t.deadline == Duration::from_secs(5) && file.deadline_ms > 0 {

@@ -214,6 +214,11 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
         strict: s.strict,
         shard: s.shard.map(|(k, n)| format!("{k}/{n}")),
         baseline: None,
+        fault: if s.target.is_none() {
+            s.fault.clone()
+        } else {
+            None
+        },
     };
 
     let mut case_reports: Vec<CaseReport> = Vec::new();
@@ -419,15 +424,17 @@ async fn run_cases(
         }
     }
 
-    // Shrink one failing case per failed requirement (the shortest), within the budget.
+    // Shrink one failing case per failed requirement, within a budget of re-runs and of
+    // wall time (each re-run of a case whose notification never comes costs a deadline).
     let mut budget = s.shrink_budget;
+    let shrink_until = Instant::now() + (s.deadline * 12).max(Duration::from_secs(60));
     let mut shrunk_for: BTreeSet<String> = BTreeSet::new();
     let mut reports = Vec::new();
     for (i, out) in outcomes {
         let case = &plan[i];
         let failed = out.failed();
         let fresh: Vec<String> = failed.difference(&shrunk_for).cloned().collect();
-        if fresh.is_empty() || budget == 0 {
+        if fresh.is_empty() || budget == 0 || Instant::now() >= shrink_until {
             reports.push(case_report(case, out, s.keep_histories, None));
             continue;
         }
@@ -435,7 +442,11 @@ async fn run_cases(
         let env_ref = &env;
         let (small, used) = shrink::shrink(case, budget, |c| {
             let wanted = wanted.clone();
-            async move { env_ref.run_case(&c).await.failed().contains(&wanted) }
+            async move {
+                // Out of time: refuse further candidates (the best so far is kept).
+                Instant::now() < shrink_until
+                    && env_ref.run_case(&c).await.failed().contains(&wanted)
+            }
         })
         .await;
         budget = budget.saturating_sub(used);

@@ -1499,6 +1499,12 @@ impl Core {
         ConnectStart::Wait(c.notify.clone())
     }
 
+    /// Whether a held `/meta/connect` of `cid` should answer now: something is queued, or
+    /// the client is gone (expired or dropped on overflow).
+    pub(crate) fn connect_ready(&self, cid: &str) -> bool {
+        self.clients.get(cid).is_none_or(|c| !c.queue.is_empty())
+    }
+
     /// Finishes a `/meta/connect`: the reply plus every queued message (batched).
     pub(crate) fn connect_finish(&mut self, cid: &str, m: &Value, was_waiting: bool) -> Vec<Value> {
         let id = m.get("id").cloned().unwrap_or(Value::Null);

@@ -189,7 +189,9 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     };
     let reply = match segs.as_slice() {
         ["api", "v2", "me", rest @ ..] => agent(&sh, &method, rest, &headers, body).await,
-        ["api", "v2", "notifications"] => {
+        // CometD clients may append the message type to the URL
+        // (`/api/v2/notifications/handshake`, `/connect`, …; `appendMessageTypeToURL`).
+        ["api", "v2", "notifications", ..] if segs.len() <= 4 => {
             if method != "POST" {
                 Reply::new(
                     405,
@@ -335,10 +337,19 @@ async fn bayeux(sh: &Arc<Shared>, headers: &HeaderMap, body: BodyIn) -> Reply {
                     .unwrap_or("")
                     .to_string();
                 let hold = Duration::from_millis(sh.cfg.bayeux_timeout_ms);
-                tokio::select! {
-                    _ = tokio::time::sleep(hold) => {}
-                    _ = notify.notified() => {}
-                    _ = sh.stopped() => {}
+                let until = tokio::time::Instant::now() + hold;
+                // A wake-up can be a leftover permit of an earlier publish: hold on
+                // until something is really queued (or the client is gone).
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(until) => break,
+                        _ = notify.notified() => {
+                            if sh.lock().connect_ready(&cid) {
+                                break;
+                            }
+                        }
+                        _ = sh.stopped() => break,
+                    }
                 }
                 out.extend(sh.lock().connect_finish(&cid, &m, true));
             }

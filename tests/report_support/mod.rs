@@ -335,6 +335,7 @@ pub fn report_of(cases: Vec<CaseReport>, strict: bool) -> RunReport {
             strict,
             shard: None,
             baseline: None,
+            fault: None,
         },
         overall,
         exit_code: overall.exit_code(),
