@@ -698,6 +698,21 @@ fn provisioning_failure_is_an_error_never_a_fail() {
 }
 
 #[test]
+fn a_provider_state_the_target_does_not_support_makes_its_targets_skip() {
+    // SPEC §1.5: an unsupported state (HTTP 404/501): the requirements that need it are
+    // Skip (not observable), never Pass, and not an Error either.
+    let mut b = chatting(&["CMP-16"]);
+    b.step(Step::CustomerLeaves { chat: "c1".into() });
+    b.not_observable("not observable: provider-state setup \"customer leaves\": HTTP 501");
+    let fs = run(&b.build());
+    assert_verdict(&fs, "CMP-16", Skip);
+    assert!(
+        fs.iter().all(|f| f.verdict != Error && f.verdict != Fail),
+        "{fs:#?}"
+    );
+}
+
+#[test]
 fn a_setup_step_refused_makes_the_targets_error() {
     let mut b = HistoryBuilder::new();
     b.case("c", &["CMP-01"]).session("agent1", false);

@@ -164,11 +164,12 @@ async fn provider_501_makes_inspect_not_observable_and_setup_an_error() {
         Some("not observable: provider answers 501")
     );
 
-    let err = p
-        .customer_leaves(&case, &chat)
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = p.customer_leaves(&case, &chat).await.unwrap_err();
+    assert!(
+        err.is_unsupported(),
+        "404/501 is 'not observable', not a breakage"
+    );
+    let err = err.to_string();
     assert!(
         err.contains("customer leaves") && err.contains("HTTP 501"),
         "{err}"

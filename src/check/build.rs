@@ -263,6 +263,16 @@ impl HistoryBuilder {
         )
     }
 
+    /// A `NotObservable` in the current step.
+    pub fn not_observable(&mut self, message: &str) -> u64 {
+        self.push(
+            "runner",
+            EventKind::NotObservable {
+                message: message.into(),
+            },
+        )
+    }
+
     /// The history built so far.
     pub fn build(&self) -> History {
         History {

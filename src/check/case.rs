@@ -93,8 +93,8 @@ struct Ctx<'a> {
     reqs: HashMap<(usize, Option<usize>), usize>,
     /// Answers (Response/NoResponse) per request id: positions in `ev`.
     answers: HashMap<u64, Vec<usize>>,
-    /// First harness error per step index: (message, seq).
-    harness: HashMap<usize, (&'a str, u64)>,
+    /// First harness error per step index: (message, seq, not observable).
+    harness: HashMap<usize, (&'a str, u64, bool)>,
     /// Positions of `Inspect` events.
     inspects: Vec<usize>,
     /// (position in `ev`, seq, step index, step) of every `Step` event.
@@ -171,7 +171,18 @@ pub(crate) fn judge_case(ev: &[Event], cfg: &CheckConfig, shapes: &dyn Shapes) -
             }
             EventKind::HarnessError { message } if e.in_step.is_some() => {
                 if let Some(i) = e.in_step {
-                    cx.harness.entry(i).or_insert((message.as_str(), e.seq));
+                    cx.harness
+                        .entry(i)
+                        .or_insert((message.as_str(), e.seq, false));
+                }
+            }
+            EventKind::NotObservable { message } => {
+                if let Some(i) = e.in_step {
+                    cx.harness
+                        .entry(i)
+                        .or_insert((message.as_str(), e.seq, true));
+                } else {
+                    cx.skip_targets(message);
                 }
             }
             EventKind::HarnessError { message } if e.in_step.is_none() => {
@@ -238,7 +249,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn step_harness_error(&self, index: usize) -> Option<(&'a str, u64)> {
+    /// The targets of a case the target cannot show: Skip with the reason (SPEC §1.5).
+    fn skip_targets(&mut self, reason: &str) {
+        for t in self.targets.clone() {
+            self.out.push(Finding::skip(&t, reason));
+        }
+    }
+
+    fn step_harness_error(&self, index: usize) -> Option<(&'a str, u64, bool)> {
         self.harness.get(&index).copied()
     }
 
@@ -248,8 +266,12 @@ impl<'a> Ctx<'a> {
     }
 
     fn run_step(&mut self, pos: usize, index: usize, step: &'a Step) {
-        if let Some((msg, _)) = self.step_harness_error(index) {
-            self.error_targets(&format!("harness error in step {index}: {msg}"));
+        if let Some((msg, _, not_observable)) = self.step_harness_error(index) {
+            if not_observable {
+                self.skip_targets(&format!("step {index}: {msg}"));
+            } else {
+                self.error_targets(&format!("harness error in step {index}: {msg}"));
+            }
             // The chats this step touched are no longer judged.
             for (alias, c) in self.chats.iter_mut() {
                 if acts_on(step, alias) || matches!(step, Step::Inspect { chat } if chat == alias) {

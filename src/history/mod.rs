@@ -233,6 +233,10 @@ pub enum EventKind {
     /// The harness or the environment broke (provisioning failed, target unreachable).
     /// Verdicts that depend on what follows are `Error`, never `Fail`.
     HarnessError { message: String },
+    /// The target cannot show what this step needs (its provider-state endpoint answers
+    /// 404/501 for the state, SPEC §1.5): the requirements that need it are `Skip (not
+    /// observable)`, never Pass and never Error.
+    NotObservable { message: String },
 }
 
 /// One observation, stamped on a monotonic clock.

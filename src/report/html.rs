@@ -434,6 +434,9 @@ fn describe(e: &Event) -> Option<(Shape, String)> {
         EventKind::HarnessError { message } => {
             (Note { at: 0 }, format!("harness error: {message}"))
         }
+        EventKind::NotObservable { message } => {
+            (Note { at: 0 }, format!("not observable: {message}"))
+        }
         EventKind::Session { agent, csrf } => {
             (Note { at: 0 }, format!("session {agent} (csrf {csrf})"))
         }

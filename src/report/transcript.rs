@@ -393,6 +393,9 @@ pub fn transcript(history: &History) -> String {
                 }
             }
             EventKind::HarnessError { message } => format!("harness error: {}", n.text(message)),
+            EventKind::NotObservable { message } => {
+                format!("not observable: {}", n.text(message))
+            }
         };
         match part {
             Some(p) => {

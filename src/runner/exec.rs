@@ -274,8 +274,12 @@ impl Env {
                 },
             );
             settled_last = matches!(step, Step::Settle);
-            if let Err(message) = self.run_step(&rec, from, step, &mut st).await {
-                rec.record("runner", EventKind::HarnessError { message });
+            if let Err(e) = self.run_step(&rec, from, step, &mut st).await {
+                let kind = match e {
+                    StepError::Harness(message) => EventKind::HarnessError { message },
+                    StepError::NotObservable(message) => EventKind::NotObservable { message },
+                };
+                rec.record("runner", kind);
                 break;
             }
             self.await_pending(from, &mut st).await;
@@ -296,7 +300,7 @@ impl Env {
         from: usize,
         step: &Step,
         st: &mut CaseState,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         match step {
             Step::OfferChat { chat, agent } => {
                 let nickname = format!("Customer {chat}");
@@ -304,7 +308,7 @@ impl Env {
                     .provisioner
                     .offer_chat(rec, &self.run_rec, chat, agent, &nickname)
                     .await
-                    .map_err(|e| format!("provisioning chat {chat}: {e}"))?;
+                    .map_err(|e| StepError::from_target("provisioning chat {chat}", e))?;
                 st.chats.insert(o.chat_id.clone());
                 st.pending.push(Pending {
                     chat_id: o.chat_id.clone(),
@@ -315,7 +319,9 @@ impl Env {
                 Ok(())
             }
             Step::AgentPost { .. } => {
-                self.post(rec, step, None, st).await?;
+                self.post(rec, step, None, st)
+                    .await
+                    .map_err(StepError::Harness)?;
                 Ok(())
             }
             Step::Concurrent { steps } => {
@@ -327,39 +333,39 @@ impl Env {
                 let mut futs = Vec::new();
                 for (j, inner) in steps.iter().enumerate() {
                     if !matches!(inner, Step::AgentPost { .. }) {
-                        return Err(format!(
+                        return Err(StepError::Harness(format!(
                             "a Concurrent step may only hold agent requests (part {j} is not)"
-                        ));
+                        )));
                     }
                     futs.push(self.post_only(rec, inner, Some(j), &snapshot));
                 }
                 for r in join_all(futs).await {
-                    if let Some(p) = r? {
+                    if let Some(p) = r.map_err(StepError::Harness)? {
                         st.pending.push(p);
                     }
                 }
                 Ok(())
             }
             Step::CustomerSends { chat, text } => {
-                let o = st.offered(chat)?;
+                let o = st.offered(chat).map_err(StepError::Harness)?;
                 self.provisioner
                     .customer_sends(rec, o, text)
                     .await
-                    .map_err(|e| format!("customer message on {chat}: {e}"))
+                    .map_err(|e| StepError::from_target("customer message on {chat}", e))
             }
             Step::CustomerLeaves { chat } => {
-                let o = st.offered(chat)?;
+                let o = st.offered(chat).map_err(StepError::Harness)?;
                 self.provisioner
                     .customer_leaves(rec, o)
                     .await
-                    .map_err(|e| format!("customer leaving {chat}: {e}"))
+                    .map_err(|e| StepError::from_target("customer leaving {chat}", e))
             }
             Step::Inspect { chat } => {
-                let o = st.offered(chat)?;
+                let o = st.offered(chat).map_err(StepError::Harness)?;
                 self.provisioner
                     .inspect(rec, o)
                     .await
-                    .map_err(|e| format!("inspecting {chat}: {e}"))
+                    .map_err(|e| StepError::from_target("inspecting {chat}", e))
             }
             Step::Settle => {
                 self.settle(rec, from, st).await;
@@ -480,6 +486,24 @@ impl Env {
                 reached_quiet: reached,
             },
         );
+    }
+}
+
+/// Why a step could not be carried out.
+enum StepError {
+    /// The harness or the environment broke: the case's targets are Error.
+    Harness(String),
+    /// The target cannot show what the step needs: the case's targets are Skip.
+    NotObservable(String),
+}
+
+impl StepError {
+    fn from_target(what: &str, e: crate::target::HarnessError) -> Self {
+        if e.is_unsupported() {
+            StepError::NotObservable(format!("{what}: {e}"))
+        } else {
+            StepError::Harness(format!("{what}: {e}"))
+        }
     }
 }
 

@@ -171,6 +171,7 @@ pub fn parse_base_url(what: &str, raw: &str) -> Result<reqwest::Url, HarnessErro
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HarnessError {
     message: String,
+    unsupported: bool,
 }
 
 impl HarnessError {
@@ -178,7 +179,22 @@ impl HarnessError {
     pub fn new(message: impl Into<String>) -> Self {
         HarnessError {
             message: message.into(),
+            unsupported: false,
         }
+    }
+
+    /// The target does not support what was asked (a provider-state endpoint answering
+    /// 404/501 for a state, SPEC §1.5): not a breakage, the step is not observable.
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        HarnessError {
+            message: message.into(),
+            unsupported: true,
+        }
+    }
+
+    /// Whether this is [`HarnessError::unsupported`].
+    pub fn is_unsupported(&self) -> bool {
+        self.unsupported
     }
 
     /// The message.

@@ -452,14 +452,15 @@ impl Provisioner {
                     http::summary(&other)
                 ))),
             },
+            Outcome::Answered { status, body } if matches!(status, 404 | 501) => {
+                Err(HarnessError::unsupported(format!(
+                    "not observable: {what}: HTTP {status}, {} (the provider does not support this state)",
+                    http::summary(&body)
+                )))
+            }
             Outcome::Answered { status, body } => Err(HarnessError::new(format!(
-                "{what}: HTTP {status}, {}{}",
-                http::summary(&body),
-                if matches!(status, 404 | 501) {
-                    " (the provider does not support this state)"
-                } else {
-                    ""
-                }
+                "{what}: HTTP {status}, {}",
+                http::summary(&body)
             ))),
             Outcome::NoAnswer { message, .. } => {
                 Err(HarnessError::new(format!("{what}: no answer: {message}")))
