@@ -17,6 +17,7 @@ mod stray;
 #[allow(missing_docs)] // shared file, owned by the lead
 pub mod verdict;
 
+pub use notes::chat_id_of as notification_chat_id;
 pub use session::judge_session;
 pub use stray::judge_unclaimed;
 pub use verdict::{Finding, Verdict, Witness, fold};

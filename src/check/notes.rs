@@ -20,7 +20,7 @@ impl<'a> Note<'a> {
                 seq: e.seq,
                 t_us: e.t_us,
                 agent,
-                chat_id: chat_id_of(data),
+                chat_id: chat_id_of(data).map(str::to_string),
                 data,
             }),
             _ => None,
@@ -92,19 +92,19 @@ impl<'a> Note<'a> {
 /// `data.chat.uri`, `data.chatPath` or `data.chatUri` (the runner routes notifications to
 /// their case the same way, so a notification without `chat.id` is judged with its chat,
 /// and its missing id by NTF-01).
-pub(crate) fn chat_id_of(data: &Value) -> Option<String> {
+pub fn chat_id_of(data: &Value) -> Option<&str> {
     if let Some(id) = data
         .get("chat")
         .and_then(|c| c.get("id"))
         .and_then(Value::as_str)
     {
-        return Some(id.to_string());
+        return Some(id);
     }
     for key in ["/chat/uri", "/chatPath", "/chatUri"] {
         if let Some(p) = data.pointer(key).and_then(Value::as_str) {
             let seg = p.trim_end_matches('/').rsplit('/').next().unwrap_or("");
             if !seg.is_empty() {
-                return Some(seg.to_string());
+                return Some(seg);
             }
         }
     }
@@ -118,21 +118,14 @@ mod tests {
 
     #[test]
     fn chat_ids_come_from_chat_id_or_paths() {
+        assert_eq!(chat_id_of(&json!({"chat":{"id":"A"}})), Some("A"));
         assert_eq!(
-            chat_id_of(&json!({"chat":{"id":"A"}})).as_deref(),
-            Some("A")
-        );
-        assert_eq!(
-            chat_id_of(&json!({"chatUri":"http://h/api/v2/chats/B"})).as_deref(),
+            chat_id_of(&json!({"chatUri":"http://h/api/v2/chats/B"})),
             Some("B")
         );
+        assert_eq!(chat_id_of(&json!({"chatPath":"/chats/C/"})), Some("C"));
         assert_eq!(
-            chat_id_of(&json!({"chatPath":"/chats/C/"})).as_deref(),
-            Some("C")
-        );
-        assert_eq!(
-            chat_id_of(&json!({"chat":{"state":"Completed","uri":"http://h/api/v2/chats/D"}}))
-                .as_deref(),
+            chat_id_of(&json!({"chat":{"state":"Completed","uri":"http://h/api/v2/chats/D"}})),
             Some("D")
         );
         assert_eq!(chat_id_of(&json!({"chatPath":"/"})), None);

@@ -77,23 +77,7 @@ pub struct Env {
     shapes: SchemaShapes,
 }
 
-/// The agent-side chat id a notification is about, if it names one.
-pub fn notification_chat_id(data: &Value) -> Option<&str> {
-    if let Some(id) = data.pointer("/chat/id").and_then(Value::as_str) {
-        return Some(id);
-    }
-    // A notification without chat.id is still routed to its case (by its uri), so the
-    // checker sees it and judges its shape (NTF-01) instead of it vanishing.
-    for key in ["/chat/uri", "/chatPath", "/chatUri"] {
-        if let Some(p) = data.pointer(key).and_then(Value::as_str)
-            && let Some(id) = p.trim_end_matches('/').rsplit('/').next()
-            && !id.is_empty()
-        {
-            return Some(id);
-        }
-    }
-    None
-}
+pub use crate::check::notification_chat_id;
 
 fn notification_about<'a>(e: &'a Event, chats: &BTreeSet<String>) -> Option<&'a Value> {
     match &e.kind {
