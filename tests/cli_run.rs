@@ -1,20 +1,14 @@
 //! `gws-conform run` end to end, as a user runs it: exit codes (SPEC §5), the report
 //! folder, hostile targets, and that no secret reaches any output.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common_bin;
+
+use common_bin::{BIN, run_dir, serve, tmpdir};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_gws-conform");
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gws-conform-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut c = Command::new(BIN);
@@ -28,40 +22,6 @@ fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
         c.env(k, v);
     }
     c.output().expect("runs the binary")
-}
-
-/// A `gws-conform serve` child; killed on drop.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(args: &[&str]) -> Served {
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().to_string();
-    assert!(
-        url.starts_with("http://127.0.0.1:"),
-        "first line is the URL: {url:?}"
-    );
-    Served { child, url }
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
@@ -78,16 +38,6 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-fn run_folder(reports: &Path) -> PathBuf {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(reports)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    assert_eq!(dirs.len(), 1, "one run folder in {}", reports.display());
-    dirs.pop().unwrap()
 }
 
 #[test]
@@ -136,7 +86,7 @@ fn an_unreachable_target_is_a_harness_error_exit_3() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("ERROR"), "{stdout}");
-    let report = std::fs::read_to_string(run_folder(&reports).join("report.json")).unwrap();
+    let report = std::fs::read_to_string(run_dir(&reports).join("report.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&report).unwrap();
     assert_eq!(v["overall"], "error");
     assert!(
@@ -214,7 +164,7 @@ fn the_embedded_server_is_certified_and_a_fault_is_caught_with_its_requirement()
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("CONFORMANT"), "{stdout}");
-    let folder = run_folder(&reports);
+    let folder = run_dir(&reports);
     for f in ["report.json", "junit.xml", "report.html"] {
         assert!(folder.join(f).is_file(), "{f} written");
     }
@@ -242,7 +192,7 @@ fn the_embedded_server_is_certified_and_a_fault_is_caught_with_its_requirement()
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let line = stdout.lines().find(|l| l.starts_with("CMP-04")).unwrap();
     assert!(line.contains("fail"), "{line}");
-    let folder = run_folder(&reports);
+    let folder = run_dir(&reports);
     let cases = folder.join("cases");
     let n = std::fs::read_dir(&cases).map(|d| d.count()).unwrap_or(0);
     assert!(n >= 2, "a case file and a curl script per failing case");

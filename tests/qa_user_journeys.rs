@@ -3,11 +3,11 @@
 //! gate (baselines, shards + merge, JUnit), a developer reading report.html and running
 //! the curl script. Each run is kept short (`--cases 0|2 --only … --shrink-budget 0`).
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common_bin;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gws-conform");
+use common_bin::{BIN, run_dir, serve, tmpdir};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 const AGENTS: &str = "agent1:agent1-pass,agent2:agent2-pass";
 const FAST: &[&str] = &[
     "--quiet-window",
@@ -19,13 +19,6 @@ const FAST: &[&str] = &[
     "--seed",
     "5",
 ];
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gws-conform-qa-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn command(cwd: &Path) -> Command {
     let mut c = Command::new(BIN);
@@ -54,48 +47,6 @@ fn show(o: &Output) -> String {
         stdout(o),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-/// A `gws-conform serve` child on a free port; killed on drop.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(args: &[&str]) -> Served {
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "URL first: {url:?}");
-    Served { child, url }
-}
-
-/// The one run folder under `reports`.
-fn run_dir(reports: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(reports)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    assert_eq!(dirs.len(), 1, "one run folder in {}", reports.display());
-    dirs[0].clone()
 }
 
 fn report_json(path: &Path) -> serde_json::Value {
