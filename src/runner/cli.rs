@@ -237,7 +237,11 @@ pub fn print_summary(r: &RunReport) {
         r.cases.iter().filter(|c| !c.steps.is_empty()).count(),
         r.seed,
         r.duration_ms,
-        r.target
+        if r.embedded {
+            format!("embedded reference server at {}", r.target)
+        } else {
+            r.target.clone()
+        }
     );
 }
 

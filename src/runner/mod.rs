@@ -266,11 +266,8 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
     let report = RunReport {
         format: report::REPORT_FORMAT,
         run_id: id,
-        target: if s.target.is_some() {
-            strip_userinfo(&base_url)
-        } else {
-            format!("embedded reference server ({base_url})")
-        },
+        // The URL only; `embedded` says whose it was.
+        target: strip_userinfo(&base_url),
         embedded: s.target.is_none(),
         seed: s.seed,
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
