@@ -141,6 +141,48 @@ fn a_target_answering_garbage_is_a_harness_error_not_a_hang() {
     );
 }
 
+/// A hostile target: accepts connections and never answers.
+fn silent_server() -> (u16, std::thread::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming().take(16) {
+            let Ok(s) = s else { break };
+            held.push(s); // keep it open, say nothing
+        }
+    });
+    (port, h)
+}
+
+#[test]
+fn a_target_that_never_answers_is_a_harness_error_after_the_request_timeout() {
+    let (port, _h) = silent_server();
+    let reports = tmpdir("silent");
+    let out = run(
+        &[
+            "run",
+            "--target",
+            &format!("http://127.0.0.1:{port}"),
+            "--request-timeout",
+            "1s",
+            "--reports",
+            reports.to_str().unwrap(),
+        ],
+        &[("GWS_AGENTS", "agent1:pw-silent")],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    let errors = stdout
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect::<Vec<_>>();
+    assert!(
+        errors.iter().any(|l| l.contains("agent1")),
+        "the error names what broke: {stdout}"
+    );
+}
+
 #[test]
 fn the_embedded_server_is_certified_and_a_fault_is_caught_with_its_requirement() {
     let reports = tmpdir("embedded");
