@@ -7,6 +7,7 @@
 //! `check`.
 
 pub mod check;
+pub mod client;
 pub mod history;
 pub mod model;
 pub mod report;
@@ -14,7 +15,6 @@ pub mod runner;
 pub mod schema;
 pub mod server;
 pub mod spec;
-pub mod target;
 
 /// Process exit codes (SPEC §5).
 pub mod exit {

@@ -154,10 +154,10 @@ fn kind() -> impl Strategy<Value = EventKind> {
             ],
             0..3
         )
-        .prop_map(|targets| EventKind::Case {
+        .prop_map(|exercises| EventKind::Case {
             id: "c".into(),
             seed: 0,
-            targets
+            exercises
         }),
         (0..6usize, step()).prop_map(|(index, step)| EventKind::Step { index, step }),
         (alias(), agent(), chat_id()).prop_map(|(alias, agent, chat_id)| EventKind::Bind {

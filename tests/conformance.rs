@@ -84,7 +84,9 @@ fn main() {
     let args = Arguments::from_args();
     let trials = spec::CATALOGUE
         .iter()
-        .map(|r| Trial::test(r.id, move || run_one(r.id)).with_kind(r.level.as_str()))
+        .map(|r| {
+            Trial::test(r.id.as_str(), move || run_one(r.id.as_str())).with_kind(r.level.as_str())
+        })
         .collect();
     libtest_mimic::run(&args, trials).exit();
 }

@@ -18,7 +18,7 @@ fn scenario(id: &str, complete: Value) -> Case {
     Case {
         id: id.into(),
         seed: 1,
-        targets: vec!["CMP-01".into(), "CMP-02".into()],
+        exercises: vec!["CMP-01".into(), "CMP-02".into()],
         steps: vec![
             Step::OfferChat {
                 chat: "c1".into(),

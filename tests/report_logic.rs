@@ -19,7 +19,7 @@ fn every_catalogue_id_appears_and_unexercised_ones_skip() {
     );
     assert_eq!(rows.len(), gws_conform::spec::CATALOGUE.len());
     for (row, req) in rows.iter().zip(gws_conform::spec::CATALOGUE) {
-        assert_eq!(row.id, req.id);
+        assert_eq!(row.id, req.id.as_str());
         assert_eq!(row.level, req.level);
     }
     assert_eq!(rows[0].verdict, Verdict::Pass);

@@ -208,7 +208,7 @@ fn junit_has_one_testcase_per_requirement_with_the_right_status() {
             tc.name.as_str()
         );
         assert_eq!(tc.classname.as_ref().unwrap().as_str(), req.level.as_str());
-        let expect = verdict_of(&r, req.id);
+        let expect = verdict_of(&r, req.id.as_str());
         match (&tc.status, expect) {
             (TestCaseStatus::Success { .. }, Verdict::Pass) => {}
             (
@@ -349,7 +349,7 @@ fn case_file_round_trips_and_bad_ones_are_named() {
         "scrubbing a clean case changes nothing"
     );
     assert_eq!(cf.seed, 42);
-    assert_eq!(cf.targets, case.targets);
+    assert_eq!(cf.exercises, case.exercises);
     assert_eq!(cf.history, case.history);
 
     let bad = dir.join("bad.json");
@@ -579,7 +579,7 @@ fn the_schema_accepts_every_event_and_step_kind() {
             EventKind::Case {
                 id: "k".into(),
                 seed: 1,
-                targets: vec!["NTF-02".into()],
+                exercises: vec!["NTF-02".into()],
             },
         )
         .push(

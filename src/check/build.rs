@@ -49,13 +49,13 @@ impl HistoryBuilder {
     }
 
     /// `Case` event.
-    pub fn case(&mut self, id: &str, targets: &[&str]) -> &mut Self {
+    pub fn case(&mut self, id: &str, exercises: &[&str]) -> &mut Self {
         self.push(
             "runner",
             EventKind::Case {
                 id: id.into(),
                 seed: 1,
-                targets: targets.iter().map(|s| s.to_string()).collect(),
+                exercises: exercises.iter().map(|s| s.to_string()).collect(),
             },
         );
         self

@@ -14,7 +14,7 @@
 //! - Preferred statusCodes (SHOULD) fail a SHOULD row; on a MUST row (CMP-09) they only
 //!   annotate the Pass, since the row's MUST is "refused".
 //! - A setup operation (Accept, Leave, …) refused where the model expects success leaves
-//!   the case unable to reach its state: the case's targets get Error and the chat is
+//!   the case unable to reach its state: the case's exercises get Error and the chat is
 //!   no longer judged (unless it was the follow-up of a refused Complete: CMP-17 Fail).
 
 use super::notes::Note;
@@ -84,7 +84,7 @@ struct Ctx<'a> {
     cfg: &'a CheckConfig,
     shapes: &'a dyn Shapes,
     out: Vec<Finding>,
-    targets: Vec<String>,
+    exercises: Vec<String>,
     csrf: bool,
     chats: HashMap<String, ChatSt>,
     /// Notifications by chat id.
@@ -141,7 +141,7 @@ pub(crate) fn judge_case(ev: &[Event], cfg: &CheckConfig, shapes: &dyn Shapes) -
         cfg,
         shapes,
         out: vec![],
-        targets: vec![],
+        exercises: vec![],
         csrf: false,
         chats: HashMap::new(),
         by_chat: &by_chat,
@@ -153,7 +153,7 @@ pub(crate) fn judge_case(ev: &[Event], cfg: &CheckConfig, shapes: &dyn Shapes) -
     };
     for (pos, e) in ev.iter().enumerate() {
         match &e.kind {
-            EventKind::Case { targets, .. } => cx.targets = targets.clone(),
+            EventKind::Case { exercises, .. } => cx.exercises = exercises.clone(),
             EventKind::Session { csrf: true, .. } => cx.csrf = true,
             EventKind::Step { index, step } => cx.steps.push((pos, e.seq, *index, step)),
             EventKind::Request {
@@ -182,11 +182,11 @@ pub(crate) fn judge_case(ev: &[Event], cfg: &CheckConfig, shapes: &dyn Shapes) -
                         .entry(i)
                         .or_insert((message.as_str(), e.seq, true));
                 } else {
-                    cx.skip_targets(message);
+                    cx.skip_exercised(message);
                 }
             }
             EventKind::HarnessError { message } if e.in_step.is_none() => {
-                cx.error_targets(&format!("harness error: {message}"));
+                cx.error_exercised(&format!("harness error: {message}"));
             }
             _ => {}
         }
@@ -198,12 +198,12 @@ pub(crate) fn judge_case(ev: &[Event], cfg: &CheckConfig, shapes: &dyn Shapes) -
     cx.check_cmp18();
     cx.check_ntf01();
     cx.finish_pending17();
-    compress(cx.out, &cx.targets)
+    compress(cx.out, &cx.exercises)
 }
 
 /// Per requirement: every Fail; else every Error; else one Pass; else one Skip. Then a
 /// Skip for each target the history never exercised. Catalogue order.
-fn compress(all: Vec<Finding>, targets: &[String]) -> Vec<Finding> {
+fn compress(all: Vec<Finding>, exercises: &[String]) -> Vec<Finding> {
     let mut out = vec![];
     let mut ids: Vec<String> = spec::ids().map(str::to_string).collect();
     for f in &all {
@@ -228,7 +228,7 @@ fn compress(all: Vec<Finding>, targets: &[String]) -> Vec<Finding> {
             out.push(p);
         } else if let Some(s) = pick(Verdict::Skip).next() {
             out.push(s);
-        } else if targets.contains(&id) {
+        } else if exercises.contains(&id) {
             out.push(Finding::skip(
                 &id,
                 "not exercised: the recorded history never reached a point where it applies",
@@ -243,15 +243,15 @@ impl<'a> Ctx<'a> {
         self.out.push(f);
     }
 
-    fn error_targets(&mut self, reason: &str) {
-        for t in self.targets.clone() {
+    fn error_exercised(&mut self, reason: &str) {
+        for t in self.exercises.clone() {
             self.out.push(Finding::error(&t, reason));
         }
     }
 
-    /// The targets of a case the target cannot show: Skip with the reason (SPEC §1.5).
-    fn skip_targets(&mut self, reason: &str) {
-        for t in self.targets.clone() {
+    /// The exercises of a case the target cannot show: Skip with the reason (SPEC §1.5).
+    fn skip_exercised(&mut self, reason: &str) {
+        for t in self.exercises.clone() {
             self.out.push(Finding::skip(&t, reason));
         }
     }
@@ -268,9 +268,9 @@ impl<'a> Ctx<'a> {
     fn run_step(&mut self, pos: usize, index: usize, step: &'a Step) {
         if let Some((msg, _, not_observable)) = self.step_harness_error(index) {
             if not_observable {
-                self.skip_targets(&format!("step {index}: {msg}"));
+                self.skip_exercised(&format!("step {index}: {msg}"));
             } else {
-                self.error_targets(&format!("harness error in step {index}: {msg}"));
+                self.error_exercised(&format!("harness error in step {index}: {msg}"));
             }
             // The chats this step touched are no longer judged.
             for (alias, c) in self.chats.iter_mut() {
@@ -308,7 +308,7 @@ impl<'a> Ctx<'a> {
                 let (owner, id, state) = match bind {
                     Some((a, id)) => (a, id, Some(ChatState::Invited)),
                     None => {
-                        self.error_targets(&format!(
+                        self.error_exercised(&format!(
                             "step {index}: chat {chat:?} was offered but never bound to an id"
                         ));
                         (agent.clone(), String::new(), None)
@@ -439,7 +439,7 @@ impl<'a> Ctx<'a> {
             ChatRef::Alias(a) => match self.chats.get(a) {
                 Some(c) => (Some(a.clone()), Some(c.clone())),
                 None => {
-                    self.error_targets(&format!(
+                    self.error_exercised(&format!(
                         "step {index}: chat alias {a:?} was never offered in this case"
                     ));
                     return None;
@@ -448,7 +448,7 @@ impl<'a> Ctx<'a> {
             ChatRef::Unknown(_) => (None, None),
         };
         let Some((req_ev, req_id, body)) = self.request_of(index, part) else {
-            self.error_targets(&format!("step {index}: no request was recorded"));
+            self.error_exercised(&format!("step {index}: no request was recorded"));
             return None;
         };
         let cls = model::classify(body);
@@ -513,7 +513,7 @@ impl<'a> Ctx<'a> {
                 };
                 let reqs: Vec<String> = match mode_req {
                     Some(r) => vec![r.to_string()],
-                    None => self.targets.clone(),
+                    None => self.exercises.clone(),
                 };
                 for r in reqs {
                     self.push(Finding::error(&r, format!("step {index}: {why}")));
@@ -615,7 +615,7 @@ impl<'a> Ctx<'a> {
                         if ans.ok() {
                             self.set_state(&a, exp.next);
                         } else if c.pending17.is_none() {
-                            self.error_targets(&format!(
+                            self.error_exercised(&format!(
                                 "step {index}: precondition not reached: {} on chat {a:?} in state {} was answered {}",
                                 op_name(&cls),
                                 state.map(ChatState::as_str).unwrap_or("?"),

@@ -164,7 +164,8 @@ pub enum EventKind {
     Case {
         id: String,
         seed: u64,
-        targets: Vec<String>,
+        #[serde(alias = "targets")]
+        exercises: Vec<String>,
     },
     /// The runner starts step `index` of the case.
     Step { index: usize, step: Step },

@@ -90,7 +90,7 @@ pub fn parse_baseline(path: &Path, text: &str) -> Result<Baseline, ReportError> 
                     )));
                 }
             };
-            if !crate::spec::CATALOGUE.iter().any(|r| r.id == id) {
+            if !crate::spec::CATALOGUE.iter().any(|r| r.id == id.as_str()) {
                 return Err(invalid(format!(
                     "{at}: field `id`: unknown requirement id {id:?} (see SPEC §3)"
                 )));

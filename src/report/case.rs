@@ -32,7 +32,8 @@ pub struct CaseFile {
     #[serde(default)]
     pub case_seed: u64,
     /// Requirement ids the case was built to exercise.
-    pub targets: Vec<String>,
+    #[serde(alias = "targets")]
+    pub exercises: Vec<String>,
     /// The (shrunk) steps to replay.
     pub steps: Vec<Step>,
     pub findings: Vec<Finding>,
@@ -77,7 +78,7 @@ pub fn case_file(report: &RunReport, case: &CaseReport) -> CaseFile {
         seed: report.seed,
         id: case.id.clone(),
         case_seed: case.seed,
-        targets: case.targets.clone(),
+        exercises: case.exercises.clone(),
         steps: case.steps.clone(),
         findings: case.findings.clone(),
         verdict: case.verdict,
@@ -279,7 +280,7 @@ pub fn curl_script(case: &CaseFile) -> String {
             case.seed,
             case.harness_version,
             case.target,
-            case.targets.join(", ")
+            case.exercises.join(", ")
         ),
     );
     for f in case.findings.iter().filter(|f| f.verdict == Verdict::Fail) {

@@ -29,7 +29,11 @@ pub fn requirement_table(cases: &[CaseReport], strict: bool) -> (Vec<Requirement
             let mut failing = Vec::new();
             let mut first: [Option<String>; 5] = Default::default();
             for c in cases {
-                let fs: Vec<_> = c.findings.iter().filter(|f| f.req == r.id).collect();
+                let fs: Vec<_> = c
+                    .findings
+                    .iter()
+                    .filter(|f| r.id == f.req.as_str())
+                    .collect();
                 if fs.is_empty() {
                     continue;
                 }
@@ -100,7 +104,7 @@ pub fn overall_of(rows: &[RequirementReport], strict: bool, any_case_ran: bool) 
 pub fn recompute(report: &mut RunReport) {
     for c in &report.cases {
         for f in &c.findings {
-            if !CATALOGUE.iter().any(|r| r.id == f.req) {
+            if !CATALOGUE.iter().any(|r| r.id == f.req.as_str()) {
                 let line = format!(
                     "harness: case {} has a finding for {:?}, which is not a requirement id of SPEC §3",
                     c.id, f.req

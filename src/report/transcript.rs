@@ -268,8 +268,12 @@ pub fn transcript(history: &History) -> String {
             _ => None,
         };
         let line = match &e.kind {
-            EventKind::Case { id, seed, targets } => {
-                format!("case {id} seed {seed} targets {}", targets.join(","))
+            EventKind::Case {
+                id,
+                seed,
+                exercises,
+            } => {
+                format!("case {id} seed {seed} exercises {}", exercises.join(","))
             }
             EventKind::Step { index, step } => format!("step {index}: {}", step_line(&mut n, step)),
             EventKind::Bind {

@@ -101,7 +101,8 @@ pub struct CaseReport {
     pub id: String,
     pub seed: u64,
     /// Requirement ids the case was built to exercise.
-    pub targets: Vec<String>,
+    #[serde(alias = "targets")]
+    pub exercises: Vec<String>,
     /// The (shrunk, for a failure) steps.
     pub steps: Vec<Step>,
     pub findings: Vec<Finding>,

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 pub struct Case {
     pub id: String,
     pub seed: u64,
-    pub targets: Vec<String>,
+    #[serde(alias = "targets")]
+    pub exercises: Vec<String>,
     pub steps: Vec<Step>,
 }
 
@@ -168,13 +169,13 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
     let b = agents.get(1).cloned();
     let mut out: Vec<Case> = Vec::new();
     let mut idx = 0u64;
-    let mut push = |out: &mut Vec<Case>, name: &str, targets: &[&str], steps: Vec<Step>| {
+    let mut push = |out: &mut Vec<Case>, name: &str, exercises: &[&str], steps: Vec<Step>| {
         let seed = case_seed(run_seed, idx);
         idx += 1;
         out.push(Case {
             id: name.to_string(),
             seed,
-            targets: ids(targets),
+            exercises: ids(exercises),
             steps,
         });
     };
@@ -306,12 +307,12 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
             Box::new(|i| i.rule.kind == RuleKind::TooShort && at_path(i, "/queueName")),
         ),
     ];
-    for (name, targets, pred) in refusals.iter() {
+    for (name, exercises, pred) in refusals.iter() {
         let inv = draw.invalid_complete_where(pred)?;
         push(
             &mut out,
             name,
-            targets,
+            exercises,
             vec![
                 offer("c1", &a),
                 accept("c1"),
@@ -603,7 +604,7 @@ pub fn random_sequence(
     Ok(Case {
         id: format!("random-{}", index + 1),
         seed,
-        targets: ids(&["CMP-01", "CMP-02", "CMP-17", "CMP-18", "CMP-19", "NTF-01"]),
+        exercises: ids(&["CMP-01", "CMP-02", "CMP-17", "CMP-18", "CMP-19", "NTF-01"]),
         steps,
     })
 }
@@ -658,7 +659,7 @@ mod tests {
             .map(|i| Case {
                 id: format!("x{i}"),
                 seed: i,
-                targets: vec![],
+                exercises: vec![],
                 steps: vec![],
             })
             .collect();

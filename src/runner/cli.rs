@@ -2,10 +2,10 @@
 
 use super::{Mode, Progress, RunSettings, execute};
 use crate::check::Verdict;
+use crate::client::Credentials;
 use crate::exit;
 use crate::history::redact::Scrubber;
 use crate::report::{self, Overall, RunReport};
-use crate::target::Credentials;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -390,7 +390,7 @@ pub fn main_replay(args: ReplayArgs) -> i32 {
     let case = super::cases::Case {
         id: file.id.clone(),
         seed: file.case_seed,
-        targets: file.targets.clone(),
+        exercises: file.exercises.clone(),
         steps: file.steps.clone(),
     };
     let mut s = args.t.settings();

@@ -7,13 +7,13 @@
 //! (`Recorder::wait_for`), never a fixed sleep.
 
 use crate::check::{self, CheckConfig, Finding, Shapes, Verdict};
-use crate::history::{AuthVariant, Body, ChatRef, Event, EventKind, History, Recorder, Step};
-use crate::runner::cases::Case;
-use crate::schema::Schemas;
-use crate::target::{
+use crate::client::{
     AgentClient, BayeuxClient, BayeuxHandle, Credentials, Offered, Outcome, Provisioner,
     Provisioning, TargetConfig,
 };
+use crate::history::{AuthVariant, Body, ChatRef, Event, EventKind, History, Recorder, Step};
+use crate::runner::cases::Case;
+use crate::schema::Schemas;
 use futures_util::future::join_all;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
@@ -230,7 +230,7 @@ impl Env {
             EventKind::Case {
                 id: case.id.clone(),
                 seed: case.seed,
-                targets: case.targets.clone(),
+                exercises: case.exercises.clone(),
             },
         );
         for a in &self.agents {
@@ -475,14 +475,14 @@ impl Env {
 
 /// Why a step could not be carried out.
 enum StepError {
-    /// The harness or the environment broke: the case's targets are Error.
+    /// The harness or the environment broke: the case's exercises are Error.
     Harness(String),
-    /// The target cannot show what the step needs: the case's targets are Skip.
+    /// The target cannot show what the step needs: the case's exercises are Skip.
     NotObservable(String),
 }
 
 impl StepError {
-    fn from_target(what: &str, e: crate::target::HarnessError) -> Self {
+    fn from_target(what: &str, e: crate::client::HarnessError) -> Self {
         if e.is_unsupported() {
             StepError::NotObservable(format!("{what}: {e}"))
         } else {

@@ -11,11 +11,11 @@ pub mod shrink;
 pub use cli::parse_duration as cli_parse_duration;
 
 use crate::check::{CheckConfig, Finding, Verdict, fold};
+use crate::client::{Credentials, Provisioning, TargetConfig};
 use crate::history::redact::Scrubber;
 use crate::report::{self, CaseReport, Overall, RunConfig, RunReport};
 use crate::schema::Schemas;
 use crate::server;
-use crate::target::{Credentials, Provisioning, TargetConfig};
 use cases::Case;
 use exec::{CaseOutcome, Env};
 use futures_util::StreamExt;
@@ -243,7 +243,7 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
             case_reports.push(CaseReport {
                 id: "harness-error".into(),
                 seed: s.seed,
-                targets: Vec::new(),
+                exercises: Vec::new(),
                 steps: Vec::new(),
                 verdict: Verdict::Error,
                 findings,
@@ -293,7 +293,7 @@ fn case_report(
     CaseReport {
         id: case.id.clone(),
         seed: case.seed,
-        targets: case.targets.clone(),
+        exercises: case.exercises.clone(),
         steps: case.steps.clone(),
         verdict: out.verdict,
         findings: out.findings,
@@ -314,7 +314,7 @@ pub fn plan(s: &RunSettings, schemas: &Schemas, agents: &[String]) -> Result<Vec
     }
     if !s.only.is_empty() {
         all.retain(|c| {
-            c.targets
+            c.exercises
                 .iter()
                 .any(|t| s.only.iter().any(|o| o.eq_ignore_ascii_case(t)))
         });
@@ -346,7 +346,7 @@ async fn run_cases(
                 reports.push(CaseReport {
                     id: "session".into(),
                     seed: s.seed,
-                    targets: vec!["NTF-02".into()],
+                    exercises: vec!["NTF-02".into()],
                     steps: Vec::new(),
                     verdict: Verdict::Fail,
                     findings: session,
@@ -477,7 +477,7 @@ async fn run_cases(
     reports.push(CaseReport {
         id: format!("session{shard_suffix}"),
         seed: s.seed,
-        targets: vec!["NTF-02".into()],
+        exercises: vec!["NTF-02".into()],
         steps: Vec::new(),
         verdict,
         history: (verdict == Verdict::Fail || s.keep_histories).then(|| env.run_history()),

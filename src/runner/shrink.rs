@@ -156,7 +156,7 @@ mod tests {
         Case {
             id: "t".into(),
             seed: 1,
-            targets: vec![],
+            exercises: vec![],
             steps,
         }
     }

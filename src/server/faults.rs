@@ -342,7 +342,10 @@ mod tests {
     #[test]
     fn catalogue_is_covered_and_valid() {
         assert!(FAULTS.len() >= 30);
-        let ids: Vec<&str> = crate::spec::CATALOGUE.iter().map(|r| r.id).collect();
+        let ids: Vec<&str> = crate::spec::CATALOGUE
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect();
         for f in FAULTS.iter() {
             assert!(!f.expect.is_empty(), "{} expects nothing", f.name);
             for e in f.expect {

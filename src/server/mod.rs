@@ -1,6 +1,6 @@
 //! The embedded reference server: an independent implementation of the contract (agent
 //! API, Bayeux notifications, customer chat API, provider-state endpoint) with a fault
-//! switch. It must never import `crate::model`, `crate::check`, `crate::target` or
+//! switch. It must never import `crate::model`, `crate::check`, `crate::client` or
 //! `crate::runner`.
 //!
 //! Endpoints (all under the base URL `http://127.0.0.1:PORT`):

@@ -80,9 +80,9 @@ pub fn err(code: i64) -> Value {
 }
 
 /// A case with one session, chat `c1` (id `X1`) of `agent1` offered and accepted.
-pub fn chatting(targets: &[&str]) -> HistoryBuilder {
+pub fn chatting(exercises: &[&str]) -> HistoryBuilder {
     let mut b = HistoryBuilder::new();
-    b.case("case-1", targets).session("agent1", false);
+    b.case("case-1", exercises).session("agent1", false);
     accept(&mut b, "c1", "agent1", "X1");
     b
 }

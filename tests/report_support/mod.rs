@@ -178,7 +178,7 @@ pub fn complete_history(
             EventKind::Case {
                 id: "cmp04-1".into(),
                 seed: 7,
-                targets: vec!["CMP-04".into()],
+                exercises: vec!["CMP-04".into()],
             },
         )
         .at(t0)
@@ -216,7 +216,7 @@ pub fn case(
     CaseReport {
         id: id.into(),
         seed: 42,
-        targets: findings.iter().map(|f| f.req.clone()).collect(),
+        exercises: findings.iter().map(|f| f.req.clone()).collect(),
         steps,
         findings,
         verdict,

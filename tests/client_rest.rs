@@ -1,8 +1,8 @@
 //! The agent REST client against wiremock (login, CSRF, cookies, auth variants, redaction)
 //! and against hand-written hostile servers (down, slow, garbage, reset, huge, drip).
 
+use gws_conform::client::{AgentClient, AuthVariant, Credentials, Outcome, TargetConfig};
 use gws_conform::history::{Body, EventKind, NoResponseKind, Recorder};
-use gws_conform::target::{AgentClient, AuthVariant, Credentials, Outcome, TargetConfig};
 use serde_json::json;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -9,10 +9,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use gws_conform::history::{BayeuxEvent, Event, EventKind, Recorder};
-use gws_conform::target::{
+use gws_conform::client::{
     AgentClient, BayeuxClient, BayeuxHandle, BayeuxTuning, Credentials, TargetConfig,
 };
+use gws_conform::history::{BayeuxEvent, Event, EventKind, Recorder};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};

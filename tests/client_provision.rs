@@ -2,8 +2,8 @@
 //! teardown) and customer-api (RequestChat tied to the Invited notification by its tag,
 //! customer messages and leaving, the customer's view as an inspect result).
 
+use gws_conform::client::{Offered, Provisioner, Provisioning, TargetConfig};
 use gws_conform::history::{Body, Event, EventKind, Recorder};
-use gws_conform::target::{Offered, Provisioner, Provisioning, TargetConfig};
 use serde_json::{Value, json};
 use std::time::Duration;
 use wiremock::matchers::{body_json, body_partial_json, header, method, path};
