@@ -10,6 +10,7 @@
 use gws_conform::check::build::{HistoryBuilder, new_messages, status_change};
 use gws_conform::check::{CheckConfig, Shapes, judge};
 use gws_conform::history::History;
+use gws_conform::spec::ReqId;
 use serde_json::{Value, json};
 use std::hint::black_box;
 use std::time::Instant;
@@ -41,7 +42,7 @@ fn chat(b: &mut HistoryBuilder, k: usize) {
 fn many_cases(n: usize) -> History {
     let mut b = HistoryBuilder::new();
     for k in 0..n {
-        b.case(&format!("case{k}"), &["CMP-01", "CMP-02"])
+        b.case(&format!("case{k}"), &[ReqId::Cmp01, ReqId::Cmp02])
             .session("agent1", false);
         chat(&mut b, k);
         b.settle();
@@ -51,7 +52,7 @@ fn many_cases(n: usize) -> History {
 
 fn one_case(n: usize) -> History {
     let mut b = HistoryBuilder::new();
-    b.case("big", &["CMP-01", "CMP-02"])
+    b.case("big", &[ReqId::Cmp01, ReqId::Cmp02])
         .session("agent1", false);
     for k in 0..n {
         chat(&mut b, k);

@@ -9,6 +9,7 @@ mod report_support;
 
 use gws_conform::check::{Finding, Verdict};
 use gws_conform::report;
+use gws_conform::spec::ReqId;
 use report_support::*;
 use std::time::{Duration, Instant};
 
@@ -29,7 +30,7 @@ fn big_case(id: &str, events: usize) -> gws_conform::report::CaseReport {
     case(
         id,
         vec![Finding::fail(
-            "CMP-19",
+            ReqId::Cmp19,
             "flood",
             witness("quiet", "noise", vec![1, last]),
         )],

@@ -4,6 +4,7 @@
 //! below; `GWS_WRITE_FIXTURES=1 cargo test --test check_fixtures` rewrites them, and
 //! without it the test fails if a committed file no longer matches its builder.
 
+use gws_conform::spec::ReqId;
 mod check_common;
 
 use check_common::*;
@@ -20,7 +21,14 @@ fn dir() -> PathBuf {
 fn scenarios() -> Vec<(&'static str, History)> {
     let mut out = vec![];
 
-    let mut b = chatting(&["CMP-01", "CMP-02", "CMP-03", "CMP-04", "CMP-05", "CMP-06"]);
+    let mut b = chatting(&[
+        ReqId::Cmp01,
+        ReqId::Cmp02,
+        ReqId::Cmp03,
+        ReqId::Cmp04,
+        ReqId::Cmp05,
+        ReqId::Cmp06,
+    ]);
     complete_ok(
         &mut b,
         "c1",
@@ -36,14 +44,14 @@ fn scenarios() -> Vec<(&'static str, History)> {
     b.settle();
     out.push(("complete-with-text-conforming", b.build()));
 
-    let mut b = chatting(&["CMP-02"]);
+    let mut b = chatting(&[ReqId::Cmp02]);
     let r = b.post("c1", "agent1", "X1", json!({"operationName":"Complete"}));
     b.respond(r, 200, ok());
     b.settle_deadline(5000);
     out.push(("complete-no-completed-notification", b.build()));
 
     let mut b = HistoryBuilder::new();
-    b.case("invited", &["CMP-12", "CMP-17"])
+    b.case("invited", &[ReqId::Cmp12, ReqId::Cmp17])
         .session("agent1", true);
     b.offer("c1", "agent1", "X1");
     let r = b.post("c1", "agent1", "X1", json!({"operationName":"Complete"}));
@@ -54,7 +62,7 @@ fn scenarios() -> Vec<(&'static str, History)> {
     b.settle();
     out.push(("complete-on-invited-refused", b.build()));
 
-    let mut b = chatting(&["CMP-21"]);
+    let mut b = chatting(&[ReqId::Cmp21]);
     b.session("agent2", false);
     let r = b.post_with(
         ChatRef::Alias("c1".into()),
@@ -123,12 +131,12 @@ fn saved_histories_are_judged_as_expected() {
         let h: History = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let ep = path.with_file_name(name.replace(".json", ".expect.json"));
-        let exp: BTreeMap<String, String> =
+        let exp: BTreeMap<ReqId, String> =
             serde_json::from_str(&std::fs::read_to_string(&ep).unwrap())
                 .unwrap_or_else(|e| panic!("{}: {e}", ep.display()));
         let fs = run(&h);
         for (req, want) in exp {
-            let got = verdict(&fs, &req);
+            let got = verdict(&fs, req);
             assert_eq!(got.as_str(), want, "{}: {req}: {fs:#?}", path.display());
         }
         n += 1;

@@ -1,5 +1,6 @@
 //! The checker judged on hand-built histories: a good and a bad history per requirement.
 
+use gws_conform::spec::ReqId;
 mod check_common;
 
 use check_common::*;
@@ -17,45 +18,51 @@ fn complete() -> serde_json::Value {
 
 #[test]
 fn plain_complete_on_chatting_passes_01_02_03_19() {
-    let mut b = chatting(&["CMP-01", "CMP-02", "CMP-03", "CMP-19"]);
+    let mut b = chatting(&[ReqId::Cmp01, ReqId::Cmp02, ReqId::Cmp03, ReqId::Cmp19]);
     complete_ok(&mut b, "c1", "agent1", "X1", complete());
     b.settle();
     let fs = run(&b.build());
-    for r in ["CMP-01", "CMP-02", "CMP-03", "CMP-19", "NTF-01"] {
+    for r in [
+        ReqId::Cmp01,
+        ReqId::Cmp02,
+        ReqId::Cmp03,
+        ReqId::Cmp19,
+        ReqId::Ntf01,
+    ] {
         assert_verdict(&fs, r, Pass);
     }
-    assert_verdict(&fs, "CMP-22", Skip);
-    assert!(!has(&fs, "CMP-04"), "no text, no CMP-04: {fs:#?}");
+    assert_verdict(&fs, ReqId::Cmp22, Skip);
+    assert!(!has(&fs, ReqId::Cmp04), "no text, no CMP-04: {fs:#?}");
 }
 
 #[test]
 fn cmp01_fails_on_a_status_message_and_on_http_500() {
-    let mut b = chatting(&["CMP-01"]);
+    let mut b = chatting(&[ReqId::Cmp01]);
     let r = b.post("c1", "agent1", "X1", complete());
     b.respond(r, 200, json!({"statusCode":0,"statusMessage":"ok"}));
     b.notify("agent1", status_change("X1", "Completed"));
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-01", Fail);
-    assert_verdict(&fs, "CMP-02", Pass);
+    assert_verdict(&fs, ReqId::Cmp01, Fail);
+    assert_verdict(&fs, ReqId::Cmp02, Pass);
 
-    let mut b = chatting(&["CMP-01"]);
+    let mut b = chatting(&[ReqId::Cmp01]);
     let r = b.post("c1", "agent1", "X1", complete());
     b.respond_body(r, 500, Body::Raw("boom".into()));
     b.settle();
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-01", Fail);
-    assert!(!has(&fs, "CMP-02"), "no CMP-02 after a failed Complete");
+    assert_verdict(&fs, ReqId::Cmp01, Fail);
+    assert!(!has(&fs, ReqId::Cmp02), "no CMP-02 after a failed Complete");
 }
 
 #[test]
 fn cmp02_fails_when_no_completed_arrives_and_says_how_long_it_waited() {
-    let mut b = chatting(&["CMP-02"]);
+    let mut b = chatting(&[ReqId::Cmp02]);
     let r = b.post("c1", "agent1", "X1", complete());
     b.respond(r, 200, ok());
     let quiet = b.settle_deadline(5000);
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-02", Fail);
-    let f = fs.iter().find(|f| f.req == "CMP-02").unwrap();
+    assert_verdict(&fs, ReqId::Cmp02, Fail);
+    let f = fs.iter().find(|f| f.req == ReqId::Cmp02).unwrap();
     let w = f.witness.as_ref().unwrap();
     assert!(w.observed.contains("waited 5.0 s (deadline)"), "{w:?}");
     assert!(w.events.contains(&quiet), "{w:?}");
@@ -63,20 +70,20 @@ fn cmp02_fails_when_no_completed_arrives_and_says_how_long_it_waited() {
 
 #[test]
 fn cmp02_fails_on_a_duplicate_a_late_one_and_one_to_another_agent() {
-    let mut b = chatting(&["CMP-02"]);
+    let mut b = chatting(&[ReqId::Cmp02]);
     complete_ok(&mut b, "c1", "agent1", "X1", complete());
     b.notify("agent1", status_change("X1", "Completed"));
-    assert_verdict(&run(&b.build()), "CMP-02", Fail);
+    assert_verdict(&run(&b.build()), ReqId::Cmp02, Fail);
 
-    let mut b = chatting(&["CMP-02"]);
+    let mut b = chatting(&[ReqId::Cmp02]);
     let r = b.post("c1", "agent1", "X1", complete());
     b.respond(r, 200, ok());
     b.advance_ms(6000);
     b.notify("agent1", status_change("X1", "Completed"));
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-02", Fail);
+    assert_verdict(&fs, ReqId::Cmp02, Fail);
     assert!(fs.iter().any(|f| {
-        f.req == "CMP-02"
+        f.req == ReqId::Cmp02
             && f.witness
                 .as_ref()
                 .unwrap()
@@ -84,33 +91,33 @@ fn cmp02_fails_on_a_duplicate_a_late_one_and_one_to_another_agent() {
                 .contains("arrived 6.0 s")
     }));
 
-    let mut b = chatting(&["CMP-02"]);
+    let mut b = chatting(&[ReqId::Cmp02]);
     let r = b.post("c1", "agent1", "X1", complete());
     b.respond(r, 200, ok());
     b.notify("agent2", status_change("X1", "Completed"));
     b.settle();
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-02", Fail);
+    assert_verdict(&fs, ReqId::Cmp02, Fail);
 }
 
 #[test]
 fn cmp03_fails_on_a_uri_naming_another_chat() {
-    let mut b = chatting(&["CMP-03"]);
+    let mut b = chatting(&[ReqId::Cmp03]);
     let r = b.post("c1", "agent1", "X1", complete());
     b.respond(r, 200, ok());
     let mut n = status_change("X1", "Completed");
     n["chat"]["uri"] = json!("http://gws/api/v2/chats/OTHER");
     b.notify("agent1", n);
-    assert_verdict(&run(&b.build()), "CMP-03", Fail);
+    assert_verdict(&run(&b.build()), ReqId::Cmp03, Fail);
 }
 
 #[test]
 fn cmp19_fails_on_a_message_after_completed() {
-    let mut b = chatting(&["CMP-19"]);
+    let mut b = chatting(&[ReqId::Cmp19]);
     complete_ok(&mut b, "c1", "agent1", "X1", complete());
     b.notify("agent1", new_messages("X1", "late", "Client"));
     b.settle();
-    assert_verdict(&run(&b.build()), "CMP-19", Fail);
+    assert_verdict(&run(&b.build()), ReqId::Cmp19, Fail);
 }
 
 // ---------------------------------------------------------------- CMP-04/05/06/07/08/22
@@ -126,19 +133,32 @@ fn good_inspect() -> serde_json::Value {
 
 #[test]
 fn complete_with_everything_passes_04_to_08() {
-    let mut b = chatting(&["CMP-04", "CMP-05", "CMP-06", "CMP-07", "CMP-08"]);
+    let mut b = chatting(&[
+        ReqId::Cmp04,
+        ReqId::Cmp05,
+        ReqId::Cmp06,
+        ReqId::Cmp07,
+        ReqId::Cmp08,
+    ]);
     complete_ok(&mut b, "c1", "agent1", "X1", full_complete());
     b.inspect("c1", Some(good_inspect()));
     b.settle();
     let fs = run(&b.build());
-    for r in ["CMP-04", "CMP-05", "CMP-06", "CMP-07", "CMP-08", "CMP-19"] {
+    for r in [
+        ReqId::Cmp04,
+        ReqId::Cmp05,
+        ReqId::Cmp06,
+        ReqId::Cmp07,
+        ReqId::Cmp08,
+        ReqId::Cmp19,
+    ] {
         assert_verdict(&fs, r, Pass);
     }
 }
 
 #[test]
 fn inspect_mismatches_fail_05_to_08() {
-    let mut b = chatting(&["CMP-05", "CMP-06", "CMP-07", "CMP-08"]);
+    let mut b = chatting(&[ReqId::Cmp05, ReqId::Cmp06, ReqId::Cmp07, ReqId::Cmp08]);
     complete_ok(&mut b, "c1", "agent1", "X1", full_complete());
     b.inspect(
         "c1",
@@ -148,26 +168,26 @@ fn inspect_mismatches_fail_05_to_08() {
         ),
     );
     let fs = run(&b.build());
-    for r in ["CMP-05", "CMP-06", "CMP-07", "CMP-08"] {
+    for r in [ReqId::Cmp05, ReqId::Cmp06, ReqId::Cmp07, ReqId::Cmp08] {
         assert_verdict(&fs, r, Fail);
     }
 }
 
 #[test]
 fn inspect_missing_keys_or_answer_skip_05_to_08() {
-    let mut b = chatting(&["CMP-07"]);
+    let mut b = chatting(&[ReqId::Cmp07]);
     complete_ok(&mut b, "c1", "agent1", "X1", full_complete());
     b.inspect("c1", Some(json!({"customerSessionEnded":true})));
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-06", Pass);
-    for r in ["CMP-05", "CMP-07", "CMP-08"] {
+    assert_verdict(&fs, ReqId::Cmp06, Pass);
+    for r in [ReqId::Cmp05, ReqId::Cmp07, ReqId::Cmp08] {
         assert_verdict(&fs, r, Skip);
     }
-    let mut b = chatting(&["CMP-07"]);
+    let mut b = chatting(&[ReqId::Cmp07]);
     complete_ok(&mut b, "c1", "agent1", "X1", full_complete());
     b.inspect("c1", None);
     let fs = run(&b.build());
-    for r in ["CMP-05", "CMP-06", "CMP-07", "CMP-08"] {
+    for r in [ReqId::Cmp05, ReqId::Cmp06, ReqId::Cmp07, ReqId::Cmp08] {
         assert_verdict(&fs, r, Skip);
     }
     assert!(fs.iter().any(|f| f.reason.contains("501")), "{fs:#?}");
@@ -175,7 +195,7 @@ fn inspect_missing_keys_or_answer_skip_05_to_08() {
 
 #[test]
 fn cmp04_fails_when_the_text_comes_after_completed_or_never() {
-    let mut b = chatting(&["CMP-04"]);
+    let mut b = chatting(&[ReqId::Cmp04]);
     let r = b.post(
         "c1",
         "agent1",
@@ -186,10 +206,10 @@ fn cmp04_fails_when_the_text_comes_after_completed_or_never() {
     b.notify("agent1", status_change("X1", "Completed"));
     b.notify("agent1", new_messages("X1", "bye", "Agent"));
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-04", Fail);
-    assert_verdict(&fs, "CMP-19", Fail);
+    assert_verdict(&fs, ReqId::Cmp04, Fail);
+    assert_verdict(&fs, ReqId::Cmp19, Fail);
 
-    let mut b = chatting(&["CMP-04"]);
+    let mut b = chatting(&[ReqId::Cmp04]);
     let r = b.post(
         "c1",
         "agent1",
@@ -199,19 +219,19 @@ fn cmp04_fails_when_the_text_comes_after_completed_or_never() {
     b.respond(r, 200, ok());
     b.notify("agent1", new_messages("X1", "bye!", "Agent"));
     b.notify("agent1", status_change("X1", "Completed"));
-    assert_verdict(&run(&b.build()), "CMP-04", Fail);
+    assert_verdict(&run(&b.build()), ReqId::Cmp04, Fail);
 }
 
 #[test]
 fn cmp22_reference_ids_must_agree() {
     for (nref, want) in [(7, Pass), (8, Fail)] {
-        let mut b = chatting(&["CMP-22"]);
+        let mut b = chatting(&[ReqId::Cmp22]);
         let r = b.post("c1", "agent1", "X1", complete());
         b.respond(r, 200, json!({"statusCode":0,"referenceId":7}));
         let mut n = status_change("X1", "Completed");
         n["referenceId"] = json!(nref);
         b.notify("agent1", n);
-        assert_verdict(&run(&b.build()), "CMP-22", want);
+        assert_verdict(&run(&b.build()), ReqId::Cmp22, want);
     }
 }
 
@@ -220,7 +240,7 @@ fn cmp22_reference_ids_must_agree() {
 #[test]
 fn cmp15_complete_on_leftchat() {
     for good in [true, false] {
-        let mut b = chatting(&["CMP-15"]);
+        let mut b = chatting(&[ReqId::Cmp15]);
         let r = b.post("c1", "agent1", "X1", json!({"operationName":"Leave"}));
         b.respond(r, 200, ok());
         b.notify("agent1", status_change("X1", "LeftChat"));
@@ -231,7 +251,11 @@ fn cmp15_complete_on_leftchat() {
             b.respond(r, 200, err(2));
         }
         b.settle();
-        assert_verdict(&run(&b.build()), "CMP-15", if good { Pass } else { Fail });
+        assert_verdict(
+            &run(&b.build()),
+            ReqId::Cmp15,
+            if good { Pass } else { Fail },
+        );
     }
 }
 
@@ -239,7 +263,7 @@ fn cmp15_complete_on_leftchat() {
 fn complete_with_text_on_leftchat_does_not_judge_the_customer_side() {
     // Leave ended the customer's session (facts sheet §3.1): the Complete's text need
     // not reach the customer (SPEC §6.4) and there is no session left to end (CMP-06).
-    let mut b = chatting(&["CMP-15", "CMP-05", "CMP-06"]);
+    let mut b = chatting(&[ReqId::Cmp15, ReqId::Cmp05, ReqId::Cmp06]);
     let r = b.post("c1", "agent1", "X1", json!({"operationName":"Leave"}));
     b.respond(r, 200, ok());
     b.notify("agent1", status_change("X1", "LeftChat"));
@@ -259,9 +283,9 @@ fn complete_with_text_on_leftchat_does_not_judge_the_customer_side() {
     );
     b.settle();
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-15", Pass);
-    assert_verdict(&fs, "CMP-04", Pass);
-    for r in ["CMP-05", "CMP-06"] {
+    assert_verdict(&fs, ReqId::Cmp15, Pass);
+    assert_verdict(&fs, ReqId::Cmp04, Pass);
+    for r in [ReqId::Cmp05, ReqId::Cmp06] {
         assert!(
             fs.iter().all(|f| f.req != r || f.verdict == Skip),
             "{r} judged after the agent left: {fs:#?}"
@@ -272,7 +296,7 @@ fn complete_with_text_on_leftchat_does_not_judge_the_customer_side() {
 #[test]
 fn cmp16_complete_after_the_customer_left() {
     for good in [true, false] {
-        let mut b = chatting(&["CMP-16"]);
+        let mut b = chatting(&[ReqId::Cmp16]);
         b.step(Step::CustomerLeaves { chat: "c1".into() });
         b.notify("agent1", new_messages("X1", "", "Client"));
         let r = b.post("c1", "agent1", "X1", complete());
@@ -282,8 +306,8 @@ fn cmp16_complete_after_the_customer_left() {
         }
         b.settle();
         let fs = run(&b.build());
-        assert_verdict(&fs, "CMP-16", if good { Pass } else { Fail });
-        assert!(!has(&fs, "CMP-06"), "customer already gone: no CMP-06");
+        assert_verdict(&fs, ReqId::Cmp16, if good { Pass } else { Fail });
+        assert!(!has(&fs, ReqId::Cmp06), "customer already gone: no CMP-06");
     }
 }
 
@@ -294,15 +318,15 @@ fn invalid_parameters_are_judged_by_their_rule() {
     let cases = [
         (
             json!({"operationName":"Complete","messageType":"Text"}),
-            "CMP-09",
+            ReqId::Cmp09,
         ),
         (
             json!({"operationName":"Complete","text":"x","treatAs":"Loud"}),
-            "CMP-10",
+            ReqId::Cmp10,
         ),
         (
             json!({"operationName":"Complete","saveLAR":"yes"}),
-            "CMP-11",
+            ReqId::Cmp11,
         ),
     ];
     for (body, req) in cases {
@@ -313,7 +337,7 @@ fn invalid_parameters_are_judged_by_their_rule() {
         b.settle();
         let fs = run(&b.build());
         assert_verdict(&fs, req, Pass);
-        assert_verdict(&fs, "CMP-17", Pass);
+        assert_verdict(&fs, ReqId::Cmp17, Pass);
 
         let mut b = chatting(&[req]);
         let r = b.post("c1", "agent1", "X1", body);
@@ -323,13 +347,13 @@ fn invalid_parameters_are_judged_by_their_rule() {
         let fs = run(&b.build());
         assert_verdict(&fs, req, Fail);
         // The model followed the target: the chat is Completed, nothing cascades.
-        assert!(!has(&fs, "CMP-19") || verdict(&fs, "CMP-19") != Fail);
+        assert!(!has(&fs, ReqId::Cmp19) || verdict(&fs, ReqId::Cmp19) != Fail);
     }
 }
 
 #[test]
 fn cmp09_with_an_unpreferred_code_passes_with_a_note_and_5xx_fails() {
-    let mut b = chatting(&["CMP-09"]);
+    let mut b = chatting(&[ReqId::Cmp09]);
     let r = b.post(
         "c1",
         "agent1",
@@ -338,10 +362,10 @@ fn cmp09_with_an_unpreferred_code_passes_with_a_note_and_5xx_fails() {
     );
     b.respond(r, 200, err(9));
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-09", Pass);
+    assert_verdict(&fs, ReqId::Cmp09, Pass);
     assert!(fs.iter().any(|f| f.reason.contains("prefers")));
 
-    let mut b = chatting(&["CMP-09"]);
+    let mut b = chatting(&[ReqId::Cmp09]);
     let r = b.post(
         "c1",
         "agent1",
@@ -349,13 +373,14 @@ fn cmp09_with_an_unpreferred_code_passes_with_a_note_and_5xx_fails() {
         json!({"operationName":"Complete","treatAs":"System"}),
     );
     b.respond(r, 500, err(4));
-    assert_verdict(&run(&b.build()), "CMP-09", Fail);
+    assert_verdict(&run(&b.build()), ReqId::Cmp09, Fail);
 }
 
 #[test]
 fn cmp12_complete_on_invited() {
     let mut b = HistoryBuilder::new();
-    b.case("c", &["CMP-12", "CMP-17"]).session("agent1", false);
+    b.case("c", &[ReqId::Cmp12, ReqId::Cmp17])
+        .session("agent1", false);
     b.offer("c1", "agent1", "X1");
     let r = b.post("c1", "agent1", "X1", complete());
     b.respond(r, 200, err(2));
@@ -364,46 +389,46 @@ fn cmp12_complete_on_invited() {
     b.notify("agent1", status_change("X1", "Chatting"));
     b.settle();
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-12", Pass);
-    assert_verdict(&fs, "CMP-17", Pass);
+    assert_verdict(&fs, ReqId::Cmp12, Pass);
+    assert_verdict(&fs, ReqId::Cmp17, Pass);
 
     // Accepted: CMP-12 fails; a Completed after a refusal fails CMP-17.
     let mut b = HistoryBuilder::new();
-    b.case("c", &["CMP-12"]).session("agent1", false);
+    b.case("c", &[ReqId::Cmp12]).session("agent1", false);
     b.offer("c1", "agent1", "X1");
     let r = b.post("c1", "agent1", "X1", complete());
     b.respond(r, 200, ok());
-    assert_verdict(&run(&b.build()), "CMP-12", Fail);
+    assert_verdict(&run(&b.build()), ReqId::Cmp12, Fail);
 
     let mut b = HistoryBuilder::new();
-    b.case("c", &["CMP-17"]).session("agent1", false);
+    b.case("c", &[ReqId::Cmp17]).session("agent1", false);
     b.offer("c1", "agent1", "X1");
     let r = b.post("c1", "agent1", "X1", complete());
     b.respond(r, 200, err(2));
     b.notify("agent1", status_change("X1", "Completed"));
     b.settle();
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-12", Pass);
-    assert_verdict(&fs, "CMP-17", Fail);
+    assert_verdict(&fs, ReqId::Cmp12, Pass);
+    assert_verdict(&fs, ReqId::Cmp17, Fail);
 }
 
 #[test]
 fn cmp17_fails_when_the_follow_up_operation_is_refused() {
     let mut b = HistoryBuilder::new();
-    b.case("c", &["CMP-17"]).session("agent1", false);
+    b.case("c", &[ReqId::Cmp17]).session("agent1", false);
     b.offer("c1", "agent1", "X1");
     let r = b.post("c1", "agent1", "X1", complete());
     b.respond(r, 200, err(2));
     let r = b.post("c1", "agent1", "X1", json!({"operationName":"Accept"}));
     b.respond(r, 200, err(2));
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-17", Fail);
+    assert_verdict(&fs, ReqId::Cmp17, Fail);
 }
 
 #[test]
 fn cmp17_ignores_a_late_echo_of_an_earlier_step() {
     let mut b = HistoryBuilder::new();
-    b.case("c", &["CMP-17"]).session("agent1", false);
+    b.case("c", &[ReqId::Cmp17]).session("agent1", false);
     b.step(Step::OfferChat {
         chat: "c1".into(),
         agent: "agent1".into(),
@@ -421,13 +446,13 @@ fn cmp17_ignores_a_late_echo_of_an_earlier_step() {
     b.respond(r, 200, err(2));
     b.notify("agent1", status_change("X1", "Invited"));
     b.settle();
-    assert_verdict(&run(&b.build()), "CMP-17", Pass);
+    assert_verdict(&run(&b.build()), ReqId::Cmp17, Pass);
 }
 
 #[test]
 fn cmp13_second_complete() {
     for good in [true, false] {
-        let mut b = chatting(&["CMP-13"]);
+        let mut b = chatting(&[ReqId::Cmp13]);
         complete_ok(&mut b, "c1", "agent1", "X1", complete());
         let r = b.post("c1", "agent1", "X1", complete());
         b.respond(r, 200, err(6));
@@ -436,8 +461,8 @@ fn cmp13_second_complete() {
         }
         b.settle();
         let fs = run(&b.build());
-        assert_verdict(&fs, "CMP-13", if good { Pass } else { Fail });
-        assert_verdict(&fs, "CMP-02", Pass);
+        assert_verdict(&fs, ReqId::Cmp13, if good { Pass } else { Fail });
+        assert_verdict(&fs, ReqId::Cmp02, Pass);
     }
 }
 
@@ -445,7 +470,7 @@ fn cmp13_second_complete() {
 fn cmp14_unknown_id_needs_statuscode_6() {
     for (code, want) in [(6, Pass), (2, Fail)] {
         let mut b = HistoryBuilder::new();
-        b.case("c", &["CMP-14"]).session("agent1", false);
+        b.case("c", &[ReqId::Cmp14]).session("agent1", false);
         let r = b.post_with(
             ChatRef::Unknown("NOPE".into()),
             false,
@@ -456,15 +481,15 @@ fn cmp14_unknown_id_needs_statuscode_6() {
         );
         b.respond(r, 404, err(code));
         let fs = run(&b.build());
-        assert_verdict(&fs, "CMP-14", want);
-        assert_verdict(&fs, "CMP-18", Pass);
+        assert_verdict(&fs, ReqId::Cmp14, want);
+        assert_verdict(&fs, ReqId::Cmp18, Pass);
     }
 }
 
 #[test]
 fn cmp21_other_agents_chat() {
     for (code, note, want) in [(3, false, Pass), (2, false, Fail), (5, true, Fail)] {
-        let mut b = chatting(&["CMP-21"]);
+        let mut b = chatting(&[ReqId::Cmp21]);
         b.session("agent2", false);
         let r = b.post_with(
             ChatRef::Alias("c1".into()),
@@ -479,7 +504,7 @@ fn cmp21_other_agents_chat() {
             b.notify("agent1", status_change("X1", "Completed"));
         }
         b.settle();
-        assert_verdict(&run(&b.build()), "CMP-21", want);
+        assert_verdict(&run(&b.build()), ReqId::Cmp21, want);
     }
 }
 
@@ -487,7 +512,7 @@ fn cmp21_other_agents_chat() {
 
 #[test]
 fn cmp18_error_bodies_are_exactly_code_and_message() {
-    let mut b = chatting(&["CMP-18"]);
+    let mut b = chatting(&[ReqId::Cmp18]);
     let r = b.post(
         "c1",
         "agent1",
@@ -500,19 +525,19 @@ fn cmp18_error_bodies_are_exactly_code_and_message() {
         json!({"statusCode":2,"statusMessage":"x","chat":{}}),
     );
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-18", Fail);
-    assert_verdict(&fs, "CMP-09", Pass);
+    assert_verdict(&fs, ReqId::Cmp18, Fail);
+    assert_verdict(&fs, ReqId::Cmp09, Pass);
 }
 
 #[test]
 fn ntf01_invalid_notification_fails() {
-    let mut b = chatting(&["NTF-01"]);
+    let mut b = chatting(&[ReqId::Ntf01]);
     b.notify(
         "agent1",
         json!({"messageType":"ChatStateChangeMessage","bogus":1}),
     );
     let fs = run(&b.build());
-    assert_verdict(&fs, "NTF-01", Fail);
+    assert_verdict(&fs, ReqId::Ntf01, Fail);
 }
 
 // ---------------------------------------------------------------- CMP-20
@@ -520,7 +545,7 @@ fn ntf01_invalid_notification_fails() {
 fn concurrent(dup_on: Option<&str>) -> gws_conform::history::History {
     let ids = ["A1", "A2", "A3", "B1", "B2"];
     let mut b = HistoryBuilder::new();
-    b.case("c", &["CMP-20"])
+    b.case("c", &[ReqId::Cmp20])
         .session("agent1", false)
         .session("agent2", false);
     for (k, id) in ids.iter().enumerate() {
@@ -558,11 +583,11 @@ fn concurrent(dup_on: Option<&str>) -> gws_conform::history::History {
 #[test]
 fn cmp20_concurrent_completes() {
     let fs = run(&concurrent(None));
-    assert_verdict(&fs, "CMP-20", Pass);
-    assert_verdict(&fs, "CMP-02", Pass);
+    assert_verdict(&fs, ReqId::Cmp20, Pass);
+    assert_verdict(&fs, ReqId::Cmp02, Pass);
     let fs = run(&concurrent(Some("B1")));
-    assert_verdict(&fs, "CMP-20", Fail);
-    let f = fs.iter().find(|f| f.req == "CMP-20").unwrap();
+    assert_verdict(&fs, ReqId::Cmp20, Fail);
+    let f = fs.iter().find(|f| f.req == ReqId::Cmp20).unwrap();
     assert!(
         f.witness.as_ref().unwrap().observed.contains("chat c3"),
         "{f:#?}"
@@ -575,7 +600,7 @@ fn cmp20_concurrent_completes() {
 fn ses01_csrf() {
     for (csrf, status, want) in [(true, 403, Pass), (true, 200, Fail), (false, 200, Skip)] {
         let mut b = HistoryBuilder::new();
-        b.case("c", &["SES-01"]).session("agent1", csrf);
+        b.case("c", &[ReqId::Ses01]).session("agent1", csrf);
         accept(&mut b, "c1", "agent1", "X1");
         let r = b.post_with(
             ChatRef::Alias("c1".into()),
@@ -593,10 +618,10 @@ fn ses01_csrf() {
         }
         b.settle();
         let fs = run(&b.build());
-        assert_verdict(&fs, "SES-01", want);
+        assert_verdict(&fs, ReqId::Ses01, want);
         // Without CSRF the request is an ordinary Complete and is judged as one.
         if !csrf {
-            assert_verdict(&fs, "CMP-01", Pass);
+            assert_verdict(&fs, ReqId::Cmp01, Pass);
         }
     }
 }
@@ -609,7 +634,7 @@ fn ses02_no_credentials() {
         (200, Body::Json(err(20)), true, Fail),
         (200, Body::Json(err(3)), false, Fail),
     ] {
-        let mut b = chatting(&["SES-02"]);
+        let mut b = chatting(&[ReqId::Ses02]);
         let r = b.post_with(
             ChatRef::Alias("c1".into()),
             false,
@@ -623,7 +648,7 @@ fn ses02_no_credentials() {
             b.notify("agent1", status_change("X1", "Completed"));
         }
         b.settle();
-        assert_verdict(&run(&b.build()), "SES-02", want);
+        assert_verdict(&run(&b.build()), ReqId::Ses02, want);
     }
 }
 
@@ -647,7 +672,7 @@ fn req01_malformed_bodies() {
         (Body::Json(json!({"x":1})), 200, Body::Json(ok()), Fail),
     ];
     for (sent, status, answer, want) in cases {
-        let mut b = chatting(&["REQ-01"]);
+        let mut b = chatting(&[ReqId::Req01]);
         let r = b.post_with(
             ChatRef::Alias("c1".into()),
             false,
@@ -657,7 +682,7 @@ fn req01_malformed_bodies() {
             sent,
         );
         b.respond_body(r, status, answer);
-        assert_verdict(&run(&b.build()), "REQ-01", want);
+        assert_verdict(&run(&b.build()), ReqId::Req01, want);
     }
 }
 
@@ -665,14 +690,14 @@ fn req01_malformed_bodies() {
 
 #[test]
 fn no_response_is_an_error_and_the_chat_is_not_judged_after() {
-    let mut b = chatting(&["CMP-01", "CMP-13"]);
+    let mut b = chatting(&[ReqId::Cmp01, ReqId::Cmp13]);
     let r = b.post("c1", "agent1", "X1", complete());
     b.no_response(r);
     let r = b.post("c1", "agent1", "X1", complete());
     b.respond(r, 200, ok());
     b.settle();
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-01", Error);
+    assert_verdict(&fs, ReqId::Cmp01, Error);
     assert!(
         fs.iter().any(|f| f.reason.contains("timeout after 5.0 s")),
         "{fs:#?}"
@@ -683,7 +708,8 @@ fn no_response_is_an_error_and_the_chat_is_not_judged_after() {
 #[test]
 fn provisioning_failure_is_an_error_never_a_fail() {
     let mut b = HistoryBuilder::new();
-    b.case("c", &["CMP-01", "CMP-02"]).session("agent1", false);
+    b.case("c", &[ReqId::Cmp01, ReqId::Cmp02])
+        .session("agent1", false);
     b.step(Step::OfferChat {
         chat: "c1".into(),
         agent: "agent1".into(),
@@ -692,8 +718,8 @@ fn provisioning_failure_is_an_error_never_a_fail() {
     let r = b.post("c1", "agent1", "X1", complete());
     b.respond_body(r, 500, Body::Raw("x".into()));
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-01", Error);
-    assert_verdict(&fs, "CMP-02", Error);
+    assert_verdict(&fs, ReqId::Cmp01, Error);
+    assert_verdict(&fs, ReqId::Cmp02, Error);
     assert!(fs.iter().all(|f| f.verdict != Fail), "{fs:#?}");
 }
 
@@ -701,11 +727,11 @@ fn provisioning_failure_is_an_error_never_a_fail() {
 fn a_provider_state_the_target_does_not_support_makes_its_targets_skip() {
     // SPEC §1.5: an unsupported state (HTTP 404/501): the requirements that need it are
     // Skip (not observable), never Pass, and not an Error either.
-    let mut b = chatting(&["CMP-16"]);
+    let mut b = chatting(&[ReqId::Cmp16]);
     b.step(Step::CustomerLeaves { chat: "c1".into() });
     b.not_observable("not observable: provider-state setup \"customer leaves\": HTTP 501");
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-16", Skip);
+    assert_verdict(&fs, ReqId::Cmp16, Skip);
     assert!(
         fs.iter().all(|f| f.verdict != Error && f.verdict != Fail),
         "{fs:#?}"
@@ -715,23 +741,23 @@ fn a_provider_state_the_target_does_not_support_makes_its_targets_skip() {
 #[test]
 fn a_setup_step_refused_makes_the_targets_error() {
     let mut b = HistoryBuilder::new();
-    b.case("c", &["CMP-01"]).session("agent1", false);
+    b.case("c", &[ReqId::Cmp01]).session("agent1", false);
     b.offer("c1", "agent1", "X1");
     let r = b.post("c1", "agent1", "X1", json!({"operationName":"Accept"}));
     b.respond(r, 200, err(2));
     let r = b.post("c1", "agent1", "X1", complete());
     b.respond(r, 200, ok());
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-01", Error);
+    assert_verdict(&fs, ReqId::Cmp01, Error);
 }
 
 #[test]
 fn untouched_targets_are_skipped_not_dropped() {
     let mut b = HistoryBuilder::new();
-    b.case("c", &["CMP-07"]).session("agent1", false);
+    b.case("c", &[ReqId::Cmp07]).session("agent1", false);
     b.settle();
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-07", Skip);
+    assert_verdict(&fs, ReqId::Cmp07, Skip);
 }
 
 // ---------------------------------------------------------------- NTF-02
@@ -774,7 +800,7 @@ fn ntf02_sessions() {
     );
     good(&mut b);
     let fs = judge_session(&b.build());
-    assert_verdict(&fs, "NTF-02", Pass);
+    assert_verdict(&fs, ReqId::Ntf02, Pass);
 
     // A failed handshake: Fail.
     let mut b = HistoryBuilder::new();
@@ -785,7 +811,7 @@ fn ntf02_sessions() {
             error: Some("403::denied".into()),
         },
     );
-    assert_verdict(&judge_session(&b.build()), "NTF-02", Fail);
+    assert_verdict(&judge_session(&b.build()), ReqId::Ntf02, Fail);
 
     // Advice to handshake never followed: the harness's fault, an Error.
     let mut b = HistoryBuilder::new();
@@ -798,7 +824,7 @@ fn ntf02_sessions() {
             error: None,
         },
     );
-    assert_verdict(&judge_session(&b.build()), "NTF-02", Error);
+    assert_verdict(&judge_session(&b.build()), ReqId::Ntf02, Error);
 
     // Garbage from the server: Fail.
     let mut b = HistoryBuilder::new();
@@ -810,18 +836,18 @@ fn ntf02_sessions() {
             excerpt: "<html>".into(),
         },
     );
-    assert_verdict(&judge_session(&b.build()), "NTF-02", Fail);
+    assert_verdict(&judge_session(&b.build()), ReqId::Ntf02, Fail);
 }
 
 // ---------------------------------------------------------------- whole histories
 
 #[test]
 fn each_case_of_a_history_is_judged_on_its_own() {
-    let mut b = chatting(&["CMP-01"]);
+    let mut b = chatting(&[ReqId::Cmp01]);
     complete_ok(&mut b, "c1", "agent1", "X1", complete());
     b.settle();
     // A second case reuses the alias and the request ids, as a fresh recorder would.
-    let mut second = chatting(&["CMP-02"]);
+    let mut second = chatting(&[ReqId::Cmp02]);
     let r = second.post("c1", "agent1", "X1", complete());
     second.respond(r, 200, ok());
     second.settle_deadline(5000);
@@ -832,7 +858,7 @@ fn each_case_of_a_history_is_judged_on_its_own() {
         h.events.push(e);
     }
     let fs = run(&h);
-    let cmp02: Vec<_> = fs.iter().filter(|f| f.req == "CMP-02").collect();
+    let cmp02: Vec<_> = fs.iter().filter(|f| f.req == ReqId::Cmp02).collect();
     assert_eq!(cmp02.len(), 2, "{fs:#?}");
     assert_eq!(cmp02[0].verdict, Pass);
     assert_eq!(cmp02[1].verdict, Fail);
@@ -840,7 +866,7 @@ fn each_case_of_a_history_is_judged_on_its_own() {
 
 #[test]
 fn findings_carry_no_secrets_from_the_history() {
-    let mut b = chatting(&["CMP-01"]);
+    let mut b = chatting(&[ReqId::Cmp01]);
     let r = b.post("c1", "agent1", "X1", complete());
     // Even a header that slipped past redaction never reaches a finding.
     if let Some(gws_conform::history::EventKind::Request { headers, .. }) =
@@ -894,12 +920,12 @@ fn cmp20_with_an_unanswered_complete_is_an_error() {
         elapsed_us: 1,
     };
     let fs = run(&h);
-    assert_verdict(&fs, "CMP-20", Error);
+    assert_verdict(&fs, ReqId::Cmp20, Error);
 }
 
 #[test]
 fn cmp17_fails_on_a_new_state_after_a_refusal() {
-    let mut b = chatting(&["CMP-17"]);
+    let mut b = chatting(&[ReqId::Cmp17]);
     let r = b.post(
         "c1",
         "agent1",
@@ -910,10 +936,10 @@ fn cmp17_fails_on_a_new_state_after_a_refusal() {
     b.notify("agent1", status_change("X1", "LeftChat"));
     b.settle();
     let fs = run(&b.build());
-    assert_verdict(&fs, "CMP-09", Pass);
-    assert_verdict(&fs, "CMP-17", Fail);
+    assert_verdict(&fs, ReqId::Cmp09, Pass);
+    assert_verdict(&fs, ReqId::Cmp17, Fail);
     // A late echo of the Chatting the Accept caused is not the refusal's doing.
-    let mut b = chatting(&["CMP-17"]);
+    let mut b = chatting(&[ReqId::Cmp17]);
     let r = b.post(
         "c1",
         "agent1",
@@ -924,5 +950,5 @@ fn cmp17_fails_on_a_new_state_after_a_refusal() {
     b.notify("agent1", status_change("X1", "Invited"));
     b.notify("agent1", status_change("X1", "Chatting"));
     b.settle();
-    assert_verdict(&run(&b.build()), "CMP-17", Pass);
+    assert_verdict(&run(&b.build()), ReqId::Cmp17, Pass);
 }

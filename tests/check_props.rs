@@ -2,6 +2,7 @@
 //! small pools (so ids, aliases and request ids collide often) are judged, and every
 //! Fail carries a witness.
 
+use gws_conform::spec::ReqId;
 mod check_common;
 
 use check_common::TestShapes;
@@ -147,11 +148,7 @@ fn kind() -> impl Strategy<Value = EventKind> {
     let req = 1..5u64;
     prop_oneof![
         proptest::collection::vec(
-            prop_oneof![
-                Just("CMP-01".to_string()),
-                Just("CMP-20".to_string()),
-                Just("XYZ".to_string())
-            ],
+            prop_oneof![Just(ReqId::Cmp01), Just(ReqId::Cmp20), Just(ReqId::Ses02)],
             0..3
         )
         .prop_map(|exercises| EventKind::Case {
@@ -284,7 +281,7 @@ fn structured() -> impl Strategy<Value = History> {
     )
     .prop_map(|steps| {
         let mut b = gws_conform::check::build::HistoryBuilder::new();
-        b.case("p", &["CMP-01", "CMP-02", "CMP-20"]).session("a1", true);
+        b.case("p", &[ReqId::Cmp01, ReqId::Cmp02, ReqId::Cmp20]).session("a1", true);
         for (step, status, answer, lost, notes, gap) in steps {
             b.advance_ms(gap);
             let index = b.step(step.clone());
@@ -361,7 +358,7 @@ proptest! {
     fn judge_never_panics_on_structured_histories(h in structured()) {
         let fs = judge(&h, &CheckConfig::default(), &TestShapes);
         for f in &fs {
-            prop_assert!(gws_conform::spec::find(&f.req).is_some(), "unknown id {f:?}");
+            prop_assert!(gws_conform::spec::find(f.req.as_str()).is_some(), "unknown id {f:?}");
             if f.verdict == Verdict::Fail {
                 prop_assert!(f.witness.as_ref().is_some_and(|w| !w.events.is_empty()), "{f:?}");
             }

@@ -6,6 +6,7 @@ use gws_conform::check::Verdict;
 use gws_conform::history::{AuthVariant, Body, ChatRef, Step};
 use gws_conform::report;
 use gws_conform::runner::{self, Progress, RunSettings, cases::Case};
+use gws_conform::spec::ReqId;
 use serde_json::{Value, json};
 
 fn scenario(id: &str, complete: Value) -> Case {
@@ -18,7 +19,7 @@ fn scenario(id: &str, complete: Value) -> Case {
     Case {
         id: id.into(),
         seed: 1,
-        exercises: vec!["CMP-01".into(), "CMP-02".into()],
+        exercises: vec![ReqId::Cmp01.into(), ReqId::Cmp02.into()],
         steps: vec![
             Step::OfferChat {
                 chat: "c1".into(),

@@ -1,5 +1,6 @@
 //! The folding rules (requirement_table), baselines, shard merging and transcripts.
 
+use gws_conform::spec::ReqId;
 mod report_support;
 
 use gws_conform::check::{Finding, Verdict};
@@ -7,14 +8,19 @@ use gws_conform::report::{self, Overall};
 use report_support::*;
 use std::path::Path;
 
-fn fail(req: &str) -> Finding {
+fn fail(req: ReqId) -> Finding {
     Finding::fail(req, "broken", witness("x", "y", vec![]))
 }
 
 #[test]
 fn every_catalogue_id_appears_and_unexercised_ones_skip() {
     let (rows, overall) = report::requirement_table(
-        &[case("a", vec![Finding::pass("CMP-01", "ok")], None, vec![])],
+        &[case(
+            "a",
+            vec![Finding::pass(ReqId::Cmp01, "ok")],
+            None,
+            vec![],
+        )],
         false,
     );
     assert_eq!(rows.len(), gws_conform::spec::CATALOGUE.len());
@@ -30,14 +36,14 @@ fn every_catalogue_id_appears_and_unexercised_ones_skip() {
 
 #[test]
 fn must_fail_blocks_should_fail_blocks_only_when_strict() {
-    let must = vec![case("a", vec![fail("CMP-02")], None, vec![])];
+    let must = vec![case("a", vec![fail(ReqId::Cmp02)], None, vec![])];
     assert_eq!(
         report::requirement_table(&must, false).1,
         Overall::NotConformant
     );
     let should = vec![case(
         "a",
-        vec![Finding::pass("CMP-01", "ok"), fail("CMP-04")],
+        vec![Finding::pass(ReqId::Cmp01, "ok"), fail(ReqId::Cmp04)],
         None,
         vec![],
     )];
@@ -55,14 +61,17 @@ fn must_fail_blocks_should_fail_blocks_only_when_strict() {
 fn errors_on_a_must_make_the_run_an_error_unless_something_failed() {
     let e = vec![case(
         "a",
-        vec![Finding::error("CMP-05", "provisioning failed")],
+        vec![Finding::error(ReqId::Cmp05, "provisioning failed")],
         None,
         vec![],
     )];
     assert_eq!(report::requirement_table(&e, false).1, Overall::Error);
     let should_err = vec![case(
         "a",
-        vec![Finding::error("CMP-04", "x"), Finding::pass("CMP-01", "ok")],
+        vec![
+            Finding::error(ReqId::Cmp04, "x"),
+            Finding::pass(ReqId::Cmp01, "ok"),
+        ],
         None,
         vec![],
     )];
@@ -71,8 +80,8 @@ fn errors_on_a_must_make_the_run_an_error_unless_something_failed() {
         Overall::Conformant
     );
     let both = vec![
-        case("a", vec![Finding::error("CMP-05", "x")], None, vec![]),
-        case("b", vec![fail("CMP-01")], None, vec![]),
+        case("a", vec![Finding::error(ReqId::Cmp05, "x")], None, vec![]),
+        case("b", vec![fail(ReqId::Cmp01)], None, vec![]),
     ];
     assert_eq!(
         report::requirement_table(&both, false).1,
@@ -91,8 +100,8 @@ fn counts_and_reasons_fold_per_case() {
         case(
             "a",
             vec![
-                Finding::pass("CMP-01", "ok"),
-                Finding::pass("CMP-01", "ok again"),
+                Finding::pass(ReqId::Cmp01, "ok"),
+                Finding::pass(ReqId::Cmp01, "ok again"),
             ],
             None,
             vec![],
@@ -100,13 +109,13 @@ fn counts_and_reasons_fold_per_case() {
         case(
             "b",
             vec![
-                Finding::pass("CMP-01", "ok"),
-                Finding::fail("CMP-01", "HTTP 500", witness("200", "500", vec![])),
+                Finding::pass(ReqId::Cmp01, "ok"),
+                Finding::fail(ReqId::Cmp01, "HTTP 500", witness("200", "500", vec![])),
             ],
             None,
             vec![],
         ),
-        case("c", vec![Finding::skip("CMP-01", "n/a")], None, vec![]),
+        case("c", vec![Finding::skip(ReqId::Cmp01, "n/a")], None, vec![]),
     ];
     let (rows, _) = report::requirement_table(&cases, false);
     let r = &rows[0];
@@ -193,7 +202,12 @@ fn an_expired_waiver_does_not_waive_and_fails_the_run() {
     assert_eq!(verdict_of(&r, "CMP-02"), Verdict::Waived);
     // An expired waiver of a passing requirement still fails the run (it must be cleaned up).
     let mut r = report_of(
-        vec![case("a", vec![Finding::pass("CMP-01", "ok")], None, vec![])],
+        vec![case(
+            "a",
+            vec![Finding::pass(ReqId::Cmp01, "ok")],
+            None,
+            vec![],
+        )],
         false,
     );
     let b =
@@ -306,26 +320,14 @@ fn merging_shards_equals_the_report_of_all_cases() {
 }
 
 #[test]
-fn recompute_surfaces_findings_with_unknown_ids() {
-    let mut r = report_of(
-        vec![case(
-            "a",
-            vec![Finding::pass("CMP-01", "ok"), Finding::pass("CMP-99", "?")],
-            None,
-            vec![],
-        )],
-        false,
-    );
-    assert_eq!(r.overall, Overall::Conformant);
-    report::recompute(&mut r);
-    assert_eq!(r.overall, Overall::Error);
-    assert!(
-        r.errors
-            .iter()
-            .any(|e| e.contains("CMP-99") && e.contains("case a")),
-        "{:?}",
-        r.errors
-    );
+fn a_finding_with_an_unknown_id_is_refused_when_read() {
+    let ok: Finding =
+        serde_json::from_str(r#"{"req":"CMP-01","verdict":"pass","reason":"ok"}"#).unwrap();
+    assert_eq!(ok.req, ReqId::Cmp01);
+    let err = serde_json::from_str::<Finding>(r#"{"req":"CMP-99","verdict":"pass","reason":"?"}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("CMP-99"), "{err}");
 }
 
 #[test]

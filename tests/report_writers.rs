@@ -1,6 +1,7 @@
 //! The writers: report.json against its schema, junit.xml, report.html (escaping, SVG),
 //! case files and curl scripts, and the Scrubber as the last line of defence.
 
+use gws_conform::spec::ReqId;
 mod report_support;
 
 use gws_conform::check::Verdict;
@@ -497,7 +498,7 @@ fn a_flood_of_events_keeps_the_diagram_bounded_and_the_witness_visible() {
     let h = h.quiet(5000, false).build();
     let last = h.events.last().unwrap().seq;
     let f = gws_conform::check::Finding::fail(
-        "CMP-19",
+        ReqId::Cmp19,
         "flood",
         witness("nothing after Completed", "5000 notifications", vec![last]),
     );
@@ -579,7 +580,7 @@ fn the_schema_accepts_every_event_and_step_kind() {
             EventKind::Case {
                 id: "k".into(),
                 seed: 1,
-                exercises: vec!["NTF-02".into()],
+                exercises: vec![ReqId::Ntf02.into()],
             },
         )
         .push(
@@ -668,7 +669,7 @@ fn the_schema_accepts_every_event_and_step_kind() {
     let mut c = case(
         "kinds",
         vec![gws_conform::check::Finding::error(
-            "NTF-02",
+            ReqId::Ntf02,
             "handshake failed",
         )],
         Some(h.build()),

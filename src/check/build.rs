@@ -5,6 +5,7 @@
 use crate::history::{
     Actor, AuthVariant, BayeuxEvent, Body, ChatRef, Event, EventKind, History, NoResponseKind, Step,
 };
+use crate::spec::ReqId;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -49,13 +50,13 @@ impl HistoryBuilder {
     }
 
     /// `Case` event.
-    pub fn case(&mut self, id: &str, exercises: &[&str]) -> &mut Self {
+    pub fn case(&mut self, id: &str, exercises: &[ReqId]) -> &mut Self {
         self.push(
             "runner",
             EventKind::Case {
                 id: id.into(),
                 seed: 1,
-                exercises: exercises.iter().map(|s| s.to_string()).collect(),
+                exercises: exercises.to_vec(),
             },
         );
         self

@@ -21,7 +21,8 @@ use super::notes::Note;
 use super::{CheckConfig, Finding, Shapes, Verdict, Witness};
 use crate::history::{Actor, AuthVariant, Body, ChatRef, Event, EventKind, Step};
 use crate::model::{self, ChatState, Classified, CompleteParams, Operation};
-use crate::spec::{self, Level};
+use crate::spec::Level;
+use crate::spec::ReqId;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -84,7 +85,7 @@ struct Ctx<'a> {
     cfg: &'a CheckConfig,
     shapes: &'a dyn Shapes,
     out: Vec<Finding>,
-    exercises: Vec<String>,
+    exercises: Vec<ReqId>,
     csrf: bool,
     chats: HashMap<String, ChatSt>,
     /// Notifications by chat id.
@@ -203,12 +204,12 @@ pub(crate) fn judge_case(ev: &[Event], cfg: &CheckConfig, shapes: &dyn Shapes) -
 
 /// Per requirement: every Fail; else every Error; else one Pass; else one Skip. Then a
 /// Skip for each target the history never exercised. Catalogue order.
-fn compress(all: Vec<Finding>, exercises: &[String]) -> Vec<Finding> {
+fn compress(all: Vec<Finding>, exercises: &[ReqId]) -> Vec<Finding> {
     let mut out = vec![];
-    let mut ids: Vec<String> = spec::ids().map(str::to_string).collect();
+    let mut ids: Vec<ReqId> = ReqId::ALL.to_vec();
     for f in &all {
         if !ids.contains(&f.req) {
-            ids.push(f.req.clone());
+            ids.push(f.req);
         }
     }
     for id in ids {
@@ -230,7 +231,7 @@ fn compress(all: Vec<Finding>, exercises: &[String]) -> Vec<Finding> {
             out.push(s);
         } else if exercises.contains(&id) {
             out.push(Finding::skip(
-                &id,
+                id,
                 "not exercised: the recorded history never reached a point where it applies",
             ));
         }
@@ -245,14 +246,14 @@ impl<'a> Ctx<'a> {
 
     fn error_exercised(&mut self, reason: &str) {
         for t in self.exercises.clone() {
-            self.out.push(Finding::error(&t, reason));
+            self.out.push(Finding::error(t, reason));
         }
     }
 
     /// The exercises of a case the target cannot show: Skip with the reason (SPEC §1.5).
     fn skip_exercised(&mut self, reason: &str) {
         for t in self.exercises.clone() {
-            self.out.push(Finding::skip(&t, reason));
+            self.out.push(Finding::skip(t, reason));
         }
     }
 
@@ -511,12 +512,12 @@ impl<'a> Ctx<'a> {
                     ),
                     _ => "no answer recorded for the request".to_string(),
                 };
-                let reqs: Vec<String> = match mode_req {
-                    Some(r) => vec![r.to_string()],
+                let reqs: Vec<ReqId> = match mode_req {
+                    Some(r) => vec![r],
                     None => self.exercises.clone(),
                 };
                 for r in reqs {
-                    self.push(Finding::error(&r, format!("step {index}: {why}")));
+                    self.push(Finding::error(r, format!("step {index}: {why}")));
                 }
                 if let Some(a) = &alias {
                     self.set_state(a, None);
@@ -528,20 +529,20 @@ impl<'a> Ctx<'a> {
 
         // Transport-level refusals first (SES-01/02).
         let ses = match auth {
-            AuthVariant::NoCsrf if self.csrf => Some("SES-01"),
-            AuthVariant::NoCredentials | AuthVariant::CookieOnly => Some("SES-02"),
+            AuthVariant::NoCsrf if self.csrf => Some(ReqId::Ses01),
+            AuthVariant::NoCredentials | AuthVariant::CookieOnly => Some(ReqId::Ses02),
             _ => None,
         };
         if auth == AuthVariant::NoCsrf && !self.csrf {
-            self.push(Finding::skip("SES-01", "target does not use CSRF"));
+            self.push(Finding::skip(ReqId::Ses01, "target does not use CSRF"));
         }
         if let Some(r) = ses {
-            let good = if r == "SES-01" {
+            let good = if r == ReqId::Ses01 {
                 ans.status == 403
             } else {
                 ans.status == 401 || ans.code == Some(20)
             };
-            let expected = if r == "SES-01" {
+            let expected = if r == ReqId::Ses01 {
                 "HTTP 403 for a POST without the CSRF token"
             } else {
                 "statusCode 20 or HTTP 401 for a request without credentials"
@@ -564,11 +565,11 @@ impl<'a> Ctx<'a> {
                 if let Some(r) = refusal.req {
                     self.judge_refusal(r, refusal, &ans, evs.clone());
                 }
-                let mut cite: Vec<&'static str> = vec![];
+                let mut cite: Vec<ReqId> = vec![];
                 if cls.is_complete() && chat.is_some() {
-                    cite.push("CMP-17");
-                    if refusal.req == Some("CMP-21") {
-                        cite.push("CMP-21");
+                    cite.push(ReqId::Cmp17);
+                    if refusal.req == Some(ReqId::Cmp21) {
+                        cite.push(ReqId::Cmp21);
                     }
                 }
                 self.after_answer(alias.as_deref(), &cls, &ans, req_ev.seq, &cite, true);
@@ -585,12 +586,12 @@ impl<'a> Ctx<'a> {
                     e.sort_unstable();
                     if ans.ok() {
                         self.push(Finding::pass(
-                            "CMP-17",
+                            ReqId::Cmp17,
                             "after the refusal the chat still accepts the operations of its state",
                         ));
                     } else {
                         self.push(Finding::fail(
-                            "CMP-17",
+                            ReqId::Cmp17,
                             "the chat no longer accepts an operation valid in its state",
                             w(
                                 format!(
@@ -639,23 +640,23 @@ impl<'a> Ctx<'a> {
         auth: AuthVariant,
         exp: Option<&model::Expectation>,
         by_other: bool,
-    ) -> Option<&'static str> {
+    ) -> Option<ReqId> {
         match auth {
-            AuthVariant::NoCsrf if self.csrf => return Some("SES-01"),
-            AuthVariant::NoCredentials | AuthVariant::CookieOnly => return Some("SES-02"),
+            AuthVariant::NoCsrf if self.csrf => return Some(ReqId::Ses01),
+            AuthVariant::NoCredentials | AuthVariant::CookieOnly => return Some(ReqId::Ses02),
             _ => {}
         }
         if let Some(e) = exp {
             if let Some(r) = &e.refusal {
                 return r.req;
             }
-            return cls.is_complete().then_some("CMP-01");
+            return cls.is_complete().then_some(ReqId::Cmp01);
         }
         match cls {
-            Classified::Malformed { .. } => Some("REQ-01"),
-            Classified::InvalidComplete { req, .. } => Some(req),
-            Classified::Op(Operation::Complete(_)) if by_other => Some("CMP-21"),
-            Classified::Op(Operation::Complete(_)) => Some("CMP-01"),
+            Classified::Malformed { .. } => Some(ReqId::Req01),
+            Classified::InvalidComplete { req, .. } => Some(*req),
+            Classified::Op(Operation::Complete(_)) if by_other => Some(ReqId::Cmp21),
+            Classified::Op(Operation::Complete(_)) => Some(ReqId::Cmp01),
             _ => None,
         }
     }
@@ -672,9 +673,9 @@ impl<'a> Ctx<'a> {
     }
 
     /// Judges the answer to a request the model refuses, under requirement `r`.
-    fn judge_refusal(&mut self, r: &str, refusal: &model::Refusal, ans: &Ans, evs: Vec<u64>) {
+    fn judge_refusal(&mut self, r: ReqId, refusal: &model::Refusal, ans: &Ans, evs: Vec<u64>) {
         let expected = format!("a refusal ({})", refusal.reason);
-        if r == "REQ-01" {
+        if r == ReqId::Req01 {
             if ans.refused() && !ans.bad() {
                 self.push(Finding::pass(r, format!("refused: {}", ans.describe())));
             } else {
@@ -729,7 +730,7 @@ impl<'a> Ctx<'a> {
         if let Some(pref) = refusal.preferred_codes
             && !ans.code.is_some_and(|c| pref.contains(&c))
         {
-            let level = spec::find(r).map(|q| q.level).unwrap_or(Level::Should);
+            let level = r.level();
             if level == Level::Should {
                 self.push(Finding::fail(
                     r,
@@ -768,7 +769,7 @@ impl<'a> Ctx<'a> {
         cls: &Classified,
         ans: &Ans,
         req_seq: u64,
-        cite: &[&'static str],
+        cite: &[ReqId],
         follow_up: bool,
     ) {
         let Some(alias) = alias else { return };
@@ -839,14 +840,14 @@ impl<'a> Ctx<'a> {
             .join(", ");
         for r in cite {
             if caused.is_empty() {
-                if *r == "CMP-17" && follow_up {
+                if *r == ReqId::Cmp17 && follow_up {
                     // The follow-up part is judged by the next valid operation.
                     continue;
                 }
-                self.push(Finding::pass(r, "refused, and no notification followed"));
+                self.push(Finding::pass(*r, "refused, and no notification followed"));
             } else {
                 self.push(Finding::fail(
-                    r,
+                    *r,
                     "a refused request changed the chat",
                     w(
                         format!("no notification for chat {} after the refusal", c.id),
@@ -862,7 +863,7 @@ impl<'a> Ctx<'a> {
                 let mut e = vec![req_seq, ans.seq];
                 e.extend(&second_completed);
                 self.push(Finding::fail(
-                    "CMP-13",
+                    ReqId::Cmp13,
                     "a Complete on a Completed chat produced a second Completed",
                     w(
                         "no second StatusChange Completed",
@@ -874,7 +875,7 @@ impl<'a> Ctx<'a> {
         }
         if follow_up
             && caused.is_empty()
-            && cite.contains(&"CMP-17")
+            && cite.contains(&ReqId::Cmp17)
             && let Some(cm) = self.chats.get_mut(alias)
         {
             cm.pending17 = Some((req_seq, ans.seq));
@@ -887,7 +888,7 @@ impl<'a> Ctx<'a> {
         let pend: Vec<(u64, u64)> = self.chats.values().filter_map(|c| c.pending17).collect();
         for _ in pend {
             self.push(Finding::pass(
-                "CMP-17",
+                ReqId::Cmp17,
                 "refused, and no notification followed (no later operation to try)",
             ));
         }
@@ -928,10 +929,10 @@ impl<'a> Ctx<'a> {
         }
         let cmp01 = problems.is_empty();
         if cmp01 {
-            self.push(Finding::pass("CMP-01", "HTTP 200, statusCode 0"));
+            self.push(Finding::pass(ReqId::Cmp01, "HTTP 200, statusCode 0"));
         } else {
             self.push(Finding::fail(
-                "CMP-01",
+                ReqId::Cmp01,
                 format!(
                     "Complete on a {} chat: {}",
                     before.as_str(),
@@ -1010,7 +1011,7 @@ impl<'a> Ctx<'a> {
                     ));
                 }
                 self.push(Finding::fail(
-                    "CMP-02",
+                    ReqId::Cmp02,
                     "no Completed notification reached the owner",
                     w(expected02.clone(), obs, e),
                 ));
@@ -1028,7 +1029,7 @@ impl<'a> Ctx<'a> {
                 if took > dl {
                     cmp02 = false;
                     self.push(Finding::fail(
-                        "CMP-02",
+                        ReqId::Cmp02,
                         "the Completed notification came after the deadline",
                         w(
                             expected02.clone(),
@@ -1040,7 +1041,7 @@ impl<'a> Ctx<'a> {
                     cmp02 = false;
                     e.extend(&dups);
                     self.push(Finding::fail(
-                        "CMP-02",
+                        ReqId::Cmp02,
                         "more than one Completed notification",
                         w(
                             expected02.clone(),
@@ -1052,7 +1053,7 @@ impl<'a> Ctx<'a> {
                     cmp02 = false;
                     e.push(o.seq);
                     self.push(Finding::fail(
-                        "CMP-02",
+                        ReqId::Cmp02,
                         "Completed delivered to an agent that does not own the chat",
                         w(
                             expected02.clone(),
@@ -1062,7 +1063,7 @@ impl<'a> Ctx<'a> {
                     ));
                 } else {
                     self.push(Finding::pass(
-                        "CMP-02",
+                        ReqId::Cmp02,
                         format!("one Completed, {} after the response", secs(took)),
                     ));
                 }
@@ -1087,10 +1088,10 @@ impl<'a> Ctx<'a> {
             let want = format!("/api/v2/chats/{}", c.id);
             match uri {
                 Some(u) if u.ends_with(&want) => {
-                    self.push(Finding::pass("CMP-03", "chat.uri names the chat"));
+                    self.push(Finding::pass(ReqId::Cmp03, "chat.uri names the chat"));
                 }
                 _ => self.push(Finding::fail(
-                    "CMP-03",
+                    ReqId::Cmp03,
                     "chat.uri of the Completed notification does not name the chat",
                     w(
                         format!("chat.uri ending with {want}"),
@@ -1112,7 +1113,7 @@ impl<'a> Ctx<'a> {
             }) {
                 result.order_ok = false;
                 self.push(Finding::fail(
-                    "CMP-04",
+                    ReqId::Cmp04,
                     "the Complete's text was delivered to an agent that does not own the chat",
                     w(
                         format!("the text delivered to the owner {}", c.owner),
@@ -1133,14 +1134,14 @@ impl<'a> Ctx<'a> {
             match (msg, first) {
                 (Some(m), Some(f)) if m.seq < f.seq => {
                     self.push(Finding::pass(
-                        "CMP-04",
+                        ReqId::Cmp04,
                         "the text came before the Completed",
                     ));
                 }
                 (Some(m), Some(f)) => {
                     result.order_ok = false;
                     self.push(Finding::fail(
-                        "CMP-04",
+                        ReqId::Cmp04,
                         "the text came after the Completed",
                         w(
                             expected,
@@ -1151,7 +1152,7 @@ impl<'a> Ctx<'a> {
                 }
                 (Some(_), None) => {
                     self.push(Finding::pass(
-                        "CMP-04",
+                        ReqId::Cmp04,
                         "the text arrived (no Completed to order it against; see CMP-02)",
                     ));
                 }
@@ -1161,7 +1162,7 @@ impl<'a> Ctx<'a> {
                     e.extend(first.map(|f| f.seq));
                     e.extend(self.last_quiet_seq());
                     self.push(Finding::fail(
-                        "CMP-04",
+                        ReqId::Cmp04,
                         "no NewMessages carried the Complete's text",
                         w(
                             expected,
@@ -1181,12 +1182,15 @@ impl<'a> Ctx<'a> {
                 .filter(|n| n.seq > f && n.is_for(&c.id) && !n.is_completed())
                 .collect();
             if after.is_empty() {
-                self.push(Finding::pass("CMP-19", "nothing followed the Completed"));
+                self.push(Finding::pass(
+                    ReqId::Cmp19,
+                    "nothing followed the Completed",
+                ));
             } else {
                 let mut e = vec![f];
                 e.extend(after.iter().take(5).map(|n| n.seq));
                 self.push(Finding::fail(
-                    "CMP-19",
+                    ReqId::Cmp19,
                     "notifications followed the Completed",
                     w(
                         format!("nothing for chat {} after its Completed", c.id),
@@ -1204,7 +1208,7 @@ impl<'a> Ctx<'a> {
         // CMP-22.
         match ans.json.and_then(|j| j.get("referenceId")) {
             None => self.push(Finding::skip(
-                "CMP-22",
+                ReqId::Cmp22,
                 "the response carries no referenceId",
             )),
             Some(rid) => {
@@ -1226,16 +1230,16 @@ impl<'a> Ctx<'a> {
                     .collect();
                 if carrying.is_empty() {
                     self.push(Finding::skip(
-                        "CMP-22",
+                        ReqId::Cmp22,
                         "no caused notification carries a referenceId",
                     ));
                 } else if wrong.is_empty() {
-                    self.push(Finding::pass("CMP-22", "referenceIds agree"));
+                    self.push(Finding::pass(ReqId::Cmp22, "referenceIds agree"));
                 } else {
                     let mut e = evs.clone();
                     e.extend(wrong.iter().map(|n| n.seq));
                     self.push(Finding::fail(
-                        "CMP-22",
+                        ReqId::Cmp22,
                         "a caused notification carries another referenceId",
                         w(
                             format!("referenceId {rid}"),
@@ -1267,10 +1271,10 @@ impl<'a> Ctx<'a> {
     fn both_apply(&mut self, c: &ChatSt, before: ChatState, ok: bool, what: &str, evs: Vec<u64>) {
         let mut rows = vec![];
         if before == ChatState::LeftChat {
-            rows.push(("CMP-15", "Complete on a LeftChat chat"));
+            rows.push((ReqId::Cmp15, "Complete on a LeftChat chat"));
         }
         if !c.customer_present {
-            rows.push(("CMP-16", "Complete after the customer left"));
+            rows.push((ReqId::Cmp16, "Complete after the customer left"));
         }
         for (r, label) in rows {
             if ok {
@@ -1295,18 +1299,18 @@ impl<'a> Ctx<'a> {
         // state in which it has ended (facts sheet §3.1). CMP-05 applies only while the
         // session is open (SPEC §6.4) and CMP-06 only "if still open".
         let session_open = c.customer_present && c.state != Some(ChatState::LeftChat);
-        let mut rows: Vec<&'static str> = vec![];
+        let mut rows: Vec<ReqId> = vec![];
         if p.text.is_some() && session_open {
-            rows.push("CMP-05");
+            rows.push(ReqId::Cmp05);
         }
         if session_open {
-            rows.push("CMP-06");
+            rows.push(ReqId::Cmp06);
         }
         if p.queue_name.is_some() {
-            rows.push("CMP-07");
+            rows.push(ReqId::Cmp07);
         }
         if p.save_lar == Some(true) {
-            rows.push("CMP-08");
+            rows.push(ReqId::Cmp08);
         }
         if rows.is_empty() {
             return;
@@ -1350,7 +1354,7 @@ impl<'a> Ctx<'a> {
         let missing = |key: &str| format!("not observable: the inspect answer has no {key:?}");
         for r in rows {
             let (key, ok, expected, observed): (&str, Option<bool>, String, String) = match r {
-                "CMP-05" => {
+                ReqId::Cmp05 => {
                     let text = p.text.clone().unwrap_or_default();
                     let t = res.get("customerTranscript");
                     let ok = t.and_then(Value::as_array).map(|items| {
@@ -1366,7 +1370,7 @@ impl<'a> Ctx<'a> {
                         format!("customerTranscript {}", t.cloned().unwrap_or(Value::Null)),
                     )
                 }
-                "CMP-06" => {
+                ReqId::Cmp06 => {
                     let ended = res.get("customerSessionEnded");
                     let cs = res.get("customerState");
                     let ok = match (ended, cs) {
@@ -1387,7 +1391,7 @@ impl<'a> Ctx<'a> {
                         ),
                     )
                 }
-                "CMP-07" => {
+                ReqId::Cmp07 => {
                     let q = p.queue_name.clone().unwrap_or_default();
                     let got = res.get("queue");
                     (
@@ -1441,7 +1445,7 @@ impl<'a> Ctx<'a> {
         }
         if results.len() < n {
             self.push(Finding::error(
-                "CMP-20",
+                ReqId::Cmp20,
                 format!(
                     "step {index}: only {} of {n} concurrent Completes could be judged (no answer, or the chat's state was unknown)",
                     results.len()
@@ -1457,7 +1461,7 @@ impl<'a> Ctx<'a> {
         let spread = times.iter().max().unwrap_or(&0) - times.iter().min().unwrap_or(&0);
         if spread > 50_000 {
             self.push(Finding::error(
-                "CMP-20",
+                ReqId::Cmp20,
                 format!(
                     "step {index}: the Completes were sent over {} ms, not within 50 ms (SPEC §6.5)",
                     spread / 1000
@@ -1471,7 +1475,7 @@ impl<'a> Ctx<'a> {
             .collect();
         if bad.is_empty() {
             self.push(Finding::pass(
-                "CMP-20",
+                ReqId::Cmp20,
                 format!(
                     "{} concurrent Completes, one Completed each, in order",
                     results.len()
@@ -1500,7 +1504,7 @@ impl<'a> Ctx<'a> {
                 .collect::<Vec<_>>()
                 .join("; ");
             self.push(Finding::fail(
-                "CMP-20",
+                ReqId::Cmp20,
                 format!(
                     "{} of {} concurrent Completes misbehaved",
                     bad.len(),
@@ -1564,12 +1568,12 @@ impl<'a> Ctx<'a> {
             }
             if problems.is_empty() {
                 self.push(Finding::pass(
-                    "CMP-18",
+                    ReqId::Cmp18,
                     "error bodies are statusCode + statusMessage",
                 ));
             } else {
                 self.push(Finding::fail(
-                    "CMP-18",
+                    ReqId::Cmp18,
                     format!("error body: {}", problems.join("; ")),
                     w(
                         "an error body with exactly statusCode (≠ 0) and statusMessage",
@@ -1594,14 +1598,17 @@ impl<'a> Ctx<'a> {
             n += 1;
             if let Err(why) = self.shapes.validate("notification", data) {
                 self.push(Finding::fail(
-                    "NTF-01",
+                    ReqId::Ntf01,
                     format!("invalid notification: {why}"),
                     w("a notification valid against its schema", why, vec![e.seq]),
                 ));
             }
         }
         if n > 0 {
-            self.push(Finding::pass("NTF-01", format!("{n} notifications valid")));
+            self.push(Finding::pass(
+                ReqId::Ntf01,
+                format!("{n} notifications valid"),
+            ));
         }
     }
 }

@@ -8,6 +8,7 @@
 
 use super::{Finding, Witness};
 use crate::history::{BayeuxEvent, EventKind, History};
+use crate::spec::ReqId;
 use serde_json::Value;
 
 /// Judges NTF-02 for every agent with Bayeux events in `run_history`: one finding per
@@ -34,7 +35,7 @@ pub fn judge_session(run_history: &History) -> Vec<Finding> {
         judge_agent(agent, &evs, &mut out);
         if out.len() == before {
             out.push(Finding::pass(
-                "NTF-02",
+                ReqId::Ntf02,
                 format!("{agent}: handshake, subscribe and connect succeeded; advice followed"),
             ));
         }
@@ -44,7 +45,7 @@ pub fn judge_session(run_history: &History) -> Vec<Finding> {
 
 fn fail(agent: &str, reason: &str, expected: &str, observed: String, seq: Vec<u64>) -> Finding {
     Finding::fail(
-        "NTF-02",
+        ReqId::Ntf02,
         format!("{agent}: {reason}"),
         Witness {
             expected: expected.into(),
@@ -135,14 +136,14 @@ fn judge_agent(agent: &str, evs: &[(u64, &BayeuxEvent)], out: &mut Vec<Finding>)
                 if let Some((aseq, want, interval)) = &pending {
                     if reconnect != want {
                         out.push(Finding::error(
-                            "NTF-02",
+                            ReqId::Ntf02,
                             format!(
                                 "{agent}: the harness followed reconnect {reconnect:?} where the server advised {want:?} (seq {aseq}, {seq})"
                             ),
                         ));
                     } else if interval_ms < interval {
                         out.push(Finding::error(
-                            "NTF-02",
+                            ReqId::Ntf02,
                             format!(
                                 "{agent}: the harness waited {interval_ms} ms where the server advised {interval} ms (seq {aseq}, {seq})"
                             ),
@@ -193,7 +194,7 @@ fn judge_agent(agent: &str, evs: &[(u64, &BayeuxEvent)], out: &mut Vec<Finding>)
         && r == "handshake"
     {
         out.push(Finding::error(
-            "NTF-02",
+            ReqId::Ntf02,
             format!("{agent}: the server advised reconnect \"handshake\" (seq {seq}) and the harness never handshook again"),
         ));
     }

@@ -4,6 +4,7 @@
 
 use super::{Finding, Shapes, Witness};
 use crate::history::{Event, EventKind};
+use crate::spec::ReqId;
 
 /// Judges the shape of every notification in `events` against `notification` (NTF-01).
 /// A Fail per invalid notification (with its seq as witness), else one Pass when there
@@ -18,7 +19,7 @@ pub fn judge_unclaimed(events: &[&Event], shapes: &dyn Shapes) -> Vec<Finding> {
         n += 1;
         if let Err(why) = shapes.validate("notification", data) {
             out.push(Finding::fail(
-                "NTF-01",
+                ReqId::Ntf01,
                 format!(
                     "a notification to {agent} that no case's chat claimed is not valid: {why}"
                 ),
@@ -34,7 +35,7 @@ pub fn judge_unclaimed(events: &[&Event], shapes: &dyn Shapes) -> Vec<Finding> {
     }
     if out.is_empty() && n > 0 {
         out.push(Finding::pass(
-            "NTF-01",
+            ReqId::Ntf01,
             format!("{n} notifications outside the cases' chats, all valid"),
         ));
     }
@@ -76,7 +77,7 @@ mod tests {
         let bad = note(2, json!({"chat": {"state": "Completed"}}));
         let f = judge_unclaimed(&[&good, &bad], &NeedsChatId);
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].req, "NTF-01");
+        assert_eq!(f[0].req, ReqId::Ntf01);
         assert_eq!(f[0].verdict, super::super::Verdict::Fail);
         assert_eq!(f[0].witness.as_ref().unwrap().events, vec![2]);
         let f = judge_unclaimed(&[&good], &NeedsChatId);

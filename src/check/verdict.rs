@@ -1,5 +1,6 @@
 //! Verdicts (SPEC §4): what the checker concludes, per requirement and per case.
 
+use crate::spec::ReqId;
 use serde::{Deserialize, Serialize};
 
 /// The outcome of one check, or of a requirement over a whole run.
@@ -46,8 +47,8 @@ pub struct Witness {
 /// One verdict of one requirement in one case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
-    /// Requirement id from the SPEC catalogue (`"CMP-04"`).
-    pub req: String,
+    /// Requirement id from the SPEC catalogue (`ReqId::Cmp04`).
+    pub req: ReqId,
     pub verdict: Verdict,
     /// One line: why (for Skip and Error the reason; for Fail a summary).
     pub reason: String,
@@ -57,36 +58,36 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn pass(req: &str, reason: impl Into<String>) -> Self {
+    pub fn pass(req: ReqId, reason: impl Into<String>) -> Self {
         Finding {
-            req: req.to_string(),
+            req,
             verdict: Verdict::Pass,
             reason: reason.into(),
             witness: None,
         }
     }
 
-    pub fn skip(req: &str, reason: impl Into<String>) -> Self {
+    pub fn skip(req: ReqId, reason: impl Into<String>) -> Self {
         Finding {
-            req: req.to_string(),
+            req,
             verdict: Verdict::Skip,
             reason: reason.into(),
             witness: None,
         }
     }
 
-    pub fn error(req: &str, reason: impl Into<String>) -> Self {
+    pub fn error(req: ReqId, reason: impl Into<String>) -> Self {
         Finding {
-            req: req.to_string(),
+            req,
             verdict: Verdict::Error,
             reason: reason.into(),
             witness: None,
         }
     }
 
-    pub fn fail(req: &str, reason: impl Into<String>, witness: Witness) -> Self {
+    pub fn fail(req: ReqId, reason: impl Into<String>, witness: Witness) -> Self {
         Finding {
-            req: req.to_string(),
+            req,
             verdict: Verdict::Fail,
             reason: reason.into(),
             witness: Some(witness),

@@ -10,6 +10,7 @@
 //! Secrets never enter a history: [`redact_headers`] is applied by the recorder to every
 //! request it stores.
 
+use crate::spec::ReqId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -165,7 +166,7 @@ pub enum EventKind {
         id: String,
         seed: u64,
         #[serde(alias = "targets")]
-        exercises: Vec<String>,
+        exercises: Vec<ReqId>,
     },
     /// The runner starts step `index` of the case.
     Step { index: usize, step: Step },

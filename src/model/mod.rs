@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 use crate::history::Body;
+use crate::spec::ReqId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -135,7 +136,7 @@ pub enum Classified {
     /// (`CMP-09`, `CMP-10` or `CMP-11`).
     InvalidComplete {
         /// The requirement the body breaks.
-        req: &'static str,
+        req: ReqId,
         /// Which rule, in words.
         reason: String,
     },
@@ -190,7 +191,7 @@ pub fn classify(body: &Body) -> Classified {
     if op != OpName::Complete {
         return Classified::Op(Operation::Other(op));
     }
-    let invalid = |req: &'static str, reason: &str| Classified::InvalidComplete {
+    let invalid = |req: ReqId, reason: &str| Classified::InvalidComplete {
         req,
         reason: reason.to_string(),
     };
@@ -200,27 +201,27 @@ pub fn classify(body: &Body) -> Classified {
     let save_lar = obj.get("saveLAR");
     let queue_name = obj.get("queueName");
     if text.is_some_and(|t| !t.is_string()) {
-        return invalid("CMP-11", "text is not a string");
+        return invalid(ReqId::Cmp11, "text is not a string");
     }
     if message_type.is_some_and(|t| !t.is_string()) {
-        return invalid("CMP-11", "messageType is not a string");
+        return invalid(ReqId::Cmp11, "messageType is not a string");
     }
     if save_lar.is_some_and(|t| !t.is_boolean()) {
-        return invalid("CMP-11", "saveLAR is not a boolean");
+        return invalid(ReqId::Cmp11, "saveLAR is not a boolean");
     }
     if queue_name.is_some_and(|q| q.as_str().is_none_or(str::is_empty)) {
-        return invalid("CMP-11", "queueName is not a non-empty string");
+        return invalid(ReqId::Cmp11, "queueName is not a non-empty string");
     }
     if text.is_none() && message_type.is_some() {
-        return invalid("CMP-09", "messageType without text");
+        return invalid(ReqId::Cmp09, "messageType without text");
     }
     if text.is_none() && treat_as.is_some() {
-        return invalid("CMP-09", "treatAs without text");
+        return invalid(ReqId::Cmp09, "treatAs without text");
     }
     if let Some(t) = treat_as
         && !matches!(t.as_str(), Some("Normal") | Some("System"))
     {
-        return invalid("CMP-10", "treatAs is not Normal or System");
+        return invalid(ReqId::Cmp10, "treatAs is not Normal or System");
     }
     let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
     Classified::Op(Operation::Complete(CompleteParams {
@@ -247,7 +248,7 @@ pub enum ExpectedNote {
 pub struct Refusal {
     /// The requirement the refusal is judged under, if any (other operations' refusals
     /// belong to no requirement yet: future work, SPEC §3).
-    pub req: Option<&'static str>,
+    pub req: Option<ReqId>,
     /// Why the model refuses, in words.
     pub reason: String,
     /// statusCodes the requirement itself demands (MUST-strength within the row), if any.
@@ -314,7 +315,7 @@ const CODES_CMP09: &[i64] = &[1, 2, 10];
 /// parameters (CMP-09/10/11), then the state (CMP-12 Invited, CMP-13 Completed). The
 /// SPEC is silent on precedence; generated cases break one rule at a time.
 pub fn expect(state: Option<ChatState>, caller_owns: bool, op: &Classified) -> Expectation {
-    let refuse = |req: Option<&'static str>,
+    let refuse = |req: Option<ReqId>,
                   reason: String,
                   required: Option<&'static [i64]>,
                   preferred: Option<&'static [i64]>| Expectation {
@@ -328,10 +329,10 @@ pub fn expect(state: Option<ChatState>, caller_owns: bool, op: &Classified) -> E
         notifications: vec![],
     };
     let is_complete = op.is_complete();
-    let cmp = |r: &'static str| if is_complete { Some(r) } else { None };
+    let cmp = |r: ReqId| if is_complete { Some(r) } else { None };
     let opname = match op {
         Classified::Malformed { reason } => {
-            return refuse(Some("REQ-01"), reason.clone(), None, None);
+            return refuse(Some(ReqId::Req01), reason.clone(), None, None);
         }
         Classified::InvalidComplete { .. } => OpName::Complete,
         Classified::Op(Operation::Complete(_)) => OpName::Complete,
@@ -340,7 +341,7 @@ pub fn expect(state: Option<ChatState>, caller_owns: bool, op: &Classified) -> E
     let Some(st) = state else {
         // SPEC §2: unknown id → 6 (SHOULD); CMP-14 demands 6 for a Complete.
         return refuse(
-            cmp("CMP-14"),
+            cmp(ReqId::Cmp14),
             "unknown chat id".into(),
             if is_complete {
                 Some(CODES_UNKNOWN)
@@ -352,19 +353,19 @@ pub fn expect(state: Option<ChatState>, caller_owns: bool, op: &Classified) -> E
     };
     if !caller_owns {
         return refuse(
-            cmp("CMP-21"),
+            cmp(ReqId::Cmp21),
             "the chat belongs to another agent".into(),
             Some(CODES_OTHER_AGENT),
             None,
         );
     }
     if let Classified::InvalidComplete { req, reason } = op {
-        let preferred = if *req == "CMP-09" {
+        let preferred = if *req == ReqId::Cmp09 {
             Some(CODES_CMP09)
         } else {
             None
         };
-        return refuse(Some(req), reason.clone(), None, preferred);
+        return refuse(Some(*req), reason.clone(), None, preferred);
     }
     match transition(st, opname) {
         Some(next) => {
@@ -385,10 +386,10 @@ pub fn expect(state: Option<ChatState>, caller_owns: bool, op: &Classified) -> E
             let reason = format!("{} is not valid in state {}", opname.as_str(), st.as_str());
             match (opname, st) {
                 (OpName::Complete, ChatState::Invited) => {
-                    refuse(Some("CMP-12"), reason, None, Some(CODES_INVITED))
+                    refuse(Some(ReqId::Cmp12), reason, None, Some(CODES_INVITED))
                 }
                 (OpName::Complete, ChatState::Completed) => {
-                    refuse(Some("CMP-13"), reason, None, Some(CODES_COMPLETED))
+                    refuse(Some(ReqId::Cmp13), reason, None, Some(CODES_COMPLETED))
                 }
                 _ => refuse(None, reason, None, None),
             }
@@ -405,71 +406,74 @@ mod tests {
         Body::Json(v)
     }
 
-    fn req_of(c: &Classified) -> &'static str {
+    fn req_of(c: &Classified) -> Option<ReqId> {
         match c {
-            Classified::Malformed { .. } => "REQ-01",
-            Classified::InvalidComplete { req, .. } => req,
-            Classified::Op(_) => "ok",
+            Classified::Malformed { .. } => Some(ReqId::Req01),
+            Classified::InvalidComplete { req, .. } => Some(*req),
+            Classified::Op(_) => None,
         }
     }
 
     #[test]
     fn classify_hand_written_bodies() {
-        let cases: Vec<(Body, &str)> = vec![
-            (Body::Raw("{".into()), "REQ-01"),
-            (Body::Empty, "REQ-01"),
-            (j(json!([1])), "REQ-01"),
-            (j(json!({})), "REQ-01"),
-            (j(json!({"operationName": 3})), "REQ-01"),
-            (j(json!({"operationName": "Explode"})), "REQ-01"),
-            (j(json!({"operationName": "complete"})), "REQ-01"),
-            (j(json!({"operationName": "Complete"})), "ok"),
+        let cases: Vec<(Body, Option<ReqId>)> = vec![
+            (Body::Raw("{".into()), Some(ReqId::Req01)),
+            (Body::Empty, Some(ReqId::Req01)),
+            (j(json!([1])), Some(ReqId::Req01)),
+            (j(json!({})), Some(ReqId::Req01)),
+            (j(json!({"operationName": 3})), Some(ReqId::Req01)),
+            (j(json!({"operationName": "Explode"})), Some(ReqId::Req01)),
+            (j(json!({"operationName": "complete"})), Some(ReqId::Req01)),
+            (j(json!({"operationName": "Complete"})), None),
             (
                 j(
                     json!({"operationName": "Complete", "queueName": "Q", "saveLAR": true,
                 "text": "bye", "messageType": "Text", "treatAs": "System"}),
                 ),
-                "ok",
+                None,
             ),
-            (j(json!({"operationName": "Complete", "extra": 1})), "ok"),
+            (j(json!({"operationName": "Complete", "extra": 1})), None),
             (
                 j(json!({"operationName": "Complete", "messageType": "Text"})),
-                "CMP-09",
+                Some(ReqId::Cmp09),
             ),
             (
                 j(json!({"operationName": "Complete", "treatAs": "Normal"})),
-                "CMP-09",
+                Some(ReqId::Cmp09),
             ),
             (
                 j(json!({"operationName": "Complete", "text": "x", "treatAs": "Loud"})),
-                "CMP-10",
+                Some(ReqId::Cmp10),
             ),
             (
                 j(json!({"operationName": "Complete", "text": "x", "treatAs": 1})),
-                "CMP-10",
+                Some(ReqId::Cmp10),
             ),
             (
                 j(json!({"operationName": "Complete", "saveLAR": "true"})),
-                "CMP-11",
+                Some(ReqId::Cmp11),
             ),
             (
                 j(json!({"operationName": "Complete", "queueName": ""})),
-                "CMP-11",
+                Some(ReqId::Cmp11),
             ),
             (
                 j(json!({"operationName": "Complete", "queueName": 7})),
-                "CMP-11",
+                Some(ReqId::Cmp11),
             ),
-            (j(json!({"operationName": "Complete", "text": 7})), "CMP-11"),
+            (
+                j(json!({"operationName": "Complete", "text": 7})),
+                Some(ReqId::Cmp11),
+            ),
             (
                 j(json!({"operationName": "Complete", "text": null})),
-                "CMP-11",
+                Some(ReqId::Cmp11),
             ),
             (
                 j(json!({"operationName": "Complete", "text": "x", "messageType": 1})),
-                "CMP-11",
+                Some(ReqId::Cmp11),
             ),
-            (j(json!({"operationName": "Accept", "nickname": "A"})), "ok"),
+            (j(json!({"operationName": "Accept", "nickname": "A"})), None),
         ];
         for (b, want) in cases {
             assert_eq!(req_of(&classify(&b)), want, "{b:?}");
@@ -491,22 +495,22 @@ mod tests {
         );
         assert!(expect(Some(ChatState::LeftChat), true, &complete).is_success());
         let r = |s, owns| expect(s, owns, &complete).refusal.unwrap();
-        assert_eq!(r(Some(ChatState::Invited), true).req, Some("CMP-12"));
+        assert_eq!(r(Some(ChatState::Invited), true).req, Some(ReqId::Cmp12));
         assert_eq!(
             r(Some(ChatState::Invited), true).preferred_codes,
             Some(&[2, 3][..])
         );
-        assert_eq!(r(Some(ChatState::Completed), true).req, Some("CMP-13"));
-        assert_eq!(r(None, true).req, Some("CMP-14"));
+        assert_eq!(r(Some(ChatState::Completed), true).req, Some(ReqId::Cmp13));
+        assert_eq!(r(None, true).req, Some(ReqId::Cmp14));
         assert_eq!(r(None, true).required_codes, Some(&[6][..]));
-        assert_eq!(r(Some(ChatState::Chatting), false).req, Some("CMP-21"));
+        assert_eq!(r(Some(ChatState::Chatting), false).req, Some(ReqId::Cmp21));
         assert_eq!(
             r(Some(ChatState::Chatting), false).required_codes,
             Some(&[3, 5, 6][..])
         );
         let bad = classify(&j(json!({"operationName":"Complete","treatAs":"Normal"})));
         let e = expect(Some(ChatState::Chatting), true, &bad);
-        assert_eq!(e.refusal.as_ref().unwrap().req, Some("CMP-09"));
+        assert_eq!(e.refusal.as_ref().unwrap().req, Some(ReqId::Cmp09));
         assert_eq!(e.next, Some(ChatState::Chatting));
         let accept = classify(&j(json!({"operationName":"Accept"})));
         assert_eq!(
@@ -536,7 +540,7 @@ mod tests {
                 .refusal
                 .unwrap()
                 .req,
-            Some("REQ-01")
+            Some(ReqId::Req01)
         );
     }
 
@@ -574,12 +578,12 @@ mod tests {
                     || g("messageType").is_some_and(|v| !v.is_string())
                     || g("saveLAR").is_some_and(|v| !v.is_boolean())
                     || g("queueName").is_some_and(|v| v.as_str().is_none_or(|s| s.is_empty())) {
-                    "CMP-11"
+                    Some(ReqId::Cmp11)
                 } else if g("text").is_none() && (g("messageType").is_some() || g("treatAs").is_some()) {
-                    "CMP-09"
+                    Some(ReqId::Cmp09)
                 } else if g("treatAs").is_some_and(|v| v != "Normal" && v != "System") {
-                    "CMP-10"
-                } else { "ok" };
+                    Some(ReqId::Cmp10)
+                } else { None };
                 prop_assert_eq!(got, want);
             }
         }

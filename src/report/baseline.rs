@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! [[waive]]
-//! id = "CMP-04"
+//! id = ReqId::Cmp04
 //! reason = "vendor ticket 1234: message arrives after the status change"
 //! expires = "2027-01-31"   # optional, YYYY-MM-DD (a TOML date literal works too)
 //! ```

@@ -7,6 +7,7 @@ use super::{ReportError, case_stems, scrub_text, write_file};
 use crate::check::{Finding, Verdict};
 use crate::history::redact::Scrubber;
 use crate::history::{AuthVariant, Body, ChatRef, EventKind, History, Step};
+use crate::spec::ReqId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -33,7 +34,7 @@ pub struct CaseFile {
     pub case_seed: u64,
     /// Requirement ids the case was built to exercise.
     #[serde(alias = "targets")]
-    pub exercises: Vec<String>,
+    pub exercises: Vec<ReqId>,
     /// The (shrunk) steps to replay.
     pub steps: Vec<Step>,
     pub findings: Vec<Finding>,
@@ -280,7 +281,7 @@ pub fn curl_script(case: &CaseFile) -> String {
             case.seed,
             case.harness_version,
             case.target,
-            case.exercises.join(", ")
+            crate::spec::join(&case.exercises, ", ")
         ),
     );
     for f in case.findings.iter().filter(|f| f.verdict == Verdict::Fail) {

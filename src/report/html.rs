@@ -188,7 +188,7 @@ pub fn render_html(report: &RunReport, scrub: &Scrubber) -> String {
                     h,
                     "<li>case {} — {}: {}</li>",
                     esc(&c.id),
-                    esc(&f.req),
+                    esc(f.req.as_str()),
                     esc(&f.reason)
                 );
             }
@@ -262,7 +262,7 @@ fn case_section(h: &mut String, c: &CaseReport, stem: Option<&str>, report: &Run
         let _ = write!(
             h,
             "<dl class=\"witness\"><dt>{} failed</dt><dd>{}</dd>",
-            esc(&f.req),
+            esc(f.req.as_str()),
             esc(&f.reason)
         );
         if let Some(w) = &f.witness {

@@ -86,7 +86,7 @@ fn failure_text(
         for f in case
             .findings
             .iter()
-            .filter(|f| f.req == r.id && f.verdict == Verdict::Fail)
+            .filter(|f| r.id == f.req.as_str() && f.verdict == Verdict::Fail)
         {
             out.push_str(&format!("  reason:   {}\n", f.reason));
             if let Some(w) = &f.witness {

@@ -273,7 +273,10 @@ pub fn transcript(history: &History) -> String {
                 seed,
                 exercises,
             } => {
-                format!("case {id} seed {seed} exercises {}", exercises.join(","))
+                format!(
+                    "case {id} seed {seed} exercises {}",
+                    crate::spec::join(exercises, ",")
+                )
             }
             EventKind::Step { index, step } => format!("step {index}: {}", step_line(&mut n, step)),
             EventKind::Bind {

@@ -5,6 +5,7 @@
 use crate::check::{Finding, Verdict};
 use crate::history::{History, Step};
 use crate::spec::Level;
+use crate::spec::ReqId;
 use serde::{Deserialize, Serialize};
 
 /// Version of the `report.json` format.
@@ -102,7 +103,7 @@ pub struct CaseReport {
     pub seed: u64,
     /// Requirement ids the case was built to exercise.
     #[serde(alias = "targets")]
-    pub exercises: Vec<String>,
+    pub exercises: Vec<ReqId>,
     /// The (shrunk, for a failure) steps.
     pub steps: Vec<Step>,
     pub findings: Vec<Finding>,

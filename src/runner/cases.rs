@@ -4,6 +4,7 @@
 
 use crate::history::{AuthVariant, Body, ChatRef, Step};
 use crate::schema::{Invalid, RuleKind, Schemas};
+use crate::spec::ReqId;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde::{Deserialize, Serialize};
@@ -15,7 +16,7 @@ pub struct Case {
     pub id: String,
     pub seed: u64,
     #[serde(alias = "targets")]
-    pub exercises: Vec<String>,
+    pub exercises: Vec<ReqId>,
     pub steps: Vec<Step>,
 }
 
@@ -151,8 +152,8 @@ fn inspect(chat: &str) -> Step {
     Step::Inspect { chat: chat.into() }
 }
 
-fn ids(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
+fn ids(list: &[ReqId]) -> Vec<ReqId> {
+    list.to_vec()
 }
 
 fn at_path(inv: &Invalid, path: &str) -> bool {
@@ -169,7 +170,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
     let b = agents.get(1).cloned();
     let mut out: Vec<Case> = Vec::new();
     let mut idx = 0u64;
-    let mut push = |out: &mut Vec<Case>, name: &str, exercises: &[&str], steps: Vec<Step>| {
+    let mut push = |out: &mut Vec<Case>, name: &str, exercises: &[ReqId], steps: Vec<Step>| {
         let seed = case_seed(run_seed, idx);
         idx += 1;
         out.push(Case {
@@ -186,7 +187,13 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         &mut out,
         "complete-plain",
         &[
-            "CMP-01", "CMP-02", "CMP-03", "CMP-06", "CMP-19", "CMP-22", "NTF-01",
+            ReqId::Cmp01,
+            ReqId::Cmp02,
+            ReqId::Cmp03,
+            ReqId::Cmp06,
+            ReqId::Cmp19,
+            ReqId::Cmp22,
+            ReqId::Ntf01,
         ],
         vec![
             offer("c1", &a),
@@ -199,7 +206,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
     push(
         &mut out,
         "complete-queue",
-        &["CMP-01", "CMP-02", "CMP-07"],
+        &[ReqId::Cmp01, ReqId::Cmp02, ReqId::Cmp07],
         vec![
             offer("c1", &a),
             accept("c1"),
@@ -214,7 +221,13 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
     push(
         &mut out,
         "complete-text",
-        &["CMP-01", "CMP-02", "CMP-04", "CMP-05", "CMP-06"],
+        &[
+            ReqId::Cmp01,
+            ReqId::Cmp02,
+            ReqId::Cmp04,
+            ReqId::Cmp05,
+            ReqId::Cmp06,
+        ],
         vec![
             offer("c1", &a),
             accept("c1"),
@@ -231,7 +244,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
     push(
         &mut out,
         "complete-savelar",
-        &["CMP-01", "CMP-02", "CMP-08"],
+        &[ReqId::Cmp01, ReqId::Cmp02, ReqId::Cmp08],
         vec![
             offer("c1", &a),
             accept("c1"),
@@ -246,7 +259,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
     push(
         &mut out,
         "complete-text-generated",
-        &["CMP-01", "CMP-02", "CMP-04", "CMP-05"],
+        &[ReqId::Cmp01, ReqId::Cmp02, ReqId::Cmp04, ReqId::Cmp05],
         vec![
             offer("c1", &a),
             accept("c1"),
@@ -260,7 +273,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         push(
             &mut out,
             &format!("complete-generated-{}", i + 1),
-            &["CMP-01", "CMP-02", "CMP-03"],
+            &[ReqId::Cmp01, ReqId::Cmp02, ReqId::Cmp03],
             vec![
                 offer("c1", &a),
                 accept("c1"),
@@ -272,10 +285,10 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
     }
     // Refused bodies: each breaks one rule, then the chat must still complete (CMP-17).
     type Rule = Box<dyn Fn(&Invalid) -> bool>;
-    let refusals: [(&str, &[&str], Rule); 5] = [
+    let refusals: [(&str, &[ReqId], Rule); 5] = [
         (
             "refuse-messagetype-without-text",
-            &["CMP-09", "CMP-17", "CMP-18"],
+            &[ReqId::Cmp09, ReqId::Cmp17, ReqId::Cmp18],
             Box::new(|i| {
                 i.rule.kind == RuleKind::BrokenDependentRequired
                     && at_path(i, "")
@@ -284,7 +297,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         ),
         (
             "refuse-treatas-without-text",
-            &["CMP-09", "CMP-17", "CMP-18"],
+            &[ReqId::Cmp09, ReqId::Cmp17, ReqId::Cmp18],
             Box::new(|i| {
                 i.rule.kind == RuleKind::BrokenDependentRequired
                     && i.value.get("treatAs").is_some()
@@ -293,17 +306,17 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         ),
         (
             "refuse-bad-treatas",
-            &["CMP-10", "CMP-17", "CMP-18"],
+            &[ReqId::Cmp10, ReqId::Cmp17, ReqId::Cmp18],
             Box::new(|i| i.rule.kind == RuleKind::NotInEnum && at_path(i, "/treatAs")),
         ),
         (
             "refuse-savelar-not-boolean",
-            &["CMP-11", "CMP-17", "CMP-18"],
+            &[ReqId::Cmp11, ReqId::Cmp17, ReqId::Cmp18],
             Box::new(|i| i.rule.kind == RuleKind::WrongType && at_path(i, "/saveLAR")),
         ),
         (
             "refuse-empty-queuename",
-            &["CMP-11", "CMP-17", "CMP-18"],
+            &[ReqId::Cmp11, ReqId::Cmp17, ReqId::Cmp18],
             Box::new(|i| i.rule.kind == RuleKind::TooShort && at_path(i, "/queueName")),
         ),
     ];
@@ -327,7 +340,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
     push(
         &mut out,
         "refuse-text-not-string",
-        &["CMP-11", "CMP-17"],
+        &[ReqId::Cmp11, ReqId::Cmp17],
         vec![
             offer("c1", &a),
             accept("c1"),
@@ -340,7 +353,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
     push(
         &mut out,
         "complete-invited",
-        &["CMP-12", "CMP-17", "CMP-18"],
+        &[ReqId::Cmp12, ReqId::Cmp17, ReqId::Cmp18],
         vec![
             offer("c1", &a),
             post("c1", complete()),
@@ -352,7 +365,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
     push(
         &mut out,
         "complete-twice",
-        &["CMP-13", "CMP-19", "CMP-18"],
+        &[ReqId::Cmp13, ReqId::Cmp19, ReqId::Cmp18],
         vec![
             offer("c1", &a),
             accept("c1"),
@@ -364,7 +377,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
     push(
         &mut out,
         "complete-unknown-id",
-        &["CMP-14", "CMP-18"],
+        &[ReqId::Cmp14, ReqId::Cmp18],
         vec![Step::AgentPost {
             chat: ChatRef::Unknown(format!("0000UNKN{:08X}", run_seed as u32)),
             by_other_agent: false,
@@ -375,7 +388,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
     push(
         &mut out,
         "complete-leftchat",
-        &["CMP-15", "CMP-01", "CMP-02"],
+        &[ReqId::Cmp15, ReqId::Cmp01, ReqId::Cmp02],
         vec![
             offer("c1", &a),
             accept("c1"),
@@ -387,7 +400,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
     push(
         &mut out,
         "complete-after-customer-left",
-        &["CMP-16", "CMP-01", "CMP-02"],
+        &[ReqId::Cmp16, ReqId::Cmp01, ReqId::Cmp02],
         vec![
             offer("c1", &a),
             accept("c1"),
@@ -424,7 +437,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         push(
             &mut out,
             "complete-many-at-once",
-            &["CMP-20", "CMP-02", "CMP-04"],
+            &[ReqId::Cmp20, ReqId::Cmp02, ReqId::Cmp04],
             steps,
         );
     }
@@ -432,7 +445,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         push(
             &mut out,
             "complete-other-agents-chat",
-            &["CMP-21", "CMP-17", "CMP-18"],
+            &[ReqId::Cmp21, ReqId::Cmp17, ReqId::Cmp18],
             vec![
                 offer("c1", &a),
                 accept("c1"),
@@ -457,7 +470,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
     push(
         &mut out,
         "complete-without-csrf",
-        &["SES-01"],
+        &[ReqId::Ses01],
         vec![
             offer("c1", &a),
             accept("c1"),
@@ -469,7 +482,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
     push(
         &mut out,
         "complete-without-credentials",
-        &["SES-02"],
+        &[ReqId::Ses02],
         vec![
             offer("c1", &a),
             accept("c1"),
@@ -486,7 +499,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
     push(
         &mut out,
         "malformed-bodies",
-        &["REQ-01", "CMP-18"],
+        &[ReqId::Req01, ReqId::Cmp18],
         vec![
             offer("c1", &a),
             accept("c1"),
@@ -604,7 +617,14 @@ pub fn random_sequence(
     Ok(Case {
         id: format!("random-{}", index + 1),
         seed,
-        exercises: ids(&["CMP-01", "CMP-02", "CMP-17", "CMP-18", "CMP-19", "NTF-01"]),
+        exercises: ids(&[
+            ReqId::Cmp01,
+            ReqId::Cmp02,
+            ReqId::Cmp17,
+            ReqId::Cmp18,
+            ReqId::Cmp19,
+            ReqId::Ntf01,
+        ]),
         steps,
     })
 }

@@ -14,6 +14,7 @@ use crate::client::{
 use crate::history::{AuthVariant, Body, ChatRef, Event, EventKind, History, Recorder, Step};
 use crate::runner::cases::Case;
 use crate::schema::Schemas;
+use crate::spec::ReqId;
 use futures_util::future::join_all;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
@@ -33,11 +34,11 @@ pub struct CaseOutcome {
 
 impl CaseOutcome {
     /// Requirement ids this case failed.
-    pub fn failed(&self) -> BTreeSet<String> {
+    pub fn failed(&self) -> BTreeSet<ReqId> {
         self.findings
             .iter()
             .filter(|f| f.verdict == Verdict::Fail)
-            .map(|f| f.req.clone())
+            .map(|f| f.req)
             .collect()
     }
 }

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod selftest;
 pub mod shrink;
 
+use crate::spec::ReqId;
 pub use cli::parse_duration as cli_parse_duration;
 
 use crate::check::{CheckConfig, Finding, Verdict, fold};
@@ -230,13 +231,14 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
     if !errors.is_empty() {
         // Every requirement nothing could judge is an Error (never a Fail, never a
         // silent Skip) carrying the reason.
-        let judged: BTreeSet<String> = case_reports
+        let judged: BTreeSet<ReqId> = case_reports
             .iter()
-            .flat_map(|c| c.findings.iter().map(|f| f.req.clone()))
+            .flat_map(|c| c.findings.iter().map(|f| f.req))
             .collect();
         let reason = errors.join("; ");
-        let findings: Vec<Finding> = crate::spec::ids()
-            .filter(|id| !judged.contains(*id))
+        let findings: Vec<Finding> = ReqId::ALL
+            .into_iter()
+            .filter(|id| !judged.contains(id))
             .map(|id| Finding::error(id, reason.clone()))
             .collect();
         if !findings.is_empty() {
@@ -316,7 +318,7 @@ pub fn plan(s: &RunSettings, schemas: &Schemas, agents: &[String]) -> Result<Vec
         all.retain(|c| {
             c.exercises
                 .iter()
-                .any(|t| s.only.iter().any(|o| o.eq_ignore_ascii_case(t)))
+                .any(|t| s.only.iter().any(|o| o.eq_ignore_ascii_case(t.as_str())))
         });
     }
     Ok(all)
@@ -346,7 +348,7 @@ async fn run_cases(
                 reports.push(CaseReport {
                     id: "session".into(),
                     seed: s.seed,
-                    exercises: vec!["NTF-02".into()],
+                    exercises: vec![ReqId::Ntf02.into()],
                     steps: Vec::new(),
                     verdict: Verdict::Fail,
                     findings: session,
@@ -393,7 +395,10 @@ async fn run_cases(
                             b.println(format!(
                                 "FAIL {} ({})",
                                 c.id,
-                                o.failed().into_iter().collect::<Vec<_>>().join(", ")
+                                crate::spec::join(
+                                    &o.failed().into_iter().collect::<Vec<_>>(),
+                                    ", "
+                                )
                             ));
                         }
                     }
@@ -425,17 +430,17 @@ async fn run_cases(
     // wall time (each re-run of a case whose notification never comes costs a deadline).
     let mut budget = s.shrink_budget;
     let shrink_until = Instant::now() + (s.deadline * 12).max(Duration::from_secs(60));
-    let mut shrunk_for: BTreeSet<String> = BTreeSet::new();
+    let mut shrunk_for: BTreeSet<ReqId> = BTreeSet::new();
     let mut reports = Vec::new();
     for (i, out) in outcomes {
         let case = &plan[i];
         let failed = out.failed();
-        let fresh: Vec<String> = failed.difference(&shrunk_for).cloned().collect();
+        let fresh: Vec<ReqId> = failed.difference(&shrunk_for).cloned().collect();
         if fresh.is_empty() || budget == 0 || Instant::now() >= shrink_until {
             reports.push(case_report(case, out, s.keep_histories, None));
             continue;
         }
-        let wanted = fresh[0].clone();
+        let wanted = fresh[0];
         let env_ref = &env;
         let (small, used) = shrink::shrink(case, budget, |c| {
             let wanted = wanted.clone();
@@ -477,7 +482,7 @@ async fn run_cases(
     reports.push(CaseReport {
         id: format!("session{shard_suffix}"),
         seed: s.seed,
-        exercises: vec!["NTF-02".into()],
+        exercises: vec![ReqId::Ntf02.into()],
         steps: Vec::new(),
         verdict,
         history: (verdict == Verdict::Fail || s.keep_histories).then(|| env.run_history()),

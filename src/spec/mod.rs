@@ -370,6 +370,11 @@ pub fn find(id: &str) -> Option<&'static Requirement> {
     ReqId::parse(id).map(ReqId::requirement)
 }
 
+/// Joins ids with `sep` (`CMP-01,CMP-02`).
+pub fn join(ids: &[ReqId], sep: &str) -> String {
+    ids.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(sep)
+}
+
 /// All requirement ids, in catalogue order.
 pub fn ids() -> impl Iterator<Item = &'static str> {
     CATALOGUE.iter().map(|r| r.id.as_str())

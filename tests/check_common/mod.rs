@@ -5,6 +5,7 @@
 use gws_conform::check::build::{HistoryBuilder, new_messages, status_change};
 use gws_conform::check::{CheckConfig, Finding, Shapes, Verdict, fold, judge};
 use gws_conform::history::History;
+use gws_conform::spec::ReqId;
 use serde_json::{Value, json};
 
 /// Small hand-written stand-in for the schemas: a response is an object with an integer
@@ -41,7 +42,7 @@ pub fn run(h: &History) -> Vec<Finding> {
 }
 
 /// The folded verdict of `req` over the findings; panics (test failure) when absent.
-pub fn verdict(fs: &[Finding], req: &str) -> Verdict {
+pub fn verdict(fs: &[Finding], req: ReqId) -> Verdict {
     let v: Vec<Verdict> = fs
         .iter()
         .filter(|f| f.req == req)
@@ -51,13 +52,13 @@ pub fn verdict(fs: &[Finding], req: &str) -> Verdict {
     fold(&v)
 }
 
-pub fn has(fs: &[Finding], req: &str) -> bool {
+pub fn has(fs: &[Finding], req: ReqId) -> bool {
     fs.iter().any(|f| f.req == req)
 }
 
 /// Asserts `req` folds to `want`, printing the findings otherwise.
 #[track_caller]
-pub fn assert_verdict(fs: &[Finding], req: &str, want: Verdict) {
+pub fn assert_verdict(fs: &[Finding], req: ReqId, want: Verdict) {
     let got = verdict(fs, req);
     assert_eq!(got, want, "{req}: {fs:#?}");
     if want == Verdict::Fail {
@@ -80,7 +81,7 @@ pub fn err(code: i64) -> Value {
 }
 
 /// A case with one session, chat `c1` (id `X1`) of `agent1` offered and accepted.
-pub fn chatting(exercises: &[&str]) -> HistoryBuilder {
+pub fn chatting(exercises: &[ReqId]) -> HistoryBuilder {
     let mut b = HistoryBuilder::new();
     b.case("case-1", exercises).session("agent1", false);
     accept(&mut b, "c1", "agent1", "X1");

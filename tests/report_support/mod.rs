@@ -5,6 +5,7 @@
 use gws_conform::check::{Finding, Verdict, Witness};
 use gws_conform::history::{Actor, AuthVariant, Body, ChatRef, Event, EventKind, History, Step};
 use gws_conform::report::{CaseReport, RunConfig, RunReport, requirement_table};
+use gws_conform::spec::ReqId;
 use serde_json::json;
 
 /// A password planted in findings and histories; the Scrubber must remove it everywhere.
@@ -178,7 +179,7 @@ pub fn complete_history(
             EventKind::Case {
                 id: "cmp04-1".into(),
                 seed: 7,
-                exercises: vec!["CMP-04".into()],
+                exercises: vec![ReqId::Cmp04.into()],
             },
         )
         .at(t0)
@@ -244,8 +245,8 @@ pub fn cases() -> Vec<CaseReport> {
         case(
             "pass-1",
             vec![
-                Finding::pass("CMP-01", "200 statusCode 0"),
-                Finding::pass("CMP-02", "one Completed"),
+                Finding::pass(ReqId::Cmp01, "200 statusCode 0"),
+                Finding::pass(ReqId::Cmp02, "one Completed"),
             ],
             None,
             complete_steps(None),
@@ -253,9 +254,9 @@ pub fn cases() -> Vec<CaseReport> {
         case(
             "cmp04-1",
             vec![
-                Finding::pass("CMP-01", "200 statusCode 0"),
+                Finding::pass(ReqId::Cmp01, "200 statusCode 0"),
                 Finding::fail(
-                    "CMP-04",
+                    ReqId::Cmp04,
                     format!("text arrived after Completed: {}", HOSTILE[0]),
                     witness(
                         &format!(
@@ -276,7 +277,7 @@ pub fn cases() -> Vec<CaseReport> {
         case(
             "cmp02/../x 9",
             vec![Finding::fail(
-                "CMP-02",
+                ReqId::Cmp02,
                 format!("no Completed within 5000 ms (login was {USER}:{PASSWORD})"),
                 witness(
                     "StatusChange Completed within 5 s",
@@ -297,7 +298,7 @@ pub fn cases() -> Vec<CaseReport> {
         case(
             "skip-1",
             vec![Finding::skip(
-                "CMP-07",
+                ReqId::Cmp07,
                 "provider inspect unsupported (HTTP 501)",
             )],
             None,
@@ -306,7 +307,7 @@ pub fn cases() -> Vec<CaseReport> {
         case(
             "error-1",
             vec![Finding::error(
-                "CMP-05",
+                ReqId::Cmp05,
                 "provisioning failed: connection refused",
             )],
             None,
