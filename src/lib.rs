@@ -6,6 +6,8 @@
 //! server: an independent implementation of the contract that never imports `model` or
 //! `check`.
 
+#![warn(missing_docs)]
+
 pub mod check;
 pub mod client;
 pub mod history;

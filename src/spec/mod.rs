@@ -18,6 +18,7 @@ pub enum Level {
 }
 
 impl Level {
+    /// The spelling used in reports (`MUST`, `SHOULD`, `MAY`).
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Must => "MUST",
@@ -215,8 +216,11 @@ impl<'de> Deserialize<'de> for ReqId {
 /// One row of the requirement catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Requirement {
+    /// The id (`CMP-04`).
     pub id: ReqId,
+    /// How binding it is.
     pub level: Level,
+    /// The requirement, as SPEC §3 words it.
     pub text: &'static str,
 }
 
