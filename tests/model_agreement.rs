@@ -24,7 +24,11 @@ fn agents() -> Vec<String> {
 /// dropped).
 fn predict(steps: &[Step]) -> BTreeMap<String, (Chat, Vec<ChatState>)> {
     let mut chats: BTreeMap<String, (Chat, Vec<ChatState>)> = BTreeMap::new();
-    let mut go = |alias: &str, f: &dyn Fn(&Chat) -> Chat| {
+    fn go(
+        chats: &mut BTreeMap<String, (Chat, Vec<ChatState>)>,
+        alias: &str,
+        f: &dyn Fn(&Chat) -> Chat,
+    ) {
         let (chat, path) = chats
             .get_mut(alias)
             .unwrap_or_else(|| panic!("step on {alias} before it was offered"));
@@ -32,7 +36,7 @@ fn predict(steps: &[Step]) -> BTreeMap<String, (Chat, Vec<ChatState>)> {
         if path.last() != Some(&chat.state) {
             path.push(chat.state);
         }
-    };
+    }
     for step in steps {
         match step {
             Step::OfferChat { chat, .. } => {
@@ -47,7 +51,7 @@ fn predict(steps: &[Step]) -> BTreeMap<String, (Chat, Vec<ChatState>)> {
                 assert_eq!(*auth, AuthVariant::Normal, "random steps use normal auth");
                 let cls = model::classify(body);
                 let owns = !*by_other_agent;
-                go(a, &|c| {
+                go(&mut chats, a, &|c| {
                     let e = model::expect(Some(c.state), owns, &cls);
                     match (e.refusal, cls.op_name()) {
                         (None, Some(op)) => c.apply(ChatEvent::Performed(op)),
@@ -59,8 +63,12 @@ fn predict(steps: &[Step]) -> BTreeMap<String, (Chat, Vec<ChatState>)> {
                 chat: ChatRef::Unknown(_),
                 ..
             } => panic!("random sequences do not use unknown ids"),
-            Step::CustomerLeaves { chat } => go(chat, &|c| c.apply(ChatEvent::CustomerLeaves)),
-            Step::CustomerSends { chat, .. } => go(chat, &|c| c.apply(ChatEvent::CustomerSends)),
+            Step::CustomerLeaves { chat } => {
+                go(&mut chats, chat, &|c| c.apply(ChatEvent::CustomerLeaves))
+            }
+            Step::CustomerSends { chat, .. } => {
+                go(&mut chats, chat, &|c| c.apply(ChatEvent::CustomerSends))
+            }
             Step::Inspect { .. } | Step::Settle => {}
             Step::Concurrent { .. } => panic!("random sequences have no concurrent steps"),
         }
@@ -73,11 +81,14 @@ fn predict(steps: &[Step]) -> BTreeMap<String, (Chat, Vec<ChatState>)> {
 fn observed(history: &History) -> BTreeMap<String, Vec<ChatState>> {
     let mut alias_of: BTreeMap<String, String> = BTreeMap::new();
     let mut out: BTreeMap<String, Vec<ChatState>> = BTreeMap::new();
+    // The Invited notification may be recorded before the Bind: binds first.
+    for e in history.iter() {
+        if let EventKind::Bind { alias, chat_id, .. } = &e.kind {
+            alias_of.insert(chat_id.clone(), alias.clone());
+        }
+    }
     for e in history.iter() {
         match &e.kind {
-            EventKind::Bind { alias, chat_id, .. } => {
-                alias_of.insert(chat_id.clone(), alias.clone());
-            }
             EventKind::Notification { data, .. }
                 if data.get("notificationType").and_then(Value::as_str) == Some("StatusChange") =>
             {
@@ -165,12 +176,11 @@ fn the_generators_belief_is_the_models_and_it_reaches_every_move() {
                     _ => {}
                 }
             }
-            // Each body the generator sends is JSON the model reads as an operation
-            // (valid or a broken Complete), never malformed.
+            // Each body the generator sends is JSON (the invalid ones break one rule of
+            // the request schema, possibly `operationName` itself: REQ-01).
             for step in &case.steps {
                 if let Step::AgentPost { body, .. } = step {
                     assert!(matches!(body, Body::Json(_)), "{body:?}");
-                    assert!(model::classify(body).op_name().is_some(), "{body:?}");
                 }
             }
         }
@@ -193,7 +203,7 @@ fn the_embedded_server_takes_every_chat_through_the_models_states() {
     let schemas = Schemas::embedded().unwrap();
     let agents = agents();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let cases: Vec<cases::Case> = (0..10u64)
+    let cases: Vec<cases::Case> = (0..24u64)
         .map(|i| cases::random_sequence(schemas, 40 + i, i, &agents).unwrap())
         .collect();
     let results = rt.block_on(futures_util::future::join_all(cases.iter().map(|c| {
