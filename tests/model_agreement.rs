@@ -247,3 +247,63 @@ fn the_embedded_server_takes_every_chat_through_the_models_states() {
         }
     }
 }
+
+/// The curl script's expectation comments come from the model: the states in which the
+/// model accepts the operation, the notifications it expects in order, and for refusals
+/// the requirement and the statusCodes.
+#[test]
+fn curl_expectations_are_rendered_from_the_model() {
+    use serde_json::json;
+    let post = |body: Value, other: bool| Step::AgentPost {
+        chat: ChatRef::Alias("c1".into()),
+        by_other_agent: other,
+        auth: AuthVariant::Normal,
+        body: Body::Json(body),
+    };
+    let steps = vec![
+        Step::OfferChat {
+            chat: "c1".into(),
+            agent: "agent1".into(),
+        },
+        post(json!({"operationName": "Accept"}), false),
+        post(
+            json!({"operationName": "Complete", "treatAs": "Normal"}),
+            false,
+        ),
+        post(
+            json!({"operationName": "Complete", "text": "x", "treatAs": "Loud"}),
+            false,
+        ),
+        post(json!({"operationName": "Complete"}), true),
+        post(json!({"operationName": "Complete", "text": "Bye"}), false),
+    ];
+    let cf: gws_conform::report::CaseFile = serde_json::from_value(json!({
+        "format": gws_conform::report::CASE_FORMAT, "run_id": "r", "harness_version": "0",
+        "target": "http://t", "seed": 1, "id": "x", "exercises": [], "findings": [],
+        "steps": steps,
+    }))
+    .unwrap();
+    let s = gws_conform::report::curl_script(&cf);
+    let has = |needle: &str| assert!(s.contains(needle), "missing {needle:?} in\n{s}");
+    // Accept: the one state the model accepts it in, the state it leads to.
+    has(
+        "# expects (if the chat is Invited): HTTP 200 {\"statusCode\":0}, the chat becomes Chatting",
+    );
+    has("#   otherwise (if the chat is Chatting, LeftChat or Completed): refused");
+    // Invalid Completes: refused in every state, under their own requirement.
+    has(
+        "statusCode != 0 (preferably 1, 2 or 10), never a 5xx or statusCode 4: treatAs without text (CMP-09)",
+    );
+    has("treatAs is not Normal or System (CMP-10)");
+    // Another agent's chat.
+    has(
+        "refused with statusCode 3, 5 or 6, never a 5xx or statusCode 4: the chat belongs to another agent (CMP-21)",
+    );
+    // A valid Complete: the states, then the notifications in the model's order.
+    has(
+        "# expects (if the chat is Chatting or LeftChat): HTTP 200 {\"statusCode\":0} (CMP-01), then a NewMessages notification with the text \"Bye\" (CMP-04), then exactly one StatusChange Completed notification (CMP-02)",
+    );
+    has("otherwise (if the chat is Invited): refused with a statusCode != 0 (preferably 2 or 3)");
+    has("Complete is not valid in that state (CMP-12)");
+    has("(CMP-13)");
+}
