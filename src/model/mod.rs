@@ -5,6 +5,14 @@
 //! or which rule of SPEC §1.2 it breaks) and [`expect`] says what a conforming target
 //! does with it in a given chat state (success or refusal, the preferred statusCodes,
 //! the next state and the notifications the agent should see).
+//!
+//! Everything else that needs the chat model asks this module instead of restating it:
+//! the checker (through [`expect`] and [`after_success`]), the random-sequence generator
+//! (through [`legal_ops`], [`customer_events`], [`closing_op`] and [`Chat::handle`], in
+//! the way of proptest-state-machine's `ReferenceStateMachine`: the model says which
+//! transitions exist in a state and where they lead, the generator only picks), the
+//! runner (through [`status_change_of`]: which notification a successful operation
+//! announces) and the curl-script writer (through [`expect`] over [`ChatState::ALL`]).
 
 #![warn(missing_docs)]
 
@@ -27,6 +35,14 @@ pub enum ChatState {
 }
 
 impl ChatState {
+    /// Every state, in the order of the SPEC §2 table.
+    pub const ALL: [ChatState; 4] = [
+        ChatState::Invited,
+        ChatState::Chatting,
+        ChatState::LeftChat,
+        ChatState::Completed,
+    ];
+
     /// The spelling used in `chat.state` of a notification.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -47,12 +63,61 @@ pub struct Chat {
     pub customer_present: bool,
 }
 
+/// Something that happens to a chat, as the model follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ChatEvent {
+    /// The target performed this agent operation (answered statusCode 0), whether or not
+    /// the model allows it in the chat's state (see [`after_success`]).
+    Performed(OpName),
+    /// The customer sends a message: nothing changes on the agent side.
+    CustomerSends,
+    /// The customer leaves (customer-side Complete): the agent's chat stays in its state
+    /// and Complete still succeeds (CMP-16, SPEC §6.4).
+    CustomerLeaves,
+}
+
 impl Chat {
     /// A chat just offered to an agent.
     pub fn offered() -> Self {
         Chat {
             state: ChatState::Invited,
             customer_present: true,
+        }
+    }
+
+    /// True while the customer's chat session is still running, as far as this agent's
+    /// chat goes: false once the customer left, once the agent left with Leave
+    /// (`LeftChat`: Leave outside a conference ends the customer's session, facts sheet
+    /// §3.1/§3.3) and once the chat is `Completed` (Complete ends the session, CMP-06;
+    /// after Reject the interaction is no longer this agent's). CMP-05 applies only
+    /// while it is open (SPEC §6.4) and CMP-06 only "if still open".
+    pub fn customer_session_open(&self) -> bool {
+        self.customer_present && matches!(self.state, ChatState::Invited | ChatState::Chatting)
+    }
+
+    /// The chat after `event` (pure).
+    pub fn apply(&self, event: ChatEvent) -> Chat {
+        match event {
+            ChatEvent::Performed(op) => Chat {
+                state: after_success(self.state, op),
+                ..*self
+            },
+            ChatEvent::CustomerSends => *self,
+            ChatEvent::CustomerLeaves => Chat {
+                customer_present: false,
+                ..*self
+            },
+        }
+    }
+
+    /// The chat after a conforming target handled `request` from its owner
+    /// (`caller_owns`) or from another agent: what [`expect`] says, followed with
+    /// [`Chat::apply`] when it expects success, unchanged when it expects a refusal.
+    pub fn handle(&self, caller_owns: bool, request: &Classified) -> Chat {
+        let e = expect(Some(self.state), caller_owns, request);
+        match (e.is_success(), request.op_name()) {
+            (true, Some(op)) => self.apply(ChatEvent::Performed(op)),
+            _ => *self,
         }
     }
 }
@@ -73,6 +138,15 @@ pub enum OpName {
 }
 
 impl OpName {
+    /// Every operation the model knows.
+    pub const ALL: [OpName; 5] = [
+        OpName::Accept,
+        OpName::Reject,
+        OpName::SendMessage,
+        OpName::Leave,
+        OpName::Complete,
+    ];
+
     /// Parses an `operationName` the model knows.
     pub fn parse(s: &str) -> Option<OpName> {
         Some(match s {
@@ -143,6 +217,18 @@ pub enum Classified {
 }
 
 impl Classified {
+    /// The operation the body asks for: a Complete also when its parameters break a
+    /// rule; `None` for a malformed body.
+    pub fn op_name(&self) -> Option<OpName> {
+        match self {
+            Classified::Op(Operation::Complete(_)) | Classified::InvalidComplete { .. } => {
+                Some(OpName::Complete)
+            }
+            Classified::Op(Operation::Other(o)) => Some(*o),
+            Classified::Malformed { .. } => None,
+        }
+    }
+
     /// True for any Complete, valid or not.
     pub fn is_complete(&self) -> bool {
         matches!(
@@ -243,6 +329,18 @@ pub enum ExpectedNote {
     StatusChange(ChatState),
 }
 
+impl ExpectedNote {
+    /// The requirement that demands this notification, if one does: the text before
+    /// `Completed` is CMP-04, the one `Completed` is CMP-02.
+    pub fn req(&self) -> Option<ReqId> {
+        match self {
+            ExpectedNote::AgentText(_) => Some(ReqId::Cmp04),
+            ExpectedNote::StatusChange(ChatState::Completed) => Some(ReqId::Cmp02),
+            ExpectedNote::StatusChange(_) => None,
+        }
+    }
+}
+
 /// How a refusal should look.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refusal {
@@ -288,6 +386,50 @@ pub fn transition(state: ChatState, op: OpName) -> Option<ChatState> {
         (Chatting, Complete) | (LeftChat, Complete) => Some(Completed),
         _ => None,
     }
+}
+
+/// The operations the model allows in the chat's state (those [`transition`] leads
+/// somewhere), in [`OpName::ALL`] order: the agent-side `transitions` of the reference
+/// state machine.
+pub fn legal_ops(chat: &Chat) -> Vec<OpName> {
+    OpName::ALL
+        .into_iter()
+        .filter(|op| transition(chat.state, *op).is_some())
+        .collect()
+}
+
+/// The chat after `op` succeeds, when the model allows `op` in its state.
+pub fn next(chat: &Chat, op: OpName) -> Option<Chat> {
+    transition(chat.state, op).map(|state| Chat { state, ..*chat })
+}
+
+/// The customer-side events the model drives for a chat: while the agent is `Chatting`
+/// and the customer is still there, the customer may send or leave. (What a customer
+/// does to a chat not yet accepted, or after the agent left, is not modelled.)
+pub fn customer_events(chat: &Chat) -> Vec<ChatEvent> {
+    if chat.state == ChatState::Chatting && chat.customer_session_open() {
+        vec![ChatEvent::CustomerSends, ChatEvent::CustomerLeaves]
+    } else {
+        vec![]
+    }
+}
+
+/// The operation that finishes a chat still open (leads it to `Completed`): Reject when
+/// Invited, Complete when Chatting or LeftChat; `None` once Completed.
+pub fn closing_op(chat: &Chat) -> Option<OpName> {
+    legal_ops(chat)
+        .into_iter()
+        .find(|op| transition(chat.state, *op) == Some(ChatState::Completed))
+}
+
+/// The state a successful `op` announces in a `StatusChange` notification, whatever
+/// state it started from; `None` when it changes no state (SendMessage).
+pub fn status_change_of(op: OpName) -> Option<ChatState> {
+    let mut to = ChatState::ALL
+        .into_iter()
+        .filter_map(|s| transition(s, op).filter(|n| *n != s));
+    let first = to.next()?;
+    to.all(|n| n == first).then_some(first)
 }
 
 /// The state a chat is in after the target *did* perform `op` (even one the model
@@ -542,6 +684,85 @@ mod tests {
                 .req,
             Some(ReqId::Req01)
         );
+    }
+
+    #[test]
+    fn legal_ops_next_and_closing_follow_the_table() {
+        let at = |state| Chat {
+            state,
+            customer_present: true,
+        };
+        use ChatState::*;
+        use OpName::*;
+        assert_eq!(legal_ops(&at(Invited)), vec![Accept, Reject]);
+        assert_eq!(legal_ops(&at(Chatting)), vec![SendMessage, Leave, Complete]);
+        assert_eq!(legal_ops(&at(LeftChat)), vec![Complete]);
+        assert!(legal_ops(&at(Completed)).is_empty());
+        assert_eq!(next(&at(Chatting), Leave), Some(at(LeftChat)));
+        assert_eq!(next(&at(Invited), Complete), None);
+        assert_eq!(closing_op(&at(Invited)), Some(Reject));
+        assert_eq!(closing_op(&at(Chatting)), Some(Complete));
+        assert_eq!(closing_op(&at(LeftChat)), Some(Complete));
+        assert_eq!(closing_op(&at(Completed)), None);
+        assert_eq!(status_change_of(Accept), Some(Chatting));
+        assert_eq!(status_change_of(Reject), Some(Completed));
+        assert_eq!(status_change_of(Leave), Some(LeftChat));
+        assert_eq!(status_change_of(Complete), Some(Completed));
+        assert_eq!(status_change_of(SendMessage), None);
+    }
+
+    #[test]
+    fn customer_session_follows_the_customer_and_leave() {
+        let c = Chat::offered().apply(ChatEvent::Performed(OpName::Accept));
+        assert_eq!(c.state, ChatState::Chatting);
+        assert!(c.customer_session_open());
+        assert_eq!(customer_events(&c).len(), 2);
+        assert_eq!(c.apply(ChatEvent::CustomerSends), c);
+        let gone = c.apply(ChatEvent::CustomerLeaves);
+        assert_eq!(
+            gone.state,
+            ChatState::Chatting,
+            "CMP-16: the agent still chats"
+        );
+        assert!(!gone.customer_session_open());
+        assert!(customer_events(&gone).is_empty());
+        let left = c.apply(ChatEvent::Performed(OpName::Leave));
+        assert_eq!(left.state, ChatState::LeftChat);
+        assert!(left.customer_present && !left.customer_session_open());
+        let done = left.apply(ChatEvent::Performed(OpName::Complete));
+        assert_eq!(done.state, ChatState::Completed);
+        assert!(!done.customer_session_open());
+    }
+
+    #[test]
+    fn handle_follows_expect() {
+        let complete = classify(&j(json!({"operationName":"Complete"})));
+        let bad = classify(&j(json!({"operationName":"Complete","treatAs":"Loud"})));
+        let chatting = Chat::offered().apply(ChatEvent::Performed(OpName::Accept));
+        assert_eq!(chatting.handle(true, &complete).state, ChatState::Completed);
+        assert_eq!(chatting.handle(false, &complete), chatting, "CMP-21");
+        assert_eq!(chatting.handle(true, &bad), chatting, "CMP-09");
+        assert_eq!(Chat::offered().handle(true, &complete), Chat::offered());
+        let junk = Classified::Malformed { reason: "x".into() };
+        assert_eq!(chatting.handle(true, &junk), chatting);
+        // Whatever the request, the model's next state is what `expect` says.
+        for state in ChatState::ALL {
+            let c = Chat {
+                state,
+                customer_present: true,
+            };
+            for op in OpName::ALL {
+                let cls = classify(&j(json!({ "operationName": op.as_str() })));
+                assert_eq!(
+                    Some(c.handle(true, &cls).state),
+                    expect(Some(state), true, &cls).next
+                );
+                assert_eq!(
+                    next(&c, op).is_some(),
+                    expect(Some(state), true, &cls).is_success()
+                );
+            }
+        }
     }
 
     mod prop {

@@ -178,8 +178,91 @@ fn comment(out: &mut String, indent: &str, text: &str) {
     }
 }
 
-/// What the contract expects of an agent request, in words (SPEC §1.2, §2, §3).
+/// What the contract expects of an agent request, in words (SPEC §1.2, §2, §3),
+/// rendered from the model: the body is classified and [`crate::model::expect`] asked for each
+/// state the chat may be in (the state is not known when the script is written), and
+/// states with the same expectation are named together.
 fn expectation(step: &Step) -> String {
+    use crate::model::{self, ChatState, ExpectedNote};
+    /// A success the model expects, in words: statusCode 0, then the notifications in
+    /// order (or the state the chat moves to).
+    fn success_words(before: Option<ChatState>, e: &model::Expectation) -> String {
+        let complete = e
+            .notifications
+            .iter()
+            .any(|n| matches!(n, ExpectedNote::StatusChange(ChatState::Completed)));
+        let mut s = String::from("HTTP 200 {\"statusCode\":0}");
+        if complete {
+            // A success of a Complete is judged under CMP-01.
+            let _ = write!(s, " ({})", ReqId::Cmp01);
+        }
+        let mut text = false;
+        for n in &e.notifications {
+            s.push_str(", then ");
+            match n {
+                ExpectedNote::AgentText(t) => {
+                    text = true;
+                    let _ = write!(s, "a NewMessages notification with the text {t:?}");
+                }
+                ExpectedNote::StatusChange(st) => {
+                    let _ = write!(s, "exactly one StatusChange {} notification", st.as_str());
+                }
+            }
+            if let Some(r) = n.req() {
+                let _ = write!(s, " ({r})");
+            }
+        }
+        if text {
+            let _ = write!(
+                s,
+                "; the customer's transcript holds the text while the customer is there ({})",
+                ReqId::Cmp05
+            );
+        }
+        if e.notifications.is_empty()
+            && let Some(next) = e.next
+        {
+            if Some(next) == before {
+                let _ = write!(s, ", the chat stays {}", next.as_str());
+            } else {
+                let _ = write!(s, ", the chat becomes {}", next.as_str());
+            }
+        }
+        s
+    }
+
+    /// A refusal the model expects, in words: the statusCodes, why, the requirement.
+    fn refusal_words(r: &model::Refusal, complete_on_known_chat: bool) -> String {
+        let codes = |c: &[i64]| {
+            let v: Vec<String> = c.iter().map(i64::to_string).collect();
+            match v.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+                _ => v.concat(),
+            }
+        };
+        let mut s = match (r.required_codes, r.preferred_codes) {
+            (Some(req), _) => format!("refused with statusCode {}", codes(req)),
+            (None, Some(pref)) => format!(
+                "refused with a statusCode != 0 (preferably {})",
+                codes(pref)
+            ),
+            (None, None) => "refused with a 4xx or a statusCode != 0".into(),
+        };
+        let _ = write!(s, ", never a 5xx or statusCode 4: {}", r.reason);
+        if let Some(req) = r.req {
+            let _ = write!(s, " ({req})");
+        }
+        if complete_on_known_chat {
+            let _ = write!(
+                s,
+                "; an error body is exactly {{\"statusCode\":N>0,\"statusMessage\":...}} ({}) and nothing changes ({})",
+                ReqId::Cmp18,
+                ReqId::Cmp17
+            );
+        }
+        s
+    }
+
     let Step::AgentPost {
         chat,
         by_other_agent,
@@ -198,41 +281,60 @@ fn expectation(step: &Step) -> String {
         }
         AuthVariant::Normal => {}
     }
-    let Some(json) = body.json() else {
-        return "expects: a body that is not JSON is refused with a 4xx or a statusCode != 0, never a 5xx or statusCode 4 (REQ-01)".into();
+    let cls = model::classify(body);
+    let owns = !*by_other_agent;
+    let known = matches!(chat, ChatRef::Alias(_));
+    let states: Vec<Option<ChatState>> = if known {
+        ChatState::ALL.into_iter().map(Some).collect()
+    } else {
+        vec![None]
     };
-    let op = json.get("operationName").and_then(|v| v.as_str());
-    if *by_other_agent {
-        return "expects: refused with statusCode 3, 5 or 6 (another agent's chat), nothing changes (CMP-21)".into();
-    }
-    if let ChatRef::Unknown(_) = chat {
-        return "expects: refused with statusCode 6 (unknown chat id) (CMP-14)".into();
-    }
-    match op {
-        Some("Complete") => {
-            let mut s = String::from(
-                "expects (if the chat is Chatting or LeftChat): HTTP 200 {\"statusCode\":0}, then exactly one StatusChange Completed notification (CMP-01/02)",
-            );
-            if json.get("text").is_some() {
-                s.push_str("; the text reaches the agent (NewMessages, before Completed) and the customer (CMP-04/05)");
-            } else if json.get("messageType").is_some() || json.get("treatAs").is_some() {
-                s = "expects: refused (statusCode != 0): messageType/treatAs without text (CMP-09)"
-                    .into();
+    // (words, success, states), successes first, then in the order of the states.
+    let mut groups: Vec<(String, bool, Vec<ChatState>)> = Vec::new();
+    for st in states {
+        let e = model::expect(st, owns, &cls);
+        let words = match &e.refusal {
+            None => success_words(st, &e),
+            Some(r) => {
+                // A refusal for the state: the state is named once, in the condition.
+                let mut r = r.clone();
+                if let Some(s) = st {
+                    r.reason = r
+                        .reason
+                        .replace(&format!("in state {}", s.as_str()), "in that state");
+                }
+                refusal_words(&r, known && cls.is_complete())
             }
-            s.push_str(
-                "\n  otherwise (Invited, Completed, invalid fields): {\"statusCode\":N>0,\"statusMessage\":...} and nothing changes (CMP-12/13/17/18)",
-            );
-            s
-        }
-        Some("Accept") => "expects: statusCode 0, the chat becomes Chatting".into(),
-        Some("Reject") => "expects: statusCode 0, the chat becomes Completed".into(),
-        Some("SendMessage") => "expects: statusCode 0 while Chatting".into(),
-        Some("Leave") => "expects: statusCode 0 while Chatting; the chat becomes LeftChat".into(),
-        Some(_) | None => {
-            "expects: refused with a 4xx or a statusCode != 0, never a 5xx or statusCode 4 (REQ-01)"
-                .into()
+        };
+        match groups.iter_mut().find(|g| g.0 == words) {
+            Some(g) => g.2.extend(st),
+            None => groups.push((words, e.is_success(), st.into_iter().collect())),
         }
     }
+    groups.sort_by_key(|g| !g.1);
+    let named = |states: &[ChatState]| {
+        let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => names.concat(),
+        }
+    };
+    if groups.len() == 1 {
+        return format!("expects: {}", groups[0].0);
+    }
+    let mut out = String::new();
+    for (i, (words, _, states)) in groups.iter().enumerate() {
+        if i == 0 {
+            let _ = write!(out, "expects (if the chat is {}): {words}", named(states));
+        } else {
+            let _ = write!(
+                out,
+                "\n  otherwise (if the chat is {}): {words}",
+                named(states)
+            );
+        }
+    }
+    out
 }
 
 /// The bash reproduction of a case: reads `GWS_TARGET`, `GWS_USER`/`GWS_PASSWORD` (and

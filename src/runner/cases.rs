@@ -1,8 +1,12 @@
 //! Cases: directed cases per requirement, and random stateful sequences, all drawn
 //! deterministically from a seed. Request bodies come from the schema generators
-//! (`complete-request`, valid and invalid-by-one-rule).
+//! (`complete-request`, valid and invalid-by-one-rule). The random sequences ask the
+//! chat model ([`crate::model`]) which moves exist in a chat's state and where they lead.
+
+#![warn(missing_docs)]
 
 use crate::history::{AuthVariant, Body, ChatRef, Step};
+use crate::model::{self, Chat, ChatEvent, OpName};
 use crate::schema::{Invalid, RuleKind, Schemas};
 use crate::spec::ReqId;
 use proptest::strategy::{Strategy, ValueTree};
@@ -13,10 +17,14 @@ use serde_json::{Value, json};
 /// A case: a named, replayable list of steps, with the requirement ids it exercises.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Case {
+    /// The case id (`complete-plain`, `random-3`, ...).
     pub id: String,
+    /// The case's own seed (derived from the run seed).
     pub seed: u64,
+    /// Requirement ids the case was built to exercise.
     #[serde(alias = "targets")]
     pub exercises: Vec<ReqId>,
+    /// The steps, chats named by alias.
     pub steps: Vec<Step>,
 }
 
@@ -25,10 +33,12 @@ pub struct Case {
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator for `seed`.
     pub fn new(seed: u64) -> Self {
         Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -42,6 +52,7 @@ impl Rng {
         (self.next_u64() % n.max(1) as u64) as usize
     }
 
+    /// True with probability `percent`/100.
     pub fn chance(&mut self, percent: u64) -> bool {
         self.next_u64() % 100 < percent
     }
@@ -60,6 +71,7 @@ pub struct Draw<'a> {
 }
 
 impl<'a> Draw<'a> {
+    /// Draws from `schemas`, deterministically from `seed`.
     pub fn new(schemas: &'a Schemas, seed: u64) -> Self {
         let mut bytes = [0u8; 32];
         let mut r = Rng::new(seed);
@@ -518,14 +530,67 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
     Ok(out)
 }
 
-/// What the generator believes a chat's state is (its own bookkeeping, used only to bias
-/// the random sequences toward interesting states; the checker judges with the model).
+/// A move the random generator may make on one chat: the `Transition` of
+/// proptest-state-machine's `ReferenceStateMachine`. Which moves exist in a state comes
+/// from the model ([`model::legal_ops`], [`model::customer_events`]); where a move
+/// leads is the model's too ([`Chat::handle`], [`Chat::apply`]). The generator only
+/// weighs and picks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Guess {
-    Invited,
-    Chatting,
-    LeftChat,
-    Completed,
+enum Move {
+    /// The owner performs an operation the model allows in the chat's state.
+    Op(OpName),
+    /// A customer-side event the model drives in the chat's state.
+    Customer(ChatEvent),
+    /// The owner sends a valid Complete the model refuses in this state (CMP-12/13).
+    RefusedComplete,
+    /// The owner sends a Complete that breaks one parameter rule (CMP-09/10/11).
+    InvalidComplete,
+    /// Another agent sends a Complete (CMP-21).
+    OtherAgentComplete,
+}
+
+impl Move {
+    /// How often the generator picks the move, relative to the other moves available.
+    fn weight(self) -> usize {
+        match self {
+            Move::Op(OpName::Accept) => 70,
+            Move::Op(OpName::Reject) => 10,
+            Move::Op(OpName::SendMessage) => 20,
+            Move::Op(OpName::Leave) => 10,
+            Move::Op(OpName::Complete) => 35,
+            Move::Customer(ChatEvent::CustomerLeaves) => 10,
+            Move::Customer(_) => 5,
+            Move::RefusedComplete => 10,
+            Move::InvalidComplete => 15,
+            Move::OtherAgentComplete => 5,
+        }
+    }
+}
+
+/// The moves available on `chat` (the reference state machine's `transitions`).
+fn moves(chat: &Chat, agents: usize) -> Vec<Move> {
+    let legal = model::legal_ops(chat);
+    let mut v: Vec<Move> = legal.iter().map(|op| Move::Op(*op)).collect();
+    v.extend(model::customer_events(chat).into_iter().map(Move::Customer));
+    if !legal.contains(&OpName::Complete) {
+        v.push(Move::RefusedComplete);
+    }
+    v.push(Move::InvalidComplete);
+    if agents > 1 {
+        v.push(Move::OtherAgentComplete);
+    }
+    v
+}
+
+/// A request body for `op` (a plain Complete: the random moves draw theirs).
+fn op_body(op: OpName, rng: &mut Rng) -> Value {
+    match op {
+        OpName::Accept => json!({"operationName": "Accept", "nickname": "Agent"}),
+        OpName::SendMessage => {
+            json!({"operationName": "SendMessage", "text": format!("message {}", rng.below(1000))})
+        }
+        OpName::Reject | OpName::Leave | OpName::Complete => json!({"operationName": op.as_str()}),
+    }
 }
 
 /// A random stateful sequence over several concurrent chats and (when configured) two
@@ -537,84 +602,103 @@ pub fn random_sequence(
     index: u64,
     agents: &[String],
 ) -> Result<Case, String> {
+    random_sequence_with_model(schemas, run_seed, index, agents).map(|(case, _)| case)
+}
+
+/// [`random_sequence`], with the generator's belief about each chat at the end: the
+/// model's chat, per alias, after a conforming target ran the case (every chat ends
+/// `Completed`: the sequence finishes what is still open).
+pub fn random_sequence_with_model(
+    schemas: &Schemas,
+    run_seed: u64,
+    index: u64,
+    agents: &[String],
+) -> Result<(Case, Vec<(String, Chat)>), String> {
     let seed = case_seed(run_seed, 10_000 + index);
     let mut rng = Rng::new(seed);
     let mut draw = Draw::new(schemas, seed);
     let n_chats = 2 + rng.below(2);
     let mut steps = Vec::new();
-    let mut chats: Vec<(String, Guess, bool)> = Vec::new(); // alias, state, customer present
+    let mut chats: Vec<(String, Chat)> = Vec::new();
     for i in 0..n_chats {
         let alias = format!("c{}", i + 1);
         let agent = agents[i % agents.len().max(1)].clone();
         steps.push(offer(&alias, &agent));
-        chats.push((alias, Guess::Invited, true));
+        chats.push((alias, Chat::offered()));
     }
     let len = 4 + rng.below(8);
     for _ in 0..len {
         let k = rng.below(chats.len());
-        let (alias, state, present) = chats[k].clone();
-        let roll = rng.below(100);
-        let step = match state {
-            Guess::Invited if roll < 70 => {
-                chats[k].1 = Guess::Chatting;
-                accept(&alias)
+        let (alias, chat) = chats[k].clone();
+        let available = moves(&chat, agents.len());
+        let total: usize = available.iter().map(|m| m.weight()).sum();
+        let mut roll = rng.below(total);
+        let mv = available
+            .iter()
+            .copied()
+            .find(|m| {
+                let hit = roll < m.weight();
+                roll = roll.saturating_sub(m.weight());
+                hit
+            })
+            .unwrap_or(Move::InvalidComplete);
+        let (step, next) = match mv {
+            Move::Customer(ev) => {
+                let step = match ev {
+                    ChatEvent::CustomerLeaves => Step::CustomerLeaves {
+                        chat: alias.clone(),
+                    },
+                    _ => Step::CustomerSends {
+                        chat: alias.clone(),
+                        text: format!("customer says {}", rng.below(1000)),
+                    },
+                };
+                (step, chat.apply(ev))
             }
-            Guess::Invited if roll < 80 => {
-                chats[k].1 = Guess::Completed;
-                post(&alias, json!({"operationName": "Reject"}))
+            Move::OtherAgentComplete => {
+                let body = Body::Json(complete());
+                let next = chat.handle(false, &model::classify(&body));
+                let step = Step::AgentPost {
+                    chat: ChatRef::Alias(alias.clone()),
+                    by_other_agent: true,
+                    auth: AuthVariant::Normal,
+                    body,
+                };
+                (step, next)
             }
-            Guess::Chatting if roll < 20 => post(
-                &alias,
-                json!({"operationName": "SendMessage", "text": format!("message {}", rng.below(1000))}),
-            ),
-            Guess::Chatting if roll < 30 => {
-                chats[k].1 = Guess::LeftChat;
-                chats[k].2 = false;
-                post(&alias, json!({"operationName": "Leave"}))
+            Move::Op(op) => {
+                let body = match op {
+                    OpName::Complete => draw.valid_complete()?,
+                    _ => op_body(op, &mut rng),
+                };
+                owner_post(&alias, &chat, body)
             }
-            Guess::Chatting if roll < 40 && present => {
-                chats[k].2 = false;
-                Step::CustomerLeaves {
-                    chat: alias.clone(),
-                }
-            }
-            Guess::Chatting if roll < 45 && present => Step::CustomerSends {
-                chat: alias.clone(),
-                text: format!("customer says {}", rng.below(1000)),
-            },
-            _ if roll < 60 => {
+            Move::RefusedComplete => owner_post(&alias, &chat, draw.valid_complete()?),
+            Move::InvalidComplete => {
                 let inv = draw
                     .invalid_complete_where(|i| !matches!(i.rule.kind, RuleKind::ExtraProperty))?;
-                post(&alias, inv.value)
-            }
-            _ if roll < 65 && agents.len() > 1 => Step::AgentPost {
-                chat: ChatRef::Alias(alias.clone()),
-                by_other_agent: true,
-                auth: AuthVariant::Normal,
-                body: Body::Json(complete()),
-            },
-            _ => {
-                if matches!(state, Guess::Chatting | Guess::LeftChat) {
-                    chats[k].1 = Guess::Completed;
-                }
-                post(&alias, draw.valid_complete()?)
+                owner_post(&alias, &chat, inv.value)
             }
         };
+        chats[k].1 = next;
         steps.push(step);
     }
     // Finish every chat that is still open, so each case ends in a known state.
-    for (alias, state, _) in &chats {
-        match state {
-            Guess::Invited => steps.push(post(alias, json!({"operationName": "Reject"}))),
-            Guess::Chatting | Guess::LeftChat => steps.push(post(alias, complete())),
-            Guess::Completed => {}
+    for (alias, chat) in chats.iter_mut() {
+        while let Some(op) = model::closing_op(chat) {
+            let (step, next) = owner_post(alias, chat, op_body(op, &mut rng));
+            if next == *chat {
+                break;
+            }
+            steps.push(step);
+            *chat = next;
         }
     }
-    for (alias, _, _) in &chats {
+    for (alias, _) in &chats {
         steps.push(inspect(alias));
     }
     steps.push(Step::Settle);
-    Ok(Case {
+    let case = Case {
         id: format!("random-{}", index + 1),
         seed,
         exercises: ids(&[
@@ -626,7 +710,22 @@ pub fn random_sequence(
             ReqId::Ntf01,
         ]),
         steps,
-    })
+    };
+    Ok((case, chats))
+}
+
+/// The owner posts `body` on `alias`: the step, and the chat as the model says it is
+/// afterwards.
+fn owner_post(alias: &str, chat: &Chat, body: Value) -> (Step, Chat) {
+    let body = Body::Json(body);
+    let next = chat.handle(true, &model::classify(&body));
+    let step = Step::AgentPost {
+        chat: ChatRef::Alias(alias.into()),
+        by_other_agent: false,
+        auth: AuthVariant::Normal,
+        body,
+    };
+    (step, next)
 }
 
 /// Every case of a run: the directed ones, then `random` random sequences.

@@ -97,14 +97,11 @@ struct Pending {
     since: Instant,
 }
 
-/// The StatusChange state a successful operation leads to, per SPEC §2.
+/// The StatusChange state a successful operation announces: the model's
+/// ([`crate::model::status_change_of`] of the operation the body asks for).
 fn expected_state(body: &Body) -> Option<&'static str> {
-    match body.json()?.get("operationName")?.as_str()? {
-        "Accept" => Some("Chatting"),
-        "Reject" | "Complete" => Some("Completed"),
-        "Leave" => Some("LeftChat"),
-        _ => None,
-    }
+    let op = crate::model::classify(body).op_name()?;
+    crate::model::status_change_of(op).map(crate::model::ChatState::as_str)
 }
 
 fn status_code_zero(outcome: &Outcome) -> bool {
