@@ -381,3 +381,94 @@ fn cmp20_is_an_error_when_a_chats_owner_was_no_longer_observed() {
     assert_verdict(&fs, ReqId::Cmp20, Error);
     assert_verdict(&fs, ReqId::Cmp02, Error);
 }
+
+#[test]
+fn a_session_the_harness_gave_up_on_fails_ntf02_and_is_no_harness_error() {
+    use gws_conform::check::judge_session;
+    let mut b = HistoryBuilder::new();
+    b.bayeux(
+        "agent1",
+        BayeuxEvent::Handshake {
+            successful: true,
+            error: None,
+        },
+    );
+    b.bayeux(
+        "agent1",
+        BayeuxEvent::Subscribe {
+            channel: "/v2/me/chats".into(),
+            successful: true,
+            error: None,
+        },
+    );
+    for _ in 0..3 {
+        b.bayeux(
+            "agent1",
+            BayeuxEvent::Connect {
+                successful: true,
+                advice: Some(json!({"reconnect":"handshake","interval":0})),
+                error: None,
+            },
+        );
+        b.bayeux(
+            "agent1",
+            BayeuxEvent::FollowedAdvice {
+                reconnect: "handshake".into(),
+                interval_ms: 0,
+            },
+        );
+        b.bayeux(
+            "agent1",
+            BayeuxEvent::Handshake {
+                successful: true,
+                error: None,
+            },
+        );
+        b.bayeux(
+            "agent1",
+            BayeuxEvent::Subscribe {
+                channel: "/v2/me/chats".into(),
+                successful: true,
+                error: None,
+            },
+        );
+    }
+    b.bayeux(
+        "agent1",
+        BayeuxEvent::Connect {
+            successful: true,
+            advice: Some(json!({"reconnect":"handshake","interval":0})),
+            error: None,
+        },
+    );
+    let end = closed(
+        &mut b,
+        "agent1",
+        "gave up: the server asked for 4 re-handshakes in a row without a working connect",
+    );
+    let fs = judge_session(&b.build());
+    assert!(fs.iter().all(|f| f.verdict == Fail), "{fs:#?}");
+    assert_eq!(fs.len(), 1, "{fs:#?}");
+    assert!(fs[0].witness.as_ref().unwrap().events.contains(&end));
+
+    // Stopped by the harness at the end of the run: nothing to judge.
+    let mut b = HistoryBuilder::new();
+    b.bayeux(
+        "agent1",
+        BayeuxEvent::Handshake {
+            successful: true,
+            error: None,
+        },
+    );
+    b.bayeux(
+        "agent1",
+        BayeuxEvent::Subscribe {
+            channel: "/v2/me/chats".into(),
+            successful: true,
+            error: None,
+        },
+    );
+    closed(&mut b, "agent1", "stopped by the harness");
+    let fs = judge_session(&b.build());
+    assert_eq!(fs[0].verdict, Pass, "{fs:#?}");
+}
