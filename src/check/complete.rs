@@ -3,6 +3,8 @@
 
 #![warn(missing_docs)]
 
+use super::index::Index;
+use super::notes::Note;
 use super::replay::{ChatSt, Post, Replay};
 use super::rules::text_order::{self, CompleteResult};
 use super::rules::{CompleteView, complete_success as cs, inspect};
@@ -19,26 +21,8 @@ impl<'i, 'a> Replay<'i, 'a> {
         p: &CompleteParams,
         post: &Post<'a>,
     ) -> CompleteResult {
-        let idx = self.idx;
-        let completed: Vec<_> = idx
-            .chat_notes(&c.id)
-            .iter()
-            .filter(|n| n.seq > post.req_seq && n.is_for(&c.id) && n.is_completed())
-            .collect();
-        let v = CompleteView {
-            idx,
-            alias,
-            chat_id: &c.id,
-            owner: &c.owner,
-            before: c.state.unwrap_or(ChatState::Chatting),
-            customer_present: c.customer_present,
-            p,
-            req_seq: post.req_seq,
-            ans: &post.ans,
-            end: idx.window_end(alias, post.ans.seq),
-            first: completed.iter().copied().find(|n| n.agent == c.owner),
-            completed,
-        };
+        let completed = completed_after(self.idx, &c.id, post.req_seq);
+        let v = view(self.idx, alias, c, p, post, completed);
         let f01 = cs::cmp01(&v, self.shapes);
         let cmp01 = f01.verdict == Verdict::Pass;
         self.extend([f01]);
@@ -122,4 +106,37 @@ fn both_hold(
             .collect();
     }
     fs
+}
+
+/// Every `Completed` for chat `id` after the request `req_seq`, to any agent.
+fn completed_after<'i, 'a>(idx: &'i Index<'a>, id: &str, req_seq: u64) -> Vec<&'i Note<'a>> {
+    idx.chat_notes(id)
+        .iter()
+        .filter(|n| n.seq > req_seq && n.is_for(id) && n.is_completed())
+        .collect()
+}
+
+/// The rules' view of a Complete on chat `alias` (state `c` before it).
+fn view<'i, 'a>(
+    idx: &'i Index<'a>,
+    alias: &'i str,
+    c: &'i ChatSt,
+    p: &'i CompleteParams,
+    post: &'i Post<'a>,
+    completed: Vec<&'i Note<'a>>,
+) -> CompleteView<'i, 'a> {
+    CompleteView {
+        idx,
+        alias,
+        chat_id: &c.id,
+        owner: &c.owner,
+        before: c.state.unwrap_or(ChatState::Chatting),
+        customer_present: c.customer_present,
+        p,
+        req_seq: post.req_seq,
+        ans: &post.ans,
+        end: idx.window_end(alias, post.ans.seq),
+        first: completed.iter().copied().find(|n| n.agent == c.owner),
+        completed,
+    }
 }

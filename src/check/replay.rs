@@ -14,7 +14,7 @@
 use super::index::{Index, StepAt, acts_on, secs};
 use super::rules::refusal::{self, Refused};
 use super::rules::text_order::{self, CompleteResult};
-use super::rules::{Ans, req01, ses};
+use super::rules::{Ans, op_name, op_req, req01, ses};
 use super::{CheckConfig, Finding, Shapes};
 use crate::history::{AuthVariant, ChatRef, Event, EventKind, Step};
 use crate::model::{self, ChatState, Classified, Operation};
@@ -467,39 +467,5 @@ impl<'i, 'a> Replay<'i, 'a> {
         for _ in 0..n {
             self.extend([refusal::cmp17_no_follow_up()]);
         }
-    }
-}
-
-/// The requirement a post is judged under (for Error/Skip attribution).
-pub(crate) fn op_req(
-    cls: &Classified,
-    auth: AuthVariant,
-    csrf: bool,
-    exp: Option<&model::Expectation>,
-    by_other: bool,
-) -> Option<ReqId> {
-    if let Some(r) = ses::ses_req(auth, csrf) {
-        return Some(r);
-    }
-    if let Some(e) = exp {
-        if let Some(r) = &e.refusal {
-            return r.req;
-        }
-        return cls.is_complete().then_some(ReqId::Cmp01);
-    }
-    match cls {
-        Classified::Malformed { .. } => Some(ReqId::Req01),
-        Classified::InvalidComplete { req, .. } => Some(*req),
-        Classified::Op(Operation::Complete(_)) if by_other => Some(ReqId::Cmp21),
-        Classified::Op(Operation::Complete(_)) => Some(ReqId::Cmp01),
-        _ => None,
-    }
-}
-
-/// The operation's name, for witnesses.
-pub(crate) fn op_name(cls: &Classified) -> &'static str {
-    match cls {
-        Classified::Op(Operation::Other(o)) => o.as_str(),
-        _ => "Complete",
     }
 }

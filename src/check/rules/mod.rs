@@ -15,8 +15,8 @@ pub(crate) mod whole_case;
 use super::index::{Index, Lost};
 use super::notes::Note;
 use super::{Finding, Witness};
-use crate::history::Event;
-use crate::model::{ChatState, CompleteParams};
+use crate::history::{AuthVariant, Event};
+use crate::model::{self, ChatState, Classified, CompleteParams, Operation};
 use crate::spec::ReqId;
 use serde_json::Value;
 
@@ -150,4 +150,38 @@ pub(crate) fn unobserved(req: ReqId, what: &str, lost: &Lost) -> Finding {
             lost.agent, lost.seq, lost.reason
         ),
     )
+}
+
+/// The requirement a post is judged under (for Error/Skip attribution).
+pub(crate) fn op_req(
+    cls: &Classified,
+    auth: AuthVariant,
+    csrf: bool,
+    exp: Option<&model::Expectation>,
+    by_other: bool,
+) -> Option<ReqId> {
+    if let Some(r) = ses::ses_req(auth, csrf) {
+        return Some(r);
+    }
+    if let Some(e) = exp {
+        if let Some(r) = &e.refusal {
+            return r.req;
+        }
+        return cls.is_complete().then_some(ReqId::Cmp01);
+    }
+    match cls {
+        Classified::Malformed { .. } => Some(ReqId::Req01),
+        Classified::InvalidComplete { req, .. } => Some(*req),
+        Classified::Op(Operation::Complete(_)) if by_other => Some(ReqId::Cmp21),
+        Classified::Op(Operation::Complete(_)) => Some(ReqId::Cmp01),
+        _ => None,
+    }
+}
+
+/// The operation's name, for witnesses.
+pub(crate) fn op_name(cls: &Classified) -> &'static str {
+    match cls {
+        Classified::Op(Operation::Other(o)) => o.as_str(),
+        _ => "Complete",
+    }
 }
