@@ -11,7 +11,11 @@
 
 pub mod build;
 mod case;
+mod complete;
+mod index;
 mod notes;
+mod replay;
+mod rules;
 mod session;
 mod stray;
 #[allow(missing_docs)] // shared file, owned by the lead

@@ -55,30 +55,59 @@ fn fail(agent: &str, reason: &str, expected: &str, observed: String, seq: Vec<u6
     )
 }
 
+/// One agent's Bayeux session, replayed event by event.
+struct AgentSession<'a> {
+    agent: &'a str,
+    handshook: bool,
+    subscribed: bool,
+    /// Advice that must be followed: (seq, reconnect, interval_ms).
+    pending: Option<(u64, String, u64)>,
+    out: &'a mut Vec<Finding>,
+}
+
 fn judge_agent(agent: &str, evs: &[(u64, &BayeuxEvent)], out: &mut Vec<Finding>) {
-    let mut handshook = false;
-    let mut subscribed = false;
-    // Advice that must be followed: (seq, reconnect, interval_ms).
-    let mut pending: Option<(u64, String, u64)> = None;
+    let mut s = AgentSession {
+        agent,
+        handshook: false,
+        subscribed: false,
+        pending: None,
+        out,
+    };
     for (seq, ev) in evs {
+        s.event(*seq, ev);
+    }
+    s.finish(evs);
+}
+
+fn or_unsuccessful(error: &Option<String>) -> String {
+    error.clone().unwrap_or_else(|| "successful: false".into())
+}
+
+impl AgentSession<'_> {
+    fn fail(&mut self, reason: &str, expected: &str, observed: String, seq: Vec<u64>) {
+        self.out
+            .push(fail(self.agent, reason, expected, observed, seq));
+    }
+
+    fn event(&mut self, seq: u64, ev: &BayeuxEvent) {
         match ev {
             BayeuxEvent::Handshake { successful, error } => {
                 if *successful {
-                    handshook = true;
-                    subscribed = false;
-                    if pending.as_ref().is_some_and(|p| p.1 == "handshake") {
+                    self.handshook = true;
+                    self.subscribed = false;
+                    if self.pending.as_ref().is_some_and(|p| p.1 == "handshake") {
                         // A new handshake after the advice: followed, provided it was
                         // marked (FollowedAdvice) or this is the handshake it asked for.
-                        pending = None;
+                        self.pending = None;
                     }
                 } else {
-                    out.push(fail(
-                        agent,
+                    let o = or_unsuccessful(error);
+                    self.fail(
                         "handshake failed",
                         "a successful /meta/handshake",
-                        error.clone().unwrap_or_else(|| "successful: false".into()),
-                        vec![*seq],
-                    ));
+                        o,
+                        vec![seq],
+                    );
                 }
             }
             BayeuxEvent::Subscribe {
@@ -88,114 +117,144 @@ fn judge_agent(agent: &str, evs: &[(u64, &BayeuxEvent)], out: &mut Vec<Finding>)
             } => {
                 if *successful {
                     if channel == "/v2/me/chats" {
-                        subscribed = true;
+                        self.subscribed = true;
                     }
                 } else {
-                    out.push(fail(
-                        agent,
+                    let o = or_unsuccessful(error);
+                    self.fail(
                         &format!("subscribe to {channel} failed"),
                         "a successful /meta/subscribe",
-                        error.clone().unwrap_or_else(|| "successful: false".into()),
-                        vec![*seq],
-                    ));
+                        o,
+                        vec![seq],
+                    );
                 }
             }
             BayeuxEvent::Connect {
                 successful,
                 advice,
                 error,
-            } => {
-                let reconnect = advice
-                    .as_ref()
-                    .and_then(|a| a.get("reconnect"))
-                    .and_then(Value::as_str);
-                let interval = advice
-                    .as_ref()
-                    .and_then(|a| a.get("interval"))
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0);
-                if !successful && reconnect.is_none() {
-                    out.push(fail(
-                        agent,
-                        "connect failed without advice",
-                        "a successful /meta/connect, or advice on how to reconnect",
-                        error.clone().unwrap_or_else(|| "successful: false".into()),
-                        vec![*seq],
-                    ));
-                }
-                if let Some(r) = reconnect
-                    && (r == "handshake" || !successful)
-                {
-                    pending = Some((*seq, r.to_string(), interval));
-                }
-            }
+            } => self.connect(seq, *successful, advice.as_ref(), error),
             BayeuxEvent::FollowedAdvice {
                 reconnect,
                 interval_ms,
-            } => {
-                if let Some((aseq, want, interval)) = &pending {
-                    if reconnect != want {
-                        out.push(Finding::error(
-                            ReqId::Ntf02,
-                            format!(
-                                "{agent}: the harness followed reconnect {reconnect:?} where the server advised {want:?} (seq {aseq}, {seq})"
-                            ),
-                        ));
-                    } else if interval_ms < interval {
-                        out.push(Finding::error(
-                            ReqId::Ntf02,
-                            format!(
-                                "{agent}: the harness waited {interval_ms} ms where the server advised {interval} ms (seq {aseq}, {seq})"
-                            ),
-                        ));
-                    }
-                    if want != "handshake" {
-                        pending = None;
-                    }
-                }
-            }
-            BayeuxEvent::Garbage { error, excerpt } => out.push(fail(
-                agent,
+            } => self.followed(seq, reconnect, *interval_ms),
+            BayeuxEvent::Garbage { error, excerpt } => self.fail(
                 "the server sent something that is not a Bayeux message",
                 "a JSON array of Bayeux messages",
                 format!("{error}: {excerpt}"),
-                vec![*seq],
-            )),
-            BayeuxEvent::Closed { .. } => {
-                if pending.as_ref().is_some_and(|p| p.1 == "none") {
-                    pending = None;
-                }
-            }
+                vec![seq],
+            ),
+            BayeuxEvent::Closed { reason } => self.closed(seq, reason),
         }
     }
-    if !handshook {
-        if !out
-            .iter()
-            .any(|f| f.reason.starts_with(&format!("{agent}:")))
+
+    fn connect(
+        &mut self,
+        seq: u64,
+        successful: bool,
+        advice: Option<&Value>,
+        error: &Option<String>,
+    ) {
+        let reconnect = advice
+            .and_then(|a| a.get("reconnect"))
+            .and_then(Value::as_str);
+        let interval = advice
+            .and_then(|a| a.get("interval"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        if !successful && reconnect.is_none() {
+            self.fail(
+                "connect failed without advice",
+                "a successful /meta/connect, or advice on how to reconnect",
+                or_unsuccessful(error),
+                vec![seq],
+            );
+        }
+        if let Some(r) = reconnect
+            && (r == "handshake" || !successful)
         {
-            out.push(fail(
-                agent,
-                "no successful handshake",
-                "a successful /meta/handshake",
-                "none recorded".into(),
-                evs.iter().map(|(s, _)| *s).take(3).collect(),
+            self.pending = Some((seq, r.to_string(), interval));
+        }
+    }
+
+    fn followed(&mut self, seq: u64, reconnect: &str, interval_ms: u64) {
+        let agent = self.agent;
+        let Some((aseq, want, interval)) = self.pending.clone() else {
+            return;
+        };
+        if reconnect != want {
+            self.out.push(Finding::error(
+                ReqId::Ntf02,
+                format!(
+                    "{agent}: the harness followed reconnect {reconnect:?} where the server advised {want:?} (seq {aseq}, {seq})"
+                ),
+            ));
+        } else if interval_ms < interval {
+            self.out.push(Finding::error(
+                ReqId::Ntf02,
+                format!(
+                    "{agent}: the harness waited {interval_ms} ms where the server advised {interval} ms (seq {aseq}, {seq})"
+                ),
             ));
         }
-    } else if !subscribed {
-        out.push(fail(
-            agent,
-            "no successful subscribe to /v2/me/chats after the last handshake",
-            "a successful /meta/subscribe to /v2/me/chats",
-            "none recorded".into(),
-            evs.iter().map(|(s, _)| *s).rev().take(3).collect(),
-        ));
+        if want != "handshake" {
+            self.pending = None;
+        }
     }
-    if let Some((seq, r, _)) = pending
-        && r == "handshake"
-    {
-        out.push(Finding::error(
-            ReqId::Ntf02,
-            format!("{agent}: the server advised reconnect \"handshake\" (seq {seq}) and the harness never handshook again"),
-        ));
+
+    /// The session ended. When the harness gave up because the server kept failing it
+    /// (connects that never work, re-handshake after re-handshake), that is the
+    /// server's NTF-02 Fail; what the harness could no longer see afterwards is judged
+    /// by the cases as Error, never Fail.
+    fn closed(&mut self, seq: u64, reason: &str) {
+        if reason.starts_with("gave up") {
+            let mut events = vec![seq];
+            events.extend(self.pending.as_ref().map(|p| p.0));
+            events.sort_unstable();
+            self.fail(
+                "the session never worked; the harness gave up",
+                "a working /meta/connect after the advised reconnects",
+                reason.to_string(),
+                events,
+            );
+            self.pending = None;
+        } else if self.pending.as_ref().is_some_and(|p| p.1 == "none") {
+            self.pending = None;
+        }
+    }
+
+    fn finish(self, evs: &[(u64, &BayeuxEvent)]) {
+        let agent = self.agent;
+        if !self.handshook {
+            if !self
+                .out
+                .iter()
+                .any(|f| f.reason.starts_with(&format!("{agent}:")))
+            {
+                self.out.push(fail(
+                    agent,
+                    "no successful handshake",
+                    "a successful /meta/handshake",
+                    "none recorded".into(),
+                    evs.iter().map(|(s, _)| *s).take(3).collect(),
+                ));
+            }
+        } else if !self.subscribed {
+            self.out.push(fail(
+                agent,
+                "no successful subscribe to /v2/me/chats after the last handshake",
+                "a successful /meta/subscribe to /v2/me/chats",
+                "none recorded".into(),
+                evs.iter().map(|(s, _)| *s).rev().take(3).collect(),
+            ));
+        }
+        if let Some((seq, r, _)) = self.pending
+            && r == "handshake"
+        {
+            self.out.push(Finding::error(
+                ReqId::Ntf02,
+                format!("{agent}: the server advised reconnect \"handshake\" (seq {seq}) and the harness never handshook again"),
+            ));
+        }
     }
 }

@@ -504,14 +504,22 @@ impl CaseState {
 }
 
 /// The case history: the case's own events plus the run-level notifications about its
-/// chats, in time order, renumbered; each notification is attributed to the step that
+/// chats (and any Bayeux session that closed meanwhile), in time order, renumbered; each notification is attributed to the step that
 /// was running when it arrived.
 fn merge_histories(case: History, run: Vec<Event>, chats: &BTreeSet<String>) -> History {
     let mut events: Vec<Event> = case.events;
-    events.extend(
-        run.into_iter()
-            .filter(|e| notification_about(e, chats).is_some()),
-    );
+    // A Bayeux session that ended during the case is carried too: the checker judges
+    // nothing it could no longer see after it (SPEC §4).
+    events.extend(run.into_iter().filter(|e| {
+        notification_about(e, chats).is_some()
+            || matches!(
+                e.kind,
+                EventKind::Bayeux {
+                    event: crate::history::BayeuxEvent::Closed { .. },
+                    ..
+                }
+            )
+    }));
     // Stable: on equal times the case's own events come first.
     events.sort_by_key(|e| e.t_us);
     let mut stream_seqs: HashMap<String, u64> = HashMap::new();

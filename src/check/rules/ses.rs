@@ -1,0 +1,48 @@
+//! SES-01 (a POST without the CSRF token is refused with HTTP 403, when the target uses
+//! CSRF) and SES-02 (a request without credentials is refused with statusCode 20 or
+//! HTTP 401). "Nothing changed" afterwards is [`super::refusal::nothing_changed`].
+
+use super::{Ans, w};
+use crate::check::Finding;
+use crate::history::AuthVariant;
+use crate::spec::ReqId;
+
+/// The session requirement a request with `auth` is judged under, if any (`csrf`: the
+/// target announced a CSRF token).
+pub(crate) fn ses_req(auth: AuthVariant, csrf: bool) -> Option<ReqId> {
+    match auth {
+        AuthVariant::NoCsrf if csrf => Some(ReqId::Ses01),
+        AuthVariant::NoCredentials | AuthVariant::CookieOnly => Some(ReqId::Ses02),
+        _ => None,
+    }
+}
+
+/// SES-01 Skip when a request without CSRF token was made to a target without CSRF.
+pub(crate) fn ses01_not_applicable(auth: AuthVariant, csrf: bool) -> Option<Finding> {
+    (auth == AuthVariant::NoCsrf && !csrf)
+        .then(|| Finding::skip(ReqId::Ses01, "target does not use CSRF"))
+}
+
+/// SES-01/02 (`r`) for the answer to a request with missing credentials.
+pub(crate) fn refused_session(r: ReqId, ans: &Ans, evs: Vec<u64>) -> Finding {
+    let (good, expected) = if r == ReqId::Ses01 {
+        (
+            ans.status == 403,
+            "HTTP 403 for a POST without the CSRF token",
+        )
+    } else {
+        (
+            ans.status == 401 || ans.code == Some(20),
+            "statusCode 20 or HTTP 401 for a request without credentials",
+        )
+    };
+    if good {
+        Finding::pass(r, format!("refused: {}", ans.describe()))
+    } else {
+        Finding::fail(
+            r,
+            format!("answered {}", ans.describe()),
+            w(expected, ans.describe(), evs),
+        )
+    }
+}
