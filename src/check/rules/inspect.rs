@@ -7,17 +7,18 @@
 
 use super::{CompleteView, w};
 use crate::check::Finding;
-use crate::model::ChatState;
 use crate::spec::ReqId;
 use serde_json::Value;
 
 /// The rows CMP-05..08 that apply to this Complete.
 fn rows(v: &CompleteView) -> Vec<ReqId> {
-    // The customer's session is open unless the customer left, or the agent did:
-    // Leave outside a conference ends the customer's session and `LeftChat` is the
-    // state in which it has ended (facts sheet §3.1). CMP-05 applies only while the
-    // session is open (SPEC §6.4) and CMP-06 only "if still open".
-    let session_open = v.customer_present && v.before != ChatState::LeftChat;
+    // CMP-05 applies only while the customer's session is open (SPEC §6.4) and CMP-06
+    // only "if still open": the model says when it is (Leave ends it, facts §3.1).
+    let session_open = crate::model::Chat {
+        state: v.before,
+        customer_present: v.customer_present,
+    }
+    .customer_session_open();
     let mut rows: Vec<ReqId> = vec![];
     if v.p.text.is_some() && session_open {
         rows.push(ReqId::Cmp05);
