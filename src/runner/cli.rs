@@ -312,7 +312,11 @@ fn write_reports(dir: &Path, r: &RunReport, scrub: &Scrubber) -> bool {
             true
         }
         Err(e) => {
-            eprintln!("error: writing reports to {}: {e}", dir.display());
+            eprintln!(
+                "error: writing reports to {}: {}",
+                dir.display(),
+                report::term::escape(&e.to_string())
+            );
             false
         }
     }
@@ -321,12 +325,15 @@ fn write_reports(dir: &Path, r: &RunReport, scrub: &Scrubber) -> bool {
 /// Runs `run`; returns the process exit code.
 pub fn main(args: RunArgs) -> i32 {
     if let Err(e) = args.t.check() {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", report::term::escape(&e.to_string()));
         return exit::USAGE;
     }
     for id in &args.only {
         if crate::spec::find(id).is_none() {
-            eprintln!("error: --only {id}: no such requirement (see `gws-conform list`)");
+            eprintln!(
+                "error: --only {}: no such requirement (see `gws-conform list`)",
+                report::term::escape(id)
+            );
             return exit::USAGE;
         }
     }
@@ -334,7 +341,7 @@ pub fn main(args: RunArgs) -> i32 {
         Some(p) => match report::load_baseline(p) {
             Ok(b) => Some(b),
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", report::term::escape(&e.to_string()));
                 return exit::USAGE;
             }
         },
@@ -366,7 +373,7 @@ pub fn main(args: RunArgs) -> i32 {
     }
     if let Some(dir) = &args.snapshot_dir {
         if let Err(e) = write_snapshots(dir, &r, &result.scrubber) {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", report::term::escape(&e.to_string()));
             return exit::HARNESS;
         }
         for c in &mut r.cases {
@@ -419,13 +426,13 @@ pub struct ReplayArgs {
 /// Runs `replay`: the case's steps once, judged again; exit codes as for `run`.
 pub fn main_replay(args: ReplayArgs) -> i32 {
     if let Err(e) = args.t.check() {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", report::term::escape(&e.to_string()));
         return exit::USAGE;
     }
     let file = match report::load_case_file(&args.case) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", report::term::escape(&e.to_string()));
             return exit::USAGE;
         }
     };
@@ -452,7 +459,7 @@ pub fn main_replay(args: ReplayArgs) -> i32 {
             if s.agents.is_empty() {
                 eprintln!(
                     "error: the case failed on {}: give its agents in GWS_AGENTS (or --agent), or --target another server",
-                    file.target
+                    report::term::escape(&file.target)
                 );
                 return exit::USAGE;
             }
@@ -466,7 +473,10 @@ pub fn main_replay(args: ReplayArgs) -> i32 {
         }
     }
     if let Some(f) = &s.fault {
-        eprintln!("replaying on the embedded server with fault {f}");
+        eprintln!(
+            "replaying on the embedded server with fault {}",
+            report::term::escape(f)
+        );
     }
     s.seed = file.seed;
     s.random_cases = 0;
@@ -594,7 +604,7 @@ pub fn main_merge(args: MergeArgs) -> i32 {
         match report::load_report(&path) {
             Ok(r) => reports.push(r),
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", report::term::escape(&e.to_string()));
                 return exit::USAGE;
             }
         }
@@ -602,7 +612,7 @@ pub fn main_merge(args: MergeArgs) -> i32 {
     let merged = match report::merge(reports) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", report::term::escape(&e.to_string()));
             return exit::USAGE;
         }
     };
