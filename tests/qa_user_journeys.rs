@@ -319,8 +319,23 @@ fn curl_script_prints_the_notifications_and_shows_the_out_of_order_completed() {
     args.extend_from_slice(&["--provisioning", "provider-state", "--only", "CMP-04"]);
     args.extend_from_slice(&["--reports", reports.to_str().unwrap()]);
     args.extend_from_slice(FAST);
-    let o = gws(&tmp, &args);
+    // CI copies at fixed paths: --junit as a flag, the JSON through its env twin.
+    let ci = tmp.join("ci");
+    let junit_path = ci.join("junit.xml");
+    args.extend_from_slice(&["--junit", junit_path.to_str().unwrap()]);
+    let o = command(&tmp)
+        .args(&args)
+        .env("GWS_JSON", ci.join("out/report.json"))
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let junit = std::fs::read_to_string(&junit_path).expect("--junit PATH written");
+    assert!(
+        junit.contains("<testsuite name=\"gws-conform.CMP\""),
+        "{junit}"
+    );
+    let json = report_json(&ci.join("out/report.json"));
+    assert_eq!(verdict_of(&json, "CMP-04"), "fail");
     let dir = run_dir(&reports);
     let script = std::fs::read_dir(dir.join("cases"))
         .unwrap()
@@ -357,11 +372,11 @@ fn curl_script_prints_the_notifications_and_shows_the_out_of_order_completed() {
         "the expectation of the Complete",
     );
     let completed = find(
-        &|l| l.starts_with("notification agent1: StatusChange state=Completed"),
+        &|l| l.contains("notification agent1: StatusChange state=Completed"),
         "the Completed StatusChange",
     );
     let text_line = find(
-        &|l| l.starts_with("notification agent1: NewMessages") && l.contains("Text(Agent) \""),
+        &|l| l.contains("notification agent1: NewMessages") && l.contains("Text(Agent) \""),
         "the agent's text",
     );
     assert!(
@@ -369,7 +384,7 @@ fn curl_script_prints_the_notifications_and_shows_the_out_of_order_completed() {
         "expectation, then Completed printed before the agent's text:\n{out}"
     );
     let invited = find(
-        &|l| l.starts_with("notification agent1: StatusChange state=Invited"),
+        &|l| l.contains("notification agent1: StatusChange state=Invited"),
         "the Invited StatusChange",
     );
     assert!(invited < completed, "{out}");

@@ -484,7 +484,14 @@ agent() {
     args+=(-H 'Content-Type: application/json' --data-binary "$5")
   fi
   echo ">>> $method $path" >&2
-  curl "${args[@]}" "$GWS_TARGET$path" || echo "(no answer: curl exit $?)"
+  # One write per answer, so the notification lines printed meanwhile stay whole.
+  local out rc=0
+  out="$(curl "${args[@]}" "$GWS_TARGET$path")" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    printf '%s\n' "$out"
+  else
+    printf '%s\n(no answer: curl exit %s)\n' "$out" "$rc"
+  fi
 }
 
 # json K V [K V ...]: a JSON object of string values (exactly escaped).
