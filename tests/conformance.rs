@@ -41,6 +41,9 @@ fn env_flag(name: &str) -> bool {
     })
 }
 
+/// Set once a printed replay command points into [`scratch`]: the folder is kept.
+static KEEP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The folder trial run folders go to (under the temporary folder).
 fn scratch() -> PathBuf {
     std::env::temp_dir().join(format!("gws-conform-trials-{}", std::process::id()))
@@ -121,10 +124,14 @@ fn run_one(id: &'static str) -> Result<(), Failed> {
             }
         }
         if let (true, Some(stem)) = (written, stems.get(&c.id)) {
-            msg.push_str(&format!(
-                "\n  replay: {}",
-                report::replay_command_in(&dir, stem, &r)
-            ));
+            // The test harness is not gws-conform: name the binary cargo built.
+            let cmd = report::replay_command_in(&dir, stem, &r).replacen(
+                "gws-conform ",
+                &format!("{} ", env!("CARGO_BIN_EXE_gws-conform")),
+                1,
+            );
+            KEEP.store(true, std::sync::atomic::Ordering::Relaxed);
+            msg.push_str(&format!("\n  replay: {cmd}"));
             if report::needs_agents(&r) {
                 msg.push_str(&format!(" (with {} set)", report::agents_hint(&r)));
             }
@@ -197,7 +204,7 @@ fn main() {
         })
         .collect();
     let conclusion = libtest_mimic::run(&args, trials);
-    if !conclusion.has_failed() {
+    if !conclusion.has_failed() && !KEEP.load(std::sync::atomic::Ordering::Relaxed) {
         let _ = std::fs::remove_dir_all(scratch());
     }
     conclusion.exit();
