@@ -772,8 +772,17 @@ fn full_body(e: &Event) -> String {
             ..
         } => {
             let mut out = format!("{method} {path}\n");
+            let mut hidden = Vec::new();
             for (k, v) in headers {
-                out.push_str(&format!("{k}: {v}\n"));
+                // Secret headers are recorded redacted: named, not shown.
+                if v.contains(crate::history::redact::REDACTED) {
+                    hidden.push(k.as_str());
+                } else {
+                    out.push_str(&format!("{k}: {v}\n"));
+                }
+            }
+            if !hidden.is_empty() {
+                out.push_str(&format!("(also sent, redacted: {})\n", hidden.join(", ")));
             }
             let b = body(b);
             if !b.is_empty() {
