@@ -16,7 +16,7 @@ profile="$(mktemp -d)"
 trap 'rm -rf "$log" "$profile"' EXIT
 flags=(--headless --no-sandbox --disable-gpu --disable-background-networking --no-first-run
        --disable-extensions --disable-sync --disable-component-update --user-data-dir="$profile"
-       --enable-logging=stderr --v=0 --window-size=1280,2400 --hide-scrollbars)
+       --enable-logging=stderr --v=0 --window-size="${WIDTH:-1280},${HEIGHT:-2400}" --hide-scrollbars)
 timeout 60 "$browser" "${flags[@]}" --screenshot="$out" "file://$abs" 2>"$log" >/dev/null || {
   echo "chromium failed:" >&2; cat "$log" >&2; exit 1; }
 # Console messages are logged as CONSOLE(...) / "Uncaught"; blocked loads as net::ERR_.

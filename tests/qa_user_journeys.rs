@@ -119,16 +119,22 @@ fn printed_replay_command_reproduces_the_failure_and_passes_on_a_clean_target() 
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains(&printed), "the HTML prints the same command");
 
-    // As printed (from the run folder), with the program name resolved.
+    // As printed, from another directory: absolute program and case file.
     let words: Vec<&str> = printed.split_whitespace().collect();
-    assert_eq!(words[..2], ["gws-conform", "replay"]);
-    let mut again: Vec<&str> = words[1..].to_vec();
+    let elsewhere = tmp.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let mut again: Vec<&str> = words.clone();
     again.extend_from_slice(&["--quiet-window", "300ms", "--deadline", "2s"]);
     again.extend_from_slice(&["--reports", "../replays"]);
-    let o = gws(&dir, &again);
+    let o = as_printed(&elsewhere, &again);
     assert!(
         summary_line(&stdout(&o), "CMP-21").contains("fail"),
         "the replay fails CMP-21 again: {}",
+        show(&o)
+    );
+    assert!(
+        stdout(&o).starts_with("reproduced: CMP-21 "),
+        "the first line says it reproduced: {}",
         show(&o)
     );
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
@@ -144,7 +150,39 @@ fn printed_replay_command_reproduces_the_failure_and_passes_on_a_clean_target() 
         "{}",
         show(&o)
     );
+    assert!(
+        stdout(&o).starts_with("no longer reproduces"),
+        "{}",
+        show(&o)
+    );
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+}
+
+/// Runs a printed replay command as printed (`words[0]` is the program: `gws-conform`
+/// on PATH, or the absolute path of the binary) in `cwd`, with `GWS_AGENTS` set.
+fn as_printed(cwd: &Path, words: &[&str]) -> Output {
+    assert!(words.len() > 2 && words[1] == "replay", "{words:?}");
+    assert!(
+        Path::new(words[2]).is_absolute(),
+        "the case file is named by its absolute path: {words:?}"
+    );
+    let program = if words[0] == "gws-conform" {
+        BIN
+    } else {
+        assert!(Path::new(words[0]).is_absolute(), "{words:?}");
+        words[0]
+    };
+    let mut c = Command::new(program);
+    c.current_dir(cwd).stdin(Stdio::null());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GWS_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("GWS_AGENTS", AGENTS);
+    c.args(&words[1..])
+        .output()
+        .expect("runs the printed command")
 }
 
 /// CMP-07 (MUST) is only observable with provider-state provisioning: a run on a
@@ -176,10 +214,9 @@ fn printed_replay_keeps_provider_state_provisioning() {
         .trim()
         .to_string();
     let words: Vec<&str> = printed.split_whitespace().collect();
-    assert_eq!(words[..2], ["gws-conform", "replay"], "{printed}");
-    let mut again: Vec<&str> = words[1..].to_vec();
+    let mut again: Vec<&str> = words.clone();
     again.extend_from_slice(&["--reports", "../replays"]);
-    let o = gws(&dir, &again);
+    let o = as_printed(&tmp, &again);
     assert!(
         summary_line(&stdout(&o), "CMP-07").contains("fail"),
         "{printed}: {}",
@@ -263,6 +300,94 @@ fn curl_script_replays_with_the_documented_environment_and_stops_when_it_cannot_
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("cannot offer chat"), "{}", show(&o));
     assert!(!err.contains("replay finished"), "{}", show(&o));
+}
+
+/// CMP-04 (SPEC §1.4, §6.1, §6.7): the script of a case failed on `serve --fault
+/// complete-text-after-status` opens the agent's Bayeux long-poll and prints the
+/// notifications in order: the Completed StatusChange comes before the NewMessages with
+/// the agent's text, under the line saying the harness expected the text first.
+#[test]
+fn curl_script_prints_the_notifications_and_shows_the_out_of_order_completed() {
+    if !(have("bash") && have("curl") && have("python3")) {
+        eprintln!("skipped: bash, curl and python3 are needed to run a curl script");
+        return;
+    }
+    let faulty = serve(&["--fault", "complete-text-after-status"]);
+    let tmp = tmpdir("curl-bayeux");
+    let reports = tmp.join("reports");
+    let mut args = vec!["run", "--target", &faulty.url, "--cases", "0"];
+    args.extend_from_slice(&["--provisioning", "provider-state", "--only", "CMP-04"]);
+    args.extend_from_slice(&["--reports", reports.to_str().unwrap()]);
+    args.extend_from_slice(FAST);
+    // CI copies at fixed paths: --junit as a flag, the JSON through its env twin.
+    let ci = tmp.join("ci");
+    let junit_path = ci.join("junit.xml");
+    args.extend_from_slice(&["--junit", junit_path.to_str().unwrap()]);
+    let o = command(&tmp)
+        .args(&args)
+        .env("GWS_JSON", ci.join("out/report.json"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let junit = std::fs::read_to_string(&junit_path).expect("--junit PATH written");
+    assert!(
+        junit.contains("<testsuite name=\"gws-conform.CMP\""),
+        "{junit}"
+    );
+    let json = report_json(&ci.join("out/report.json"));
+    assert_eq!(verdict_of(&json, "CMP-04"), "fail");
+    let dir = run_dir(&reports);
+    let script = std::fs::read_dir(dir.join("cases"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "sh"))
+        .expect("a curl script");
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(!text.contains("agent1-pass"), "no password in the script");
+
+    let mut c = Command::new("bash");
+    c.arg(&script).current_dir(&tmp).stdin(Stdio::null());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GWS_") || k.starts_with("CHAT_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("GWS_TARGET", &faulty.url)
+        .env("GWS_USER", "agent1")
+        .env("GWS_PASSWORD", "agent1-pass")
+        .env("GWS_USER2", "agent2")
+        .env("GWS_PASSWORD2", "agent2-pass");
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    let find = |pred: &dyn Fn(&str) -> bool, what: &str| {
+        lines
+            .iter()
+            .position(|l| pred(l))
+            .unwrap_or_else(|| panic!("{what} in the output:\n{}", show(&o)))
+    };
+    let expects = find(
+        &|l| l.starts_with("expects") && l.contains("before Completed"),
+        "the expectation of the Complete",
+    );
+    let completed = find(
+        &|l| l.contains("notification agent1: StatusChange state=Completed"),
+        "the Completed StatusChange",
+    );
+    let text_line = find(
+        &|l| l.contains("notification agent1: NewMessages") && l.contains("Text(Agent) \""),
+        "the agent's text",
+    );
+    assert!(
+        expects < completed && completed < text_line,
+        "expectation, then Completed printed before the agent's text:\n{out}"
+    );
+    let invited = find(
+        &|l| l.contains("notification agent1: StatusChange state=Invited"),
+        "the Invited StatusChange",
+    );
+    assert!(invited < completed, "{out}");
 }
 
 /// SPEC §5 baselines: a waiver of the failing CMP-21 turns exit 1 into 0 and shows

@@ -194,35 +194,56 @@ fn load_report_names_file_line_and_field() {
 }
 
 #[test]
-fn junit_has_one_testcase_per_requirement_with_the_right_status() {
+fn junit_has_one_suite_per_family_and_one_testcase_per_requirement() {
     let r = report();
     let xml = report::junit_xml(&r, &scrubber()).unwrap();
     let parsed = quick_junit::Report::deserialize_from_str(&xml).unwrap();
-    assert_eq!(parsed.test_suites.len(), 1);
-    let suite = &parsed.test_suites[0];
-    assert_eq!(suite.name.as_str(), "gws-conform");
-    assert_eq!(suite.test_cases.len(), gws_conform::spec::CATALOGUE.len());
-    for (tc, req) in suite.test_cases.iter().zip(gws_conform::spec::CATALOGUE) {
-        assert!(
-            tc.name.as_str().starts_with(&format!("{} ", req.id)),
-            "{}",
-            tc.name.as_str()
+    let names: Vec<&str> = parsed.test_suites.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "gws-conform.CMP",
+            "gws-conform.NTF",
+            "gws-conform.SES",
+            "gws-conform.REQ"
+        ]
+    );
+    let cases: Vec<&quick_junit::TestCase> = parsed
+        .test_suites
+        .iter()
+        .flat_map(|s| s.test_cases.iter())
+        .collect();
+    assert_eq!(cases.len(), gws_conform::spec::CATALOGUE.len());
+    for (tc, req) in cases.iter().zip(gws_conform::spec::CATALOGUE) {
+        let name = tc.name.as_str();
+        assert_eq!(
+            name,
+            format!("{} {}", req.id, report::junit::short_title(req.id)),
+            "a short title, not the prose cut"
         );
-        assert_eq!(tc.classname.as_ref().unwrap().as_str(), req.level.as_str());
+        assert!(!name.contains('…'), "{name}");
+        let family = &req.id.as_str()[..3];
+        assert_eq!(
+            tc.classname.as_ref().unwrap().as_str(),
+            format!("gws-conform.{family}")
+        );
+        assert!(tc.time.is_some(), "{name} has a time");
         let expect = verdict_of(&r, req.id.as_str());
         match (&tc.status, expect) {
             (TestCaseStatus::Success { .. }, Verdict::Pass) => {}
             (
                 TestCaseStatus::NonSuccess {
                     kind: NonSuccessKind::Failure,
-                    description,
                     ..
                 },
                 Verdict::Fail,
             ) => {
-                let d = description.as_ref().unwrap().as_str();
-                assert!(d.contains("expected:") && d.contains("observed:"), "{d}");
-                assert!(d.contains("gws-conform replay cases/"), "{d}");
+                let out = tc.system_out.as_ref().expect("system-out").as_str();
+                assert!(
+                    out.contains("expected:") && out.contains("observed:"),
+                    "{out}"
+                );
+                assert!(out.contains("gws-conform replay cases/"), "{out}");
             }
             (
                 TestCaseStatus::NonSuccess {
@@ -237,16 +258,21 @@ fn junit_has_one_testcase_per_requirement_with_the_right_status() {
             (s, v) => panic!("{}: junit status {s:?} for verdict {v:?}", req.id),
         }
     }
-    // The hostile strings survive as text (escaped), not as markup.
-    let cmp04 = suite
-        .test_cases
+    // The time of a requirement is the sum of its cases' durations.
+    let cmp04 = cases
         .iter()
         .find(|t| t.name.as_str().starts_with("CMP-04"))
         .unwrap();
-    let TestCaseStatus::NonSuccess { description, .. } = &cmp04.status else {
-        panic!()
-    };
-    assert!(description.as_ref().unwrap().as_str().contains(HOSTILE[2]));
+    let ms: u64 = r
+        .cases
+        .iter()
+        .filter(|c| c.exercises.contains(&ReqId::Cmp04))
+        .map(|c| c.duration_ms)
+        .sum();
+    assert_eq!(cmp04.time, Some(std::time::Duration::from_millis(ms)));
+    // The hostile strings survive as text (escaped), not as markup.
+    let out = cmp04.system_out.as_ref().unwrap().as_str();
+    assert!(out.contains(HOSTILE[2]), "{out}");
     assert!(!xml.contains("<evil/>"));
     assert!(!xml.contains(PASSWORD));
     // A waived requirement is a skip saying so.
@@ -708,4 +734,109 @@ fn committed_sample_artefacts_still_load_and_validate() {
     let (rows, overall) = report::requirement_table(&r.cases, r.config.strict);
     assert_eq!(rows, r.requirements);
     assert_eq!(overall, r.overall);
+}
+
+/// SPEC §1.4/§6 hostile peers: a target answering JSON nested 126 levels deep. Every
+/// file the harness writes reads back: report.json (`merge`), the case file (`replay`),
+/// with the deep part kept as text.
+#[test]
+fn a_body_nested_126_levels_deep_writes_and_reads_back() {
+    let mut deep = serde_json::json!("bottom");
+    for i in 0..126 {
+        deep = if i % 2 == 0 {
+            serde_json::json!([deep])
+        } else {
+            serde_json::json!({ "k": deep })
+        };
+    }
+    let text = serde_json::to_string(&deep).unwrap();
+    assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok());
+    let mut r = report();
+    let c = r
+        .cases
+        .iter_mut()
+        .find(|c| c.id == "cmp04-1")
+        .expect("the failing case");
+    let h = c.history.take().unwrap();
+    let mut b = H::new();
+    for e in h.events {
+        b = b.push(&e.stream, e.kind);
+    }
+    c.history = Some(b.answer(200, deep.clone()).notify(deep).build());
+    let dir = tmpdir("deep");
+    let written = report::write_all(&dir, &r, &scrubber()).unwrap();
+    let back = report::load_report(&written.json).expect("report.json reads back");
+    assert_eq!(back.cases.len(), r.cases.len());
+    let json = std::fs::read_to_string(&written.json).unwrap();
+    assert!(
+        json.contains(report::json::DEEP_MARK.trim_end()),
+        "kept as text"
+    );
+    for (case, _) in &written.cases {
+        report::load_case_file(case).expect("the case file reads back for replay");
+    }
+    let merged = report::merge(vec![back.clone()]).expect("merge reads it");
+    assert_eq!(merged.requirements.len(), back.requirements.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// report.html for the person fixing it: ids are unique (each diagram its own arrow
+/// markers), every event's body is on the page in full under a <details>, the timeline
+/// rows carry their seq numbers, long cells wrap.
+#[test]
+fn html_ids_are_unique_and_every_body_is_on_the_page() {
+    let r = report();
+    let html = report::html::render_html(&r, &scrubber());
+    let mut seen = std::collections::HashSet::new();
+    let mut rest = html.as_str();
+    while let Some(i) = rest.find(" id=\"") {
+        rest = &rest[i + 5..];
+        let id = &rest[..rest.find('"').unwrap()];
+        assert!(seen.insert(id.to_string()), "duplicate id {id}");
+    }
+    assert!(html.matches("<svg ").count() >= 2, "two diagrams at least");
+    // The hostile history's events, each with a seq row and its body in full.
+    let c = r.cases.iter().find(|c| c.id == "cmp04-1").unwrap();
+    let h = c.history.as_ref().unwrap();
+    for e in &h.events {
+        if let gws_conform::history::EventKind::Notification { data, .. } = &e.kind {
+            assert!(
+                html.contains(&format!("id=\"cmp04-1-seq-{}\"", e.seq)),
+                "row of seq {}",
+                e.seq
+            );
+            let pretty = serde_json::to_string_pretty(data).unwrap();
+            let escaped = report::escape_markup(&pretty);
+            assert!(html.contains(&escaped), "the full body of seq {}", e.seq);
+        }
+    }
+    assert!(html.contains("<details"), "bodies open without script");
+    assert!(!html.contains("<script"));
+    // Seq numbers on the timeline rows.
+    let witness_seq = c.findings[1].witness.as_ref().unwrap().events[0];
+    assert!(
+        html.contains(&format!(">#{witness_seq}</text>")),
+        "seq on the row"
+    );
+    assert!(html.contains("overflow-wrap:anywhere"), "long cells wrap");
+}
+
+/// `replay` says first whether the recorded failure reproduces, and exits 1 when it
+/// does whatever its level (CMP-04 is recorded failed here), 0 when nothing fails.
+#[test]
+fn replay_outcome_names_the_reproduced_failure() {
+    use gws_conform::runner::cli::replay_outcome;
+    let r = report();
+    let failing = r.cases.iter().find(|c| c.id == "cmp04-1").unwrap();
+    let file = report::case_file(&r, failing);
+    let (line, code) = replay_outcome(&file, &r);
+    assert!(line.starts_with("reproduced: CMP-04 "), "{line}");
+    assert_eq!(code, 1);
+    let mut clean = report();
+    clean.cases.retain(|c| c.verdict == Verdict::Pass);
+    clean.errors.clear();
+    clean.overall = report::Overall::Conformant;
+    let (line, code) = replay_outcome(&file, &clean);
+    assert_eq!(line, "no longer reproduces (CMP-04)");
+    assert_eq!(code, 0);
 }

@@ -178,6 +178,16 @@ fn comment(out: &mut String, indent: &str, text: &str) {
     }
 }
 
+/// Comments `text` and prints it when the script runs (`say`), so its output shows each
+/// step and what the harness expected there, between the notifications.
+fn narrate(out: &mut String, indent: &str, text: &str) {
+    comment(out, indent, text);
+    for line in text.lines() {
+        let line: String = line.chars().filter(|c| !c.is_control()).collect();
+        let _ = writeln!(out, "{indent}say {}", shell_quote(line.trim_start()));
+    }
+}
+
 /// What the contract expects of an agent request, in words (SPEC §1.2, §2, §3),
 /// rendered from the model: the body is classified and [`crate::model::expect`] asked for each
 /// state the chat may be in (the state is not known when the script is written), and
@@ -343,8 +353,12 @@ fn expectation(step: &Step) -> String {
 /// in with a cookie jar, takes the CSRF token from the `GET /api/v2/me` headers, puts the
 /// agent in Ready, provisions chats through the provider-state endpoint (or takes
 /// `CHAT_<alias>` from the environment when there is none) and replays each step as curl
-/// with the exact body. Notifications are not watched by the script (the harness's
-/// `replay` does that).
+/// with the exact body. Each agent also opens the Bayeux long-poll (handshake, subscribe
+/// to `/v2/me/chats`, a `/meta/connect` loop in the background, SPEC §1.4, §6.1, §6.7)
+/// and the script prints every notification as it arrives, one line each (`notification
+/// agentN: <notificationType> state=<chat state> <message type> "<text>"`), between the
+/// lines saying what the harness expected at each step (`expects: …`), so the order the
+/// target published in is visible. Needs bash, curl and python3.
 pub fn curl_script(case: &CaseFile) -> String {
     let mut s = String::new();
     // Which agent index owns each alias; agent index 0 = GWS_USER, 1 = GWS_USER2.
@@ -410,7 +424,10 @@ pub fn curl_script(case: &CaseFile) -> String {
 #   GWS_CONTACT_CENTER_ID  ContactCenterId header of the Customer Chat API (customer-api;
 #                     default gws-conform, as gws-conform)
 #   CHAT_<alias>      optional: agent-side id of a chat you offered by hand (skips offering)
-# Notifications are not watched here; `gws-conform replay` checks those.
+#   GWS_STEP_PAUSE    seconds to wait after each step for its notifications (default 0.5)
+# Each agent listens to its notifications (Bayeux long-poll on /v2/me/chats); every
+# notification is printed as it arrives: "notification agentN: <type> state=… <text>".
+# Lines "expects: …" say what the harness expected at that step.
 set -euo pipefail
 : "${GWS_TARGET:?set GWS_TARGET to the target base URL}"
 : "${GWS_USER:?set GWS_USER to the agent user name}"
@@ -429,7 +446,17 @@ GWS_PROVISIONING="${GWS_PROVISIONING:-@PROVISIONING@}"
 TIMEOUT="${GWS_TIMEOUT:-10}"
 LOGGED=""
 WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
+POLLERS=""
+QUIET="@QUIET@"
+PAUSE="${GWS_STEP_PAUSE:-0.5}"
+# On exit: stop the long-poll loops (each kills its pending poll), remove the files.
+cleanup() {
+  local p
+  for p in $POLLERS; do kill "$p" 2>/dev/null || true; done
+  for p in $POLLERS; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
 
 # creds N: writes agent N's credentials as a curl config file ($WORK/credsN, mode 600,
 # removed on exit), so they never appear on a command line.
@@ -456,6 +483,92 @@ login() {
   agent "$n" normal POST /api/v2/me '{"operationName":"StartContactCenterSession","channels":["chat"]}'
   agent "$n" normal POST /api/v2/me/channels/chat '{"operationName":"Ready"}'
   LOGGED="$LOGGED $n"
+  bayeux "$n"
+}
+
+# say TEXT: a line of the script's narrative on stdout (what runs, what is expected).
+say() {
+  printf '%s\n' "$1"
+}
+
+# notifications N: reads one /meta/connect answer on stdin and prints each notification
+# of agent N on its own line (control characters from the target made visible).
+notifications() {
+  python3 -c '
+import json, sys
+def t(x):
+    return json.dumps(str(x))[1:-1]
+n = sys.argv[1]
+raw = sys.stdin.read().strip()
+if not raw:
+    sys.exit(0)
+try:
+    msgs = json.loads(raw)
+except ValueError:
+    print("agent%s: /meta/connect answered something that is not JSON: %s" % (n, t(raw[:200])))
+    sys.exit(0)
+if isinstance(msgs, dict):
+    msgs = [msgs]
+for m in msgs if isinstance(msgs, list) else []:
+    if not isinstance(m, dict):
+        continue
+    if str(m.get("channel", "")).startswith("/meta/"):
+        if m.get("successful") is False:
+            print("agent%s: %s failed: %s" % (n, t(m.get("channel")), t(json.dumps(m)[:300])))
+        continue
+    d = m.get("data")
+    if not isinstance(d, dict):
+        print("notification agent%s: %s (no data)" % (n, t(m.get("channel"))))
+        continue
+    out = ["notification agent%s:" % n, t(d.get("notificationType") or d.get("messageType") or "?")]
+    chat = d.get("chat")
+    if isinstance(chat, dict) and "state" in chat:
+        out.append("state=" + t(chat["state"]))
+    for msg in d.get("messages") or []:
+        if isinstance(msg, dict):
+            who = msg.get("from")
+            who = who.get("type") if isinstance(who, dict) else None
+            item = t(msg.get("type", "?")) + ("(" + t(who) + ")" if who else "")
+            if msg.get("text"):
+                item += " \"" + t(msg["text"]) + "\""
+            out.append(item)
+    if "referenceId" in d:
+        out.append("referenceId=" + t(d["referenceId"]))
+    print(" ".join(out), flush=True)
+' "$1" || true
+}
+
+# bayeux N: agent N handshakes, subscribes to /v2/me/chats and starts the /meta/connect
+# long-poll loop in the background (same cookie jar; its notifications are printed).
+bayeux() {
+  local n="$1" cid
+  local args=(-sS --max-time "$TIMEOUT" -K "$WORK/creds$n" -b "$WORK/jar$n" -c "$WORK/jar$n" -K "$WORK/csrf$n" -H 'Content-Type: application/json')
+  cid="$(curl "${args[@]}" --data-binary '[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]}]' "$GWS_TARGET/api/v2/notifications" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["clientId"])' 2>/dev/null)" || cid=""
+  if [ -z "$cid" ]; then
+    say "agent$n: the Bayeux handshake gave no clientId: notifications are not shown"
+    return 0
+  fi
+  curl "${args[@]}" -o /dev/null --data-binary "[{\"channel\":\"/meta/subscribe\",\"clientId\":\"$cid\",\"subscription\":\"/v2/me/chats\"}]" "$GWS_TARGET/api/v2/notifications" || true
+  poll_loop "$n" "$cid" &
+  POLLERS="$POLLERS $!"
+}
+
+# poll_loop N CLIENT_ID: /meta/connect again and again (each poll is held by the target
+# until a notification is queued or its advice timeout passes).
+poll_loop() {
+  local n="$1" cid="$2" pid=""
+  set +e
+  trap 'kill "$pid" 2>/dev/null; exit 0' TERM
+  while :; do
+    curl -sS --max-time 60 -K "$WORK/creds$n" -b "$WORK/jar$n" -K "$WORK/csrf$n" \
+      -H 'Content-Type: application/json' -o "$WORK/poll$n" \
+      --data-binary "[{\"channel\":\"/meta/connect\",\"clientId\":\"$cid\",\"connectionType\":\"long-polling\"}]" \
+      "$GWS_TARGET/api/v2/notifications" 2>/dev/null &
+    pid=$!
+    wait "$pid" || sleep 1
+    notifications "$n" < "$WORK/poll$n"
+  done
 }
 
 # agent N AUTH METHOD PATH [BODY]: one agent request; prints the body and the HTTP status.
@@ -473,7 +586,14 @@ agent() {
     args+=(-H 'Content-Type: application/json' --data-binary "$5")
   fi
   echo ">>> $method $path" >&2
-  curl "${args[@]}" "$GWS_TARGET$path" || echo "(no answer: curl exit $?)"
+  # One write per answer, so the notification lines printed meanwhile stay whole.
+  local out rc=0
+  out="$(curl "${args[@]}" "$GWS_TARGET$path")" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    printf '%s\n' "$out"
+  else
+    printf '%s\n(no answer: curl exit %s)\n' "$out" "$rc"
+  fi
 }
 
 # json K V [K V ...]: a JSON object of string values (exactly escaped).
@@ -586,7 +706,8 @@ inspect() {
 }
 
 "#
-            .replace("@PROVISIONING@", mode),
+            .replace("@PROVISIONING@", mode)
+            .replace("@QUIET@", &case.quiet_secs().to_string()),
     );
     let _ = writeln!(s, "login 1");
     if needs_second {
@@ -600,6 +721,9 @@ inspect() {
     };
     for (i, st) in case.steps.iter().enumerate() {
         emit_step(&mut s, &ctx, st, &format!("step {i}"), "", false);
+        // Give the notifications of the step time to arrive before the next one, so
+        // the output reads in order (the harness waits for them between steps).
+        s.push_str("sleep \"$PAUSE\"\n\n");
     }
 
     // Release what was provisioned (idempotent on the provider side).
@@ -616,7 +740,9 @@ inspect() {
         }
         s.push_str("fi\n");
     }
-    s.push_str("echo 'replay finished' >&2\n");
+    s.push_str(
+        "# Let the last notifications arrive (the harness waits for a quiet window too).\nsay \"waiting ${QUIET}s for the last notifications\"\nsleep \"$QUIET\"\necho 'replay finished' >&2\n",
+    );
     s
 }
 
@@ -641,11 +767,11 @@ fn emit_step(s: &mut String, ctx: &Ctx, st: &Step, label: &str, indent: &str, ba
             let v = var_name(chat);
             let n = ctx.owners.get(chat).copied().unwrap_or(0) + 1;
             let user = if n == 2 { "$GWS_USER2" } else { "$GWS_USER" };
-            comment(
+            narrate(
                 s,
                 indent,
                 &format!(
-                    "{label}: a customer asks for a chat, offered to {agent} (agent {n}) as alias {chat}\nexpects: an Invited notification for the agent (not watched here)"
+                    "{label}: a customer asks for a chat, offered to {agent} (agent {n}) as alias {chat}\nexpects: an Invited notification for the agent"
                 ),
             );
             let c = cust_var(chat);
@@ -685,7 +811,7 @@ fn emit_step(s: &mut String, ctx: &Ctx, st: &Step, label: &str, indent: &str, ba
                 ChatRef::Alias(a) => a.clone(),
                 ChatRef::Unknown(id) => format!("unknown id {id}"),
             };
-            comment(
+            narrate(
                 s,
                 indent,
                 &format!(
@@ -706,11 +832,11 @@ fn emit_step(s: &mut String, ctx: &Ctx, st: &Step, label: &str, indent: &str, ba
             let _ = writeln!(s, "{indent}agent {n} {auth} POST {path}{body_arg}{bg}");
         }
         Step::CustomerSends { chat, text } => {
-            comment(
+            narrate(
                 s,
                 indent,
                 &format!(
-                    "{label}: the customer of chat {chat} sends a message\nexpects: a NewMessages notification for the agent (not watched here)"
+                    "{label}: the customer of chat {chat} sends a message\nexpects: a NewMessages notification for the agent"
                 ),
             );
             let _ = writeln!(
@@ -722,7 +848,7 @@ fn emit_step(s: &mut String, ctx: &Ctx, st: &Step, label: &str, indent: &str, ba
             );
         }
         Step::CustomerLeaves { chat } => {
-            comment(
+            narrate(
                 s,
                 indent,
                 &format!(
@@ -737,7 +863,7 @@ fn emit_step(s: &mut String, ctx: &Ctx, st: &Step, label: &str, indent: &str, ba
             );
         }
         Step::Inspect { chat } => {
-            comment(
+            narrate(
                 s,
                 indent,
                 &format!(
@@ -753,7 +879,7 @@ fn emit_step(s: &mut String, ctx: &Ctx, st: &Step, label: &str, indent: &str, ba
         }
         Step::Settle => {
             let secs = ctx.quiet_secs;
-            comment(
+            narrate(
                 s,
                 indent,
                 &format!("{label}: let the chats settle (the harness waits for a quiet window)"),
@@ -761,7 +887,7 @@ fn emit_step(s: &mut String, ctx: &Ctx, st: &Step, label: &str, indent: &str, ba
             let _ = writeln!(s, "{indent}sleep {secs}");
         }
         Step::Concurrent { steps } => {
-            comment(
+            narrate(
                 s,
                 indent,
                 &format!(

@@ -8,7 +8,8 @@
 
 use super::types::{CaseReport, Overall, RunReport};
 use super::{
-    ReportError, case_stems, escape_markup, replay_command, scrub_markup, truncate, write_file,
+    ReportError, case_stems, escape_markup, replay_command, replay_command_in, scrub_markup,
+    truncate, write_file,
 };
 use crate::check::{Finding, Verdict};
 use crate::history::redact::Scrubber;
@@ -32,11 +33,17 @@ th{background:#f2f2f2} td.n{text-align:right;font-variant-numeric:tabular-nums}
 .overall{font-size:1.2em;padding:.4em .8em;display:inline-block;border-radius:4px}
 .conformant{background:#d7f5dd}.not_conformant{background:#fbd5d5}.harness_error{background:#e6d9ff}
 dl.meta{display:grid;grid-template-columns:max-content auto;gap:.1em 1em} dl.meta dt{font-weight:600}
-pre,code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em} pre{background:#f7f7f7;padding:.5em;overflow:auto;white-space:pre-wrap}
+pre,code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em} pre{background:#f7f7f7;padding:.5em;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}
+code{overflow-wrap:anywhere} td,dd,li,p{overflow-wrap:anywhere}
+table.events{font-size:.9em;margin-top:.5em} table.events td.n{white-space:nowrap}
+table.events summary{cursor:pointer;font-family:ui-monospace,Menlo,Consolas,monospace}
+table.events pre{margin:.3em 0 0} tr.hot td{background:#fff0f0} tr.hot summary{color:#a00;font-weight:600}
+details.events>summary{cursor:pointer;margin:.5em 0;font-weight:600}
 .witness dt{font-weight:600}.witness dd{margin:0 0 .5em 1em}
 svg{max-width:100%;height:auto;border:1px solid #ddd;background:#fcfcfc}
 .case{border-top:2px solid #ccc;margin-top:1.5em}
-#requirements td:first-child{white-space:nowrap}
+#requirements td:first-child,#requirements td:nth-child(2),#requirements td:nth-child(4),td.n{white-space:nowrap;overflow-wrap:normal}
+#requirements th{font-size:.85em} #requirements td.n{padding:.25em .3em}
 .glance{border:2px solid #d33;background:#fff6f6;padding:.3em .8em;margin:.8em 0}
 .glance ul{margin:.3em 0;padding-left:1.2em}
 "#;
@@ -49,8 +56,18 @@ fn verdict_badge(v: Verdict) -> String {
     format!("<span class=\"v {0}\">{0}</span>", v.as_str())
 }
 
-/// The whole page (scrubbed).
+/// The whole page (scrubbed), with replay commands relative to the run folder.
 pub fn render_html(report: &RunReport, scrub: &Scrubber) -> String {
+    render_page(report, scrub, None)
+}
+
+/// The whole page (scrubbed) as written into the run folder `dir`: replay commands
+/// name the case files by absolute path (see [`super::replay_command_in`]).
+pub fn render_html_in(report: &RunReport, scrub: &Scrubber, dir: &Path) -> String {
+    render_page(report, scrub, Some(dir))
+}
+
+fn render_page(report: &RunReport, scrub: &Scrubber, dir: Option<&Path>) -> String {
     let stems = case_stems(report);
     let mut h = String::new();
     let (oclass, otext) = match report.overall {
@@ -86,7 +103,7 @@ pub fn render_html(report: &RunReport, scrub: &Scrubber) -> String {
         ("duration", format!("{} ms", report.duration_ms)),
         ("provisioning", report.config.provisioning.clone()),
         ("agents", report.config.agents.join(", ")),
-        ("cases", report.cases.len().to_string()),
+        ("cases", report.case_count().to_string()),
         (
             "deadline / quiet window",
             format!(
@@ -173,7 +190,7 @@ pub fn render_html(report: &RunReport, scrub: &Scrubber) -> String {
         h.push_str("<h2>Failures</h2>\n");
     }
     for c in failing {
-        case_section(&mut h, c, stems.get(&c.id).map(String::as_str), report);
+        case_section(&mut h, c, stems.get(&c.id).map(String::as_str), report, dir);
     }
     let errored: Vec<&CaseReport> = report
         .cases
@@ -239,7 +256,13 @@ fn anchor(id: &str) -> String {
     super::file_stem(id)
 }
 
-fn case_section(h: &mut String, c: &CaseReport, stem: Option<&str>, report: &RunReport) {
+fn case_section(
+    h: &mut String,
+    c: &CaseReport,
+    stem: Option<&str>,
+    report: &RunReport,
+    dir: Option<&Path>,
+) {
     let _ = writeln!(
         h,
         "<section class=\"case\" id=\"case-{}\"><h3>case {} {} <small>(seed {}, {} steps{}, {} ms)</small></h3>",
@@ -276,7 +299,16 @@ fn case_section(h: &mut String, c: &CaseReport, stem: Option<&str>, report: &Run
         h.push_str("</dl>\n");
     }
     match &c.history {
-        Some(hist) => h.push_str(&sequence_svg(hist, &fails, report.config.deadline_ms)),
+        Some(hist) => {
+            let id = anchor(&c.id);
+            h.push_str(&sequence_svg_with_id(
+                hist,
+                &fails,
+                report.config.deadline_ms,
+                &format!("case-{id}"),
+            ));
+            h.push_str(&events_table(hist, &fails, &id));
+        }
         None => h.push_str("<p><em>No history was kept for this case.</em></p>\n"),
     }
     if let Some(stem) = stem {
@@ -284,8 +316,18 @@ fn case_section(h: &mut String, c: &CaseReport, stem: Option<&str>, report: &Run
         let _ = writeln!(
             h,
             "<p>Replay: <code>{}</code><br>Case file: <a href=\"cases/{stem_e}.json\">cases/{stem_e}.json</a> · curl script: <a href=\"cases/{stem_e}.sh\">cases/{stem_e}.sh</a></p>",
-            esc(&replay_command(stem, report))
+            esc(&match dir {
+                Some(d) => replay_command_in(d, stem, report),
+                None => replay_command(stem, report),
+            })
         );
+        if super::needs_agents(report) {
+            let _ = writeln!(
+                h,
+                "<p class=\"note\">The replay logs in as the run's agents: set <code>{}</code> (their passwords) first.</p>",
+                esc(&super::agents_hint(report))
+            );
+        }
     }
     h.push_str("</section>\n");
 }
@@ -450,6 +492,18 @@ fn describe(e: &Event) -> Option<(Shape, String)> {
 /// left axis, witness events in red, and the broken expectations as red labels at the
 /// end (with how long the harness waited).
 pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> String {
+    sequence_svg_with_id(hist, fails, deadline_ms, "timeline")
+}
+
+/// [`sequence_svg`] whose element ids (the arrow markers) start with `id`, so several
+/// diagrams on one page keep their ids unique.
+pub fn sequence_svg_with_id(
+    hist: &History,
+    fails: &[&Finding],
+    deadline_ms: u64,
+    id: &str,
+) -> String {
+    let id = esc(id);
     const ROW: u32 = 22;
     const TOP: u32 = 50;
     const X: [u32; 3] = [150, 470, 790];
@@ -531,8 +585,8 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"timeline\" role=\"img\" viewBox=\"0 0 {W} {height}\" width=\"{W}\" height=\"{height}\" font-family=\"ui-monospace,Menlo,Consolas,monospace\" font-size=\"11\">\
 <title>Sequence of requests, responses and notifications</title>\
-<defs><marker id=\"ah\" markerUnits=\"userSpaceOnUse\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"9\" markerHeight=\"9\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#333\"/></marker>\
-<marker id=\"ahr\" markerUnits=\"userSpaceOnUse\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"9\" markerHeight=\"9\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#c00\"/></marker></defs>"
+<defs><marker id=\"{id}-ah\" markerUnits=\"userSpaceOnUse\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"9\" markerHeight=\"9\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#333\"/></marker>\
+<marker id=\"{id}-ahr\" markerUnits=\"userSpaceOnUse\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"9\" markerHeight=\"9\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#c00\"/></marker></defs>"
     );
     let bottom = height - ROW;
     for (i, name) in ["harness", "target", "notification stream"]
@@ -547,7 +601,7 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
     }
     let _ = writeln!(
         s,
-        "<text x=\"4\" y=\"{}\" fill=\"#666\">ms</text>",
+        "<text x=\"4\" y=\"{0}\" fill=\"#666\">seq</text><text x=\"50\" y=\"{0}\" fill=\"#666\">ms</text>",
         TOP - 10
     );
     // A shrunk case's history can start late on the recorder's clock (6 s in a real
@@ -561,8 +615,9 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
         let ms = e.t_us.saturating_sub(t0) as f64 / 1000.0;
         let _ = write!(
             s,
-            "<text x=\"4\" y=\"{}\" fill=\"#666\">{ms:.1}</text>",
-            y + 4
+            "<text x=\"4\" y=\"{0}\" fill=\"{color}\"{weight}>#{1}</text><text x=\"50\" y=\"{0}\" fill=\"#666\">{ms:.1}</text>",
+            y + 4,
+            e.seq
         );
         match shape {
             Shape::Arrow { from, to, dashed } => {
@@ -572,7 +627,11 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
                 } else {
                     ""
                 };
-                let marker = if hot { "ahr" } else { "ah" };
+                let marker = if hot {
+                    format!("{id}-ahr")
+                } else {
+                    format!("{id}-ah")
+                };
                 let width = if hot { 2.5 } else { 1.2 };
                 let tx = x1.min(x2) + 6;
                 // About 6.6 px per character at font-size 11: keep the label on its arrow.
@@ -625,11 +684,122 @@ pub fn sequence_svg(hist: &History, fails: &[&Finding], deadline_ms: u64) -> Str
     }
     let _ = writeln!(
         s,
-        "<text x=\"4\" y=\"{}\" fill=\"#666\">rows in recording order; left axis: ms since the case started; notification deadline {deadline_ms} ms</text>",
+        "<text x=\"4\" y=\"{}\" fill=\"#666\">rows in recording order; left: seq number and ms since the case started; notification deadline {deadline_ms} ms</text>",
         y + ROW
     );
     s.push_str("</svg>\n");
     s
+}
+
+/// The case's events as a table: seq number, ms since the case started, and the event
+/// with its body in full (request headers and body, response body, notification data)
+/// under a `<details>` (no script needed). Witness events are highlighted; rows are
+/// capped like the diagram, the witness rows always kept.
+fn events_table(hist: &History, fails: &[&Finding], anchor_id: &str) -> String {
+    let witness: HashSet<u64> = fails
+        .iter()
+        .filter_map(|f| f.witness.as_ref())
+        .flat_map(|w| w.events.iter().copied())
+        .collect();
+    let t0 = hist.events.iter().map(|e| e.t_us).min().unwrap_or(0);
+    let rows: Vec<(&Event, String)> = hist
+        .events
+        .iter()
+        .filter_map(|e| describe(e).map(|(_, l)| (e, l)))
+        .collect();
+    let total = rows.len();
+    let shown: Vec<&(&Event, String)> = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, (e, _))| *i < MAX_DIAGRAM_EVENTS || witness.contains(&e.seq))
+        .map(|(_, r)| r)
+        .take(2 * MAX_DIAGRAM_EVENTS)
+        .collect();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "<details class=\"events\"><summary>Every event of the case, bodies in full ({total})</summary>\n<table class=\"events\"><thead><tr><th>seq</th><th>ms</th><th>event (open a row for its body)</th></tr></thead><tbody>"
+    );
+    for (e, label) in &shown {
+        let hot = witness.contains(&e.seq);
+        let ms = e.t_us.saturating_sub(t0) as f64 / 1000.0;
+        let full = full_body(e);
+        let summary = esc(&truncate(label, 160));
+        let cell = if full.is_empty() {
+            summary
+        } else {
+            format!(
+                "<details><summary>{summary}</summary><pre>{}</pre></details>",
+                esc(&full)
+            )
+        };
+        let _ = writeln!(
+            s,
+            "<tr id=\"{}-seq-{}\"{}><td class=\"n\">#{}</td><td class=\"n\">{ms:.1}</td><td>{cell}</td></tr>",
+            esc(anchor_id),
+            e.seq,
+            if hot { " class=\"hot\"" } else { "" },
+            e.seq
+        );
+    }
+    s.push_str("</tbody></table>");
+    if total > shown.len() {
+        let _ = write!(
+            s,
+            "<p>… {} more events not listed (see the case file)</p>",
+            total - shown.len()
+        );
+    }
+    s.push_str("</details>\n");
+    s
+}
+
+/// The full text of an event's body, pretty-printed JSON where it is JSON (empty when
+/// the event has none).
+fn full_body(e: &Event) -> String {
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let body = |b: &Body| match b {
+        Body::Empty => String::new(),
+        Body::Json(v) => pretty(v),
+        Body::Raw(r) => r.clone(),
+    };
+    match &e.kind {
+        EventKind::Request {
+            method,
+            path,
+            headers,
+            body: b,
+            ..
+        } => {
+            let mut out = format!("{method} {path}\n");
+            let mut hidden = Vec::new();
+            for (k, v) in headers {
+                // Secret headers are recorded redacted: named, not shown.
+                if v.contains(crate::history::redact::REDACTED) {
+                    hidden.push(k.as_str());
+                } else {
+                    out.push_str(&format!("{k}: {v}\n"));
+                }
+            }
+            if !hidden.is_empty() {
+                out.push_str(&format!("(also sent, redacted: {})\n", hidden.join(", ")));
+            }
+            let b = body(b);
+            if !b.is_empty() {
+                out.push('\n');
+                out.push_str(&b);
+            }
+            out
+        }
+        EventKind::Response {
+            status, body: b, ..
+        } => format!("HTTP {status}\n\n{}", body(b)),
+        EventKind::Notification { data, .. } => pretty(data),
+        EventKind::Inspect {
+            result: Some(r), ..
+        } => pretty(r),
+        _ => String::new(),
+    }
 }
 
 /// Splits `s` into lines of at most `width` characters (at spaces when it can).
@@ -665,6 +835,6 @@ pub fn write_html(
 ) -> Result<PathBuf, ReportError> {
     super::create_dir(dir)?;
     let path = dir.join("report.html");
-    write_file(&path, &render_html(report, scrub))?;
+    write_file(&path, &render_html_in(report, scrub, dir))?;
     Ok(path)
 }

@@ -10,17 +10,46 @@ use std::path::{Path, PathBuf};
 /// The report's JSON Schema (2020-12), as shipped in `schemas/report.schema.json`.
 pub const REPORT_SCHEMA: &str = include_str!("../../schemas/report.schema.json");
 
+/// How deep a written JSON document may nest. serde_json refuses to read documents
+/// nested beyond 128 levels ("recursion limit exceeded"); a target can answer a body
+/// nested deeper than that, and the report and case files put bodies some ten levels
+/// down. Any value deeper than this is written as its JSON text (a string, see
+/// [`DEEP_MARK`]), so every file the harness writes reads back (`replay`, `merge`).
+pub const MAX_WRITTEN_DEPTH: usize = 96;
+
+/// The prefix of a value written as text because it nested deeper than
+/// [`MAX_WRITTEN_DEPTH`] levels.
+pub const DEEP_MARK: &str = "(nested too deep to store as JSON; kept as text) ";
+
 /// Serializes `value` with every string (keys included) scrubbed, then scrubs the text
-/// again as a last line of defence.
+/// again as a last line of defence. Values nested deeper than [`MAX_WRITTEN_DEPTH`] are
+/// written as text. Every JSON file the harness writes (report.json, case files, the
+/// `--json` copy) goes through here.
 pub(crate) fn to_scrubbed_json<T: serde::Serialize>(
     value: &T,
     scrub: &Scrubber,
 ) -> Result<String, ReportError> {
     let mut v = serde_json::to_value(value).map_err(|e| ReportError::Serialize(e.to_string()))?;
+    flatten_deep(&mut v, 0);
     scrub_value(&mut v, scrub);
     let text =
         serde_json::to_string_pretty(&v).map_err(|e| ReportError::Serialize(e.to_string()))?;
     Ok(scrub_text(scrub, &text) + "\n")
+}
+
+/// Replaces every array or object at depth `MAX_WRITTEN_DEPTH` (counting from `depth`)
+/// by its compact JSON text, marked with [`DEEP_MARK`] (values in memory came through
+/// serde_json's parser, so they are at most 128 levels deep: the recursion is bounded).
+pub(crate) fn flatten_deep(v: &mut Value, depth: usize) {
+    match v {
+        Value::Array(_) | Value::Object(_) if depth >= MAX_WRITTEN_DEPTH => {
+            let text = serde_json::to_string(v).unwrap_or_default();
+            *v = Value::String(format!("{DEEP_MARK}{text}"));
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| flatten_deep(x, depth + 1)),
+        Value::Object(m) => m.values_mut().for_each(|x| flatten_deep(x, depth + 1)),
+        _ => {}
+    }
 }
 
 /// Scrubs every string in a JSON value (object keys included).

@@ -12,6 +12,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod table;
+pub mod term;
 pub mod transcript;
 pub mod types;
 
@@ -19,7 +20,7 @@ pub use baseline::{Baseline, Waiver, apply_baseline, load_baseline, parse_baseli
 pub use case::{CASE_FORMAT, CaseFile, case_file, curl_script, load_case_file, write_case_files};
 pub use html::write_html;
 pub use json::{load_report, write_json};
-pub use junit::{junit_xml, write_junit};
+pub use junit::{junit_xml, junit_xml_in, write_junit};
 pub use table::{merge, overall_of, recompute, requirement_table};
 pub use transcript::transcript;
 pub use types::*;
@@ -126,6 +127,31 @@ pub fn write_all(dir: &Path, report: &RunReport, scrub: &Scrubber) -> Result<Wri
         html,
         cases,
     })
+}
+
+/// Writes the JUnit report and/or `report.json` of the run folder `dir` again at fixed
+/// paths (`--junit PATH`, `--json PATH`), creating their parent folders.
+pub fn write_fixed_copies(
+    dir: &Path,
+    report: &RunReport,
+    scrub: &Scrubber,
+    junit: Option<&Path>,
+    json: Option<&Path>,
+) -> Result<(), ReportError> {
+    let parent = |p: &Path| match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => create_dir(d),
+        _ => Ok(()),
+    };
+    if let Some(p) = junit {
+        parent(p)?;
+        let xml = junit::junit_xml_in(report, scrub, dir)?;
+        write_file(p, &scrub_markup(scrub, &xml))?;
+    }
+    if let Some(p) = json {
+        parent(p)?;
+        write_file(p, &json::to_scrubbed_json(report, scrub)?)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn create_dir(dir: &Path) -> Result<(), ReportError> {
@@ -245,14 +271,54 @@ pub fn case_stems(report: &RunReport) -> HashMap<String, String> {
     out
 }
 
-/// The command that replays a saved case, from the run folder. A case that failed on an
-/// external target names that target (without `--target` a replay certifies the embedded
-/// reference server, which would not show the failure again) and, when the run used
-/// provider-state provisioning, that too (a replay on a `--target` defaults to
-/// customer-api, where queue and last agent are not observable).
+/// The command that replays a saved case, from the run folder (`cases/<stem>.json`
+/// relative). A case that failed on an external target names that target (without
+/// `--target` a replay certifies the embedded reference server, which would not show the
+/// failure again) and, when the run used provider-state provisioning, that too (a replay
+/// on a `--target` defaults to customer-api, where queue and last agent are not
+/// observable). See [`replay_command_in`] for the form printed to users.
 pub fn replay_command(stem: &str, report: &types::RunReport) -> String {
-    let mut cmd = format!("gws-conform replay cases/{stem}.json");
-    if !report.embedded && !report.target.is_empty() {
+    replay_words("gws-conform", &format!("cases/{stem}.json"), report)
+}
+
+/// The replay command as printed to users: runnable as is from any directory. The case
+/// file is named by its absolute path under `dir` (the run folder), the program as
+/// `gws-conform` when that is on `PATH`, else by the absolute path of the running
+/// executable. A case that failed on an external target needs the agents' passwords in
+/// `GWS_AGENTS` ([`needs_agents`]; [`agents_hint`] is the line that says so).
+pub fn replay_command_in(dir: &Path, stem: &str, report: &types::RunReport) -> String {
+    let dir = absolute(dir);
+    let case = dir.join("cases").join(format!("{stem}.json"));
+    replay_words(
+        &program_name(),
+        &shell_word(&case.display().to_string()),
+        report,
+    )
+}
+
+/// True when replaying a case of `report` needs `GWS_AGENTS` (an external target).
+pub fn needs_agents(report: &types::RunReport) -> bool {
+    !report.embedded && !report.target.is_empty()
+}
+
+/// `GWS_AGENTS=agent1:…,agent2:…` with the run's user names (never a password).
+pub fn agents_hint(report: &types::RunReport) -> String {
+    let names: Vec<String> = if report.config.agents.is_empty() {
+        vec!["USER:…".into()]
+    } else {
+        report
+            .config
+            .agents
+            .iter()
+            .map(|a| format!("{a}:…"))
+            .collect()
+    };
+    format!("GWS_AGENTS={}", shell_word(&names.join(",")))
+}
+
+fn replay_words(program: &str, case: &str, report: &types::RunReport) -> String {
+    let mut cmd = format!("{program} replay {case}");
+    if needs_agents(report) {
         cmd.push_str(" --target ");
         cmd.push_str(&shell_word(&report.target));
         if report.config.provisioning == "provider-state" {
@@ -260,6 +326,44 @@ pub fn replay_command(stem: &str, report: &types::RunReport) -> String {
         }
     }
     cmd
+}
+
+/// `path` made absolute (against the current directory), without resolving links.
+pub fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// How to name this program in a printed command: `gws-conform` when an executable of
+/// that name is on `PATH`, else the absolute path of the running executable when it is
+/// gws-conform itself (not a test harness linking the library), else `gws-conform`.
+pub fn program_name() -> String {
+    const NAME: &str = "gws-conform";
+    if let Some(paths) = std::env::var_os("PATH") {
+        for d in std::env::split_paths(&paths) {
+            if d.is_absolute() && is_executable(&d.join(NAME)) {
+                return NAME.into();
+            }
+        }
+    }
+    match std::env::current_exe() {
+        Ok(exe) if exe.file_stem().and_then(|s| s.to_str()) == Some(NAME) => {
+            shell_word(&exe.display().to_string())
+        }
+        _ => NAME.into(),
+    }
+}
+
+fn is_executable(p: &Path) -> bool {
+    match std::fs::metadata(p) {
+        #[cfg(unix)]
+        Ok(m) => {
+            use std::os::unix::fs::PermissionsExt;
+            m.is_file() && m.permissions().mode() & 0o111 != 0
+        }
+        #[cfg(not(unix))]
+        Ok(m) => m.is_file(),
+        Err(_) => false,
+    }
 }
 
 /// `s` as it can be pasted into a shell: as is when it holds only URL-safe characters,
@@ -273,6 +377,11 @@ fn shell_word(s: &str) -> String {
     } else {
         case::shell_quote(s)
     }
+}
+
+/// Truncates `s` to at most `max` characters, marking the cut with `…`.
+pub fn truncate_chars(s: &str, max: usize) -> String {
+    truncate(s, max)
 }
 
 /// Truncates `s` to at most `max` characters, marking the cut with `…`.

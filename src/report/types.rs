@@ -141,3 +141,12 @@ pub struct RunReport {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
 }
+
+impl RunReport {
+    /// The number of real cases: run-level pseudo-cases (the Bayeux `session`, a
+    /// `harness-error`) have no steps and are not counted. Every place that shows a
+    /// count of cases (stdout, report.html, after `merge`) uses this.
+    pub fn case_count(&self) -> usize {
+        self.cases.iter().filter(|c| !c.steps.is_empty()).count()
+    }
+}

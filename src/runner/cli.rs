@@ -120,6 +120,12 @@ pub struct RunArgs {
     /// Re-runs allowed for shrinking failing cases.
     #[arg(long, env = "GWS_SHRINK_BUDGET", default_value_t = 60)]
     pub shrink_budget: usize,
+    /// Also write the JUnit report to this fixed path (for CI).
+    #[arg(long, env = "GWS_JUNIT")]
+    pub junit: Option<PathBuf>,
+    /// Also write report.json to this fixed path (for CI).
+    #[arg(long, env = "GWS_JSON")]
+    pub json: Option<PathBuf>,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, i32> {
@@ -158,6 +164,14 @@ impl TargetArgs {
         if self.fault.is_some() && self.target.is_some() {
             return Err("--fault only applies to the embedded server (no --target)".into());
         }
+        if let Some(f) = &self.fault
+            && !crate::server::faults().iter().any(|i| i.name == f.as_str())
+        {
+            return Err(format!(
+                "--fault {}: no such fault (see `gws-conform serve --list-faults`)",
+                report::term::escape(f)
+            ));
+        }
         if let Some(t) = &self.target
             && !(t.starts_with("http://") || t.starts_with("https://"))
         {
@@ -195,8 +209,10 @@ impl TargetArgs {
     }
 }
 
-/// Prints the per-requirement summary table.
+/// Prints the per-requirement summary table. Target-provided text is escaped for the
+/// terminal ([`report::term::escape`]).
 pub fn print_summary(r: &RunReport) {
+    use report::term::{escape, escape_line};
     println!("{:<8} {:<7} {:<7} reason", "id", "level", "verdict");
     for q in &r.requirements {
         let mut reason = q.reason.replace('\n', " ");
@@ -208,7 +224,7 @@ pub fn print_summary(r: &RunReport) {
             q.id,
             q.level.as_str(),
             q.verdict.as_str(),
-            reason
+            escape_line(&reason)
         );
     }
     let unused: Vec<&str> = r
@@ -224,25 +240,40 @@ pub fn print_summary(r: &RunReport) {
         );
     }
     for e in &r.errors {
-        println!("error: {e}");
+        println!("error: {}", escape(e));
     }
     let verdict = match r.overall {
         Overall::Conformant => "CONFORMANT",
         Overall::NotConformant => "NOT CONFORMANT",
         Overall::Error => "ERROR (harness or environment)",
     };
+    let n = r.case_count();
     println!(
-        "\n{verdict}: {} cases, seed {}, {} ms (target {})",
-        // Run-level pseudo-cases (the Bayeux session, harness errors) have no steps.
-        r.cases.iter().filter(|c| !c.steps.is_empty()).count(),
+        "\n{verdict}: {n} case{}, seed {}, {} ms (target {})",
+        if n == 1 { "" } else { "s" },
         r.seed,
         r.duration_ms,
-        if r.embedded {
+        escape(&if r.embedded {
             format!("embedded reference server at {}", r.target)
         } else {
             r.target.clone()
-        }
+        })
     );
+    let should_fails: Vec<&str> = r
+        .requirements
+        .iter()
+        .filter(|q| q.verdict == Verdict::Fail && q.level == crate::spec::Level::Should)
+        .map(|q| q.id.as_str())
+        .collect();
+    if r.overall == Overall::Conformant && !r.config.strict && !should_fails.is_empty() {
+        println!(
+            "note: {} SHOULD requirement{} fail{} ({}): --strict would make this run NOT CONFORMANT",
+            should_fails.len(),
+            if should_fails.len() == 1 { "" } else { "s" },
+            if should_fails.len() == 1 { "s" } else { "" },
+            should_fails.join(", ")
+        );
+    }
 }
 
 /// Writes the run folder and prints where it is; returns false on a write error.
@@ -259,13 +290,18 @@ fn write_reports(dir: &Path, r: &RunReport, scrub: &Scrubber) -> bool {
             const SHOWN: usize = 10;
             for c in failing.iter().take(SHOWN) {
                 if let Some(stem) = stems.get(&c.id) {
-                    let cmd = report::replay_command(stem, r).replacen(
-                        "cases/",
-                        &format!("{}/cases/", dir.display()),
-                        1,
-                    );
-                    println!("  failing case {}: {cmd}", c.id);
+                    let cmd = report::replay_command_in(dir, stem, r);
+                    println!("  failing case {}: {cmd}", report::term::escape(&c.id));
                 }
+            }
+            if !failing.is_empty()
+                && report::needs_agents(r)
+                && std::env::var_os("GWS_AGENTS").is_none()
+            {
+                println!(
+                    "  (set {} first: the replay logs in as the run's agents)",
+                    report::agents_hint(r)
+                );
             }
             if failing.len() > SHOWN {
                 println!(
@@ -276,7 +312,11 @@ fn write_reports(dir: &Path, r: &RunReport, scrub: &Scrubber) -> bool {
             true
         }
         Err(e) => {
-            eprintln!("error: writing reports to {}: {e}", dir.display());
+            eprintln!(
+                "error: writing reports to {}: {}",
+                dir.display(),
+                report::term::escape(&e.to_string())
+            );
             false
         }
     }
@@ -285,12 +325,15 @@ fn write_reports(dir: &Path, r: &RunReport, scrub: &Scrubber) -> bool {
 /// Runs `run`; returns the process exit code.
 pub fn main(args: RunArgs) -> i32 {
     if let Err(e) = args.t.check() {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", report::term::escape(&e.to_string()));
         return exit::USAGE;
     }
     for id in &args.only {
         if crate::spec::find(id).is_none() {
-            eprintln!("error: --only {id}: no such requirement (see `gws-conform list`)");
+            eprintln!(
+                "error: --only {}: no such requirement (see `gws-conform list`)",
+                report::term::escape(id)
+            );
             return exit::USAGE;
         }
     }
@@ -298,7 +341,7 @@ pub fn main(args: RunArgs) -> i32 {
         Some(p) => match report::load_baseline(p) {
             Ok(b) => Some(b),
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", report::term::escape(&e.to_string()));
                 return exit::USAGE;
             }
         },
@@ -330,7 +373,7 @@ pub fn main(args: RunArgs) -> i32 {
     }
     if let Some(dir) = &args.snapshot_dir {
         if let Err(e) = write_snapshots(dir, &r, &result.scrubber) {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", report::term::escape(&e.to_string()));
             return exit::HARNESS;
         }
         for c in &mut r.cases {
@@ -342,6 +385,16 @@ pub fn main(args: RunArgs) -> i32 {
     print_summary(&r);
     let dir = args.t.reports.join(&r.run_id);
     if !write_reports(&dir, &r, &result.scrubber) {
+        return exit::HARNESS;
+    }
+    if let Err(e) = report::write_fixed_copies(
+        &dir,
+        &r,
+        &result.scrubber,
+        args.junit.as_deref(),
+        args.json.as_deref(),
+    ) {
+        eprintln!("error: {}", report::term::escape(&e.to_string()));
         return exit::HARNESS;
     }
     r.exit_code
@@ -373,13 +426,13 @@ pub struct ReplayArgs {
 /// Runs `replay`: the case's steps once, judged again; exit codes as for `run`.
 pub fn main_replay(args: ReplayArgs) -> i32 {
     if let Err(e) = args.t.check() {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", report::term::escape(&e.to_string()));
         return exit::USAGE;
     }
     let file = match report::load_case_file(&args.case) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", report::term::escape(&e.to_string()));
             return exit::USAGE;
         }
     };
@@ -406,7 +459,7 @@ pub fn main_replay(args: ReplayArgs) -> i32 {
             if s.agents.is_empty() {
                 eprintln!(
                     "error: the case failed on {}: give its agents in GWS_AGENTS (or --agent), or --target another server",
-                    file.target
+                    report::term::escape(&file.target)
                 );
                 return exit::USAGE;
             }
@@ -420,7 +473,10 @@ pub fn main_replay(args: ReplayArgs) -> i32 {
         }
     }
     if let Some(f) = &s.fault {
-        eprintln!("replaying on the embedded server with fault {f}");
+        eprintln!(
+            "replaying on the embedded server with fault {}",
+            report::term::escape(f)
+        );
     }
     s.seed = file.seed;
     s.random_cases = 0;
@@ -435,12 +491,24 @@ pub fn main_replay(args: ReplayArgs) -> i32 {
     s.replay = Some(case);
     let result = rt.block_on(execute(s));
     let r = result.report;
+    let (line, code) = replay_outcome(&file, &r);
+    println!("{line}");
     for c in &r.cases {
         for f in &c.findings {
             if f.verdict != Verdict::Pass {
-                println!("{} {} {}: {}", c.id, f.req, f.verdict.as_str(), f.reason);
+                println!(
+                    "{} {} {}: {}",
+                    report::term::escape(&c.id),
+                    f.req,
+                    f.verdict.as_str(),
+                    report::term::escape(&f.reason)
+                );
                 if let Some(w) = &f.witness {
-                    println!("    expected: {}\n    observed: {}", w.expected, w.observed);
+                    println!(
+                        "    expected: {}\n    observed: {}",
+                        report::term::escape(&w.expected),
+                        report::term::escape(&w.observed)
+                    );
                 }
             }
         }
@@ -450,7 +518,67 @@ pub fn main_replay(args: ReplayArgs) -> i32 {
     if !write_reports(&dir, &r, &result.scrubber) {
         return exit::HARNESS;
     }
-    r.exit_code
+    code
+}
+
+/// The first line `replay` prints and its exit code: 1 when a requirement the case file
+/// recorded as failed fails again (whatever its level: a SHOULD too), or when the replay
+/// fails another requirement; 0 only when nothing fails any more; 3 when the harness or
+/// the environment broke before a verdict.
+pub fn replay_outcome(file: &report::CaseFile, r: &RunReport) -> (String, i32) {
+    use crate::spec::ReqId;
+    let mut recorded: Vec<ReqId> = Vec::new();
+    for f in file.findings.iter().filter(|f| f.verdict == Verdict::Fail) {
+        if !recorded.contains(&f.req) {
+            recorded.push(f.req);
+        }
+    }
+    let mut failing_now: Vec<(ReqId, String)> = Vec::new();
+    for c in &r.cases {
+        for f in c.findings.iter().filter(|f| f.verdict == Verdict::Fail) {
+            if !failing_now.iter().any(|(q, _)| *q == f.req) {
+                failing_now.push((f.req, f.reason.clone()));
+            }
+        }
+    }
+    let again: Vec<&(ReqId, String)> = failing_now
+        .iter()
+        .filter(|(q, _)| recorded.contains(q))
+        .collect();
+    let others: Vec<&(ReqId, String)> = failing_now
+        .iter()
+        .filter(|(q, _)| !recorded.contains(q))
+        .collect();
+    let esc = |s: &str| report::term::escape_line(&report::truncate_chars(s, 200));
+    if let Some((q, reason)) = again.first() {
+        let mut line = format!("reproduced: {q} {}", esc(reason));
+        for (q, _) in again.iter().skip(1) {
+            line.push_str(&format!("; {q}"));
+        }
+        return (line, exit::FAILURES);
+    }
+    if r.overall == Overall::Error {
+        let why = r
+            .errors
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "a harness error (see below)".into());
+        return (
+            format!("not replayed: harness or environment error: {}", esc(&why)),
+            exit::HARNESS,
+        );
+    }
+    let was = crate::spec::join(&recorded, ", ");
+    if let Some((q, reason)) = others.first() {
+        return (
+            format!(
+                "no longer reproduces ({was}), but now fails {q} {}",
+                esc(reason)
+            ),
+            exit::FAILURES,
+        );
+    }
+    (format!("no longer reproduces ({was})"), exit::CONFORMANT)
 }
 
 /// Arguments of `merge`.
@@ -476,7 +604,7 @@ pub fn main_merge(args: MergeArgs) -> i32 {
         match report::load_report(&path) {
             Ok(r) => reports.push(r),
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", report::term::escape(&e.to_string()));
                 return exit::USAGE;
             }
         }
@@ -484,7 +612,7 @@ pub fn main_merge(args: MergeArgs) -> i32 {
     let merged = match report::merge(reports) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", report::term::escape(&e.to_string()));
             return exit::USAGE;
         }
     };
