@@ -84,7 +84,7 @@ pub fn render_html(report: &RunReport, scrub: &Scrubber) -> String {
         ("report format", report.format.to_string()),
         ("started", report.started_at.clone()),
         ("duration", format!("{} ms", report.duration_ms)),
-        ("provisioning", report.config.provisioning.clone()),
+        ("provisioning", report.config.provisioning.to_string()),
         ("agents", report.config.agents.join(", ")),
         ("cases", report.cases.len().to_string()),
         (
