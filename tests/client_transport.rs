@@ -14,8 +14,11 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A CA and a server certificate for 127.0.0.1/localhost signed by it (PEM cert, PEM
 /// key), plus the CA's PEM.
-fn make_pki() -> (String, String, String) {
+fn make_pki(ca_name: &str) -> (String, String, String) {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, ca_name);
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
@@ -106,8 +109,8 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
 
 #[tokio::test]
 async fn cacert_makes_a_private_ca_trusted_and_a_wrong_one_is_a_harness_error_naming_both() {
-    let (cert, key, ca_pem) = make_pki();
-    let (_, _, other_ca) = make_pki();
+    let (cert, key, ca_pem) = make_pki("gws-conform test CA");
+    let (_, _, other_ca) = make_pki("some other CA");
     let base = tls_server(&cert, &key).await;
     let dir = tempfile_dir();
 
