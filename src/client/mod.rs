@@ -11,6 +11,8 @@
 //! recorder (and by this module for a CSRF header whatever its name), and base URLs with
 //! embedded credentials are refused.
 
+#![warn(missing_docs)]
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -284,10 +286,17 @@ impl HarnessError {
 pub enum Outcome {
     /// An HTTP answer. `body` is `Json` when it parsed, `Raw` (at most 4 KiB) otherwise,
     /// `Empty` when there was none.
-    Answered { status: u16, body: Body },
+    Answered {
+        /// The HTTP status.
+        status: u16,
+        /// The answer body.
+        body: Body,
+    },
     /// No HTTP answer: indeterminate (the target may or may not have acted).
     NoAnswer {
+        /// Why there was none (connect, timeout, I/O, too large).
         kind: NoResponseKind,
+        /// What happened, with the method and URL.
         message: String,
     },
 }

@@ -54,9 +54,15 @@ impl std::fmt::Display for ProvisioningKind {
 pub enum Provisioning {
     /// The GWS Customer Chat API on the target itself (no Authorization; header
     /// `ContactCenterId`).
-    CustomerApi { contact_center_id: String },
+    CustomerApi {
+        /// The `ContactCenterId` header value.
+        contact_center_id: String,
+    },
     /// The vendor's provider-state URL.
-    ProviderState { url: String },
+    ProviderState {
+        /// The endpoint's URL.
+        url: String,
+    },
 }
 
 impl Provisioning {
