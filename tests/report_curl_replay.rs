@@ -290,7 +290,7 @@ async fn in_customer_api_mode_the_script_requests_the_chat_as_a_customer() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let mut r = report();
-    r.config.provisioning = "customer-api".into();
+    r.config.provisioning = gws_conform::client::ProvisioningKind::CustomerApi;
     let mut cf = report::case_file(&r, &r.cases[1]);
     cf.steps = vec![
         Step::OfferChat {

@@ -121,12 +121,290 @@ impl Drop for BayeuxHandle {
     }
 }
 
-/// The server's current advice, as the client follows it.
-#[derive(Debug, Clone)]
-struct Advice {
-    reconnect: String,
-    interval_ms: u64,
-    timeout_ms: Option<u64>,
+/// What a Bayeux `advice.reconnect` asks of the client (Bayeux 1.0 §5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconnect {
+    /// Connect again (after the advised interval). Also what an unknown value means.
+    Retry,
+    /// Handshake again, then subscribe and connect.
+    Handshake,
+    /// Stop: the server will not accept this client again.
+    None,
+}
+
+impl Reconnect {
+    /// The wire name (`"retry"`, `"handshake"`, `"none"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Reconnect::Retry => "retry",
+            Reconnect::Handshake => "handshake",
+            Reconnect::None => "none",
+        }
+    }
+}
+
+/// One `advice` object as a server sent it; a field is `None` when absent (or not of
+/// the expected JSON type, which Bayeux servers never send).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Advice {
+    /// `reconnect` (an unknown string is read as [`Reconnect::Retry`], the default).
+    pub reconnect: Option<Reconnect>,
+    /// `interval`: wait this long before the next connect.
+    pub interval: Option<Duration>,
+    /// `timeout`: how long the server holds a long poll.
+    pub timeout: Option<Duration>,
+    /// `multiple-clients`: the server saw several clients in one browser session.
+    pub multiple_clients: Option<bool>,
+}
+
+impl Advice {
+    /// Reads an `advice` JSON value (anything that is not an object has no field).
+    pub fn parse(v: &Value) -> Advice {
+        let ms = |k: &str| v.get(k).and_then(Value::as_u64).map(Duration::from_millis);
+        Advice {
+            reconnect: v.get("reconnect").and_then(Value::as_str).map(|r| match r {
+                "handshake" => Reconnect::Handshake,
+                "none" => Reconnect::None,
+                _ => Reconnect::Retry,
+            }),
+            interval: ms("interval"),
+            timeout: ms("timeout"),
+            multiple_clients: v.get("multiple-clients").and_then(Value::as_bool),
+        }
+    }
+}
+
+/// The advice in force: every field as last advised (advice persists until the server
+/// changes it, Bayeux 1.0 §5.1), starting from `retry`, interval 0, no timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StandingAdvice {
+    /// The reconnect policy in force.
+    pub reconnect: Reconnect,
+    /// The advised interval (not yet capped).
+    pub interval: Duration,
+    /// The advised long-poll hold, if any was advised.
+    pub timeout: Option<Duration>,
+    /// Whether the server last said `multiple-clients: true`.
+    pub multiple_clients: bool,
+}
+
+impl Default for StandingAdvice {
+    fn default() -> Self {
+        StandingAdvice {
+            reconnect: Reconnect::Retry,
+            interval: Duration::ZERO,
+            timeout: None,
+            multiple_clients: false,
+        }
+    }
+}
+
+impl StandingAdvice {
+    /// Applies the fields `a` gives.
+    pub fn apply(&mut self, a: &Advice) {
+        if let Some(r) = a.reconnect {
+            self.reconnect = r;
+        }
+        if let Some(i) = a.interval {
+            self.interval = i;
+        }
+        if let Some(t) = a.timeout {
+            self.timeout = Some(t);
+        }
+        if let Some(m) = a.multiple_clients {
+            self.multiple_clients = m;
+        }
+    }
+}
+
+/// What the last step of the connect loop observed (the input of [`decide`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Happened {
+    /// `/meta/connect` answered with its reply. The standing advice already includes
+    /// `advice` (this reply's own advice, if any).
+    ConnectReply {
+        /// The reply's `successful`.
+        successful: bool,
+        /// The reply's own advice.
+        advice: Option<Advice>,
+        /// The advice differs from the last one seen (it is then recorded as followed).
+        changed: bool,
+        /// The reply's error is `402…` (unknown client: handshake again).
+        unknown_client: bool,
+    },
+    /// The answer delivered messages but held no `/meta/connect` reply.
+    DeliveriesOnly,
+    /// No usable answer to a connect (transport failure, HTTP error, garbage, no reply).
+    ConnectFailed,
+    /// A re-handshake (and its subscribe) succeeded.
+    Rehandshaked,
+    /// A re-handshake or its subscribe failed.
+    RehandshakeFailed,
+}
+
+/// Consecutive counts the loop keeps between decisions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Streak {
+    /// Failures in a row (failed connects or failed re-handshakes).
+    pub failures: u32,
+    /// Re-handshakes asked in a row without a working connect in between.
+    pub rehandshakes: u32,
+}
+
+/// What the loop does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `/meta/connect` after the delay.
+    Connect,
+    /// Handshake and subscribe again after the delay.
+    Handshake,
+    /// End the session, recording `Closed` with this reason.
+    Close(String),
+}
+
+/// The outcome of [`decide`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The next action.
+    pub action: Action,
+    /// How long to wait before it (zero for `Close`).
+    pub delay: Duration,
+    /// The counts after this step.
+    pub streak: Streak,
+    /// Advice followed, to record as `FollowedAdvice` (with the capped interval, or 0
+    /// for `none`) before acting.
+    pub followed: Option<Reconnect>,
+    /// An empty fast answer must be paced ([`BayeuxTuning::min_poll_period`]).
+    pub pace: bool,
+}
+
+/// The reconnect decision, a pure function of the standing advice, the counts in a row,
+/// what just happened and the loop limits.
+///
+/// - the reply's own `reconnect: none` or `handshake` is obeyed at once; `retry` (or
+///   no reconnect) on a successful reply connects again after the capped interval;
+/// - an unknown client (`402…`) handshakes again;
+/// - an unsuccessful reply without its own reconnect follows the standing advice
+///   (`handshake`, `none`, or back off as a failure);
+/// - failures back off exponentially (never less than the interval) and after
+///   [`BayeuxTuning::max_failures`] in a row the session closes; so does a server that
+///   asks for more than `max_failures` re-handshakes in a row.
+pub fn decide(
+    standing: &StandingAdvice,
+    streak: Streak,
+    happened: &Happened,
+    tuning: &BayeuxTuning,
+) -> Decision {
+    enum Next {
+        Connect { follow: bool, pace: bool },
+        Handshake,
+        Stop(&'static str),
+        Backoff(&'static str),
+    }
+    let interval = standing.interval.min(tuning.max_interval);
+    let next = match happened {
+        Happened::ConnectReply {
+            successful,
+            advice,
+            changed,
+            unknown_client,
+        } => match advice.and_then(|a| a.reconnect) {
+            Some(Reconnect::None) => Next::Stop("server advised reconnect: none"),
+            Some(Reconnect::Handshake) => Next::Handshake,
+            Some(Reconnect::Retry) if *successful => Next::Connect {
+                follow: *changed,
+                pace: true,
+            },
+            _ if *unknown_client => Next::Handshake,
+            // No reconnect in this reply: the standing advice applies.
+            _ if !*successful => match standing.reconnect {
+                Reconnect::Handshake => Next::Handshake,
+                Reconnect::None => Next::Stop("server advised reconnect: none (standing advice)"),
+                Reconnect::Retry => Next::Backoff("failed connects"),
+            },
+            // Successful, with advice without `reconnect` (only `interval` or
+            // `multiple-clients`) or none: connect again after the interval.
+            _ => Next::Connect {
+                follow: *changed && advice.is_some(),
+                pace: true,
+            },
+        },
+        Happened::DeliveriesOnly => Next::Connect {
+            follow: false,
+            pace: false,
+        },
+        Happened::ConnectFailed => Next::Backoff("failed connects"),
+        Happened::Rehandshaked => {
+            return Decision {
+                action: Action::Connect,
+                delay: Duration::ZERO,
+                streak: Streak {
+                    failures: 0,
+                    ..streak
+                },
+                followed: None,
+                pace: false,
+            };
+        }
+        Happened::RehandshakeFailed => Next::Backoff("failures to re-handshake"),
+    };
+    let mut d = Decision {
+        action: Action::Connect,
+        delay: interval,
+        streak,
+        followed: None,
+        pace: false,
+    };
+    match next {
+        Next::Connect { follow, pace } => {
+            d.streak = Streak::default();
+            d.followed = follow.then_some(Reconnect::Retry);
+            d.pace = pace;
+        }
+        Next::Handshake => {
+            d.streak.rehandshakes = streak.rehandshakes.saturating_add(1);
+            if d.streak.rehandshakes > tuning.max_failures {
+                d.action = Action::Close(format!(
+                    "gave up: the server asked for {} re-handshakes in a row without a working connect",
+                    d.streak.rehandshakes
+                ));
+                d.delay = Duration::ZERO;
+            } else {
+                d.action = Action::Handshake;
+                d.followed = Some(Reconnect::Handshake);
+            }
+        }
+        Next::Stop(reason) => {
+            d.action = Action::Close(reason.to_string());
+            d.delay = Duration::ZERO;
+            d.followed = Some(Reconnect::None);
+        }
+        Next::Backoff(what) => {
+            d.streak.failures = streak.failures.saturating_add(1);
+            if d.streak.failures >= tuning.max_failures {
+                d.action = Action::Close(format!(
+                    "gave up after {} consecutive {what}",
+                    d.streak.failures
+                ));
+                d.delay = Duration::ZERO;
+            } else {
+                if matches!(happened, Happened::RehandshakeFailed) {
+                    d.action = Action::Handshake;
+                }
+                d.delay = backoff(tuning, d.streak.failures).max(interval);
+            }
+        }
+    }
+    d
+}
+
+/// The exponential back-off after `failures` failures in a row.
+fn backoff(tuning: &BayeuxTuning, failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(16);
+    tuning
+        .base_backoff
+        .saturating_mul(1u32 << exp)
+        .min(tuning.max_backoff)
 }
 
 // Servers (CometD, the reference server) repeat the same advice on every connect reply;
@@ -168,17 +446,9 @@ struct Session {
     next_id: u64,
     delivered: u64,
     alive: Arc<AtomicBool>,
-    advice: Advice,
+    advice: StandingAdvice,
     /// The last advice object seen (handshake or connect), to record only changes.
     last_advice: Option<Value>,
-}
-
-enum Next {
-    /// Connect again after `interval_ms` (already capped).
-    Connect,
-    Handshake,
-    Stop(String),
-    Backoff,
 }
 
 const EXCERPT: usize = 200;
@@ -233,11 +503,7 @@ impl BayeuxClient {
             delivered: 0,
             alive: Arc::new(AtomicBool::new(true)),
             last_advice: None,
-            advice: Advice {
-                reconnect: "retry".into(),
-                interval_ms: 0,
-                timeout_ms: None,
-            },
+            advice: StandingAdvice::default(),
         };
         let who = agent.user().to_string();
         s.handshake().await.map_err(|e| {
@@ -315,6 +581,7 @@ impl Session {
             body: &body,
             timeout,
             max_body: self.cfg.max_body_bytes,
+            secrets: &self.cfg.secrets,
         };
         let answer = http::send(&self.http, req)
             .await
@@ -409,19 +676,11 @@ impl Session {
 
     fn update_advice(&mut self, advice: &Value) {
         self.last_advice = Some(advice.clone());
-        if let Some(r) = advice.get("reconnect").and_then(Value::as_str) {
-            self.advice.reconnect = r.to_string();
-        }
-        if let Some(i) = advice.get("interval").and_then(Value::as_u64) {
-            self.advice.interval_ms = i;
-        }
-        if let Some(t) = advice.get("timeout").and_then(Value::as_u64) {
-            self.advice.timeout_ms = Some(t);
-        }
+        self.advice.apply(&Advice::parse(advice));
     }
 
     fn interval(&self) -> Duration {
-        Duration::from_millis(self.advice.interval_ms).min(self.tuning.max_interval)
+        self.advice.interval.min(self.tuning.max_interval)
     }
 
     fn reply<'a>(msgs: &'a [Value], channel: &str) -> Option<&'a Value> {
@@ -571,8 +830,9 @@ impl Session {
         }
     }
 
-    /// One `/meta/connect`, and what to do next.
-    async fn connect_once(&mut self) -> Next {
+    /// One `/meta/connect`: what happened, when it started and how many messages it
+    /// delivered (for pacing).
+    async fn connect_once(&mut self) -> (Happened, Instant, usize) {
         let id = self.id();
         let msg = json!([{
             "channel": "/meta/connect",
@@ -582,8 +842,7 @@ impl Session {
         }]);
         let hold = self
             .advice
-            .timeout_ms
-            .map(Duration::from_millis)
+            .timeout
             .unwrap_or(self.tuning.default_server_timeout)
             .min(MAX_SERVER_HOLD);
         let started = Instant::now();
@@ -591,20 +850,20 @@ impl Session {
             Ok(m) => m,
             Err(e) => {
                 self.record_failure(&e, "/meta/connect");
-                return Next::Backoff;
+                return (Happened::ConnectFailed, started, 0);
             }
         };
         let delivered = self.deliver(&msgs);
         let Some(reply) = Self::reply(&msgs, "/meta/connect") else {
             if delivered > 0 {
                 // Deliveries without the connect reply: unusual, but nothing lost. Go on.
-                return Next::Connect;
+                return (Happened::DeliveriesOnly, started, delivered);
             }
             self.record(BayeuxEvent::Garbage {
                 error: "/meta/connect: no /meta/connect reply in the answer".into(),
                 excerpt: http::excerpt(Value::Array(msgs).to_string().as_bytes(), EXCERPT),
             });
-            return Next::Backoff;
+            return (Happened::ConnectFailed, started, 0);
         };
         let successful = reply.get("successful") == Some(&Value::Bool(true));
         let advice = reply.get("advice").cloned();
@@ -620,59 +879,13 @@ impl Session {
                 error: error.clone(),
             });
         }
-        let unknown_client = error.as_deref().is_some_and(|e| e.starts_with("402"));
-        match advice
-            .as_ref()
-            .and_then(|a| a.get("reconnect"))
-            .and_then(Value::as_str)
-        {
-            Some("none") => return Next::Stop("server advised reconnect: none".into()),
-            Some("handshake") => return Next::Handshake,
-            Some("retry") if successful => {
-                let next = if changed {
-                    self.followed_retry()
-                } else {
-                    Next::Connect
-                };
-                self.pace(started, delivered).await;
-                return next;
-            }
-            _ => {}
-        }
-        if unknown_client {
-            return Next::Handshake;
-        }
-        if !successful {
-            // No advice in this answer: the last advice stands (Bayeux 1.0 §5.1 — advice
-            // persists until the server changes it).
-            return match self.advice.reconnect.as_str() {
-                "handshake" => Next::Handshake,
-                "none" => Next::Stop("server advised reconnect: none (standing advice)".into()),
-                _ => Next::Backoff,
-            };
-        }
-        if advice.is_some() {
-            // Advice without `reconnect` (e.g. only `interval` or `multiple-clients`):
-            // the standing reconnect policy applies, with the advised interval.
-            let next = if changed {
-                self.followed_retry()
-            } else {
-                Next::Connect
-            };
-            self.pace(started, delivered).await;
-            return next;
-        }
-        self.pace(started, delivered).await;
-        Next::Connect
-    }
-
-    /// Records `FollowedAdvice{retry}`; the caller's loop waits the advised interval.
-    fn followed_retry(&mut self) -> Next {
-        self.record(BayeuxEvent::FollowedAdvice {
-            reconnect: "retry".into(),
-            interval_ms: self.interval().as_millis() as u64,
-        });
-        Next::Connect
+        let happened = Happened::ConnectReply {
+            successful,
+            advice: advice.as_ref().map(Advice::parse),
+            changed,
+            unknown_client: error.as_deref().is_some_and(|e| e.starts_with("402")),
+        };
+        (happened, started, delivered)
     }
 
     /// Keeps an instantly answering server from making the loop spin.
@@ -681,14 +894,6 @@ impl Session {
         if delivered == 0 && took < self.tuning.min_poll_period {
             tokio::time::sleep(self.tuning.min_poll_period - took).await;
         }
-    }
-
-    fn backoff(&self, failures: u32) -> Duration {
-        let exp = failures.saturating_sub(1).min(16);
-        self.tuning
-            .base_backoff
-            .saturating_mul(1u32 << exp)
-            .min(self.tuning.max_backoff)
     }
 
     /// `/meta/disconnect`, bounded.
@@ -704,10 +909,10 @@ impl Session {
         }
     }
 
-    /// The connect loop, until stopped, advised `none`, or too many failures.
+    /// The connect loop, until stopped, advised `none`, or too many failures. Each step's
+    /// decision is [`decide`]'s.
     async fn run(mut self, mut stop_rx: watch::Receiver<bool>) {
-        let mut failures: u32 = 0;
-        let mut rehandshakes: u32 = 0;
+        let mut streak = Streak::default();
         let mut need_handshake = false;
         loop {
             if *stop_rx.borrow() {
@@ -720,70 +925,48 @@ impl Session {
                 ));
                 return;
             }
-            let next = if need_handshake {
+            let (happened, started, delivered) = if need_handshake {
                 let r = tokio::select! {
                     r = async { match self.handshake().await { Ok(()) => self.subscribe().await, Err(e) => Err(e) } } => r,
                     _ = stopped(&mut stop_rx) => break,
                 };
-                match r {
-                    Ok(()) => {
-                        need_handshake = false;
-                        failures = 0;
-                        continue;
-                    }
-                    Err(_) => Next::Handshake,
-                }
+                let h = match r {
+                    Ok(()) => Happened::Rehandshaked,
+                    Err(_) => Happened::RehandshakeFailed,
+                };
+                (h, Instant::now(), 0)
             } else {
                 tokio::select! {
                     n = self.connect_once() => n,
                     _ = stopped(&mut stop_rx) => break,
                 }
             };
-            let wait = match next {
-                Next::Connect => {
-                    failures = 0;
-                    rehandshakes = 0;
-                    self.interval()
-                }
-                Next::Handshake => {
-                    if need_handshake {
-                        // The re-handshake itself failed: count it and back off.
-                        match self.one_more_failure(&mut failures, "failures to re-handshake") {
-                            Some(wait) => wait,
-                            None => return,
-                        }
+            let d = decide(&self.advice, streak, &happened, &self.tuning);
+            streak = d.streak;
+            if let Some(r) = d.followed {
+                self.record(BayeuxEvent::FollowedAdvice {
+                    reconnect: r.name().into(),
+                    interval_ms: if r == Reconnect::None {
+                        0
                     } else {
-                        rehandshakes += 1;
-                        if rehandshakes > self.tuning.max_failures {
-                            self.close(format!(
-                                "gave up: the server asked for {rehandshakes} re-handshakes in a row without a working connect"
-                            ));
-                            return;
-                        }
-                        need_handshake = true;
-                        self.record(BayeuxEvent::FollowedAdvice {
-                            reconnect: "handshake".into(),
-                            interval_ms: self.interval().as_millis() as u64,
-                        });
-                        self.interval()
-                    }
-                }
-                Next::Stop(reason) => {
-                    self.record(BayeuxEvent::FollowedAdvice {
-                        reconnect: "none".into(),
-                        interval_ms: 0,
-                    });
+                        self.interval().as_millis() as u64
+                    },
+                });
+            }
+            if d.pace {
+                self.pace(started, delivered).await;
+            }
+            match d.action {
+                Action::Close(reason) => {
                     self.close(reason);
                     return;
                 }
-                Next::Backoff => match self.one_more_failure(&mut failures, "failed connects") {
-                    Some(wait) => wait,
-                    None => return,
-                },
-            };
-            if !wait.is_zero() {
+                Action::Handshake => need_handshake = true,
+                Action::Connect => need_handshake = false,
+            }
+            if !d.delay.is_zero() {
                 tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
+                    _ = tokio::time::sleep(d.delay) => {}
                     _ = stopped(&mut stop_rx) => break,
                 }
             }
@@ -795,18 +978,6 @@ impl Session {
 
     /// Marks the session dead, then records `Closed` (so a waiter on `Closed` sees
     /// `is_alive() == false`).
-    /// Counts one more failure in a row: the back-off to wait before the next try, or
-    /// `None` once [`BayeuxTuning::max_failures`] is reached (the session is then closed,
-    /// its reason naming `what` failed).
-    fn one_more_failure(&self, failures: &mut u32, what: &str) -> Option<Duration> {
-        *failures = failures.saturating_add(1);
-        if *failures >= self.tuning.max_failures {
-            self.close(format!("gave up after {failures} consecutive {what}"));
-            return None;
-        }
-        Some(self.backoff(*failures).max(self.interval()))
-    }
-
     fn close(&self, reason: String) {
         self.alive.store(false, Ordering::SeqCst);
         self.record(BayeuxEvent::Closed { reason });
@@ -819,5 +990,205 @@ fn subscription_matches(v: Option<&Value>, ch: &str) -> bool {
         Some(Value::String(s)) => s == ch,
         Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(ch)),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tuning() -> BayeuxTuning {
+        BayeuxTuning {
+            base_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(500),
+            max_failures: 3,
+            max_interval: Duration::from_secs(1),
+            ..BayeuxTuning::default()
+        }
+    }
+
+    fn reply(successful: bool, advice: Option<Value>, changed: bool, error: &str) -> Happened {
+        Happened::ConnectReply {
+            successful,
+            advice: advice.as_ref().map(Advice::parse),
+            changed,
+            unknown_client: error.starts_with("402"),
+        }
+    }
+
+    #[test]
+    fn advice_is_parsed_into_types_and_persists_field_by_field() {
+        let a = Advice::parse(
+            &json!({"reconnect": "handshake", "interval": 250, "timeout": 30000, "multiple-clients": true}),
+        );
+        assert_eq!(a.reconnect, Some(Reconnect::Handshake));
+        assert_eq!(a.interval, Some(Duration::from_millis(250)));
+        assert_eq!(a.timeout, Some(Duration::from_secs(30)));
+        assert_eq!(a.multiple_clients, Some(true));
+        assert_eq!(
+            Advice::parse(&json!({"reconnect": "bogus"})).reconnect,
+            Some(Reconnect::Retry)
+        );
+        assert_eq!(Advice::parse(&json!("x")), Advice::default());
+        let mut st = StandingAdvice::default();
+        st.apply(&a);
+        st.apply(&Advice::parse(&json!({"interval": 10})));
+        assert_eq!(st.reconnect, Reconnect::Handshake);
+        assert_eq!(st.interval, Duration::from_millis(10));
+        assert_eq!(st.timeout, Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn successful_connect_retries_after_the_capped_interval_and_resets_counts() {
+        let mut st = StandingAdvice::default();
+        st.apply(&Advice::parse(&json!({"interval": 5000})));
+        let d = decide(
+            &st,
+            Streak {
+                failures: 2,
+                rehandshakes: 1,
+            },
+            &reply(
+                true,
+                Some(json!({"reconnect": "retry", "interval": 5000})),
+                true,
+                "",
+            ),
+            &tuning(),
+        );
+        assert_eq!(d.action, Action::Connect);
+        assert_eq!(d.delay, Duration::from_secs(1), "capped at max_interval");
+        assert_eq!(d.streak, Streak::default());
+        assert_eq!(d.followed, Some(Reconnect::Retry));
+        assert!(d.pace);
+        // Unchanged advice is not recorded again.
+        let d = decide(
+            &st,
+            Streak::default(),
+            &reply(true, None, false, ""),
+            &tuning(),
+        );
+        assert_eq!((d.action, d.followed), (Action::Connect, None));
+    }
+
+    #[test]
+    fn advised_none_and_handshake_are_obeyed_at_once() {
+        let st = StandingAdvice::default();
+        let d = decide(
+            &st,
+            Streak::default(),
+            &reply(true, Some(json!({"reconnect": "none"})), true, ""),
+            &tuning(),
+        );
+        assert_eq!(
+            d.action,
+            Action::Close("server advised reconnect: none".into())
+        );
+        assert_eq!(d.followed, Some(Reconnect::None));
+        let d = decide(
+            &st,
+            Streak::default(),
+            &reply(false, Some(json!({"reconnect": "handshake"})), true, ""),
+            &tuning(),
+        );
+        assert_eq!(d.action, Action::Handshake);
+        assert_eq!(d.followed, Some(Reconnect::Handshake));
+        assert_eq!(d.streak.rehandshakes, 1);
+        // Too many re-handshakes in a row: give up.
+        let d = decide(
+            &st,
+            Streak {
+                failures: 0,
+                rehandshakes: 3,
+            },
+            &reply(false, None, false, "402::unknown client"),
+            &tuning(),
+        );
+        assert!(
+            matches!(&d.action, Action::Close(r) if r.contains("4 re-handshakes")),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn unsuccessful_without_advice_follows_the_standing_advice() {
+        let mut st = StandingAdvice::default();
+        let d = decide(
+            &st,
+            Streak::default(),
+            &reply(false, None, false, "500"),
+            &tuning(),
+        );
+        assert_eq!(d.action, Action::Connect);
+        assert_eq!(d.streak.failures, 1);
+        assert_eq!(d.delay, Duration::from_millis(100));
+        st.reconnect = Reconnect::None;
+        let d = decide(
+            &st,
+            Streak::default(),
+            &reply(false, None, false, "500"),
+            &tuning(),
+        );
+        assert!(matches!(&d.action, Action::Close(r) if r.contains("standing advice")));
+        st.reconnect = Reconnect::Handshake;
+        let d = decide(
+            &st,
+            Streak::default(),
+            &reply(false, None, false, "500"),
+            &tuning(),
+        );
+        assert_eq!(d.action, Action::Handshake);
+    }
+
+    #[test]
+    fn failures_back_off_exponentially_then_close() {
+        let st = StandingAdvice::default();
+        let t = tuning();
+        let mut streak = Streak::default();
+        let mut delays = Vec::new();
+        loop {
+            let d = decide(&st, streak, &Happened::ConnectFailed, &t);
+            streak = d.streak;
+            if let Action::Close(r) = d.action {
+                assert_eq!(r, "gave up after 3 consecutive failed connects");
+                break;
+            }
+            delays.push(d.delay.as_millis());
+        }
+        assert_eq!(delays, vec![100, 200]);
+        let d = decide(
+            &st,
+            Streak {
+                failures: 1,
+                rehandshakes: 2,
+            },
+            &Happened::RehandshakeFailed,
+            &t,
+        );
+        assert_eq!(
+            (d.action, d.delay),
+            (Action::Handshake, Duration::from_millis(200))
+        );
+        let d = decide(
+            &st,
+            Streak {
+                failures: 1,
+                rehandshakes: 2,
+            },
+            &Happened::Rehandshaked,
+            &t,
+        );
+        assert_eq!(
+            (d.action, d.delay, d.streak),
+            (
+                Action::Connect,
+                Duration::ZERO,
+                Streak {
+                    failures: 0,
+                    rehandshakes: 2
+                }
+            )
+        );
+        assert_eq!(backoff(&t, 20), Duration::from_millis(500));
     }
 }

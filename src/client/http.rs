@@ -1,7 +1,8 @@
 //! One bounded HTTP exchange: send, read the answer with a body cap, classify failures,
 //! and (optionally) record the request and its answer.
 
-use super::{HarnessError, Outcome, TargetConfig};
+use super::{HarnessError, Outcome, SharedScrubber, TargetConfig};
+use crate::history::redact::is_secret_header;
 use crate::history::{Actor, Body, EventKind, NoResponseKind, REDACTED, Recorder};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::time::Duration;
@@ -10,16 +11,46 @@ use tokio::time::Instant;
 /// Raw (non-JSON) bodies are kept up to this many bytes in a history.
 pub(crate) const RAW_BODY_LIMIT: usize = 4096;
 
-/// A plain HTTP client for the target: no proxy (loopback targets must not go through an
-/// environment proxy), no redirects (a redirect is an answer to judge), no cookie store
-/// (cookies are handled per agent, explicitly).
-pub(crate) fn build_client(cfg: &TargetConfig) -> Result<reqwest::Client, HarnessError> {
-    reqwest::Client::builder()
-        .no_proxy()
+/// A plain HTTP client for requests to `url`'s host:
+/// - proxies: a loopback host (`localhost`, `*.localhost`, 127.0.0.0/8, `::1`) never goes
+///   through a proxy; any other host uses the standard `HTTPS_PROXY`/`HTTP_PROXY`/
+///   `ALL_PROXY` variables (lower-case too) with `NO_PROXY` exceptions;
+/// - no redirects: a redirect is an answer to judge, never followed (so credentials never
+///   go to another origin);
+/// - no cookie store (cookies are handled per agent, explicitly);
+/// - TLS: the system roots, plus `cfg.ca` if given; `cfg.insecure` accepts any
+///   certificate.
+pub(crate) fn build_client(
+    cfg: &TargetConfig,
+    url: &reqwest::Url,
+) -> Result<reqwest::Client, HarnessError> {
+    let mut b = reqwest::Client::builder()
         .connect_timeout(cfg.connect_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
+        .redirect(reqwest::redirect::Policy::none());
+    if is_loopback(url) {
+        b = b.no_proxy();
+    }
+    if let Some(ca) = &cfg.ca {
+        b = b.tls_certs_merge(ca.certificates()?);
+    }
+    if cfg.insecure {
+        b = b.tls_danger_accept_invalid_certs(true);
+    }
+    b.build()
         .map_err(|e| HarnessError::new(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Whether `url` names this machine.
+pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return ip.is_loopback();
+    }
+    let d = host.trim_end_matches('.').to_ascii_lowercase();
+    d == "localhost" || d.ends_with(".localhost")
 }
 
 /// An HTTP answer, body read in full (within the cap).
@@ -46,6 +77,8 @@ pub(crate) struct Req<'a> {
     pub body: &'a Body,
     pub timeout: Duration,
     pub max_body: usize,
+    /// Where the secrets sent and learnt are registered (see [`send`]).
+    pub secrets: &'a SharedScrubber,
 }
 
 /// `bytes` as a history body: `Empty`, `Json` if it parses, else `Raw` truncated to 4 KiB.
@@ -93,12 +126,24 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 /// Sends `req` and reads the whole answer, all within `req.timeout`, the body capped at
-/// `req.max_body` bytes.
+/// `req.max_body` bytes. Registers with `req.secrets`, before sending, every secret
+/// header value sent (Authorization — its Basic credential too —, Cookie, a CSRF token
+/// under a name that says so) and, as soon as the answer arrives, every `Set-Cookie`
+/// value and `X-CSRF-TOKEN` the peer gave.
 pub(crate) async fn send(client: &reqwest::Client, req: Req<'_>) -> Result<Answer, NoAnswer> {
     let deadline = Instant::now() + req.timeout;
     let url_text = req.url.to_string();
     let mut headers = HeaderMap::new();
     for (name, value) in &req.headers {
+        if name.eq_ignore_ascii_case("authorization") {
+            req.secrets.add_authorization(value);
+        } else if name.eq_ignore_ascii_case("cookie") {
+            for pair in value.split(';') {
+                req.secrets.add_cookie(pair);
+            }
+        } else if is_secret_header(name) {
+            req.secrets.add(value.as_str());
+        }
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| NoAnswer {
             kind: NoResponseKind::Io,
             message: format!("header name {name:?} is not valid; request to {url_text} not sent"),
@@ -155,6 +200,14 @@ pub(crate) async fn send(client: &reqwest::Client, req: Req<'_>) -> Result<Answe
         return Err(too_large(len));
     }
     let headers = resp.headers().clone();
+    for v in headers.get_all(reqwest::header::SET_COOKIE) {
+        req.secrets
+            .add_cookie(&String::from_utf8_lossy(v.as_bytes()));
+    }
+    if let Some(v) = headers.get("x-csrf-token") {
+        req.secrets
+            .add(String::from_utf8_lossy(v.as_bytes()).into_owned());
+    }
     let mut bytes = Vec::new();
     loop {
         match tokio::time::timeout_at(deadline, resp.chunk()).await {
@@ -325,6 +378,26 @@ mod tests {
         // A cut inside a multi-byte character does not panic.
         let e = excerpt("é".repeat(10).as_bytes(), 3);
         assert!(e.starts_with('é'));
+    }
+
+    #[test]
+    fn loopback_hosts_are_recognised() {
+        for u in [
+            "http://127.0.0.1:1",
+            "http://127.9.9.9",
+            "http://[::1]:8080",
+            "https://localhost/",
+            "http://a.localhost.",
+        ] {
+            assert!(is_loopback(&reqwest::Url::parse(u).unwrap()), "{u}");
+        }
+        for u in [
+            "http://10.0.0.1",
+            "https://gws.example",
+            "http://localhost.example",
+        ] {
+            assert!(!is_loopback(&reqwest::Url::parse(u).unwrap()), "{u}");
+        }
     }
 
     #[test]

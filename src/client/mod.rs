@@ -11,8 +11,13 @@
 //! recorder (and by this module for a CSRF header whatever its name), and base URLs with
 //! embedded credentials are refused.
 
+#![warn(missing_docs)]
+
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use crate::history::redact::SharedScrubber;
 
 pub mod bayeux;
 mod http;
@@ -21,7 +26,7 @@ pub mod rest;
 
 pub use crate::history::{AuthVariant, Body, NoResponseKind};
 pub use bayeux::{BayeuxClient, BayeuxHandle, BayeuxTuning};
-pub use provision::{Offered, Provisioner, Provisioning};
+pub use provision::{Offered, Provisioner, Provisioning, ProvisioningKind};
 pub use rest::AgentClient;
 
 /// An agent's user name and password. `Debug` never prints the password.
@@ -75,6 +80,57 @@ pub struct TargetConfig {
     pub max_body_bytes: usize,
     /// Notification deadline (SPEC §6.5), used by provisioning waits. Default 5 s.
     pub deadline: Duration,
+    /// CA certificates trusted IN ADDITION to the system's roots (`--cacert`), for the
+    /// target and the provider URL.
+    pub ca: Option<CaFile>,
+    /// Accept any server certificate (`--insecure`; the runner warns on every run).
+    pub insecure: bool,
+    /// Where the clients register the secrets they learn (cookies the target sets, the
+    /// CSRF token, the Authorization values sent), so no output shows them.
+    pub secrets: SharedScrubber,
+}
+
+/// A PEM file of CA certificates (`--cacert`), read and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaFile {
+    /// The file, as given (named in messages).
+    pub path: PathBuf,
+    pem: Vec<u8>,
+}
+
+impl CaFile {
+    /// Reads `path`: a missing or unreadable file, or one without a PEM certificate, is
+    /// an error naming the file.
+    pub fn load(path: &Path) -> Result<CaFile, HarnessError> {
+        let pem = std::fs::read(path).map_err(|e| {
+            HarnessError::new(format!("--cacert {}: cannot read it: {e}", path.display()))
+        })?;
+        let ca = CaFile {
+            path: path.to_path_buf(),
+            pem,
+        };
+        ca.certificates()?;
+        Ok(ca)
+    }
+
+    /// The certificates of the file.
+    pub(crate) fn certificates(&self) -> Result<Vec<reqwest::Certificate>, HarnessError> {
+        let bad = |why: String| {
+            HarnessError::new(format!(
+                "--cacert {}: not a PEM CA certificate file: {why}",
+                self.path.display()
+            ))
+        };
+        let text = String::from_utf8_lossy(&self.pem);
+        if !text.contains("-----BEGIN CERTIFICATE-----") {
+            return Err(bad("no -----BEGIN CERTIFICATE----- block".into()));
+        }
+        match reqwest::Certificate::from_pem_bundle(&self.pem) {
+            Ok(certs) if !certs.is_empty() => Ok(certs),
+            Ok(_) => Err(bad("no certificate in it".into())),
+            Err(e) => Err(bad(e.to_string())),
+        }
+    }
 }
 
 /// Default whole-request timeout.
@@ -96,6 +152,9 @@ impl Default for TargetConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             deadline: DEFAULT_DEADLINE,
+            ca: None,
+            insecure: false,
+            secrets: SharedScrubber::new(),
         }
     }
 }
@@ -125,6 +184,24 @@ impl TargetConfig {
             ));
         }
         parse_base_url("base URL", &self.base_url)
+    }
+
+    /// `why` (a failure to reach the target) with what the harness trusts appended when
+    /// it is a certificate problem.
+    pub(crate) fn tls_hint(&self, why: String) -> String {
+        let w = why.to_ascii_lowercase();
+        if !(w.contains("certificate") || w.contains("unknownissuer") || w.contains("tls")) {
+            return why;
+        }
+        match &self.ca {
+            Some(ca) => format!(
+                "{why} (TLS: trusting the system roots and the CA file {})",
+                ca.path.display()
+            ),
+            None => format!(
+                "{why} (TLS: trusting the system roots only; give the target's CA with --cacert FILE)"
+            ),
+        }
     }
 }
 
@@ -168,7 +245,8 @@ pub fn parse_base_url(what: &str, raw: &str) -> Result<reqwest::Url, HarnessErro
 
 /// The harness or the environment broke (target unreachable, login or provisioning
 /// refused). Its message says what broke, with the URL, path or status, and never a secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct HarnessError {
     message: String,
     unsupported: bool,
@@ -203,23 +281,22 @@ impl HarnessError {
     }
 }
 
-impl fmt::Display for HarnessError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for HarnessError {}
-
 /// What came back from one request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// An HTTP answer. `body` is `Json` when it parsed, `Raw` (at most 4 KiB) otherwise,
     /// `Empty` when there was none.
-    Answered { status: u16, body: Body },
+    Answered {
+        /// The HTTP status.
+        status: u16,
+        /// The answer body.
+        body: Body,
+    },
     /// No HTTP answer: indeterminate (the target may or may not have acted).
     NoAnswer {
+        /// Why there was none (connect, timeout, I/O, too large).
         kind: NoResponseKind,
+        /// What happened, with the method and URL.
         message: String,
     },
 }

@@ -9,14 +9,70 @@ use crate::history::{Actor, Body, EventKind, Recorder};
 use serde_json::{Map, Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// How chats are provisioned, chosen per run.
+/// Which of the two provisioning modes (SPEC §1.5) a run uses: the one type from the
+/// command line (`--provisioning`, clap value names) through `RunConfig` and the case
+/// file (JSON strings `"customer-api"` / `"provider-state"`) to the [`Provisioner`].
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProvisioningKind {
+    /// The GWS Customer Chat API of the target itself.
+    CustomerApi,
+    /// The vendor's provider-state URL (the default: the embedded server's mode).
+    #[default]
+    ProviderState,
+}
+
+impl ProvisioningKind {
+    /// `"customer-api"` or `"provider-state"` (as on the command line and in files).
+    pub fn name(self) -> &'static str {
+        match self {
+            ProvisioningKind::CustomerApi => "customer-api",
+            ProvisioningKind::ProviderState => "provider-state",
+        }
+    }
+}
+
+impl std::fmt::Display for ProvisioningKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How chats are provisioned, chosen per run: the kind with its parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Provisioning {
     /// The GWS Customer Chat API on the target itself (no Authorization; header
     /// `ContactCenterId`).
-    CustomerApi { contact_center_id: String },
+    CustomerApi {
+        /// The `ContactCenterId` header value.
+        contact_center_id: String,
+    },
     /// The vendor's provider-state URL.
-    ProviderState { url: String },
+    ProviderState {
+        /// The endpoint's URL.
+        url: String,
+    },
+}
+
+impl Provisioning {
+    /// Which mode this is.
+    pub fn kind(&self) -> ProvisioningKind {
+        match self {
+            Provisioning::CustomerApi { .. } => ProvisioningKind::CustomerApi,
+            Provisioning::ProviderState { .. } => ProvisioningKind::ProviderState,
+        }
+    }
 }
 
 /// A chat offered to an agent.
@@ -42,6 +98,7 @@ pub struct Provisioner {
     tags: AtomicU64,
 }
 
+/// The validated parameters of a [`Provisioning`].
 #[derive(Debug)]
 enum Mode {
     Customer { contact_center_id: String },
@@ -78,8 +135,12 @@ impl Provisioner {
                 url: parse_base_url("provider-state URL", &url)?,
             },
         };
+        let peer = match &mode {
+            Mode::Customer { .. } => &base,
+            Mode::Provider { url } => url,
+        };
         Ok(Provisioner {
-            http: http::build_client(cfg)?,
+            http: http::build_client(cfg, peer)?,
             cfg: cfg.clone(),
             base,
             mode,
@@ -87,12 +148,17 @@ impl Provisioner {
         })
     }
 
+    /// The provisioning mode.
+    pub fn kind(&self) -> ProvisioningKind {
+        match self.mode {
+            Mode::Customer { .. } => ProvisioningKind::CustomerApi,
+            Mode::Provider { .. } => ProvisioningKind::ProviderState,
+        }
+    }
+
     /// `"customer-api"` or `"provider-state"`.
     pub fn mode_name(&self) -> &'static str {
-        match self.mode {
-            Mode::Customer { .. } => "customer-api",
-            Mode::Provider { .. } => "provider-state",
-        }
+        self.kind().name()
     }
 
     fn stream(&self) -> &'static str {
@@ -415,6 +481,7 @@ impl Provisioner {
             body: &body,
             timeout: self.cfg.request_timeout,
             max_body: self.cfg.max_body_bytes,
+            secrets: &self.cfg.secrets,
         };
         let (_, outcome) = http::send_recorded(
             &self.http,
@@ -520,6 +587,7 @@ impl Provisioner {
             body: &body,
             timeout: self.cfg.request_timeout,
             max_body: self.cfg.max_body_bytes,
+            secrets: &self.cfg.secrets,
         };
         let (_, outcome) = http::send_recorded(
             &self.http,

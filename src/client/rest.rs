@@ -95,8 +95,8 @@ impl AgentClient {
         }
         let client = AgentClient {
             cfg: cfg.clone(),
-            http: http::build_client(cfg)?,
-            anon_http: http::build_client(cfg)?,
+            http: http::build_client(cfg, &base)?,
+            anon_http: http::build_client(cfg, &base)?,
             jar: Arc::new(Jar::default()),
             basic: creds.basic_header(),
             stream: format!("rest:{}", creds.user),
@@ -107,8 +107,9 @@ impl AgentClient {
         let user = client.user.clone();
         let step_err = |step: &str, path: &str, why: String| {
             HarnessError::new(format!(
-                "login of agent {user}: {step} ({path} on {}) failed: {why}",
-                client.base
+                "login of agent {user}: {step} ({path} on {}) failed: {}",
+                client.base,
+                cfg.tls_hint(why)
             ))
         };
 
@@ -283,6 +284,7 @@ impl AgentClient {
                         "X-CSRF-HEADER announces {name:?}, which is not a valid header name"
                     ));
                 }
+                self.cfg.secrets.add(token);
                 *self.csrf.lock().unwrap_or_else(|p| p.into_inner()) = Some(Csrf {
                     header: name.to_string(),
                     token: token.to_string(),
@@ -339,6 +341,7 @@ impl AgentClient {
             body,
             timeout: self.cfg.request_timeout,
             max_body: self.cfg.max_body_bytes,
+            secrets: &self.cfg.secrets,
         };
         let client = if auth == AuthVariant::NoCredentials {
             &self.anon_http
@@ -428,17 +431,16 @@ pub(crate) fn id_path(prefix: &str, id: &str) -> Result<String, HarnessError> {
     Ok(format!("{prefix}/{}", encode_segment(id)))
 }
 
+/// Everything but the unreserved characters of RFC 3986 (`A-Z a-z 0-9 - . _ ~`).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encodes a path segment (keeps unreserved characters as they are).
 pub(crate) fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 #[cfg(test)]

@@ -1,6 +1,12 @@
 //! Secrets (passwords, Authorization, cookies, CSRF tokens) never reach a history, a
 //! report, a snapshot, a log or a reproduction script. Header values are redacted by
-//! name; free text is scrubbed of known secret values with [`Scrubber`].
+//! name; free text is scrubbed of known secret values with [`Scrubber`], which the
+//! client feeds as it learns them through a [`SharedScrubber`] (session cookies, CSRF
+//! tokens, the Authorization values it sends).
+
+#![warn(missing_docs)]
+
+use std::sync::{Arc, RwLock};
 
 /// What a redacted value is replaced with.
 pub const REDACTED: &str = "<redacted>";
@@ -38,19 +44,42 @@ pub struct Scrubber {
 }
 
 impl Scrubber {
+    /// A scrubber that knows no secret yet.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Adds a secret value; values shorter than 4 characters are ignored (they would
-    /// scrub ordinary words).
+    /// Adds a secret value, and the forms it takes when written elsewhere: escaped
+    /// inside a JSON string (once and twice: a JSON document carried in a string), and
+    /// percent-encoded (in a URL or a form). Values shorter than 4 characters are
+    /// ignored (they would scrub ordinary words).
     pub fn add(&mut self, secret: impl Into<String>) {
         let s = secret.into();
-        if s.len() >= 4 && !self.secrets.contains(&s) {
-            self.secrets.push(s);
-            // Longest first, so a secret containing another is replaced whole.
-            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        if s.len() < 4 {
+            return;
         }
+        let json_once = json_escaped(&s);
+        let json_twice = json_escaped(&json_once);
+        let url = percent_encoding::utf8_percent_encode(&s, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+        let url_lower = lower_escapes(&url);
+        for form in [s, json_once, json_twice, url, url_lower] {
+            if !self.secrets.contains(&form) {
+                self.secrets.push(form);
+            }
+        }
+        // Longest first, so a secret containing another is replaced whole.
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    /// Adds a `Cookie`/`Set-Cookie` header value: the whole `name=value` pair and the
+    /// value alone (attributes such as `Path` are not secrets).
+    pub fn add_cookie(&mut self, header_value: &str) {
+        let pair = header_value.split(';').next().unwrap_or("").trim();
+        if let Some((_, value)) = pair.split_once('=') {
+            self.add(value.trim().trim_matches('"'));
+        }
+        self.add(pair);
     }
 
     /// Adds an agent's credentials: the password, and the `user:password` pair in plain
@@ -77,6 +106,105 @@ impl Scrubber {
     /// The known secrets (for tests asserting nothing leaked).
     pub fn secrets(&self) -> &[String] {
         &self.secrets
+    }
+}
+
+/// A percent-encoded text with its escapes in lower case (`%2F` -> `%2f`).
+fn lower_escapes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut hex = 0;
+    for c in s.chars() {
+        if c == '%' {
+            hex = 2;
+            out.push(c);
+        } else if hex > 0 {
+            hex -= 1;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `s` as it appears between the quotes of a JSON string.
+fn json_escaped(s: &str) -> String {
+    let q = serde_json::to_string(s).unwrap_or_default();
+    q.get(1..q.len().saturating_sub(1))
+        .unwrap_or("")
+        .to_string()
+}
+
+/// One [`Scrubber`] shared by the runner (which writes the outputs) and the clients
+/// (which learn the secrets: every `Set-Cookie` value, the CSRF token, the Authorization
+/// values sent). Cloning shares it.
+#[derive(Debug, Clone, Default)]
+pub struct SharedScrubber(Arc<RwLock<Scrubber>>);
+
+impl PartialEq for SharedScrubber {
+    /// The same shared scrubber.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl SharedScrubber {
+    /// A new, empty shared scrubber.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Scrubber> {
+        self.0.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// [`Scrubber::add`].
+    pub fn add(&self, secret: impl Into<String>) {
+        let s = secret.into();
+        if s.len() >= 4 && !self.contains(&s) {
+            self.write().add(s);
+        }
+    }
+
+    /// [`Scrubber::add_cookie`].
+    pub fn add_cookie(&self, header_value: &str) {
+        self.write().add_cookie(header_value);
+    }
+
+    /// [`Scrubber::add_credentials`].
+    pub fn add_credentials(&self, user: &str, password: &str) {
+        self.write().add_credentials(user, password);
+    }
+
+    /// An `Authorization` value sent (`Basic <base64>`): the whole value and the
+    /// credential part.
+    pub fn add_authorization(&self, value: &str) {
+        if !self.contains(value) {
+            let mut w = self.write();
+            w.add(value);
+            if let Some((_, cred)) = value.split_once(' ') {
+                w.add(cred.trim());
+            }
+        }
+    }
+
+    fn contains(&self, s: &str) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .secrets
+            .iter()
+            .any(|x| x == s)
+    }
+
+    /// The scrubber as it is now (the writers take a `&Scrubber`).
+    pub fn snapshot(&self) -> Scrubber {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// [`Scrubber::scrub`] with the secrets known now.
+    pub fn scrub(&self, text: &str) -> String {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).scrub(text)
     }
 }
 
@@ -110,5 +238,31 @@ mod tests {
         assert!(!out.contains("hunter22"), "{out}");
         assert!(!out.contains("YWdlbnQxOmh1bnRlcjIy"), "{out}");
         assert!(out.contains("agent1"), "user names are not secrets: {out}");
+    }
+
+    #[test]
+    fn escaped_and_encoded_forms_are_scrubbed_too() {
+        let shared = SharedScrubber::new();
+        shared.add_cookie("JSESSIONID=ab\"c/d+e; Path=/; HttpOnly");
+        shared.add("tok/en+1");
+        let s = shared.snapshot();
+        let inner = serde_json::json!({"cookie": "JSESSIONID=ab\"c/d+e"}).to_string();
+        let outer = serde_json::json!({"message": inner}).to_string();
+        for text in [
+            outer.as_str(),
+            "GET /x?c=ab%22c%2Fd%2Be&t=tok%2fen%2b1",
+            "t=tok%2Fen%2B1 and tok/en+1",
+        ] {
+            let out = s.scrub(text);
+            for leak in ["c/d+e", "c%2Fd", "c%2fd", "en+1", "en%2B1", "en%2b1"] {
+                assert!(!out.contains(leak), "{leak} in {out}");
+            }
+        }
+        assert!(s.scrub("Path=/; HttpOnly").contains("HttpOnly"));
+        // The handle is shared: a clone sees later additions.
+        let clone = shared.clone();
+        shared.add_authorization("Basic c2VjcmV0LWJhc2lj");
+        assert_eq!(clone.scrub("Basic c2VjcmV0LWJhc2lj"), REDACTED);
+        assert_eq!(clone.scrub("x c2VjcmV0LWJhc2lj"), format!("x {REDACTED}"));
     }
 }

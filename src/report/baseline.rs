@@ -154,21 +154,14 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Parses `YYYY-MM-DD` into a valid calendar date.
 fn parse_date(s: &str) -> Option<(i32, u32, u32)> {
-    let mut it = s.trim().split('-');
-    let (y, m, d) = (it.next()?, it.next()?, it.next()?);
-    if it.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let s = s.trim();
+    // `[year]` also takes a sign and more digits: only the plain form is a date here.
+    if s.len() != 10 || !s.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
-    let (y, m, d): (i32, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    (1..=days).contains(&d).then_some((y, m, d))
+    let d = time::Date::parse(s, &format).ok()?;
+    Some((d.year(), u32::from(u8::from(d.month())), u32::from(d.day())))
 }
 
 /// Applies `baseline` to `report` as of `today` (`(year, month, day)`, UTC):
@@ -235,25 +228,14 @@ pub fn apply_baseline(report: &mut RunReport, baseline: &Baseline, today: (i32, 
 
 /// Today's date in UTC as `(year, month, day)`, for [`apply_baseline`].
 pub fn today_utc() -> (i32, u32, u32) {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    civil_from_days((secs / 86_400) as i64)
+    let d = time::OffsetDateTime::now_utc().date();
+    (d.year(), u32::from(u8::from(d.month())), u32::from(d.day()))
 }
 
-/// The proleptic Gregorian date of `days` since 1970-01-01 (H. Hinnant's algorithm).
+/// The proleptic Gregorian date of `days` since 1970-01-01.
 pub fn civil_from_days(days: i64) -> (i32, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = (yoe + era * 400 + i64::from(m <= 2)) as i32;
-    (y, m, d)
+    let d = time::OffsetDateTime::UNIX_EPOCH.date() + time::Duration::days(days);
+    (d.year(), u32::from(u8::from(d.month())), u32::from(d.day()))
 }
 
 #[cfg(test)]

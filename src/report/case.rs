@@ -43,9 +43,13 @@ pub struct CaseFile {
     /// The recorded history of the failing run (secrets redacted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<History>,
-    /// `customer-api` or `provider-state`.
-    #[serde(default)]
-    pub provisioning: String,
+    /// `customer-api` or `provider-state` (absent or `""` in a file: not recorded).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "provisioning_or_empty"
+    )]
+    pub provisioning: Option<crate::client::ProvisioningKind>,
     /// Agent user names of the run, in order (the first is `GWS_USER` in the script,
     /// the second `GWS_USER2`).
     #[serde(default)]
@@ -63,6 +67,23 @@ pub struct CaseFile {
     /// starts the embedded server with the same fault.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+}
+
+/// The case file's `provisioning`: a mode name, or `""` (files written before the mode
+/// was recorded) meaning none.
+fn provisioning_or_empty<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::client::ProvisioningKind>, D::Error> {
+    use serde::Deserialize;
+    match Option::<String>::deserialize(d)?.as_deref() {
+        None | Some("") => Ok(None),
+        Some(other) => {
+            crate::client::ProvisioningKind::deserialize(serde::de::value::StrDeserializer::<
+                D::Error,
+            >::new(other))
+            .map(Some)
+        }
+    }
 }
 
 fn fail() -> Verdict {
@@ -84,7 +105,7 @@ pub fn case_file(report: &RunReport, case: &CaseReport) -> CaseFile {
         findings: case.findings.clone(),
         verdict: case.verdict,
         history: case.history.clone(),
-        provisioning: report.config.provisioning.clone(),
+        provisioning: Some(report.config.provisioning),
         agents: report.config.agents.clone(),
         deadline_ms: report.config.deadline_ms,
         quiet_window_ms: report.config.quiet_window_ms,
@@ -381,11 +402,7 @@ pub fn curl_script(case: &CaseFile) -> String {
     });
 
     // SPEC §1.5: the two provisioning modes; anything else replays as provider-state.
-    let mode = if case.provisioning == "customer-api" {
-        "customer-api"
-    } else {
-        "provider-state"
-    };
+    let mode = case.provisioning.unwrap_or_default().name();
     let _ = writeln!(s, "#!/usr/bin/env bash");
     comment(
         &mut s,
@@ -907,15 +924,12 @@ fn emit_step(s: &mut String, ctx: &Ctx, st: &Step, label: &str, indent: &str, ba
 /// Percent-encodes anything outside the unreserved set, so a made-up id cannot leave the
 /// path segment.
 fn url_path_segment(id: &str) -> String {
-    let mut out = String::new();
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(id, UNRESERVED).to_string()
 }
 
 impl CaseFile {

@@ -101,7 +101,7 @@ fn render_page(report: &RunReport, scrub: &Scrubber, dir: Option<&Path>) -> Stri
         ("report format", report.format.to_string()),
         ("started", report.started_at.clone()),
         ("duration", format!("{} ms", report.duration_ms)),
-        ("provisioning", report.config.provisioning.clone()),
+        ("provisioning", report.config.provisioning.to_string()),
         ("agents", report.config.agents.join(", ")),
         ("cases", report.case_count().to_string()),
         (

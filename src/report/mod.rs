@@ -27,19 +27,21 @@ pub use types::*;
 
 use crate::history::redact::{REDACTED, Scrubber};
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Why reading or writing a report artefact failed. Every variant names the file (and,
 /// where it can, the line/column, entry or field) so a user can fix it.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// Reading or writing `path` failed.
+    #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
+        #[source]
         source: std::io::Error,
     },
     /// `path` is not well-formed (JSON/TOML syntax or shape), at `line`:`column` when known.
+    #[error("{}: line {line}, column {column}: {message}", path.display())]
     Parse {
         path: PathBuf,
         line: usize,
@@ -47,41 +49,14 @@ pub enum ReportError {
         message: String,
     },
     /// `path` parsed but a value in it is not acceptable (`what` names the entry/field).
+    #[error("{}: {what}", path.display())]
     Invalid { path: PathBuf, what: String },
     /// Shard reports that cannot be merged.
+    #[error("cannot merge shard reports: {0}")]
     Merge(String),
     /// Serializing an artefact failed (should not happen; reported rather than panicking).
+    #[error("cannot serialize report: {0}")]
     Serialize(String),
-}
-
-impl fmt::Display for ReportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReportError::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            ReportError::Parse {
-                path,
-                line,
-                column,
-                message,
-            } => write!(
-                f,
-                "{}: line {line}, column {column}: {message}",
-                path.display()
-            ),
-            ReportError::Invalid { path, what } => write!(f, "{}: {what}", path.display()),
-            ReportError::Merge(m) => write!(f, "cannot merge shard reports: {m}"),
-            ReportError::Serialize(m) => write!(f, "cannot serialize report: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for ReportError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ReportError::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
 }
 
 /// The files [`write_all`] produced.
@@ -321,7 +296,7 @@ fn replay_words(program: &str, case: &str, report: &types::RunReport) -> String 
     if needs_agents(report) {
         cmd.push_str(" --target ");
         cmd.push_str(&shell_word(&report.target));
-        if report.config.provisioning == "provider-state" {
+        if report.config.provisioning == crate::client::ProvisioningKind::ProviderState {
             cmd.push_str(" --provisioning provider-state");
         }
     }

@@ -37,7 +37,7 @@ impl Overall {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunConfig {
     /// `customer-api` or `provider-state`.
-    pub provisioning: String,
+    pub provisioning: crate::client::ProvisioningKind,
     /// Agent user names (never passwords).
     pub agents: Vec<String>,
     pub cases: u32,
@@ -54,6 +54,9 @@ pub struct RunConfig {
     /// cases starts the same faulty server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// TLS certificates were not verified (`--insecure`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
 }
 
 /// Per-requirement counts of case verdicts.

@@ -86,6 +86,13 @@ pub struct TargetArgs {
     /// Where run folders are written.
     #[arg(long, env = "GWS_REPORTS", default_value = "reports")]
     pub reports: PathBuf,
+    /// A PEM file of CA certificates trusted for the target and the provider URL, in
+    /// addition to the system's roots.
+    #[arg(long, env = "GWS_CACERT")]
+    pub cacert: Option<PathBuf>,
+    /// Accept any TLS certificate (warned about on every run, recorded in report.json).
+    #[arg(long, env = "GWS_INSECURE")]
+    pub insecure: bool,
 }
 
 /// Arguments of `run`.
@@ -180,6 +187,9 @@ impl TargetArgs {
             ));
         }
         parse_agents(&self.agents)?;
+        if let Some(p) = &self.cacert {
+            crate::client::CaFile::load(p).map_err(|e| e.to_string())?;
+        }
         if self.target.is_some() && self.agents.is_empty() {
             return Err("--target needs at least one --agent USER:PASSWORD (or GWS_AGENTS)".into());
         }
@@ -199,6 +209,8 @@ impl TargetArgs {
             quiet_window: self.quiet_window,
             request_timeout: self.request_timeout,
             fault: self.fault.clone(),
+            cacert: self.cacert.clone(),
+            insecure: self.insecure,
             progress: if std::io::stderr().is_terminal() {
                 Progress::Bar
             } else {
@@ -464,12 +476,8 @@ pub fn main_replay(args: ReplayArgs) -> i32 {
                 return exit::USAGE;
             }
         }
-        if args.t.provisioning.is_none() && !file.provisioning.is_empty() {
-            s.mode = match file.provisioning.as_str() {
-                "provider-state" => Some(Mode::ProviderState),
-                "customer-api" => Some(Mode::CustomerApi),
-                _ => None,
-            };
+        if args.t.provisioning.is_none() && file.provisioning.is_some() {
+            s.mode = file.provisioning;
         }
     }
     if let Some(f) = &s.fault {

@@ -23,21 +23,8 @@ use futures_util::StreamExt;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-/// How cases reach the agent (SPEC §1.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Mode {
-    CustomerApi,
-    ProviderState,
-}
-
-impl Mode {
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::CustomerApi => "customer-api",
-            Mode::ProviderState => "provider-state",
-        }
-    }
-}
+/// How cases reach the agent (SPEC §1.5): one type from the CLI to the case file.
+pub use crate::client::ProvisioningKind as Mode;
 
 /// Everything a run needs, already validated.
 #[derive(Debug, Clone)]
@@ -69,6 +56,10 @@ pub struct RunSettings {
     pub keep_histories: bool,
     /// Run exactly this case instead of the generated ones (`replay`).
     pub replay: Option<Case>,
+    /// `--cacert`: a PEM CA file trusted in addition to the system roots.
+    pub cacert: Option<std::path::PathBuf>,
+    /// `--insecure`: accept any TLS certificate (warned about on every run).
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +91,8 @@ impl Default for RunSettings {
             progress: Progress::None,
             keep_histories: false,
             replay: None,
+            cacert: None,
+            insecure: false,
         }
     }
 }
@@ -147,8 +140,24 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
     let started = Instant::now();
     let started_at = now_rfc3339();
     let id = run_id(s.seed);
-    let mut scrubber = Scrubber::new();
+    // One scrubber for the run: credentials now, and whatever secret the clients learn.
+    let scrubber = crate::client::SharedScrubber::new();
     let mut errors = Vec::new();
+    let ca = match &s.cacert {
+        Some(p) => match crate::client::CaFile::load(p) {
+            Ok(ca) => Some(ca),
+            Err(e) => {
+                errors.push(e.to_string());
+                None
+            }
+        },
+        None => None,
+    };
+    if s.insecure {
+        eprintln!(
+            "warning: --insecure: TLS certificates of the target and the provider are NOT verified (anyone on the path can read the agents' credentials)"
+        );
+    }
 
     // The embedded server, when no target is given.
     let mut embedded = None;
@@ -200,6 +209,9 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
         base_url: base_url.clone(),
         request_timeout: s.request_timeout,
         deadline: s.deadline,
+        ca,
+        insecure: s.insecure,
+        secrets: scrubber.clone(),
         ..TargetConfig::default()
     };
     let check_cfg = CheckConfig {
@@ -207,7 +219,8 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
         quiet_window: s.quiet_window,
     };
     let config = RunConfig {
-        provisioning: mode.name().to_string(),
+        provisioning: mode,
+        insecure: s.insecure,
         agents: s.agents.iter().map(|a| a.user.clone()).collect(),
         cases: s.random_cases,
         deadline_ms: s.deadline.as_millis() as u64,
@@ -282,7 +295,10 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
         cases: case_reports,
         errors,
     };
-    RunResult { report, scrubber }
+    RunResult {
+        report,
+        scrubber: scrubber.snapshot(),
+    }
 }
 
 fn case_report(

@@ -37,7 +37,8 @@ mod embedded {
 }
 
 /// A problem with a schema file: which file, where in it (JSON pointer), and what.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {}: {message}", if pointer.is_empty() { "/" } else { pointer.as_str() })]
 pub struct SchemaError {
     /// The file (e.g. `schemas/complete-request.schema.json`), or the schema name when the
     /// problem is a lookup of an unknown name.
@@ -62,19 +63,6 @@ impl SchemaError {
     }
 }
 
-impl fmt::Display for SchemaError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pointer = if self.pointer.is_empty() {
-            "/"
-        } else {
-            &self.pointer
-        };
-        write!(f, "{}: {}: {}", self.file, pointer, self.message)
-    }
-}
-
-impl std::error::Error for SchemaError {}
-
 /// One reason an instance is not valid.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Issue {
@@ -98,7 +86,8 @@ impl fmt::Display for Issue {
 }
 
 /// Why a text is not JSON, with its 1-based line and column.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{column}: not valid JSON: {message}")]
 pub struct JsonSyntaxError {
     /// 1-based line.
     pub line: usize,
@@ -107,18 +96,6 @@ pub struct JsonSyntaxError {
     /// What is wrong (without the position).
     pub message: String,
 }
-
-impl fmt::Display for JsonSyntaxError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: not valid JSON: {}",
-            self.line, self.column, self.message
-        )
-    }
-}
-
-impl std::error::Error for JsonSyntaxError {}
 
 /// Parses one JSON document strictly (no trailing commas, comments or other leniency: the
 /// published samples that need them are reported, SPEC 1.4).

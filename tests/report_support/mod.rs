@@ -328,7 +328,7 @@ pub fn report_of(cases: Vec<CaseReport>, strict: bool) -> RunReport {
         started_at: "2026-11-25T13:00:00Z".into(),
         duration_ms: 1500,
         config: RunConfig {
-            provisioning: "provider-state".into(),
+            provisioning: gws_conform::client::ProvisioningKind::ProviderState,
             agents: vec![USER.into(), "agent2".into()],
             cases: cases.len() as u32,
             deadline_ms: 5000,
@@ -337,6 +337,7 @@ pub fn report_of(cases: Vec<CaseReport>, strict: bool) -> RunReport {
             shard: None,
             baseline: None,
             fault: None,
+            insecure: false,
         },
         overall,
         exit_code: overall.exit_code(),
