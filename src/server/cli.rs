@@ -67,7 +67,16 @@ pub fn parse_agents(s: &str) -> Result<Vec<(String, String)>, String> {
 pub fn main(args: ServeArgs) -> i32 {
     if args.list_faults {
         for f in faults() {
-            println!("{}\t{}\t{}", f.name, f.expect.join(","), f.description);
+            println!(
+                "{}\t{}\t{}",
+                f.name,
+                f.expect
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                f.description
+            );
         }
         return crate::exit::CONFORMANT;
     }

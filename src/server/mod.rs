@@ -17,11 +17,18 @@
 //! `http` is the axum front (body limits, timeouts, headers, long-poll waits);
 //! `faults` is the fault catalogue; `cli` is `gws-conform serve`.
 
+mod agent;
+mod bayeux;
+mod chats;
 pub mod cli;
-mod core;
+mod customer;
 pub mod faults;
 mod http;
 mod net;
+mod provider;
+mod state;
+#[cfg(test)]
+mod unit_tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -215,7 +222,7 @@ pub async fn start(cfg: ServerConfig, bind: &str) -> Result<RunningServer, Start
         addr.ip().to_string()
     };
     let base_url = format!("http://{host}:{}", addr.port());
-    let core_cfg = core::CoreCfg {
+    let core_cfg = state::CoreCfg {
         agents: cfg.agents.clone(),
         csrf: cfg.csrf,
         fault,
