@@ -209,6 +209,7 @@ impl Core {
             let n = self.new_messages(id, &[m], Some(nr));
             self.publish(to, n);
         }
+        self.room_freed();
         reply
     }
 
@@ -350,6 +351,69 @@ impl Core {
 
     // ---------------------------------------------------------------- routing
 
+    /// The agent's open chats (Invited, Chatting or LeftChat).
+    pub(super) fn open_chats(&self, agent: usize) -> usize {
+        self.chats
+            .values()
+            .filter(|c| c.agent == agent && c.state != ChatState::Completed)
+            .count()
+    }
+
+    /// Whether the agent may get one more chat under the capacity rule.
+    pub(super) fn has_room(&self, agent: usize) -> bool {
+        self.cfg
+            .capacity
+            .is_none_or(|cap| self.open_chats(agent) < cap)
+    }
+
+    /// A chat closed or was dropped: under a capacity rule, queued interactions may now
+    /// be offered (first come, first served).
+    pub(super) fn room_freed(&mut self) {
+        if self.cfg.capacity.is_some() {
+            self.dispatch();
+        }
+    }
+
+    /// One step of the customers' typing (`typing` option): in every Chatting chat whose
+    /// customer is still there, the customer starts or stops typing, and the agent gets
+    /// a `NewMessages` of type `TypingStarted` or `TypingStopped`. Typing notices are not
+    /// kept in the transcript (they would fill it).
+    pub(crate) fn typing_tick(&mut self) {
+        let mut live: Vec<(String, String)> = self
+            .chats
+            .iter()
+            .filter(|(_, c)| c.state == ChatState::Chatting)
+            .map(|(id, c)| (id.clone(), c.inter.clone()))
+            .collect();
+        live.sort();
+        for (id, inter) in live {
+            let Some(i) = self.inters.get_mut(&inter) else {
+                continue;
+            };
+            if i.state == CustState::Idle || i.agent_chat.as_deref() != Some(id.as_str()) {
+                continue;
+            }
+            i.typing = !i.typing;
+            let m = Msg {
+                index: i.transcript.len() as u64,
+                kind: if i.typing {
+                    "TypingStarted"
+                } else {
+                    "TypingStopped"
+                },
+                nickname: i.nickname.clone(),
+                from_type: "Customer",
+                participant_id: i.customer_pid.clone(),
+                text: None,
+                message_type: None,
+                timestamp: timestamp(SystemTime::now()),
+            };
+            let agent = self.chats[&id].agent;
+            let n = self.new_messages(&id, &[m], None);
+            self.publish(agent, n);
+        }
+    }
+
     pub(super) fn new_interaction(
         &mut self,
         nickname: String,
@@ -374,6 +438,7 @@ impl Core {
             customer_pid: pid.clone(),
             ended_at: None,
             text_bytes: 0,
+            typing: false,
         };
         i.transcript.push(Msg {
             index: 1,
@@ -406,7 +471,7 @@ impl Core {
             }
             let pick = (0..n)
                 .map(|k| (self.rr + k) % n)
-                .find(|a| self.agents[*a].ready && !i.rejected.contains(a));
+                .find(|a| self.agents[*a].ready && !i.rejected.contains(a) && self.has_room(*a));
             match pick {
                 Some(a) => {
                     self.rr = (a + 1) % n;

@@ -30,6 +30,28 @@ pub struct ServeArgs {
         env = "GWS_SERVE_CONTACT_CENTER_ID"
     )]
     pub contact_center_id: String,
+    /// At most N open chats (Invited, Chatting, LeftChat) per agent; more customers wait
+    /// in the queue, and provider-state `chat offered` beyond it answers 409 (default:
+    /// unlimited).
+    #[arg(long, env = "GWS_SERVE_CAPACITY", value_parser = clap::value_parser!(u32).range(1..))]
+    pub capacity: Option<u32>,
+    /// Delay every HTTP answer this long, like a remote deployment (e.g. `150ms`).
+    #[arg(long, env = "GWS_SERVE_LATENCY", value_parser = parse_duration)]
+    pub latency: Option<std::time::Duration>,
+    /// Customers in open chats start/stop typing at this interval (e.g. `2s`); the agent
+    /// gets TypingStarted/TypingStopped notifications (default: they never type).
+    #[arg(long, env = "GWS_SERVE_TYPING", value_parser = parse_duration)]
+    pub typing: Option<std::time::Duration>,
+    /// Form of the provider-state inspect `customerTranscript` entries: `plain`
+    /// (`from: "Agent"|"Customer"`) or `gws` (`from: {nickname, participantId, type}`).
+    #[arg(long, env = "GWS_SERVE_TRANSCRIPT_FORM", default_value = "plain")]
+    pub transcript_form: super::TranscriptForm,
+}
+
+/// Parses a duration like `150ms`, `2s` or `1m`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration like 150ms or 2s: {e}"))
 }
 
 /// Parses `u1:p1,u2:p2`; the error names the bad entry.
@@ -100,6 +122,10 @@ pub fn main(args: ServeArgs) -> i32 {
     cfg.csrf = !args.no_csrf;
     cfg.fault = args.fault.clone();
     cfg.contact_center_id = args.contact_center_id.clone();
+    cfg.capacity = args.capacity.map(|n| n as usize);
+    cfg.latency = args.latency.unwrap_or_default();
+    cfg.typing = args.typing;
+    cfg.transcript_form = args.transcript_form;
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -84,10 +84,21 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>
             }
         })
     };
+    let typist = shared.cfg.typing.map(|every| {
+        let sh = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => sh.lock().typing_tick(),
+                    _ = sh.stopped() => break,
+                }
+            }
+        })
+    });
     let app = Router::new().fallback(handle).with_state(shared.clone());
     let sh = shared.clone();
     // Idle longer than the longest legitimate wait (a held long-poll), plus slack.
-    let idle = Duration::from_millis(2 * sh.cfg.bayeux_timeout_ms + 5_000);
+    let idle = Duration::from_millis(2 * sh.cfg.bayeux_timeout_ms + 5_000) + sh.cfg.latency;
     let listener = super::net::IdleListener {
         inner: listener,
         idle,
@@ -96,6 +107,9 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>
         .with_graceful_shutdown(async move { sh.stopped().await })
         .await;
     sweeper.abort();
+    if let Some(t) = typist {
+        t.abort();
+    }
 }
 
 pub(super) fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -215,6 +229,13 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         }
         _ => not_found(),
     };
+    if !sh.cfg.latency.is_zero() {
+        // A remote deployment: the answer travels this long (cut short by a stop).
+        tokio::select! {
+            _ = tokio::time::sleep(sh.cfg.latency) => {}
+            _ = sh.stopped() => {}
+        }
+    }
     respond(reply)
 }
 

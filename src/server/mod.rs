@@ -51,6 +51,44 @@ pub struct ServerConfig {
     pub bayeux_timeout_ms: u64,
     /// A Bayeux client that does not reconnect within this is expired.
     pub bayeux_max_interval_ms: u64,
+    /// At most this many open chats (Invited, Chatting or LeftChat) per agent, like a
+    /// GWS capacity rule (SPEC §6.9). A customer's RequestChat beyond it stays queued
+    /// (`WaitingForAgent`) until an agent has room; provider-state `chat offered` for an
+    /// agent at capacity answers HTTP 409. `None` (the default): unlimited.
+    pub capacity: Option<usize>,
+    /// Every HTTP answer is delayed this long, as by a remote deployment (a held
+    /// long-poll answers after at most its hold time plus this). Default: zero.
+    pub latency: Duration,
+    /// While a chat is Chatting and its customer is still there, the customer starts
+    /// and stops typing at this interval: the agent gets `NewMessages` notifications of
+    /// type `TypingStarted` / `TypingStopped`. `None` (the default): the customer never
+    /// types.
+    pub typing: Option<Duration>,
+    /// The form of the provider-state `inspect` answer's `customerTranscript` entries
+    /// (SPEC §6.6). Default: [`TranscriptForm::Plain`].
+    pub transcript_form: TranscriptForm,
+}
+
+/// The form of `customerTranscript` entries in a provider-state `inspect` answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TranscriptForm {
+    /// `{type, text, from: "Agent" | "Customer"}`.
+    #[default]
+    Plain,
+    /// The GWS transcript form `{type, text, from: {nickname, participantId, type}}`,
+    /// where `from.type` is `Agent` or `Client` (the customer).
+    Gws,
+}
+
+impl std::str::FromStr for TranscriptForm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "plain" => Ok(TranscriptForm::Plain),
+            "gws" => Ok(TranscriptForm::Gws),
+            other => Err(format!("unknown transcript form {other:?} (gws, plain)")),
+        }
+    }
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -63,6 +101,10 @@ impl std::fmt::Debug for ServerConfig {
             .field("contact_center_id", &self.contact_center_id)
             .field("bayeux_timeout_ms", &self.bayeux_timeout_ms)
             .field("bayeux_max_interval_ms", &self.bayeux_max_interval_ms)
+            .field("capacity", &self.capacity)
+            .field("latency", &self.latency)
+            .field("typing", &self.typing)
+            .field("transcript_form", &self.transcript_form)
             .finish()
     }
 }
@@ -78,6 +120,10 @@ impl Default for ServerConfig {
             contact_center_id: "gws-conform".to_string(),
             bayeux_timeout_ms: 10_000,
             bayeux_max_interval_ms: 15_000,
+            capacity: None,
+            latency: Duration::ZERO,
+            typing: None,
+            transcript_form: TranscriptForm::Plain,
         }
     }
 }
@@ -199,6 +245,16 @@ pub async fn start(cfg: ServerConfig, bind: &str) -> Result<RunningServer, Start
             "agent user names must be non-empty and contain no ':'".into(),
         ));
     }
+    if cfg.capacity == Some(0) {
+        return Err(StartError::BadConfig(
+            "capacity must be at least 1 (or unlimited)".into(),
+        ));
+    }
+    if cfg.typing.is_some_and(|t| t < Duration::from_millis(10)) {
+        return Err(StartError::BadConfig(
+            "typing interval must be at least 10 ms".into(),
+        ));
+    }
     if cfg.bayeux_timeout_ms == 0 || cfg.bayeux_max_interval_ms == 0 {
         return Err(StartError::BadConfig(
             "bayeux_timeout_ms and bayeux_max_interval_ms must be > 0".into(),
@@ -230,6 +286,10 @@ pub async fn start(cfg: ServerConfig, bind: &str) -> Result<RunningServer, Start
         bayeux_timeout_ms: cfg.bayeux_timeout_ms,
         bayeux_max_interval_ms: cfg.bayeux_max_interval_ms,
         base_url: base_url.clone(),
+        capacity: cfg.capacity,
+        latency: cfg.latency,
+        typing: cfg.typing,
+        transcript_form: cfg.transcript_form,
     };
     let shared = http::Shared::new(core_cfg);
     let task = tokio::spawn(http::serve(listener, shared.clone()));

@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::TranscriptForm;
 use super::state::*;
 
 /// A provider-state refusal: HTTP 400 with `{"error": "FIELD: WHY"}`.
@@ -80,6 +81,15 @@ impl Core {
             Some(v @ Value::Object(_)) => v.clone(),
             Some(_) => return Err(bad("params.userData", "must be an object")),
         };
+        if !self.has_room(agent) {
+            return Ok(Reply::new(
+                409,
+                json!({"error": format!(
+                    "params.agent: agent {user:?} is at capacity ({} open chats): retry later",
+                    self.open_chats(agent)
+                )}),
+            ));
+        }
         let Ok(inter) = self.new_interaction(nickname, "conformance".into(), user_data) else {
             return Ok(Reply::new(503, json!({"error": "too many chats"})));
         };
@@ -145,12 +155,26 @@ impl Core {
     /// One `customerTranscript` entry, in the configured form (SPEC §6.6).
     fn transcript_entry(&self, m: &Msg) -> Value {
         let text = m.text.clone().unwrap_or_default();
-        let from = if m.from_type == "Agent" {
-            "Agent"
-        } else {
-            "Customer"
-        };
-        json!({"type": m.kind, "text": text, "from": from})
+        match self.cfg.transcript_form {
+            TranscriptForm::Plain => {
+                let from = if m.from_type == "Agent" {
+                    "Agent"
+                } else {
+                    "Customer"
+                };
+                json!({"type": m.kind, "text": text, "from": from})
+            }
+            TranscriptForm::Gws => {
+                let ty = if m.from_type == "Customer" {
+                    "Client"
+                } else {
+                    m.from_type
+                };
+                json!({"type": m.kind, "text": text, "from": {
+                    "nickname": m.nickname, "participantId": m.participant_id, "type": ty,
+                }})
+            }
+        }
     }
 
     /// teardown: forgets the chat's interaction (no chatId: nothing to do).
@@ -164,6 +188,7 @@ impl Core {
             self.chats.retain(|_, c| c.inter != inter);
             self.inters.remove(&inter);
             self.waiting.retain(|w| *w != inter);
+            self.room_freed();
         }
         Ok(Reply::new(200, json!({})))
     }

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
 
+use super::TranscriptForm;
 use super::faults::Fault;
 
 /// Completed chats and ended interactions are kept this long, then dropped.
@@ -71,6 +72,14 @@ pub(crate) struct CoreCfg {
     pub bayeux_timeout_ms: u64,
     pub bayeux_max_interval_ms: u64,
     pub base_url: String,
+    /// Open chats per agent at most (`None`: unlimited).
+    pub capacity: Option<usize>,
+    /// Delay of every HTTP answer.
+    pub latency: Duration,
+    /// The customer's typing interval (`None`: never types).
+    pub typing: Option<Duration>,
+    /// The form of `customerTranscript` entries.
+    pub transcript_form: TranscriptForm,
 }
 
 impl std::fmt::Debug for CoreCfg {
@@ -256,6 +265,8 @@ pub(super) struct Inter {
     pub(super) ended_at: Option<Instant>,
     /// Bytes of message text in `transcript`.
     pub(super) text_bytes: usize,
+    /// Whether the customer is typing (the `typing` simulation).
+    pub(super) typing: bool,
 }
 
 /// The whole server state.

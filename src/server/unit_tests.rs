@@ -26,6 +26,10 @@ fn core(csrf: bool) -> Core {
         bayeux_timeout_ms: 100,
         bayeux_max_interval_ms: 1_000,
         base_url: "http://h".into(),
+        capacity: None,
+        latency: Duration::ZERO,
+        typing: None,
+        transcript_form: super::TranscriptForm::Plain,
     })
 }
 
@@ -182,6 +186,10 @@ fn ids_are_unique_and_16_chars() {
         bayeux_timeout_ms: 1,
         bayeux_max_interval_ms: 1,
         base_url: "http://h".into(),
+        capacity: None,
+        latency: Duration::ZERO,
+        typing: None,
+        transcript_form: super::TranscriptForm::Plain,
     });
     let mut seen = HashSet::new();
     for _ in 0..10_000 {
