@@ -39,7 +39,10 @@ async fn capacity_queues_customers_and_offers_when_room_frees() {
     let first = cust.request_chat("Cust1", "one").await;
     let second = cust.request_chat("Cust2", "two").await;
     let mut taken = Vec::new();
-    let id1 = bx.next_invite(&mut taken).await.expect("first chat offered");
+    let id1 = bx
+        .next_invite(&mut taken)
+        .await
+        .expect("first chat offered");
     // The agent is at capacity: the second customer waits, and no second invite comes.
     bx.drain().await;
     assert_eq!(

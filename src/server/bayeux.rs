@@ -247,9 +247,19 @@ impl Core {
         if !id.is_null() {
             v["id"] = id;
         }
-        let mut out = Vec::with_capacity(1 + c.queue.len());
-        out.push(v);
-        out.extend(c.queue.drain(..));
+        // At most `max_connect_bytes` of notifications per answer (always at least one);
+        // the rest stays queued, so the next connect answers at once.
+        let max = self.cfg.max_connect_bytes;
+        let mut out = vec![v];
+        let mut bytes = 0usize;
+        while let Some(m) = c.queue.front() {
+            let n = serde_json::to_vec(m).map_or(0, |b| b.len());
+            if out.len() > 1 && bytes.saturating_add(n) > max {
+                break;
+            }
+            bytes = bytes.saturating_add(n);
+            out.extend(c.queue.pop_front());
+        }
         out
     }
 }

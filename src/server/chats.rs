@@ -351,6 +351,19 @@ impl Core {
 
     // ---------------------------------------------------------------- routing
 
+    /// Bytes held for customer chats: transcript text plus userData.
+    pub(super) fn customer_bytes(&self) -> usize {
+        self.inters
+            .values()
+            .map(|i| i.text_bytes + i.user_data_bytes)
+            .sum()
+    }
+
+    /// Whether a userData value is too large (serialized) to accept.
+    pub(super) fn user_data_too_large(&self, v: &Value) -> bool {
+        v.to_string().len() > self.cfg.max_user_data_bytes
+    }
+
     /// The agent's open chats (Invited, Chatting or LeftChat).
     pub(super) fn open_chats(&self, agent: usize) -> usize {
         self.chats
@@ -420,7 +433,10 @@ impl Core {
         subject: String,
         user_data: Value,
     ) -> Result<String, ()> {
-        if self.inters.len() >= MAX_INTERACTIONS {
+        let user_data_bytes = user_data.to_string().len();
+        if self.inters.len() >= self.cfg.max_customer_chats
+            || self.customer_bytes().saturating_add(user_data_bytes) > self.cfg.max_customer_bytes
+        {
             return Err(());
         }
         let id = self.new_id(0xC057);
@@ -439,6 +455,7 @@ impl Core {
             ended_at: None,
             text_bytes: 0,
             typing: false,
+            user_data_bytes,
         };
         i.transcript.push(Msg {
             index: 1,

@@ -153,6 +153,9 @@ pub fn main(args: ServeArgs) -> i32 {
             let _ = writeln!(out, "{}", server.base_url);
             let _ = out.flush();
         }
+        if let Some(w) = bind_warning(server.addr, &server.base_url) {
+            eprintln!("{w}");
+        }
         if let Some(f) = &args.fault {
             eprintln!("serve: running with fault {f:?}");
         }
@@ -160,6 +163,28 @@ pub fn main(args: ServeArgs) -> i32 {
         server.shutdown().await;
         crate::exit::CONFORMANT
     })
+}
+
+/// The stderr warning for a bind that is not loopback-only (`None` for loopback): where
+/// the server listens, the URL printed, and which endpoints take no authentication.
+pub fn bind_warning(addr: std::net::SocketAddr, base_url: &str) -> Option<String> {
+    if addr.ip().is_loopback() {
+        return None;
+    }
+    let scope = if addr.ip().is_unspecified() {
+        format!(
+            "all interfaces ({addr}); this host reaches it at {base_url}, other hosts at this host's addresses, port {}",
+            addr.port()
+        )
+    } else {
+        format!("{addr} ({base_url})")
+    };
+    Some(format!(
+        "serve: WARNING: listening on {scope}, not loopback only. The customer chat API \
+         /api/v2/chats and /conformance/provider-state take NO authentication: anyone who \
+         can reach this port can create, read and end chats. Bind 127.0.0.1 unless that is \
+         intended."
+    ))
 }
 
 async fn wait_for_signal() {
@@ -187,6 +212,28 @@ async fn wait_for_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_loopback_binds_warn_and_name_the_open_endpoints() {
+        let lo: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(bind_warning(lo, "http://127.0.0.1:8080"), None);
+        let any: std::net::SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let w = bind_warning(any, "http://127.0.0.1:8080").unwrap();
+        for needle in [
+            "0.0.0.0:8080",
+            "/api/v2/chats",
+            "/conformance/provider-state",
+        ] {
+            assert!(w.contains(needle), "{needle} missing: {w}");
+        }
+    }
+
+    #[test]
+    fn transcript_form_parses() {
+        assert_eq!("gws".parse(), Ok(super::super::TranscriptForm::Gws));
+        assert_eq!("Plain".parse(), Ok(super::super::TranscriptForm::Plain));
+        assert!("xml".parse::<super::super::TranscriptForm>().is_err());
+    }
 
     #[test]
     fn agents_parse_and_errors_name_the_entry() {

@@ -69,6 +69,16 @@ impl Core {
             Some(v @ Value::Object(_)) => v.clone(),
             Some(_) => return Reply::new(200, obj_err(10, "userData must be an object")),
         };
+        if self.user_data_too_large(&user_data) {
+            let max = self.cfg.max_user_data_bytes;
+            return Reply::new(
+                200,
+                obj_err(
+                    10,
+                    &format!("userData larger than {max} bytes (serialized)"),
+                ),
+            );
+        }
         match self.new_interaction(nickname, subject, user_data) {
             Ok(id) => {
                 self.waiting.push_back(id.clone());
@@ -78,7 +88,13 @@ impl Core {
                     json!({"statusCode": 0, "id": id, "path": format!("/chats/{id}")}),
                 )
             }
-            Err(()) => Reply::new(200, obj_err(13, "Too many chats; try later")),
+            Err(()) => Reply::new(
+                200,
+                obj_err(
+                    13,
+                    "Unable to create the chat: too many chats or too much chat data held; try later",
+                ),
+            ),
         }
     }
 

@@ -97,15 +97,23 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>
     });
     let app = Router::new().fallback(handle).with_state(shared.clone());
     let sh = shared.clone();
-    // Idle longer than the longest legitimate wait (a held long-poll), plus slack.
-    let idle = Duration::from_millis(2 * sh.cfg.bayeux_timeout_ms + 5_000) + sh.cfg.latency;
-    let listener = super::net::IdleListener {
-        inner: listener,
-        idle,
+    let limits = super::net::ConnLimits {
+        // Idle longer than the longest legitimate wait (a held long-poll), plus slack.
+        idle: Duration::from_millis(2 * sh.cfg.bayeux_timeout_ms + 5_000) + sh.cfg.latency,
+        head_timeout: sh.cfg.head_read_timeout,
+        max_connections: sh.cfg.max_connections,
     };
-    let _ = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { sh.stopped().await })
-        .await;
+    let stop = {
+        let sh = sh.clone();
+        async move { sh.stopped().await }
+    };
+    super::net::serve(
+        listener,
+        app,
+        limits,
+        futures_util::FutureExt::shared(Box::pin(stop)),
+    )
+    .await;
     sweeper.abort();
     if let Some(t) = typist {
         t.abort();

@@ -67,6 +67,24 @@ pub struct ServerConfig {
     /// The form of the provider-state `inspect` answer's `customerTranscript` entries
     /// (SPEC §6.6). Default: [`TranscriptForm::Plain`].
     pub transcript_form: TranscriptForm,
+    /// A request head (request line and headers) must arrive within this, or the
+    /// connection is closed (a slow drip of header bytes cannot hold it). Default 15 s.
+    pub head_read_timeout: Duration,
+    /// Connections open at once at most; a connection beyond it is closed at once.
+    /// Default 1024.
+    pub max_connections: usize,
+    /// Largest customer `userData` (serialized JSON bytes) a RequestChat or a
+    /// provider-state `chat offered` may carry; beyond it: statusCode 10. Default 16 KiB.
+    pub max_user_data_bytes: usize,
+    /// Customer chats (interactions) held at most; a RequestChat beyond it gets
+    /// statusCode 13 (unable to create). Default 50,000.
+    pub max_customer_chats: usize,
+    /// Bytes held for customer chats at most (transcript text plus userData); a
+    /// RequestChat beyond it gets statusCode 13. Default 256 MiB.
+    pub max_customer_bytes: usize,
+    /// Most bytes of queued notifications one `/meta/connect` answer carries; more wait
+    /// for the next connect (never dropped for this). Default 512 KiB.
+    pub max_connect_bytes: usize,
 }
 
 /// The form of `customerTranscript` entries in a provider-state `inspect` answer.
@@ -105,6 +123,12 @@ impl std::fmt::Debug for ServerConfig {
             .field("latency", &self.latency)
             .field("typing", &self.typing)
             .field("transcript_form", &self.transcript_form)
+            .field("head_read_timeout", &self.head_read_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("max_user_data_bytes", &self.max_user_data_bytes)
+            .field("max_customer_chats", &self.max_customer_chats)
+            .field("max_customer_bytes", &self.max_customer_bytes)
+            .field("max_connect_bytes", &self.max_connect_bytes)
             .finish()
     }
 }
@@ -124,6 +148,12 @@ impl Default for ServerConfig {
             latency: Duration::ZERO,
             typing: None,
             transcript_form: TranscriptForm::Plain,
+            head_read_timeout: Duration::from_secs(15),
+            max_connections: 1024,
+            max_user_data_bytes: 16 * 1024,
+            max_customer_chats: 50_000,
+            max_customer_bytes: 256 * 1024 * 1024,
+            max_connect_bytes: 512 * 1024,
         }
     }
 }
@@ -245,6 +275,15 @@ pub async fn start(cfg: ServerConfig, bind: &str) -> Result<RunningServer, Start
             "agent user names must be non-empty and contain no ':'".into(),
         ));
     }
+    if cfg.head_read_timeout.is_zero()
+        || cfg.max_connections == 0
+        || cfg.max_customer_chats == 0
+        || cfg.max_connect_bytes == 0
+    {
+        return Err(StartError::BadConfig(
+            "head_read_timeout, max_connections, max_customer_chats and max_connect_bytes must be > 0".into(),
+        ));
+    }
     if cfg.capacity == Some(0) {
         return Err(StartError::BadConfig(
             "capacity must be at least 1 (or unlimited)".into(),
@@ -290,6 +329,12 @@ pub async fn start(cfg: ServerConfig, bind: &str) -> Result<RunningServer, Start
         latency: cfg.latency,
         typing: cfg.typing,
         transcript_form: cfg.transcript_form,
+        head_read_timeout: cfg.head_read_timeout,
+        max_connections: cfg.max_connections,
+        max_user_data_bytes: cfg.max_user_data_bytes,
+        max_customer_chats: cfg.max_customer_chats,
+        max_customer_bytes: cfg.max_customer_bytes,
+        max_connect_bytes: cfg.max_connect_bytes,
     };
     let shared = http::Shared::new(core_cfg);
     let task = tokio::spawn(http::serve(listener, shared.clone()));

@@ -81,6 +81,13 @@ impl Core {
             Some(v @ Value::Object(_)) => v.clone(),
             Some(_) => return Err(bad("params.userData", "must be an object")),
         };
+        if self.user_data_too_large(&user_data) {
+            let max = self.cfg.max_user_data_bytes;
+            return Err(bad(
+                "params.userData",
+                &format!("larger than {max} bytes (serialized)"),
+            ));
+        }
         if !self.has_room(agent) {
             return Ok(Reply::new(
                 409,

@@ -37,8 +37,6 @@ use super::faults::Fault;
 pub(crate) const RETENTION: Duration = Duration::from_secs(60);
 /// At most this many completed chats are retained (oldest dropped first).
 pub(crate) const MAX_RETAINED_COMPLETED: usize = 10_000;
-/// At most this many live interactions (customer side); more answers statusCode 13.
-pub(crate) const MAX_INTERACTIONS: usize = 50_000;
 /// Messages one interaction's transcript holds; beyond it (or beyond
 /// [`MAX_TRANSCRIPT_BYTES`] of text) SendMessage (agent, customer or provider-state) is
 /// refused (statusCode 13), so a flood of messages cannot grow it without bound. The other
@@ -80,6 +78,18 @@ pub(crate) struct CoreCfg {
     pub typing: Option<Duration>,
     /// The form of `customerTranscript` entries.
     pub transcript_form: TranscriptForm,
+    /// Time allowed for a request head.
+    pub head_read_timeout: Duration,
+    /// Connections open at once at most.
+    pub max_connections: usize,
+    /// Largest serialized userData.
+    pub max_user_data_bytes: usize,
+    /// Interactions held at most.
+    pub max_customer_chats: usize,
+    /// Bytes (transcript text + userData) held for interactions at most.
+    pub max_customer_bytes: usize,
+    /// Most bytes of notifications in one `/meta/connect` answer.
+    pub max_connect_bytes: usize,
 }
 
 impl std::fmt::Debug for CoreCfg {
@@ -267,6 +277,8 @@ pub(super) struct Inter {
     pub(super) text_bytes: usize,
     /// Whether the customer is typing (the `typing` simulation).
     pub(super) typing: bool,
+    /// Serialized size of `user_data`.
+    pub(super) user_data_bytes: usize,
 }
 
 /// The whole server state.

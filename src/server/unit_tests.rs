@@ -30,6 +30,12 @@ fn core(csrf: bool) -> Core {
         latency: Duration::ZERO,
         typing: None,
         transcript_form: super::TranscriptForm::Plain,
+        head_read_timeout: Duration::from_secs(15),
+        max_connections: 1024,
+        max_user_data_bytes: 16 * 1024,
+        max_customer_chats: 50_000,
+        max_customer_bytes: 256 * 1024 * 1024,
+        max_connect_bytes: 512 * 1024,
     })
 }
 
@@ -190,6 +196,12 @@ fn ids_are_unique_and_16_chars() {
         latency: Duration::ZERO,
         typing: None,
         transcript_form: super::TranscriptForm::Plain,
+        head_read_timeout: Duration::from_secs(15),
+        max_connections: 1024,
+        max_user_data_bytes: 16 * 1024,
+        max_customer_chats: 50_000,
+        max_customer_bytes: 256 * 1024 * 1024,
+        max_connect_bytes: 512 * 1024,
     });
     let mut seen = HashSet::new();
     for _ in 0..10_000 {
