@@ -90,7 +90,9 @@ async fn connections_beyond_the_cap_are_closed() {
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let mut s = TcpStream::connect(srv.addr).await.unwrap();
-        let _ = s.write_all(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let _ = s
+            .write_all(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await;
         let mut buf = [0u8; 12];
         if s.read_exact(&mut buf).await.is_ok() && buf.starts_with(b"HTTP/1.1") {
             served = true;

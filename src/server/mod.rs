@@ -12,10 +12,21 @@
 //!   it is a test-deployment endpoint, like a vendor's own provider-state hook, and the
 //!   server binds loopback by default.
 //!
-//! Layout: `core` holds the state and every rule (synchronous, under one lock, so a
-//! state change and its notifications are published atomically and in causal order);
-//! `http` is the axum front (body limits, timeouts, headers, long-poll waits);
+//! Layout: `state` holds the shared state (agents, sessions, chats, interactions, Bayeux
+//! clients, ids, housekeeping); the rules are synchronous `impl Core` blocks, one file per
+//! surface: `agent` (auth, session, CSRF, Ready, chat operations), `bayeux`
+//! (`/api/v2/notifications`), `customer` (`/api/v2/chats`), `provider`
+//! (`/conformance/provider-state`), plus `chats`, the chat life cycle they share
+//! (transitions, routing under the capacity rule, JSON shapes, typing). All of it runs
+//! under one lock, so a state change and its notifications are published atomically and
+//! in causal order. `http` is the axum front (body limits, latency, headers, long-poll
+//! waits); `net` the accept loop (head-read deadline, idle deadline, connection cap);
 //! `faults` is the fault catalogue; `cli` is `gws-conform serve`.
+//!
+//! Deployment model ([`ServerConfig`]): agent capacity, answer latency, customers typing,
+//! the transcript form of provider-state `inspect`, and byte/size bounds.
+
+#![warn(missing_docs)]
 
 mod agent;
 mod bayeux;
@@ -252,15 +263,8 @@ impl Drop for RunningServer {
     }
 }
 
-/// Starts the server on `bind` (e.g. `127.0.0.1:0`). Must be called inside a tokio
-/// runtime.
-pub async fn start(cfg: ServerConfig, bind: &str) -> Result<RunningServer, StartError> {
-    let fault = match &cfg.fault {
-        None => None,
-        Some(n) => {
-            Some(faults::Fault::by_name(n).ok_or_else(|| StartError::UnknownFault(n.clone()))?)
-        }
-    };
+/// Refuses an unusable configuration (duplicate or malformed agent names, zero bounds).
+fn validate(cfg: &ServerConfig) -> Result<(), StartError> {
     let mut names: Vec<&str> = cfg.agents.iter().map(|a| a.0.as_str()).collect();
     names.sort();
     if names.windows(2).any(|w| w[0] == w[1]) {
@@ -299,6 +303,19 @@ pub async fn start(cfg: ServerConfig, bind: &str) -> Result<RunningServer, Start
             "bayeux_timeout_ms and bayeux_max_interval_ms must be > 0".into(),
         ));
     }
+    Ok(())
+}
+
+/// Starts the server on `bind` (e.g. `127.0.0.1:0`). Must be called inside a tokio
+/// runtime.
+pub async fn start(cfg: ServerConfig, bind: &str) -> Result<RunningServer, StartError> {
+    let fault = match &cfg.fault {
+        None => None,
+        Some(n) => {
+            Some(faults::Fault::by_name(n).ok_or_else(|| StartError::UnknownFault(n.clone()))?)
+        }
+    };
+    validate(&cfg)?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|error| StartError::Bind {
