@@ -30,6 +30,28 @@ pub struct ServeArgs {
         env = "GWS_SERVE_CONTACT_CENTER_ID"
     )]
     pub contact_center_id: String,
+    /// At most N open chats (Invited, Chatting, LeftChat) per agent; more customers wait
+    /// in the queue, and provider-state `chat offered` beyond it answers 409 (default:
+    /// unlimited).
+    #[arg(long, env = "GWS_SERVE_CAPACITY", value_parser = clap::value_parser!(u32).range(1..))]
+    pub capacity: Option<u32>,
+    /// Delay every HTTP answer this long, like a remote deployment (e.g. `150ms`).
+    #[arg(long, env = "GWS_SERVE_LATENCY", value_parser = parse_duration)]
+    pub latency: Option<std::time::Duration>,
+    /// Customers in open chats start/stop typing at this interval (e.g. `2s`); the agent
+    /// gets TypingStarted/TypingStopped notifications (default: they never type).
+    #[arg(long, env = "GWS_SERVE_TYPING", value_parser = parse_duration)]
+    pub typing: Option<std::time::Duration>,
+    /// Form of the provider-state inspect `customerTranscript` entries: `plain`
+    /// (`from: "Agent"|"Customer"`) or `gws` (`from: {nickname, participantId, type}`).
+    #[arg(long, env = "GWS_SERVE_TRANSCRIPT_FORM", default_value = "plain")]
+    pub transcript_form: super::TranscriptForm,
+}
+
+/// Parses a duration like `150ms`, `2s` or `1m`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration like 150ms or 2s: {e}"))
 }
 
 /// Parses `u1:p1,u2:p2`; the error names the bad entry.
@@ -67,7 +89,16 @@ pub fn parse_agents(s: &str) -> Result<Vec<(String, String)>, String> {
 pub fn main(args: ServeArgs) -> i32 {
     if args.list_faults {
         for f in faults() {
-            println!("{}\t{}\t{}", f.name, f.expect.join(","), f.description);
+            println!(
+                "{}\t{}\t{}",
+                f.name,
+                f.expect
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                f.description
+            );
         }
         return crate::exit::CONFORMANT;
     }
@@ -91,6 +122,10 @@ pub fn main(args: ServeArgs) -> i32 {
     cfg.csrf = !args.no_csrf;
     cfg.fault = args.fault.clone();
     cfg.contact_center_id = args.contact_center_id.clone();
+    cfg.capacity = args.capacity.map(|n| n as usize);
+    cfg.latency = args.latency.unwrap_or_default();
+    cfg.typing = args.typing;
+    cfg.transcript_form = args.transcript_form;
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -118,6 +153,9 @@ pub fn main(args: ServeArgs) -> i32 {
             let _ = writeln!(out, "{}", server.base_url);
             let _ = out.flush();
         }
+        if let Some(w) = bind_warning(server.addr, &server.base_url) {
+            eprintln!("{w}");
+        }
         if let Some(f) = &args.fault {
             eprintln!("serve: running with fault {f:?}");
         }
@@ -125,6 +163,28 @@ pub fn main(args: ServeArgs) -> i32 {
         server.shutdown().await;
         crate::exit::CONFORMANT
     })
+}
+
+/// The stderr warning for a bind that is not loopback-only (`None` for loopback): where
+/// the server listens, the URL printed, and which endpoints take no authentication.
+pub fn bind_warning(addr: std::net::SocketAddr, base_url: &str) -> Option<String> {
+    if addr.ip().is_loopback() {
+        return None;
+    }
+    let scope = if addr.ip().is_unspecified() {
+        format!(
+            "all interfaces ({addr}); this host reaches it at {base_url}, other hosts at this host's addresses, port {}",
+            addr.port()
+        )
+    } else {
+        format!("{addr} ({base_url})")
+    };
+    Some(format!(
+        "serve: WARNING: listening on {scope}, not loopback only. The customer chat API \
+         /api/v2/chats and /conformance/provider-state take NO authentication: anyone who \
+         can reach this port can create, read and end chats. Bind 127.0.0.1 unless that is \
+         intended."
+    ))
 }
 
 async fn wait_for_signal() {
@@ -152,6 +212,28 @@ async fn wait_for_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_loopback_binds_warn_and_name_the_open_endpoints() {
+        let lo: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(bind_warning(lo, "http://127.0.0.1:8080"), None);
+        let any: std::net::SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let w = bind_warning(any, "http://127.0.0.1:8080").unwrap();
+        for needle in [
+            "0.0.0.0:8080",
+            "/api/v2/chats",
+            "/conformance/provider-state",
+        ] {
+            assert!(w.contains(needle), "{needle} missing: {w}");
+        }
+    }
+
+    #[test]
+    fn transcript_form_parses() {
+        assert_eq!("gws".parse(), Ok(super::super::TranscriptForm::Gws));
+        assert_eq!("Plain".parse(), Ok(super::super::TranscriptForm::Plain));
+        assert!("xml".parse::<super::super::TranscriptForm>().is_err());
+    }
 
     #[test]
     fn agents_parse_and_errors_name_the_entry() {

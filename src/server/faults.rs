@@ -6,6 +6,8 @@
 //! against the fault. Together the faults touch every id of the catalogue (a unit test
 //! checks it).
 
+use crate::spec::ReqId;
+
 /// One entry of the fault catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FaultInfo {
@@ -14,7 +16,7 @@ pub struct FaultInfo {
     /// What the server does wrong.
     pub description: &'static str,
     /// Requirement ids a correct harness must report as Fail against this fault.
-    pub expect: &'static [&'static str],
+    pub expect: &'static [ReqId],
 }
 
 /// The faults, as switches the server checks. The order is that of [`FAULTS`].
@@ -117,11 +119,7 @@ pub(crate) const LATE_DELAY_MS: u64 = 7_000;
 /// "at least 5 Completes sent within 50 ms").
 pub(crate) const CONCURRENCY_WINDOW_MS: u64 = 60;
 
-const fn f(
-    name: &'static str,
-    description: &'static str,
-    expect: &'static [&'static str],
-) -> FaultInfo {
+const fn f(name: &'static str, description: &'static str, expect: &'static [ReqId]) -> FaultInfo {
     FaultInfo {
         name,
         description,
@@ -134,167 +132,167 @@ pub static FAULTS: [FaultInfo; 33] = [
     f(
         "complete-no-status-change",
         "missing notification: a successful Complete never publishes the StatusChange to Completed",
-        &["CMP-02"],
+        &[ReqId::Cmp02],
     ),
     f(
         "complete-status-late",
         "late notification: the StatusChange to Completed is published 7 s after the Complete (beyond the 5 s default deadline)",
-        &["CMP-02"],
+        &[ReqId::Cmp02],
     ),
     f(
         "complete-status-duplicated",
         "duplicated notification: a successful Complete publishes the StatusChange to Completed twice",
-        &["CMP-02"],
+        &[ReqId::Cmp02],
     ),
     f(
         "complete-text-after-status",
         "reordered within a chat: Complete with text publishes the StatusChange to Completed before the NewMessages carrying the text",
-        &["CMP-04"],
+        &[ReqId::Cmp04],
     ),
     f(
         "complete-reorder-under-concurrency",
         "reordered only under concurrency: while two or more Completes are in flight, Complete with text publishes the StatusChange before the text's NewMessages",
-        &["CMP-20"],
+        &[ReqId::Cmp20],
     ),
     f(
         "complete-text-not-notified",
         "missing notification: Complete with text publishes no NewMessages for the text (the customer still gets it)",
-        &["CMP-04"],
+        &[ReqId::Cmp04],
     ),
     f(
         "notify-wrong-agent",
         "delivered to the wrong agent: the notifications a Complete causes go to another agent's sessions instead of the chat's agent",
-        &["CMP-02"],
+        &[ReqId::Cmp02],
     ),
     f(
         "notify-after-completed",
         "delivered after Completed: after the StatusChange to Completed the chat's agent gets one more NewMessages for the chat",
-        &["CMP-19"],
+        &[ReqId::Cmp19],
     ),
     f(
         "status-uri-wrong",
         "wrong shape: the chat.uri of the Completed notification is {base}/api/v2/interactions/{id}, not .../api/v2/chats/{id}",
-        &["CMP-03"],
+        &[ReqId::Cmp03],
     ),
     f(
         "status-state-lowercase",
         "wrong shape: the Completed notification says state \"completed\"",
-        &["CMP-02"],
+        &[ReqId::Cmp02],
     ),
     f(
         "notification-missing-chat-id",
         "wrong shape: StatusChange notifications carry no chat.id",
-        &["NTF-01"],
+        &[ReqId::Ntf01],
     ),
     f(
         "unknown-id-status-2",
         "wrong statusCode: an operation on an unknown chat id answers statusCode 2 instead of 6",
-        &["CMP-14"],
+        &[ReqId::Cmp14],
     ),
     f(
         "complete-invited-accepted",
         "wrong statusCode: Complete on an Invited chat is accepted and completes it",
-        &["CMP-12"],
+        &[ReqId::Cmp12],
     ),
     f(
         "error-body-extra-field",
         "wrong error body: every statusCode error body carries an extra \"chatId\" field",
-        &["CMP-18"],
+        &[ReqId::Cmp18],
     ),
     f(
         "success-with-status-message",
         "wrong success body: a successful Complete answers with a statusMessage",
-        &["CMP-01"],
+        &[ReqId::Cmp01],
     ),
     f(
         "refused-complete-still-completes",
         "state changed by a refused request: a Complete refused for a bad parameter still completes the chat",
-        &["CMP-17"],
+        &[ReqId::Cmp17],
     ),
     f(
         "csrf-not-enforced",
         "security: POST/PUT/DELETE without the CSRF token are accepted although the server hands out tokens",
-        &["SES-01"],
+        &[ReqId::Ses01],
     ),
     f(
         "credentials-not-required",
         "security: requests without Basic credentials are served (a session cookie alone identifies the agent; no cookie means the first agent)",
-        &["SES-02"],
+        &[ReqId::Ses02],
     ),
     f(
         "other-agent-chat-completable",
         "security: an agent can Complete another agent's chat",
-        &["CMP-21"],
+        &[ReqId::Cmp21],
     ),
     f(
         "transcript-missing-text",
         "customer side: the text of Complete never reaches the customer's transcript",
-        &["CMP-05"],
+        &[ReqId::Cmp05],
     ),
     f(
         "customer-session-not-ended",
         "customer side: Complete leaves the customer's session open (customer state stays Chatting)",
-        &["CMP-06"],
+        &[ReqId::Cmp06],
     ),
     f(
         "queue-ignored",
         "Complete ignores queueName (the interaction is placed in no queue)",
-        &["CMP-07"],
+        &[ReqId::Cmp07],
     ),
     f(
         "savelar-ignored",
         "Complete ignores saveLAR: true (no last agent is recorded)",
-        &["CMP-08"],
+        &[ReqId::Cmp08],
     ),
     f(
         "message-type-without-text-accepted",
         "Complete accepts messageType or treatAs without text",
-        &["CMP-09"],
+        &[ReqId::Cmp09],
     ),
     f(
         "bad-treatas-accepted",
         "Complete accepts a treatAs outside Normal/System",
-        &["CMP-10"],
+        &[ReqId::Cmp10],
     ),
     f(
         "wrong-types-accepted",
         "Complete accepts wrongly typed fields (saveLAR not boolean, queueName not a string or empty, text not a string)",
-        &["CMP-11"],
+        &[ReqId::Cmp11],
     ),
     f(
         "second-complete-accepted",
         "Complete on a Completed chat is accepted and publishes a second StatusChange to Completed",
-        &["CMP-13"],
+        &[ReqId::Cmp13],
     ),
     f(
         "leftchat-complete-refused",
         "Complete on a LeftChat chat is refused with statusCode 2",
-        &["CMP-15"],
+        &[ReqId::Cmp15],
     ),
     f(
         "complete-after-customer-left-refused",
         "Complete after the customer left is refused with statusCode 2",
-        &["CMP-16"],
+        &[ReqId::Cmp16],
     ),
     f(
         "reference-id-mismatch",
         "the referenceId in the notifications of an operation is one more than the one in its response",
-        &["CMP-22"],
+        &[ReqId::Cmp22],
     ),
     f(
         "non-json-500",
         "a body that is not JSON gets HTTP 500",
-        &["REQ-01"],
+        &[ReqId::Req01],
     ),
     f(
         "unknown-operation-status-4",
         "an unknown operationName gets statusCode 4 (internal error)",
-        &["REQ-01"],
+        &[ReqId::Req01],
     ),
     f(
         "bayeux-subscribe-fails",
         "the Bayeux /meta/subscribe to /v2/me/chats answers successful:false",
-        &["NTF-02"],
+        &[ReqId::Ntf02],
     ),
 ];
 
@@ -342,10 +340,7 @@ mod tests {
     #[test]
     fn catalogue_is_covered_and_valid() {
         assert!(FAULTS.len() >= 30);
-        let ids: Vec<&str> = crate::spec::CATALOGUE
-            .iter()
-            .map(|r| r.id.as_str())
-            .collect();
+        let ids: Vec<ReqId> = crate::spec::CATALOGUE.iter().map(|r| r.id).collect();
         for f in FAULTS.iter() {
             assert!(!f.expect.is_empty(), "{} expects nothing", f.name);
             for e in f.expect {

@@ -13,21 +13,19 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::core::{AgentReq, BodyIn, ConnectStart, Core, CoreCfg, Reply};
 use super::faults::{CONCURRENCY_WINDOW_MS, Fault};
+use super::state::{AgentReq, BodyIn, Core, CoreCfg, Reply};
 
 /// Largest accepted request body.
 pub(crate) const MAX_BODY: usize = 64 * 1024;
 /// How long reading a request body may take.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Most messages in one Bayeux batch.
-const MAX_BAYEUX_BATCH: usize = 64;
 
 /// State shared by every handler.
 #[derive(Debug)]
 pub(crate) struct Shared {
     core: Mutex<Core>,
-    cfg: CoreCfg,
+    pub(super) cfg: CoreCfg,
     completes_in_flight: AtomicUsize,
     stop_tx: watch::Sender<bool>,
 }
@@ -50,7 +48,7 @@ impl Shared {
     }
 
     /// The core, even if a previous holder panicked (the state stays usable).
-    fn lock(&self) -> MutexGuard<'_, Core> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Core> {
         self.core.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -66,7 +64,7 @@ impl Shared {
         self.lock().sweep(Instant::now());
     }
 
-    async fn stopped(&self) {
+    pub(super) async fn stopped(&self) {
         let mut rx = self.stop_tx.subscribe();
         let _ = rx.wait_for(|s| *s).await;
     }
@@ -86,25 +84,47 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>
             }
         })
     };
+    let typist = shared.cfg.typing.map(|every| {
+        let sh = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => sh.lock().typing_tick(),
+                    _ = sh.stopped() => break,
+                }
+            }
+        })
+    });
     let app = Router::new().fallback(handle).with_state(shared.clone());
     let sh = shared.clone();
-    // Idle longer than the longest legitimate wait (a held long-poll), plus slack.
-    let idle = Duration::from_millis(2 * sh.cfg.bayeux_timeout_ms + 5_000);
-    let listener = super::net::IdleListener {
-        inner: listener,
-        idle,
+    let limits = super::net::ConnLimits {
+        // Idle longer than the longest legitimate wait (a held long-poll), plus slack.
+        idle: Duration::from_millis(2 * sh.cfg.bayeux_timeout_ms + 5_000) + sh.cfg.latency,
+        head_timeout: sh.cfg.head_read_timeout,
+        max_connections: sh.cfg.max_connections,
     };
-    let _ = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { sh.stopped().await })
-        .await;
+    let stop = {
+        let sh = sh.clone();
+        async move { sh.stopped().await }
+    };
+    super::net::serve(
+        listener,
+        app,
+        limits,
+        futures_util::FutureExt::shared(Box::pin(stop)),
+    )
+    .await;
     sweeper.abort();
+    if let Some(t) = typist {
+        t.abort();
+    }
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn session_cookie(h: &HeaderMap) -> Option<String> {
+pub(super) fn session_cookie(h: &HeaderMap) -> Option<String> {
     h.get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -198,7 +218,7 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
                     json!({"statusCode": 3, "statusMessage": "Bayeux needs POST"}),
                 )
             } else {
-                bayeux(&sh, &headers, body).await
+                super::bayeux::serve_bayeux(&sh, &headers, body).await
             }
         }
         ["api", "v2", "chats", rest @ ..] => sh.lock().customer_api(
@@ -217,6 +237,13 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         }
         _ => not_found(),
     };
+    if !sh.cfg.latency.is_zero() {
+        // A remote deployment: the answer travels this long (cut short by a stop).
+        tokio::select! {
+            _ = tokio::time::sleep(sh.cfg.latency) => {}
+            _ = sh.stopped() => {}
+        }
+    }
     respond(reply)
 }
 
@@ -276,86 +303,4 @@ fn schedule_deferred(sh: &Arc<Shared>, mut reply: Reply) -> Reply {
         });
     }
     reply
-}
-
-fn bayeux_error(status: u16, msg: &str) -> Reply {
-    Reply::new(status, json!({"statusCode": 2, "statusMessage": msg}))
-}
-
-async fn bayeux(sh: &Arc<Shared>, headers: &HeaderMap, body: BodyIn) -> Reply {
-    let msgs: Vec<Value> = match body {
-        BodyIn::Json(Value::Array(a)) => a,
-        BodyIn::Json(v @ Value::Object(_)) => vec![v],
-        BodyIn::Json(_) | BodyIn::Empty => {
-            return bayeux_error(400, "Bayeux body must be a message or an array of messages");
-        }
-        BodyIn::Invalid(e) => return bayeux_error(400, &format!("Bayeux body is not JSON: {e}")),
-        BodyIn::TooLarge => return bayeux_error(413, "Bayeux body larger than 64 KiB"),
-    };
-    if msgs.is_empty() || msgs.len() > MAX_BAYEUX_BATCH {
-        return bayeux_error(
-            400,
-            &format!("a Bayeux batch holds 1 to {MAX_BAYEUX_BATCH} messages"),
-        );
-    }
-    let cookie = session_cookie(headers);
-    let (agent, new_cookie, mut out, connect) = {
-        let mut core = sh.lock();
-        let (agent, new_cookie) =
-            match core.bayeux_auth(header_str(headers, "authorization"), cookie.as_deref()) {
-                Ok(x) => x,
-                Err(r) => return r,
-            };
-        let mut out = Vec::new();
-        let mut connect = None;
-        for m in &msgs {
-            if !m.is_object() {
-                out.push(json!({"successful": false, "error": "400::message is not an object"}));
-                continue;
-            }
-            if m.get("channel").and_then(Value::as_str) == Some("/meta/connect") {
-                if connect.is_none() {
-                    connect = Some(m.clone());
-                } else {
-                    out.push(json!({"channel": "/meta/connect", "successful": false,
-                        "error": "400::one /meta/connect per batch"}));
-                }
-                continue;
-            }
-            out.push(core.bayeux_message(agent, m));
-        }
-        (agent, new_cookie, out, connect)
-    };
-    if let Some(m) = connect {
-        let start = sh.lock().connect_start(agent, &m);
-        match start {
-            ConnectStart::Now(v) => out.extend(v),
-            ConnectStart::Wait(notify) => {
-                let cid = m
-                    .get("clientId")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                let hold = Duration::from_millis(sh.cfg.bayeux_timeout_ms);
-                let until = tokio::time::Instant::now() + hold;
-                // A wake-up can be a leftover permit of an earlier publish: hold on
-                // until something is really queued (or the client is gone).
-                loop {
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(until) => break,
-                        _ = notify.notified() => {
-                            if sh.lock().connect_ready(&cid) {
-                                break;
-                            }
-                        }
-                        _ = sh.stopped() => break,
-                    }
-                }
-                out.extend(sh.lock().connect_finish(&cid, &m, true));
-            }
-        }
-    }
-    let mut r = Reply::new(200, Value::Array(out));
-    r.set_cookie = new_cookie;
-    r
 }

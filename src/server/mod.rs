@@ -12,16 +12,34 @@
 //!   it is a test-deployment endpoint, like a vendor's own provider-state hook, and the
 //!   server binds loopback by default.
 //!
-//! Layout: `core` holds the state and every rule (synchronous, under one lock, so a
-//! state change and its notifications are published atomically and in causal order);
-//! `http` is the axum front (body limits, timeouts, headers, long-poll waits);
+//! Layout: `state` holds the shared state (agents, sessions, chats, interactions, Bayeux
+//! clients, ids, housekeeping); the rules are synchronous `impl Core` blocks, one file per
+//! surface: `agent` (auth, session, CSRF, Ready, chat operations), `bayeux`
+//! (`/api/v2/notifications`), `customer` (`/api/v2/chats`), `provider`
+//! (`/conformance/provider-state`), plus `chats`, the chat life cycle they share
+//! (transitions, routing under the capacity rule, JSON shapes, typing). All of it runs
+//! under one lock, so a state change and its notifications are published atomically and
+//! in causal order. `http` is the axum front (body limits, latency, headers, long-poll
+//! waits); `net` the accept loop (head-read deadline, idle deadline, connection cap);
 //! `faults` is the fault catalogue; `cli` is `gws-conform serve`.
+//!
+//! Deployment model ([`ServerConfig`]): agent capacity, answer latency, customers typing,
+//! the transcript form of provider-state `inspect`, and byte/size bounds.
 
+#![warn(missing_docs)]
+
+mod agent;
+mod bayeux;
+mod chats;
 pub mod cli;
-mod core;
+mod customer;
 pub mod faults;
 mod http;
 mod net;
+mod provider;
+mod state;
+#[cfg(test)]
+mod unit_tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,6 +62,62 @@ pub struct ServerConfig {
     pub bayeux_timeout_ms: u64,
     /// A Bayeux client that does not reconnect within this is expired.
     pub bayeux_max_interval_ms: u64,
+    /// At most this many open chats (Invited, Chatting or LeftChat) per agent, like a
+    /// GWS capacity rule (SPEC §6.9). A customer's RequestChat beyond it stays queued
+    /// (`WaitingForAgent`) until an agent has room; provider-state `chat offered` for an
+    /// agent at capacity answers HTTP 409. `None` (the default): unlimited.
+    pub capacity: Option<usize>,
+    /// Every HTTP answer is delayed this long, as by a remote deployment (a held
+    /// long-poll answers after at most its hold time plus this). Default: zero.
+    pub latency: Duration,
+    /// While a chat is Chatting and its customer is still there, the customer starts
+    /// and stops typing at this interval: the agent gets `NewMessages` notifications of
+    /// type `TypingStarted` / `TypingStopped`. `None` (the default): the customer never
+    /// types.
+    pub typing: Option<Duration>,
+    /// The form of the provider-state `inspect` answer's `customerTranscript` entries
+    /// (SPEC §6.6). Default: [`TranscriptForm::Plain`].
+    pub transcript_form: TranscriptForm,
+    /// A request head (request line and headers) must arrive within this, or the
+    /// connection is closed (a slow drip of header bytes cannot hold it). Default 15 s.
+    pub head_read_timeout: Duration,
+    /// Connections open at once at most; a connection beyond it is closed at once.
+    /// Default 1024.
+    pub max_connections: usize,
+    /// Largest customer `userData` (serialized JSON bytes) a RequestChat or a
+    /// provider-state `chat offered` may carry; beyond it: statusCode 10. Default 16 KiB.
+    pub max_user_data_bytes: usize,
+    /// Customer chats (interactions) held at most; a RequestChat beyond it gets
+    /// statusCode 13 (unable to create). Default 50,000.
+    pub max_customer_chats: usize,
+    /// Bytes held for customer chats at most (transcript text plus userData); a
+    /// RequestChat beyond it gets statusCode 13. Default 256 MiB.
+    pub max_customer_bytes: usize,
+    /// Most bytes of queued notifications one `/meta/connect` answer carries; more wait
+    /// for the next connect (never dropped for this). Default 512 KiB.
+    pub max_connect_bytes: usize,
+}
+
+/// The form of `customerTranscript` entries in a provider-state `inspect` answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TranscriptForm {
+    /// `{type, text, from: "Agent" | "Customer"}`.
+    #[default]
+    Plain,
+    /// The GWS transcript form `{type, text, from: {nickname, participantId, type}}`,
+    /// where `from.type` is `Agent` or `Client` (the customer).
+    Gws,
+}
+
+impl std::str::FromStr for TranscriptForm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "plain" => Ok(TranscriptForm::Plain),
+            "gws" => Ok(TranscriptForm::Gws),
+            other => Err(format!("unknown transcript form {other:?} (gws, plain)")),
+        }
+    }
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -56,6 +130,16 @@ impl std::fmt::Debug for ServerConfig {
             .field("contact_center_id", &self.contact_center_id)
             .field("bayeux_timeout_ms", &self.bayeux_timeout_ms)
             .field("bayeux_max_interval_ms", &self.bayeux_max_interval_ms)
+            .field("capacity", &self.capacity)
+            .field("latency", &self.latency)
+            .field("typing", &self.typing)
+            .field("transcript_form", &self.transcript_form)
+            .field("head_read_timeout", &self.head_read_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("max_user_data_bytes", &self.max_user_data_bytes)
+            .field("max_customer_chats", &self.max_customer_chats)
+            .field("max_customer_bytes", &self.max_customer_bytes)
+            .field("max_connect_bytes", &self.max_connect_bytes)
             .finish()
     }
 }
@@ -71,6 +155,16 @@ impl Default for ServerConfig {
             contact_center_id: "gws-conform".to_string(),
             bayeux_timeout_ms: 10_000,
             bayeux_max_interval_ms: 15_000,
+            capacity: None,
+            latency: Duration::ZERO,
+            typing: None,
+            transcript_form: TranscriptForm::Plain,
+            head_read_timeout: Duration::from_secs(15),
+            max_connections: 1024,
+            max_user_data_bytes: 16 * 1024,
+            max_customer_chats: 50_000,
+            max_customer_bytes: 256 * 1024 * 1024,
+            max_connect_bytes: 512 * 1024,
         }
     }
 }
@@ -169,15 +263,8 @@ impl Drop for RunningServer {
     }
 }
 
-/// Starts the server on `bind` (e.g. `127.0.0.1:0`). Must be called inside a tokio
-/// runtime.
-pub async fn start(cfg: ServerConfig, bind: &str) -> Result<RunningServer, StartError> {
-    let fault = match &cfg.fault {
-        None => None,
-        Some(n) => {
-            Some(faults::Fault::by_name(n).ok_or_else(|| StartError::UnknownFault(n.clone()))?)
-        }
-    };
+/// Refuses an unusable configuration (duplicate or malformed agent names, zero bounds).
+fn validate(cfg: &ServerConfig) -> Result<(), StartError> {
     let mut names: Vec<&str> = cfg.agents.iter().map(|a| a.0.as_str()).collect();
     names.sort();
     if names.windows(2).any(|w| w[0] == w[1]) {
@@ -192,11 +279,43 @@ pub async fn start(cfg: ServerConfig, bind: &str) -> Result<RunningServer, Start
             "agent user names must be non-empty and contain no ':'".into(),
         ));
     }
+    if cfg.head_read_timeout.is_zero()
+        || cfg.max_connections == 0
+        || cfg.max_customer_chats == 0
+        || cfg.max_connect_bytes == 0
+    {
+        return Err(StartError::BadConfig(
+            "head_read_timeout, max_connections, max_customer_chats and max_connect_bytes must be > 0".into(),
+        ));
+    }
+    if cfg.capacity == Some(0) {
+        return Err(StartError::BadConfig(
+            "capacity must be at least 1 (or unlimited)".into(),
+        ));
+    }
+    if cfg.typing.is_some_and(|t| t < Duration::from_millis(10)) {
+        return Err(StartError::BadConfig(
+            "typing interval must be at least 10 ms".into(),
+        ));
+    }
     if cfg.bayeux_timeout_ms == 0 || cfg.bayeux_max_interval_ms == 0 {
         return Err(StartError::BadConfig(
             "bayeux_timeout_ms and bayeux_max_interval_ms must be > 0".into(),
         ));
     }
+    Ok(())
+}
+
+/// Starts the server on `bind` (e.g. `127.0.0.1:0`). Must be called inside a tokio
+/// runtime.
+pub async fn start(cfg: ServerConfig, bind: &str) -> Result<RunningServer, StartError> {
+    let fault = match &cfg.fault {
+        None => None,
+        Some(n) => {
+            Some(faults::Fault::by_name(n).ok_or_else(|| StartError::UnknownFault(n.clone()))?)
+        }
+    };
+    validate(&cfg)?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|error| StartError::Bind {
@@ -215,7 +334,7 @@ pub async fn start(cfg: ServerConfig, bind: &str) -> Result<RunningServer, Start
         addr.ip().to_string()
     };
     let base_url = format!("http://{host}:{}", addr.port());
-    let core_cfg = core::CoreCfg {
+    let core_cfg = state::CoreCfg {
         agents: cfg.agents.clone(),
         csrf: cfg.csrf,
         fault,
@@ -223,6 +342,16 @@ pub async fn start(cfg: ServerConfig, bind: &str) -> Result<RunningServer, Start
         bayeux_timeout_ms: cfg.bayeux_timeout_ms,
         bayeux_max_interval_ms: cfg.bayeux_max_interval_ms,
         base_url: base_url.clone(),
+        capacity: cfg.capacity,
+        latency: cfg.latency,
+        typing: cfg.typing,
+        transcript_form: cfg.transcript_form,
+        head_read_timeout: cfg.head_read_timeout,
+        max_connections: cfg.max_connections,
+        max_user_data_bytes: cfg.max_user_data_bytes,
+        max_customer_chats: cfg.max_customer_chats,
+        max_customer_bytes: cfg.max_customer_bytes,
+        max_connect_bytes: cfg.max_connect_bytes,
     };
     let shared = http::Shared::new(core_cfg);
     let task = tokio::spawn(http::serve(listener, shared.clone()));

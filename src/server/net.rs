@@ -1,10 +1,11 @@
 //! A listener whose connections close after a period with no progress, so that a slow
 //! or stalled peer (slowloris, a half-sent request, a client that stops reading) never
-//! holds a connection forever. axum's `serve` sets no header-read timeout of its own.
+//! holds a connection forever; and the accept loop, which bounds the time a request head
+//! may take (a slow drip of header bytes is closed), and the connections open at once.
 
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -12,39 +13,71 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
 
-/// Wraps a `TcpListener`; every accepted stream gets an inactivity deadline.
-pub(crate) struct IdleListener {
-    pub inner: TcpListener,
+/// How the accept loop treats connections.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnLimits {
+    /// A connection with no progress for this long is closed.
     pub idle: Duration,
+    /// A request head (request line and headers) must arrive within this.
+    pub head_timeout: Duration,
+    /// Connections open at once at most; more are closed at once.
+    pub max_connections: usize,
 }
 
-impl axum::serve::Listener for IdleListener {
-    type Io = IdleIo;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (IdleIo, SocketAddr) {
-        loop {
-            match self.inner.accept().await {
-                Ok((s, a)) => {
-                    let _ = s.set_nodelay(true);
-                    return (
-                        IdleIo {
-                            inner: s,
-                            idle: self.idle,
-                            deadline: Box::pin(tokio::time::sleep(self.idle)),
-                        },
-                        a,
-                    );
-                }
-                // Out of file descriptors and the like: back off briefly, keep serving.
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+/// Serves `app` on `listener` over HTTP/1.1 until `stop` resolves, then lets the open
+/// connections finish their current request and returns when they are all closed.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: ConnLimits,
+    stop: impl std::future::Future<Output = ()> + Clone + Send + 'static,
+) {
+    let open = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let mut conns = tokio::task::JoinSet::new();
+    let svc = hyper_util::service::TowerToHyperService::new(app);
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.clone() => break,
+        };
+        while conns.try_join_next().is_some() {}
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            // Out of file descriptors and the like: back off briefly, keep serving.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
             }
-        }
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            // Over the cap: closed at once (the peer sees a reset or EOF).
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let io = hyper_util::rt::TokioIo::new(IdleIo::new(stream, limits.idle));
+        let svc = svc.clone();
+        let stop = stop.clone();
+        conns.spawn(async move {
+            let _permit = permit;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.head_timeout)
+                .max_buf_size(64 * 1024);
+            let conn = builder.serve_connection(io, svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
     }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
-    }
+    drop(listener);
+    while conns.join_next().await.is_some() {}
 }
 
 /// A stream that fails with `TimedOut` when neither reading nor writing has made
@@ -56,6 +89,14 @@ pub(crate) struct IdleIo {
 }
 
 impl IdleIo {
+    fn new(inner: TcpStream, idle: Duration) -> IdleIo {
+        IdleIo {
+            inner,
+            idle,
+            deadline: Box::pin(tokio::time::sleep(idle)),
+        }
+    }
+
     fn progress(&mut self) {
         let next = Instant::now() + self.idle;
         self.deadline.as_mut().reset(next);
