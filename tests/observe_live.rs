@@ -62,7 +62,10 @@ async fn drive_chat(via: &str, direct: &str) -> String {
         .expect("Chatting through the proxy");
     bx.drain().await;
     let a = ag
-        .op(&id, json!({"operationName":"Complete","text":"bye\u{1b}[2J"}))
+        .op(
+            &id,
+            json!({"operationName":"Complete","text":"bye\u{1b}[2J"}),
+        )
         .await;
     assert_eq!(a.body["statusCode"], 0, "{}", a.text);
     bx.drain().await;
@@ -198,7 +201,9 @@ async fn a_reordering_target_gives_cmp04_live_in_the_report_from_har_and_on_repl
     );
     let cf = gws_conform::report::load_case_file(&cases[0]).unwrap();
     assert!(cf.id.contains(&id));
-    assert!(matches!(&cf.steps[0], gws_conform::history::Step::OfferChat { agent, .. } if agent == "agent1"));
+    assert!(
+        matches!(&cf.steps[0], gws_conform::history::Step::OfferChat { agent, .. } if agent == "agent1")
+    );
     assert_eq!(cf.steps.len(), 3, "{:?}", cf.steps);
 
     // The same verdicts offline, from a HAR of the proxied session.
@@ -228,7 +233,12 @@ async fn a_reordering_target_gives_cmp04_live_in_the_report_from_har_and_on_repl
         ..Default::default()
     };
     let replayed = gws_conform::runner::execute(s).await.report;
-    assert_eq!(verdict(&replayed, ReqId::Cmp04), Verdict::Fail, "{:?}", replayed.errors);
+    assert_eq!(
+        verdict(&replayed, ReqId::Cmp04),
+        Verdict::Fail,
+        "{:?}",
+        replayed.errors
+    );
     srv.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -35,8 +35,13 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
         let pos = time.rfind(['+', '-'])?;
         let (c, off) = time.split_at(pos);
         let sign = if off.starts_with('-') { -1 } else { 1 };
-        let (oh, om) = off[1..].split_once(':').unwrap_or((&off[1..3.min(off.len())], "0"));
-        (c, sign * (oh.parse::<i64>().ok()? * 60 + om.parse::<i64>().ok()?))
+        let (oh, om) = off[1..]
+            .split_once(':')
+            .unwrap_or((&off[1..3.min(off.len())], "0"));
+        (
+            c,
+            sign * (oh.parse::<i64>().ok()? * 60 + om.parse::<i64>().ok()?),
+        )
     };
     let mut t = clock.split(':');
     let h: i64 = t.next()?.parse().ok()?;
@@ -74,7 +79,9 @@ fn headers_of(v: Option<&Value>, what: &str) -> Result<Vec<(String, String)>, St
             let val = h.get("value").and_then(Value::as_str);
             match (n, val) {
                 (Some(n), Some(v)) => Ok((n.to_string(), v.to_string())),
-                _ => Err(format!("{what}: headers[{i}] needs string `name` and `value`")),
+                _ => Err(format!(
+                    "{what}: headers[{i}] needs string `name` and `value`"
+                )),
             }
         })
         .collect()
@@ -94,7 +101,12 @@ pub fn read_har(path: &Path, max_body: usize) -> Result<HarRead, String> {
     let entries = doc
         .pointer("/log/entries")
         .and_then(Value::as_array)
-        .ok_or_else(|| format!("{}: no `log.entries` array (is this a HAR file?)", path.display()))?;
+        .ok_or_else(|| {
+            format!(
+                "{}: no `log.entries` array (is this a HAR file?)",
+                path.display()
+            )
+        })?;
     let mut ids = Identities::default();
     let mut raw = Vec::new();
     for (i, e) in entries.iter().enumerate() {
@@ -104,7 +116,11 @@ pub fn read_har(path: &Path, max_body: usize) -> Result<HarRead, String> {
             .and_then(Value::as_str)
             .and_then(parse_rfc3339_ms)
             .ok_or_else(|| format!("{what}.startedDateTime: missing or not an RFC 3339 date"))?;
-        let time_ms = e.get("time").and_then(Value::as_f64).unwrap_or(0.0).max(0.0);
+        let time_ms = e
+            .get("time")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0)
+            .max(0.0);
         let req = e
             .get("request")
             .ok_or_else(|| format!("{what}: no `request`"))?;
@@ -156,7 +172,9 @@ pub fn read_har(path: &Path, max_body: usize) -> Result<HarRead, String> {
                 .and_then(|c| c.get("text"))
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            let bytes = if content.and_then(|c| c.get("encoding")).and_then(Value::as_str)
+            let bytes = if content
+                .and_then(|c| c.get("encoding"))
+                .and_then(Value::as_str)
                 == Some("base64")
             {
                 use base64::Engine;
@@ -172,7 +190,16 @@ pub fn read_har(path: &Path, max_body: usize) -> Result<HarRead, String> {
                 body: record_body(&bytes, bytes.len(), max_body),
             }
         };
-        raw.push((started, time_ms, method, path_q, agent, req_headers, req_body, answer));
+        raw.push((
+            started,
+            time_ms,
+            method,
+            path_q,
+            agent,
+            req_headers,
+            req_body,
+            answer,
+        ));
     }
     let t0 = raw.iter().map(|r| r.0).min().unwrap_or(0);
     raw.sort_by_key(|r| r.0);

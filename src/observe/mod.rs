@@ -450,7 +450,10 @@ pub fn main(args: ObserveArgs) -> i32 {
         deadline: args.deadline,
         quiet_window: args.quiet_window,
     };
-    if !matches!(args.provisioning.as_str(), "customer-api" | "provider-state") {
+    if !matches!(
+        args.provisioning.as_str(),
+        "customer-api" | "provider-state"
+    ) {
         eprintln!(
             "error: --provisioning {}: use customer-api or provider-state",
             args.provisioning

@@ -130,8 +130,7 @@ impl Identities {
                 {
                     self.scrubber.add(value.to_string());
                     if name.eq_ignore_ascii_case("JSESSIONID") && agent != "anonymous" {
-                        self.by_session
-                            .insert(value.to_string(), agent.to_string());
+                        self.by_session.insert(value.to_string(), agent.to_string());
                     }
                 }
             } else if (l.contains("csrf") || l.contains("xsrf") || l.contains("token"))
@@ -248,7 +247,11 @@ pub(crate) async fn forward(State(st): State<Arc<Shared>>, req: Request) -> Resp
             }
         }
     }
-    let req_body = record_body(&buf, if over { buf.len() + 1 } else { buf.len() }, st.max_body);
+    let req_body = record_body(
+        &buf,
+        if over { buf.len() + 1 } else { buf.len() },
+        st.max_body,
+    );
 
     let url = format!("{}{}", st.upstream, path);
     let mut rb = st.client.request(parts.method.clone(), &url);
@@ -388,7 +391,10 @@ mod tests {
         // agent1:agent1-pass
         let basic = "Basic YWdlbnQxOmFnZW50MS1wYXNz";
         assert_eq!(ids.identify(&h(&[("Authorization", basic)])), "agent1");
-        ids.learn_answer("agent1", &h(&[("Set-Cookie", "JSESSIONID=abcdef12; Path=/")]));
+        ids.learn_answer(
+            "agent1",
+            &h(&[("Set-Cookie", "JSESSIONID=abcdef12; Path=/")]),
+        );
         assert_eq!(
             ids.identify(&h(&[("Cookie", "JSESSIONID=abcdef12")])),
             "agent1"
@@ -398,7 +404,9 @@ mod tests {
             "session-1"
         );
         assert_eq!(ids.identify(&[]), "anonymous");
-        let s = ids.scrubber.scrub("agent1-pass abcdef12 YWdlbnQxOmFnZW50MS1wYXNz");
+        let s = ids
+            .scrubber
+            .scrub("agent1-pass abcdef12 YWdlbnQxOmFnZW50MS1wYXNz");
         assert!(!s.contains("agent1-pass") && !s.contains("abcdef12"), "{s}");
     }
 }
