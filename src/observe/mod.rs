@@ -197,6 +197,11 @@ pub async fn start_proxy(cfg: ProxyConfig, listen: &str) -> Result<ProxyHandle, 
         .with_state(shared.clone());
     let (stop, mut rx) = tokio::sync::watch::channel(false);
     let mut rx2 = rx.clone();
+    // No Nagle delay between an answer's head and its streamed body.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
