@@ -61,8 +61,8 @@ pub struct Exchange {
     pub req_headers: Vec<(String, String)>,
     /// Request body.
     pub req_body: Body,
-    /// Wall clock of the start, milliseconds since the Unix epoch (HAR `startedDateTime`).
-    pub started_unix_ms: u64,
+    /// Wall clock of the start, microseconds since the Unix epoch (HAR `startedDateTime`).
+    pub started_unix_us: u64,
     /// Start, microseconds since the observation began.
     pub start_us: u64,
     /// End of the answer, microseconds since the observation began.
@@ -150,6 +150,8 @@ pub struct Observer {
     pub errors: Vec<String>,
     /// Chat ids seen in notifications or requests but never `Invited` while observed.
     pub unjudged: BTreeSet<String>,
+    /// Items about chats not (yet) invited, by chat id.
+    orphans: BTreeMap<String, Vec<Item>>,
 }
 
 impl Observer {
@@ -168,6 +170,7 @@ impl Observer {
             intervals_only: false,
             errors: Vec::new(),
             unjudged: BTreeSet::new(),
+            orphans: BTreeMap::new(),
         }
     }
 
@@ -266,6 +269,12 @@ impl Observer {
                     if data.pointer("/chat/state").and_then(Value::as_str) == Some("Invited")
                         && data.get("notificationType").and_then(Value::as_str) == Some("StatusChange"));
                 if !invited {
+                    // Kept a while: the Invited may be recorded after an answer that
+                    // reacted to it (the proxy records each exchange when it ends).
+                    let o = self.orphans.entry(id.clone()).or_default();
+                    if o.len() < 64 {
+                        o.push(item);
+                    }
                     self.unjudged.insert(id);
                     continue;
                 }
@@ -289,6 +298,9 @@ impl Observer {
                 );
             }
             if let Some(c) = self.chats.get_mut(&id) {
+                if let Some(early) = self.orphans.remove(&id) {
+                    c.items.extend(early);
+                }
                 c.items.push(item);
                 c.last_us = c.last_us.max(end);
             }
@@ -477,9 +489,53 @@ impl Observer {
             ));
         }
         let mut step = 0usize;
-        let mut bound = false;
+        // The chat was offered when its Invited arrived; an agent cannot act on it
+        // before (with a coarse clock, a HAR in milliseconds, a request may seem to).
+        let invited_t = c
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Note { ex, data, .. }
+                    if data.pointer("/chat/state").and_then(Value::as_str) == Some("Invited") =>
+                {
+                    Some(self.exchanges[*ex].end_us)
+                }
+                _ => None,
+            })
+            .min()
+            .unwrap_or(0);
+        raw.push((
+            invited_t,
+            next(),
+            "runner".into(),
+            Some(0),
+            EventKind::Step {
+                index: 0,
+                step: Step::OfferChat {
+                    chat: ALIAS.into(),
+                    agent: c.owner.clone(),
+                },
+            },
+            None,
+        ));
+        raw.push((
+            invited_t,
+            next(),
+            "provider".into(),
+            Some(0),
+            EventKind::Bind {
+                alias: ALIAS.into(),
+                agent: c.owner.clone(),
+                chat_id: c.id.clone(),
+                customer_chat_id: None,
+            },
+            None,
+        ));
         let mut last_t = 0;
-        for i in &c.items {
+        // Steps are numbered in the order the requests started.
+        let mut items: Vec<&Item> = c.items.iter().collect();
+        items.sort_by_key(|i| self.item_t(i));
+        for i in items {
             match i {
                 Item::Note {
                     ex,
@@ -489,36 +545,6 @@ impl Observer {
                 } => {
                     let e = &self.exchanges[*ex];
                     let t = e.end_us;
-                    if !bound {
-                        bound = true;
-                        raw.push((
-                            t,
-                            next(),
-                            "runner".into(),
-                            Some(0),
-                            EventKind::Step {
-                                index: 0,
-                                step: Step::OfferChat {
-                                    chat: ALIAS.into(),
-                                    agent: c.owner.clone(),
-                                },
-                            },
-                            None,
-                        ));
-                        raw.push((
-                            t,
-                            next(),
-                            "provider".into(),
-                            Some(0),
-                            EventKind::Bind {
-                                alias: ALIAS.into(),
-                                agent: c.owner.clone(),
-                                chat_id: c.id.clone(),
-                                customer_chat_id: None,
-                            },
-                            None,
-                        ));
-                    }
                     raw.push((
                         t,
                         next(),
@@ -540,6 +566,8 @@ impl Observer {
                 }
                 Item::Post(x) => {
                     let e = &self.exchanges[*x];
+                    let start_t = e.start_us.max(invited_t);
+                    let end_t = e.end_us.max(start_t);
                     step += 1;
                     let origin = Some(Origin {
                         ex: e.id,
@@ -548,7 +576,7 @@ impl Observer {
                         note: false,
                     });
                     raw.push((
-                        e.start_us,
+                        start_t,
                         next(),
                         "runner".into(),
                         Some(step),
@@ -559,7 +587,7 @@ impl Observer {
                         None,
                     ));
                     raw.push((
-                        e.start_us,
+                        start_t,
                         next(),
                         format!("rest:{}", e.agent),
                         Some(step),
@@ -589,14 +617,14 @@ impl Observer {
                         },
                     };
                     raw.push((
-                        e.end_us,
+                        end_t,
                         next(),
                         format!("rest:{}", e.agent),
                         Some(step),
                         kind,
                         origin,
                     ));
-                    last_t = last_t.max(e.end_us);
+                    last_t = last_t.max(end_t);
                 }
             }
         }

@@ -20,9 +20,9 @@ pub struct HarRead {
     pub scrubber: Scrubber,
 }
 
-/// Parses an RFC 3339 date-time (`2026-11-30T02:03:03.123Z`, or with a `+01:00` offset)
-/// into milliseconds since the Unix epoch.
-pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+/// Parses an RFC 3339 date-time (`2026-11-30T02:03:03.123Z`, or with a `+01:00` offset,
+/// any number of fraction digits) into microseconds since the Unix epoch.
+pub fn parse_rfc3339_us(s: &str) -> Option<i64> {
     let s = s.trim();
     let (date, time) = s.split_once(['T', 't', ' '])?;
     let mut d = date.split('-');
@@ -58,12 +58,12 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     let doy = (153 * mp + 2) / 5 + da - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    let ms = days * 86_400_000 + (h * 3600 + mi * 60) * 1000 + (sec * 1000.0).round() as i64;
-    Some(ms - offset_min * 60_000)
+    let us = (days * 86_400 + h * 3600 + mi * 60) * 1_000_000 + (sec * 1e6).round() as i64;
+    Some(us - offset_min * 60_000_000)
 }
 
-fn rfc3339_of_ms(ms: u64) -> String {
-    humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+fn rfc3339_of_us(us: u64) -> String {
+    humantime::format_rfc3339_micros(std::time::UNIX_EPOCH + std::time::Duration::from_micros(us))
         .to_string()
 }
 
@@ -114,7 +114,7 @@ pub fn read_har(path: &Path, max_body: usize) -> Result<HarRead, String> {
         let started = e
             .get("startedDateTime")
             .and_then(Value::as_str)
-            .and_then(parse_rfc3339_ms)
+            .and_then(parse_rfc3339_us)
             .ok_or_else(|| format!("{what}.startedDateTime: missing or not an RFC 3339 date"))?;
         let time_ms = e
             .get("time")
@@ -208,7 +208,7 @@ pub fn read_har(path: &Path, max_body: usize) -> Result<HarRead, String> {
         .enumerate()
         .map(
             |(i, (started, time_ms, method, path, agent, req_headers, req_body, answer))| {
-                let start_us = ((started - t0) as u64) * 1000;
+                let start_us = (started - t0) as u64;
                 Exchange {
                     id: i as u64 + 1,
                     agent,
@@ -216,7 +216,7 @@ pub fn read_har(path: &Path, max_body: usize) -> Result<HarRead, String> {
                     path,
                     req_headers,
                     req_body,
-                    started_unix_ms: started.max(0) as u64,
+                    started_unix_us: started.max(0) as u64,
                     start_us,
                     end_us: start_us + (time_ms * 1000.0) as u64,
                     answer,
@@ -298,7 +298,7 @@ pub fn har_of(exchanges: &[Exchange], base_url: &str) -> Value {
                 }),
             };
             json!({
-                "startedDateTime": rfc3339_of_ms(e.started_unix_ms),
+                "startedDateTime": rfc3339_of_us(e.started_unix_us),
                 "time": time,
                 "_agent": e.agent,
                 "request": request,
@@ -323,15 +323,22 @@ mod tests {
 
     #[test]
     fn rfc3339_dates_parse_with_offsets_and_fractions() {
-        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:01.250Z"), Some(1250));
-        assert_eq!(parse_rfc3339_ms("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(parse_rfc3339_us("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(
-            parse_rfc3339_ms("2026-11-30T02:03:03.123Z"),
-            Some(1_796_004_183_123)
+            parse_rfc3339_us("1970-01-01T00:00:01.250Z"),
+            Some(1_250_000)
         );
-        assert_eq!(parse_rfc3339_ms("yesterday"), None);
-        assert_eq!(parse_rfc3339_ms("2026-13-01T00:00:00Z"), None);
+        assert_eq!(
+            parse_rfc3339_us("1970-01-01T00:00:01.000007Z"),
+            Some(1_000_007)
+        );
+        assert_eq!(parse_rfc3339_us("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(
+            parse_rfc3339_us("2026-11-30T02:03:03.123Z"),
+            Some(1_796_004_183_123_000)
+        );
+        assert_eq!(parse_rfc3339_us("yesterday"), None);
+        assert_eq!(parse_rfc3339_us("2026-13-01T00:00:00Z"), None);
     }
 
     #[test]

@@ -358,7 +358,7 @@ pub fn judge_har(
         .first()
         .map(|e| {
             humantime::format_rfc3339_seconds(
-                std::time::UNIX_EPOCH + Duration::from_millis(e.started_unix_ms),
+                std::time::UNIX_EPOCH + Duration::from_micros(e.started_unix_us),
             )
             .to_string()
         })

@@ -209,9 +209,9 @@ fn plain(status: StatusCode, text: String) -> Response {
 
 /// The proxy handler: every method, every path.
 pub(crate) async fn forward(State(st): State<Arc<Shared>>, req: Request) -> Response {
-    let started_unix_ms = SystemTime::now()
+    let started_unix_us = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
+        .map(|d| d.as_micros() as u64)
         .unwrap_or(0);
     let start_us = st.now_us();
     let id = st.next_id.fetch_add(1, Ordering::Relaxed) + 1;
@@ -281,7 +281,7 @@ pub(crate) async fn forward(State(st): State<Arc<Shared>>, req: Request) -> Resp
                 path,
                 req_headers,
                 req_body,
-                started_unix_ms,
+                started_unix_us,
                 start_us,
                 end_us: st.now_us(),
                 answer: Answer::None {
@@ -321,9 +321,12 @@ pub(crate) async fn forward(State(st): State<Arc<Shared>>, req: Request) -> Resp
         let mut copy: Vec<u8> = Vec::new();
         let mut total = 0usize;
         let mut failed = None;
+        let mut last_us = None;
         loop {
             match resp.chunk().await {
                 Ok(Some(c)) => {
+                    // Stamped before the client can see it (and react to it).
+                    last_us = Some(st2.now_us());
                     total += c.len();
                     if copy.len() <= st2.max_body {
                         copy.extend_from_slice(&c);
@@ -357,9 +360,9 @@ pub(crate) async fn forward(State(st): State<Arc<Shared>>, req: Request) -> Resp
             path,
             req_headers,
             req_body,
-            started_unix_ms,
+            started_unix_us,
             start_us,
-            end_us: st2.now_us(),
+            end_us: last_us.unwrap_or_else(|| st2.now_us()),
             answer,
         });
     });
