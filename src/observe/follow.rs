@@ -9,9 +9,7 @@
 //! before the observation) are not judged.
 
 use crate::check::{self, CheckConfig, Finding, Verdict, notification_chat_id};
-use crate::history::{
-    Actor, AuthVariant, Body, ChatRef, Event, EventKind, History, REDACTED, Step,
-};
+use crate::history::{Actor, AuthVariant, Body, ChatRef, Event, EventKind, History, Step};
 use crate::report::CaseReport;
 use crate::runner::exec::SchemaShapes;
 use crate::schema::Schemas;
@@ -754,11 +752,6 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// True when a header value is the redaction marker (for tests and the HAR writer).
-pub fn is_redacted(v: &str) -> bool {
-    v == REDACTED
 }
 
 #[cfg(test)]
