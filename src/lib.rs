@@ -12,6 +12,7 @@ pub mod check;
 pub mod client;
 pub mod history;
 pub mod model;
+pub mod observe;
 pub mod report;
 pub mod runner;
 pub mod schema;

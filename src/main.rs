@@ -1,7 +1,7 @@
 //! The `gws-conform` command line.
 
 use clap::{Parser, Subcommand};
-use gws_conform::{runner, schema, server};
+use gws_conform::{observe, runner, schema, server};
 
 /// Contract-testing and conformance harness for the GWS API v2 Chat API (agent Complete).
 #[derive(Debug, Parser)]
@@ -27,6 +27,8 @@ enum Command {
     Validate(schema::cli::ValidateArgs),
     /// List the requirement catalogue.
     List,
+    /// Judge live traffic (a reverse proxy) or a HAR recording against the contract.
+    Observe(observe::ObserveArgs),
 }
 
 fn main() {
@@ -49,6 +51,7 @@ fn main() {
         Command::Selftest(a) => runner::selftest::main(a),
         Command::Merge(a) => runner::cli::main_merge(a),
         Command::Validate(a) => schema::cli::main(a),
+        Command::Observe(a) => observe::main(a),
         Command::List => {
             for r in gws_conform::spec::CATALOGUE {
                 println!("{}\t{}\t{}", r.id, r.level.as_str(), r.text);
