@@ -56,7 +56,7 @@ fn main() {
             "observe_latency: n={n} direct median {direct:.0} µs, through the proxy {proxied:.0} µs, added {:.0} µs per request",
             proxied - direct
         );
-        let _ = proxy.finish("customer-api").await;
+        let _ = proxy.finish(gws_conform::client::ProvisioningKind::CustomerApi).await;
         srv.shutdown().await;
     });
 }

@@ -11,7 +11,13 @@ fn judge(name: &str) -> observe::Observation {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/har")
         .join(name);
-    observe::judge_har(&p, CheckConfig::default(), 1 << 30, "customer-api").unwrap()
+    observe::judge_har(
+        &p,
+        CheckConfig::default(),
+        1 << 30,
+        gws_conform::client::ProvisioningKind::CustomerApi,
+    )
+    .unwrap()
 }
 
 fn row(r: &RunReport, id: ReqId) -> (Verdict, String) {
@@ -60,9 +66,14 @@ fn a_har_that_is_not_json_is_refused_with_its_name_and_position() {
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("broken.har");
     std::fs::write(&p, "{\"log\": [").unwrap();
-    let e = observe::judge_har(&p, CheckConfig::default(), 1 << 30, "customer-api")
-        .err()
-        .unwrap();
+    let e = observe::judge_har(
+        &p,
+        CheckConfig::default(),
+        1 << 30,
+        gws_conform::client::ProvisioningKind::CustomerApi,
+    )
+    .err()
+    .unwrap();
     assert!(e.contains("broken.har") && e.contains("line 1"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }

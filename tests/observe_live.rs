@@ -123,7 +123,9 @@ async fn observe_one(fault: Option<&str>) -> (RunningServer, observe::Observatio
             "no live CMP-04 line: {live:?}"
         );
     }
-    let obs = proxy.finish("provider-state").await;
+    let obs = proxy
+        .finish(gws_conform::client::ProvisioningKind::ProviderState)
+        .await;
     (srv, obs, id)
 }
 
@@ -164,7 +166,13 @@ async fn a_faithful_target_observed_live_and_from_har_has_no_violation() {
 
     let dir = temp_dir("clean");
     let har_path = write_har(&obs, &srv.base_url, &dir);
-    let off = observe::judge_har(&har_path, check_cfg(), 1 << 30, "provider-state").unwrap();
+    let off = observe::judge_har(
+        &har_path,
+        check_cfg(),
+        1 << 30,
+        gws_conform::client::ProvisioningKind::ProviderState,
+    )
+    .unwrap();
     assert_clean(&off.report, "har");
     assert!(off.lines.is_empty(), "{:?}", off.lines);
     srv.shutdown().await;
@@ -208,7 +216,13 @@ async fn a_reordering_target_gives_cmp04_live_in_the_report_from_har_and_on_repl
 
     // The same verdicts offline, from a HAR of the proxied session.
     let har_path = write_har(&obs, &srv.base_url, &dir);
-    let off = observe::judge_har(&har_path, check_cfg(), 1 << 30, "provider-state").unwrap();
+    let off = observe::judge_har(
+        &har_path,
+        check_cfg(),
+        1 << 30,
+        gws_conform::client::ProvisioningKind::ProviderState,
+    )
+    .unwrap();
     assert_eq!(verdict(&off.report, ReqId::Cmp04), Verdict::Fail);
     assert_eq!(verdict(&off.report, ReqId::Cmp01), Verdict::Pass);
     assert_eq!(verdict(&off.report, ReqId::Cmp02), Verdict::Pass);

@@ -46,7 +46,9 @@ async fn big_bodies_and_secret_headers_pass_unchanged_and_are_not_recorded() {
     assert!(got[0].body == big_request, "request body changed");
     assert_eq!(got[0].url.query(), Some("x=1"));
 
-    let obs = proxy.finish("customer-api").await;
+    let obs = proxy
+        .finish(gws_conform::client::ProvisioningKind::CustomerApi)
+        .await;
     assert_eq!(obs.exchanges.len(), 1);
     let rec = serde_json::to_string(&obs.exchanges).unwrap();
     for secret in [

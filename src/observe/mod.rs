@@ -22,6 +22,7 @@ pub mod har;
 mod proxy;
 
 use crate::check::CheckConfig;
+use crate::client::ProvisioningKind;
 use crate::history::redact::Scrubber;
 use crate::report::{self, RunConfig, RunReport};
 use crate::schema::Schemas;
@@ -75,8 +76,8 @@ pub struct ObserveArgs {
     pub max_record_bytes: usize,
     /// How a replay provisions chats: customer-api or provider-state (recorded in the
     /// case files).
-    #[arg(long, default_value = "customer-api")]
-    pub provisioning: String,
+    #[arg(long, value_enum, default_value_t = ProvisioningKind::CustomerApi)]
+    pub provisioning: ProvisioningKind,
 }
 
 /// How the proxy runs.
@@ -238,7 +239,7 @@ impl ProxyHandle {
 
     /// Stops the proxy (connections still open get up to 2 s), judges every chat one
     /// last time and builds the report.
-    pub async fn finish(self, provisioning: &str) -> Observation {
+    pub async fn finish(self, provisioning: ProvisioningKind) -> Observation {
         let _ = self.stop.send(true);
         let _ = self.judge.await;
         let abort = self.server.abort_handle();
@@ -292,7 +293,7 @@ pub fn build_report(
     target: &str,
     started_at: String,
     duration: Duration,
-    provisioning: &str,
+    provisioning: ProvisioningKind,
 ) -> RunReport {
     let cases = obs.case_reports();
     let (mut requirements, mut overall) = report::requirement_table(&cases, false);
@@ -323,8 +324,9 @@ pub fn build_report(
         started_at,
         duration_ms: duration.as_millis() as u64,
         config: RunConfig {
-            provisioning: provisioning.to_string(),
+            provisioning,
             agents,
+            insecure: false,
             cases: 0,
             deadline_ms: cfg.deadline.as_millis() as u64,
             quiet_window_ms: cfg.quiet_window.as_millis() as u64,
@@ -347,7 +349,7 @@ pub fn judge_har(
     path: &Path,
     cfg: CheckConfig,
     max_record_bytes: usize,
-    provisioning: &str,
+    provisioning: ProvisioningKind,
 ) -> Result<Observation, String> {
     let schemas = Schemas::embedded().map_err(|e| format!("schemas: {e}"))?;
     let read = har::read_har(path, MAX_BODY_BYTES)?;
@@ -455,18 +457,8 @@ pub fn main(args: ObserveArgs) -> i32 {
         deadline: args.deadline,
         quiet_window: args.quiet_window,
     };
-    if !matches!(
-        args.provisioning.as_str(),
-        "customer-api" | "provider-state"
-    ) {
-        eprintln!(
-            "error: --provisioning {}: use customer-api or provider-state",
-            args.provisioning
-        );
-        return exit::USAGE;
-    }
     if let Some(har) = &args.har {
-        let obs = match judge_har(har, cfg, args.max_record_bytes, &args.provisioning) {
+        let obs = match judge_har(har, cfg, args.max_record_bytes, args.provisioning) {
             Ok(o) => o,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -522,7 +514,7 @@ pub fn main(args: ObserveArgs) -> i32 {
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
-        Ok(h.finish(&args.provisioning).await)
+        Ok(h.finish(args.provisioning).await)
     });
     match obs {
         Ok(o) => finish(&args, o),
