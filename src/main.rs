@@ -1,7 +1,7 @@
 //! The `gws-conform` command line.
 
 use clap::{Parser, Subcommand};
-use gws_conform::{runner, schema, server};
+use gws_conform::{export, runner, schema, server};
 
 /// Contract-testing and conformance harness for the GWS API v2 Chat API (agent Complete).
 #[derive(Debug, Parser)]
@@ -25,6 +25,8 @@ enum Command {
     Merge(runner::cli::MergeArgs),
     /// Validate captured payloads against a schema.
     Validate(schema::cli::ValidateArgs),
+    /// Export the contract for other tools: OpenAPI 3.1 or AsyncAPI 3.0 (JSON).
+    Export(export::cli::ExportArgs),
     /// List the requirement catalogue.
     List,
 }
@@ -49,6 +51,7 @@ fn main() {
         Command::Selftest(a) => runner::selftest::main(a),
         Command::Merge(a) => runner::cli::main_merge(a),
         Command::Validate(a) => schema::cli::main(a),
+        Command::Export(a) => export::cli::main(a),
         Command::List => {
             for r in gws_conform::spec::CATALOGUE {
                 println!("{}\t{}\t{}", r.id, r.level.as_str(), r.text);
