@@ -40,6 +40,6 @@ status=0
 echo "== openapi-spec-validator"
 openapi-spec-validator "$TMP/openapi.json" || status=1
 echo "== asyncapi validate"
-# --fail-severity warn: a warning of the AsyncAPI ruleset fails too.
-asyncapi validate "$TMP/asyncapi.json" --fail-severity=error || status=1
+# --fail-severity=warn: a warning of the AsyncAPI ruleset fails too (an info does not).
+asyncapi validate "$TMP/asyncapi.json" --fail-severity=warn || status=1
 exit $status
