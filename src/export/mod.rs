@@ -13,6 +13,7 @@
 
 pub mod asyncapi;
 pub mod cli;
+pub mod config;
 pub mod openapi;
 
 use std::collections::{BTreeSet, VecDeque};
