@@ -10,6 +10,7 @@
 
 pub mod check;
 pub mod client;
+pub mod export;
 pub mod history;
 pub mod model;
 pub mod observe;

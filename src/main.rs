@@ -1,11 +1,23 @@
 //! The `gws-conform` command line.
 
-use clap::{Parser, Subcommand};
-use gws_conform::{observe, runner, schema, server};
+use clap::{CommandFactory, Parser, Subcommand};
+use gws_conform::{export, observe, runner, schema, server};
+
+/// How the configuration file works (shown by `--help` and `run --help`).
+const CONFIG_HELP: &str = "Configuration file: any flag of `run` by its long name, in TOML \
+(e.g. target = \"https://gws.example\", cases = 50, strict = true, only = [\"CMP-01\"]): \
+--config FILE, else $GWS_CONFIG, else ./gws-conform.toml. Precedence: flag > environment > \
+file > default. Credentials are never read from the file (use GWS_AGENTS); an unknown key \
+is a usage error (exit 2).";
 
 /// Contract-testing and conformance harness for the GWS API v2 Chat API (agent Complete).
 #[derive(Debug, Parser)]
-#[command(name = "gws-conform", version, about)]
+#[command(
+    name = "gws-conform",
+    version,
+    about,
+    after_help = CONFIG_HELP
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -14,6 +26,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Certify a target (default: the embedded reference server) against the catalogue.
+    #[command(after_help = CONFIG_HELP)]
     Run(runner::cli::RunArgs),
     /// Run the embedded reference server on its own.
     Serve(server::cli::ServeArgs),
@@ -25,6 +38,13 @@ enum Command {
     Merge(runner::cli::MergeArgs),
     /// Validate captured payloads against a schema.
     Validate(schema::cli::ValidateArgs),
+    /// Export the contract for other tools: OpenAPI 3.1 or AsyncAPI 3.0 (JSON).
+    Export(export::cli::ExportArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// List the requirement catalogue.
     List,
     /// Judge live traffic (a reverse proxy) or a HAR recording against the contract.
@@ -32,7 +52,16 @@ enum Command {
 }
 
 fn main() {
-    let cli = match Cli::try_parse() {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let full = Cli::command();
+    let run_cmd = full
+        .find_subcommand("run")
+        .expect("the run subcommand exists");
+    if let Err(e) = export::config::apply(run_cmd, &mut args) {
+        eprintln!("gws-conform: {e}");
+        std::process::exit(gws_conform::exit::USAGE);
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -52,6 +81,16 @@ fn main() {
         Command::Merge(a) => runner::cli::main_merge(a),
         Command::Validate(a) => schema::cli::main(a),
         Command::Observe(a) => observe::main(a),
+        Command::Export(a) => export::cli::main(a),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "gws-conform",
+                &mut std::io::stdout(),
+            );
+            0
+        }
         Command::List => {
             for r in gws_conform::spec::CATALOGUE {
                 println!("{}\t{}\t{}", r.id, r.level.as_str(), r.text);
