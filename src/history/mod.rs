@@ -301,6 +301,30 @@ impl History {
     }
 }
 
+/// True for a notification the checker does not judge and that must never break a quiet
+/// window (SPEC §6.10): a `NewMessages` (or `MessageLogUpdated`) whose messages are all
+/// typing notices (`TypingStarted`/`TypingStopped`). An empty message list is not
+/// typing-only.
+pub fn is_typing_only(data: &Value) -> bool {
+    let kind = data
+        .get("notificationType")
+        .or_else(|| data.get("messageType"))
+        .and_then(Value::as_str);
+    if !matches!(kind, Some("NewMessages") | Some("MessageLogUpdated")) {
+        return false;
+    }
+    let Some(msgs) = data.get("messages").and_then(Value::as_array) else {
+        return false;
+    };
+    !msgs.is_empty()
+        && msgs.iter().all(|m| {
+            matches!(
+                m.get("type").and_then(Value::as_str),
+                Some("TypingStarted") | Some("TypingStopped")
+            )
+        })
+}
+
 #[derive(Debug)]
 struct Inner {
     events: Vec<Event>,
