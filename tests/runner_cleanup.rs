@@ -109,3 +109,116 @@ fn a_divergence_stops_the_case_instead_of_erroring() {
         assert_eq!(r.report.exit_code, 1, "{mode:?}: {:?}", r.report.errors);
     }
 }
+
+/// Runs against a fresh embedded server with `--max-chats-per-agent cap` while a watcher
+/// lists every agent's open chats; returns the run and the most open chats one agent
+/// held at any look.
+async fn run_with_cap(cap: usize, n_agents: usize) -> (runner::RunResult, usize) {
+    let cfg = ServerConfig::default();
+    let agents: Vec<Credentials> = cfg
+        .agents
+        .iter()
+        .take(n_agents)
+        .map(|(u, p)| Credentials::new(u.clone(), p.clone()))
+        .collect();
+    let srv = server::start(cfg, "127.0.0.1:0").await.unwrap();
+    let target = TargetConfig::new(&srv.base_url).unwrap();
+    let rec = Recorder::new();
+    let mut watchers = Vec::new();
+    for a in &agents {
+        watchers.push(AgentClient::login(&target, a.clone(), &rec).await.unwrap());
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let watcher = tokio::spawn(async move {
+        let mut most = 0;
+        while !stop2.load(std::sync::atomic::Ordering::SeqCst) {
+            for w in &watchers {
+                let n = w
+                    .get(&Recorder::new(), "/api/v2/me/chats")
+                    .await
+                    .json()
+                    .and_then(|v| v.get("chats"))
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
+                most = most.max(n);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        most
+    });
+    let s = RunSettings {
+        target: Some(srv.base_url.clone()),
+        agents,
+        mode: Some(Mode::ProviderState),
+        random_cases: 6,
+        seed: 5,
+        deadline: Duration::from_secs(2),
+        quiet_window: Duration::from_millis(150),
+        shrink_budget: 0,
+        max_chats_per_agent: Some(cap),
+        progress: Progress::None,
+        ..RunSettings::default()
+    };
+    let result = runner::execute(s).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let most = watcher.await.unwrap();
+    srv.shutdown().await;
+    (result, most)
+}
+
+#[test]
+fn the_harness_never_holds_more_open_chats_than_the_cap() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (r, most) = rt.block_on(run_with_cap(3, 2));
+    assert!(
+        most <= 3,
+        "an agent held {most} open chats under a cap of 3"
+    );
+    assert!(most >= 1, "the watcher saw no open chat at all");
+    assert_eq!(r.report.exit_code, 0, "{:?}", r.report.errors);
+}
+
+#[test]
+fn a_case_is_spread_across_agents_when_one_agent_has_no_room() {
+    // CMP-20's case opens 3 chats on agent1 and 3 on agent2; with 3 agents × 2 it runs
+    // with one chat moved to agent3.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (r, most) = rt.block_on(run_with_cap(2, 3));
+    assert!(
+        most <= 2,
+        "an agent held {most} open chats under a cap of 2"
+    );
+    let many = r
+        .report
+        .cases
+        .iter()
+        .find(|c| c.id == "complete-many-at-once")
+        .expect("the CMP-20 case is reported");
+    assert_eq!(many.verdict, Verdict::Pass, "{:?}", many.findings);
+    assert_eq!(r.report.exit_code, 0, "{:?}", r.report.errors);
+}
+
+#[test]
+fn a_case_needing_more_chats_than_agents_allow_is_an_error_with_the_fix() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (r, most) = rt.block_on(run_with_cap(2, 2));
+    assert!(
+        most <= 2,
+        "an agent held {most} open chats under a cap of 2"
+    );
+    let many = r
+        .report
+        .cases
+        .iter()
+        .find(|c| c.id == "complete-many-at-once")
+        .expect("the CMP-20 case is reported");
+    assert_eq!(many.verdict, Verdict::Error);
+    let reason = format!("{:?}", many.findings);
+    assert!(
+        reason.contains("needs 6 chats open at once; 2 agents × 2 allow 4")
+            && reason.contains("--max-chats-per-agent"),
+        "{reason}"
+    );
+    assert_eq!(r.report.exit_code, 3);
+}

@@ -325,9 +325,19 @@ pub fn is_typing_only(data: &Value) -> bool {
         })
 }
 
+/// The notifications about one chat: their indexes in the recorder, and a wake-up for
+/// the waiters of that chat only.
+#[derive(Debug, Default)]
+struct ChatLog {
+    idx: Vec<usize>,
+    notify: Arc<tokio::sync::Notify>,
+}
+
 #[derive(Debug)]
 struct Inner {
     events: Vec<Event>,
+    /// Notifications routed by chat id (`crate::check::notification_chat_id`).
+    by_chat: std::collections::HashMap<String, ChatLog>,
     stream_seqs: std::collections::HashMap<String, u64>,
     next_req: u64,
     step: Option<usize>,
@@ -354,6 +364,7 @@ impl Recorder {
         Recorder {
             inner: Arc::new(Mutex::new(Inner {
                 events: Vec::new(),
+                by_chat: Default::default(),
                 stream_seqs: Default::default(),
                 next_req: 0,
                 step: None,
@@ -417,6 +428,13 @@ impl Recorder {
             let stream_seq = *ss;
             *ss += 1;
             let step = g.step;
+            if let EventKind::Notification { data, .. } = &kind
+                && let Some(id) = crate::check::notification_chat_id(data)
+            {
+                let log = g.by_chat.entry(id.to_string()).or_default();
+                log.idx.push(seq as usize);
+                log.notify.notify_waiters();
+            }
             g.events.push(Event {
                 seq,
                 t_us,
@@ -487,6 +505,92 @@ impl Recorder {
                 }
             }
         }
+    }
+
+    /// Waits until a notification about one of `chats`, recorded at index `from` or
+    /// later, satisfies `pred`, or `timeout` passes. Only the notifications of those
+    /// chats are looked at, and only their recording wakes this waiter.
+    pub async fn wait_for_chats(
+        &self,
+        chats: &[&str],
+        from: usize,
+        timeout: Duration,
+        mut pred: impl FnMut(&Event) -> bool,
+    ) -> Option<Event> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let notifies: Vec<Arc<tokio::sync::Notify>> = {
+            let mut g = self.lock();
+            chats
+                .iter()
+                .map(|c| g.by_chat.entry(c.to_string()).or_default().notify.clone())
+                .collect()
+        };
+        let mut checked = from;
+        loop {
+            let mut wakes: Vec<_> = notifies.iter().map(|n| Box::pin(n.notified())).collect();
+            for w in &mut wakes {
+                w.as_mut().enable();
+            }
+            {
+                let g = self.lock();
+                for c in chats {
+                    if let Some(log) = g.by_chat.get(*c) {
+                        let start = log.idx.partition_point(|&i| i < checked);
+                        if let Some(e) = log.idx[start..]
+                            .iter()
+                            .filter_map(|&i| g.events.get(i))
+                            .find(|e| pred(e))
+                        {
+                            return Some(e.clone());
+                        }
+                    }
+                }
+                checked = g.events.len().max(checked);
+            }
+            if wakes.is_empty() {
+                tokio::time::sleep_until(deadline).await;
+                return None;
+            }
+            if tokio::time::timeout_at(deadline, futures_util::future::select_all(wakes))
+                .await
+                .is_err()
+            {
+                let g = self.lock();
+                for c in chats {
+                    if let Some(log) = g.by_chat.get(*c) {
+                        let start = log.idx.partition_point(|&i| i < checked);
+                        if let Some(e) = log.idx[start..]
+                            .iter()
+                            .filter_map(|&i| g.events.get(i))
+                            .find(|e| pred(e))
+                        {
+                            return Some(e.clone());
+                        }
+                    }
+                }
+                return None;
+            }
+        }
+    }
+
+    /// Copies of the notifications about `chats` recorded at indexes `from..to`, in
+    /// recording order (without copying anything else of the run).
+    pub fn notifications_about(&self, chats: &[&str], from: usize, to: usize) -> Vec<Event> {
+        let g = self.lock();
+        let mut idx: Vec<usize> = chats
+            .iter()
+            .filter_map(|c| g.by_chat.get(*c))
+            .flat_map(|log| {
+                let a = log.idx.partition_point(|&i| i < from);
+                let b = log.idx.partition_point(|&i| i < to);
+                log.idx[a..b].iter().copied()
+            })
+            .collect();
+        idx.sort_unstable();
+        idx.dedup();
+        idx.into_iter()
+            .filter_map(|i| g.events.get(i).cloned())
+            .collect()
     }
 
     /// The history recorded so far.

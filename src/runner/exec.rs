@@ -18,8 +18,10 @@ use crate::schema::Schemas;
 use crate::spec::ReqId;
 use futures_util::future::join_all;
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 
 /// The chat channel the harness listens on.
 pub const CHATS_CHANNEL: &str = "/v2/me/chats";
@@ -79,6 +81,99 @@ pub struct Env {
     shapes: SchemaShapes,
     /// Every agent-side chat id the run provisioned (for the end-of-run sweep).
     provisioned: std::sync::Mutex<BTreeSet<String>>,
+    /// The bound on open chats per agent (SPEC §6.9), when there is one.
+    capacity: Option<Capacity>,
+}
+
+/// Room for open chats: a fair (first come, first served) semaphore per agent holding
+/// `per_agent` permits, or one pool of agents × `per_agent` when the target routes chats
+/// itself (customer-api).
+struct Capacity {
+    per_agent: usize,
+    agents: Vec<(String, Arc<Semaphore>)>,
+    pool: Option<Arc<Semaphore>>,
+}
+
+/// Open chats a case holds per agent: one per `OfferChat` (chats stay open until the
+/// case's clean-up).
+fn chats_per_agent(case: &Case) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for s in &case.steps {
+        if let Step::OfferChat { agent, .. } = s {
+            *m.entry(agent.clone()).or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+impl Capacity {
+    /// The case as it can run within the bound: unchanged, or with chats moved from
+    /// agents over the bound to agents with room; `Err` with the reason and the fix
+    /// when agents × the bound is too small.
+    fn fit(&self, case: &Case) -> Result<Option<Case>, String> {
+        let need = chats_per_agent(case);
+        let total: usize = need.values().sum();
+        let n = self.agents.len();
+        let room = n * self.per_agent;
+        if total > room {
+            let what = case
+                .exercises
+                .first()
+                .map(|r| format!("{} (case {})", r.as_str(), case.id))
+                .unwrap_or_else(|| format!("case {}", case.id));
+            return Err(format!(
+                "{what} needs {total} chats open at once; {n} agents × {} allow {room}: add agents or raise --max-chats-per-agent",
+                self.per_agent
+            ));
+        }
+        if self.pool.is_some() || need.values().all(|&k| k <= self.per_agent) {
+            return Ok(None);
+        }
+        // Spread: keep each agent's first `per_agent` chats, move the rest to agents
+        // with room, in agent order.
+        let mut load: BTreeMap<String, usize> =
+            self.agents.iter().map(|(a, _)| (a.clone(), 0)).collect();
+        let mut out = case.clone();
+        for s in &mut out.steps {
+            if let Step::OfferChat { agent, .. } = s {
+                let here = load.entry(agent.clone()).or_insert(0);
+                if *here < self.per_agent {
+                    *here += 1;
+                    continue;
+                }
+                if let Some((other, l)) = load.iter_mut().find(|(_, l)| **l < self.per_agent) {
+                    *l += 1;
+                    *agent = other.clone();
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Waits for room for every chat the case opens; the permits free the room when
+    /// dropped (after the case's clean-up).
+    async fn reserve(&self, case: &Case) -> Vec<tokio::sync::OwnedSemaphorePermit> {
+        let need = chats_per_agent(case);
+        let mut permits = Vec::new();
+        if let Some(pool) = &self.pool {
+            let total: usize = need.values().sum();
+            if total > 0
+                && let Ok(p) = pool.clone().acquire_many_owned(total as u32).await
+            {
+                permits.push(p);
+            }
+            return permits;
+        }
+        // In one fixed (agent name) order, so two cases never wait on each other.
+        for (agent, k) in need {
+            if let Some((_, sem)) = self.agents.iter().find(|(a, _)| *a == agent)
+                && let Ok(p) = sem.clone().acquire_many_owned(k as u32).await
+            {
+                permits.push(p);
+            }
+        }
+        permits
+    }
 }
 
 pub use crate::check::notification_chat_id;
@@ -164,7 +259,26 @@ impl Env {
             run_rec,
             shapes: SchemaShapes(schemas),
             provisioned: Default::default(),
+            capacity: None,
         })
+    }
+
+    /// Bounds the chats the harness holds open per agent (SPEC §6.9); `None` or 0:
+    /// unbounded.
+    pub fn set_capacity(&mut self, max_chats_per_agent: Option<usize>) {
+        self.capacity = max_chats_per_agent.filter(|&n| n > 0).map(|per_agent| {
+            let pooled = self.provisioner.mode_name() == "customer-api";
+            Capacity {
+                per_agent,
+                agents: self
+                    .agents
+                    .iter()
+                    .map(|a| (a.user().to_string(), Arc::new(Semaphore::new(per_agent))))
+                    .collect(),
+                pool: pooled
+                    .then(|| Arc::new(Semaphore::new(per_agent * self.agents.len().max(1)))),
+            }
+        });
     }
 
     /// Agent user names, in order.
@@ -218,6 +332,28 @@ impl Env {
     /// Runs `case` once and judges its history.
     pub async fn run_case(&self, case: &Case) -> CaseOutcome {
         let started = Instant::now();
+        let fitted = match self.capacity.as_ref().map(|c| c.fit(case)) {
+            Some(Err(reason)) => {
+                let findings: Vec<Finding> = case
+                    .exercises
+                    .iter()
+                    .map(|r| Finding::error(*r, reason.clone()))
+                    .collect();
+                return CaseOutcome {
+                    history: History::default(),
+                    findings,
+                    verdict: Verdict::Error,
+                    duration: started.elapsed(),
+                };
+            }
+            Some(Ok(c)) => c,
+            None => None,
+        };
+        let case = fitted.as_ref().unwrap_or(case);
+        let _room = match &self.capacity {
+            Some(c) => c.reserve(case).await,
+            None => Vec::new(),
+        };
         let history = self.record_case(case).await;
         let findings = check::judge(&history, &self.check, &self.shapes);
         let verdict = check::fold(findings.iter().map(|f| &f.verdict));
@@ -290,8 +426,8 @@ impl Env {
         for o in st.bound.values() {
             self.provisioner.teardown(&rec, o).await;
         }
-        let mut run = self.run_rec.events_since(from);
-        run.truncate(cut.saturating_sub(from));
+        let ids: Vec<&str> = st.chats.iter().map(String::as_str).collect();
+        let run = self.run_rec.notifications_about(&ids, from, cut);
         merge_histories(rec.snapshot(), run, &st.chats)
     }
 
@@ -305,8 +441,7 @@ impl Env {
                 self.complete_chat(agent, &o.chat_id, t.and_then(|t| t.state))
                     .await;
             }
-            if self.provisioner.mode_name() == "customer-api"
-                && !t.is_some_and(|t| t.customer_left)
+            if self.provisioner.mode_name() == "customer-api" && !t.is_some_and(|t| t.customer_left)
             {
                 let _ = self.provisioner.customer_leaves(&self.run_rec, o).await;
             }
@@ -396,11 +531,29 @@ impl Env {
         match step {
             Step::OfferChat { chat, agent } => {
                 let nickname = format!("Customer {chat}");
-                let o = self
-                    .provisioner
-                    .offer_chat(rec, &self.run_rec, chat, agent, &nickname)
-                    .await
-                    .map_err(|e| StepError::from_target(&format!("provisioning chat {chat}"), e))?;
+                let asked = Instant::now();
+                let o = loop {
+                    match self
+                        .provisioner
+                        .offer_chat(rec, &self.run_rec, chat, agent, &nickname)
+                        .await
+                    {
+                        Ok(o) => break o,
+                        // SPEC §6.9: 409 is "agent at capacity: retry later".
+                        Err(e)
+                            if crate::client::provision::is_at_capacity(&e)
+                                && asked.elapsed() < self.check.deadline =>
+                        {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        Err(e) => {
+                            return Err(StepError::from_target(
+                                &format!("provisioning chat {chat}"),
+                                e,
+                            ));
+                        }
+                    }
+                };
                 if let Ok(mut g) = self.provisioned.lock() {
                     g.insert(o.chat_id.clone());
                 }
@@ -565,7 +718,7 @@ impl Env {
             let left = self.check.deadline.saturating_sub(p.since.elapsed());
             let got = self
                 .run_rec
-                .wait_for(from, left, |e| match &e.kind {
+                .wait_for_chats(&[p.chat_id.as_str()], from, left, |e| match &e.kind {
                     EventKind::Notification { data, .. } => {
                         notification_chat_id(data) == Some(p.chat_id.as_str())
                             && data.pointer("/chat/state").and_then(Value::as_str) == Some(p.state)
@@ -591,12 +744,14 @@ impl Env {
         let started = Instant::now();
         let quiet = self.check.quiet_window;
         let bound = self.check.deadline.max(quiet * 2);
+        let ids: Vec<&str> = st.chats.iter().map(String::as_str).collect();
         let reached = loop {
             let n = self.run_rec.len();
             let got = self
                 .run_rec
-                .wait_for(n, quiet, |e| {
-                    notification_about(e, &st.chats).is_some_and(|d| !crate::history::is_typing_only(d))
+                .wait_for_chats(&ids, n, quiet, |e| {
+                    notification_about(e, &st.chats)
+                        .is_some_and(|d| !crate::history::is_typing_only(d))
                 })
                 .await;
             if got.is_none() {
@@ -663,7 +818,10 @@ fn follow(
         );
     };
     let Some(state) = known else {
-        return (Some(None), Some(format!("{name} on a chat in an unknown state")));
+        return (
+            Some(None),
+            Some(format!("{name} on a chat in an unknown state")),
+        );
     };
     let credentials_ok = match auth {
         AuthVariant::Normal => true,
@@ -692,7 +850,6 @@ fn follow(
     });
     (update, diverged)
 }
-
 
 /// Why a step could not be carried out.
 enum StepError {
