@@ -163,6 +163,13 @@ impl TargetArgs {
         if self.fault.is_some() && self.target.is_some() {
             return Err("--fault only applies to the embedded server (no --target)".into());
         }
+        if let Some(f) = &self.fault
+            && !crate::server::faults::faults().iter().any(|i| i.name == f)
+        {
+            return Err(format!(
+                "--fault {f}: no such fault (see `gws-conform serve --list-faults`)"
+            ));
+        }
         if let Some(t) = &self.target
             && !(t.starts_with("http://") || t.starts_with("https://"))
         {
@@ -309,6 +316,10 @@ pub fn main(args: RunArgs) -> i32 {
         },
         None => None,
     };
+    if let Err(e) = check_writable(&args.t.reports) {
+        eprintln!("error: --reports {}: {e}", args.t.reports.display());
+        return exit::USAGE;
+    }
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -351,6 +362,15 @@ pub fn main(args: RunArgs) -> i32 {
         return exit::HARNESS;
     }
     r.exit_code
+}
+
+/// Whether reports can be written under `dir` (checked before a run, not after it).
+fn check_writable(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create it: {e}"))?;
+    let probe = dir.join(format!(".gws-conform-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| format!("not writable: {e}"))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Writes one normalized transcript per case into `dir`.
