@@ -354,7 +354,7 @@ async fn run_cases(
                 reports.push(CaseReport {
                     id: "session".into(),
                     seed: s.seed,
-                    exercises: vec![ReqId::Ntf02.into()],
+                    exercises: vec![ReqId::Ntf02],
                     steps: Vec::new(),
                     verdict: Verdict::Fail,
                     findings: session,
@@ -457,7 +457,6 @@ async fn run_cases(
         let wanted = fresh[0];
         let env_ref = &env;
         let (small, used) = shrink::shrink(case, budget, |c| {
-            let wanted = wanted.clone();
             async move {
                 // Out of time: refuse further candidates (the best so far is kept).
                 Instant::now() < shrink_until
@@ -496,7 +495,7 @@ async fn run_cases(
     reports.push(CaseReport {
         id: format!("session{shard_suffix}"),
         seed: s.seed,
-        exercises: vec![ReqId::Ntf02.into()],
+        exercises: vec![ReqId::Ntf02],
         steps: Vec::new(),
         verdict,
         history: (verdict == Verdict::Fail || s.keep_histories).then(|| env.run_history()),
