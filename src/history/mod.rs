@@ -663,4 +663,49 @@ mod tests {
         let none = rec.wait_for(1, Duration::from_millis(20), |_| true).await;
         assert!(none.is_none());
     }
+
+    #[test]
+    fn typing_only_is_only_typing() {
+        use serde_json::json;
+        let typing = json!({"notificationType": "NewMessages", "messages": [
+            {"type": "TypingStarted"}, {"type": "TypingStopped"}]});
+        assert!(is_typing_only(&typing));
+        let text = json!({"notificationType": "NewMessages", "messages": [
+            {"type": "TypingStarted"}, {"type": "Text", "text": "hi"}]});
+        assert!(!is_typing_only(&text));
+        assert!(!is_typing_only(
+            &json!({"notificationType": "NewMessages", "messages": []})
+        ));
+        assert!(!is_typing_only(
+            &json!({"notificationType": "StatusChange", "chat": {"id": "a"}})
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_chat_waiter_sees_only_its_chat() {
+        use serde_json::json;
+        let rec = Recorder::new();
+        let note = |id: &str| EventKind::Notification {
+            agent: "a".into(),
+            channel: "/v2/me/chats".into(),
+            data: json!({"chat": {"id": id}}),
+        };
+        rec.record("bayeux:a", note("other"));
+        let none = rec
+            .wait_for_chats(&["mine"], 0, Duration::from_millis(20), |_| true)
+            .await;
+        assert!(none.is_none());
+        let r2 = rec.clone();
+        let h = tokio::spawn(async move {
+            r2.wait_for_chats(&["mine"], 0, Duration::from_secs(5), |_| true)
+                .await
+        });
+        tokio::task::yield_now().await;
+        rec.record("bayeux:a", note("mine"));
+        let got = h.await.unwrap().expect("woken by its chat");
+        assert_eq!(got.seq, 1);
+        let about = rec.notifications_about(&["mine", "other"], 0, 2);
+        assert_eq!(about.len(), 2);
+        assert!(rec.notifications_about(&["mine"], 0, 1).is_empty());
+    }
 }
