@@ -323,3 +323,45 @@ fn no_secret_reaches_any_output() {
         }
     }
 }
+
+#[test]
+fn an_unknown_fault_is_a_usage_error_that_writes_nothing() {
+    let dir = tmpdir("unknown-fault");
+    let reports = dir.join("reports");
+    let out = run(
+        &[
+            "run",
+            "--fault",
+            "no-such-fault",
+            "--reports",
+            reports.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-fault"));
+    assert!(
+        !reports.exists(),
+        "a usage error wrote {}",
+        reports.display()
+    );
+}
+
+#[test]
+fn an_unwritable_reports_folder_is_refused_before_the_run() {
+    let dir = tmpdir("unwritable-reports");
+    let file = dir.join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let reports = file.join("reports");
+    let out = run(&["run", "--reports", reports.to_str().unwrap()], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--reports"), "{err}");
+    // Refused before the run: no case ran (no seed line is printed before the check).
+    assert!(!err.contains("re-run with --seed"), "{err}");
+}

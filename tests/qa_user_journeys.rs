@@ -392,7 +392,7 @@ fn curl_script_prints_the_notifications_and_shows_the_out_of_order_completed() {
 
 /// SPEC §5 baselines: a waiver of the failing CMP-21 turns exit 1 into 0 and shows
 /// Waived in the summary, report.json, JUnit and HTML; an expired waiver fails the run;
-/// a waiver of a passing requirement (CMP-13) is reported unused, one of a requirement
+/// a waiver of a passing requirement (NTF-02) is reported unused, one of a requirement
 /// the run did not exercise (CMP-12, outside --only) is not.
 #[test]
 fn baseline_waives_the_failure_an_expired_one_fails_and_unused_ones_are_named() {
@@ -401,7 +401,7 @@ fn baseline_waives_the_failure_an_expired_one_fails_and_unused_ones_are_named() 
     std::fs::write(
         &good,
         "[[waive]]\nid = \"CMP-21\"\nreason = \"ticket QA-1\"\nexpires = \"2099-12-31\"\n\
-         [[waive]]\nid = \"CMP-13\"\nreason = \"stale\"\n\
+         [[waive]]\nid = \"NTF-02\"\nreason = \"stale\"\n\
          [[waive]]\nid = \"CMP-12\"\nreason = \"not run here\"\n",
     )
     .unwrap();
@@ -433,8 +433,11 @@ fn baseline_waives_the_failure_an_expired_one_fails_and_unused_ones_are_named() 
     let r = report_json(&dir.join("report.json"));
     let rows = verdicts(&r);
     assert!(rows.contains(&("CMP-21".into(), "waived".into(), false)));
+    // SPEC §6.11: the other agent's accepted Complete is the case's first divergence;
+    // its later steps (the owner's Complete, CMP-13) are not run: the passing
+    // requirement whose waiver is unused is NTF-02.
     assert!(
-        rows.contains(&("CMP-13".into(), "pass".into(), true)),
+        rows.contains(&("NTF-02".into(), "pass".into(), true)),
         "{rows:?}"
     );
     assert!(

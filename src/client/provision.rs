@@ -108,6 +108,13 @@ enum Mode {
 /// The `userData` key that ties a customer-api chat to the agent's `Invited` notification.
 pub const TAG_KEY: &str = "gwsConformTag";
 
+/// True when a provisioning error is a provider-state `chat offered` answered with HTTP
+/// 409: the agent is at capacity, retry later (SPEC §6.9), never a failure.
+pub fn is_at_capacity(e: &HarnessError) -> bool {
+    let m = e.message();
+    m.contains("\"chat offered\"") && m.contains(": HTTP 409")
+}
+
 /// What an `inspect` records when the provider does not support it.
 const NOT_OBSERVABLE: &str = "not observable: provider answers";
 

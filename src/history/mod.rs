@@ -301,9 +301,43 @@ impl History {
     }
 }
 
+/// True for a notification the checker does not judge and that must never break a quiet
+/// window (SPEC §6.10): a `NewMessages` (or `MessageLogUpdated`) whose messages are all
+/// typing notices (`TypingStarted`/`TypingStopped`). An empty message list is not
+/// typing-only.
+pub fn is_typing_only(data: &Value) -> bool {
+    let kind = data
+        .get("notificationType")
+        .or_else(|| data.get("messageType"))
+        .and_then(Value::as_str);
+    if !matches!(kind, Some("NewMessages") | Some("MessageLogUpdated")) {
+        return false;
+    }
+    let Some(msgs) = data.get("messages").and_then(Value::as_array) else {
+        return false;
+    };
+    !msgs.is_empty()
+        && msgs.iter().all(|m| {
+            matches!(
+                m.get("type").and_then(Value::as_str),
+                Some("TypingStarted") | Some("TypingStopped")
+            )
+        })
+}
+
+/// The notifications about one chat: their indexes in the recorder, and a wake-up for
+/// the waiters of that chat only.
+#[derive(Debug, Default)]
+struct ChatLog {
+    idx: Vec<usize>,
+    notify: Arc<tokio::sync::Notify>,
+}
+
 #[derive(Debug)]
 struct Inner {
     events: Vec<Event>,
+    /// Notifications routed by chat id (`crate::check::notification_chat_id`).
+    by_chat: std::collections::HashMap<String, ChatLog>,
     stream_seqs: std::collections::HashMap<String, u64>,
     next_req: u64,
     step: Option<usize>,
@@ -330,6 +364,7 @@ impl Recorder {
         Recorder {
             inner: Arc::new(Mutex::new(Inner {
                 events: Vec::new(),
+                by_chat: Default::default(),
                 stream_seqs: Default::default(),
                 next_req: 0,
                 step: None,
@@ -393,6 +428,13 @@ impl Recorder {
             let stream_seq = *ss;
             *ss += 1;
             let step = g.step;
+            if let EventKind::Notification { data, .. } = &kind
+                && let Some(id) = crate::check::notification_chat_id(data)
+            {
+                let log = g.by_chat.entry(id.to_string()).or_default();
+                log.idx.push(seq as usize);
+                log.notify.notify_waiters();
+            }
             g.events.push(Event {
                 seq,
                 t_us,
@@ -465,6 +507,92 @@ impl Recorder {
         }
     }
 
+    /// Waits until a notification about one of `chats`, recorded at index `from` or
+    /// later, satisfies `pred`, or `timeout` passes. Only the notifications of those
+    /// chats are looked at, and only their recording wakes this waiter.
+    pub async fn wait_for_chats(
+        &self,
+        chats: &[&str],
+        from: usize,
+        timeout: Duration,
+        mut pred: impl FnMut(&Event) -> bool,
+    ) -> Option<Event> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let notifies: Vec<Arc<tokio::sync::Notify>> = {
+            let mut g = self.lock();
+            chats
+                .iter()
+                .map(|c| g.by_chat.entry(c.to_string()).or_default().notify.clone())
+                .collect()
+        };
+        let mut checked = from;
+        loop {
+            let mut wakes: Vec<_> = notifies.iter().map(|n| Box::pin(n.notified())).collect();
+            for w in &mut wakes {
+                w.as_mut().enable();
+            }
+            {
+                let g = self.lock();
+                for c in chats {
+                    if let Some(log) = g.by_chat.get(*c) {
+                        let start = log.idx.partition_point(|&i| i < checked);
+                        if let Some(e) = log.idx[start..]
+                            .iter()
+                            .filter_map(|&i| g.events.get(i))
+                            .find(|e| pred(e))
+                        {
+                            return Some(e.clone());
+                        }
+                    }
+                }
+                checked = g.events.len().max(checked);
+            }
+            if wakes.is_empty() {
+                tokio::time::sleep_until(deadline).await;
+                return None;
+            }
+            if tokio::time::timeout_at(deadline, futures_util::future::select_all(wakes))
+                .await
+                .is_err()
+            {
+                let g = self.lock();
+                for c in chats {
+                    if let Some(log) = g.by_chat.get(*c) {
+                        let start = log.idx.partition_point(|&i| i < checked);
+                        if let Some(e) = log.idx[start..]
+                            .iter()
+                            .filter_map(|&i| g.events.get(i))
+                            .find(|e| pred(e))
+                        {
+                            return Some(e.clone());
+                        }
+                    }
+                }
+                return None;
+            }
+        }
+    }
+
+    /// Copies of the notifications about `chats` recorded at indexes `from..to`, in
+    /// recording order (without copying anything else of the run).
+    pub fn notifications_about(&self, chats: &[&str], from: usize, to: usize) -> Vec<Event> {
+        let g = self.lock();
+        let mut idx: Vec<usize> = chats
+            .iter()
+            .filter_map(|c| g.by_chat.get(*c))
+            .flat_map(|log| {
+                let a = log.idx.partition_point(|&i| i < from);
+                let b = log.idx.partition_point(|&i| i < to);
+                log.idx[a..b].iter().copied()
+            })
+            .collect();
+        idx.sort_unstable();
+        idx.dedup();
+        idx.into_iter()
+            .filter_map(|i| g.events.get(i).cloned())
+            .collect()
+    }
+
     /// The history recorded so far.
     pub fn snapshot(&self) -> History {
         History {
@@ -534,5 +662,50 @@ mod tests {
         assert!(got.is_some());
         let none = rec.wait_for(1, Duration::from_millis(20), |_| true).await;
         assert!(none.is_none());
+    }
+
+    #[test]
+    fn typing_only_is_only_typing() {
+        use serde_json::json;
+        let typing = json!({"notificationType": "NewMessages", "messages": [
+            {"type": "TypingStarted"}, {"type": "TypingStopped"}]});
+        assert!(is_typing_only(&typing));
+        let text = json!({"notificationType": "NewMessages", "messages": [
+            {"type": "TypingStarted"}, {"type": "Text", "text": "hi"}]});
+        assert!(!is_typing_only(&text));
+        assert!(!is_typing_only(
+            &json!({"notificationType": "NewMessages", "messages": []})
+        ));
+        assert!(!is_typing_only(
+            &json!({"notificationType": "StatusChange", "chat": {"id": "a"}})
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_chat_waiter_sees_only_its_chat() {
+        use serde_json::json;
+        let rec = Recorder::new();
+        let note = |id: &str| EventKind::Notification {
+            agent: "a".into(),
+            channel: "/v2/me/chats".into(),
+            data: json!({"chat": {"id": id}}),
+        };
+        rec.record("bayeux:a", note("other"));
+        let none = rec
+            .wait_for_chats(&["mine"], 0, Duration::from_millis(20), |_| true)
+            .await;
+        assert!(none.is_none());
+        let r2 = rec.clone();
+        let h = tokio::spawn(async move {
+            r2.wait_for_chats(&["mine"], 0, Duration::from_secs(5), |_| true)
+                .await
+        });
+        tokio::task::yield_now().await;
+        rec.record("bayeux:a", note("mine"));
+        let got = h.await.unwrap().expect("woken by its chat");
+        assert_eq!(got.seq, 1);
+        let about = rec.notifications_about(&["mine", "other"], 0, 2);
+        assert_eq!(about.len(), 2);
+        assert!(rec.notifications_about(&["mine"], 0, 1).is_empty());
     }
 }

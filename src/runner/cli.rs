@@ -121,9 +121,14 @@ pub struct RunArgs {
     /// Only the cases exercising these requirement ids (e.g. CMP-04).
     #[arg(long, env = "GWS_ONLY", value_delimiter = ',')]
     pub only: Vec<String>,
-    /// Cases run at once.
-    #[arg(long, env = "GWS_CONCURRENCY", default_value_t = 4)]
-    pub concurrency: usize,
+    /// At most this many cases at once (default: no fixed bound; what the target can
+    /// take, agents × --max-chats-per-agent, bounds it).
+    #[arg(long, env = "GWS_CONCURRENCY")]
+    pub concurrency: Option<usize>,
+    /// At most this many chats open per agent at once; the harness waits for room
+    /// (default 3 against --target; unbounded against the embedded server; 0: unbounded).
+    #[arg(long, env = "GWS_MAX_CHATS_PER_AGENT")]
+    pub max_chats_per_agent: Option<usize>,
     /// Re-runs allowed for shrinking failing cases.
     #[arg(long, env = "GWS_SHRINK_BUDGET", default_value_t = 60)]
     pub shrink_budget: usize,
@@ -359,6 +364,10 @@ pub fn main(args: RunArgs) -> i32 {
         },
         None => None,
     };
+    if let Err(e) = check_writable(&args.t.reports) {
+        eprintln!("error: --reports {}: {e}", args.t.reports.display());
+        return exit::USAGE;
+    }
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -370,7 +379,8 @@ pub fn main(args: RunArgs) -> i32 {
     s.strict = args.strict;
     s.shard = args.shard;
     s.only = args.only.clone();
-    s.concurrency = args.concurrency.max(1);
+    s.concurrency = args.concurrency.map(|c| c.max(1)).unwrap_or(0);
+    s.max_chats_per_agent = args.max_chats_per_agent;
     s.shrink_budget = args.shrink_budget;
     s.keep_histories = args.snapshot_dir.is_some();
     eprintln!(
@@ -410,6 +420,15 @@ pub fn main(args: RunArgs) -> i32 {
         return exit::HARNESS;
     }
     r.exit_code
+}
+
+/// Whether reports can be written under `dir` (checked before a run, not after it).
+fn check_writable(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create it: {e}"))?;
+    let probe = dir.join(format!(".gws-conform-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| format!("not writable: {e}"))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Writes one normalized transcript per case into `dir`.

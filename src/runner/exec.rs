@@ -12,13 +12,16 @@ use crate::client::{
     Provisioning, TargetConfig,
 };
 use crate::history::{AuthVariant, Body, ChatRef, Event, EventKind, History, Recorder, Step};
+use crate::model::{self, ChatState, Classified, OpName, Operation};
 use crate::runner::cases::Case;
 use crate::schema::Schemas;
 use crate::spec::ReqId;
 use futures_util::future::join_all;
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 
 /// The chat channel the harness listens on.
 pub const CHATS_CHANNEL: &str = "/v2/me/chats";
@@ -76,6 +79,101 @@ pub struct Env {
     provisioner: Provisioner,
     run_rec: Recorder,
     shapes: SchemaShapes,
+    /// Every agent-side chat id the run provisioned (for the end-of-run sweep).
+    provisioned: std::sync::Mutex<BTreeSet<String>>,
+    /// The bound on open chats per agent (SPEC §6.9), when there is one.
+    capacity: Option<Capacity>,
+}
+
+/// Room for open chats: a fair (first come, first served) semaphore per agent holding
+/// `per_agent` permits, or one pool of agents × `per_agent` when the target routes chats
+/// itself (customer-api).
+struct Capacity {
+    per_agent: usize,
+    agents: Vec<(String, Arc<Semaphore>)>,
+    pool: Option<Arc<Semaphore>>,
+}
+
+/// Open chats a case holds per agent: one per `OfferChat` (chats stay open until the
+/// case's clean-up).
+fn chats_per_agent(case: &Case) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for s in &case.steps {
+        if let Step::OfferChat { agent, .. } = s {
+            *m.entry(agent.clone()).or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+impl Capacity {
+    /// The case as it can run within the bound: unchanged, or with chats moved from
+    /// agents over the bound to agents with room; `Err` with the reason and the fix
+    /// when agents × the bound is too small.
+    fn fit(&self, case: &Case) -> Result<Option<Case>, String> {
+        let need = chats_per_agent(case);
+        let total: usize = need.values().sum();
+        let n = self.agents.len();
+        let room = n * self.per_agent;
+        if total > room {
+            let what = case
+                .exercises
+                .first()
+                .map(|r| format!("{} (case {})", r.as_str(), case.id))
+                .unwrap_or_else(|| format!("case {}", case.id));
+            return Err(format!(
+                "{what} needs {total} chats open at once; {n} agents × {} allow {room}: add agents or raise --max-chats-per-agent",
+                self.per_agent
+            ));
+        }
+        if self.pool.is_some() || need.values().all(|&k| k <= self.per_agent) {
+            return Ok(None);
+        }
+        // Spread: keep each agent's first `per_agent` chats, move the rest to agents
+        // with room, in agent order.
+        let mut load: BTreeMap<String, usize> =
+            self.agents.iter().map(|(a, _)| (a.clone(), 0)).collect();
+        let mut out = case.clone();
+        for s in &mut out.steps {
+            if let Step::OfferChat { agent, .. } = s {
+                let here = load.entry(agent.clone()).or_insert(0);
+                if *here < self.per_agent {
+                    *here += 1;
+                    continue;
+                }
+                if let Some((other, l)) = load.iter_mut().find(|(_, l)| **l < self.per_agent) {
+                    *l += 1;
+                    *agent = other.clone();
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Waits for room for every chat the case opens; the permits free the room when
+    /// dropped (after the case's clean-up).
+    async fn reserve(&self, case: &Case) -> Vec<tokio::sync::OwnedSemaphorePermit> {
+        let need = chats_per_agent(case);
+        let mut permits = Vec::new();
+        if let Some(pool) = &self.pool {
+            let total: usize = need.values().sum();
+            if total > 0
+                && let Ok(p) = pool.clone().acquire_many_owned(total as u32).await
+            {
+                permits.push(p);
+            }
+            return permits;
+        }
+        // In one fixed (agent name) order, so two cases never wait on each other.
+        for (agent, k) in need {
+            if let Some((_, sem)) = self.agents.iter().find(|(a, _)| *a == agent)
+                && let Ok(p) = sem.clone().acquire_many_owned(k as u32).await
+            {
+                permits.push(p);
+            }
+        }
+        permits
+    }
 }
 
 pub use crate::check::notification_chat_id;
@@ -157,7 +255,27 @@ impl Env {
             provisioner,
             run_rec,
             shapes: SchemaShapes(schemas),
+            provisioned: Default::default(),
+            capacity: None,
         })
+    }
+
+    /// Bounds the chats the harness holds open per agent (SPEC §6.9); `None` or 0:
+    /// unbounded.
+    pub fn set_capacity(&mut self, max_chats_per_agent: Option<usize>) {
+        self.capacity = max_chats_per_agent.filter(|&n| n > 0).map(|per_agent| {
+            let pooled = self.provisioner.mode_name() == "customer-api";
+            Capacity {
+                per_agent,
+                agents: self
+                    .agents
+                    .iter()
+                    .map(|a| (a.user().to_string(), Arc::new(Semaphore::new(per_agent))))
+                    .collect(),
+                pool: pooled
+                    .then(|| Arc::new(Semaphore::new(per_agent * self.agents.len().max(1)))),
+            }
+        });
     }
 
     /// Agent user names, in order.
@@ -196,8 +314,10 @@ impl Env {
         self.agents.iter().find(|a| a.user() == user)
     }
 
-    /// Ends the Bayeux sessions and sets the agents NotReady.
+    /// Completes what the run left open, ends the Bayeux sessions and sets the agents
+    /// NotReady.
     pub async fn close(self) {
+        self.sweep().await;
         for h in self.bayeux {
             h.stop().await;
         }
@@ -209,6 +329,28 @@ impl Env {
     /// Runs `case` once and judges its history.
     pub async fn run_case(&self, case: &Case) -> CaseOutcome {
         let started = Instant::now();
+        let fitted = match self.capacity.as_ref().map(|c| c.fit(case)) {
+            Some(Err(reason)) => {
+                let findings: Vec<Finding> = case
+                    .exercises
+                    .iter()
+                    .map(|r| Finding::error(*r, reason.clone()))
+                    .collect();
+                return CaseOutcome {
+                    history: History::default(),
+                    findings,
+                    verdict: Verdict::Error,
+                    duration: started.elapsed(),
+                };
+            }
+            Some(Ok(c)) => c,
+            None => None,
+        };
+        let case = fitted.as_ref().unwrap_or(case);
+        let _room = match &self.capacity {
+            Some(c) => c.reserve(case).await,
+            None => Vec::new(),
+        };
         let history = self.record_case(case).await;
         let findings = check::judge(&history, &self.check, &self.shapes);
         let verdict = check::fold(findings.iter().map(|f| &f.verdict));
@@ -240,11 +382,7 @@ impl Env {
                 },
             );
         }
-        let mut st = CaseState {
-            bound: HashMap::new(),
-            chats: BTreeSet::new(),
-            pending: Vec::new(),
-        };
+        let mut st = CaseState::default();
         let mut settled_last = false;
         for (i, step) in case.steps.iter().enumerate() {
             rec.set_step(Some(i));
@@ -264,16 +402,120 @@ impl Env {
                 rec.record("runner", kind);
                 break;
             }
-            self.await_pending(from, &mut st).await;
+            if let Some(why) = self.await_pending(from, &mut st).await {
+                st.diverged.get_or_insert(why);
+            }
+            // SPEC §6.11: the first divergence from the model ends the case; what it
+            // did is the checker's to judge, the rest is not run.
+            if st.diverged.is_some() {
+                settled_last = false;
+                break;
+            }
         }
         if !settled_last {
             self.settle(&rec, from, &mut st).await;
         }
         rec.set_step(None);
+        // The case's history ends here: clean-up is recorded on the run recorder only,
+        // where no case is judged (its notifications arrive after the cut).
+        let cut = self.run_rec.len();
+        self.clean_up(&st).await;
         for o in st.bound.values() {
             self.provisioner.teardown(&rec, o).await;
         }
-        merge_histories(rec.snapshot(), self.run_rec.events_since(from), &st.chats)
+        let ids: Vec<&str> = st.chats.iter().map(String::as_str).collect();
+        let run = self.run_rec.notifications_about(&ids, from, cut);
+        merge_histories(rec.snapshot(), run, &st.chats)
+    }
+
+    /// Leaves nothing open (SPEC §6.9): every chat the case provisioned ends Completed
+    /// (Accept first when it is still Invited), and in customer-api mode the customer
+    /// leaves too. Best effort; recorded on the run recorder, never judged.
+    async fn clean_up(&self, st: &CaseState) {
+        for o in st.bound.values() {
+            let t = st.tracked.get(&o.chat_id);
+            if let Some(agent) = self.agent(&o.agent) {
+                self.complete_chat(agent, &o.chat_id, t.and_then(|t| t.state))
+                    .await;
+            }
+            if self.provisioner.mode_name() == "customer-api" && !t.is_some_and(|t| t.customer_left)
+            {
+                let _ = self.provisioner.customer_leaves(&self.run_rec, o).await;
+            }
+        }
+    }
+
+    /// Brings one chat to Completed from `state` (`None`: not known).
+    async fn complete_chat(&self, agent: &AgentClient, chat_id: &str, state: Option<ChatState>) {
+        let rec = &self.run_rec;
+        let post = |op: &str| {
+            let body = Body::Json(serde_json::json!({ "operationName": op }));
+            async move {
+                let o = agent
+                    .post_chat(rec, chat_id, &body, AuthVariant::Normal, None)
+                    .await;
+                status_code_zero(&o)
+            }
+        };
+        match state {
+            Some(ChatState::Completed) => {}
+            Some(ChatState::Invited) => {
+                if post("Accept").await {
+                    post("Complete").await;
+                } else {
+                    // Maybe no longer Invited after all.
+                    post("Complete").await;
+                }
+            }
+            _ => {
+                if !post("Complete").await && post("Accept").await {
+                    post("Complete").await;
+                }
+            }
+        }
+    }
+
+    /// At the end of a run: completes every chat the run provisioned that the target
+    /// still lists as open for an agent (`GET /api/v2/me/chats`).
+    async fn sweep(&self) {
+        let provisioned = self
+            .provisioned
+            .lock()
+            .map(|g| g.clone())
+            .unwrap_or_default();
+        for a in &self.agents {
+            let listed = a.get(&self.run_rec, "/api/v2/me/chats").await;
+            let Some(chats) = listed
+                .json()
+                .and_then(|v| v.get("chats"))
+                .and_then(Value::as_array)
+            else {
+                continue;
+            };
+            for c in chats {
+                let Some(id) = c.get("id").and_then(|v| match v {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                }) else {
+                    continue;
+                };
+                let ours = provisioned.contains(&id)
+                    || c.pointer(&format!("/userData/{}", crate::client::provision::TAG_KEY))
+                        .is_some();
+                if !ours {
+                    continue;
+                }
+                let state = match c.get("state").and_then(Value::as_str) {
+                    Some("Invited") => Some(ChatState::Invited),
+                    Some("Chatting") => Some(ChatState::Chatting),
+                    Some("LeftChat") => Some(ChatState::LeftChat),
+                    Some("Completed") => continue,
+                    _ => None,
+                };
+                self.complete_chat(a, &id, state).await;
+            }
+        }
     }
 
     async fn run_step(
@@ -286,45 +528,82 @@ impl Env {
         match step {
             Step::OfferChat { chat, agent } => {
                 let nickname = format!("Customer {chat}");
-                let o = self
-                    .provisioner
-                    .offer_chat(rec, &self.run_rec, chat, agent, &nickname)
-                    .await
-                    .map_err(|e| StepError::from_target("provisioning chat {chat}", e))?;
+                let asked = Instant::now();
+                let o = loop {
+                    match self
+                        .provisioner
+                        .offer_chat(rec, &self.run_rec, chat, agent, &nickname)
+                        .await
+                    {
+                        Ok(o) => break o,
+                        // SPEC §6.9: 409 is "agent at capacity: retry later".
+                        Err(e)
+                            if crate::client::provision::is_at_capacity(&e)
+                                && asked.elapsed() < self.check.deadline =>
+                        {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        Err(e) => {
+                            return Err(StepError::from_target(
+                                &format!("provisioning chat {chat}"),
+                                e,
+                            ));
+                        }
+                    }
+                };
+                if let Ok(mut g) = self.provisioned.lock() {
+                    g.insert(o.chat_id.clone());
+                }
                 st.chats.insert(o.chat_id.clone());
                 st.pending.push(Pending {
                     chat_id: o.chat_id.clone(),
                     state: "Invited",
                     since: Instant::now(),
                 });
+                st.tracked.insert(
+                    o.chat_id.clone(),
+                    Tracked {
+                        state: Some(ChatState::Invited),
+                        customer_left: false,
+                    },
+                );
                 st.bound.insert(chat.clone(), o);
                 Ok(())
             }
             Step::AgentPost { .. } => {
-                self.post(rec, step, None, st)
+                let posted = self
+                    .post_only(rec, step, None, st)
                     .await
                     .map_err(StepError::Harness)?;
+                st.apply(posted, true);
                 Ok(())
             }
             Step::Concurrent { steps } => {
-                let snapshot = CaseState {
-                    bound: st.bound.clone(),
-                    chats: st.chats.clone(),
-                    pending: Vec::new(),
-                };
                 let mut futs = Vec::new();
+                let mut ids: Vec<Option<String>> = Vec::new();
                 for (j, inner) in steps.iter().enumerate() {
                     if !matches!(inner, Step::AgentPost { .. }) {
                         return Err(StepError::Harness(format!(
                             "a Concurrent step may only hold agent requests (part {j} is not)"
                         )));
                     }
-                    futs.push(self.post_only(rec, inner, Some(j), &snapshot));
-                }
-                for r in join_all(futs).await {
-                    if let Some(p) = r.map_err(StepError::Harness)? {
-                        st.pending.push(p);
+                    if let Step::AgentPost {
+                        chat: ChatRef::Alias(a),
+                        ..
+                    } = inner
+                    {
+                        ids.push(st.bound.get(a).map(|o| o.chat_id.clone()));
                     }
+                    futs.push(self.post_only(rec, inner, Some(j), st));
+                }
+                // Two requests on one chat at once: the model cannot say which wins.
+                let distinct = ids.iter().collect::<BTreeSet<_>>().len() == ids.len();
+                let mut results = Vec::new();
+                for r in join_all(futs).await {
+                    results.push(r.map_err(StepError::Harness)?);
+                }
+                for p in results {
+                    st.apply(p, distinct);
                 }
                 Ok(())
             }
@@ -333,21 +612,24 @@ impl Env {
                 self.provisioner
                     .customer_sends(rec, o, text)
                     .await
-                    .map_err(|e| StepError::from_target("customer message on {chat}", e))
+                    .map_err(|e| StepError::from_target(&format!("customer message on {chat}"), e))
             }
             Step::CustomerLeaves { chat } => {
-                let o = st.offered(chat).map_err(StepError::Harness)?;
+                let o = st.offered(chat).map_err(StepError::Harness)?.clone();
+                if let Some(t) = st.tracked.get_mut(&o.chat_id) {
+                    t.customer_left = true;
+                }
                 self.provisioner
-                    .customer_leaves(rec, o)
+                    .customer_leaves(rec, &o)
                     .await
-                    .map_err(|e| StepError::from_target("customer leaving {chat}", e))
+                    .map_err(|e| StepError::from_target(&format!("customer leaving {chat}"), e))
             }
             Step::Inspect { chat } => {
                 let o = st.offered(chat).map_err(StepError::Harness)?;
                 self.provisioner
                     .inspect(rec, o)
                     .await
-                    .map_err(|e| StepError::from_target("inspecting {chat}", e))
+                    .map_err(|e| StepError::from_target(&format!("inspecting {chat}"), e))
             }
             Step::Settle => {
                 self.settle(rec, from, st).await;
@@ -356,27 +638,15 @@ impl Env {
         }
     }
 
-    async fn post(
-        &self,
-        rec: &Recorder,
-        step: &Step,
-        part: Option<usize>,
-        st: &mut CaseState,
-    ) -> Result<(), String> {
-        if let Some(p) = self.post_only(rec, step, part, st).await? {
-            st.pending.push(p);
-        }
-        Ok(())
-    }
-
-    /// Sends one AgentPost; returns the state notification to wait for when it succeeded.
+    /// Sends one AgentPost; says what it did to the chat (by the model, following the
+    /// target) and the state notification to wait for when it succeeded.
     async fn post_only(
         &self,
         rec: &Recorder,
         step: &Step,
         part: Option<usize>,
         st: &CaseState,
-    ) -> Result<Option<Pending>, String> {
+    ) -> Result<Posted, String> {
         let Step::AgentPost {
             chat,
             by_other_agent,
@@ -384,7 +654,7 @@ impl Env {
             body,
         } = step
         else {
-            return Ok(None);
+            return Ok(Posted::default());
         };
         let (owner, chat_id) = match chat {
             ChatRef::Alias(a) => {
@@ -409,27 +679,43 @@ impl Env {
                 .ok_or_else(|| format!("chat owner {owner} is not one of the configured agents"))?
         };
         let outcome = sender.post_chat(rec, &chat_id, body, *auth, part).await;
+        let known = match chat {
+            ChatRef::Alias(_) => Some(st.tracked.get(&chat_id).and_then(|t| t.state)),
+            ChatRef::Unknown(_) => None,
+        };
+        let (update, diverged) = follow(
+            known,
+            *by_other_agent,
+            *auth,
+            sender.uses_csrf(),
+            body,
+            &outcome,
+        );
         let owns = !*by_other_agent && *auth == AuthVariant::Normal;
-        Ok(
-            match (owns && status_code_zero(&outcome), expected_state(body)) {
-                (true, Some(state)) => Some(Pending {
-                    chat_id,
-                    state,
-                    since: Instant::now(),
-                }),
-                _ => None,
-            },
-        )
+        let pending = match (owns && status_code_zero(&outcome), expected_state(body)) {
+            (true, Some(state)) => Some(Pending {
+                chat_id: chat_id.clone(),
+                state,
+                since: Instant::now(),
+            }),
+            _ => None,
+        };
+        Ok(Posted {
+            pending,
+            update: update.map(|s| (chat_id, s)),
+            diverged,
+        })
     }
 
     /// Waits (on events, bounded by the deadline from each request) for the state
-    /// notifications successful operations announced.
-    async fn await_pending(&self, from: usize, st: &mut CaseState) {
+    /// notifications successful operations announced; says which did not come.
+    async fn await_pending(&self, from: usize, st: &mut CaseState) -> Option<String> {
+        let mut missed = None;
         for p in std::mem::take(&mut st.pending) {
             let left = self.check.deadline.saturating_sub(p.since.elapsed());
-            let _ = self
+            let got = self
                 .run_rec
-                .wait_for(from, left, |e| match &e.kind {
+                .wait_for_chats(&[p.chat_id.as_str()], from, left, |e| match &e.kind {
                     EventKind::Notification { data, .. } => {
                         notification_chat_id(data) == Some(p.chat_id.as_str())
                             && data.pointer("/chat/state").and_then(Value::as_str) == Some(p.state)
@@ -437,21 +723,33 @@ impl Env {
                     _ => false,
                 })
                 .await;
+            if got.is_none() && missed.is_none() {
+                missed = Some(format!(
+                    "no StatusChange to {} for chat {} within the deadline",
+                    p.state, p.chat_id
+                ));
+            }
         }
+        missed
     }
 
     /// Waits until nothing about the case's chats arrived for the quiet window (bounded
-    /// by the deadline), and records how that went.
+    /// by the deadline), and records how that went. Notifications the checker does not
+    /// judge (a customer typing) do not break the quiet.
     async fn settle(&self, rec: &Recorder, from: usize, st: &mut CaseState) {
-        self.await_pending(from, st).await;
+        let _ = self.await_pending(from, st).await;
         let started = Instant::now();
         let quiet = self.check.quiet_window;
         let bound = self.check.deadline.max(quiet * 2);
+        let ids: Vec<&str> = st.chats.iter().map(String::as_str).collect();
         let reached = loop {
             let n = self.run_rec.len();
             let got = self
                 .run_rec
-                .wait_for(n, quiet, |e| notification_about(e, &st.chats).is_some())
+                .wait_for_chats(&ids, n, quiet, |e| {
+                    notification_about(e, &st.chats)
+                        .is_some_and(|d| !crate::history::is_typing_only(d))
+                })
                 .await;
             if got.is_none() {
                 break true;
@@ -469,6 +767,85 @@ impl Env {
             },
         );
     }
+}
+
+/// What one agent request did, by the model.
+#[derive(Default)]
+struct Posted {
+    pending: Option<Pending>,
+    /// The chat's state afterwards (`None` inside: no longer known).
+    update: Option<(String, Option<ChatState>)>,
+    /// How the target differed from the model, if it did.
+    diverged: Option<String>,
+}
+
+/// Follows one agent request through the model (SPEC §2, `crate::model`): the chat's
+/// state afterwards (following the target when it acted) and whether the target's
+/// answer differs from the model's. `known`: `None` for an id nobody provisioned,
+/// `Some(None)` for a chat whose state is no longer known.
+fn follow(
+    known: Option<Option<ChatState>>,
+    by_other_agent: bool,
+    auth: AuthVariant,
+    csrf: bool,
+    body: &Body,
+    outcome: &Outcome,
+) -> (Option<Option<ChatState>>, Option<String>) {
+    let classified = model::classify(body);
+    let op = match &classified {
+        Classified::Op(Operation::Complete(_)) | Classified::InvalidComplete { .. } => {
+            Some(OpName::Complete)
+        }
+        Classified::Op(Operation::Other(o)) => Some(*o),
+        Classified::Malformed { .. } => None,
+    };
+    let name = op.map(OpName::as_str).unwrap_or("a malformed request");
+    if let Outcome::NoAnswer { message, .. } = outcome {
+        return (
+            known.map(|_| None),
+            Some(format!("{name}: no answer ({message})")),
+        );
+    }
+    let ok = status_code_zero(outcome);
+    let Some(known) = known else {
+        // No such chat: the model refuses whatever it is.
+        return (
+            None,
+            ok.then(|| format!("{name} on a chat id nobody provisioned succeeded")),
+        );
+    };
+    let Some(state) = known else {
+        return (
+            Some(None),
+            Some(format!("{name} on a chat in an unknown state")),
+        );
+    };
+    let credentials_ok = match auth {
+        AuthVariant::Normal => true,
+        AuthVariant::NoCsrf => !csrf,
+        AuthVariant::NoCredentials | AuthVariant::CookieOnly => false,
+    };
+    let expected_ok =
+        credentials_ok && model::expect(Some(state), !by_other_agent, &classified).is_success();
+    // SPEC §6.8: Leave in LeftChat may go either way.
+    let lenient = op == Some(OpName::Leave) && state == ChatState::LeftChat;
+    let update = if ok {
+        Some(Some(match op {
+            Some(op) => model::after_success(state, op),
+            None => state,
+        }))
+    } else {
+        None
+    };
+    let diverged = (ok != expected_ok && !lenient).then(|| {
+        format!(
+            "{name} in state {}: the model expects {}, the target {}",
+            state.as_str(),
+            if expected_ok { "success" } else { "a refusal" },
+            if ok { "succeeded" } else { "refused" }
+        )
+    });
+    (update, diverged)
 }
 
 /// Why a step could not be carried out.
@@ -489,10 +866,23 @@ impl StepError {
     }
 }
 
+/// One provisioned chat as the harness follows it.
+#[derive(Debug, Clone)]
+struct Tracked {
+    /// Where the model (following the target) says it is; `None`: no longer known.
+    state: Option<ChatState>,
+    /// The customer left (a `CustomerLeaves` step ran).
+    customer_left: bool,
+}
+
+#[derive(Default)]
 struct CaseState {
     bound: HashMap<String, Offered>,
     chats: BTreeSet<String>,
     pending: Vec<Pending>,
+    tracked: HashMap<String, Tracked>,
+    /// The first divergence from the model (SPEC §6.11): the case stops there.
+    diverged: Option<String>,
 }
 
 impl CaseState {
@@ -500,6 +890,22 @@ impl CaseState {
         self.bound
             .get(alias)
             .ok_or_else(|| format!("chat {alias} was never provisioned in this case"))
+    }
+
+    /// Takes in what a request did; `judge`: whether a divergence counts (not for two
+    /// requests on one chat at once).
+    fn apply(&mut self, p: Posted, judge: bool) {
+        if let Some(pending) = p.pending {
+            self.pending.push(pending);
+        }
+        if let Some((id, state)) = p.update
+            && let Some(t) = self.tracked.get_mut(&id)
+        {
+            t.state = if judge { state } else { None };
+        }
+        if judge && let Some(why) = p.diverged {
+            self.diverged.get_or_insert(why);
+        }
     }
 }
 

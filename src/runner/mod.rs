@@ -45,7 +45,12 @@ pub struct RunSettings {
     pub shard: Option<(u32, u32)>,
     /// Only cases exercising these requirement ids (empty: all).
     pub only: Vec<String>,
+    /// An upper bound on cases in flight (0: none; the bound is what the target can take,
+    /// agents × `max_chats_per_agent`).
     pub concurrency: usize,
+    /// At most this many chats open per agent (SPEC §6.9). `None`: 3 against an external
+    /// target, unbounded against the embedded server; `Some(0)`: unbounded.
+    pub max_chats_per_agent: Option<usize>,
     /// Re-runs allowed to shrink failing cases, in all.
     pub shrink_budget: usize,
     /// Embedded server only: the fault to switch on.
@@ -85,7 +90,8 @@ impl Default for RunSettings {
             strict: false,
             shard: None,
             only: Vec::new(),
-            concurrency: 4,
+            concurrency: 0,
+            max_chats_per_agent: None,
             shrink_budget: 60,
             fault: None,
             progress: Progress::None,
@@ -352,7 +358,7 @@ async fn run_cases(
         Ok(s) => s,
         Err(e) => return (Vec::new(), Some(format!("loading the schemas: {e}"))),
     };
-    let env = match Env::connect(target, check, s.agents.clone(), provisioning, schemas).await {
+    let mut env = match Env::connect(target, check, s.agents.clone(), provisioning, schemas).await {
         Ok(env) => env,
         Err(e) => {
             // A refused Bayeux handshake or subscribe is the target's failure (NTF-02),
@@ -364,7 +370,7 @@ async fn run_cases(
                 reports.push(CaseReport {
                     id: "session".into(),
                     seed: s.seed,
-                    exercises: vec![ReqId::Ntf02.into()],
+                    exercises: vec![ReqId::Ntf02],
                     steps: Vec::new(),
                     verdict: Verdict::Fail,
                     findings: session,
@@ -376,6 +382,10 @@ async fn run_cases(
             return (reports, Some(e.message));
         }
     };
+    env.set_capacity(
+        s.max_chats_per_agent
+            .or(if s.target.is_some() { Some(3) } else { None }),
+    );
     let agents = env.agent_names();
     let plan = match plan(s, schemas, &agents) {
         Ok(p) => p,
@@ -401,7 +411,11 @@ async fn run_cases(
     let mut outcomes: Vec<(usize, CaseOutcome)> =
         futures_util::stream::iter(plan.iter().enumerate())
             .map(|(i, c)| async move { (i, env_ref.run_case(c).await) })
-            .buffer_unordered(s.concurrency.max(1))
+            .buffer_unordered(if s.concurrency == 0 {
+                total.max(1)
+            } else {
+                s.concurrency
+            })
             .inspect(|(i, o)| {
                 let c = &plan[*i];
                 match (&bar, s.progress) {
@@ -459,7 +473,6 @@ async fn run_cases(
         let wanted = fresh[0];
         let env_ref = &env;
         let (small, used) = shrink::shrink(case, budget, |c| {
-            let wanted = wanted.clone();
             async move {
                 // Out of time: refuse further candidates (the best so far is kept).
                 Instant::now() < shrink_until
@@ -498,7 +511,7 @@ async fn run_cases(
     reports.push(CaseReport {
         id: format!("session{shard_suffix}"),
         seed: s.seed,
-        exercises: vec![ReqId::Ntf02.into()],
+        exercises: vec![ReqId::Ntf02],
         steps: Vec::new(),
         verdict,
         history: (verdict == Verdict::Fail || s.keep_histories).then(|| env.run_history()),
