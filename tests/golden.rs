@@ -19,7 +19,7 @@ fn scenario(id: &str, complete: Value) -> Case {
     Case {
         id: id.into(),
         seed: 1,
-        exercises: vec![ReqId::Cmp01.into(), ReqId::Cmp02.into()],
+        exercises: vec![ReqId::Cmp01, ReqId::Cmp02],
         steps: vec![
             Step::OfferChat {
                 chat: "c1".into(),

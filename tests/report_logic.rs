@@ -250,7 +250,7 @@ fn bad_baselines_are_named_by_file_entry_and_field() {
         ),
         (
             "[[waiver]]\nid = \"CMP-01\"\n",
-            &["unknown top-level key `waiver`"],
+            &["unknown field `waiver`, expected `waive`"],
         ),
         (
             "[[waive]]\nid = \"CMP-01\nreason = \"x\"\n",

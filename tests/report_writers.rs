@@ -606,7 +606,7 @@ fn the_schema_accepts_every_event_and_step_kind() {
             EventKind::Case {
                 id: "k".into(),
                 seed: 1,
-                exercises: vec![ReqId::Ntf02.into()],
+                exercises: vec![ReqId::Ntf02],
             },
         )
         .push(

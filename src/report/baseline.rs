@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! [[waive]]
-//! id = ReqId::Cmp04
+//! id = "CMP-04"
 //! reason = "vendor ticket 1234: message arrives after the status change"
 //! expires = "2027-01-31"   # optional, YYYY-MM-DD (a TOML date literal works too)
 //! ```
@@ -11,13 +11,15 @@ use super::ReportError;
 use super::table::overall_of;
 use super::types::{Overall, RunReport};
 use crate::check::Verdict;
+use crate::spec::ReqId;
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// One `[[waive]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Waiver {
     /// Requirement id from the catalogue.
-    pub id: String,
+    pub id: ReqId,
     /// Why the failure is accepted (shown in every report instead of the failure).
     pub reason: String,
     /// Last day (inclusive, UTC) the waiver applies, as `(year, month, day)`.
@@ -29,7 +31,25 @@ pub struct Waiver {
 pub struct Baseline {
     /// Where it was read from (for messages).
     pub path: PathBuf,
+    /// The `[[waive]]` entries, in file order.
     pub waivers: Vec<Waiver>,
+}
+
+/// The file as written: serde checks the shape (unknown keys, types) with line and
+/// column; the meaning (catalogue id, non-empty reason, calendar date) is checked after.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BaselineFile {
+    #[serde(default)]
+    waive: Vec<WaiveEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WaiveEntry {
+    id: Option<String>,
+    reason: Option<String>,
+    expires: Option<toml::Value>,
 }
 
 /// Reads and checks a baseline file. Errors name the file, the entry (`waive[2]`) and the
@@ -49,7 +69,7 @@ pub fn parse_baseline(path: &Path, text: &str) -> Result<Baseline, ReportError> 
         path: path.to_path_buf(),
         what,
     };
-    let table: toml::Table = toml::from_str(text).map_err(|e| {
+    let file: BaselineFile = toml::from_str(text).map_err(|e| {
         let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
         ReportError::Parse {
             path: path.to_path_buf(),
@@ -59,85 +79,59 @@ pub fn parse_baseline(path: &Path, text: &str) -> Result<Baseline, ReportError> 
         }
     })?;
     let mut waivers: Vec<Waiver> = Vec::new();
-    for (key, value) in &table {
-        if key != "waive" {
-            return Err(invalid(format!(
-                "unknown top-level key `{key}` (expected [[waive]] entries)"
-            )));
-        }
-        let Some(entries) = value.as_array() else {
-            return Err(invalid(
-                "`waive` must be an array of tables: [[waive]]".into(),
-            ));
+    for (i, entry) in file.waive.into_iter().enumerate() {
+        let at = format!("waive[{}]", i + 1);
+        let Some(raw_id) = entry.id else {
+            return Err(invalid(format!("{at}: field `id` is missing")));
         };
-        for (i, entry) in entries.iter().enumerate() {
-            let at = format!("waive[{}]", i + 1);
-            let Some(t) = entry.as_table() else {
-                return Err(invalid(format!("{at}: must be a table")));
-            };
-            for k in t.keys() {
-                if !matches!(k.as_str(), "id" | "reason" | "expires") {
-                    return Err(invalid(format!(
-                        "{at}: unknown field `{k}` (expected id, reason, expires)"
-                    )));
-                }
-            }
-            let id = match t.get("id").and_then(|v| v.as_str()) {
-                Some(s) => s.trim().to_string(),
-                None => {
-                    return Err(invalid(format!(
-                        "{at}: field `id` is missing or not a string"
-                    )));
-                }
-            };
-            if !crate::spec::CATALOGUE.iter().any(|r| r.id == id.as_str()) {
+        let Some(id) = ReqId::parse(&raw_id) else {
+            return Err(invalid(format!(
+                "{at}: field `id`: unknown requirement id {:?} (see SPEC §3)",
+                raw_id.trim()
+            )));
+        };
+        let at = format!("{at} ({id})");
+        let reason = match entry.reason {
+            Some(s) if !s.trim().is_empty() => s.trim().to_string(),
+            _ => {
                 return Err(invalid(format!(
-                    "{at}: field `id`: unknown requirement id {id:?} (see SPEC §3)"
+                    "{at}: field `reason` is missing or empty: say why the failure is accepted"
                 )));
             }
-            let at = format!("{at} ({id})");
-            let reason = match t.get("reason").and_then(|v| v.as_str()) {
-                Some(s) if !s.trim().is_empty() => s.trim().to_string(),
+        };
+        let expires = match entry.expires {
+            None => None,
+            Some(toml::Value::String(s)) => Some(parse_date(&s).ok_or_else(|| {
+                invalid(format!(
+                    "{at}: field `expires`: {s:?} is not a date YYYY-MM-DD"
+                ))
+            })?),
+            Some(toml::Value::Datetime(d)) => match (d.date, d.time) {
+                (Some(date), None) => Some((
+                    i32::from(date.year),
+                    u32::from(date.month),
+                    u32::from(date.day),
+                )),
                 _ => {
                     return Err(invalid(format!(
-                        "{at}: field `reason` is missing or empty: say why the failure is accepted"
+                        "{at}: field `expires`: {d} is not a plain date YYYY-MM-DD"
                     )));
                 }
-            };
-            let expires = match t.get("expires") {
-                None => None,
-                Some(toml::Value::String(s)) => Some(parse_date(s).ok_or_else(|| {
-                    invalid(format!(
-                        "{at}: field `expires`: {s:?} is not a date YYYY-MM-DD"
-                    ))
-                })?),
-                Some(toml::Value::Datetime(d)) => match (d.date, d.time) {
-                    (Some(date), None) => Some((
-                        i32::from(date.year),
-                        u32::from(date.month),
-                        u32::from(date.day),
-                    )),
-                    _ => {
-                        return Err(invalid(format!(
-                            "{at}: field `expires`: {d} is not a plain date YYYY-MM-DD"
-                        )));
-                    }
-                },
-                Some(other) => {
-                    return Err(invalid(format!(
-                        "{at}: field `expires`: expected a date YYYY-MM-DD, got {other}"
-                    )));
-                }
-            };
-            if waivers.iter().any(|w| w.id == id) {
-                return Err(invalid(format!("{at}: requirement {id} is waived twice")));
+            },
+            Some(other) => {
+                return Err(invalid(format!(
+                    "{at}: field `expires`: expected a date YYYY-MM-DD, got {other}"
+                )));
             }
-            waivers.push(Waiver {
-                id,
-                reason,
-                expires,
-            });
+        };
+        if waivers.iter().any(|w| w.id == id) {
+            return Err(invalid(format!("{at}: requirement {id} is waived twice")));
         }
+        waivers.push(Waiver {
+            id,
+            reason,
+            expires,
+        });
     }
     Ok(Baseline {
         path: path.to_path_buf(),
@@ -179,7 +173,11 @@ fn parse_date(s: &str) -> Option<(i32, u32, u32)> {
 pub fn apply_baseline(report: &mut RunReport, baseline: &Baseline, today: (i32, u32, u32)) {
     let mut expired_any = false;
     for w in &baseline.waivers {
-        let Some(row) = report.requirements.iter_mut().find(|r| r.id == w.id) else {
+        let Some(row) = report
+            .requirements
+            .iter_mut()
+            .find(|r| r.id == w.id.as_str())
+        else {
             continue;
         };
         if let Some(exp) = w.expires

@@ -179,7 +179,7 @@ pub fn complete_history(
             EventKind::Case {
                 id: "cmp04-1".into(),
                 seed: 7,
-                exercises: vec![ReqId::Cmp04.into()],
+                exercises: vec![ReqId::Cmp04],
             },
         )
         .at(t0)
@@ -217,7 +217,7 @@ pub fn case(
     CaseReport {
         id: id.into(),
         seed: 42,
-        exercises: findings.iter().map(|f| f.req.clone()).collect(),
+        exercises: findings.iter().map(|f| f.req).collect(),
         steps,
         findings,
         verdict,
