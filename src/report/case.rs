@@ -20,8 +20,11 @@ pub const CASE_FORMAT: u32 = 1;
 /// (`gws-conform replay`), to read why it failed, and to generate its curl script.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseFile {
+    /// Case file format version (`CASE_FORMAT`).
     pub format: u32,
+    /// The run the case comes from.
     pub run_id: String,
+    /// The harness version that wrote the file.
     pub harness_version: String,
     /// The target it failed on (base URL, no userinfo).
     pub target: String,
@@ -37,8 +40,10 @@ pub struct CaseFile {
     pub exercises: Vec<ReqId>,
     /// The (shrunk) steps to replay.
     pub steps: Vec<Step>,
+    /// What the checker found when the case ran.
     pub findings: Vec<Finding>,
     #[serde(default = "fail")]
+    /// The case's verdict (folded over its findings).
     pub verdict: Verdict,
     /// The recorded history of the failing run (secrets redacted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,10 +60,13 @@ pub struct CaseFile {
     #[serde(default)]
     pub agents: Vec<String>,
     #[serde(default)]
+    /// How long the harness waited for an expected notification, in ms.
     pub deadline_ms: u64,
     #[serde(default)]
+    /// How long nothing had to arrive before absence was judged, in ms.
     pub quiet_window_ms: u64,
     #[serde(default)]
+    /// Whether SHOULD failures block (`--strict`).
     pub strict: bool,
     /// True when the run certified the embedded reference server.
     #[serde(default)]

@@ -36,21 +36,32 @@ pub enum ReportError {
     /// Reading or writing `path` failed.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
     /// `path` is not well-formed (JSON/TOML syntax or shape), at `line`:`column` when known.
     #[error("{}: line {line}, column {column}: {message}", path.display())]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// 1-based line (0 when unknown).
         line: usize,
+        /// 1-based column (0 when unknown).
         column: usize,
+        /// The parser's message.
         message: String,
     },
     /// `path` parsed but a value in it is not acceptable (`what` names the entry/field).
     #[error("{}: {what}", path.display())]
-    Invalid { path: PathBuf, what: String },
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Which entry or field, and why.
+        what: String,
+    },
     /// Shard reports that cannot be merged.
     #[error("cannot merge shard reports: {0}")]
     Merge(String),

@@ -24,6 +24,7 @@ pub enum Overall {
 }
 
 impl Overall {
+    /// The process exit code of this outcome (SPEC §5).
     pub fn exit_code(self) -> i32 {
         match self {
             Overall::Conformant => crate::exit::CONFORMANT,
@@ -40,9 +41,13 @@ pub struct RunConfig {
     pub provisioning: crate::client::ProvisioningKind,
     /// Agent user names (never passwords).
     pub agents: Vec<String>,
+    /// Random stateful sequences asked for (`--cases`).
     pub cases: u32,
+    /// Notification deadline, in ms.
     pub deadline_ms: u64,
+    /// Quiet window, in ms.
     pub quiet_window_ms: u64,
+    /// Whether SHOULD failures block (`--strict`).
     pub strict: bool,
     /// `K/N` when sharded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,14 +67,20 @@ pub struct RunConfig {
 /// Per-requirement counts of case verdicts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
+    /// Cases that passed the requirement.
     pub pass: u32,
+    /// Cases that failed it.
     pub fail: u32,
+    /// Cases where it was not observable or not exercised.
     pub skip: u32,
+    /// Cases whose failure a baseline waived.
     pub waived: u32,
+    /// Cases where the harness could not judge it.
     pub error: u32,
 }
 
 impl Counts {
+    /// Counts one more case with verdict `v`.
     pub fn add(&mut self, v: Verdict) {
         match v {
             Verdict::Pass => self.pass += 1,
@@ -84,12 +95,17 @@ impl Counts {
 /// One requirement's verdict over the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequirementReport {
+    /// The requirement id (`CMP-04`).
     pub id: String,
+    /// MUST, SHOULD or MAY.
     pub level: Level,
+    /// The requirement's text from the catalogue.
     pub text: String,
+    /// The requirement's verdict over the run.
     pub verdict: Verdict,
     /// Why: the first failure's reason, the skip reason, the waiver reason …
     pub reason: String,
+    /// How many cases gave each verdict.
     pub counts: Counts,
     /// Ids of the cases that failed it (their files are under `cases/`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -102,13 +118,16 @@ pub struct RequirementReport {
 /// One case of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseReport {
+    /// The case id (`cmp04-text-before-completed`, `random-7`, …).
     pub id: String,
+    /// The case's own seed (replays it exactly).
     pub seed: u64,
     /// Requirement ids the case was built to exercise.
     #[serde(alias = "targets")]
     pub exercises: Vec<ReqId>,
     /// The (shrunk, for a failure) steps.
     pub steps: Vec<Step>,
+    /// What the checker found, per requirement.
     pub findings: Vec<Finding>,
     /// The case's verdict (fold of its findings).
     pub verdict: Verdict,
@@ -118,27 +137,38 @@ pub struct CaseReport {
     /// Steps before shrinking, when the case was shrunk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_steps: Option<usize>,
+    /// Wall time of the case, in ms.
     pub duration_ms: u64,
 }
 
 /// Everything a run produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
+    /// Report format version (`REPORT_FORMAT`).
     pub format: u32,
+    /// The run id (also the run folder's name).
     pub run_id: String,
     /// Base URL of the target, without userinfo; `embedded` runs name the local URL.
     pub target: String,
     /// True when the target was the embedded reference server.
     pub embedded: bool,
+    /// The run's seed (printed at the start of every run).
     pub seed: u64,
+    /// The harness version.
     pub harness_version: String,
     /// RFC 3339, UTC.
     pub started_at: String,
+    /// Wall time of the run, in ms.
     pub duration_ms: u64,
+    /// How the run was configured.
     pub config: RunConfig,
+    /// The run's outcome.
     pub overall: Overall,
+    /// The process exit code of that outcome.
     pub exit_code: i32,
+    /// One row per requirement of the catalogue.
     pub requirements: Vec<RequirementReport>,
+    /// Every case that ran (pseudo-cases such as `session` included).
     pub cases: Vec<CaseReport>,
     /// Run-level harness errors (target unreachable, login failed …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
