@@ -59,6 +59,7 @@ pub enum Body {
 }
 
 impl Body {
+    /// The JSON document, when the body is one.
     pub fn json(&self) -> Option<&Value> {
         match self {
             Body::Json(v) => Some(v),
@@ -74,30 +75,53 @@ impl Body {
 pub enum Step {
     /// Environment: a customer asks for a chat and it is offered to `agent` (→ `Invited`).
     /// Binds `chat` to the agent-side id (a [`EventKind::Bind`] event).
-    OfferChat { chat: String, agent: String },
+    OfferChat {
+        /// The case's alias for the chat (`c1`).
+        chat: String,
+        /// The agent it is offered to (user name).
+        agent: String,
+    },
     /// Agent request `POST /api/v2/me/chats/{id}` with `body`. The owner of the chat sends
     /// it, unless `by_other_agent`: then an agent that does not own it does (CMP-21).
     AgentPost {
+        /// The chat (an alias, or an id nobody provisioned).
         chat: ChatRef,
+        /// Sent by an agent that does not own the chat.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         by_other_agent: bool,
+        /// Which credentials go with it (SES-01/02 leave some out).
         #[serde(default)]
         auth: AuthVariant,
+        /// The request body.
         body: Body,
     },
     /// Environment: the customer sends `text`.
-    CustomerSends { chat: String, text: String },
+    CustomerSends {
+        /// The chat's alias.
+        chat: String,
+        /// What the customer writes.
+        text: String,
+    },
     /// Environment: the customer leaves (customer-side Complete).
-    CustomerLeaves { chat: String },
+    CustomerLeaves {
+        /// The chat's alias.
+        chat: String,
+    },
     /// Observation: ask the provisioning side what it knows about the chat (provider
     /// `inspect`, or the customer-api GETs). Records an [`EventKind::Inspect`].
-    Inspect { chat: String },
+    Inspect {
+        /// The chat's alias.
+        chat: String,
+    },
     /// Wait until the chats of the case are quiet (no notification for the quiet window,
     /// bounded by the deadline). Records an [`EventKind::Quiet`].
     Settle,
     /// Run these steps at once (CMP-20); each inner step is sent without waiting for the
     /// others' answers.
-    Concurrent { steps: Vec<Step> },
+    Concurrent {
+        /// The agent requests sent together.
+        steps: Vec<Step>,
+    },
 }
 
 /// Who made a request.
@@ -116,7 +140,9 @@ pub enum Actor {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NoResponseKind {
+    /// No answer within the request timeout.
     Timeout,
+    /// The connection could not be made (refused, DNS, TLS).
     Connect,
     /// The connection was reset or closed mid-answer, or the body could not be read.
     Io,
@@ -128,32 +154,55 @@ pub enum NoResponseKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum BayeuxEvent {
+    /// The `/meta/handshake` answer.
     Handshake {
+        /// Its `successful`.
         successful: bool,
+        /// Its `error`, or why it could not be read.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// The `/meta/subscribe` answer for `channel`.
     Subscribe {
+        /// The channel subscribed to.
         channel: String,
+        /// Its `successful`.
         successful: bool,
+        /// Its `error`, or why it could not be read.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
     /// A `/meta/connect` answer that was not successful, or that carried advice.
     Connect {
+        /// Its `successful`.
         successful: bool,
+        /// Its `advice`, as sent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         advice: Option<Value>,
+        /// Its `error`, or why it could not be read.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
     /// The client followed `advice.reconnect` (`retry`, `handshake` or `none`), after
     /// waiting `interval_ms`.
-    FollowedAdvice { reconnect: String, interval_ms: u64 },
+    FollowedAdvice {
+        /// The advice followed.
+        reconnect: String,
+        /// How long the client waited first, in ms.
+        interval_ms: u64,
+    },
     /// The server sent something that is not a Bayeux message (not JSON, not an array, …).
-    Garbage { error: String, excerpt: String },
+    Garbage {
+        /// Why it is not a Bayeux message.
+        error: String,
+        /// The start of what came (bounded).
+        excerpt: String,
+    },
     /// The session ended (disconnect, `reconnect: none`, or repeated failure).
-    Closed { reason: String },
+    Closed {
+        /// Why the session ended.
+        reason: String,
+    },
 }
 
 /// What one observation was.
@@ -163,29 +212,47 @@ pub enum EventKind {
     /// The first event of a case history: which case, its seed, and the requirement ids
     /// it was built to exercise (a harness error in it makes those `Error`).
     Case {
+        /// The case id.
         id: String,
+        /// The case's seed.
         seed: u64,
+        /// The requirement ids the case was built to exercise.
         #[serde(alias = "targets")]
         exercises: Vec<ReqId>,
     },
     /// The runner starts step `index` of the case.
-    Step { index: usize, step: Step },
+    Step {
+        /// The step's position in the case.
+        index: usize,
+        /// The step.
+        step: Step,
+    },
     /// A case alias is bound to the agent-side chat id owned by `agent`.
     Bind {
+        /// The case's alias (`c1`).
         alias: String,
+        /// The agent that owns the chat.
         agent: String,
+        /// The agent-side chat id.
         chat_id: String,
+        /// The customer-side chat id (customer-api provisioning).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         customer_chat_id: Option<String>,
     },
     /// A request was sent. `path` is relative to the target base URL; header values
     /// that are secrets are already redacted.
     Request {
+        /// The request's number (its answer carries the same).
         req: u64,
+        /// Who sent it.
         actor: Actor,
+        /// The HTTP method.
         method: String,
+        /// The path (and query) relative to the base URL.
         path: String,
+        /// The headers sent, secrets redacted.
         headers: Vec<(String, String)>,
+        /// The body sent.
         body: Body,
         /// For a request made by a `Concurrent` step: the index of the inner step.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -193,52 +260,85 @@ pub enum EventKind {
     },
     /// The answer to request `req`. `body` is `Json` when it parsed, `Raw` otherwise.
     Response {
+        /// The request answered.
         req: u64,
+        /// The HTTP status.
         status: u16,
+        /// The body received.
         body: Body,
+        /// Time from sending to the whole answer, in µs.
         elapsed_us: u64,
     },
     /// Request `req` got no answer: indeterminate, not a failure by itself.
     NoResponse {
+        /// The request that got no answer.
         req: u64,
+        /// Why.
         kind: NoResponseKind,
+        /// The transport's message.
         message: String,
+        /// Time from sending to giving up, in µs.
         elapsed_us: u64,
     },
     /// An agent's REST session is established (`GET /api/v2/me` answered). `csrf`: the
     /// target announced a CSRF token (`X-CSRF-HEADER`/`X-CSRF-TOKEN`), so SES-01 applies.
-    Session { agent: String, csrf: bool },
+    Session {
+        /// The agent (user name).
+        agent: String,
+        /// Whether the target uses CSRF.
+        csrf: bool,
+    },
     /// A message delivered on a subscribed channel to `agent`'s Bayeux session.
     Notification {
+        /// The agent whose session received it.
         agent: String,
+        /// The channel it came on.
         channel: String,
+        /// Its `data`.
         data: Value,
     },
     /// Something happened on `agent`'s Bayeux session.
-    Bayeux { agent: String, event: BayeuxEvent },
+    Bayeux {
+        /// The agent whose session it is.
+        agent: String,
+        /// What happened.
+        event: BayeuxEvent,
+    },
     /// What the provisioning side reported about a chat. `result` is `None` when the
     /// target cannot tell (provider answers 404/501, or no customer side exists).
     Inspect {
+        /// The chat's alias.
         alias: String,
+        /// What the provisioning side answered.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         result: Option<Value>,
+        /// Why there is no result.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
     /// The harness waited for quiet: either `quiet_ms` passed with no notification for
     /// the case's chats, or the deadline ran out first (`reached_quiet: false`).
     Quiet {
+        /// How long the harness waited, in ms.
         waited_ms: u64,
+        /// The quiet window, in ms.
         quiet_ms: u64,
+        /// Whether a whole quiet window passed with nothing.
         reached_quiet: bool,
     },
     /// The harness or the environment broke (provisioning failed, target unreachable).
     /// Verdicts that depend on what follows are `Error`, never `Fail`.
-    HarnessError { message: String },
+    HarnessError {
+        /// What broke.
+        message: String,
+    },
     /// The target cannot show what this step needs (its provider-state endpoint answers
     /// 404/501 for the state, SPEC §1.5): the requirements that need it are `Skip (not
     /// observable)`, never Pass and never Error.
-    NotObservable { message: String },
+    NotObservable {
+        /// What the target cannot show.
+        message: String,
+    },
 }
 
 /// One observation, stamped on a monotonic clock.
@@ -256,6 +356,7 @@ pub struct Event {
     /// The index of the step being run when this was recorded, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_step: Option<usize>,
+    /// What was observed.
     #[serde(flatten)]
     pub kind: EventKind,
 }
@@ -263,6 +364,7 @@ pub struct Event {
 /// A recorded history: the events of one case, in recording order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct History {
+    /// The events, in recording order.
     pub events: Vec<Event>,
 }
 
@@ -359,6 +461,7 @@ impl Default for Recorder {
 }
 
 impl Recorder {
+    /// A recorder with an empty history; its clock starts now.
     pub fn new() -> Self {
         let (tx, _rx) = watch::channel(0);
         Recorder {
@@ -454,6 +557,7 @@ impl Recorder {
         self.lock().events.len()
     }
 
+    /// True when nothing was recorded yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
