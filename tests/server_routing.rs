@@ -452,3 +452,42 @@ async fn bayeux_answers_on_message_type_sub_paths_and_nothing_deeper() {
         .await;
     assert_eq!(deeper.status, 404, "{}", deeper.text);
 }
+
+/// RFC 9110 §15.5.6: a 405 names the methods the resource allows (Schemathesis'
+/// `unsupported_method` check relies on it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_405_names_the_allowed_methods() {
+    // CSRF off: with it, a PUT/DELETE without the token is a 403 before the method is read.
+    let srv = server(ServerConfig {
+        csrf: false,
+        ..test_config()
+    })
+    .await;
+    let base = srv.base_url.clone();
+    let http = reqwest::Client::new();
+    let cases = [
+        ("PUT", "/api/v2/me/chats/X1", "GET, POST"),
+        ("PUT", "/api/v2/me/channels/chat", "POST"),
+        ("DELETE", "/api/v2/me/chats", "GET"),
+        ("PATCH", "/api/v2/me", "GET, POST"),
+        ("GET", "/api/v2/notifications", "POST"),
+        ("GET", "/conformance/provider-state", "POST"),
+        ("GET", "/api/v2/chats", "POST"),
+        ("DELETE", "/api/v2/chats/C1", "GET, POST"),
+    ];
+    for (method, path, allow) in cases {
+        let r = http
+            .request(method.parse().unwrap(), format!("{base}{path}"))
+            .header("Authorization", basic("agent1", "agent1-pass"))
+            .header("ContactCenterId", "gws-conform")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 405, "{method} {path}");
+        assert_eq!(
+            r.headers().get("allow").and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+    }
+}

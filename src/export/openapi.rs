@@ -157,6 +157,7 @@ pub fn document(schemas: &Schemas) -> Result<Value, ExportError> {
         "response-error",
         "me-response",
         "chats-response",
+        "chat-response",
         "start-contact-center-session-request",
         "ready-request",
         "customer-request-chat-request",
@@ -227,6 +228,7 @@ pub fn document(schemas: &Schemas) -> Result<Value, ExportError> {
             },
             "/api/v2/me/chats/{id}": {
                 "parameters": [id_param()],
+                "get": agent_get("getChat", "One of the agent's chats (SHOULD; shape inferred, facts 2.1)", "chat-response", "The chat"),
                 "post": agent_post(
                     "chatOperation",
                     "A chat operation chosen by operationName: Accept, Reject, SendMessage, Leave or Complete (SPEC §1.1, §1.2)",

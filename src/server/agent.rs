@@ -190,7 +190,15 @@ impl Core {
                 }
             }
             (_, [] | ["channels", "chat"] | ["chats"] | ["chats", _]) => {
-                Reply::new(405, obj_err(3, &format!("Method {m} not allowed here")))
+                let allow = match rest {
+                    [] | ["chats", _] => "GET, POST",
+                    ["chats"] => "GET",
+                    _ => "POST",
+                };
+                Reply::method_not_allowed(
+                    allow,
+                    obj_err(3, &format!("Method {m} not allowed here")),
+                )
             }
             _ => Reply::new(404, obj_err(6, "Resource not found")),
         }

@@ -35,8 +35,12 @@ impl Core {
                 Ok(b) => self.customer_op(id, &b),
                 Err(r) => r,
             },
-            (_, [] | [_] | [_, "messages"]) => Reply::new(
-                405,
+            (_, [] | [_] | [_, "messages"]) => Reply::method_not_allowed(
+                match rest {
+                    [] => "POST",
+                    [_] => "GET, POST",
+                    _ => "GET",
+                },
                 obj_err(3, &format!("Method {method} not allowed here")),
             ),
             _ => Reply::new(404, obj_err(6, "Resource not found")),

@@ -176,6 +176,9 @@ fn respond(r: Reply) -> Response {
     {
         h.append(header::SET_COOKIE, v);
     }
+    if let Some(allow) = r.allow {
+        h.insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
     if let Some(tok) = r.csrf_token
         && let Ok(v) = HeaderValue::from_str(&tok)
     {
@@ -213,8 +216,8 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         // (`/api/v2/notifications/handshake`, `/connect`, …; `appendMessageTypeToURL`).
         ["api", "v2", "notifications", ..] if segs.len() <= 4 => {
             if method != "POST" {
-                Reply::new(
-                    405,
+                Reply::method_not_allowed(
+                    "POST",
                     json!({"statusCode": 3, "statusMessage": "Bayeux needs POST"}),
                 )
             } else {
@@ -230,7 +233,7 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         ),
         ["conformance", "provider-state"] => {
             if method != "POST" {
-                Reply::new(405, json!({"error": "provider-state needs POST"}))
+                Reply::method_not_allowed("POST", json!({"error": "provider-state needs POST"}))
             } else {
                 sh.lock().provider_state(body)
             }

@@ -122,6 +122,8 @@ pub(crate) struct Reply {
     /// The CSRF token to announce (GET answers of the agent API).
     pub csrf_token: Option<String>,
     pub deferred: Vec<Deferred>,
+    /// The methods the resource allows (the `Allow` header of a 405, RFC 9110 §15.5.6).
+    pub allow: Option<&'static str>,
 }
 
 impl Reply {
@@ -132,6 +134,15 @@ impl Reply {
             set_cookie: None,
             csrf_token: None,
             deferred: Vec::new(),
+            allow: None,
+        }
+    }
+
+    /// A 405 naming the methods `allow`ed (RFC 9110: a 405 carries `Allow`).
+    pub(crate) fn method_not_allowed(allow: &'static str, body: Value) -> Reply {
+        Reply {
+            allow: Some(allow),
+            ..Reply::new(405, body)
         }
     }
 }
