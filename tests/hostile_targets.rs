@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gws-conform");
-const HANG_GUARD: Duration = Duration::from_secs(90);
+const HANG_GUARD: Duration = Duration::from_secs(120);
 const MAX_REPORT: u64 = 10 * 1024 * 1024;
 const MAX_RSS_KB: u64 = 200 * 1024;
 
@@ -211,7 +211,8 @@ fn run_against(tag: &str, behaviour: Connect) -> Outcome {
         .args(["--provider-url", &format!("{base}/ps")])
         .arg("--reports")
         .arg(&reports)
-        .args(["--cases", "0", "--only", "CMP-01", "--deadline", "2s"])
+        .args(["--cases", "0", "--only", "CMP-01", "--deadline", "1s"])
+        .args(["--request-timeout", "3s", "--concurrency", "8", "--shard", "1/4"])
         .args(["--quiet-window", "300ms", "--shrink-budget", "0"]);
     let mut child = c.spawn().expect("runs the binary");
     let mut stderr = child.stderr.take().unwrap();
@@ -229,7 +230,9 @@ fn run_against(tag: &str, behaviour: Connect) -> Outcome {
         if started.elapsed() > HANG_GUARD {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{tag}: the run did not end within {HANG_GUARD:?} (hang guard)");
+            let err = reader.join().unwrap_or_default();
+            let tail = &err[err.len().saturating_sub(3000)..];
+            panic!("{tag}: the run did not end within {HANG_GUARD:?} (hang guard)\n{tail}");
         }
         std::thread::sleep(Duration::from_millis(50));
     };

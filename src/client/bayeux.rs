@@ -65,10 +65,10 @@ pub struct BayeuxTuning {
 }
 
 /// Default [`BayeuxTuning::max_notifications`].
-pub const DEFAULT_MAX_NOTIFICATIONS: u64 = 20_000;
-/// Default [`BayeuxTuning::max_notification_bytes`] (16 MiB of JSON text; parsed JSON
+pub const DEFAULT_MAX_NOTIFICATIONS: u64 = 10_000;
+/// Default [`BayeuxTuning::max_notification_bytes`] (4 MiB of JSON text; parsed JSON
 /// takes a few times that in memory).
-pub const DEFAULT_MAX_NOTIFICATION_BYTES: u64 = 16 * 1024 * 1024;
+pub const DEFAULT_MAX_NOTIFICATION_BYTES: u64 = 4 * 1024 * 1024;
 
 impl Default for BayeuxTuning {
     fn default() -> Self {
