@@ -140,9 +140,10 @@ fn serve(behaviour: Connect) -> String {
             .unwrap();
         rt.block_on(async move {
             let b = Arc::new(behaviour);
-            let app = Router::new().fallback(move |m: Method, u: Uri, h: HeaderMap, body: Bytes| {
-                handle(b.clone(), m, u, h, body)
-            });
+            let app =
+                Router::new().fallback(move |m: Method, u: Uri, h: HeaderMap, body: Bytes| {
+                    handle(b.clone(), m, u, h, body)
+                });
             let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(l.local_addr().unwrap()).unwrap();
             axum::serve(l, app).await.unwrap();
@@ -212,7 +213,14 @@ fn run_against(tag: &str, behaviour: Connect) -> Outcome {
         .arg("--reports")
         .arg(&reports)
         .args(["--cases", "0", "--only", "CMP-01", "--deadline", "1s"])
-        .args(["--request-timeout", "3s", "--concurrency", "8", "--shard", "1/4"])
+        .args([
+            "--request-timeout",
+            "3s",
+            "--concurrency",
+            "8",
+            "--shard",
+            "1/4",
+        ])
         .args(["--quiet-window", "300ms", "--shrink-budget", "0"]);
     let mut child = c.spawn().expect("runs the binary");
     let mut stderr = child.stderr.take().unwrap();
@@ -280,7 +288,10 @@ fn assert_bounded(tag: &str, o: &Outcome) {
     }
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&o.report).unwrap())
         .expect("report.json reads back");
-    assert!(v["requirements"].is_array(), "{tag}: report has requirements");
+    assert!(
+        v["requirements"].is_array(),
+        "{tag}: report has requirements"
+    );
 }
 
 #[test]
@@ -291,7 +302,13 @@ fn many_small_notifications_per_connect_answer() {
 
 #[test]
 fn a_few_large_notifications_per_answer() {
-    let o = run_against("large", Connect::Flood { n: 3, size: 300_000 });
+    let o = run_against(
+        "large",
+        Connect::Flood {
+            n: 3,
+            size: 300_000,
+        },
+    );
     assert_bounded("large", &o);
 }
 

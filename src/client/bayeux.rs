@@ -65,7 +65,7 @@ pub struct BayeuxTuning {
 }
 
 /// Default [`BayeuxTuning::max_notifications`].
-pub const DEFAULT_MAX_NOTIFICATIONS: u64 = 10_000;
+pub const DEFAULT_MAX_NOTIFICATIONS: u64 = 2_000;
 /// Default [`BayeuxTuning::max_notification_bytes`] (4 MiB of JSON text; parsed JSON
 /// takes a few times that in memory).
 pub const DEFAULT_MAX_NOTIFICATION_BYTES: u64 = 4 * 1024 * 1024;

@@ -118,7 +118,11 @@ fn cap_findings(f: &mut Vec<Value>, d: &mut Dropped) {
     let mut seen: std::collections::HashMap<String, usize> = Default::default();
     let mut over: Vec<(String, Value, usize)> = Vec::new();
     f.retain(|x| {
-        let req = x.get("req").and_then(Value::as_str).unwrap_or("").to_string();
+        let req = x
+            .get("req")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let n = seen.entry(req.clone()).or_default();
         *n += 1;
         if *n <= MAX_FINDINGS_PER_REQ {
@@ -312,7 +316,12 @@ mod bound_tests {
         assert_eq!(d.findings, 10);
         let f = v["cases"][0]["findings"].as_array().unwrap();
         assert_eq!(f.len(), 42);
-        assert!(f[41]["reason"].as_str().unwrap().starts_with("5 more findings of NTF-02"));
+        assert!(
+            f[41]["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("5 more findings of NTF-02")
+        );
         assert!(v["errors"][0].as_str().unwrap().contains("10 findings"));
     }
 
@@ -340,6 +349,11 @@ mod bound_tests {
         assert_eq!(ev[1]["data"], json!({"small": 1}));
         let last = ev.last().unwrap();
         assert_eq!(last["seq"], json!(MAX_WRITTEN_EVENTS - 1));
-        assert!(last["event"]["error"].as_str().unwrap().contains("6 more events"));
+        assert!(
+            last["event"]["error"]
+                .as_str()
+                .unwrap()
+                .contains("6 more events")
+        );
     }
 }
