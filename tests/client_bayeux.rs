@@ -163,6 +163,7 @@ fn tuning() -> BayeuxTuning {
         default_server_timeout: Duration::from_millis(200),
         min_poll_period: Duration::from_millis(20),
         max_notifications: 1000,
+        ..BayeuxTuning::default()
     }
 }
 

@@ -51,7 +51,24 @@ pub struct BayeuxTuning {
     /// Deliveries recorded per session at most; a server flooding beyond that is
     /// recorded as `Garbage` and the session is closed (the history must stay bounded).
     pub max_notifications: u64,
+    /// Bytes of deliveries (each message's compact JSON text) recorded per session at
+    /// most: past that the session records one `Garbage` naming the flood and closes
+    /// (`Closed` says observation stopped), so a few huge notifications cannot exhaust
+    /// memory either.
+    pub max_notification_bytes: u64,
+    /// Malformed messages (without a channel) recorded per session at most, each as one
+    /// `Garbage`; past that the session closes as flooded.
+    pub max_garbage: u64,
+    /// Malformed messages recorded per answer at most; the rest of that answer's are
+    /// counted in one `Garbage`.
+    pub max_garbage_per_answer: u64,
 }
+
+/// Default [`BayeuxTuning::max_notifications`].
+pub const DEFAULT_MAX_NOTIFICATIONS: u64 = 2_000;
+/// Default [`BayeuxTuning::max_notification_bytes`] (4 MiB of JSON text; parsed JSON
+/// takes a few times that in memory).
+pub const DEFAULT_MAX_NOTIFICATION_BYTES: u64 = 4 * 1024 * 1024;
 
 impl Default for BayeuxTuning {
     fn default() -> Self {
@@ -62,7 +79,10 @@ impl Default for BayeuxTuning {
             max_interval: Duration::from_secs(30),
             default_server_timeout: Duration::from_secs(30),
             min_poll_period: Duration::from_millis(20),
-            max_notifications: 100_000,
+            max_notifications: DEFAULT_MAX_NOTIFICATIONS,
+            max_notification_bytes: DEFAULT_MAX_NOTIFICATION_BYTES,
+            max_garbage: 200,
+            max_garbage_per_answer: 20,
         }
     }
 }
@@ -445,6 +465,12 @@ struct Session {
     client_id: Option<String>,
     next_id: u64,
     delivered: u64,
+    /// Bytes (compact JSON) of the deliveries recorded so far.
+    delivered_bytes: u64,
+    /// Malformed messages recorded so far.
+    garbage: u64,
+    /// Set once the session saw a flood: why observation stops.
+    flood: Option<String>,
     alive: Arc<AtomicBool>,
     advice: StandingAdvice,
     /// The last advice object seen (handshake or connect), to record only changes.
@@ -501,6 +527,9 @@ impl BayeuxClient {
             client_id: None,
             next_id: 0,
             delivered: 0,
+            delivered_bytes: 0,
+            garbage: 0,
+            flood: None,
             alive: Arc::new(AtomicBool::new(true)),
             last_advice: None,
             advice: StandingAdvice::default(),
@@ -631,18 +660,16 @@ impl Session {
         }
     }
 
-    /// Records every non-meta message of an answer as a delivery, in order.
+    /// Records every non-meta message of an answer as a delivery, in order, within the
+    /// session's bounds (count and bytes of deliveries, count of malformed messages).
+    /// Crossing a bound records one `Garbage` naming the flood, with the first offending
+    /// message as excerpt and the count of what was dropped, and marks the session
+    /// flooded (the loop then closes it: observation stopped).
     fn deliver(&mut self, msgs: &[Value]) -> usize {
         let mut n = 0;
-        for m in msgs {
-            if self.delivered >= self.tuning.max_notifications {
-                self.record(BayeuxEvent::Garbage {
-                    error: format!(
-                        "flood: more than {} deliveries on this session; the rest of this answer is dropped",
-                        self.tuning.max_notifications
-                    ),
-                    excerpt: String::new(),
-                });
+        let mut garbage_here: u64 = 0;
+        for (i, m) in msgs.iter().enumerate() {
+            if self.flood.is_some() {
                 break;
             }
             let channel = m.get("channel").and_then(Value::as_str).unwrap_or("");
@@ -650,11 +677,47 @@ impl Session {
                 continue;
             }
             if channel.is_empty() {
-                self.record(BayeuxEvent::Garbage {
-                    error: "message without a channel".into(),
-                    excerpt: http::excerpt(m.to_string().as_bytes(), EXCERPT),
-                });
+                garbage_here += 1;
+                self.garbage += 1;
+                if self.garbage > self.tuning.max_garbage {
+                    let rest = msgs.len() - i;
+                    self.flooded_by(
+                        format!(
+                            "flood: more than {} messages without a channel on this session; observation stopped ({rest} more messages of this answer dropped)",
+                            self.tuning.max_garbage
+                        ),
+                        m,
+                    );
+                    break;
+                }
+                if garbage_here <= self.tuning.max_garbage_per_answer {
+                    self.record(BayeuxEvent::Garbage {
+                        error: "message without a channel".into(),
+                        excerpt: http::excerpt(m.to_string().as_bytes(), EXCERPT),
+                    });
+                }
                 continue;
+            }
+            let size = serde_json::to_string(m).map(|t| t.len()).unwrap_or(0) as u64;
+            let why = if self.delivered >= self.tuning.max_notifications {
+                Some(format!(
+                    "flood: more than {} deliveries on this session; observation stopped (the rest of this answer, {} messages, dropped)",
+                    self.tuning.max_notifications,
+                    msgs.len() - i
+                ))
+            } else if self.delivered_bytes + size > self.tuning.max_notification_bytes {
+                Some(format!(
+                    "flood: deliveries on this session exceed {} bytes ({} recorded, the next one is {size} bytes); observation stopped (the rest of this answer, {} messages, dropped)",
+                    self.tuning.max_notification_bytes,
+                    self.delivered_bytes,
+                    msgs.len() - i
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                self.flooded_by(why, m);
+                break;
             }
             self.rec.record(
                 &self.stream,
@@ -666,12 +729,31 @@ impl Session {
             );
             n += 1;
             self.delivered += 1;
+            self.delivered_bytes += size;
+        }
+        let dropped = garbage_here.saturating_sub(self.tuning.max_garbage_per_answer);
+        if dropped > 0 && self.flood.is_none() {
+            self.record(BayeuxEvent::Garbage {
+                error: format!(
+                    "{dropped} more messages without a channel in this answer (not recorded one by one)"
+                ),
+                excerpt: String::new(),
+            });
         }
         n
     }
 
+    /// Marks the session flooded and records why, once, with `m` as the excerpt.
+    fn flooded_by(&mut self, why: String, m: &Value) {
+        self.record(BayeuxEvent::Garbage {
+            error: why.clone(),
+            excerpt: http::excerpt(m.to_string().as_bytes(), EXCERPT),
+        });
+        self.flood = Some(why);
+    }
+
     fn flooded(&self) -> bool {
-        self.delivered >= self.tuning.max_notifications
+        self.flood.is_some() || self.delivered >= self.tuning.max_notifications
     }
 
     fn update_advice(&mut self, advice: &Value) {
@@ -919,10 +1001,13 @@ impl Session {
                 break;
             }
             if self.flooded() {
-                self.close(format!(
-                    "flood: more than {} deliveries",
-                    self.tuning.max_notifications
-                ));
+                let why = self.flood.clone().unwrap_or_else(|| {
+                    format!(
+                        "flood: more than {} deliveries; observation stopped",
+                        self.tuning.max_notifications
+                    )
+                });
+                self.close(why);
                 return;
             }
             let (happened, started, delivered) = if need_handshake {

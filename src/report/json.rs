@@ -30,11 +30,190 @@ pub(crate) fn to_scrubbed_json<T: serde::Serialize>(
     scrub: &Scrubber,
 ) -> Result<String, ReportError> {
     let mut v = serde_json::to_value(value).map_err(|e| ReportError::Serialize(e.to_string()))?;
+    bound_written(&mut v);
     flatten_deep(&mut v, 0);
     scrub_value(&mut v, scrub);
     let text =
         serde_json::to_string_pretty(&v).map_err(|e| ReportError::Serialize(e.to_string()))?;
     Ok(scrub_text(scrub, &text) + "\n")
+}
+
+/// Findings kept per requirement in one `findings` array; the rest are summed up in one
+/// last finding of that requirement.
+pub const MAX_FINDINGS_PER_REQ: usize = 20;
+/// Bytes of one body or notification `data` written at most (its compact JSON text);
+/// a larger one is written as a `raw` body / a string saying it was truncated, with its
+/// original length and its first bytes.
+pub const MAX_WRITTEN_BODY: usize = 64 * 1024;
+/// Bytes of bodies and notification data written per history at most; past that, they
+/// are written as a mark with their original length only.
+pub const MAX_WRITTEN_HISTORY_BODIES: usize = 2 * 1024 * 1024;
+/// Events written per history at most; the rest are replaced by one `garbage` Bayeux
+/// event (agent `harness`) saying how many were not written.
+pub const MAX_WRITTEN_EVENTS: usize = 5000;
+/// The prefix of a body or notification data cut because it was too large to write.
+pub const TRUNCATED_MARK: &str = "(truncated when written: ";
+
+/// What [`bound_written`] dropped.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    /// Findings not written.
+    pub findings: usize,
+    /// Bodies and notification data truncated.
+    pub bodies: usize,
+    /// History events not written.
+    pub events: usize,
+}
+
+impl Dropped {
+    /// One line for a report's `errors`, or `None` when nothing was dropped.
+    pub fn note(&self) -> Option<String> {
+        if *self == Dropped::default() {
+            return None;
+        }
+        Some(format!(
+            "report bounded when written: {} findings beyond {MAX_FINDINGS_PER_REQ} per requirement per case not written, {} bodies or notification data truncated (over {MAX_WRITTEN_BODY} bytes each or {MAX_WRITTEN_HISTORY_BODIES} per history), {} history events beyond {MAX_WRITTEN_EVENTS} per history not written",
+            self.findings, self.bodies, self.events
+        ))
+    }
+}
+
+/// Bounds what a written file holds, whatever the target sent: at most
+/// [`MAX_FINDINGS_PER_REQ`] findings per requirement per `findings` array (then one
+/// finding counting the rest), bodies and notification data at most
+/// [`MAX_WRITTEN_BODY`] bytes each and [`MAX_WRITTEN_HISTORY_BODIES`] per history, at
+/// most [`MAX_WRITTEN_EVENTS`] events per history. A top-level `errors` array (the
+/// report's) gets a line saying what was dropped.
+pub fn bound_written(v: &mut Value) -> Dropped {
+    let mut d = Dropped::default();
+    walk_bound(v, &mut d);
+    if let (Some(note), Some(Value::Array(errors))) = (d.note(), v.get_mut("errors")) {
+        errors.push(Value::String(note));
+    }
+    d
+}
+
+fn walk_bound(v: &mut Value, d: &mut Dropped) {
+    match v {
+        Value::Array(a) => a.iter_mut().for_each(|x| walk_bound(x, d)),
+        Value::Object(m) => {
+            if let Some(Value::Array(f)) = m.get_mut("findings") {
+                cap_findings(f, d);
+            }
+            if let Some(Value::Array(events)) = m.get_mut("events")
+                && events.iter().any(|e| e.get("stream").is_some())
+            {
+                cap_history(events, d);
+                return;
+            }
+            m.values_mut().for_each(|x| walk_bound(x, d));
+        }
+        _ => {}
+    }
+}
+
+/// Keeps the first [`MAX_FINDINGS_PER_REQ`] findings of each requirement, then one
+/// finding per requirement counting what was not written.
+fn cap_findings(f: &mut Vec<Value>, d: &mut Dropped) {
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
+    let mut over: Vec<(String, Value, usize)> = Vec::new();
+    f.retain(|x| {
+        let req = x
+            .get("req")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let n = seen.entry(req.clone()).or_default();
+        *n += 1;
+        if *n <= MAX_FINDINGS_PER_REQ {
+            return true;
+        }
+        match over.iter_mut().find(|(r, _, _)| *r == req) {
+            Some(o) => o.2 += 1,
+            None => over.push((req, x.get("verdict").cloned().unwrap_or(Value::Null), 1)),
+        }
+        false
+    });
+    for (req, verdict, n) in over {
+        d.findings += n;
+        f.push(serde_json::json!({
+            "req": req,
+            "verdict": verdict,
+            "reason": format!("{n} more findings of {req} like the ones above, not written (at most {MAX_FINDINGS_PER_REQ} per requirement per case)"),
+        }));
+    }
+}
+
+/// Bounds one history's events: count, then bodies and notification data in bytes.
+fn cap_history(events: &mut Vec<Value>, d: &mut Dropped) {
+    if events.len() > MAX_WRITTEN_EVENTS {
+        let rest = events.len() - (MAX_WRITTEN_EVENTS - 1);
+        let first = &events[MAX_WRITTEN_EVENTS - 1];
+        let mut mark = serde_json::Map::new();
+        for k in ["seq", "t_us", "stream", "stream_seq"] {
+            mark.insert(k.into(), first.get(k).cloned().unwrap_or(Value::from(0)));
+        }
+        mark.insert("type".into(), "bayeux".into());
+        mark.insert("agent".into(), "harness".into());
+        mark.insert(
+            "event".into(),
+            serde_json::json!({
+                "kind": "garbage",
+                "error": format!("history cut when written: {rest} more events from here on not written (at most {MAX_WRITTEN_EVENTS} per history)"),
+                "excerpt": "",
+            }),
+        );
+        events.truncate(MAX_WRITTEN_EVENTS - 1);
+        events.push(Value::Object(mark));
+        d.events += rest;
+    }
+    let mut budget = MAX_WRITTEN_HISTORY_BODIES;
+    for e in events.iter_mut() {
+        let Value::Object(m) = e else { continue };
+        if let Some(data) = m.get_mut("data") {
+            cap_value(data, &mut budget, d);
+        }
+        if let Some(body) = m.get_mut("body")
+            && body.get("kind").and_then(Value::as_str) == Some("json")
+            && let Some(inner) = body.get_mut("value")
+        {
+            if cap_value(inner, &mut budget, d) {
+                let text = inner.take();
+                *body = serde_json::json!({"kind": "raw", "value": text});
+            }
+        } else if let Some(Value::Object(body)) = m.get_mut("body")
+            && let Some(raw) = body.get_mut("value")
+        {
+            cap_value(raw, &mut budget, d);
+        }
+    }
+}
+
+/// Replaces `v` by a string saying it was truncated (its first bytes, unless the history
+/// budget is spent) when its compact JSON text is over [`MAX_WRITTEN_BODY`] or over what
+/// is left of `budget`; returns whether it did.
+fn cap_value(v: &mut Value, budget: &mut usize, d: &mut Dropped) -> bool {
+    let text = match &*v {
+        Value::String(s) => s.clone(),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    };
+    let len = text.len();
+    if len <= MAX_WRITTEN_BODY && len <= *budget {
+        *budget -= len;
+        return false;
+    }
+    d.bodies += 1;
+    let keep = MAX_WRITTEN_BODY.min(*budget).min(len);
+    let mut cut = keep;
+    while cut > 0 && !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    *budget -= cut;
+    *v = Value::String(format!(
+        "{TRUNCATED_MARK}{len} bytes, {cut} kept) {}",
+        &text[..cut]
+    ));
+    true
 }
 
 /// Replaces every array or object at depth `MAX_WRITTEN_DEPTH` (counting from `depth`)
@@ -119,5 +298,62 @@ pub(crate) fn json_error(path: &Path, e: &serde_json::Error) -> ReportError {
         line: e.line(),
         column: e.column(),
         message,
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn findings_are_capped_per_requirement_and_the_rest_counted() {
+        let f: Vec<Value> = (0..50)
+            .map(|i| json!({"req": if i % 2 == 0 { "NTF-01" } else { "NTF-02" }, "verdict": "fail", "reason": i.to_string()}))
+            .collect();
+        let mut v = json!({"errors": [], "cases": [{"findings": f}]});
+        let d = bound_written(&mut v);
+        assert_eq!(d.findings, 10);
+        let f = v["cases"][0]["findings"].as_array().unwrap();
+        assert_eq!(f.len(), 42);
+        assert!(
+            f[41]["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("5 more findings of NTF-02")
+        );
+        assert!(v["errors"][0].as_str().unwrap().contains("10 findings"));
+    }
+
+    #[test]
+    fn large_bodies_and_long_histories_are_cut_with_their_length() {
+        let big = "z".repeat(MAX_WRITTEN_BODY + 10);
+        let mut events = vec![
+            json!({"seq": 0, "t_us": 0, "stream": "s", "stream_seq": 0, "type": "response", "body": {"kind": "json", "value": {"t": big}}}),
+            json!({"seq": 1, "t_us": 0, "stream": "s", "stream_seq": 1, "type": "notification", "agent": "a", "channel": "c", "data": {"small": 1}}),
+        ];
+        for i in 2..MAX_WRITTEN_EVENTS + 5 {
+            events.push(json!({"seq": i, "t_us": 0, "stream": "s", "stream_seq": i, "type": "notification", "agent": "a", "channel": "c", "data": 1}));
+        }
+        let mut v = json!({"history": {"events": events}});
+        let d = bound_written(&mut v);
+        let ev = v["history"]["events"].as_array().unwrap();
+        assert_eq!(ev.len(), MAX_WRITTEN_EVENTS);
+        assert_eq!(d.events, 6);
+        assert_eq!(d.bodies, 1);
+        assert_eq!(ev[0]["body"]["kind"], "raw");
+        let text = ev[0]["body"]["value"].as_str().unwrap();
+        assert!(text.starts_with(TRUNCATED_MARK), "{text:.80}");
+        assert!(text.contains(&format!("{} bytes", MAX_WRITTEN_BODY + 18)));
+        assert!(text.len() < MAX_WRITTEN_BODY + 100);
+        assert_eq!(ev[1]["data"], json!({"small": 1}));
+        let last = ev.last().unwrap();
+        assert_eq!(last["seq"], json!(MAX_WRITTEN_EVENTS - 1));
+        assert!(
+            last["event"]["error"]
+                .as_str()
+                .unwrap()
+                .contains("6 more events")
+        );
     }
 }
