@@ -574,6 +574,44 @@ async fn a_flood_of_deliveries_is_cut_and_the_session_closed() {
     assert!(!h.is_alive());
 }
 
+/// The flood bound is per connect answer (and bytes per window), not per session: a long
+/// run or a soak against a good server sees any number of notifications.
+#[tokio::test]
+async fn many_answers_under_the_bound_are_no_flood() {
+    let f = fixture(1 << 20).await;
+    let h = BayeuxClient::start_with(
+        &f.cfg,
+        &f.agent,
+        &["/v2/me/chats"],
+        f.run.clone(),
+        BayeuxTuning {
+            max_notifications: 5,
+            ..tuning()
+        },
+    )
+    .await
+    .unwrap();
+    for k in 0..4u64 {
+        let mut answer: Vec<Value> = (1..=4).map(|i| delivery(k * 4 + i)).collect();
+        answer.push(connect_ok());
+        f.srv.push(Script::Json(Value::Array(answer)));
+    }
+    f.run
+        .wait_for(
+            0,
+            WAIT,
+            |e| matches!(&e.kind, EventKind::Notification { data, .. } if data["n"] == 16),
+        )
+        .await
+        .expect("the 16th delivery arrives");
+    assert_eq!(notifications(&f.run), (1..=16).collect::<Vec<u64>>());
+    assert!(
+        h.is_alive(),
+        "16 deliveries in answers of 4 are not a flood"
+    );
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn endless_handshake_advice_is_bounded() {
     let f = fixture(1 << 20).await;

@@ -48,14 +48,19 @@ pub struct BayeuxTuning {
     /// An empty successful connect answered faster than this is followed by a pause of
     /// the remainder, so a server that answers instantly cannot make the loop spin.
     pub min_poll_period: Duration,
-    /// Deliveries recorded per session at most; a server flooding beyond that is
-    /// recorded as `Garbage` and the session is closed (the history must stay bounded).
+    /// Deliveries in one connect answer at most: a server that batches more is flooding
+    /// (a real one sends what happened since the last poll: a handful). Past it the session
+    /// records one `Garbage` naming the flood and closes (`Closed` says observation
+    /// stopped). Per answer, not per session: a long run or a soak sees any number of
+    /// notifications from a good server.
     pub max_notifications: u64,
-    /// Bytes of deliveries (each message's compact JSON text) recorded per session at
-    /// most: past that the session records one `Garbage` naming the flood and closes
-    /// (`Closed` says observation stopped), so a few huge notifications cannot exhaust
-    /// memory either.
+    /// Bytes of deliveries (each message's compact JSON text) within any
+    /// [`BayeuxTuning::flood_window`] at most: past that the session is flooded as above,
+    /// so a few huge notifications answered at once cannot exhaust memory either. The
+    /// fastest faultless runs deliver well under a tenth of it.
     pub max_notification_bytes: u64,
+    /// The window over which [`BayeuxTuning::max_notification_bytes`] is counted.
+    pub flood_window: Duration,
     /// Malformed messages (without a channel) recorded per session at most, each as one
     /// `Garbage`; past that the session closes as flooded.
     pub max_garbage: u64,
@@ -65,10 +70,10 @@ pub struct BayeuxTuning {
 }
 
 /// Default [`BayeuxTuning::max_notifications`].
-pub const DEFAULT_MAX_NOTIFICATIONS: u64 = 2_000;
-/// Default [`BayeuxTuning::max_notification_bytes`] (4 MiB of JSON text; parsed JSON
-/// takes a few times that in memory).
-pub const DEFAULT_MAX_NOTIFICATION_BYTES: u64 = 4 * 1024 * 1024;
+pub const DEFAULT_MAX_NOTIFICATIONS: u64 = 1_000;
+/// Default [`BayeuxTuning::max_notification_bytes`] (8 MiB of JSON text per 5 s; parsed
+/// JSON takes a few times that in memory).
+pub const DEFAULT_MAX_NOTIFICATION_BYTES: u64 = 8 * 1024 * 1024;
 
 impl Default for BayeuxTuning {
     fn default() -> Self {
@@ -81,6 +86,7 @@ impl Default for BayeuxTuning {
             min_poll_period: Duration::from_millis(20),
             max_notifications: DEFAULT_MAX_NOTIFICATIONS,
             max_notification_bytes: DEFAULT_MAX_NOTIFICATION_BYTES,
+            flood_window: Duration::from_secs(5),
             max_garbage: 200,
             max_garbage_per_answer: 20,
         }
@@ -465,8 +471,10 @@ struct Session {
     client_id: Option<String>,
     next_id: u64,
     delivered: u64,
-    /// Bytes (compact JSON) of the deliveries recorded so far.
+    /// Bytes (compact JSON) of the deliveries recorded in the current flood window.
     delivered_bytes: u64,
+    /// When the current flood window started.
+    window_started: Instant,
     /// Malformed messages recorded so far.
     garbage: u64,
     /// Set once the session saw a flood: why observation stops.
@@ -528,6 +536,7 @@ impl BayeuxClient {
             next_id: 0,
             delivered: 0,
             delivered_bytes: 0,
+            window_started: Instant::now(),
             garbage: 0,
             flood: None,
             alive: Arc::new(AtomicBool::new(true)),
@@ -699,16 +708,21 @@ impl Session {
                 continue;
             }
             let size = serde_json::to_string(m).map(|t| t.len()).unwrap_or(0) as u64;
-            let why = if self.delivered >= self.tuning.max_notifications {
+            if self.window_started.elapsed() >= self.tuning.flood_window {
+                self.window_started = Instant::now();
+                self.delivered_bytes = 0;
+            }
+            let why = if n as u64 >= self.tuning.max_notifications {
                 Some(format!(
-                    "flood: more than {} deliveries on this session; observation stopped (the rest of this answer, {} messages, dropped)",
+                    "flood: more than {} deliveries in one connect answer; observation stopped (the rest of this answer, {} messages, dropped)",
                     self.tuning.max_notifications,
                     msgs.len() - i
                 ))
             } else if self.delivered_bytes + size > self.tuning.max_notification_bytes {
                 Some(format!(
-                    "flood: deliveries on this session exceed {} bytes ({} recorded, the next one is {size} bytes); observation stopped (the rest of this answer, {} messages, dropped)",
+                    "flood: deliveries exceed {} bytes within {:?} ({} recorded, the next one is {size} bytes); observation stopped (the rest of this answer, {} messages, dropped)",
                     self.tuning.max_notification_bytes,
+                    self.tuning.flood_window,
                     self.delivered_bytes,
                     msgs.len() - i
                 ))
@@ -753,7 +767,7 @@ impl Session {
     }
 
     fn flooded(&self) -> bool {
-        self.flood.is_some() || self.delivered >= self.tuning.max_notifications
+        self.flood.is_some()
     }
 
     fn update_advice(&mut self, advice: &Value) {
