@@ -159,7 +159,7 @@ pub fn labelled(case: &Case) -> Vec<Candidate> {
     let plain: Vec<usize> = (0..n)
         .filter(|&i| {
             !matches!(steps[i], Step::OfferChat { .. })
-                && !(i + 1 == n && matches!(steps[i], Step::Settle))
+                && (i + 1 != n || !matches!(steps[i], Step::Settle))
         })
         .collect();
     let mut size = plain.len() / 2;
