@@ -340,6 +340,7 @@ pub fn build_report(
         requirements,
         cases,
         errors,
+        groups: None,
     }
 }
 

@@ -189,8 +189,15 @@ fn render_page(report: &RunReport, scrub: &Scrubber, dir: Option<&Path>) -> Stri
     if !failing.is_empty() {
         h.push_str("<h2>Failures</h2>\n");
     }
-    for c in failing {
-        case_section(&mut h, c, stems.get(&c.id).map(String::as_str), report, dir);
+    match &report.groups {
+        Some(groups) if !groups.is_empty() => {
+            failure_groups(&mut h, groups, &failing, &stems, report, dir)
+        }
+        _ => {
+            for c in failing {
+                case_section(&mut h, c, stems.get(&c.id).map(String::as_str), report, dir);
+            }
+        }
     }
     let errored: Vec<&CaseReport> = report
         .cases
@@ -214,6 +221,97 @@ fn render_page(report: &RunReport, scrub: &Scrubber, dir: Option<&Path>) -> Stri
     }
     h.push_str("</body></html>\n");
     scrub_markup(scrub, &h)
+}
+
+/// Failures grouped by signature: one timeline per group (its representative's), the
+/// other cases of the group as links to their case files; failing cases no group
+/// names (a `session` failure) keep their own section.
+fn failure_groups(
+    h: &mut String,
+    groups: &[super::FailureGroup],
+    failing: &[&CaseReport],
+    stems: &std::collections::HashMap<String, String>,
+    report: &RunReport,
+    dir: Option<&Path>,
+) {
+    let _ = writeln!(
+        h,
+        "<p>{} distinct failure{} in {} failing case{}.</p>",
+        groups.len(),
+        if groups.len() == 1 { "" } else { "s" },
+        groups.iter().map(|g| 1 + g.others.len()).sum::<usize>(),
+        if groups.iter().map(|g| 1 + g.others.len()).sum::<usize>() == 1 {
+            ""
+        } else {
+            "s"
+        }
+    );
+    let mut named = std::collections::BTreeSet::new();
+    for (n, g) in groups.iter().enumerate() {
+        named.insert(g.representative.as_str());
+        let _ = writeln!(
+            h,
+            "<section class=\"group\" id=\"group-{}\"><h3>failure {}: {}</h3>",
+            n + 1,
+            n + 1,
+            esc(&g.signature)
+        );
+        let _ = writeln!(
+            h,
+            "<p>Representative <a href=\"#case-{}\">{}</a>: {} steps, shrunk to {} in {}/{} re-runs, {} ms (limit {} ms).{}</p>",
+            esc(&anchor(&g.representative)),
+            esc(&g.representative),
+            g.original_steps,
+            g.shrunk_steps,
+            g.runs,
+            g.budget,
+            g.elapsed_ms,
+            g.limit_ms,
+            g.stopped
+                .as_ref()
+                .map(|w| format!(" <strong>Shrinking stopped early: {}.</strong>", esc(w)))
+                .unwrap_or_default()
+        );
+        if !g.kept.is_empty() {
+            h.push_str("<p>Steps that could not be removed:</p><ul>");
+            for k in &g.kept {
+                let _ = write!(h, "<li>{}</li>", esc(k));
+            }
+            h.push_str("</ul>\n");
+        }
+        if let Some(c) = failing.iter().find(|c| c.id == g.representative) {
+            case_section(h, c, stems.get(&c.id).map(String::as_str), report, dir);
+        }
+        if !g.others.is_empty() {
+            let _ = writeln!(
+                h,
+                "<p>{} other case{} with this failure:</p><ul class=\"others\">",
+                g.others.len(),
+                if g.others.len() == 1 { "" } else { "s" }
+            );
+            for o in &g.others {
+                named.insert(o.as_str());
+                let link = match stems.get(o) {
+                    Some(stem) => format!(
+                        " — <a href=\"cases/{0}.json\">cases/{0}.json</a>",
+                        esc(stem)
+                    ),
+                    None => String::new(),
+                };
+                let _ = write!(
+                    h,
+                    "<li id=\"case-{}\">{}{link}</li>",
+                    esc(&anchor(o)),
+                    esc(o)
+                );
+            }
+            h.push_str("</ul>\n");
+        }
+        h.push_str("</section>\n");
+    }
+    for c in failing.iter().filter(|c| !named.contains(c.id.as_str())) {
+        case_section(h, c, stems.get(&c.id).map(String::as_str), report, dir);
+    }
 }
 
 /// Right under the summary: every failing requirement, linked to its row and to its

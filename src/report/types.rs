@@ -173,6 +173,47 @@ pub struct RunReport {
     /// Run-level harness errors (target unreachable, login failed …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// Failing cases grouped by failure signature (absent when nothing failed, and in
+    /// reports written before groups existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<FailureGroup>>,
+}
+
+/// One distinct failure: the failing cases that share a signature (the failed
+/// requirement ids and the normalized shape of the witnesses), and how its smallest
+/// representative was shrunk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureGroup {
+    /// Failed requirement ids and normalized reasons, e.g.
+    /// `CMP-07: text after Completed on chat #`.
+    pub signature: String,
+    /// The requirement ids the cases of the group failed.
+    pub requirements: Vec<ReqId>,
+    /// The case shown for the group (shrunk when shrinking succeeded).
+    pub representative: String,
+    /// The other failing cases of the group, in run order.
+    #[serde(default)]
+    pub others: Vec<String>,
+    /// Steps of the representative before shrinking.
+    pub original_steps: usize,
+    /// Steps of the representative after shrinking.
+    pub shrunk_steps: usize,
+    /// Re-runs used by shrinking, and the group's budget of re-runs.
+    pub runs: usize,
+    /// The group's budget of re-runs.
+    pub budget: usize,
+    /// Wall time spent shrinking, and the group's limit (ms).
+    pub elapsed_ms: u64,
+    /// The group's wall-time limit for shrinking (ms).
+    pub limit_ms: u64,
+    /// Why shrinking stopped before it had tried every candidate, with the figures
+    /// (`budget of re-runs ran out: 60/60 runs`); absent when it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// Steps shrinking could not remove and why (`removing step 3 (Accept c1) made the
+    /// failure disappear`); filled when shrinking finished above the target size.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<String>,
 }
 
 impl RunReport {

@@ -276,6 +276,28 @@ pub fn print_summary(r: &RunReport) {
             r.target.clone()
         })
     );
+    if let Some(groups) = &r.groups {
+        let m: usize = groups.iter().map(|g| 1 + g.others.len()).sum();
+        println!(
+            "{} distinct failure{} in {m} failing case{}",
+            groups.len(),
+            if groups.len() == 1 { "" } else { "s" },
+            if m == 1 { "" } else { "s" }
+        );
+        for g in groups {
+            println!(
+                "  {}: case {} shrunk {} → {} steps{}",
+                escape_line(&g.signature),
+                escape(&g.representative),
+                g.original_steps,
+                g.shrunk_steps,
+                g.stopped
+                    .as_ref()
+                    .map(|w| format!(" ({w})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
     let should_fails: Vec<&str> = r
         .requirements
         .iter()

@@ -5,6 +5,7 @@
 pub mod cases;
 pub mod cli;
 pub mod exec;
+pub mod groups;
 pub mod selftest;
 pub mod shrink;
 
@@ -242,8 +243,10 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
     };
 
     let mut case_reports: Vec<CaseReport> = Vec::new();
+    let mut groups = None;
     if errors.is_empty() {
-        let (reports, error) = run_cases(&s, target_cfg, check_cfg, provisioning).await;
+        let (reports, error) =
+            run_cases(&s, target_cfg, check_cfg, provisioning, &mut groups).await;
         case_reports = reports;
         errors.extend(error);
     }
@@ -300,6 +303,7 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
         requirements,
         cases: case_reports,
         errors,
+        groups,
     };
     RunResult {
         report,
@@ -353,6 +357,7 @@ async fn run_cases(
     target: TargetConfig,
     check: CheckConfig,
     provisioning: Provisioning,
+    groups_out: &mut Option<Vec<report::FailureGroup>>,
 ) -> (Vec<CaseReport>, Option<String>) {
     let schemas = match Schemas::embedded() {
         Ok(s) => s,
@@ -395,6 +400,7 @@ async fn run_cases(
         }
     };
     let total = plan.len();
+    let cases_started = Instant::now();
 
     let bar = match s.progress {
         Progress::Bar => {
@@ -456,53 +462,25 @@ async fn run_cases(
         }
     }
 
-    // Shrink one failing case per failed requirement, within a budget of re-runs and of
-    // wall time (each re-run of a case whose notification never comes costs a deadline).
-    let mut budget = s.shrink_budget;
-    let shrink_until = Instant::now() + (s.deadline * 12).max(Duration::from_secs(60));
-    let mut shrunk_for: BTreeSet<ReqId> = BTreeSet::new();
-    let mut reports = Vec::new();
-    for (i, out) in outcomes {
-        let case = &plan[i];
-        let failed = out.failed();
-        let fresh: Vec<ReqId> = failed.difference(&shrunk_for).cloned().collect();
-        if fresh.is_empty() || budget == 0 || Instant::now() >= shrink_until {
-            reports.push(case_report(case, out, s.keep_histories, None));
-            continue;
-        }
-        let wanted = fresh[0];
-        let env_ref = &env;
-        let (small, used) = shrink::shrink(case, budget, |c| {
-            async move {
-                // Out of time: refuse further candidates (the best so far is kept).
-                Instant::now() < shrink_until
-                    && env_ref.run_case(&c).await.failed().contains(&wanted)
-            }
-        })
-        .await;
-        budget = budget.saturating_sub(used);
-        if small.steps.len() < case.steps.len() {
-            // Re-run the shrunk case once more: its report carries its own history.
-            let again = env.run_case(&small).await;
-            for e in again.history.iter() {
-                if let crate::history::EventKind::Bind { chat_id, .. } = &e.kind {
-                    claimed.insert(chat_id.clone());
-                }
-            }
-            if again.failed().contains(&wanted) {
-                shrunk_for.extend(again.failed());
-                reports.push(case_report(
-                    &small,
-                    again,
-                    s.keep_histories,
-                    Some(case.steps.len()),
-                ));
-                continue;
-            }
-        }
-        shrunk_for.extend(failed);
-        reports.push(case_report(case, out, s.keep_histories, None));
+    // Group the failing cases by signature, then shrink each group's smallest
+    // representative — groups in parallel, each with its own budget of re-runs and of
+    // wall time (as long as the cases took, at least 10 s: a failing run stays within
+    // about twice a passing one).
+    let limit = cases_started.elapsed().max(Duration::from_secs(10));
+    let bound = std::sync::Mutex::new(BTreeSet::new());
+    let (reports, groups) = shrink_groups(s, &env, &plan, outcomes, limit, &bound).await;
+    claimed.extend(bound.into_inner().unwrap_or_default());
+    if !groups.is_empty() {
+        *groups_out = Some(groups);
     }
+    for r in &reports {
+        for e in r.history.iter().flat_map(|h| h.iter()) {
+            if let crate::history::EventKind::Bind { chat_id, .. } = &e.kind {
+                claimed.insert(chat_id.clone());
+            }
+        }
+    }
+    let mut reports = reports;
 
     // NTF-02 over the whole run.
     let session: Vec<Finding> = env.judge_session(&claimed);
@@ -521,4 +499,194 @@ async fn run_cases(
     });
     env.close().await;
     (reports, None)
+}
+
+/// Groups the failing outcomes by signature and shrinks each group's smallest
+/// representative (see [`run_cases`]); returns the case reports in run order (the
+/// representative replaced by its shrunk form) and the groups.
+async fn shrink_groups(
+    s: &RunSettings,
+    env: &Env,
+    plan: &[Case],
+    outcomes: Vec<(usize, CaseOutcome)>,
+    limit: Duration,
+    bound: &std::sync::Mutex<BTreeSet<String>>,
+) -> (Vec<CaseReport>, Vec<report::FailureGroup>) {
+    let found = groups::group(
+        outcomes
+            .iter()
+            .map(|(i, o)| (*i, o.findings.as_slice(), plan[*i].steps.len())),
+    );
+    let limits = shrink::Limits {
+        budget: s.shrink_budget,
+        time: limit,
+        width: 4,
+    };
+    let multi =
+        (s.progress == Progress::Bar && !found.is_empty()).then(indicatif::MultiProgress::new);
+    // Groups at once: as many as the target can take (agents × chats per agent), at
+    // least one; each group re-runs `width` candidates at once.
+    let parallel = match s.max_chats_per_agent {
+        Some(n) if n > 0 => (n * s.agents.len().max(1) / limits.width).max(1),
+        _ if s.target.is_some() => (3 * s.agents.len().max(1) / limits.width).max(1),
+        _ => 8,
+    };
+    let parallel = if s.concurrency > 0 {
+        parallel.min(s.concurrency)
+    } else {
+        parallel
+    };
+    let by_index: std::collections::BTreeMap<usize, &CaseOutcome> =
+        outcomes.iter().map(|(i, o)| (*i, o)).collect();
+    let results: Vec<_> = futures_util::stream::iter(found.iter().enumerate())
+        .map(|(g, (sig, members))| {
+            let multi = multi.clone();
+            async move {
+                let rep = &plan[members[0]];
+                let bar = multi.as_ref().map(|m| {
+                    let b = m.add(indicatif::ProgressBar::new_spinner());
+                    b.set_style(
+                        indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                    );
+                    b.enable_steady_tick(Duration::from_millis(200));
+                    b
+                });
+                let short: String = sig.chars().take(70).collect();
+                let say = |steps: usize, runs: usize, started: Instant| {
+                    let msg = format!(
+                        "shrinking #{} [{short}]: {} → {steps} steps, {runs}/{} runs",
+                        g + 1,
+                        rep.steps.len(),
+                        limits.budget
+                    );
+                    match (&bar, s.progress) {
+                        (Some(b), _) => b.set_message(msg),
+                        (None, Progress::Lines) => {
+                            eprintln!("{msg}, {:.1} s", started.elapsed().as_secs_f64())
+                        }
+                        _ => {}
+                    }
+                };
+                let started = Instant::now();
+                say(rep.steps.len(), 0, started);
+                let wanted = sig.clone();
+                let shrunk = shrink::shrink_with(
+                    rep,
+                    limits,
+                    |c| {
+                        let wanted = wanted.clone();
+                        async move {
+                            let out = env.run_case(&c).await;
+                            // Every chat a re-run bound is the harness's (NTF-01).
+                            if let Ok(mut b) = bound.lock() {
+                                for e in out.history.iter() {
+                                    if let crate::history::EventKind::Bind { chat_id, .. } = &e.kind
+                                    {
+                                        b.insert(chat_id.clone());
+                                    }
+                                }
+                            }
+                            match groups::signature(&out.findings) {
+                                Some(sg) if sg == wanted => shrink::Trial::Same(out),
+                                Some(other) => shrink::Trial::Other(other),
+                                None => shrink::Trial::Gone,
+                            }
+                        }
+                    },
+                    |steps, runs| say(steps, runs, started),
+                )
+                .await;
+                let done = format!(
+                    "shrunk #{} [{short}]: {} → {} steps in {} runs, {:.1} s{}",
+                    g + 1,
+                    rep.steps.len(),
+                    shrunk.case.steps.len(),
+                    shrunk.runs,
+                    shrunk.elapsed.as_secs_f64(),
+                    match shrunk.stopped {
+                        Some(shrink::Stop::Budget) => " (budget of re-runs ran out)",
+                        Some(shrink::Stop::Time) => " (time limit ran out)",
+                        None => "",
+                    }
+                );
+                match (&bar, s.progress) {
+                    (Some(b), _) => b.finish_with_message(done),
+                    (None, Progress::Lines) => eprintln!("{done}"),
+                    _ => {}
+                }
+                (g, shrunk)
+            }
+        })
+        .buffer_unordered(parallel)
+        .collect()
+        .await;
+    let mut results: Vec<_> = results;
+    results.sort_by_key(|(g, _)| *g);
+
+    let mut shrunk_by_case: std::collections::BTreeMap<usize, shrink::Shrunk<CaseOutcome>> =
+        std::collections::BTreeMap::new();
+    let mut out_groups = Vec::new();
+    for ((sig, members), (_, shrunk)) in found.iter().zip(results) {
+        let rep = &plan[members[0]];
+        let stopped = shrunk.stopped.map(|st| {
+            let figures = format!(
+                "{}/{} runs, {:.1}/{:.1} s",
+                shrunk.runs,
+                limits.budget,
+                shrunk.elapsed.as_secs_f64(),
+                limits.time.as_secs_f64()
+            );
+            match st {
+                shrink::Stop::Budget => format!("budget of re-runs ran out: {figures}"),
+                shrink::Stop::Time => format!("time limit ran out: {figures}"),
+            }
+        });
+        let small = shrunk.outcome.is_some();
+        out_groups.push(report::FailureGroup {
+            signature: sig.clone(),
+            requirements: by_index
+                .get(&members[0])
+                .map(|o| o.failed().into_iter().collect())
+                .unwrap_or_default(),
+            representative: rep.id.clone(),
+            others: members[1..].iter().map(|&i| plan[i].id.clone()).collect(),
+            original_steps: rep.steps.len(),
+            shrunk_steps: if small {
+                shrunk.case.steps.len()
+            } else {
+                rep.steps.len()
+            },
+            runs: shrunk.runs,
+            budget: limits.budget,
+            elapsed_ms: shrunk.elapsed.as_millis() as u64,
+            limit_ms: limits.time.as_millis() as u64,
+            stopped,
+            kept: if shrunk.stopped.is_none() && shrunk.case.steps.len() > 6 {
+                shrunk.kept.clone()
+            } else {
+                Vec::new()
+            },
+        });
+        shrunk_by_case.insert(members[0], shrunk);
+    }
+
+    let mut reports = Vec::new();
+    for (i, out) in outcomes {
+        let case = &plan[i];
+        match shrunk_by_case.remove(&i) {
+            Some(shrink::Shrunk {
+                case: small,
+                outcome: Some(again),
+                ..
+            }) => reports.push(case_report(
+                &small,
+                again,
+                s.keep_histories,
+                Some(case.steps.len()),
+            )),
+            _ => reports.push(case_report(case, out, s.keep_histories, None)),
+        }
+    }
+    (reports, out_groups)
 }

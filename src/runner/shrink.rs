@@ -5,6 +5,7 @@
 use crate::history::{Body, ChatRef, Step};
 use crate::runner::cases::Case;
 use serde_json::Value;
+use std::time::{Duration, Instant};
 
 /// The aliases a step touches.
 fn aliases(step: &Step) -> Vec<&str> {
@@ -48,24 +49,128 @@ fn without(steps: &[Step], i: usize) -> Vec<Step> {
     v
 }
 
-/// Candidates one shrink step smaller than `case`, most promising first: drop whole
-/// chats, then single steps, then parts of concurrent groups, then optional body fields.
-pub fn candidates(case: &Case) -> Vec<Case> {
-    let steps = &case.steps;
-    let mut out: Vec<Vec<Step>> = Vec::new();
-    for (i, s) in steps.iter().enumerate() {
-        if matches!(s, Step::OfferChat { .. }) {
-            out.push(without(steps, i));
+/// A short description of a step, for "removing step 3 (Accept c1) …".
+pub fn describe(step: &Step) -> String {
+    match step {
+        Step::OfferChat { chat, agent } => format!("offer {chat} to {agent}"),
+        Step::AgentPost {
+            chat,
+            body,
+            by_other_agent,
+            ..
+        } => {
+            let chat = match chat {
+                ChatRef::Alias(a) => a.clone(),
+                ChatRef::Unknown(u) => format!("unknown chat {u}"),
+            };
+            let op = match body {
+                Body::Json(v) => v
+                    .get("operationName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("POST")
+                    .to_string(),
+                Body::Empty => "POST (no body)".into(),
+                Body::Raw(_) => "POST (raw body)".into(),
+            };
+            if *by_other_agent {
+                format!("{op} {chat} by another agent")
+            } else {
+                format!("{op} {chat}")
+            }
+        }
+        Step::CustomerSends { chat, .. } => format!("customer sends on {chat}"),
+        Step::CustomerLeaves { chat } => format!("customer leaves {chat}"),
+        Step::Inspect { chat } => format!("inspect {chat}"),
+        Step::Settle => "settle".into(),
+        Step::Concurrent { steps } => format!(
+            "at once: {}",
+            steps.iter().map(describe).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Removes every step at an index in `drop` (removing an `OfferChat` removes its chat).
+fn without_all(steps: &[Step], drop: &[usize]) -> Vec<Step> {
+    let mut v = steps.to_vec();
+    // Chats first (by alias), then the plain indexes from the back.
+    let chats: Vec<String> = drop
+        .iter()
+        .filter_map(|&i| match &steps[i] {
+            Step::OfferChat { chat, .. } => Some(chat.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut plain: Vec<usize> = drop
+        .iter()
+        .copied()
+        .filter(|&i| !matches!(steps[i], Step::OfferChat { .. }))
+        .collect();
+    plain.sort_unstable();
+    plain.dedup();
+    for i in plain.into_iter().rev() {
+        v.remove(i);
+    }
+    for chat in chats {
+        if let Some(i) = v
+            .iter()
+            .position(|s| matches!(s, Step::OfferChat { chat: c, .. } if *c == chat))
+        {
+            v = without(&v, i);
         }
     }
-    for (i, s) in steps.iter().enumerate() {
-        // The final Settle is what lets absence be judged: keep it.
-        if matches!(s, Step::OfferChat { .. })
-            || (i + 1 == steps.len() && matches!(s, Step::Settle))
-        {
-            continue;
+    v
+}
+
+/// One candidate: the smaller case and, for a single-step removal, the index of the
+/// removed step (so a failed removal can be explained).
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The smaller case.
+    pub case: Case,
+    /// The step this candidate removes, when it removes exactly one.
+    pub removed: Option<usize>,
+}
+
+/// Candidates smaller than `case`, most promising first (delta-debugging style): keep
+/// one chat only, drop whole chats, drop halves, quarters … of the other steps, then
+/// single steps, then parts of concurrent groups, then optional body fields.
+pub fn candidates(case: &Case) -> Vec<Case> {
+    labelled(case).into_iter().map(|c| c.case).collect()
+}
+
+/// [`candidates`] with the removed step of single-step removals.
+pub fn labelled(case: &Case) -> Vec<Candidate> {
+    let steps = &case.steps;
+    let n = steps.len();
+    let mut out: Vec<(Vec<Step>, Option<usize>)> = Vec::new();
+    let offers: Vec<usize> = (0..n)
+        .filter(|&i| matches!(steps[i], Step::OfferChat { .. }))
+        .collect();
+    if offers.len() > 1 {
+        for &keep in &offers {
+            let others: Vec<usize> = offers.iter().copied().filter(|&i| i != keep).collect();
+            out.push((without_all(steps, &others), None));
         }
-        out.push(without(steps, i));
+    }
+    for &i in &offers {
+        out.push((without(steps, i), None));
+    }
+    // The final Settle is what lets absence be judged: keep it.
+    let plain: Vec<usize> = (0..n)
+        .filter(|&i| {
+            !matches!(steps[i], Step::OfferChat { .. })
+                && (i + 1 != n || !matches!(steps[i], Step::Settle))
+        })
+        .collect();
+    let mut size = plain.len() / 2;
+    while size >= 2 {
+        for chunk in plain.chunks(size) {
+            out.push((without_all(steps, chunk), None));
+        }
+        size /= 2;
+    }
+    for &i in &plain {
+        out.push((without(steps, i), Some(i)));
     }
     for (i, s) in steps.iter().enumerate() {
         if let Step::Concurrent { steps: inner } = s {
@@ -78,7 +183,7 @@ pub fn candidates(case: &Case) -> Vec<Case> {
                 } else {
                     v[i] = Step::Concurrent { steps: inner2 };
                 }
-                out.push(v);
+                out.push((v, None));
             }
         }
     }
@@ -98,43 +203,185 @@ pub fn candidates(case: &Case) -> Vec<Case> {
                 if let Step::AgentPost { body, .. } = &mut v[i] {
                     *body = Body::Json(Value::Object(m2));
                 }
-                out.push(v);
+                out.push((v, None));
             }
         }
     }
-    out.into_iter()
-        .filter(|v| !v.is_empty() && v != steps)
-        .map(|steps| Case {
-            steps,
-            ..case.clone()
-        })
-        .collect()
+    let mut seen: Vec<Vec<Step>> = Vec::new();
+    let mut res = Vec::new();
+    for (v, removed) in out {
+        if v.is_empty() || v == *steps || seen.contains(&v) {
+            continue;
+        }
+        seen.push(v.clone());
+        res.push(Candidate {
+            case: Case {
+                steps: v,
+                ..case.clone()
+            },
+            removed,
+        });
+    }
+    res
 }
 
-/// Greedy shrinking: repeatedly takes the first candidate for which `still_fails`
-/// confirms (by re-running it) the failure, until none does or `budget` runs are spent.
-/// Returns the smallest confirmed case and the number of runs used.
-pub async fn shrink<F, Fut>(case: &Case, budget: usize, mut still_fails: F) -> (Case, usize)
+/// What re-running a candidate showed.
+pub enum Trial<O> {
+    /// The same failure again (with the run's outcome).
+    Same(O),
+    /// Another failure (its signature).
+    Other(String),
+    /// No failure at all.
+    Gone,
+}
+
+/// The limits of one shrink.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Re-runs allowed.
+    pub budget: usize,
+    /// Wall time allowed.
+    pub time: Duration,
+    /// Candidates re-run at once.
+    pub width: usize,
+}
+
+/// Why shrinking stopped before it had tried every candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The budget of re-runs ran out.
+    Budget,
+    /// The wall-time limit ran out.
+    Time,
+}
+
+/// The result of [`shrink_with`].
+pub struct Shrunk<O> {
+    /// The smallest case confirmed to fail the same way.
+    pub case: Case,
+    /// The outcome of the run that confirmed `case` (None: nothing smaller confirmed).
+    pub outcome: Option<O>,
+    /// Re-runs used.
+    pub runs: usize,
+    /// Wall time used.
+    pub elapsed: Duration,
+    /// Set when a limit cut shrinking short.
+    pub stopped: Option<Stop>,
+    /// When shrinking finished: why each remaining removable step was kept.
+    pub kept: Vec<String>,
+}
+
+/// Greedy delta-debugging shrink: re-runs candidates `limits.width` at a time and
+/// takes the first (in candidate order) that `trial` confirms fails the same way,
+/// until no candidate does or a limit runs out. `progress(steps, runs)` is called after
+/// each accepted candidate.
+pub async fn shrink_with<O, F, Fut>(
+    case: &Case,
+    limits: Limits,
+    trial: F,
+    mut progress: impl FnMut(usize, usize),
+) -> Shrunk<O>
 where
-    F: FnMut(Case) -> Fut,
-    Fut: std::future::Future<Output = bool>,
+    F: Fn(Case) -> Fut,
+    Fut: std::future::Future<Output = Trial<O>>,
 {
+    let started = Instant::now();
     let mut best = case.clone();
+    let mut outcome = None;
     let mut runs = 0;
+    let mut stopped = None;
+    let mut kept = Vec::new();
+    let width = limits.width.max(1);
     'outer: loop {
-        for c in candidates(&best) {
-            if runs >= budget {
+        let cands = labelled(&best);
+        let mut notes = Vec::new();
+        for chunk in cands.chunks(width) {
+            if runs >= limits.budget {
+                stopped = Some(Stop::Budget);
                 break 'outer;
             }
-            runs += 1;
-            if still_fails(c.clone()).await {
-                best = c;
-                continue 'outer;
+            if started.elapsed() >= limits.time {
+                stopped = Some(Stop::Time);
+                break 'outer;
+            }
+            let take = chunk.len().min(limits.budget - runs);
+            let results =
+                futures_util::future::join_all(chunk[..take].iter().map(|c| trial(c.case.clone())))
+                    .await;
+            runs += take;
+            for (c, r) in chunk.iter().zip(results) {
+                match r {
+                    Trial::Same(o) => {
+                        best = c.case.clone();
+                        outcome = Some(o);
+                        progress(best.steps.len(), runs);
+                        continue 'outer;
+                    }
+                    Trial::Other(sig) => {
+                        if let Some(i) = c.removed {
+                            notes.push(format!(
+                                "removing step {} ({}) changed the failure to: {sig}",
+                                i + 1,
+                                describe(&best.steps[i])
+                            ));
+                        }
+                    }
+                    Trial::Gone => {
+                        if let Some(i) = c.removed {
+                            notes.push(format!(
+                                "removing step {} ({}) made the failure disappear",
+                                i + 1,
+                                describe(&best.steps[i])
+                            ));
+                        }
+                    }
+                }
             }
         }
+        kept = notes;
         break;
     }
-    (best, runs)
+    Shrunk {
+        case: best,
+        outcome,
+        runs,
+        elapsed: started.elapsed(),
+        stopped,
+        kept,
+    }
+}
+
+/// Greedy shrinking one candidate at a time: repeatedly takes the first candidate for
+/// which `still_fails` confirms (by re-running it) the failure, until none does or
+/// `budget` runs are spent. Returns the smallest confirmed case and the number of runs
+/// used.
+pub async fn shrink<F, Fut>(case: &Case, budget: usize, still_fails: F) -> (Case, usize)
+where
+    F: Fn(Case) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let limits = Limits {
+        budget,
+        time: Duration::MAX,
+        width: 1,
+    };
+    let s = shrink_with(
+        case,
+        limits,
+        |c| {
+            let f = still_fails(c);
+            async move {
+                if f.await {
+                    Trial::Same(())
+                } else {
+                    Trial::Gone
+                }
+            }
+        },
+        |_, _| {},
+    )
+    .await;
+    (s.case, s.runs)
 }
 
 #[cfg(test)]

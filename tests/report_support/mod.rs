@@ -344,6 +344,7 @@ pub fn report_of(cases: Vec<CaseReport>, strict: bool) -> RunReport {
         requirements,
         cases,
         errors: vec![],
+        groups: None,
     }
 }
 
