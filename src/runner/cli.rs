@@ -233,7 +233,31 @@ impl TargetArgs {
 pub fn print_summary(r: &RunReport) {
     use report::term::{escape, escape_line};
     println!("{:<8} {:<7} {:<7} reason", "id", "level", "verdict");
+    // An environment error leaves every requirement Error for one reason: one line.
+    let mut same_error: std::collections::BTreeMap<&str, usize> = Default::default();
+    for q in r
+        .requirements
+        .iter()
+        .filter(|q| q.verdict == Verdict::Error)
+    {
+        *same_error.entry(q.reason.as_str()).or_insert(0) += 1;
+    }
+    let mut collapsed_done: Vec<&str> = Vec::new();
     for q in &r.requirements {
+        if q.verdict == Verdict::Error && same_error.get(q.reason.as_str()).is_some_and(|&n| n > 3)
+        {
+            if !collapsed_done.contains(&q.reason.as_str()) {
+                collapsed_done.push(q.reason.as_str());
+                println!(
+                    "{:<8} {:<7} {:<7} not run: {}",
+                    format!("({})", same_error[q.reason.as_str()]),
+                    "all",
+                    q.verdict.as_str(),
+                    escape_line(&report::truncate_chars(&q.reason.replace('\n', " "), 200))
+                );
+            }
+            continue;
+        }
         let mut reason = q.reason.replace('\n', " ");
         if reason.chars().count() > 90 {
             reason = reason.chars().take(87).collect::<String>() + "...";
@@ -402,6 +426,10 @@ pub fn main(args: RunArgs) -> i32 {
         result
     });
     let mut r = result.report;
+    // Environment errors first, once, with what to try.
+    for e in &r.errors {
+        eprintln!("error: {}", report::term::escape(&with_hint(e)));
+    }
     if let (Some(b), Some(path)) = (&baseline, &args.baseline) {
         r.config.baseline = Some(path.display().to_string());
         report::apply_baseline(&mut r, b, today());
@@ -436,6 +464,26 @@ pub fn main(args: RunArgs) -> i32 {
         0 => r.exit_code,
         code => code,
     }
+}
+
+/// An environment error with what to try: an unreachable target, refused credentials,
+/// a TLS failure.
+pub fn with_hint(e: &str) -> String {
+    let l = e.to_ascii_lowercase();
+    let hint = if l.contains("http 401") || l.contains("http 403") {
+        "login refused: check GWS_AGENTS (or --agent USER:PASSWORD)"
+    } else if l.contains("certificate") || l.contains("tls") {
+        "TLS failure: check --cacert (or --insecure for a test target)"
+    } else if l.contains("connection refused")
+        || l.contains("connect")
+        || l.contains("dns")
+        || l.contains("no answer")
+    {
+        "cannot reach the target: is it running? check --target"
+    } else {
+        return e.to_string();
+    };
+    format!("{e}: {hint}")
 }
 
 /// Exit code of a run stopped by SIGINT (128 + 2), after its partial report is written.
