@@ -283,6 +283,10 @@ pub fn print_summary(r: &RunReport) {
         );
     }
     for e in &r.errors {
+        // Already said once, on the "not run:" line.
+        if collapsed_done.contains(&e.as_str()) {
+            continue;
+        }
         println!("error: {}", escape(e));
     }
     let verdict = match r.overall {
