@@ -10,6 +10,16 @@ const CONFIG_HELP: &str = "Configuration file: any flag of `run` by its long nam
 file > default. Credentials are never read from the file (use GWS_AGENTS); an unknown key \
 is a usage error (exit 2).";
 
+const RUN_HELP: &str = "Exit codes: 0 conformant, 1 not conformant, 2 usage error, 3 harness or \
+environment error, 130 stopped by SIGINT, 143 stopped by SIGTERM. The first SIGINT/SIGTERM \
+starts no new case or step, lets requests in flight end (within --request-timeout), closes \
+the open chats and writes the reports with what was judged (the rest is Error \"interrupted\"); \
+a second one exits at once without a report.\n\nConfiguration file: any flag of `run` by its long name, in TOML \
+(e.g. target = \"https://gws.example\", cases = 50, strict = true, only = [\"CMP-01\"]): \
+--config FILE, else $GWS_CONFIG, else ./gws-conform.toml. Precedence: flag > environment > \
+file > default. Credentials are never read from the file (use GWS_AGENTS); an unknown key \
+is a usage error (exit 2).";
+
 /// Contract-testing and conformance harness for the GWS API v2 Chat API (agent Complete).
 #[derive(Debug, Parser)]
 #[command(
@@ -26,7 +36,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Certify a target (default: the embedded reference server) against the catalogue.
-    #[command(after_help = CONFIG_HELP)]
+    #[command(after_help = RUN_HELP)]
     Run(runner::cli::RunArgs),
     /// Run the embedded reference server on its own.
     Serve(server::cli::ServeArgs),

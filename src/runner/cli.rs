@@ -8,6 +8,8 @@ use crate::history::redact::Scrubber;
 use crate::report::{self, Overall, RunReport};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 /// Parses `5s`, `300ms`, … for the command line.
@@ -231,7 +233,31 @@ impl TargetArgs {
 pub fn print_summary(r: &RunReport) {
     use report::term::{escape, escape_line};
     println!("{:<8} {:<7} {:<7} reason", "id", "level", "verdict");
+    // An environment error leaves every requirement Error for one reason: one line.
+    let mut same_error: std::collections::BTreeMap<&str, usize> = Default::default();
+    for q in r
+        .requirements
+        .iter()
+        .filter(|q| q.verdict == Verdict::Error)
+    {
+        *same_error.entry(q.reason.as_str()).or_insert(0) += 1;
+    }
+    let mut collapsed_done: Vec<&str> = Vec::new();
     for q in &r.requirements {
+        if q.verdict == Verdict::Error && same_error.get(q.reason.as_str()).is_some_and(|&n| n > 3)
+        {
+            if !collapsed_done.contains(&q.reason.as_str()) {
+                collapsed_done.push(q.reason.as_str());
+                println!(
+                    "{:<8} {:<7} {:<7} not run: {}",
+                    format!("({})", same_error[q.reason.as_str()]),
+                    "all",
+                    q.verdict.as_str(),
+                    escape_line(&report::truncate_chars(&q.reason.replace('\n', " "), 200))
+                );
+            }
+            continue;
+        }
         let mut reason = q.reason.replace('\n', " ");
         if reason.chars().count() > 90 {
             reason = reason.chars().take(87).collect::<String>() + "...";
@@ -257,6 +283,10 @@ pub fn print_summary(r: &RunReport) {
         );
     }
     for e in &r.errors {
+        // Already said once, on the "not run:" line.
+        if collapsed_done.contains(&e.as_str()) {
+            continue;
+        }
         println!("error: {}", escape(e));
     }
     let verdict = match r.overall {
@@ -405,12 +435,27 @@ pub fn main(args: RunArgs) -> i32 {
     s.max_chats_per_agent = args.max_chats_per_agent;
     s.shrink_budget = args.shrink_budget;
     s.keep_histories = args.snapshot_dir.is_some();
+    // Listen before the first line is printed: whoever waits for it may signal at once.
+    let signals = {
+        let _guard = rt.enter();
+        Signals::listen()
+    };
+    let signalled = Arc::new(AtomicI32::new(0));
     eprintln!(
         "gws-conform {}: seed {seed} (re-run with --seed {seed})",
         env!("CARGO_PKG_VERSION")
     );
-    let result = rt.block_on(execute(s));
+    let result = rt.block_on(async {
+        let watcher = tokio::spawn(signals.watch(s.cancel.clone(), signalled.clone()));
+        let result = execute(s).await;
+        watcher.abort();
+        result
+    });
     let mut r = result.report;
+    // Environment errors first, once, with what to try.
+    for e in &r.errors {
+        eprintln!("error: {}", report::term::escape(&with_hint(e)));
+    }
     if let (Some(b), Some(path)) = (&baseline, &args.baseline) {
         r.config.baseline = Some(path.display().to_string());
         report::apply_baseline(&mut r, b, today());
@@ -441,7 +486,104 @@ pub fn main(args: RunArgs) -> i32 {
         eprintln!("error: {}", report::term::escape(&e.to_string()));
         return exit::HARNESS;
     }
-    r.exit_code
+    match signalled.load(Ordering::SeqCst) {
+        0 => r.exit_code,
+        code => code,
+    }
+}
+
+/// An environment error with what to try: an unreachable target, refused credentials,
+/// a TLS failure.
+pub fn with_hint(e: &str) -> String {
+    let l = e.to_ascii_lowercase();
+    let hint = if l.contains("http 401") || l.contains("http 403") {
+        "login refused: check GWS_AGENTS (or --agent USER:PASSWORD)"
+    } else if l.contains("certificate") || l.contains("tls") {
+        "TLS failure: check --cacert (or --insecure for a test target)"
+    } else if l.contains("connection refused")
+        || l.contains("connect")
+        || l.contains("dns")
+        || l.contains("no answer")
+    {
+        "cannot reach the target: is it running? check --target"
+    } else {
+        return e.to_string();
+    };
+    format!("{e}: {hint}")
+}
+
+/// Exit code of a run stopped by SIGINT (128 + 2), after its partial report is written.
+pub const EXIT_SIGINT: i32 = 130;
+/// Exit code of a run stopped by SIGTERM (128 + 15), after its partial report is written.
+pub const EXIT_SIGTERM: i32 = 143;
+
+/// SIGINT and SIGTERM, listened to for the length of a run.
+struct Signals {
+    #[cfg(unix)]
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    /// Starts listening (inside a runtime context).
+    fn listen() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(i), Ok(t)) => Some((i, t)),
+                _ => {
+                    eprintln!(
+                        "warning: cannot listen for SIGINT/SIGTERM: a signal ends the run without a report"
+                    );
+                    None
+                }
+            };
+            Signals { streams }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// The first signal sets `cancel` and records its exit code in `code`; a second one
+    /// exits at once.
+    async fn watch(self, cancel: super::Cancel, code: Arc<AtomicI32>) {
+        #[cfg(unix)]
+        {
+            let Some((mut int, mut term)) = self.streams else {
+                return;
+            };
+            loop {
+                let (name, c) = tokio::select! {
+                    _ = int.recv() => ("SIGINT", EXIT_SIGINT),
+                    _ = term.recv() => ("SIGTERM", EXIT_SIGTERM),
+                };
+                if cancel.is_cancelled() {
+                    eprintln!("{name} again: exiting now, no report written");
+                    std::process::exit(c);
+                }
+                code.store(c, Ordering::SeqCst);
+                cancel.cancel();
+                eprintln!(
+                    "{name}: stopping: no new case starts; finishing requests in flight, closing chats and writing the reports ({name} again exits at once)"
+                );
+            }
+        }
+        #[cfg(not(unix))]
+        loop {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            if cancel.is_cancelled() {
+                std::process::exit(EXIT_SIGINT);
+            }
+            code.store(EXIT_SIGINT, Ordering::SeqCst);
+            cancel.cancel();
+            eprintln!("interrupted: stopping; writing the reports (again exits at once)");
+        }
+    }
 }
 
 /// Whether reports can be written under `dir` (checked before a run, not after it).

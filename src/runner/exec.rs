@@ -83,6 +83,8 @@ pub struct Env {
     provisioned: std::sync::Mutex<BTreeSet<String>>,
     /// The bound on open chats per agent (SPEC §6.9), when there is one.
     capacity: Option<Capacity>,
+    /// Set by a signal: no new step starts.
+    cancel: super::Cancel,
 }
 
 /// Room for open chats: a fair (first come, first served) semaphore per agent holding
@@ -257,6 +259,7 @@ impl Env {
             shapes: SchemaShapes(schemas),
             provisioned: Default::default(),
             capacity: None,
+            cancel: super::Cancel::new(),
         })
     }
 
@@ -276,6 +279,12 @@ impl Env {
                     .then(|| Arc::new(Semaphore::new(per_agent * self.agents.len().max(1)))),
             }
         });
+    }
+
+    /// Watches `cancel`: once it is set, no new step starts (the case ends with a
+    /// harness error "interrupted" and its clean-up runs).
+    pub fn set_cancel(&mut self, cancel: super::Cancel) {
+        self.cancel = cancel;
     }
 
     /// Agent user names, in order.
@@ -385,6 +394,16 @@ impl Env {
         let mut st = CaseState::default();
         let mut settled_last = false;
         for (i, step) in case.steps.iter().enumerate() {
+            if self.cancel.is_cancelled() {
+                rec.set_step(None);
+                rec.record(
+                    "runner",
+                    EventKind::HarnessError {
+                        message: super::INTERRUPTED.into(),
+                    },
+                );
+                break;
+            }
             rec.set_step(Some(i));
             rec.record(
                 "runner",

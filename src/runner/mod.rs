@@ -24,6 +24,30 @@ use futures_util::StreamExt;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+/// A run's cancellation flag: set by the first SIGINT/SIGTERM; checked before each case
+/// and each step (in-flight requests end within the request timeout, clean-up still
+/// runs, and the reports are written with what was judged).
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Cancel {
+    /// A flag that is not set.
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+    /// Sets the flag: no new case or step starts.
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    /// Whether the flag is set.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// The reason recorded for what an interrupted run did not judge.
+pub const INTERRUPTED: &str = "interrupted";
+
 /// How cases reach the agent (SPEC §1.5): one type from the CLI to the case file.
 pub use crate::client::ProvisioningKind as Mode;
 
@@ -66,6 +90,8 @@ pub struct RunSettings {
     pub cacert: Option<std::path::PathBuf>,
     /// `--insecure`: accept any TLS certificate (warned about on every run).
     pub insecure: bool,
+    /// Set by a signal: stop starting cases and steps, write what was judged.
+    pub cancel: Cancel,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +126,7 @@ impl Default for RunSettings {
             replay: None,
             cacert: None,
             insecure: false,
+            cancel: Cancel::new(),
         }
     }
 }
@@ -250,6 +277,11 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
         case_reports = reports;
         errors.extend(error);
     }
+    if s.cancel.is_cancelled() {
+        errors.push(format!(
+            "{INTERRUPTED}: the run was stopped by a signal before it finished"
+        ));
+    }
     if !errors.is_empty() {
         // Every requirement nothing could judge is an Error (never a Fail, never a
         // silent Skip) carrying the reason.
@@ -331,6 +363,22 @@ fn case_report(
     }
 }
 
+/// The outcome of a case a signal kept from starting: Error "interrupted" for what it
+/// exercises.
+fn interrupted(case: &Case) -> CaseOutcome {
+    let findings: Vec<Finding> = case
+        .exercises
+        .iter()
+        .map(|r| Finding::error(*r, INTERRUPTED.to_string()))
+        .collect();
+    CaseOutcome {
+        history: Default::default(),
+        findings,
+        verdict: Verdict::Error,
+        duration: Duration::ZERO,
+    }
+}
+
 /// Generates, shards and filters the cases of a run.
 pub fn plan(s: &RunSettings, schemas: &Schemas, agents: &[String]) -> Result<Vec<Case>, String> {
     if let Some(c) = &s.replay {
@@ -387,6 +435,7 @@ async fn run_cases(
             return (reports, Some(e.message));
         }
     };
+    env.set_cancel(s.cancel.clone());
     env.set_capacity(
         s.max_chats_per_agent
             .or(if s.target.is_some() { Some(3) } else { None }),
@@ -416,7 +465,12 @@ async fn run_cases(
     let env_ref = &env;
     let mut outcomes: Vec<(usize, CaseOutcome)> =
         futures_util::stream::iter(plan.iter().enumerate())
-            .map(|(i, c)| async move { (i, env_ref.run_case(c).await) })
+            .map(|(i, c)| async move {
+                if s.cancel.is_cancelled() {
+                    return (i, interrupted(c));
+                }
+                (i, env_ref.run_case(c).await)
+            })
             .buffer_unordered(if s.concurrency == 0 {
                 total.max(1)
             } else {
