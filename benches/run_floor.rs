@@ -229,7 +229,8 @@ fn cpu_per_request(dir: &Path, cases: &str) {
 }
 
 fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
 }
 
 fn schemathesis(dir: &Path, examples: usize) {
@@ -260,8 +261,20 @@ fn schemathesis(dir: &Path, examples: usize) {
     let child = Command::new("schemathesis")
         .arg("run")
         .arg(&spec)
-        .args(["--url", &url, "--max-examples", &n, "--include-method", "POST"])
-        .args(["--phases", "examples,coverage,fuzzing", "--checks", "not_a_server_error"])
+        .args([
+            "--url",
+            &url,
+            "--max-examples",
+            &n,
+            "--include-method",
+            "POST",
+        ])
+        .args([
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--checks",
+            "not_a_server_error",
+        ])
         .args(["--auth", "agent1:agent1-pass"])
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
@@ -313,7 +326,10 @@ fn main() {
         secs(floor.wall),
         secs(floor.wall) / q
     );
-    for (name, f) in [("default run (44 cases)", &default), ("--cases 200 (224)", &c200)] {
+    for (name, f) in [
+        ("default run (44 cases)", &default),
+        ("--cases 200 (224)", &c200),
+    ] {
         println!(
             "{name:<24} {:.2} s = {:.2} quiet windows = {:.2} × floor; cpu {:.2} s; VmHWM {} MiB",
             secs(f.wall),
