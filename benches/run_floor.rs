@@ -193,6 +193,8 @@ fn cpu_per_request(dir: &Path, cases: &str) {
     let started = Instant::now();
     let child = Command::new(BIN)
         .args(["run", "--seed", "1", "--cases", cases, "--target", &url])
+        // The server has no capacity limit: no fixed bound on the harness side either.
+        .args(["--max-chats-per-agent", "0"])
         .arg("--reports")
         .arg(dir)
         .arg("--json")
