@@ -123,8 +123,8 @@ pub struct RunArgs {
     /// Only the cases exercising these requirement ids (e.g. CMP-04).
     #[arg(long, env = "GWS_ONLY", value_delimiter = ',')]
     pub only: Vec<String>,
-    /// At most this many cases at once (default: no fixed bound; what the target can
-    /// take, agents × --max-chats-per-agent, bounds it).
+    /// At most this many cases at once (default 64; what the target can take, agents ×
+    /// --max-chats-per-agent, bounds it too).
     #[arg(long, env = "GWS_CONCURRENCY")]
     pub concurrency: Option<usize>,
     /// At most this many chats open per agent at once; the harness waits for room

@@ -51,6 +51,12 @@ pub const INTERRUPTED: &str = "interrupted";
 /// How cases reach the agent (SPEC §1.5): one type from the CLI to the case file.
 pub use crate::client::ProvisioningKind as Mode;
 
+/// Cases in flight at most when `--concurrency` is not given: enough to overlap every
+/// quiet window of a default run, few enough that a thousand-case run does not open
+/// thousands of connections at once (the capacity bound, agents × chats per agent, applies
+/// on top).
+pub const DEFAULT_MAX_ACTIVE_CASES: usize = 64;
+
 /// Everything a run needs, already validated.
 #[derive(Debug, Clone)]
 pub struct RunSettings {
@@ -472,7 +478,7 @@ async fn run_cases(
                 (i, env_ref.run_case(c).await)
             })
             .buffer_unordered(if s.concurrency == 0 {
-                total.max(1)
+                total.clamp(1, DEFAULT_MAX_ACTIVE_CASES)
             } else {
                 s.concurrency
             })
