@@ -203,7 +203,10 @@ fn string_probes(full: bool) -> Vec<(String, String)> {
         v.push(("cjk".into(), "感谢您的来电，再见".into()));
         v.push(("emoji".into(), "Bye 👋🏽 see you 🎉 🧑‍💻".into()));
         v.push(("combining".into(), "Cafe\u{301} n\u{303}o".into()));
-        v.push(("rtl".into(), "شكرا لك \u{202B}مع السلامة\u{202C} שלום".into()));
+        v.push((
+            "rtl".into(),
+            "شكرا لك \u{202B}مع السلامة\u{202C} שלום".into(),
+        ));
         v.push(("control".into(), "line1\nline2\ttab\r\u{1}\u{7f}".into()));
         v.push((
             "escapes".into(),
@@ -260,7 +263,10 @@ fn setup(chat: &str, agent: &str) -> Vec<Step> {
             chat: chat.into(),
             agent: agent.into(),
         },
-        post_json(chat, json!({"operationName": "Accept", "nickname": "Agent"})),
+        post_json(
+            chat,
+            json!({"operationName": "Accept", "nickname": "Agent"}),
+        ),
     ]
 }
 
@@ -304,15 +310,11 @@ fn exercises_of(rule: Option<ReqId>, body: &Body) -> Vec<ReqId> {
 }
 
 /// Cases of the near-miss phase, one Complete each.
-pub fn near_miss_cases(
-    schemas: &Schemas,
-    run_seed: u64,
-    agent: &str,
-) -> Result<Vec<Case>, String> {
+pub fn near_miss_cases(schemas: &Schemas, run_seed: u64, agent: &str) -> Result<Vec<Case>, String> {
     let props = props(schemas)?;
     let deps = dependents(schemas);
-    let op = op_prop(&props)
-        .ok_or_else(|| format!("schema `{SCHEMA}`: no required const property"))?;
+    let op =
+        op_prop(&props).ok_or_else(|| format!("schema `{SCHEMA}`: no required const property"))?;
     let PropKind::Const(op_value) = &op.kind else {
         unreachable!("op_prop returns a Const property")
     };
@@ -347,7 +349,11 @@ pub fn near_miss_cases(
             PropKind::Enum(members) => {
                 for m in members {
                     let Some(s) = m.as_str() else { continue };
-                    bodies.push((p.name.clone(), format!("member-{}", slug(s)), Body::Json(with(&p.name, m.clone()))));
+                    bodies.push((
+                        p.name.clone(),
+                        format!("member-{}", slug(s)),
+                        Body::Json(with(&p.name, m.clone())),
+                    ));
                     for (how, nm) in near_misses(s) {
                         bodies.push((
                             p.name.clone(),
@@ -356,11 +362,19 @@ pub fn near_miss_cases(
                         ));
                     }
                 }
-                bodies.push((p.name.clone(), "empty".into(), Body::Json(with(&p.name, json!("")))));
+                bodies.push((
+                    p.name.clone(),
+                    "empty".into(),
+                    Body::Json(with(&p.name, json!(""))),
+                ));
             }
             PropKind::Boolean => {
                 for b in [true, false] {
-                    bodies.push((p.name.clone(), format!("{b}"), Body::Json(with(&p.name, json!(b)))));
+                    bodies.push((
+                        p.name.clone(),
+                        format!("{b}"),
+                        Body::Json(with(&p.name, json!(b))),
+                    ));
                 }
                 let probes = [
                     ("string-true", json!("true")),
@@ -382,7 +396,11 @@ pub fn near_miss_cases(
                     bodies.push((p.name.clone(), c, Body::Json(with(&p.name, json!(v)))));
                 }
                 for (t, v) in wrong_types(&p.kind) {
-                    bodies.push((p.name.clone(), format!("type-{t}"), Body::Json(with(&p.name, v))));
+                    bodies.push((
+                        p.name.clone(),
+                        format!("type-{t}"),
+                        Body::Json(with(&p.name, v)),
+                    ));
                 }
                 if full {
                     // serde_json cannot hold a lone surrogate: a raw body.
@@ -397,7 +415,11 @@ pub fn near_miss_cases(
         }
         if let PropKind::Enum(_) | PropKind::Boolean = &p.kind {
             for (t, v) in wrong_types(&p.kind) {
-                bodies.push((p.name.clone(), format!("type-{t}"), Body::Json(with(&p.name, v))));
+                bodies.push((
+                    p.name.clone(),
+                    format!("type-{t}"),
+                    Body::Json(with(&p.name, v)),
+                ));
             }
         }
     }
@@ -409,8 +431,15 @@ pub fn near_miss_cases(
     ));
     let mut missing = Map::new();
     missing.insert("text".into(), json!("Goodbye"));
-    bodies.push(("object".into(), "op-missing".into(), Body::Json(Value::Object(missing))));
-    for (c, v) in [("op-lower", op_name.to_lowercase()), ("op-upper", op_name.to_uppercase())] {
+    bodies.push((
+        "object".into(),
+        "op-missing".into(),
+        Body::Json(Value::Object(missing)),
+    ));
+    for (c, v) in [
+        ("op-lower", op_name.to_lowercase()),
+        ("op-upper", op_name.to_uppercase()),
+    ] {
         let mut m = Map::new();
         m.insert(op.name.clone(), json!(v));
         bodies.push(("object".into(), c.into(), Body::Json(Value::Object(m))));
@@ -611,7 +640,11 @@ pub fn pairwise_cases(run_seed: u64, agent: &str) -> Vec<Case> {
             let (class, value) = &levels[row[fi]];
             if let Some(v) = value {
                 body.insert((*name).to_string(), v.clone());
-                tags.push(format!("{}{}", &name[..1].to_ascii_lowercase(), slug(class)));
+                tags.push(format!(
+                    "{}{}",
+                    &name[..1].to_ascii_lowercase(),
+                    slug(class)
+                ));
             }
         }
         let state = f[state_f].1[row[state_f]].0;
@@ -663,7 +696,10 @@ pub fn race_cases(run_seed: u64, agent: &str) -> Vec<Case> {
     steps.push(Step::Concurrent {
         steps: vec![
             post_json("c1", plain_complete()),
-            post_json("c1", json!({"operationName": "Complete", "text": "Goodbye (racing)"})),
+            post_json(
+                "c1",
+                json!({"operationName": "Complete", "text": "Goodbye (racing)"}),
+            ),
         ],
     });
     steps.push(Step::Inspect { chat: "c1".into() });
@@ -831,7 +867,9 @@ fn completes(case: &Case) -> Vec<(String, &Body)> {
                         .and_then(|v| v.get("operationName"))
                         .and_then(Value::as_str);
                     let before = snapshot.get(alias).or(chats.get(alias)).cloned();
-                    let Some(s) = chats.get_mut(alias) else { continue };
+                    let Some(s) = chats.get_mut(alias) else {
+                        continue;
+                    };
                     let label = before.map_or("Invited", |b| b.state);
                     let left = s.left;
                     match (op, model::classify(body)) {
@@ -863,7 +901,11 @@ fn completes(case: &Case) -> Vec<(String, &Body)> {
 }
 
 /// The class level index of `v` for pairwise factor `name`, if it is one of its levels.
-fn level_of(levels: &[(&'static str, Option<Value>)], v: Option<&Value>, field: &str) -> Option<usize> {
+fn level_of(
+    levels: &[(&'static str, Option<Value>)],
+    v: Option<&Value>,
+    field: &str,
+) -> Option<usize> {
     match v {
         None => Some(0),
         Some(v) => {
@@ -950,7 +992,14 @@ mod tests {
     fn props_come_from_the_schema() {
         let p = props(schemas()).unwrap();
         let names: Vec<&str> = p.iter().map(|p| p.name.as_str()).collect();
-        for n in ["operationName", "queueName", "saveLAR", "text", "messageType", "treatAs"] {
+        for n in [
+            "operationName",
+            "queueName",
+            "saveLAR",
+            "text",
+            "messageType",
+            "treatAs",
+        ] {
             assert!(names.contains(&n), "{n} missing from {names:?}");
         }
         let treat = p.iter().find(|p| p.name == "treatAs").unwrap();
@@ -1021,7 +1070,11 @@ mod tests {
     fn summary_reports_full_pairwise_coverage_and_states() {
         let c = cases(schemas(), 1, &["agent1".into()]).unwrap();
         let s = summary(&c);
-        assert_eq!(s.pairs.covered, s.pairs.possible, "missing {:?}", s.pairs.missing);
+        assert_eq!(
+            s.pairs.covered, s.pairs.possible,
+            "missing {:?}",
+            s.pairs.missing
+        );
         assert_eq!(s.coverage_cases, c.len());
         let cmp16 = &s.requirements["CMP-16"];
         assert!(cmp16.states.contains("Chatting+customer-left"), "{cmp16:?}");
@@ -1037,9 +1090,9 @@ mod tests {
     fn race_cases_send_two_requests_at_once() {
         for c in race_cases(1, "a") {
             assert!(
-                c.steps.iter().any(
-                    |s| matches!(s, Step::Concurrent { steps } if steps.len() == 2)
-                ),
+                c.steps
+                    .iter()
+                    .any(|s| matches!(s, Step::Concurrent { steps } if steps.len() == 2)),
                 "{}",
                 c.id
             );

@@ -388,7 +388,8 @@ impl Core {
                 None => false,
                 Some(Value::Bool(x)) => *x,
                 Some(Value::String(s))
-                    if self.fault(Fault::SaveLarStringAccepted) && (s == "true" || s == "false") =>
+                    if self.fault(Fault::SaveLarStringAccepted)
+                        && (s == "true" || s == "false") =>
                 {
                     s == "true"
                 }
