@@ -413,7 +413,8 @@ pub fn near_miss_cases(schemas: &Schemas, run_seed: u64, agent: &str) -> Result<
             }
             PropKind::Const(_) | PropKind::Other => {}
         }
-        if let PropKind::Enum(_) | PropKind::Boolean = &p.kind {
+        // (The boolean probes above already hold its wrong types.)
+        if let PropKind::Enum(_) = &p.kind {
             for (t, v) in wrong_types(&p.kind) {
                 bodies.push((
                     p.name.clone(),
