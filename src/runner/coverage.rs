@@ -1088,6 +1088,24 @@ mod tests {
     }
 
     #[test]
+    fn plan_counts_for_seed_1() {
+        let agents = ["agent1".to_string(), "agent2".to_string()];
+        let all = super::super::cases::all(schemas(), 1, &agents, 3).unwrap();
+        let n = |p: &str| all.iter().filter(|c| c.id.starts_with(p)).count();
+        let (cov, random) = (n("cov-"), n("random-"));
+        let s = summary(&all);
+        eprintln!(
+            "plan seed 1: {} cases: {} directed, {cov} cov- ({} pairs rows), {random} random; pairs {}/{}",
+            all.len(),
+            all.len() - cov - random,
+            n("cov-pair-"),
+            s.pairs.covered,
+            s.pairs.possible
+        );
+        assert!(cov <= 100, "{cov} coverage cases");
+    }
+
+    #[test]
     fn race_cases_send_two_requests_at_once() {
         for c in race_cases(1, "a") {
             assert!(
