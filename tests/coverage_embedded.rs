@@ -53,15 +53,17 @@ fn faultless_server_passes_the_hard_coverage_cases() {
         "cov-valid-text-long-16384",
         "cov-valid-text-escapes",
         "cov-req-01-text-lone-surrogate",
-        "cov-race-double-complete",
         "cov-race-complete-leave",
+        "cov-race-double-complete",
     ] {
         let r = run(case(id), None);
         assert!(
             failed(&r).is_empty() && r.overall == Overall::Conformant,
-            "{id}: failed {:?}, errors {:?}",
+            "{id}: failed {:?}, errors {:?}, overall {:?}, findings {}",
             failed(&r),
-            r.errors
+            r.errors,
+            r.overall,
+            serde_json::to_string(&r.cases).unwrap_or_default()
         );
     }
 }
