@@ -487,9 +487,12 @@ fn state_setup(state: &str, agent: &str) -> Vec<Step> {
     s
 }
 
+/// A level of a pairwise factor: its class and value (`None`: absent).
+pub type Level = (&'static str, Option<Value>);
+
 /// The pairwise factors: Complete's parameters with their value classes, then the state.
 /// Each level is (class, value); `None` = absent.
-pub fn factors() -> Vec<(&'static str, Vec<(&'static str, Option<Value>)>)> {
+pub fn factors() -> Vec<(&'static str, Vec<Level>)> {
     vec![
         (
             "queueName",
@@ -909,11 +912,7 @@ fn completes(case: &Case) -> Vec<(String, &Body)> {
 }
 
 /// The class level index of `v` for pairwise factor `name`, if it is one of its levels.
-fn level_of(
-    levels: &[(&'static str, Option<Value>)],
-    v: Option<&Value>,
-    field: &str,
-) -> Option<usize> {
+fn level_of(levels: &[Level], v: Option<&Value>, field: &str) -> Option<usize> {
     match v {
         None => Some(0),
         Some(v) => {

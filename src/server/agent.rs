@@ -424,9 +424,9 @@ impl Core {
                 !(customer_left && self.fault(Fault::CompleteAfterCustomerLeftRefused))
             }
             ChatState::LeftChat => {
-                !self.fault(Fault::LeftChatCompleteRefused)
-                    && !(customer_left
-                        && self.fault(Fault::CompleteAfterCustomerLeftInLeftChatRefused))
+                !(self.fault(Fault::LeftChatCompleteRefused)
+                    || (customer_left
+                        && self.fault(Fault::CompleteAfterCustomerLeftInLeftChatRefused)))
             }
             ChatState::Invited => self.fault(Fault::CompleteInvitedAccepted),
             ChatState::Completed => {
