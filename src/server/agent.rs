@@ -429,10 +429,7 @@ impl Core {
                         && self.fault(Fault::CompleteAfterCustomerLeftInLeftChatRefused)))
             }
             ChatState::Invited => self.fault(Fault::CompleteInvitedAccepted),
-            ChatState::Completed => {
-                self.fault(Fault::SecondCompleteAccepted)
-                    || (concurrent && self.fault(Fault::DoubleCompleteRace))
-            }
+            ChatState::Completed => self.fault(Fault::SecondCompleteAccepted),
         };
         if !allowed {
             return self.err(

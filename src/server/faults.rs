@@ -61,12 +61,11 @@ pub(crate) enum Fault {
     NonAsciiMangled,
     QueueIgnoredWithText,
     CompleteAfterCustomerLeftInLeftChatRefused,
-    DoubleCompleteRace,
 }
 
 impl Fault {
     /// Every fault, in the order of [`FAULTS`].
-    pub(crate) const ALL: [Fault; 40] = [
+    pub(crate) const ALL: [Fault; 39] = [
         Fault::CompleteNoStatusChange,
         Fault::CompleteStatusLate,
         Fault::CompleteStatusDuplicated,
@@ -106,7 +105,6 @@ impl Fault {
         Fault::NonAsciiMangled,
         Fault::QueueIgnoredWithText,
         Fault::CompleteAfterCustomerLeftInLeftChatRefused,
-        Fault::DoubleCompleteRace,
     ];
 
     /// Looks a fault up by its catalogue name.
@@ -131,7 +129,7 @@ pub(crate) const LATE_DELAY_MS: u64 = 7_000;
 /// Under `long-text-truncated`, a Complete's text keeps only this many characters.
 pub(crate) const TRUNCATE_AT_CHARS: usize = 4_096;
 
-/// Under `complete-reorder-under-concurrency` and `double-complete-race`, each Complete waits this long before it
+/// Under `complete-reorder-under-concurrency`, each Complete waits this long before it
 /// takes the lock, so that Completes sent together are in flight together (SPEC §6.5:
 /// "at least 5 Completes sent within 50 ms").
 pub(crate) const CONCURRENCY_WINDOW_MS: u64 = 60;
@@ -145,7 +143,7 @@ const fn f(name: &'static str, description: &'static str, expect: &'static [ReqI
 }
 
 /// The fault catalogue.
-pub static FAULTS: [FaultInfo; 40] = [
+pub static FAULTS: [FaultInfo; 39] = [
     f(
         "complete-no-status-change",
         "missing notification: a successful Complete never publishes the StatusChange to Completed",
@@ -340,11 +338,6 @@ pub static FAULTS: [FaultInfo; 40] = [
         "complete-after-customer-left-in-leftchat-refused",
         "Complete on a LeftChat chat whose customer has left is refused with statusCode 2",
         &[ReqId::Cmp15, ReqId::Cmp16],
-    ),
-    f(
-        "double-complete-race",
-        "two Completes of one chat in flight together both succeed: two StatusChanges to Completed",
-        &[ReqId::Cmp02, ReqId::Cmp13],
     ),
 ];
 

@@ -267,10 +267,7 @@ async fn agent(
         && matches!(&body, BodyIn::Json(v) if v.get("operationName").and_then(Value::as_str) == Some("Complete"));
     let _guard = if is_complete {
         sh.completes_in_flight.fetch_add(1, Ordering::SeqCst);
-        if matches!(
-            sh.cfg.fault,
-            Some(Fault::CompleteReorderUnderConcurrency | Fault::DoubleCompleteRace)
-        ) {
+        if sh.cfg.fault == Some(Fault::CompleteReorderUnderConcurrency) {
             // Widen the window so that Completes sent together overlap (fault only).
             tokio::time::sleep(Duration::from_millis(CONCURRENCY_WINDOW_MS)).await;
         }
