@@ -728,7 +728,8 @@ fn owner_post(alias: &str, chat: &Chat, body: Value) -> (Step, Chat) {
     (step, next)
 }
 
-/// Every case of a run: the directed ones, then `random` random sequences.
+/// Every case of a run: the directed ones, the coverage phase (`cov-…`, see
+/// [`super::coverage`]), then `random` random sequences.
 pub fn all(
     schemas: &Schemas,
     run_seed: u64,
@@ -736,6 +737,7 @@ pub fn all(
     random: u32,
 ) -> Result<Vec<Case>, String> {
     let mut v = directed(schemas, run_seed, agents)?;
+    v.extend(super::coverage::cases(schemas, run_seed, agents)?);
     for i in 0..random {
         v.push(random_sequence(schemas, run_seed, i as u64, agents)?);
     }

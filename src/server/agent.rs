@@ -292,6 +292,9 @@ impl Core {
             && t != "Normal"
             && t != "System"
             && !(complete && self.fault(Fault::BadTreatAsAccepted))
+            && !(complete
+                && self.fault(Fault::TreatAsCaseInsensitive)
+                && (t.eq_ignore_ascii_case("Normal") || t.eq_ignore_ascii_case("System")))
         {
             return Err(self.err(10, "treatAs must be Normal or System"));
         }
@@ -392,6 +395,12 @@ impl Core {
             let save_lar = match b.get("saveLAR") {
                 None => false,
                 Some(Value::Bool(x)) => *x,
+                Some(Value::String(s))
+                    if self.fault(Fault::SaveLarStringAccepted)
+                        && (s == "true" || s == "false") =>
+                {
+                    s == "true"
+                }
                 Some(_) if lax => true,
                 Some(_) => return Err(self.err(10, "saveLAR must be a boolean")),
             };
@@ -409,20 +418,24 @@ impl Core {
                 return r;
             }
         };
+        let customer_left = self
+            .chats
+            .get(id)
+            .and_then(|c| self.inters.get(&c.inter))
+            .is_some_and(|i| {
+                i.transcript
+                    .iter()
+                    .any(|m| m.kind == "ParticipantLeft" && m.from_type == "Customer")
+            });
         let allowed = match state {
             ChatState::Chatting => {
-                let customer_left = self
-                    .chats
-                    .get(id)
-                    .and_then(|c| self.inters.get(&c.inter))
-                    .is_some_and(|i| {
-                        i.transcript
-                            .iter()
-                            .any(|m| m.kind == "ParticipantLeft" && m.from_type == "Customer")
-                    });
                 !(customer_left && self.fault(Fault::CompleteAfterCustomerLeftRefused))
             }
-            ChatState::LeftChat => !self.fault(Fault::LeftChatCompleteRefused),
+            ChatState::LeftChat => {
+                !(self.fault(Fault::LeftChatCompleteRefused)
+                    || (customer_left
+                        && self.fault(Fault::CompleteAfterCustomerLeftInLeftChatRefused)))
+            }
             ChatState::Invited => self.fault(Fault::CompleteInvitedAccepted),
             ChatState::Completed => self.fault(Fault::SecondCompleteAccepted),
         };
@@ -435,6 +448,11 @@ impl Core {
                 ),
             );
         }
+        let queue = if text.is_some() && self.fault(Fault::QueueIgnoredWithText) {
+            None
+        } else {
+            queue
+        };
         self.complete(id, queue, save_lar, text, mt, concurrent)
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 
 use serde_json::{Value, json};
 
-use super::faults::{Fault, LATE_DELAY_MS};
+use super::faults::{Fault, LATE_DELAY_MS, TRUNCATE_AT_CHARS};
 use super::state::*;
 
 impl Core {
@@ -265,7 +265,16 @@ impl Core {
     ) -> Option<Value> {
         let (nick, ty, pid) = self.agent_from(id);
         let mut text_note = None;
-        if let Some(t) = text {
+        if let Some(mut t) = text {
+            if self.fault(Fault::LongTextTruncated) && t.chars().count() > TRUNCATE_AT_CHARS {
+                t = t.chars().take(TRUNCATE_AT_CHARS).collect();
+            }
+            if self.fault(Fault::NonAsciiMangled) {
+                t = t
+                    .chars()
+                    .map(|c| if (c as u32) > 0xFFFF { '\u{FFFD}' } else { c })
+                    .collect();
+            }
             let m = if open && !self.fault(Fault::TranscriptMissingText) {
                 self.push_msg(inter, "Text", (&nick, ty, &pid), Some(t), mt)
             } else {

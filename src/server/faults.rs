@@ -55,11 +55,17 @@ pub(crate) enum Fault {
     NonJson500,
     UnknownOperationStatus4,
     BayeuxSubscribeFails,
+    TreatAsCaseInsensitive,
+    SaveLarStringAccepted,
+    LongTextTruncated,
+    NonAsciiMangled,
+    QueueIgnoredWithText,
+    CompleteAfterCustomerLeftInLeftChatRefused,
 }
 
 impl Fault {
     /// Every fault, in the order of [`FAULTS`].
-    pub(crate) const ALL: [Fault; 33] = [
+    pub(crate) const ALL: [Fault; 39] = [
         Fault::CompleteNoStatusChange,
         Fault::CompleteStatusLate,
         Fault::CompleteStatusDuplicated,
@@ -93,6 +99,12 @@ impl Fault {
         Fault::NonJson500,
         Fault::UnknownOperationStatus4,
         Fault::BayeuxSubscribeFails,
+        Fault::TreatAsCaseInsensitive,
+        Fault::SaveLarStringAccepted,
+        Fault::LongTextTruncated,
+        Fault::NonAsciiMangled,
+        Fault::QueueIgnoredWithText,
+        Fault::CompleteAfterCustomerLeftInLeftChatRefused,
     ];
 
     /// Looks a fault up by its catalogue name.
@@ -114,6 +126,9 @@ impl Fault {
 /// the harness's 5 s default deadline (SPEC §6.5).
 pub(crate) const LATE_DELAY_MS: u64 = 7_000;
 
+/// Under `long-text-truncated`, a Complete's text keeps only this many characters.
+pub(crate) const TRUNCATE_AT_CHARS: usize = 4_096;
+
 /// Under `complete-reorder-under-concurrency`, each Complete waits this long before it
 /// takes the lock, so that Completes sent together are in flight together (SPEC §6.5:
 /// "at least 5 Completes sent within 50 ms").
@@ -128,7 +143,7 @@ const fn f(name: &'static str, description: &'static str, expect: &'static [ReqI
 }
 
 /// The fault catalogue.
-pub static FAULTS: [FaultInfo; 33] = [
+pub static FAULTS: [FaultInfo; 39] = [
     f(
         "complete-no-status-change",
         "missing notification: a successful Complete never publishes the StatusChange to Completed",
@@ -293,6 +308,36 @@ pub static FAULTS: [FaultInfo; 33] = [
         "bayeux-subscribe-fails",
         "the Bayeux /meta/subscribe to /v2/me/chats answers successful:false",
         &[ReqId::Ntf02],
+    ),
+    f(
+        "treatas-case-insensitive",
+        "Complete matches treatAs case-insensitively (\"normal\", \"SYSTEM\" accepted)",
+        &[ReqId::Cmp10],
+    ),
+    f(
+        "savelar-string-accepted",
+        "Complete accepts saveLAR as the string \"true\" or \"false\" (read as the boolean)",
+        &[ReqId::Cmp11],
+    ),
+    f(
+        "long-text-truncated",
+        "Complete truncates a text longer than 4,096 characters (notification and transcript)",
+        &[ReqId::Cmp04, ReqId::Cmp05],
+    ),
+    f(
+        "non-ascii-mangled",
+        "Complete replaces characters outside the Basic Multilingual Plane (emoji) in its text by U+FFFD",
+        &[ReqId::Cmp04, ReqId::Cmp05],
+    ),
+    f(
+        "queue-ignored-with-text",
+        "Complete ignores queueName when text is present too",
+        &[ReqId::Cmp07],
+    ),
+    f(
+        "complete-after-customer-left-in-leftchat-refused",
+        "Complete on a LeftChat chat whose customer has left is refused with statusCode 2",
+        &[ReqId::Cmp15, ReqId::Cmp16],
     ),
 ];
 
