@@ -4,7 +4,7 @@
 //!
 //! cargo bench --profile dev --bench report_write
 
-#[path = "../tests/report_support/mod.rs"]
+#[path = "../tests/it/report_support/mod.rs"]
 mod report_support;
 
 use gws_conform::check::{Finding, Verdict};

@@ -5,7 +5,7 @@
 //! flat) and throughput. Run: `cargo bench --bench server_load --profile dev`
 //! (or plain `cargo bench --bench server_load` for an optimised build).
 
-#[path = "../tests/common_server/mod.rs"]
+#[path = "../tests/it/common_server/mod.rs"]
 mod common_server;
 
 use std::sync::Arc;

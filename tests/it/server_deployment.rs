@@ -1,7 +1,7 @@
 //! The reference server modelling a real deployment: agent capacity (customer API queue
 //! and provider-state 409), answer latency, customers typing, and the GWS transcript form.
 
-mod common_server;
+use crate::common_server;
 
 use std::time::{Duration, Instant};
 

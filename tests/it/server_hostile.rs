@@ -1,7 +1,7 @@
 //! Hostile or sloppy peers: garbage bytes, floods of cookie-less requests, borrowed
 //! cookies. Nothing crashes, nothing grows without bound, sessions stay per agent.
 
-mod common_server;
+use crate::common_server;
 
 use common_server::*;
 use serde_json::json;

@@ -5,7 +5,7 @@
 //! a HAR written from what the proxy recorded, and the replay of the case file a
 //! violation produced.
 
-mod common_server;
+use crate::common_server;
 
 use common_server::*;
 use gws_conform::check::{CheckConfig, Verdict};

@@ -1,7 +1,7 @@
 //! The reference server over real HTTP: the SPEC §2 model table, Complete's
 //! notifications, per-agent delivery, auth, CSRF and bad input.
 
-mod common_server;
+use crate::common_server;
 
 use common_server::*;
 use serde_json::{Value, json};

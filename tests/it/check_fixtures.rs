@@ -5,7 +5,7 @@
 //! without it the test fails if a committed file no longer matches its builder.
 
 use gws_conform::spec::ReqId;
-mod check_common;
+use crate::check_common;
 
 use check_common::*;
 use gws_conform::check::build::{HistoryBuilder, new_messages, status_change};

@@ -4,7 +4,7 @@
 //! stopped observing an agent (its Bayeux session closed).
 
 use gws_conform::spec::ReqId;
-mod check_common;
+use crate::check_common;
 
 use check_common::*;
 use gws_conform::check::build::{HistoryBuilder, new_messages, status_change};

@@ -1,7 +1,7 @@
 //! `gws-conform run` end to end, as a user runs it: exit codes (SPEC §5), the report
 //! folder, hostile targets, and that no secret reaches any output.
 
-mod common_bin;
+use crate::common_bin;
 
 use common_bin::{BIN, run_dir, serve, tmpdir};
 use std::io::{Read, Write};

@@ -1,6 +1,6 @@
 //! The customer chat API, routing, provider-state and the Bayeux server's rules.
 
-mod common_server;
+use crate::common_server;
 
 use common_server::*;
 use gws_conform::server::ServerConfig;

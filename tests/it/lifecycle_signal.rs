@@ -1,7 +1,7 @@
 //! SPEC §5: a run stopped by SIGTERM writes a partial report (what was judged, the rest
 //! Error "interrupted") and exits 143.
 
-mod common_bin;
+use crate::common_bin;
 
 use common_bin::{BIN, run_dir, tmpdir};
 use std::io::{BufRead, BufReader};

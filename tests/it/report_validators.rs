@@ -3,7 +3,7 @@
 //! schema (`scripts/validate-junit.sh`, `fixtures/junit/junit-10.xsd`). Each test skips,
 //! saying so on stderr, when its validator is not installed.
 
-mod report_support;
+use crate::report_support;
 
 use gws_conform::report;
 use report_support::*;

@@ -3,7 +3,7 @@
 //! gate (baselines, shards + merge, JUnit), a developer reading report.html and running
 //! the curl script. Each run is kept short (`--cases 0|2 --only … --shrink-budget 0`).
 
-mod common_bin;
+use crate::common_bin;
 
 use common_bin::{BIN, run_dir, serve, tmpdir};
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Environment errors come first and once: the first `error:` line on stderr names the
 //! cause and what to try; the requirement table says "not run: <cause>" once.
 
-mod common_bin;
+use crate::common_bin;
 
 use common_bin::{BIN, serve, tmpdir};
 use std::net::TcpListener;

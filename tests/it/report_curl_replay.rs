@@ -3,7 +3,7 @@
 //! auth, the CSRF token echoed, the session cookie kept, chats provisioned through the
 //! provider-state endpoint, each step's exact body, and no secret on any command line.
 
-mod report_support;
+use crate::report_support;
 
 use axum::Router;
 use axum::body::Bytes;

@@ -3,7 +3,7 @@
 //! Fail carries a witness.
 
 use gws_conform::spec::ReqId;
-mod check_common;
+use crate::check_common;
 
 use check_common::TestShapes;
 use gws_conform::check::build::{new_messages, status_change};

@@ -2,7 +2,7 @@
 //! case files and curl scripts, and the Scrubber as the last line of defence.
 
 use gws_conform::spec::ReqId;
-mod report_support;
+use crate::report_support;
 
 use gws_conform::check::Verdict;
 use gws_conform::report::{self, json::REPORT_SCHEMA};

@@ -2,7 +2,7 @@
 //! connections are capped, the customer API is bounded in bytes and chats, and one
 //! `/meta/connect` answer is bounded in bytes (the rest comes with the next connects).
 
-mod common_server;
+use crate::common_server;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! sees the deviation on the faulty server, and the same scenario does not see it on the
 //! faithful server (so the observation is not vacuous).
 
-mod common_server;
+use crate::common_server;
 
 use common_server::*;
 use gws_conform::server::{RunningServer, faults};

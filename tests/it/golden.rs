@@ -1,6 +1,6 @@
 //! The seed's golden scenarios against the embedded reference server, as normalized
 //! transcripts (volatile ids, timestamps and tokens replaced by stable placeholders),
-//! snapshotted with insta under `tests/snapshots/`.
+//! snapshotted with insta under `tests/it/snapshots/`.
 
 use gws_conform::check::Verdict;
 use gws_conform::history::{AuthVariant, Body, ChatRef, Step};

@@ -1,0 +1,51 @@
+//! All integration tests in one binary (one link instead of one per file).
+
+#[allow(dead_code)]
+mod check_common;
+#[allow(dead_code)]
+mod common_bin;
+#[allow(dead_code)]
+mod common_server;
+#[allow(dead_code)]
+mod report_support;
+mod check_fixtures;
+mod check_judge;
+mod check_observation;
+mod check_props;
+mod cli_run;
+mod client_bayeux;
+mod client_provision;
+mod client_rest;
+mod client_secrets;
+mod client_transport;
+mod coverage_embedded;
+mod export_config;
+mod export_docs;
+mod export_har_events;
+mod golden;
+mod hostile_targets;
+mod lifecycle_env;
+mod lifecycle_signal;
+mod model_agreement;
+mod observe_cli;
+mod observe_har;
+mod observe_live;
+mod observe_proxy;
+mod qa_user_journeys;
+mod report_curl_replay;
+mod report_logic;
+mod report_validators;
+mod report_writers;
+mod runner_cleanup;
+mod schema_cli;
+mod schema_fixtures;
+mod schema_props;
+mod selftest;
+mod server_cli;
+mod server_deployment;
+mod server_faults;
+mod server_hostile;
+mod server_limits;
+mod server_model;
+mod server_routing;
+mod shrink_groups;
