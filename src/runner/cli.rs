@@ -101,6 +101,7 @@ pub struct TargetArgs {
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     #[command(flatten)]
+    /// The target and how to reach it.
     pub t: TargetArgs,
     /// Random stateful sequences to run on top of the directed cases.
     #[arg(long, env = "GWS_CASES", default_value_t = 20)]
@@ -615,6 +616,7 @@ pub struct ReplayArgs {
     /// A case file written by `run` (reports/<run id>/cases/<case>.json).
     pub case: PathBuf,
     #[command(flatten)]
+    /// The target and how to reach it (default: where the case failed).
     pub t: TargetArgs,
 }
 

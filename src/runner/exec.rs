@@ -29,9 +29,13 @@ pub const CHATS_CHANNEL: &str = "/v2/me/chats";
 /// What running one case gave.
 #[derive(Debug, Clone)]
 pub struct CaseOutcome {
+    /// What was recorded (the case's own events and its chats' notifications).
     pub history: History,
+    /// What the checker found.
     pub findings: Vec<Finding>,
+    /// The case's verdict, folded over the findings.
     pub verdict: Verdict,
+    /// Wall time of the case.
     pub duration: Duration,
 }
 
@@ -66,13 +70,17 @@ impl Shapes for SchemaShapes {
 /// from this history).
 #[derive(Debug)]
 pub struct ConnectError {
+    /// What went wrong, in words.
     pub message: String,
+    /// What was recorded on the way (Bayeux events of a refused handshake or subscribe).
     pub run_history: History,
 }
 
 /// A connected target.
 pub struct Env {
+    /// How to reach the target.
     pub target: TargetConfig,
+    /// Deadline and quiet window the checker judges with.
     pub check: CheckConfig,
     agents: Vec<AgentClient>,
     bayeux: Vec<BayeuxHandle>,
@@ -292,6 +300,7 @@ impl Env {
         self.agents.iter().map(|a| a.user().to_string()).collect()
     }
 
+    /// The provisioning mode in use (`customer-api` or `provider-state`).
     pub fn provisioning_name(&self) -> &'static str {
         self.provisioner.mode_name()
     }

@@ -63,17 +63,27 @@ pub const DEFAULT_MAX_ACTIVE_CASES: usize = 64;
 pub struct RunSettings {
     /// None: start the embedded reference server (with `fault`, if any).
     pub target: Option<String>,
+    /// The agents (user and password), in order.
     pub agents: Vec<Credentials>,
+    /// How chats are provisioned (None: the default for the target).
     pub mode: Option<Mode>,
+    /// The provider-state URL (default `{target}/conformance/provider-state`).
     pub provider_url: Option<String>,
+    /// The `ContactCenterId` header of the customer chat API.
     pub contact_center_id: String,
     /// Random stateful sequences on top of the directed cases.
     pub random_cases: u32,
+    /// The seed of every random choice.
     pub seed: u64,
+    /// How long a notification may take to arrive.
     pub deadline: Duration,
+    /// How long nothing must arrive before absence is judged.
     pub quiet_window: Duration,
+    /// Per-request timeout.
     pub request_timeout: Duration,
+    /// SHOULD failures block certification too.
     pub strict: bool,
+    /// Run only shard K of N.
     pub shard: Option<(u32, u32)>,
     /// Only cases exercising these requirement ids (empty: all).
     pub only: Vec<String>,
@@ -102,9 +112,13 @@ pub struct RunSettings {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the run reports progress on the terminal.
 pub enum Progress {
+    /// Nothing.
     None,
+    /// One line per case (for non-terminals).
     Lines,
+    /// A progress bar.
     Bar,
 }
 
@@ -149,7 +163,9 @@ pub fn embedded_agents() -> Vec<Credentials> {
 
 /// The outcome of a run: the report and every case's full history (when kept).
 pub struct RunResult {
+    /// The run's report.
     pub report: RunReport,
+    /// Every secret the run learnt, to scrub outputs with.
     pub scrubber: Scrubber,
 }
 

@@ -41,7 +41,9 @@ pub struct SelftestArgs {
 pub struct Row {
     /// `None` for the faultless server.
     pub fault: Option<String>,
+    /// The run's seed.
     pub seed: u64,
+    /// The requirements the fault names as the ones it must trip.
     pub expected: Vec<String>,
     /// Requirement ids that failed.
     pub caught_by: Vec<String>,
@@ -49,8 +51,11 @@ pub struct Row {
     pub min_case_steps: Option<usize>,
     /// Duration of the fastest failing case, ms.
     pub detect_ms: Option<u64>,
+    /// Wall time of the run, ms.
     pub run_ms: u64,
+    /// The run's outcome.
     pub overall: Overall,
+    /// Harness errors of the run.
     pub errors: Vec<String>,
 }
 

@@ -4,8 +4,8 @@
 //! below; `GWS_WRITE_FIXTURES=1 cargo test --test check_fixtures` rewrites them, and
 //! without it the test fails if a committed file no longer matches its builder.
 
-use gws_conform::spec::ReqId;
 use crate::check_common;
+use gws_conform::spec::ReqId;
 
 use check_common::*;
 use gws_conform::check::build::{HistoryBuilder, new_messages, status_change};

@@ -1,7 +1,7 @@
 //! The checker judged on hand-built histories: a good and a bad history per requirement.
 
-use gws_conform::spec::ReqId;
 use crate::check_common;
+use gws_conform::spec::ReqId;
 
 use check_common::*;
 use gws_conform::check::Verdict::{Error, Fail, Pass, Skip};

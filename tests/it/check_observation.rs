@@ -3,8 +3,8 @@
 //! attribution under concurrent Completes (CMP-20), and what happens after the harness
 //! stopped observing an agent (its Bayeux session closed).
 
-use gws_conform::spec::ReqId;
 use crate::check_common;
+use gws_conform::spec::ReqId;
 
 use check_common::*;
 use gws_conform::check::build::{HistoryBuilder, new_messages, status_change};

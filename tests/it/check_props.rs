@@ -2,8 +2,8 @@
 //! small pools (so ids, aliases and request ids collide often) are judged, and every
 //! Fail carries a witness.
 
-use gws_conform::spec::ReqId;
 use crate::check_common;
+use gws_conform::spec::ReqId;
 
 use check_common::TestShapes;
 use gws_conform::check::build::{new_messages, status_change};

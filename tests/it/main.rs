@@ -1,13 +1,6 @@
 //! All integration tests in one binary (one link instead of one per file).
 
-#[allow(dead_code)]
 mod check_common;
-#[allow(dead_code)]
-mod common_bin;
-#[allow(dead_code)]
-mod common_server;
-#[allow(dead_code)]
-mod report_support;
 mod check_fixtures;
 mod check_judge;
 mod check_observation;
@@ -18,6 +11,10 @@ mod client_provision;
 mod client_rest;
 mod client_secrets;
 mod client_transport;
+
+mod common_bin;
+
+mod common_server;
 mod coverage_embedded;
 mod export_config;
 mod export_docs;
@@ -34,6 +31,8 @@ mod observe_proxy;
 mod qa_user_journeys;
 mod report_curl_replay;
 mod report_logic;
+
+mod report_support;
 mod report_validators;
 mod report_writers;
 mod runner_cleanup;

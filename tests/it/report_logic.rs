@@ -1,7 +1,7 @@
 //! The folding rules (requirement_table), baselines, shard merging and transcripts.
 
-use gws_conform::spec::ReqId;
 use crate::report_support;
+use gws_conform::spec::ReqId;
 
 use gws_conform::check::{Finding, Verdict};
 use gws_conform::report::{self, Overall};

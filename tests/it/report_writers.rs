@@ -1,8 +1,8 @@
 //! The writers: report.json against its schema, junit.xml, report.html (escaping, SVG),
 //! case files and curl scripts, and the Scrubber as the last line of defence.
 
-use gws_conform::spec::ReqId;
 use crate::report_support;
+use gws_conform::spec::ReqId;
 
 use gws_conform::check::Verdict;
 use gws_conform::report::{self, json::REPORT_SCHEMA};
