@@ -85,6 +85,20 @@ pub struct TargetArgs {
     /// Embedded server only: switch on one fault (see `gws-conform serve --list-faults`).
     #[arg(long, env = "GWS_FAULT")]
     pub fault: Option<String>,
+    /// Embedded server only: at most N open chats per agent, like `serve --capacity`
+    /// (the harness then holds at most N per agent too).
+    #[arg(long, env = "GWS_SERVE_CAPACITY", value_parser = clap::value_parser!(u32).range(1..))]
+    pub embedded_capacity: Option<u32>,
+    /// Embedded server only: delay every answer this long, like `serve --latency`.
+    #[arg(long, env = "GWS_SERVE_LATENCY", value_parser = parse_duration)]
+    pub embedded_latency: Option<Duration>,
+    /// Embedded server only: customers type at this interval, like `serve --typing`.
+    #[arg(long, env = "GWS_SERVE_TYPING", value_parser = parse_duration)]
+    pub embedded_typing: Option<Duration>,
+    /// Embedded server only: `plain` or `gws` inspect transcripts, like
+    /// `serve --transcript-form`.
+    #[arg(long, env = "GWS_SERVE_TRANSCRIPT_FORM", default_value = "plain")]
+    pub embedded_transcript_form: crate::server::TranscriptForm,
     /// Where run folders are written.
     #[arg(long, env = "GWS_REPORTS", default_value = "reports")]
     pub reports: PathBuf,
@@ -217,6 +231,13 @@ impl TargetArgs {
             quiet_window: self.quiet_window,
             request_timeout: self.request_timeout,
             fault: self.fault.clone(),
+            embedded: crate::server::ServerConfig {
+                capacity: self.embedded_capacity.map(|c| c as usize),
+                latency: self.embedded_latency.unwrap_or_default(),
+                typing: self.embedded_typing,
+                transcript_form: self.embedded_transcript_form,
+                ..crate::server::ServerConfig::default()
+            },
             cacert: self.cacert.clone(),
             insecure: self.insecure,
             progress: if std::io::stderr().is_terminal() {

@@ -97,6 +97,9 @@ pub struct RunSettings {
     pub shrink_budget: usize,
     /// Embedded server only: the fault to switch on.
     pub fault: Option<String>,
+    /// Embedded server only: how it behaves (capacity, latency, typing, transcript form;
+    /// its agents and fault come from the fields above).
+    pub embedded: server::ServerConfig,
     /// Print one line per case (for non-terminals) or a progress bar.
     pub progress: Progress,
     /// Keep every case's history (for snapshots); otherwise only failing ones.
@@ -142,6 +145,7 @@ impl Default for RunSettings {
             max_chats_per_agent: None,
             shrink_budget: 60,
             fault: None,
+            embedded: server::ServerConfig::default(),
             progress: Progress::None,
             keep_histories: false,
             replay: None,
@@ -223,8 +227,13 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
         None => {
             let cfg = server::ServerConfig {
                 fault: s.fault.clone(),
-                ..server::ServerConfig::default()
+                ..s.embedded.clone()
             };
+            // SPEC §6.9: against the embedded server, the harness holds what its capacity
+            // allows (unlimited by default).
+            if s.max_chats_per_agent.is_none() {
+                s.max_chats_per_agent = cfg.capacity;
+            }
             if s.agents.is_empty() {
                 s.agents = embedded_agents();
             }
