@@ -173,9 +173,12 @@ fn a_target_that_never_answers_is_a_harness_error_after_the_request_timeout() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "{stdout}");
-    let errors = stdout
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The cause comes first on stderr and once in the table ("not run: …").
+    let errors = stderr
         .lines()
         .filter(|l| l.starts_with("error:"))
+        .chain(stdout.lines().filter(|l| l.contains("not run:")))
         .collect::<Vec<_>>();
     assert!(
         errors.iter().any(|l| l.contains("agent1")),

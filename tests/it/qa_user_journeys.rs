@@ -368,7 +368,7 @@ fn curl_script_prints_the_notifications_and_shows_the_out_of_order_completed() {
             .unwrap_or_else(|| panic!("{what} in the output:\n{}", show(&o)))
     };
     let expects = find(
-        &|l| l.starts_with("expects") && l.contains("before Completed"),
+        &|l| l.starts_with("expects") && l.contains("(CMP-04)"),
         "the expectation of the Complete",
     );
     let completed = find(

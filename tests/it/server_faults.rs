@@ -297,6 +297,60 @@ async fn deviation(fault: &str, srv: &RunningServer) -> bool {
             assert_eq!(a.status, 200);
             ag.op(&id, json!({"operationName":"Complete"})).await.body["statusCode"] != 0
         }
+        "treatas-case-insensitive" => {
+            let (ag, _bx, id) = chatting(base, "agent1").await;
+            ag.op(
+                &id,
+                json!({"operationName":"Complete","text":"bye","treatAs":"normal"}),
+            )
+            .await
+            .body["statusCode"]
+                == 0
+        }
+        "savelar-string-accepted" => {
+            let (ag, _bx, id) = chatting(base, "agent1").await;
+            ag.op(&id, json!({"operationName":"Complete","saveLAR":"true"}))
+                .await
+                .body["statusCode"]
+                == 0
+        }
+        "long-text-truncated" => {
+            let long = "x".repeat(5000);
+            let (_a, bx, id, _) =
+                complete_and_settle(base, json!({"operationName":"Complete","text":long})).await;
+            !bx.for_chat(&id).iter().any(|v| is_text(v, &long))
+        }
+        "non-ascii-mangled" => {
+            let t = "Merci 👋🏽 感谢";
+            let (_a, bx, id, _) =
+                complete_and_settle(base, json!({"operationName":"Complete","text":t})).await;
+            !bx.for_chat(&id).iter().any(|v| is_text(v, t))
+        }
+        "queue-ignored-with-text" => {
+            let (_a, _bx, id, _) = complete_and_settle(
+                base,
+                json!({"operationName":"Complete","queueName":"Post","text":"bye"}),
+            )
+            .await;
+            inspect(base, &id).await["queue"] != "Post"
+        }
+        "complete-after-customer-left-in-leftchat-refused" => {
+            let (ag, mut bx, id) = chatting(base, "agent1").await;
+            let a = provider(
+                base,
+                json!({"action":"setup","state":"customer leaves","params":{"chatId":id}}),
+            )
+            .await;
+            assert_eq!(a.status, 200);
+            assert_eq!(
+                ag.op(&id, json!({"operationName":"Leave"})).await.body["statusCode"],
+                0
+            );
+            bx.wait_for(20, |v| is_status(v, "LeftChat") && concerns(v, &id))
+                .await
+                .unwrap();
+            ag.op(&id, json!({"operationName":"Complete"})).await.body["statusCode"] != 0
+        }
         "reference-id-mismatch" => {
             let (_a, bx, id, a) =
                 complete_and_settle(base, json!({"operationName":"Complete"})).await;
