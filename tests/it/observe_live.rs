@@ -269,3 +269,73 @@ fn walk(dir: &std::path::Path) -> String {
     }
     out
 }
+
+/// `run --target <proxy>`: the harness itself drives the target through the observing
+/// proxy (provisioning goes to the server directly). Observe's verdicts agree with run's:
+/// nothing fails on the faultless server; with a fault, both fail its requirement.
+async fn run_through_proxy(fault: Option<&str>) -> (RunReport, RunReport) {
+    use gws_conform::client::{Credentials, ProvisioningKind};
+    use gws_conform::runner::{self, Progress, RunSettings};
+    let srv = faulty(fault).await;
+    let proxy = observe::start_proxy(
+        ProxyConfig {
+            check: check_cfg(),
+            ..ProxyConfig::new(&srv.base_url)
+        },
+        "127.0.0.1:0",
+    )
+    .await
+    .expect("proxy starts");
+    let agents = test_config()
+        .agents
+        .iter()
+        .take(2)
+        .map(|(u, p)| Credentials::new(u.clone(), p.clone()))
+        .collect();
+    let s = RunSettings {
+        target: Some(proxy.base_url.clone()),
+        provider_url: Some(format!("{}/conformance/provider-state", srv.base_url)),
+        agents,
+        mode: Some(ProvisioningKind::ProviderState),
+        random_cases: 0,
+        only: vec!["CMP-04".into()],
+        seed: 3,
+        deadline: Duration::from_millis(1500),
+        quiet_window: Duration::from_millis(300),
+        shrink_budget: 0,
+        progress: Progress::None,
+        ..RunSettings::default()
+    };
+    let run = runner::execute(s).await.report;
+    // Let the proxy judge the last chats (it judges a chat once it was quiet for the
+    // deadline).
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    let obs = proxy.finish(ProvisioningKind::ProviderState).await;
+    (run, obs.report)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_through_the_proxy_agrees_with_observe() {
+    let (run, obs) = run_through_proxy(None).await;
+    assert_eq!(run.exit_code, 0, "run: {:?}", run.errors);
+    let fails: Vec<_> = obs
+        .requirements
+        .iter()
+        .filter(|q| q.verdict == Verdict::Fail)
+        .map(|q| format!("{} {}", q.id, q.reason))
+        .collect();
+    assert!(
+        fails.is_empty(),
+        "observe failed a faultless server: {fails:?}"
+    );
+    assert_eq!(verdict(&obs, ReqId::Cmp04), Verdict::Pass);
+    assert_eq!(verdict(&run, ReqId::Cmp04), Verdict::Pass);
+
+    let (run, obs) = run_through_proxy(Some("complete-text-after-status")).await;
+    assert_eq!(verdict(&run, ReqId::Cmp04), Verdict::Fail);
+    assert_eq!(
+        verdict(&obs, ReqId::Cmp04),
+        Verdict::Fail,
+        "observe agrees with run on the fault"
+    );
+}
