@@ -250,6 +250,31 @@ impl Core {
             let n = self.new_messages(&cid, &[m], None);
             self.publish(agent, n);
         }
+        self.revoke_invitation(inter);
+    }
+
+    /// A customer who leaves before any agent accepted takes the invitation back: the
+    /// agent's `Invited` chat (a first offer, or a re-offer after another agent's Reject)
+    /// ends `Completed` and frees the agent's room, as a GWS deployment does with an
+    /// abandoned interaction.
+    fn revoke_invitation(&mut self, inter: &str) {
+        let Some(id) = self.inters.get(inter).and_then(|i| i.agent_chat.clone()) else {
+            return;
+        };
+        let Some(c) = self.chats.get_mut(&id) else {
+            return;
+        };
+        if c.state != ChatState::Invited {
+            return;
+        }
+        c.state = ChatState::Completed;
+        c.completed_at = Some(std::time::Instant::now());
+        let agent = c.agent;
+        self.completed
+            .push_back((std::time::Instant::now(), id.clone()));
+        let st = self.status_change(&id, "StatusChange", None);
+        self.publish(agent, st);
+        self.dispatch();
     }
 }
 

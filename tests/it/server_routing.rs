@@ -491,3 +491,44 @@ async fn a_405_names_the_allowed_methods() {
         );
     }
 }
+
+/// A customer who leaves before any agent accepted takes the invitation back: the
+/// agent's Invited chat (here a re-offer after a Reject) ends Completed and frees the
+/// agent's room, so a capacity-1 agent gets the next customer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_leaving_revokes_a_pending_invitation_and_frees_the_room() {
+    let srv = server(ServerConfig {
+        capacity: Some(1),
+        ..test_config()
+    })
+    .await;
+    let base = srv.base_url.clone();
+    let cust = Customer::new(&base);
+    let mut a1 = Agent::new(&base, "agent1", "agent1-pass");
+    a1.login().await;
+    let mut b1 = a1.bayeux().await;
+    a1.ready().await;
+    let c1 = cust.request_chat("Carl", "r1").await;
+    let mut t = Vec::new();
+    let x1 = b1.next_invite(&mut t).await.expect("offered");
+    // The customer leaves while the chat is still Invited.
+    let a = cust
+        .post(
+            &format!("/api/v2/chats/{c1}"),
+            json!({"operationName":"Complete"}),
+        )
+        .await;
+    assert_eq!(a.body["statusCode"], 0, "{}", a.text);
+    b1.wait_for(20, |v| {
+        is_status(v, "Completed") && v["chat"]["id"] == x1.as_str()
+    })
+    .await
+    .expect("the invitation is revoked (StatusChange Completed)");
+    // The agent's one room is free again: the next customer is offered at once.
+    let _c2 = cust.request_chat("Dora", "r2").await;
+    let x2 = b1
+        .next_invite(&mut t)
+        .await
+        .expect("the next chat is offered");
+    assert_ne!(x1, x2);
+}
