@@ -151,7 +151,10 @@ async fn run_with_cap(cap: usize, n_agents: usize) -> (runner::RunResult, usize)
         target: Some(srv.base_url.clone()),
         agents,
         mode: Some(Mode::ProviderState),
-        random_cases: 6,
+        // No random sequences: after a random Reject the target itself re-offers the
+        // chat to another agent (GWS routing), which the watcher would count against the
+        // harness's cap although the harness did not provision it.
+        random_cases: 0,
         seed: 5,
         deadline: Duration::from_secs(5),
         quiet_window: Duration::from_millis(150),
@@ -180,7 +183,6 @@ fn the_harness_never_holds_more_open_chats_than_the_cap() {
 }
 
 #[test]
-#[ignore = "known defect: under CPU load an agent was seen holding 3 chats under a cap of 2; cause not found yet (run with --ignored)"]
 fn a_case_is_spread_across_agents_when_one_agent_has_no_room() {
     // CMP-20's case opens 3 chats on agent1 and 3 on agent2; with 3 agents × 2 it runs
     // with one chat moved to agent3.
@@ -201,7 +203,6 @@ fn a_case_is_spread_across_agents_when_one_agent_has_no_room() {
 }
 
 #[test]
-#[ignore = "known defect: under CPU load an agent was seen holding 3 chats under a cap of 2; cause not found yet (run with --ignored)"]
 fn a_case_needing_more_chats_than_agents_allow_is_an_error_with_the_fix() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (r, most) = rt.block_on(run_with_cap(2, 2));
