@@ -437,12 +437,45 @@ struct ChatLog {
 
 #[derive(Debug)]
 struct Inner {
+    /// The events from global index `base` on (see [`Recorder::trim`]).
     events: Vec<Event>,
+    /// Events before this global index were trimmed (those worth keeping are in `kept`).
+    base: usize,
+    /// What trimming kept of the events before `base`.
+    kept: Vec<Event>,
+    /// Chats whose notifications are no longer stored (hashes of their ids): the case
+    /// that owned them has been judged.
+    retired: std::collections::HashSet<u64>,
     /// Notifications routed by chat id (`crate::check::notification_chat_id`).
     by_chat: std::collections::HashMap<String, ChatLog>,
     stream_seqs: std::collections::HashMap<String, u64>,
     next_req: u64,
     step: Option<usize>,
+}
+
+impl Inner {
+    /// Events recorded so far (trimmed ones included).
+    fn total(&self) -> usize {
+        self.base + self.events.len()
+    }
+
+    /// The event at global index `i`, unless trimmed.
+    fn at(&self, i: usize) -> Option<&Event> {
+        i.checked_sub(self.base).and_then(|j| self.events.get(j))
+    }
+
+    /// The stored events from global index `from` on.
+    fn since(&self, from: usize) -> &[Event] {
+        let j = from.saturating_sub(self.base).min(self.events.len());
+        &self.events[j..]
+    }
+}
+
+fn chat_hash(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
 }
 
 /// Thread-safe appender of events, shared (cheaply cloned) by the runner and the target
@@ -467,6 +500,9 @@ impl Recorder {
         Recorder {
             inner: Arc::new(Mutex::new(Inner {
                 events: Vec::new(),
+                base: 0,
+                kept: Vec::new(),
+                retired: Default::default(),
                 by_chat: Default::default(),
                 stream_seqs: Default::default(),
                 next_req: 0,
@@ -526,7 +562,7 @@ impl Recorder {
     fn push(&self, stream: &str, t_us: u64, kind: EventKind) -> u64 {
         let seq = {
             let mut g = self.lock();
-            let seq = g.events.len() as u64;
+            let seq = g.total() as u64;
             let ss = g.stream_seqs.entry(stream.to_string()).or_insert(0);
             let stream_seq = *ss;
             *ss += 1;
@@ -534,6 +570,10 @@ impl Recorder {
             if let EventKind::Notification { data, .. } = &kind
                 && let Some(id) = crate::check::notification_chat_id(data)
             {
+                if !g.retired.is_empty() && g.retired.contains(&chat_hash(id)) {
+                    // Its case has been judged: nobody reads it any more.
+                    return seq;
+                }
                 let log = g.by_chat.entry(id.to_string()).or_default();
                 log.idx.push(seq as usize);
                 log.notify.notify_waiters();
@@ -552,9 +592,55 @@ impl Recorder {
         seq
     }
 
-    /// The number of events recorded so far.
+    /// The number of events recorded so far (trimmed ones included: indexes are
+    /// global).
     pub fn len(&self) -> usize {
-        self.lock().events.len()
+        self.lock().total()
+    }
+
+    /// Stops storing the notifications about `chats` (their case has been judged) and
+    /// forgets those already stored, once trimmed.
+    pub fn retire(&self, chats: &[&str]) {
+        let mut g = self.lock();
+        for c in chats {
+            g.retired.insert(chat_hash(c));
+            g.by_chat.remove(*c);
+        }
+    }
+
+    /// Drops the events before global index `floor` (no reader needs them any more),
+    /// keeping those `keep` wants and never a notification about a retired chat; the
+    /// kept ones stay in [`Recorder::snapshot`]. Indexes stay global.
+    /// Does nothing until at least `batch` events can go (trimming is a copy).
+    pub fn trim(&self, floor: usize, batch: usize, keep: impl Fn(&Event) -> bool) {
+        let mut g = self.lock();
+        let n = floor.saturating_sub(g.base).min(g.events.len());
+        if n == 0 || n < batch {
+            return;
+        }
+        let old: Vec<Event> = g.events.drain(..n).collect();
+        g.base += n;
+        for e in old {
+            let retired = match &e.kind {
+                EventKind::Notification { data, .. } => crate::check::notification_chat_id(data)
+                    .is_some_and(|id| g.retired.contains(&chat_hash(id))),
+                _ => false,
+            };
+            if !retired && keep(&e) {
+                g.kept.push(e);
+            }
+        }
+        let base = g.base;
+        for log in g.by_chat.values_mut() {
+            let cut = log.idx.partition_point(|&i| i < base);
+            log.idx.drain(..cut);
+        }
+    }
+
+    /// Events stored (not trimmed), kept by trimming included.
+    pub fn stored(&self) -> usize {
+        let g = self.lock();
+        g.events.len() + g.kept.len()
     }
 
     /// True when nothing was recorded yet.
@@ -565,7 +651,7 @@ impl Recorder {
     /// A copy of the events from index `from` on.
     pub fn events_since(&self, from: usize) -> Vec<Event> {
         let g = self.lock();
-        g.events.get(from..).map(|s| s.to_vec()).unwrap_or_default()
+        g.since(from).to_vec()
     }
 
     /// A receiver that changes (to the new event count) each time an event is recorded.
@@ -587,25 +673,17 @@ impl Recorder {
         loop {
             {
                 let g = self.lock();
-                if let Some(e) = g
-                    .events
-                    .get(checked..)
-                    .and_then(|s| s.iter().find(|e| pred(e)))
-                {
+                if let Some(e) = g.since(checked).iter().find(|e| pred(e)) {
                     return Some(e.clone());
                 }
-                checked = g.events.len().max(checked);
+                checked = g.total().max(checked);
             }
             match tokio::time::timeout_at(deadline, rx.changed()).await {
                 Ok(Ok(())) => continue,
                 _ => {
                     // One last look: an event may have landed between the check and the wait.
                     let g = self.lock();
-                    return g
-                        .events
-                        .get(checked..)
-                        .and_then(|s| s.iter().find(|e| pred(e)))
-                        .cloned();
+                    return g.since(checked).iter().find(|e| pred(e)).cloned();
                 }
             }
         }
@@ -642,14 +720,14 @@ impl Recorder {
                         let start = log.idx.partition_point(|&i| i < checked);
                         if let Some(e) = log.idx[start..]
                             .iter()
-                            .filter_map(|&i| g.events.get(i))
+                            .filter_map(|&i| g.at(i))
                             .find(|e| pred(e))
                         {
                             return Some(e.clone());
                         }
                     }
                 }
-                checked = g.events.len().max(checked);
+                checked = g.total().max(checked);
             }
             if wakes.is_empty() {
                 tokio::time::sleep_until(deadline).await;
@@ -665,7 +743,7 @@ impl Recorder {
                         let start = log.idx.partition_point(|&i| i < checked);
                         if let Some(e) = log.idx[start..]
                             .iter()
-                            .filter_map(|&i| g.events.get(i))
+                            .filter_map(|&i| g.at(i))
                             .find(|e| pred(e))
                         {
                             return Some(e.clone());
@@ -692,15 +770,14 @@ impl Recorder {
             .collect();
         idx.sort_unstable();
         idx.dedup();
-        idx.into_iter()
-            .filter_map(|i| g.events.get(i).cloned())
-            .collect()
+        idx.into_iter().filter_map(|i| g.at(i).cloned()).collect()
     }
 
     /// The history recorded so far.
     pub fn snapshot(&self) -> History {
+        let g = self.lock();
         History {
-            events: self.lock().events.clone(),
+            events: g.kept.iter().chain(g.events.iter()).cloned().collect(),
         }
     }
 }

@@ -120,6 +120,11 @@ pub struct RunArgs {
     /// Random stateful sequences to run on top of the directed cases.
     #[arg(long, env = "GWS_CASES", default_value_t = 20)]
     pub cases: u32,
+    /// A soak: after the directed and coverage cases, run random sequences until this
+    /// much time has passed (e.g. `10m`; replaces --cases). Memory stays flat: passing
+    /// histories are dropped as soon as they are judged.
+    #[arg(long, env = "GWS_DURATION", value_parser = parse_duration, conflicts_with = "cases")]
+    pub duration: Option<Duration>,
     /// Seed of every random choice (default: a fresh one, printed).
     #[arg(long, env = "GWS_SEED")]
     pub seed: Option<u64>,
@@ -146,9 +151,13 @@ pub struct RunArgs {
     /// (default 3 against --target; unbounded against the embedded server; 0: unbounded).
     #[arg(long, env = "GWS_MAX_CHATS_PER_AGENT")]
     pub max_chats_per_agent: Option<usize>,
-    /// Re-runs allowed for shrinking failing cases.
-    #[arg(long, env = "GWS_SHRINK_BUDGET", default_value_t = 60)]
+    /// Re-runs allowed for shrinking each distinct failure (groups shrink in parallel).
+    #[arg(long, env = "GWS_SHRINK_BUDGET", default_value_t = 200)]
     pub shrink_budget: usize,
+    /// Wall time allowed for shrinking each distinct failure; a group that runs out says
+    /// so in the report, with the figures.
+    #[arg(long, env = "GWS_SHRINK_TIME", default_value = "5s", value_parser = parse_duration)]
+    pub shrink_time: Duration,
     /// Also write the JUnit report to this fixed path (for CI).
     #[arg(long, env = "GWS_JUNIT")]
     pub junit: Option<PathBuf>,
@@ -449,6 +458,7 @@ pub fn main(args: RunArgs) -> i32 {
     let seed = args.seed.unwrap_or_else(fresh_seed);
     let mut s = args.t.settings();
     s.random_cases = args.cases;
+    s.duration = args.duration;
     s.seed = seed;
     s.strict = args.strict;
     s.shard = args.shard;
@@ -456,6 +466,7 @@ pub fn main(args: RunArgs) -> i32 {
     s.concurrency = args.concurrency.map(|c| c.max(1)).unwrap_or(0);
     s.max_chats_per_agent = args.max_chats_per_agent;
     s.shrink_budget = args.shrink_budget;
+    s.shrink_time = args.shrink_time;
     s.keep_histories = args.snapshot_dir.is_some();
     // Listen before the first line is printed: whoever waits for it may signal at once.
     let signals = {
@@ -470,6 +481,17 @@ pub fn main(args: RunArgs) -> i32 {
     let result = rt.block_on(async {
         let watcher = tokio::spawn(signals.watch(s.cancel.clone(), signalled.clone()));
         let result = execute(s).await;
+        if std::env::var_os("GWS_DEBUG_RSS").is_some() {
+            eprintln!(
+                "rss after execute: {}",
+                std::fs::read_to_string("/proc/self/status")
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
         watcher.abort();
         result
     });

@@ -93,7 +93,19 @@ pub struct Env {
     capacity: Option<Capacity>,
     /// Set by a signal: no new step starts.
     cancel: super::Cancel,
+    /// Cases doing work (sending, awaiting answers) at once; a case waiting out its
+    /// final quiet window holds none.
+    work: Option<Arc<Semaphore>>,
+    /// Where each running case's view of the run record starts (index → cases), so
+    /// that the record can drop what no running case reads.
+    active: std::sync::Mutex<BTreeMap<usize, usize>>,
+    /// Drop from the run record what no case reads any more (off when every history is
+    /// kept for snapshots).
+    bounded: bool,
 }
+
+/// The run record is trimmed in batches of at least this many events.
+const TRIM_BATCH: usize = 4096;
 
 /// Room for open chats: a fair (first come, first served) semaphore per agent holding
 /// `per_agent` permits, or one pool of agents × `per_agent` when the target routes chats
@@ -158,6 +170,43 @@ impl Capacity {
             }
         }
         Ok(Some(out))
+    }
+
+    /// The case with its agents renamed (a one-to-one renaming: agents are
+    /// interchangeable) so that the agent with the most chats gets the agent with the
+    /// most room now; `None` when it is already so. Without it every case naming
+    /// `agent1` would queue for `agent1` while the other agents idle.
+    fn place(&self, case: &Case) -> Option<Case> {
+        if self.pool.is_some() {
+            return None;
+        }
+        let need = chats_per_agent(case);
+        let mut wanted: Vec<(&String, &usize)> = need.iter().collect();
+        wanted.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let mut free: Vec<(usize, &String, usize)> = self
+            .agents
+            .iter()
+            .enumerate()
+            .map(|(i, (a, sem))| (i, a, sem.available_permits()))
+            .collect();
+        free.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+        let rename: BTreeMap<&String, &String> = wanted
+            .iter()
+            .zip(free.iter())
+            .map(|((from, _), (_, to, _))| (*from, *to))
+            .collect();
+        if rename.iter().all(|(a, b)| a == b) || rename.len() < wanted.len() {
+            return None;
+        }
+        let mut out = case.clone();
+        for st in &mut out.steps {
+            if let Step::OfferChat { agent, .. } = st
+                && let Some(to) = rename.get(agent)
+            {
+                *agent = (*to).clone();
+            }
+        }
+        Some(out)
     }
 
     /// Waits for room for every chat the case opens; the permits free the room when
@@ -226,6 +275,7 @@ impl Env {
         creds: Vec<Credentials>,
         mode: Provisioning,
         schemas: &'static Schemas,
+        tuning: crate::client::BayeuxTuning,
     ) -> Result<Env, ConnectError> {
         let run_rec = Recorder::new();
         let fail = |message: String, rec: &Recorder| ConnectError {
@@ -244,7 +294,15 @@ impl Env {
         }
         let mut bayeux = Vec::new();
         for a in &agents {
-            match BayeuxClient::start(&target, a, &[CHATS_CHANNEL], run_rec.clone()).await {
+            match BayeuxClient::start_with(
+                &target,
+                a,
+                &[CHATS_CHANNEL],
+                run_rec.clone(),
+                tuning.clone(),
+            )
+            .await
+            {
                 Ok(h) => bayeux.push(h),
                 Err(e) => {
                     for h in bayeux {
@@ -268,6 +326,9 @@ impl Env {
             provisioned: Default::default(),
             capacity: None,
             cancel: super::Cancel::new(),
+            work: None,
+            active: Default::default(),
+            bounded: false,
         })
     }
 
@@ -287,6 +348,60 @@ impl Env {
                     .then(|| Arc::new(Semaphore::new(per_agent * self.agents.len().max(1)))),
             }
         });
+    }
+
+    /// At most `n` cases do work at once (0: no bound); cases waiting out their final
+    /// quiet window do not count.
+    pub fn set_work_slots(&mut self, n: usize) {
+        self.work = (n > 0).then(|| Arc::new(Semaphore::new(n)));
+    }
+
+    /// Keeps the run record bounded: once a case is judged, the notifications about its
+    /// chats are dropped, and what no running case reads any more is trimmed (only the
+    /// Bayeux session events and notifications about no case's chat stay, for NTF-01/02).
+    pub fn set_bounded(&mut self, bounded: bool) {
+        self.bounded = bounded;
+    }
+
+    /// Registers a case starting to read the run record; returns where it starts.
+    fn enter(&self) -> usize {
+        let mut a = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        let from = self.run_rec.len();
+        *a.entry(from).or_insert(0) += 1;
+        from
+    }
+
+    /// The case that started at `from` no longer reads the run record; its chats are
+    /// retired and the record trimmed (when bounded).
+    fn leave(&self, from: usize, chats: &BTreeSet<String>) {
+        let mut a = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = a.get_mut(&from) {
+            *n -= 1;
+            if *n == 0 {
+                a.remove(&from);
+            }
+        }
+        if !self.bounded {
+            return;
+        }
+        let ids: Vec<&str> = chats.iter().map(String::as_str).collect();
+        self.run_rec.retire(&ids);
+        let floor = a
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or_else(|| self.run_rec.len());
+        self.run_rec.trim(floor, TRIM_BATCH, |e| {
+            matches!(
+                e.kind,
+                EventKind::Bayeux { .. } | EventKind::Notification { .. }
+            )
+        });
+    }
+
+    /// True when cases wait for room on the target (`--max-chats-per-agent`).
+    pub fn has_capacity_bound(&self) -> bool {
+        self.capacity.is_some()
     }
 
     /// Watches `cancel`: once it is set, no new step starts (the case ends with a
@@ -346,6 +461,24 @@ impl Env {
 
     /// Runs `case` once and judges its history.
     pub async fn run_case(&self, case: &Case) -> CaseOutcome {
+        // Without a deadline a case always runs.
+        self.run_case_until(case, None)
+            .await
+            .unwrap_or_else(|| CaseOutcome {
+                history: History::default(),
+                findings: Vec::new(),
+                verdict: Verdict::Error,
+                duration: Duration::ZERO,
+            })
+    }
+
+    /// [`Env::run_case`], unless `deadline` passes while the case waits for room on the
+    /// target (then `None`: nothing ran).
+    pub async fn run_case_until(
+        &self,
+        case: &Case,
+        deadline: Option<Instant>,
+    ) -> Option<CaseOutcome> {
         let started = Instant::now();
         let fitted = match self.capacity.as_ref().map(|c| c.fit(case)) {
             Some(Err(reason)) => {
@@ -354,35 +487,60 @@ impl Env {
                     .iter()
                     .map(|r| Finding::error(*r, reason.clone()))
                     .collect();
-                return CaseOutcome {
+                return Some(CaseOutcome {
                     history: History::default(),
                     findings,
                     verdict: Verdict::Error,
                     duration: started.elapsed(),
-                };
+                });
             }
             Some(Ok(c)) => c,
             None => None,
         };
         let case = fitted.as_ref().unwrap_or(case);
-        let _room = match &self.capacity {
+        let work = match &self.work {
+            Some(w) => w.clone().acquire_owned().await.ok(),
+            None => None,
+        };
+        let placed = self.capacity.as_ref().and_then(|c| c.place(case));
+        let case = placed.as_ref().unwrap_or(case);
+        let mut room = match &self.capacity {
             Some(c) => c.reserve(case).await,
             None => Vec::new(),
         };
-        let history = self.record_case(case).await;
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
+        }
+        let mut work = work.into_iter().collect();
+        let history = self.record_case(case, &mut room, &mut work).await;
+        drop(room);
+        drop(work);
         let findings = check::judge(&history, &self.check, &self.shapes);
         let verdict = check::fold(findings.iter().map(|f| &f.verdict));
-        CaseOutcome {
+        Some(CaseOutcome {
             history,
             findings,
             verdict,
             duration: started.elapsed(),
-        }
+        })
     }
 
-    async fn record_case(&self, case: &Case) -> History {
+    /// Records `case`; `room` is its share of the target's capacity, given back as soon
+    /// as the case holds no open chat any more and opens none (before its final quiet
+    /// window: waiting for absence occupies no agent); `work` is its work slot, given
+    /// back before that final quiet window in any case.
+    async fn record_case(
+        &self,
+        case: &Case,
+        room: &mut Vec<tokio::sync::OwnedSemaphorePermit>,
+        work: &mut Vec<tokio::sync::OwnedSemaphorePermit>,
+    ) -> History {
+        let last_offer = case
+            .steps
+            .iter()
+            .rposition(|s| matches!(s, Step::OfferChat { .. }));
         let rec = self.run_rec.child();
-        let from = self.run_rec.len();
+        let from = self.enter();
         rec.record(
             "runner",
             EventKind::Case {
@@ -422,6 +580,12 @@ impl Env {
                 },
             );
             settled_last = matches!(step, Step::Settle);
+            if settled_last && i + 1 == case.steps.len() {
+                work.clear();
+            }
+            if settled_last && last_offer.is_none_or(|o| o < i) && st.all_closed() {
+                room.clear();
+            }
             if let Err(e) = self.run_step(&rec, from, step, &mut st).await {
                 let kind = match e {
                     StepError::Harness(message) => EventKind::HarnessError { message },
@@ -441,6 +605,11 @@ impl Env {
             }
         }
         if !settled_last {
+            // Nothing more runs after this quiet window.
+            work.clear();
+            if st.all_closed() {
+                room.clear();
+            }
             self.settle(&rec, from, &mut st).await;
         }
         rec.set_step(None);
@@ -453,6 +622,7 @@ impl Env {
         }
         let ids: Vec<&str> = st.chats.iter().map(String::as_str).collect();
         let run = self.run_rec.notifications_about(&ids, from, cut);
+        self.leave(from, &st.chats);
         merge_histories(rec.snapshot(), run, &st.chats)
     }
 
@@ -914,6 +1084,16 @@ struct CaseState {
 }
 
 impl CaseState {
+    /// Every chat the case provisioned is Completed (by the model, following the
+    /// target): none occupies its agent's capacity any more.
+    fn all_closed(&self) -> bool {
+        self.bound.values().all(|o| {
+            self.tracked
+                .get(&o.chat_id)
+                .is_some_and(|t| t.state == Some(ChatState::Completed))
+        })
+    }
+
     fn offered(&self, alias: &str) -> Result<&Offered, String> {
         self.bound
             .get(alias)

@@ -52,11 +52,23 @@ pub const INTERRUPTED: &str = "interrupted";
 /// How cases reach the agent (SPEC §1.5): one type from the CLI to the case file.
 pub use crate::client::ProvisioningKind as Mode;
 
-/// Cases in flight at most when `--concurrency` is not given: enough to overlap every
-/// quiet window of a default run, few enough that a thousand-case run does not open
-/// thousands of connections at once (the capacity bound, agents × chats per agent, applies
-/// on top).
+/// Cases doing work (sending requests, awaiting answers) at most: few enough that a
+/// thousand-case run does not open thousands of connections at once (the capacity
+/// bound, agents × chats per agent, applies on top). A case waiting out its final quiet
+/// window does no work and holds no slot.
 pub const DEFAULT_MAX_ACTIVE_CASES: usize = 64;
+
+/// Notification bytes a case in flight may bring per flood window (5 s) on top of the
+/// Bayeux client's floor: a faultless case with GWS-shaped transcripts brings a few KiB.
+pub const NOTIFICATION_BYTES_PER_CASE: u64 = 64 * 1024;
+
+/// Cases in flight at most (working or waiting out their quiet window) when
+/// `--concurrency` is not given: with a 1 s quiet window, about this many cases a second.
+pub const DEFAULT_MAX_CASES_IN_FLIGHT: usize = 1024;
+
+/// Failing cases whose history a run keeps by default (each shrunk representative's is
+/// always kept).
+pub const DEFAULT_MAX_FAILING_HISTORIES: usize = 100;
 
 /// Everything a run needs, already validated.
 #[derive(Debug, Clone)]
@@ -73,6 +85,12 @@ pub struct RunSettings {
     pub contact_center_id: String,
     /// Random stateful sequences on top of the directed cases.
     pub random_cases: u32,
+    /// `--duration`: run random sequences until this much time has passed (a soak;
+    /// `random_cases` is then ignored).
+    pub duration: Option<Duration>,
+    /// Failing cases whose full history is kept in the report (the others keep their
+    /// findings; the report counts what was dropped).
+    pub max_failing_histories: usize,
     /// The seed of every random choice.
     pub seed: u64,
     /// How long a notification may take to arrive.
@@ -93,8 +111,10 @@ pub struct RunSettings {
     /// At most this many chats open per agent (SPEC §6.9). `None`: 3 against an external
     /// target, unbounded against the embedded server; `Some(0)`: unbounded.
     pub max_chats_per_agent: Option<usize>,
-    /// Re-runs allowed to shrink failing cases, in all.
+    /// Re-runs allowed to shrink each distinct failure.
     pub shrink_budget: usize,
+    /// Wall time allowed to shrink each distinct failure (groups shrink in parallel).
+    pub shrink_time: Duration,
     /// Embedded server only: the fault to switch on.
     pub fault: Option<String>,
     /// Embedded server only: how it behaves (capacity, latency, typing, transcript form;
@@ -134,6 +154,8 @@ impl Default for RunSettings {
             provider_url: None,
             contact_center_id: "gws-conform".into(),
             random_cases: 20,
+            duration: None,
+            max_failing_histories: DEFAULT_MAX_FAILING_HISTORIES,
             seed: 1,
             deadline: Duration::from_secs(5),
             quiet_window: Duration::from_secs(1),
@@ -143,7 +165,8 @@ impl Default for RunSettings {
             only: Vec::new(),
             concurrency: 0,
             max_chats_per_agent: None,
-            shrink_budget: 60,
+            shrink_budget: 200,
+            shrink_time: DEFAULT_SHRINK_TIME,
             fault: None,
             embedded: server::ServerConfig::default(),
             progress: Progress::None,
@@ -411,27 +434,130 @@ fn interrupted(case: &Case) -> CaseOutcome {
     }
 }
 
-/// Generates, shards and filters the cases of a run.
-pub fn plan(s: &RunSettings, schemas: &Schemas, agents: &[String]) -> Result<Vec<Case>, String> {
-    if let Some(c) = &s.replay {
-        return Ok(vec![c.clone()]);
-    }
-    let mut all = cases::all(schemas, s.seed, agents, s.random_cases)?;
-    if let Some((k, n)) = s.shard {
-        all = cases::shard(all, k, n);
-    }
-    if !s.only.is_empty() {
-        all.retain(|c| {
-            c.exercises
-                .iter()
-                .any(|t| s.only.iter().any(|o| o.eq_ignore_ascii_case(t.as_str())))
-        });
-    }
-    Ok(all)
+/// The cases of a run, generated one at a time as the run reaches them (a run of
+/// 100,000 random sequences never holds them all), sharded and filtered on the way.
+pub struct Plan<'a> {
+    fixed: Vec<Case>,
+    schemas: &'a Schemas,
+    seed: u64,
+    agents: Vec<String>,
+    /// Random sequences after the fixed cases; `None`: until the run's `--duration` ends.
+    random: Option<u64>,
+    shard: Option<(u32, u32)>,
+    only: Vec<String>,
 }
+
+impl<'a> Plan<'a> {
+    /// The plan of `s`: its replay case, or the directed and coverage cases followed by
+    /// the random sequences.
+    pub fn new(s: &RunSettings, schemas: &'a Schemas, agents: &[String]) -> Result<Self, String> {
+        let (fixed, random, shard, only) = match &s.replay {
+            Some(c) => (vec![c.clone()], Some(0), None, Vec::new()),
+            None => {
+                let mut v = cases::directed(schemas, s.seed, agents)?;
+                v.extend(coverage::cases(schemas, s.seed, agents)?);
+                let random = match s.duration {
+                    Some(_) => None,
+                    None => Some(u64::from(s.random_cases)),
+                };
+                (v, random, s.shard, s.only.clone())
+            }
+        };
+        Ok(Plan {
+            fixed,
+            schemas,
+            seed: s.seed,
+            agents: agents.to_vec(),
+            random,
+            shard,
+            only,
+        })
+    }
+
+    fn keeps(&self, position: usize, case: &Case) -> bool {
+        if let Some((k, n)) = self.shard
+            && (position as u64) % u64::from(n) != u64::from(k - 1)
+        {
+            return false;
+        }
+        self.only.is_empty()
+            || case
+                .exercises
+                .iter()
+                .any(|t| self.only.iter().any(|o| o.eq_ignore_ascii_case(t.as_str())))
+    }
+
+    /// The cases in run order (an error ends the sequence). Unbounded when the plan
+    /// runs until a deadline.
+    pub fn cases(&self) -> impl Iterator<Item = Result<Case, String>> + '_ {
+        let random = (0u64..)
+            .take_while(|i| self.random.is_none_or(|n| *i < n))
+            .map(|i| cases::random_sequence(self.schemas, self.seed, i, &self.agents));
+        self.fixed
+            .iter()
+            .cloned()
+            .map(Ok)
+            .chain(random)
+            .enumerate()
+            .filter(|(i, c)| c.as_ref().map_or(true, |c| self.keeps(*i, c)))
+            .map(|(_, c)| c)
+    }
+
+    /// How many cases [`Plan::cases`] yields (`None`: unbounded). Generates the random
+    /// sequences only when `--only` needs to read them.
+    pub fn len(&self) -> Option<usize> {
+        let n = self.random?;
+        if !self.only.is_empty() {
+            return Some(self.cases().filter(|c| c.is_ok()).count());
+        }
+        let all = self.fixed.len() + n as usize;
+        Some(match self.shard {
+            Some((k, n)) => {
+                let (k, n) = (k as usize, n as usize);
+                all / n + usize::from(all % n >= k)
+            }
+            None => all,
+        })
+    }
+
+    /// True when the plan holds no case.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+}
+
+/// Generates, shards and filters the cases of a run, all at once (for listing; a run
+/// generates them lazily through [`Plan`]).
+pub fn plan(s: &RunSettings, schemas: &Schemas, agents: &[String]) -> Result<Vec<Case>, String> {
+    Plan::new(s, schemas, agents)?.cases().collect()
+}
+
+/// A distinct failure found while the run goes on: its signature, the case being
+/// shrunk for it, and the other cases that failed the same way (run order).
+struct Group {
+    signature: String,
+    requirements: Vec<ReqId>,
+    rep_index: usize,
+    rep: Case,
+    others: Vec<usize>,
+}
+
+/// What the run keeps of a judged case until the report is written.
+struct Judged {
+    index: usize,
+    report: CaseReport,
+}
+
+type ShrinkFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (usize, shrink::Shrunk<CaseOutcome>)> + 'a>>;
 
 /// Runs every planned case; returns the case reports and, when the run could not go on,
 /// the harness error (the reports then hold what could still be judged).
+///
+/// Streams: cases are generated as slots free up, each is judged as soon as it ends and
+/// its history dropped unless it failed (up to `max_failing_histories`) or
+/// `keep_histories` asks; the first case of each distinct failure is shrunk at once,
+/// while the other cases still run.
 async fn run_cases(
     s: &RunSettings,
     target: TargetConfig,
@@ -443,7 +569,28 @@ async fn run_cases(
         Ok(s) => s,
         Err(e) => return (Vec::new(), Some(format!("loading the schemas: {e}"))),
     };
-    let mut env = match Env::connect(target, check, s.agents.clone(), provisioning, schemas).await {
+    // The flood bound on notification bytes grows with the cases in flight: a faultless
+    // target notifies about every chat the harness opens.
+    let in_flight = if s.concurrency == 0 {
+        DEFAULT_MAX_CASES_IN_FLIGHT
+    } else {
+        s.concurrency
+    };
+    let tuning = crate::client::BayeuxTuning {
+        max_notification_bytes: crate::client::bayeux::DEFAULT_MAX_NOTIFICATION_BYTES
+            + NOTIFICATION_BYTES_PER_CASE * in_flight as u64,
+        ..Default::default()
+    };
+    let connected = Env::connect(
+        target,
+        check,
+        s.agents.clone(),
+        provisioning,
+        schemas,
+        tuning,
+    )
+    .await;
+    let mut env = match connected {
         Ok(env) => env,
         Err(e) => {
             // A refused Bayeux handshake or subscribe is the target's failure (NTF-02),
@@ -468,12 +615,13 @@ async fn run_cases(
         }
     };
     env.set_cancel(s.cancel.clone());
+    env.set_bounded(!s.keep_histories);
     env.set_capacity(
         s.max_chats_per_agent
             .or(if s.target.is_some() { Some(3) } else { None }),
     );
     let agents = env.agent_names();
-    let plan = match plan(s, schemas, &agents) {
+    let plan = match Plan::new(s, schemas, &agents) {
         Ok(p) => p,
         Err(e) => {
             env.close().await;
@@ -481,92 +629,213 @@ async fn run_cases(
         }
     };
     let total = plan.len();
-    let cases_started = Instant::now();
+    let until = s.duration.map(|d| Instant::now() + d);
 
-    let bar = match s.progress {
-        Progress::Bar => {
-            let b = indicatif::ProgressBar::new(total as u64);
-            b.set_style(
-                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} cases {msg}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            Some(b)
-        }
-        _ => None,
+    let multi = (s.progress == Progress::Bar).then(indicatif::MultiProgress::new);
+    let bar = multi.as_ref().map(|m| {
+        let b = match total {
+            Some(n) => m.add(indicatif::ProgressBar::new(n as u64)),
+            None => m.add(indicatif::ProgressBar::new_spinner()),
+        };
+        let template = if total.is_some() {
+            "{bar:30} {pos}/{len} cases {msg}"
+        } else {
+            "{spinner} {elapsed:>4} {pos} cases (until --duration ends) {msg}"
+        };
+        b.set_style(
+            indicatif::ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+
+    // Cases are pulled from the plan only when a slot is free; a generation error ends
+    // the sequence and the run.
+    let gen_error: std::cell::RefCell<Option<String>> = std::cell::RefCell::new(None);
+    let numbered = plan
+        .cases()
+        .take_while(|_| until.is_none_or(|u| Instant::now() < u))
+        .map_while(|c| match c {
+            Ok(c) => Some(c),
+            Err(e) => {
+                *gen_error.borrow_mut() = Some(e);
+                None
+            }
+        })
+        .enumerate();
+    let active = match (s.concurrency, total) {
+        (0, Some(n)) => n.clamp(1, DEFAULT_MAX_CASES_IN_FLIGHT),
+        (0, None) => DEFAULT_MAX_CASES_IN_FLIGHT,
+        (c, _) => c,
     };
+    env.set_work_slots(active.min(DEFAULT_MAX_ACTIVE_CASES));
     let env_ref = &env;
-    let mut outcomes: Vec<(usize, CaseOutcome)> =
-        futures_util::stream::iter(plan.iter().enumerate())
+    let mut running = Box::pin(
+        futures_util::stream::iter(numbered)
             .map(|(i, c)| async move {
-                if s.cancel.is_cancelled() {
-                    return (i, interrupted(c));
+                let out = if s.cancel.is_cancelled() {
+                    interrupted(&c)
+                } else {
+                    env_ref.run_case(&c).await
+                };
+                (i, c, out)
+            })
+            .buffer_unordered(active),
+    );
+
+    let limits = shrink::Limits {
+        budget: s.shrink_budget,
+        time: s.shrink_time,
+        width: SHRINK_WIDTH,
+    };
+    let bound = std::sync::Mutex::new(BTreeSet::new());
+    // Against a target with a capacity bound, shrinking waits until every case of the
+    // run has been judged, so that re-runs never hold back the verdict; without one,
+    // it overlaps the rest of the run.
+    let (main_done_tx, main_done) = tokio::sync::watch::channel(false);
+    let wait_for_cases = env.has_capacity_bound().then_some(main_done);
+    let mut claimed: BTreeSet<String> = BTreeSet::new();
+    let mut judged: Vec<Judged> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut shrunk: std::collections::BTreeMap<usize, shrink::Shrunk<CaseOutcome>> =
+        Default::default();
+    let mut shrinking: futures_util::stream::FuturesUnordered<ShrinkFuture<'_>> =
+        Default::default();
+    let mut histories_kept = 0usize;
+    let mut histories_dropped = 0usize;
+    let mut cases_done = false;
+    loop {
+        tokio::select! {
+            next = running.next(), if !cases_done => {
+                let Some((i, case, out)) = next else {
+                    cases_done = true;
+                    let _ = main_done_tx.send(true);
+                    continue;
+                };
+                say_case(s, bar.as_ref(), &case, &out);
+                for e in out.history.iter() {
+                    if let crate::history::EventKind::Bind { chat_id, .. } = &e.kind {
+                        claimed.insert(chat_id.clone());
+                    }
                 }
-                (i, env_ref.run_case(c).await)
-            })
-            .buffer_unordered(if s.concurrency == 0 {
-                total.clamp(1, DEFAULT_MAX_ACTIVE_CASES)
-            } else {
-                s.concurrency
-            })
-            .inspect(|(i, o)| {
-                let c = &plan[*i];
-                match (&bar, s.progress) {
-                    (Some(b), _) => {
-                        b.inc(1);
-                        if o.verdict == Verdict::Fail {
-                            b.println(format!(
-                                "FAIL {} ({})",
-                                c.id,
-                                crate::spec::join(
-                                    &o.failed().into_iter().collect::<Vec<_>>(),
-                                    ", "
-                                )
-                            ));
+                let failing = matches!(out.verdict, Verdict::Fail | Verdict::Error);
+                let mut keep = s.keep_histories;
+                if let Some(sig) = groups::signature(&out.findings) {
+                    match groups.iter_mut().find(|g| g.signature == sig) {
+                        Some(g) => g.others.push(i),
+                        None => {
+                            // The first case of a distinct failure: shrink it now.
+                            let g = groups.len();
+                            groups.push(Group {
+                                signature: sig.clone(),
+                                requirements: out.failed().into_iter().collect(),
+                                rep_index: i,
+                                rep: case.clone(),
+                                others: Vec::new(),
+                            });
+                            if s.shrink_budget > 0 {
+                                shrinking.push(Box::pin(shrink_group(
+                                    s, env_ref, g, case.clone(), sig, limits,
+                                    multi.clone(), &bound, wait_for_cases.clone(),
+                                )));
+                            }
+                            keep = true;
                         }
                     }
-                    (None, Progress::Lines) => eprintln!(
-                        "{:>6} {} [{} ms]",
-                        o.verdict.as_str(),
-                        c.id,
-                        o.duration.as_millis()
-                    ),
-                    _ => {}
                 }
-            })
-            .collect()
-            .await;
+                if failing && !keep {
+                    if histories_kept < s.max_failing_histories {
+                        histories_kept += 1;
+                        keep = true;
+                    } else {
+                        histories_dropped += 1;
+                    }
+                }
+                judged.push(Judged { index: i, report: case_report(&case, out, keep, None) });
+            }
+            Some((g, result)) = shrinking.next(), if !shrinking.is_empty() => {
+                shrunk.insert(g, result);
+            }
+            else => break,
+        }
+    }
+    drop(running);
+    drop(shrinking);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    outcomes.sort_by_key(|(i, _)| *i);
-    let mut claimed: BTreeSet<String> = BTreeSet::new();
-    for (_, o) in &outcomes {
-        for e in o.history.iter() {
-            if let crate::history::EventKind::Bind { chat_id, .. } = &e.kind {
-                claimed.insert(chat_id.clone());
-            }
-        }
+    if histories_dropped > 0 {
+        eprintln!(
+            "note: the histories of {histories_dropped} failing cases were not kept (the first {} were; their findings are in the report)",
+            s.max_failing_histories
+        );
     }
-
-    // Group the failing cases by signature, then shrink each group's smallest
-    // representative — groups in parallel, each with its own budget of re-runs and of
-    // wall time (as long as the cases took, at least 10 s: a failing run stays within
-    // about twice a passing one).
-    let limit = cases_started.elapsed().max(Duration::from_secs(10));
-    let bound = std::sync::Mutex::new(BTreeSet::new());
-    let (reports, groups) = shrink_groups(s, &env, &plan, outcomes, limit, &bound).await;
     claimed.extend(bound.into_inner().unwrap_or_default());
-    if !groups.is_empty() {
-        *groups_out = Some(groups);
-    }
-    for r in &reports {
-        for e in r.history.iter().flat_map(|h| h.iter()) {
-            if let crate::history::EventKind::Bind { chat_id, .. } = &e.kind {
-                claimed.insert(chat_id.clone());
+    judged.sort_by_key(|j| j.index);
+    let id_of: std::collections::BTreeMap<usize, String> = judged
+        .iter()
+        .map(|j| (j.index, j.report.id.clone()))
+        .collect();
+
+    // The representative of each group is replaced by its shrunk form.
+    let mut out_groups = Vec::new();
+    for (gi, g) in groups.iter().enumerate() {
+        let result = shrunk.remove(&gi);
+        let mut fg = report::FailureGroup {
+            signature: g.signature.clone(),
+            requirements: g.requirements.clone(),
+            representative: g.rep.id.clone(),
+            others: g
+                .others
+                .iter()
+                .filter_map(|i| id_of.get(i).cloned())
+                .collect(),
+            original_steps: g.rep.steps.len(),
+            shrunk_steps: g.rep.steps.len(),
+            runs: 0,
+            budget: limits.budget,
+            elapsed_ms: 0,
+            limit_ms: limits.time.as_millis() as u64,
+            stopped: None,
+            kept: Vec::new(),
+        };
+        if let Some(r) = result {
+            fg.runs = r.runs;
+            fg.elapsed_ms = r.elapsed.as_millis() as u64;
+            fg.stopped = r.stopped.map(|st| {
+                let figures = format!(
+                    "{}/{} runs, {:.1}/{:.1} s",
+                    r.runs,
+                    limits.budget,
+                    r.elapsed.as_secs_f64(),
+                    limits.time.as_secs_f64()
+                );
+                match st {
+                    shrink::Stop::Budget => format!("budget of re-runs ran out: {figures}"),
+                    shrink::Stop::Time => format!("time limit ran out: {figures}"),
+                }
+            });
+            if r.stopped.is_none() && r.case.steps.len() > 6 {
+                fg.kept = r.kept.clone();
+            }
+            if let Some(again) = r.outcome {
+                fg.shrunk_steps = r.case.steps.len();
+                for e in again.history.iter() {
+                    if let crate::history::EventKind::Bind { chat_id, .. } = &e.kind {
+                        claimed.insert(chat_id.clone());
+                    }
+                }
+                if let Some(j) = judged.iter_mut().find(|j| j.index == g.rep_index) {
+                    j.report = case_report(&r.case, again, true, Some(g.rep.steps.len()));
+                }
             }
         }
+        out_groups.push(fg);
     }
-    let mut reports = reports;
+    if !out_groups.is_empty() {
+        *groups_out = Some(out_groups);
+    }
+    let mut reports: Vec<CaseReport> = judged.into_iter().map(|j| j.report).collect();
 
     // NTF-02 over the whole run.
     let session: Vec<Finding> = env.judge_session(&claimed);
@@ -584,195 +853,139 @@ async fn run_cases(
         duration_ms: 0,
     });
     env.close().await;
-    (reports, None)
+    let error = gen_error
+        .borrow_mut()
+        .take()
+        .map(|e| format!("generating cases: {e}"));
+    (reports, error)
 }
 
-/// Groups the failing outcomes by signature and shrinks each group's smallest
-/// representative (see [`run_cases`]); returns the case reports in run order (the
-/// representative replaced by its shrunk form) and the groups.
-async fn shrink_groups(
-    s: &RunSettings,
-    env: &Env,
-    plan: &[Case],
-    outcomes: Vec<(usize, CaseOutcome)>,
-    limit: Duration,
-    bound: &std::sync::Mutex<BTreeSet<String>>,
-) -> (Vec<CaseReport>, Vec<report::FailureGroup>) {
-    let found = groups::group(
-        outcomes
-            .iter()
-            .map(|(i, o)| (*i, o.findings.as_slice(), plan[*i].steps.len())),
-    );
-    let limits = shrink::Limits {
-        budget: s.shrink_budget,
-        time: limit,
-        width: 4,
-    };
-    let multi =
-        (s.progress == Progress::Bar && !found.is_empty()).then(indicatif::MultiProgress::new);
-    // Groups at once: as many as the target can take (agents × chats per agent), at
-    // least one; each group re-runs `width` candidates at once.
-    let parallel = match s.max_chats_per_agent {
-        Some(n) if n > 0 => (n * s.agents.len().max(1) / limits.width).max(1),
-        _ if s.target.is_some() => (3 * s.agents.len().max(1) / limits.width).max(1),
-        _ => 8,
-    };
-    let parallel = if s.concurrency > 0 {
-        parallel.min(s.concurrency)
-    } else {
-        parallel
-    };
-    let by_index: std::collections::BTreeMap<usize, &CaseOutcome> =
-        outcomes.iter().map(|(i, o)| (*i, o)).collect();
-    let results: Vec<_> = futures_util::stream::iter(found.iter().enumerate())
-        .map(|(g, (sig, members))| {
-            let multi = multi.clone();
-            async move {
-                let rep = &plan[members[0]];
-                let bar = multi.as_ref().map(|m| {
-                    let b = m.add(indicatif::ProgressBar::new_spinner());
-                    b.set_style(
-                        indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
-                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-                    );
-                    b.enable_steady_tick(Duration::from_millis(200));
-                    b
-                });
-                let short: String = sig.chars().take(70).collect();
-                let say = |steps: usize, runs: usize, started: Instant| {
-                    let msg = format!(
-                        "shrinking #{} [{short}]: {} → {steps} steps, {runs}/{} runs",
-                        g + 1,
-                        rep.steps.len(),
-                        limits.budget
-                    );
-                    match (&bar, s.progress) {
-                        (Some(b), _) => b.set_message(msg),
-                        (None, Progress::Lines) => {
-                            eprintln!("{msg}, {:.1} s", started.elapsed().as_secs_f64())
-                        }
-                        _ => {}
-                    }
-                };
-                let started = Instant::now();
-                say(rep.steps.len(), 0, started);
-                let wanted = sig.clone();
-                let shrunk = shrink::shrink_with(
-                    rep,
-                    limits,
-                    |c| {
-                        let wanted = wanted.clone();
-                        async move {
-                            let out = env.run_case(&c).await;
-                            // Every chat a re-run bound is the harness's (NTF-01).
-                            if let Ok(mut b) = bound.lock() {
-                                for e in out.history.iter() {
-                                    if let crate::history::EventKind::Bind { chat_id, .. } = &e.kind
-                                    {
-                                        b.insert(chat_id.clone());
-                                    }
-                                }
-                            }
-                            match groups::signature(&out.findings) {
-                                Some(sg) if sg == wanted => shrink::Trial::Same(out),
-                                Some(other) => shrink::Trial::Other(other),
-                                None => shrink::Trial::Gone,
-                            }
-                        }
-                    },
-                    |steps, runs| say(steps, runs, started),
-                )
-                .await;
-                let done = format!(
-                    "shrunk #{} [{short}]: {} → {} steps in {} runs, {:.1} s{}",
-                    g + 1,
-                    rep.steps.len(),
-                    shrunk.case.steps.len(),
-                    shrunk.runs,
-                    shrunk.elapsed.as_secs_f64(),
-                    match shrunk.stopped {
-                        Some(shrink::Stop::Budget) => " (budget of re-runs ran out)",
-                        Some(shrink::Stop::Time) => " (time limit ran out)",
-                        None => "",
-                    }
-                );
-                match (&bar, s.progress) {
-                    (Some(b), _) => b.finish_with_message(done),
-                    (None, Progress::Lines) => eprintln!("{done}"),
-                    _ => {}
-                }
-                (g, shrunk)
-            }
-        })
-        .buffer_unordered(parallel)
-        .collect()
-        .await;
-    let mut results: Vec<_> = results;
-    results.sort_by_key(|(g, _)| *g);
+/// Each distinct failure's shrink may take this long by default (wall time, from when
+/// it starts; see `--shrink-time`).
+pub const DEFAULT_SHRINK_TIME: Duration = Duration::from_secs(5);
 
-    let mut shrunk_by_case: std::collections::BTreeMap<usize, shrink::Shrunk<CaseOutcome>> =
-        std::collections::BTreeMap::new();
-    let mut out_groups = Vec::new();
-    for ((sig, members), (_, shrunk)) in found.iter().zip(results) {
-        let rep = &plan[members[0]];
-        let stopped = shrunk.stopped.map(|st| {
-            let figures = format!(
-                "{}/{} runs, {:.1}/{:.1} s",
-                shrunk.runs,
-                limits.budget,
-                shrunk.elapsed.as_secs_f64(),
-                limits.time.as_secs_f64()
-            );
-            match st {
-                shrink::Stop::Budget => format!("budget of re-runs ran out: {figures}"),
-                shrink::Stop::Time => format!("time limit ran out: {figures}"),
-            }
-        });
-        let small = shrunk.outcome.is_some();
-        out_groups.push(report::FailureGroup {
-            signature: sig.clone(),
-            requirements: by_index
-                .get(&members[0])
-                .map(|o| o.failed().into_iter().collect())
-                .unwrap_or_default(),
-            representative: rep.id.clone(),
-            others: members[1..].iter().map(|&i| plan[i].id.clone()).collect(),
-            original_steps: rep.steps.len(),
-            shrunk_steps: if small {
-                shrunk.case.steps.len()
-            } else {
-                rep.steps.len()
-            },
-            runs: shrunk.runs,
-            budget: limits.budget,
-            elapsed_ms: shrunk.elapsed.as_millis() as u64,
-            limit_ms: limits.time.as_millis() as u64,
-            stopped,
-            kept: if shrunk.stopped.is_none() && shrunk.case.steps.len() > 6 {
-                shrunk.kept.clone()
-            } else {
-                Vec::new()
-            },
-        });
-        shrunk_by_case.insert(members[0], shrunk);
-    }
+/// Shrink candidates re-run at once per group (each still waits for room on the
+/// target, like any case).
+pub const SHRINK_WIDTH: usize = 16;
 
-    let mut reports = Vec::new();
-    for (i, out) in outcomes {
-        let case = &plan[i];
-        match shrunk_by_case.remove(&i) {
-            Some(shrink::Shrunk {
-                case: small,
-                outcome: Some(again),
-                ..
-            }) => reports.push(case_report(
-                &small,
-                again,
-                s.keep_histories,
-                Some(case.steps.len()),
-            )),
-            _ => reports.push(case_report(case, out, s.keep_histories, None)),
+/// Shows one judged case: a progress-bar tick (and a FAIL line), or a line.
+fn say_case(s: &RunSettings, bar: Option<&indicatif::ProgressBar>, c: &Case, o: &CaseOutcome) {
+    match (bar, s.progress) {
+        (Some(b), _) => {
+            b.inc(1);
+            if o.verdict == Verdict::Fail {
+                b.println(format!(
+                    "FAIL {} ({})",
+                    c.id,
+                    crate::spec::join(&o.failed().into_iter().collect::<Vec<_>>(), ", ")
+                ));
+            }
         }
+        (None, Progress::Lines) => eprintln!(
+            "{:>6} {} [{} ms]",
+            o.verdict.as_str(),
+            c.id,
+            o.duration.as_millis()
+        ),
+        _ => {}
     }
-    (reports, out_groups)
+}
+
+/// Shrinks the representative `rep` of group `g` (signature `wanted`): re-runs smaller
+/// candidates until none fails the same way or a limit runs out, showing how far it got.
+#[allow(clippy::too_many_arguments)]
+async fn shrink_group<'a>(
+    s: &'a RunSettings,
+    env: &'a Env,
+    g: usize,
+    rep: Case,
+    wanted: String,
+    limits: shrink::Limits,
+    multi: Option<indicatif::MultiProgress>,
+    bound: &'a std::sync::Mutex<BTreeSet<String>>,
+    wait_for_cases: Option<tokio::sync::watch::Receiver<bool>>,
+) -> (usize, shrink::Shrunk<CaseOutcome>) {
+    let bar = multi.as_ref().map(|m| {
+        let b = m.add(indicatif::ProgressBar::new_spinner());
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        b.enable_steady_tick(Duration::from_millis(200));
+        b
+    });
+    let short: String = wanted.chars().take(70).collect();
+    if let Some(mut rx) = wait_for_cases {
+        if let Some(b) = &bar {
+            b.set_message(format!(
+                "#{} [{short}]: shrinking when the other cases are done",
+                g + 1
+            ));
+        }
+        let _ = rx.wait_for(|done| *done).await;
+    }
+    let started = Instant::now();
+    let say = |steps: usize, runs: usize| {
+        let msg = format!(
+            "shrinking #{} [{short}]: {} → {steps} steps, {runs}/{} runs",
+            g + 1,
+            rep.steps.len(),
+            limits.budget
+        );
+        match (&bar, s.progress) {
+            (Some(b), _) => b.set_message(msg),
+            (None, Progress::Lines) => {
+                eprintln!("{msg}, {:.1} s", started.elapsed().as_secs_f64())
+            }
+            _ => {}
+        }
+    };
+    say(rep.steps.len(), 0);
+    let deadline = started + limits.time;
+    let shrunk = shrink::shrink_with(
+        &rep,
+        limits,
+        |c| {
+            let wanted = wanted.clone();
+            async move {
+                let Some(out) = env.run_case_until(&c, Some(deadline)).await else {
+                    return shrink::Trial::NotRun;
+                };
+                // Every chat a re-run bound is the harness's (NTF-01).
+                if let Ok(mut b) = bound.lock() {
+                    for e in out.history.iter() {
+                        if let crate::history::EventKind::Bind { chat_id, .. } = &e.kind {
+                            b.insert(chat_id.clone());
+                        }
+                    }
+                }
+                match groups::signature(&out.findings) {
+                    Some(sg) if sg == wanted => shrink::Trial::Same(out),
+                    Some(other) => shrink::Trial::Other(other),
+                    None => shrink::Trial::Gone,
+                }
+            }
+        },
+        say,
+    )
+    .await;
+    let done = format!(
+        "shrunk #{} [{short}]: {} → {} steps in {} runs, {:.1} s{}",
+        g + 1,
+        rep.steps.len(),
+        shrunk.case.steps.len(),
+        shrunk.runs,
+        shrunk.elapsed.as_secs_f64(),
+        match shrunk.stopped {
+            Some(shrink::Stop::Budget) => " (budget of re-runs ran out)",
+            Some(shrink::Stop::Time) => " (time limit ran out)",
+            None => "",
+        }
+    );
+    match (&bar, s.progress) {
+        (Some(b), _) => b.finish_with_message(done),
+        (None, Progress::Lines) => eprintln!("{done}"),
+        _ => {}
+    }
+    (g, shrunk)
 }

@@ -233,6 +233,8 @@ pub enum Trial<O> {
     Other(String),
     /// No failure at all.
     Gone,
+    /// Not run: the time limit passed while it waited for room on the target.
+    NotRun,
 }
 
 /// The limits of one shrink.
@@ -308,9 +310,16 @@ where
             let results =
                 futures_util::future::join_all(chunk[..take].iter().map(|c| trial(c.case.clone())))
                     .await;
-            runs += take;
+            let not_run = results
+                .iter()
+                .filter(|r| matches!(r, Trial::NotRun))
+                .count();
+            runs += take - not_run;
             for (c, r) in chunk.iter().zip(results) {
                 match r {
+                    Trial::NotRun => {
+                        stopped = Some(Stop::Time);
+                    }
                     Trial::Same(o) => {
                         best = c.case.clone();
                         outcome = Some(o);
@@ -336,6 +345,9 @@ where
                         }
                     }
                 }
+            }
+            if stopped.is_some() {
+                break 'outer;
             }
         }
         kept = notes;
