@@ -413,11 +413,16 @@ fn case_section(
         let stem_e = esc(stem);
         let _ = writeln!(
             h,
-            "<p>Replay: <code>{}</code><br>Case file: <a href=\"cases/{stem_e}.json\">cases/{stem_e}.json</a> · curl script: <a href=\"cases/{stem_e}.sh\">cases/{stem_e}.sh</a></p>",
+            "<p>Replay: <code>{}</code><br>Case file: <a href=\"cases/{stem_e}.json\">cases/{stem_e}.json</a> · curl script: <a href=\"cases/{stem_e}.sh\">cases/{stem_e}.sh</a>{}</p>",
             esc(&match dir {
                 Some(d) => replay_command_in(d, stem, report),
                 None => replay_command(stem, report),
-            })
+            }),
+            if crate::export::har::has_har(c) {
+                format!(" · HAR: <a href=\"cases/{stem_e}.har\">cases/{stem_e}.har</a>")
+            } else {
+                String::new()
+            }
         );
         if super::needs_agents(report) {
             let _ = writeln!(

@@ -112,6 +112,8 @@ pub struct RunSettings {
     pub insecure: bool,
     /// Set by a signal: stop starting cases and steps, write what was judged.
     pub cancel: Cancel,
+    /// `--events`: where each case's events go as it starts and once it is judged.
+    pub events: Option<crate::export::events::EventSink>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +154,7 @@ impl Default for RunSettings {
             cacert: None,
             insecure: false,
             cancel: Cancel::new(),
+            events: None,
         }
     }
 }
@@ -501,6 +504,9 @@ async fn run_cases(
                 if s.cancel.is_cancelled() {
                     return (i, interrupted(c));
                 }
+                if let Some(ev) = &s.events {
+                    ev.case_started(c);
+                }
                 (i, env_ref.run_case(c).await)
             })
             .buffer_unordered(if s.concurrency == 0 {
@@ -510,6 +516,9 @@ async fn run_cases(
             })
             .inspect(|(i, o)| {
                 let c = &plan[*i];
+                if let Some(ev) = &s.events {
+                    ev.case_judged(c, o, &env_ref.target.secrets);
+                }
                 match (&bar, s.progress) {
                     (Some(b), _) => {
                         b.inc(1);
