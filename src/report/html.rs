@@ -292,10 +292,20 @@ fn failure_groups(
             for o in &g.others {
                 named.insert(o.as_str());
                 let link = match stems.get(o) {
-                    Some(stem) => format!(
-                        " — <a href=\"cases/{0}.json\">cases/{0}.json</a>",
-                        esc(stem)
-                    ),
+                    Some(stem) => {
+                        let har = failing
+                            .iter()
+                            .any(|c| c.id == *o && crate::export::har::has_har(c));
+                        format!(
+                            " — <a href=\"cases/{0}.json\">cases/{0}.json</a>{1}",
+                            esc(stem),
+                            if har {
+                                format!(" · <a href=\"cases/{0}.har\">HAR</a>", esc(stem))
+                            } else {
+                                String::new()
+                            }
+                        )
+                    }
                     None => String::new(),
                 };
                 let _ = write!(

@@ -519,7 +519,10 @@ pub fn main(args: RunArgs) -> i32 {
     if let Some(ev) = &events {
         ev.run_finished(&r, &result.scrubber);
         if let Some(e) = ev.error() {
-            eprintln!("warning: --events: writing {}", report::term::escape(e.as_str()));
+            eprintln!(
+                "warning: --events: writing {}",
+                report::term::escape(e.as_str())
+            );
         }
     }
     print_summary(&r);
