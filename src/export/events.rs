@@ -32,6 +32,17 @@ use crate::history::redact::{Scrubber, SharedScrubber};
 use crate::report::types::{CaseReport, RunReport};
 use crate::spec::ReqId;
 
+/// `url` without `user:password@` (a target given with credentials in it).
+fn without_userinfo(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let host_end = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..host_end].rfind('@') {
+            return format!("{scheme}://{}", &rest[at + 1..]);
+        }
+    }
+    url.to_string()
+}
+
 fn now() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
@@ -192,7 +203,8 @@ impl EventSink {
         self.lock().error.clone()
     }
 
-    /// `run_started`: the seed, the target (`None`: the embedded server) and the shard.
+    /// `run_started`: the seed, the target (`None`: the embedded server; any userinfo
+    /// dropped) and the shard.
     pub fn run_started(
         &self,
         seed: u64,
@@ -202,7 +214,7 @@ impl EventSink {
     ) {
         let mut v = json!({"type": "run_started", "time": now(), "seed": seed});
         if let Some(t) = target {
-            v["target"] = json!(t);
+            v["target"] = json!(without_userinfo(t));
         }
         if let Some((k, n)) = shard {
             v["shard"] = json!(format!("{k}/{n}"));
