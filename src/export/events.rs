@@ -1,21 +1,92 @@
-//! `--events PATH`: an NDJSON stream, one JSON object a line (issue 14.6): each recorded
-//! event of a case with the case id, then one `case_end` line with its verdict.
+//! `--events PATH` (`GWS_EVENTS`): the run as NDJSON, one JSON object a line, written as
+//! the run goes (issue 14.6), for dashboards and other tools.
 //!
-//! Call from the runner when a case is judged (`src/runner/`), e.g.
-//! `crate::export::events::write_case(&mut events_file, &case_report)?` with the file
-//! opened once for `--events PATH` (a new run flag with env twin `GWS_EVENTS`).
+//! Every line has a `type`:
+//! - `run_started`: `time`, `seed`, `target` (absent for the embedded server), `shard`;
+//! - `case_started`: `case`, `seed`, `exercises`, `time`: the runner picked the case up;
+//! - the case's recorded events once it is judged, each with `case`: `step`, `bind`,
+//!   `request`, `response`, `no_response`, `notification`, `bayeux`, `inspect`, `quiet`,
+//!   … (the fields of `history` in a case file: `seq`, `t_us` from the case's start,
+//!   `stream`, …; secret header values redacted);
+//! - `verdict`: `case`, `seed`, `verdict`, `failed` (requirement ids), `findings`,
+//!   `duration_ms`, `time`: the case is judged (a failing case is shrunk afterwards; its
+//!   verdict does not change);
+//! - `run_finished`: `run_id`, `overall`, `exit_code`, `cases`, `time`, after the
+//!   `verdict` lines of the run's pseudo-cases (`session`, `harness-error`).
+//!
+//! A case's events are written, and the file flushed, as soon as the case is judged:
+//! while requests are in flight the file already holds its `case_started`. There is one
+//! `verdict` line per case of `report.json`. Everything passes through the run's
+//! scrubber before it is written.
 
+use std::collections::HashSet;
 use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use crate::report::types::CaseReport;
+use crate::check::{Finding, Verdict};
+use crate::history::History;
+use crate::history::redact::{Scrubber, SharedScrubber};
+use crate::report::types::{CaseReport, RunReport};
+use crate::spec::ReqId;
 
-/// The NDJSON lines of one case (without newlines).
-pub fn case_lines(case: &CaseReport) -> Vec<String> {
+/// `url` without `user:password@` (a target given with credentials in it).
+fn without_userinfo(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let host_end = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..host_end].rfind('@') {
+            return format!("{scheme}://{}", &rest[at + 1..]);
+        }
+    }
+    url.to_string()
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+/// A judged case, borrowed from wherever it lives (a runner outcome or a report).
+#[derive(Debug, Clone, Copy)]
+pub struct Judged<'a> {
+    /// The case id.
+    pub id: &'a str,
+    /// The case's seed.
+    pub seed: u64,
+    /// What was recorded, when kept.
+    pub history: Option<&'a History>,
+    /// What the checker found.
+    pub findings: &'a [Finding],
+    /// The case's verdict.
+    pub verdict: Verdict,
+    /// Wall time of the case, in ms.
+    pub duration_ms: u64,
+}
+
+impl<'a> From<&'a CaseReport> for Judged<'a> {
+    fn from(c: &'a CaseReport) -> Self {
+        Judged {
+            id: &c.id,
+            seed: c.seed,
+            history: c.history.as_ref(),
+            findings: &c.findings,
+            verdict: c.verdict,
+            duration_ms: c.duration_ms,
+        }
+    }
+}
+
+/// The NDJSON lines of one judged case (without newlines): its recorded events, then
+/// its `verdict`.
+pub fn judged_lines(case: Judged<'_>) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(h) = &case.history {
+    if let Some(h) = case.history {
         for e in &h.events {
+            // The history's own first event names the case: `case_started` said it.
+            if matches!(e.kind, crate::history::EventKind::Case { .. }) {
+                continue;
+            }
             let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
             if let Some(o) = v.as_object_mut() {
                 o.insert("case".into(), json!(case.id));
@@ -23,25 +94,192 @@ pub fn case_lines(case: &CaseReport) -> Vec<String> {
             out.push(v.to_string());
         }
     }
+    let failed: std::collections::BTreeSet<ReqId> = case
+        .findings
+        .iter()
+        .filter(|f| f.verdict == Verdict::Fail)
+        .map(|f| f.req)
+        .collect();
     out.push(
         json!({
-            "type": "case_end",
+            "type": "verdict",
             "case": case.id,
             "seed": case.seed,
             "verdict": case.verdict,
+            "failed": failed,
             "findings": case.findings.len(),
-            "duration_ms": case.duration_ms
+            "duration_ms": case.duration_ms,
+            "time": now()
         })
         .to_string(),
     );
     out
 }
 
-/// Writes the lines of `case` to `w`, each followed by `\n`.
+/// The NDJSON lines of one case of a report (without newlines).
+pub fn case_lines(case: &CaseReport) -> Vec<String> {
+    judged_lines(case.into())
+}
+
+/// Writes the lines of `case` to `w`, each followed by `\n`, and flushes.
 pub fn write_case(w: &mut impl Write, case: &CaseReport) -> std::io::Result<()> {
     for l in case_lines(case) {
         w.write_all(l.as_bytes())?;
         w.write_all(b"\n")?;
     }
     w.flush()
+}
+
+struct Inner {
+    out: Box<dyn Write + Send>,
+    /// Where the lines go, for messages.
+    name: String,
+    /// The first write error; nothing more is written after it.
+    error: Option<String>,
+    /// Cases whose `verdict` line is written.
+    judged: HashSet<String>,
+}
+
+/// Where `--events` lines go: shared by the runner (which calls [`EventSink::case_started`]
+/// and [`EventSink::case_judged`] as cases go) and the CLI (run start and end). Writes are
+/// serialized and flushed per case. A write error does not stop the run: the first one
+/// is kept ([`EventSink::error`]) and nothing more is written.
+#[derive(Clone)]
+pub struct EventSink(Arc<Mutex<Inner>>);
+
+impl std::fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.lock().name.clone();
+        f.debug_tuple("EventSink").field(&name).finish()
+    }
+}
+
+impl EventSink {
+    /// Creates (truncates) `path`, and its parent folders. The error names the path.
+    pub fn create(path: &Path) -> Result<EventSink, String> {
+        if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        let f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Self::to_writer(
+            std::io::BufWriter::new(f),
+            &path.display().to_string(),
+        ))
+    }
+
+    /// Lines go to `w` (named `name` in messages).
+    pub fn to_writer(w: impl Write + Send + 'static, name: &str) -> EventSink {
+        EventSink(Arc::new(Mutex::new(Inner {
+            out: Box::new(w),
+            name: name.to_string(),
+            error: None,
+            judged: HashSet::new(),
+        })))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes `lines` (each scrubbed by `scrub`) and flushes.
+    fn write(&self, lines: &[String], scrub: &dyn Fn(&str) -> String) {
+        let mut g = self.lock();
+        if g.error.is_some() {
+            return;
+        }
+        let mut res = Ok(());
+        for l in lines {
+            res = res
+                .and_then(|_| g.out.write_all(scrub(l).as_bytes()))
+                .and_then(|_| g.out.write_all(b"\n"));
+        }
+        if let Err(e) = res.and_then(|_| g.out.flush()) {
+            g.error = Some(format!("{}: {e}", g.name));
+        }
+    }
+
+    /// The first write error, naming the file.
+    pub fn error(&self) -> Option<String> {
+        self.lock().error.clone()
+    }
+
+    /// `run_started`: the seed, the target (`None`: the embedded server; any userinfo
+    /// dropped) and the shard.
+    pub fn run_started(
+        &self,
+        seed: u64,
+        target: Option<&str>,
+        shard: Option<(u32, u32)>,
+        scrub: &Scrubber,
+    ) {
+        let mut v = json!({"type": "run_started", "time": now(), "seed": seed});
+        if let Some(t) = target {
+            v["target"] = json!(without_userinfo(t));
+        }
+        if let Some((k, n)) = shard {
+            v["shard"] = json!(format!("{k}/{n}"));
+        }
+        self.write(&[v.to_string()], &|l| crate::report::scrub_text(scrub, l));
+    }
+
+    /// `case_started` of a case the runner picked up.
+    pub fn case_started(&self, case: &crate::runner::cases::Case) {
+        let v = json!({
+            "type": "case_started",
+            "case": case.id,
+            "seed": case.seed,
+            "exercises": case.exercises,
+            "time": now()
+        });
+        // Nothing here comes from the target, and the ids and seeds are the harness's.
+        self.write(&[v.to_string()], &|l| l.to_string());
+    }
+
+    /// The recorded events and the `verdict` of a case just judged, scrubbed with the
+    /// run's live scrubber (`secrets`: every secret learnt so far).
+    pub fn case_judged(
+        &self,
+        case: &crate::runner::cases::Case,
+        outcome: &crate::runner::exec::CaseOutcome,
+        secrets: &SharedScrubber,
+    ) {
+        self.judged(
+            Judged {
+                id: &case.id,
+                seed: case.seed,
+                history: Some(&outcome.history),
+                findings: &outcome.findings,
+                verdict: outcome.verdict,
+                duration_ms: outcome.duration.as_millis() as u64,
+            },
+            &|l| secrets.scrub(l),
+        );
+    }
+
+    fn judged(&self, case: Judged<'_>, scrub: &dyn Fn(&str) -> String) {
+        let lines = judged_lines(case);
+        self.write(&lines, scrub);
+        self.lock().judged.insert(case.id.to_string());
+    }
+
+    /// At the end of the run: the `verdict` of every case of `report` not judged through
+    /// [`EventSink::case_judged`] (the pseudo-cases `session` and `harness-error`), then
+    /// `run_finished`.
+    pub fn run_finished(&self, report: &RunReport, scrub: &Scrubber) {
+        let f = |l: &str| crate::report::scrub_text(scrub, l);
+        for c in &report.cases {
+            if !self.lock().judged.contains(&c.id) {
+                self.judged(c.into(), &f);
+            }
+        }
+        let v = json!({
+            "type": "run_finished",
+            "time": now(),
+            "run_id": report.run_id,
+            "overall": report.overall,
+            "exit_code": report.exit_code,
+            "cases": report.cases.len()
+        });
+        self.write(&[v.to_string()], &f);
+    }
 }

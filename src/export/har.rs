@@ -1,22 +1,30 @@
-//! HAR 1.2 of one failing case (issue 14.6): every REST request and its answer as an
-//! entry, the notifications the case saw in the custom `_notifications` field of the log.
+//! HAR 1.2 of one failing case (issue 14.6), written by the report writer as
+//! `cases/<id>.har` next to the case file: every REST request of the case and its answer
+//! as an entry, and every notification the case saw as the Bayeux long-poll answer it
+//! came in (`POST /api/v2/notifications` with a `/meta/connect` request, answered by the
+//! connect reply and the delivered message). Browser developer tools and HTTP tools
+//! import it; `gws-conform observe --har` judges it again.
 //!
-//! Call from the report writer for each case with a history, e.g. in `src/report/`:
-//! `std::fs::write(dir.join(format!("{}.har", case.id)),
-//!  serde_json::to_vec_pretty(&crate::export::har::case_har(case, &report.target, started)?)?)`.
-//! Secret headers are redacted again here (`Authorization`, `Cookie`, `Set-Cookie`,
-//! `X-CSRF-TOKEN`) whatever the history holds.
+//! What the HAR cannot show: the harness records each delivered message with the time it
+//! arrived, not which long-poll answer carried it, so each notification is one entry
+//! (its `time` 0, starting when it arrived). Response headers are not recorded. Each
+//! entry names who sent it in the custom field `_agent` (the agent's user name,
+//! `customer` or `provider`), as `observe` does, since the redacted `Authorization`
+//! no longer can. Times: the case's events are recorded relative to the case's start,
+//! which is placed at `start`.
+//!
+//! Secret headers are redacted again here whatever the history holds
+//! ([`crate::history::redact::is_secret_header`]); the writer scrubs the whole document
+//! with the run's scrubber on top.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-use crate::history::{Body, EventKind, History};
+use crate::history::redact::{REDACTED, is_secret_header};
+use crate::history::{Actor, Body, EventKind, History};
 use crate::report::types::CaseReport;
-
-/// Header names whose values never leave the process.
-const SECRET_HEADERS: &[&str] = &["authorization", "cookie", "set-cookie", "x-csrf-token"];
 
 fn body_text(b: &Body) -> Option<String> {
     match b {
@@ -27,7 +35,47 @@ fn body_text(b: &Body) -> Option<String> {
 }
 
 fn when(start: SystemTime, t_us: u64) -> String {
-    humantime::format_rfc3339_millis(start + Duration::from_micros(t_us)).to_string()
+    humantime::format_rfc3339_micros(start + Duration::from_micros(t_us)).to_string()
+}
+
+fn actor_name(a: &Actor) -> String {
+    match a {
+        Actor::Agent(u) => u.clone(),
+        Actor::Customer => "customer".into(),
+        Actor::Provider => "provider".into(),
+    }
+}
+
+/// A request path as a URL: absolute already (the provider-state endpoint elsewhere),
+/// else appended to `base`.
+fn url_of(base: &str, path: &str) -> String {
+    if path.starts_with("http://") || path.starts_with("https://") {
+        path.to_string()
+    } else {
+        format!("{base}{path}")
+    }
+}
+
+/// The `queryString` of a URL, as HAR wants it (name/value pairs, not decoded).
+fn query_string(url: &str) -> Value {
+    let q = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    Value::Array(
+        q.split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (n, v) = p.split_once('=').unwrap_or((p, ""));
+                json!({"name": n, "value": v})
+            })
+            .collect(),
+    )
+}
+
+fn mime_of(text: &str) -> &'static str {
+    if serde_json::from_str::<Value>(text).is_ok() {
+        "application/json"
+    } else {
+        "text/plain"
+    }
 }
 
 /// The HAR 1.2 document of `history`; `base` is the target's base URL (without userinfo),
@@ -39,13 +87,16 @@ pub fn history_har(
     comment: &str,
 ) -> Option<Value> {
     let base = base.trim_end_matches('/');
-    let mut pending: BTreeMap<u64, (u64, Value)> = BTreeMap::new();
-    let mut entries = Vec::new();
-    let mut notifications = Vec::new();
+    // Request number -> (entry index, start µs): the entry is pushed when the request is
+    // sent (so entries stay in the order things happened) and completed by its answer.
+    let mut pending: BTreeMap<u64, (usize, u64)> = BTreeMap::new();
+    let mut entries: Vec<Value> = Vec::new();
+    let mut requests = 0;
     for e in &history.events {
         match &e.kind {
             EventKind::Request {
                 req,
+                actor,
                 method,
                 path,
                 headers,
@@ -55,29 +106,38 @@ pub fn history_har(
                 let hs: Vec<Value> = headers
                     .iter()
                     .map(|(n, v)| {
-                        let v = if SECRET_HEADERS.contains(&n.to_ascii_lowercase().as_str()) {
-                            "[redacted]"
-                        } else {
-                            v.as_str()
-                        };
+                        let v = if is_secret_header(n) { REDACTED } else { v };
                         json!({"name": n, "value": v})
                     })
                     .collect();
+                let url = url_of(base, path);
                 let mut request = json!({
                     "method": method,
-                    "url": format!("{base}{path}"),
+                    "url": url,
                     "httpVersion": "HTTP/1.1",
                     "cookies": [],
                     "headers": hs,
-                    "queryString": [],
+                    "queryString": query_string(&url),
                     "headersSize": -1,
-                    "bodySize": -1
+                    "bodySize": 0
                 });
                 if let Some(t) = body_text(body) {
                     request["bodySize"] = json!(t.len());
-                    request["postData"] = json!({"mimeType": "application/json", "text": t});
+                    request["postData"] = json!({"mimeType": mime_of(&t), "text": t});
                 }
-                pending.insert(*req, (e.t_us, request));
+                requests += 1;
+                pending.insert(*req, (entries.len(), e.t_us));
+                // Until an answer is recorded: no answer (status 0, as browsers write
+                // an aborted request).
+                entries.push(json!({
+                    "startedDateTime": when(start, e.t_us),
+                    "time": 0,
+                    "_agent": actor_name(actor),
+                    "request": request,
+                    "response": no_response("no answer was recorded"),
+                    "cache": {},
+                    "timings": {"send": 0, "wait": 0, "receive": 0}
+                }));
             }
             EventKind::Response {
                 req,
@@ -85,27 +145,23 @@ pub fn history_har(
                 body,
                 elapsed_us,
             } => {
-                if let Some((t, request)) = pending.remove(req) {
+                if let Some((i, _)) = pending.remove(req) {
                     let text = body_text(body).unwrap_or_default();
                     let ms = *elapsed_us as f64 / 1000.0;
-                    entries.push(json!({
-                        "startedDateTime": when(start, t),
-                        "time": ms,
-                        "request": request,
-                        "response": {
-                            "status": status,
-                            "statusText": "",
-                            "httpVersion": "HTTP/1.1",
-                            "cookies": [],
-                            "headers": [],
-                            "content": {"size": text.len(), "mimeType": "application/json", "text": text},
-                            "redirectURL": "",
-                            "headersSize": -1,
-                            "bodySize": text.len()
-                        },
-                        "cache": {},
-                        "timings": {"send": 0, "wait": ms, "receive": 0}
-                    }));
+                    let entry = &mut entries[i];
+                    entry["time"] = json!(ms);
+                    entry["timings"]["wait"] = json!(ms);
+                    entry["response"] = json!({
+                        "status": status,
+                        "statusText": "",
+                        "httpVersion": "HTTP/1.1",
+                        "cookies": [],
+                        "headers": [],
+                        "content": {"size": text.len(), "mimeType": mime_of(&text), "text": text},
+                        "redirectURL": "",
+                        "headersSize": -1,
+                        "bodySize": text.len()
+                    });
                 }
             }
             EventKind::NoResponse {
@@ -114,39 +170,85 @@ pub fn history_har(
                 elapsed_us,
                 ..
             } => {
-                if let Some((t, request)) = pending.remove(req) {
-                    entries.push(json!({
-                        "startedDateTime": when(start, t),
-                        "time": *elapsed_us as f64 / 1000.0,
-                        "request": request,
-                        "response": {"status": 0, "statusText": "", "httpVersion": "", "cookies": [],
-                            "headers": [], "content": {"size": 0, "mimeType": ""}, "redirectURL": "",
-                            "headersSize": -1, "bodySize": -1, "_error": message},
-                        "cache": {},
-                        "timings": {"send": 0, "wait": -1, "receive": 0}
-                    }));
+                if let Some((i, _)) = pending.remove(req) {
+                    let entry = &mut entries[i];
+                    let ms = *elapsed_us as f64 / 1000.0;
+                    entry["time"] = json!(ms);
+                    entry["timings"]["wait"] = json!(ms);
+                    entry["response"] = no_response(message);
                 }
             }
             EventKind::Notification {
                 agent,
                 channel,
                 data,
-            } => notifications.push(json!({
-                "time": when(start, e.t_us), "agent": agent, "channel": channel, "data": data
-            })),
+            } => {
+                let connect =
+                    json!([{"channel": "/meta/connect", "connectionType": "long-polling"}])
+                        .to_string();
+                let answer = json!([
+                    {"channel": "/meta/connect", "successful": true},
+                    {"channel": channel, "data": data}
+                ])
+                .to_string();
+                entries.push(json!({
+                    "startedDateTime": when(start, e.t_us),
+                    "time": 0,
+                    "_agent": agent,
+                    "comment": "a Bayeux message delivered to this agent's /meta/connect long-poll (which answer carried it together with which other messages is not recorded)",
+                    "request": {
+                        "method": "POST",
+                        "url": format!("{base}/api/v2/notifications"),
+                        "httpVersion": "HTTP/1.1",
+                        "cookies": [],
+                        "headers": [{"name": "Content-Type", "value": "application/json"}],
+                        "queryString": [],
+                        "headersSize": -1,
+                        "bodySize": connect.len(),
+                        "postData": {"mimeType": "application/json", "text": connect}
+                    },
+                    "response": {
+                        "status": 200,
+                        "statusText": "",
+                        "httpVersion": "HTTP/1.1",
+                        "cookies": [],
+                        "headers": [],
+                        "content": {"size": answer.len(), "mimeType": "application/json", "text": answer},
+                        "redirectURL": "",
+                        "headersSize": -1,
+                        "bodySize": answer.len()
+                    },
+                    "cache": {},
+                    "timings": {"send": 0, "wait": 0, "receive": 0}
+                }));
+            }
             _ => {}
         }
     }
-    if entries.is_empty() {
+    if requests == 0 {
         return None;
     }
     Some(json!({"log": {
         "version": "1.2",
         "creator": {"name": "gws-conform", "version": env!("CARGO_PKG_VERSION")},
         "comment": comment,
-        "entries": entries,
-        "_notifications": notifications
+        "entries": entries
     }}))
+}
+
+fn no_response(message: &str) -> Value {
+    json!({"status": 0, "statusText": "", "httpVersion": "", "cookies": [],
+        "headers": [], "content": {"size": 0, "mimeType": ""}, "redirectURL": "",
+        "headersSize": -1, "bodySize": -1, "_error": message})
+}
+
+/// Whether [`case_har`] gives a document for `case` (it kept a history with a request).
+pub fn has_har(case: &CaseReport) -> bool {
+    case.history.as_ref().is_some_and(|h| {
+        h.events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Request { .. }))
+    })
 }
 
 /// The HAR of a case with a kept history (failing and erroring cases); `None` otherwise.
@@ -156,6 +258,6 @@ pub fn case_har(case: &CaseReport, base: &str, start: SystemTime) -> Option<Valu
         h,
         base,
         start,
-        &format!("case {} (seed {})", case.id, case.seed),
+        &format!("gws-conform case {} (seed {})", case.id, case.seed),
     )
 }

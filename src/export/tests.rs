@@ -153,3 +153,54 @@ fn component_names() {
     );
     assert!(component_of("x", "common.schema.json#/properties/a").is_err());
 }
+
+/// A writer the test can read back, or one that always fails.
+#[derive(Clone, Default)]
+struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>, bool);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.1 {
+            return Err(std::io::Error::other("disk full"));
+        }
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn event_sink_frames_the_run_scrubs_and_keeps_the_first_write_error() {
+    use crate::export::events::EventSink;
+    use crate::history::redact::Scrubber;
+    let buf = Shared::default();
+    let sink = EventSink::to_writer(buf.clone(), "test");
+    let mut scrub = Scrubber::new();
+    scrub.add_credentials("agent1", "pw-Secret-77");
+    sink.run_started(
+        5,
+        Some("https://agent1:pw-Secret-77@gws.example/"),
+        Some((2, 3)),
+        &scrub,
+    );
+    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let v: Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(v["type"], "run_started");
+    assert_eq!(v["target"], "https://gws.example/");
+    assert_eq!(v["shard"], "2/3");
+    assert!(!text.contains("pw-Secret-77"), "{text}");
+    assert!(sink.error().is_none());
+
+    let bad = EventSink::to_writer(Shared(Default::default(), true), "events.ndjson");
+    bad.run_started(1, None, None, &scrub);
+    let e = bad.error().unwrap();
+    assert!(
+        e.contains("events.ndjson") && e.contains("disk full"),
+        "{e}"
+    );
+    // Nothing more is attempted, and nothing panics.
+    bad.run_started(1, None, None, &scrub);
+    assert_eq!(bad.error().unwrap(), e);
+}

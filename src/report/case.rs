@@ -179,6 +179,37 @@ pub fn write_case_files(
     Ok(out)
 }
 
+/// Writes `cases/<id>.har` (HAR 1.2, see [`crate::export::har`]) for each case whose
+/// verdict is Fail and whose kept history holds a request; returns the paths written.
+/// The document is scrubbed with the run's scrubber like every other output.
+pub fn write_case_hars(
+    dir: &Path,
+    report: &RunReport,
+    scrub: &Scrubber,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let stems = case_stems(report);
+    // The events of a case are timed from the case's start; the run's start stands in.
+    let start = humantime::parse_rfc3339_weak(&report.started_at)
+        .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+    let cases_dir = dir.join("cases");
+    let mut out = Vec::new();
+    for c in report.cases.iter().filter(|c| c.verdict == Verdict::Fail) {
+        let Some(stem) = stems.get(&c.id) else {
+            continue;
+        };
+        let Some(har) = crate::export::har::case_har(c, &report.target, start) else {
+            continue;
+        };
+        super::create_dir(&cases_dir)?;
+        let text = serde_json::to_string_pretty(&har)
+            .map_err(|e| ReportError::Serialize(e.to_string()))?;
+        let p = cases_dir.join(format!("{stem}.har"));
+        write_file(&p, &scrub_text(scrub, &text))?;
+        out.push(p);
+    }
+    Ok(out)
+}
+
 /// `s` as one single-quoted bash word.
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))

@@ -292,10 +292,20 @@ fn failure_groups(
             for o in &g.others {
                 named.insert(o.as_str());
                 let link = match stems.get(o) {
-                    Some(stem) => format!(
-                        " — <a href=\"cases/{0}.json\">cases/{0}.json</a>",
-                        esc(stem)
-                    ),
+                    Some(stem) => {
+                        let har = failing
+                            .iter()
+                            .any(|c| c.id == *o && crate::export::har::has_har(c));
+                        format!(
+                            " — <a href=\"cases/{0}.json\">cases/{0}.json</a>{1}",
+                            esc(stem),
+                            if har {
+                                format!(" · <a href=\"cases/{0}.har\">HAR</a>", esc(stem))
+                            } else {
+                                String::new()
+                            }
+                        )
+                    }
                     None => String::new(),
                 };
                 let _ = write!(
@@ -413,11 +423,16 @@ fn case_section(
         let stem_e = esc(stem);
         let _ = writeln!(
             h,
-            "<p>Replay: <code>{}</code><br>Case file: <a href=\"cases/{stem_e}.json\">cases/{stem_e}.json</a> · curl script: <a href=\"cases/{stem_e}.sh\">cases/{stem_e}.sh</a></p>",
+            "<p>Replay: <code>{}</code><br>Case file: <a href=\"cases/{stem_e}.json\">cases/{stem_e}.json</a> · curl script: <a href=\"cases/{stem_e}.sh\">cases/{stem_e}.sh</a>{}</p>",
             esc(&match dir {
                 Some(d) => replay_command_in(d, stem, report),
                 None => replay_command(stem, report),
-            })
+            }),
+            if crate::export::har::has_har(c) {
+                format!(" · HAR: <a href=\"cases/{stem_e}.har\">cases/{stem_e}.har</a>")
+            } else {
+                String::new()
+            }
         );
         if super::needs_agents(report) {
             let _ = writeln!(

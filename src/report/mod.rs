@@ -83,6 +83,8 @@ pub struct Written {
     pub html: PathBuf,
     /// One `(cases/<id>.json, cases/<id>.sh)` pair per failing case.
     pub cases: Vec<(PathBuf, PathBuf)>,
+    /// `cases/<id>.har` of each failing case that sent a request.
+    pub hars: Vec<PathBuf>,
 }
 
 impl Written {
@@ -93,25 +95,29 @@ impl Written {
             v.push(j.clone());
             v.push(s.clone());
         }
+        v.extend(self.hars.iter().cloned());
         v
     }
 }
 
 /// Writes every artefact of a run into `dir` (created if needed): `report.json`,
 /// `junit.xml`, `report.html` and, for each case with verdict Fail,
-/// `cases/<id>.json` + `cases/<id>.sh`.
+/// `cases/<id>.json` + `cases/<id>.sh` + `cases/<id>.har` (the HAR when the case sent a
+/// request).
 pub fn write_all(dir: &Path, report: &RunReport, scrub: &Scrubber) -> Result<Written, ReportError> {
     create_dir(dir)?;
     let json = write_json(dir, report, scrub)?;
     let junit = write_junit(dir, report, scrub)?;
     let html = write_html(dir, report, scrub)?;
     let cases = write_case_files(dir, report, scrub)?;
+    let hars = case::write_case_hars(dir, report, scrub)?;
     Ok(Written {
         dir: dir.to_path_buf(),
         json,
         junit,
         html,
         cases,
+        hars,
     })
 }
 

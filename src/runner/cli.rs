@@ -164,6 +164,11 @@ pub struct RunArgs {
     /// Also write report.json to this fixed path (for CI).
     #[arg(long, env = "GWS_JSON")]
     pub json: Option<PathBuf>,
+    /// Write the run as NDJSON events to this file as it goes (run_started,
+    /// case_started, each case's request/response/notification/... events and its
+    /// verdict once judged, run_finished; flushed per case, secrets redacted).
+    #[arg(long, env = "GWS_EVENTS")]
+    pub events: Option<PathBuf>,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, i32> {
@@ -451,12 +456,30 @@ pub fn main(args: RunArgs) -> i32 {
         eprintln!("error: --reports {}: {e}", args.t.reports.display());
         return exit::USAGE;
     }
+    let events = match &args.events {
+        Some(p) => match crate::export::events::EventSink::create(p) {
+            Ok(sink) => Some(sink),
+            Err(e) => {
+                eprintln!("error: --events {}", report::term::escape(&e));
+                return exit::USAGE;
+            }
+        },
+        None => None,
+    };
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
     let seed = args.seed.unwrap_or_else(fresh_seed);
     let mut s = args.t.settings();
+    if let Some(ev) = &events {
+        let mut scrub = Scrubber::new();
+        for a in &s.agents {
+            scrub.add_credentials(&a.user, &a.password);
+        }
+        ev.run_started(seed, s.target.as_deref(), args.shard, &scrub);
+    }
+    s.events = events.clone();
     s.random_cases = args.cases;
     s.duration = args.duration;
     s.seed = seed;
@@ -513,6 +536,15 @@ pub fn main(args: RunArgs) -> i32 {
             if !matches!(c.verdict, Verdict::Fail | Verdict::Error) {
                 c.history = None;
             }
+        }
+    }
+    if let Some(ev) = &events {
+        ev.run_finished(&r, &result.scrubber);
+        if let Some(e) = ev.error() {
+            eprintln!(
+                "warning: --events: writing {}",
+                report::term::escape(e.as_str())
+            );
         }
     }
     print_summary(&r);

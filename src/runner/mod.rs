@@ -132,6 +132,8 @@ pub struct RunSettings {
     pub insecure: bool,
     /// Set by a signal: stop starting cases and steps, write what was judged.
     pub cancel: Cancel,
+    /// `--events`: where each case's events go as it starts and once it is judged.
+    pub events: Option<crate::export::events::EventSink>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +177,7 @@ impl Default for RunSettings {
             cacert: None,
             insecure: false,
             cancel: Cancel::new(),
+            events: None,
         }
     }
 }
@@ -676,6 +679,9 @@ async fn run_cases(
                 let out = if s.cancel.is_cancelled() {
                     interrupted(&c)
                 } else {
+                    if let Some(ev) = &s.events {
+                        ev.case_started(&c);
+                    }
                     env_ref.run_case(&c).await
                 };
                 (i, c, out)
@@ -713,6 +719,9 @@ async fn run_cases(
                     continue;
                 };
                 say_case(s, bar.as_ref(), &case, &out);
+                if let Some(ev) = &s.events {
+                    ev.case_judged(&case, &out, &env_ref.target.secrets);
+                }
                 for e in out.history.iter() {
                     if let crate::history::EventKind::Bind { chat_id, .. } = &e.kind {
                         claimed.insert(chat_id.clone());

@@ -77,8 +77,10 @@ fn har_has_the_exchange_and_no_secret() {
     let log = &h["log"];
     assert_eq!(log["version"], "1.2");
     let entries = log["entries"].as_array().unwrap();
-    assert_eq!(entries.len(), 1);
+    // The request, then the notification as the long-poll answer it came in.
+    assert_eq!(entries.len(), 2);
     let e = &entries[0];
+    assert_eq!(e["_agent"], "agent1");
     assert_eq!(
         e["request"]["url"],
         "http://127.0.0.1:8080/api/v2/me/chats/c1"
@@ -88,9 +90,27 @@ fn har_has_the_exchange_and_no_secret() {
         r#"{"operationName":"Complete"}"#
     );
     assert_eq!(e["response"]["status"], 200);
-    assert_eq!(e["startedDateTime"], "2023-11-14T22:13:20.000Z");
+    assert_eq!(e["startedDateTime"], "2023-11-14T22:13:20.000000Z");
     assert_eq!(e["time"], 1.5);
-    assert_eq!(log["_notifications"].as_array().unwrap().len(), 1);
+    let n = &entries[1];
+    assert_eq!(n["startedDateTime"], "2023-11-14T22:13:20.002000Z");
+    assert_eq!(
+        n["request"]["url"],
+        "http://127.0.0.1:8080/api/v2/notifications"
+    );
+    let connect: Value =
+        serde_json::from_str(n["request"]["postData"]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(connect[0]["channel"], "/meta/connect");
+    let answer: Value =
+        serde_json::from_str(n["response"]["content"]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(answer[1]["channel"], "/v2/me/chats");
+    assert_eq!(answer[1]["data"]["messageType"], "ChatStateChangeMessage");
+    // Secret headers are redacted by name, whatever the history held.
+    for h in e["request"]["headers"].as_array().unwrap() {
+        if h["name"] != "Content-Type" {
+            assert_eq!(h["value"], "<redacted>", "{h}");
+        }
+    }
     let text = h.to_string();
     assert!(
         !text.contains("c2VjcmV0") && !text.contains("tok-123"),
@@ -114,6 +134,8 @@ fn events_are_ndjson_with_a_case_end() {
     assert_eq!(lines.len(), 4);
     assert!(lines.iter().all(|l| l["case"] == "case-7"));
     assert_eq!(lines[0]["type"], "request");
-    assert_eq!(lines[3]["type"], "case_end");
+    assert_eq!(lines[2]["type"], "notification");
+    assert_eq!(lines[3]["type"], "verdict");
     assert_eq!(lines[3]["verdict"], "fail");
+    assert_eq!(lines[3]["seed"], 7);
 }

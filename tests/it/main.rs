@@ -19,6 +19,7 @@ mod coverage_embedded;
 mod export_config;
 mod export_docs;
 mod export_har_events;
+mod export_run_outputs;
 mod golden;
 mod hostile_targets;
 mod lifecycle_env;

@@ -58,8 +58,13 @@ fn write_all_writes_every_artefact_and_no_secret() {
         assert_eq!(j.parent().unwrap(), dir.join("cases"));
         assert!(s.exists());
     }
+    // And a HAR each when its history holds a request.
+    for h in &w.hars {
+        assert_eq!(h.parent().unwrap(), dir.join("cases"));
+        assert_eq!(h.extension().unwrap(), "har");
+    }
     let files = all_text(&dir);
-    assert_eq!(files.len(), 3 + 4);
+    assert_eq!(files.len(), 3 + 4 + w.hars.len());
     for (p, text) in &files {
         for secret in scrubber().secrets() {
             assert!(
