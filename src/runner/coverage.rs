@@ -28,7 +28,6 @@ use crate::history::{AuthVariant, Body, ChatRef, Step};
 use crate::model::{self, Classified};
 use crate::schema::Schemas;
 use crate::spec::ReqId;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -769,43 +768,7 @@ pub fn cases(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<Vec<
 // ---------------------------------------------------------------------------------
 // Coverage figures.
 
-/// How one requirement was exercised by a plan.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ReqCoverage {
-    /// Cases exercising it.
-    pub cases: usize,
-    /// Parameter classes (`field:class`) of the Completes in those cases.
-    #[serde(default)]
-    pub classes: BTreeSet<String>,
-    /// Chat states in which those cases sent a Complete.
-    #[serde(default)]
-    pub states: BTreeSet<String>,
-}
-
-/// Pairwise coverage of Complete's parameter classes × states.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PairCoverage {
-    /// Feasible pairs covered by the plan's owner Completes.
-    pub covered: usize,
-    /// Feasible pairs in all.
-    pub possible: usize,
-    /// The pairs not covered (`factor=class & factor=class`).
-    #[serde(default)]
-    pub missing: Vec<String>,
-}
-
-/// Coverage figures of a plan.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CoverageSummary {
-    /// Cases of the plan.
-    pub cases: usize,
-    /// Cases of the coverage phase (`cov-…`).
-    pub coverage_cases: usize,
-    /// Per requirement id.
-    pub requirements: BTreeMap<String, ReqCoverage>,
-    /// Pairs × states.
-    pub pairs: PairCoverage,
-}
+pub use crate::report::{CoverageSummary, PairCoverage, ReqCoverage};
 
 /// The class of a parameter value (the one [`summary`] reports).
 pub fn class_of(field: &str, v: &Value) -> String {
