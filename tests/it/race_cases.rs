@@ -367,3 +367,44 @@ fn checker_fails_a_race_both_completes_won() {
         "{fs:#?}"
     );
 }
+
+// ------------------------------------------------------------------ coverage in the report
+
+#[test]
+fn report_json_and_html_carry_the_plan_coverage() {
+    let r = run_embedded(race_case("cov-race-double-complete"), None);
+    let cov = r.coverage.as_ref().expect("a run report carries its coverage");
+    assert_eq!(cov.cases, 1);
+    assert_eq!(cov.coverage_cases, 1);
+    let c13 = cov.requirements.get("CMP-13").expect("CMP-13 exercised");
+    assert_eq!(c13.cases, 1);
+    assert!(c13.states.contains("Chatting"), "{c13:?}");
+    assert!(c13.classes.contains("text:ascii"), "{c13:?}");
+
+    let dir = std::env::temp_dir().join(format!("gws-conform-race-cov-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let scrub = gws_conform::history::redact::Scrubber::new();
+    let p = gws_conform::report::write_json(&dir, &r, &scrub).unwrap();
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    assert_eq!(v["coverage"]["requirements"]["CMP-13"]["cases"], 1);
+    assert!(v["coverage"]["pairs"]["possible"].as_u64().unwrap() > 0);
+    let schema: Value =
+        serde_json::from_str(gws_conform::report::json::REPORT_SCHEMA).unwrap();
+    let val = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = val.iter_errors(&v).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // A coverage figure of the wrong type is refused by the schema.
+    let mut bad = v.clone();
+    bad["coverage"]["requirements"]["CMP-13"]["cases"] = json!("one");
+    assert!(!val.is_valid(&bad));
+    // It round-trips.
+    let back = gws_conform::report::load_report(&p).unwrap();
+    assert_eq!(back.coverage, r.coverage);
+
+    let h = gws_conform::report::write_html(&dir, &r, &scrub).unwrap();
+    let html = std::fs::read_to_string(h).unwrap();
+    assert!(html.contains("<h2>Coverage</h2>"), "no coverage section");
+    assert!(html.contains("<table id=\"coverage\">"));
+    assert!(html.contains("id=\"coverage-pairs\""));
+    let _ = std::fs::remove_dir_all(&dir);
+}
