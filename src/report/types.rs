@@ -224,7 +224,6 @@ pub struct CoverageSummary {
     pub pairs: PairCoverage,
 }
 
-
 /// One distinct failure: the failing cases that share a signature (the failed
 /// requirement ids and the normalized shape of the witnesses), and how its smallest
 /// representative was shrunk.

@@ -612,7 +612,11 @@ impl Env {
                 // knows Complete succeeds either way, SPEC §2).
                 for inner in steps {
                     if let Step::CustomerLeaves { chat } = inner {
-                        let id = st.offered(chat).map_err(StepError::Harness)?.chat_id.clone();
+                        let id = st
+                            .offered(chat)
+                            .map_err(StepError::Harness)?
+                            .chat_id
+                            .clone();
                         if let Some(t) = st.tracked.get_mut(&id) {
                             t.customer_left = true;
                         }

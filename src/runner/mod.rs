@@ -305,8 +305,15 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
     let mut groups = None;
     let mut coverage = None;
     if errors.is_empty() {
-        let (reports, error) =
-            run_cases(&s, target_cfg, check_cfg, provisioning, &mut groups, &mut coverage).await;
+        let (reports, error) = run_cases(
+            &s,
+            target_cfg,
+            check_cfg,
+            provisioning,
+            &mut groups,
+            &mut coverage,
+        )
+        .await;
         case_reports = reports;
         errors.extend(error);
     }

@@ -185,7 +185,9 @@ impl Core {
                 match rest {
                     [] => self.me_op(&op, b),
                     ["channels", _] => self.channel_op(agent, &op),
-                    [_, id] => self.chat_op(agent, id, &op, b, req.concurrent_completes, req.stale_state),
+                    [_, id] => {
+                        self.chat_op(agent, id, &op, b, req.concurrent_completes, req.stale_state)
+                    }
                     _ => self.err(6, "Resource not found"),
                 }
             }

@@ -224,7 +224,9 @@ fn double_complete_passes_whichever_complete_wins() {
 #[test]
 fn complete_racing_leave_passes_whichever_wins() {
     // Part 0 is Leave, part 1 Complete.
-    let r = run_held(race_case("cov-race-complete-leave"), |v| is_op(v, "Complete"));
+    let r = run_held(race_case("cov-race-complete-leave"), |v| {
+        is_op(v, "Complete")
+    });
     assert_clean_with_winner(&r, 0, "Leave wins");
     assert_verdict(&the_case(&r).findings, ReqId::Cmp15, Pass);
     let r = run_held(race_case("cov-race-complete-leave"), |v| is_op(v, "Leave"));
@@ -250,14 +252,19 @@ fn complete_racing_the_customer_leaving_passes_in_either_order() {
     assert_verdict(&c.findings, ReqId::Cmp05, Pass);
     assert_verdict(&c.findings, ReqId::Cmp06, Pass);
     assert!(
-        !c.findings.iter().any(|f| f.req == ReqId::Cmp16 && f.verdict != gws_conform::check::Verdict::Skip),
+        !c.findings
+            .iter()
+            .any(|f| f.req == ReqId::Cmp16 && f.verdict != gws_conform::check::Verdict::Skip),
         "the customer was still there: no CMP-16 judgment"
     );
 }
 
 #[test]
 fn the_race_fault_is_found_by_the_race_case_only() {
-    let r = run_embedded(race_case("cov-race-double-complete"), Some("double-complete-race"));
+    let r = run_embedded(
+        race_case("cov-race-double-complete"),
+        Some("double-complete-race"),
+    );
     let f = failed(&r);
     assert!(
         f.contains(&"CMP-02".to_string()) && f.contains(&"CMP-13".to_string()),
@@ -373,7 +380,10 @@ fn checker_fails_a_race_both_completes_won() {
 #[test]
 fn report_json_and_html_carry_the_plan_coverage() {
     let r = run_embedded(race_case("cov-race-double-complete"), None);
-    let cov = r.coverage.as_ref().expect("a run report carries its coverage");
+    let cov = r
+        .coverage
+        .as_ref()
+        .expect("a run report carries its coverage");
     assert_eq!(cov.cases, 1);
     assert_eq!(cov.coverage_cases, 1);
     let c13 = cov.requirements.get("CMP-13").expect("CMP-13 exercised");
@@ -388,8 +398,7 @@ fn report_json_and_html_carry_the_plan_coverage() {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
     assert_eq!(v["coverage"]["requirements"]["CMP-13"]["cases"], 1);
     assert!(v["coverage"]["pairs"]["possible"].as_u64().unwrap() > 0);
-    let schema: Value =
-        serde_json::from_str(gws_conform::report::json::REPORT_SCHEMA).unwrap();
+    let schema: Value = serde_json::from_str(gws_conform::report::json::REPORT_SCHEMA).unwrap();
     let val = jsonschema::validator_for(&schema).unwrap();
     let errors: Vec<String> = val.iter_errors(&v).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:#?}");
