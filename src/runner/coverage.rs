@@ -690,11 +690,11 @@ pub fn pairwise_cases(run_seed: u64, agent: &str) -> Vec<Case> {
     out
 }
 
-/// Cases of the race phase: two Completes on one chat sent at the same instant, and
-/// Complete racing Leave. Exactly one Complete succeeds and one Completed arrives.
-///
-/// Complete racing the customer leaving needs a `Concurrent` step holding a customer
-/// step, which the executor does not run (yet).
+/// Cases of the race phase: two Completes on one chat sent at the same instant,
+/// Complete racing Leave, and Complete racing the customer leaving. Exactly one Complete
+/// succeeds and one Completed arrives; the loser is refused and changes nothing. The
+/// checker judges the racing requests in the order the target served them, so either
+/// winner passes on a conforming target.
 pub fn race_cases(run_seed: u64, agent: &str) -> Vec<Case> {
     let mut out = Vec::new();
     let mut steps = setup("c1", agent);
