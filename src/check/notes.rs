@@ -74,6 +74,23 @@ impl<'a> Note<'a> {
         })
     }
 
+    /// True when this is a `NewMessages` holding a `ParticipantLeft` of the customer.
+    pub fn has_customer_left(&self) -> bool {
+        if self.str_at("notificationType") != Some("NewMessages") {
+            return false;
+        }
+        let Some(msgs) = self.data.get("messages").and_then(Value::as_array) else {
+            return false;
+        };
+        msgs.iter().any(|m| {
+            m.get("type").and_then(Value::as_str) == Some("ParticipantLeft")
+                && m.get("from")
+                    .and_then(|f| f.get("type"))
+                    .and_then(Value::as_str)
+                    == Some("Customer")
+        })
+    }
+
     pub fn reference_id(&self) -> Option<&'a Value> {
         self.data.get("referenceId")
     }

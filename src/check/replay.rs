@@ -127,8 +127,8 @@ impl<'i, 'a> Replay<'i, 'a> {
             Step::CustomerLeaves { chat } => self.customer_left(chat),
             Step::Concurrent { steps } => {
                 let mut results = vec![];
-                for (k, s) in steps.iter().enumerate() {
-                    match s {
+                for k in self.served_order(at, steps) {
+                    match &steps[k] {
                         Step::AgentPost {
                             chat,
                             by_other_agent,
@@ -149,6 +149,166 @@ impl<'i, 'a> Replay<'i, 'a> {
                 self.extend(f);
             }
             Step::CustomerSends { .. } | Step::Inspect { .. } | Step::Settle => {}
+        }
+    }
+
+    /// The order in which to judge the parts of a `Concurrent` step: the order the
+    /// target served them in, as far as their answers and notifications show it.
+    ///
+    /// Parts on distinct chats keep their sending order (they do not interact). For
+    /// the agent requests racing on one chat, the first ordering (sending order first)
+    /// in which every answer is the one the model gives for that request in the state
+    /// the earlier ones left is taken: two Completes of which the second sent won are
+    /// judged winner first, the loser then as a Complete on a Completed chat. When no
+    /// ordering explains the answers (both succeeded), the sending order is kept and
+    /// the rules report what went wrong. A customer leaving that races the chat's agent
+    /// requests comes first when the owner saw the customer leave before the chat's
+    /// Completed (or saw it leave and no Completed), else last.
+    fn served_order(&self, at: StepAt<'a>, steps: &[Step]) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..steps.len()).collect();
+        let mut aliases: Vec<&str> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::AgentPost {
+                    chat: ChatRef::Alias(a),
+                    ..
+                } => Some(a.as_str()),
+                Step::CustomerLeaves { chat } => Some(chat.as_str()),
+                _ => None,
+            })
+            .collect();
+        aliases.sort_unstable();
+        aliases.dedup();
+        for alias in aliases {
+            let posts: Vec<usize> = steps
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| {
+                    matches!(s, Step::AgentPost { chat: ChatRef::Alias(a), .. } if a == alias)
+                })
+                .map(|(k, _)| k)
+                .collect();
+            let leaves: Vec<usize> = steps
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| matches!(s, Step::CustomerLeaves { chat } if chat == alias))
+                .map(|(k, _)| k)
+                .collect();
+            if posts.len() + leaves.len() < 2 {
+                continue;
+            }
+            let Some(c) = self.chats.get(alias) else {
+                continue;
+            };
+            let mut posts_served = posts.clone();
+            if posts.len() >= 2
+                && let Some(s) = c.state
+            {
+                posts_served = self.explaining_order(at.index, steps, &posts, s);
+            }
+            let left_first = !leaves.is_empty() && self.customer_left_first(&c.id, at.seq);
+            let mut served: Vec<usize> = vec![];
+            if left_first {
+                served.extend(&leaves);
+            }
+            served.extend(&posts_served);
+            if !left_first {
+                served.extend(&leaves);
+            }
+            // The chat's parts take the slots its parts had in the sending order.
+            let mut slots: Vec<usize> = posts.iter().chain(&leaves).copied().collect();
+            slots.sort_unstable();
+            let pos: Vec<usize> = slots
+                .iter()
+                .filter_map(|k| order.iter().position(|o| o == k))
+                .collect();
+            let mut pos_sorted = pos.clone();
+            pos_sorted.sort_unstable();
+            for (p, k) in pos_sorted.into_iter().zip(served) {
+                order[p] = k;
+            }
+        }
+        order
+    }
+
+    /// The first ordering of the agent requests `parts` of step `index` (all on one
+    /// chat in state `start`) that explains their answers by the model; the sending
+    /// order when none does.
+    fn explaining_order(
+        &self,
+        index: usize,
+        steps: &[Step],
+        parts: &[usize],
+        start: ChatState,
+    ) -> Vec<usize> {
+        if parts.len() > 4 {
+            return parts.to_vec();
+        }
+        let mut perms: Vec<Vec<usize>> = vec![];
+        permutations(parts.to_vec(), 0, &mut perms);
+        perms
+            .into_iter()
+            .find(|p| self.explains(index, steps, p, start))
+            .unwrap_or_else(|| parts.to_vec())
+    }
+
+    /// Whether serving the parts `order` of step `index` in that order, from state
+    /// `s`, gives the answers the target gave (an unanswered part explains anything
+    /// from there on).
+    fn explains(&self, index: usize, steps: &[Step], order: &[usize], mut s: ChatState) -> bool {
+        for &k in order {
+            let Step::AgentPost {
+                by_other_agent,
+                auth,
+                ..
+            } = &steps[k]
+            else {
+                continue;
+            };
+            let Some((req_ev, req_id, body)) = self.idx.request_of(index, Some(k)) else {
+                return true;
+            };
+            let Some(ans) = self
+                .idx
+                .answer_of(req_id, req_ev.seq)
+                .and_then(Ans::from_event)
+            else {
+                return true;
+            };
+            let cls = model::classify(body);
+            let exp = model::expect(Some(s), !*by_other_agent, &cls);
+            let expected_ok = exp.is_success() && ses::ses_req(*auth, self.idx.csrf).is_none();
+            let op = cls.op_name();
+            // SPEC §6.8: Leave in LeftChat may go either way.
+            let lenient = op == Some(model::OpName::Leave) && s == ChatState::LeftChat;
+            if ans.ok() != expected_ok && !lenient {
+                return false;
+            }
+            if ans.ok()
+                && let Some(op) = op
+            {
+                s = model::after_success(s, op);
+            }
+        }
+        true
+    }
+
+    /// Whether the owner saw the customer of chat `id` leave (after seq `from`) before
+    /// the chat's first Completed, or saw it leave and no Completed at all.
+    fn customer_left_first(&self, id: &str, from: u64) -> bool {
+        let notes = self.idx.chat_notes(id);
+        let left = notes
+            .iter()
+            .find(|n| n.seq > from && n.is_for(id) && n.has_customer_left())
+            .map(|n| n.seq);
+        let completed = notes
+            .iter()
+            .find(|n| n.seq > from && n.is_for(id) && n.is_completed())
+            .map(|n| n.seq);
+        match (left, completed) {
+            (Some(l), Some(c)) => l < c,
+            (Some(_), None) => true,
+            (None, _) => false,
         }
     }
 
@@ -467,5 +627,18 @@ impl<'i, 'a> Replay<'i, 'a> {
         for _ in 0..n {
             self.extend([refusal::cmp17_no_follow_up()]);
         }
+    }
+}
+
+/// Every ordering of `v[k..]` (with `v[..k]` fixed), the identity first.
+fn permutations(mut v: Vec<usize>, k: usize, out: &mut Vec<Vec<usize>>) {
+    if k + 1 >= v.len() {
+        out.push(v);
+        return;
+    }
+    for i in k..v.len() {
+        v.swap(k, i);
+        permutations(v.clone(), k + 1, out);
+        v.swap(k, i);
     }
 }

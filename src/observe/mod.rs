@@ -341,6 +341,7 @@ pub fn build_report(
         cases,
         errors,
         groups: None,
+        coverage: None,
     }
 }
 

@@ -44,6 +44,7 @@ svg{max-width:100%;height:auto;border:1px solid #ddd;background:#fcfcfc}
 .case{border-top:2px solid #ccc;margin-top:1.5em}
 #requirements td:first-child,#requirements td:nth-child(2),#requirements td:nth-child(4),td.n{white-space:nowrap;overflow-wrap:normal}
 #requirements th{font-size:.85em} #requirements td.n{padding:.25em .3em}
+#coverage{font-size:.85em} #coverage td:first-child{white-space:nowrap;overflow-wrap:normal}
 .glance{border:2px solid #d33;background:#fff6f6;padding:.3em .8em;margin:.8em 0}
 .glance ul{margin:.3em 0;padding-left:1.2em}
 "#;
@@ -179,6 +180,9 @@ fn render_page(report: &RunReport, scrub: &Scrubber, dir: Option<&Path>) -> Stri
         );
     }
     h.push_str("</tbody></table>\n");
+    if let Some(cov) = &report.coverage {
+        coverage_section(&mut h, cov);
+    }
 
     // Failures.
     let failing: Vec<&CaseReport> = report
@@ -221,6 +225,67 @@ fn render_page(report: &RunReport, scrub: &Scrubber, dir: Option<&Path>) -> Stri
     }
     h.push_str("</body></html>\n");
     scrub_markup(scrub, &h)
+}
+
+/// At most this many parameter classes are listed per requirement (the rest counted).
+const CLASSES_SHOWN: usize = 12;
+
+/// The coverage figures: per requirement, how many cases exercised it, in which chat
+/// states and with which parameter classes of Complete; then the pairs × states.
+fn coverage_section(h: &mut String, cov: &super::CoverageSummary) {
+    let _ = writeln!(
+        h,
+        "<h2>Coverage</h2>\n<p id=\"coverage-summary\">{} cases planned, {} of them in the coverage phase. What each Pass rests on:</p>",
+        cov.cases, cov.coverage_cases
+    );
+    h.push_str("<table id=\"coverage\"><thead><tr><th>id</th><th>cases</th><th>states</th><th>parameter classes</th></tr></thead><tbody>\n");
+    for (id, r) in &cov.requirements {
+        let states = if r.states.is_empty() {
+            "-".to_string()
+        } else {
+            r.states.iter().cloned().collect::<Vec<_>>().join(", ")
+        };
+        let mut classes: Vec<String> = r.classes.iter().take(CLASSES_SHOWN).cloned().collect();
+        if r.classes.len() > CLASSES_SHOWN {
+            classes.push(format!("… {} more", r.classes.len() - CLASSES_SHOWN));
+        }
+        let classes = if classes.is_empty() {
+            "-".to_string()
+        } else {
+            classes.join(", ")
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+            esc(id),
+            r.cases,
+            esc(&states),
+            esc(&classes)
+        );
+    }
+    h.push_str("</tbody></table>\n");
+    let p = &cov.pairs;
+    let pct = if p.possible == 0 {
+        100.0
+    } else {
+        p.covered as f64 * 100.0 / p.possible as f64
+    };
+    let _ = writeln!(
+        h,
+        "<p id=\"coverage-pairs\">Pairs of Complete's parameter classes × states in which Complete is legal: {} of {} covered ({pct:.1} %).</p>",
+        p.covered, p.possible
+    );
+    if !p.missing.is_empty() {
+        let _ = write!(
+            h,
+            "<details><summary>{} pairs not covered</summary><ul>",
+            p.missing.len()
+        );
+        for m in &p.missing {
+            let _ = write!(h, "<li><code>{}</code></li>", esc(m));
+        }
+        h.push_str("</ul></details>\n");
+    }
 }
 
 /// Failures grouped by signature: one timeline per group (its representative's), the

@@ -177,6 +177,8 @@ pub fn merge(reports: Vec<RunReport>) -> Result<RunReport, ReportError> {
     if let Some(s) = &out.config.shard {
         shards.insert(s.clone());
     }
+    // Coverage figures describe one shard's plan: a merged report has none.
+    out.coverage = None;
     for (i, r) in it.enumerate() {
         let n = i + 2;
         let differ = |what: &str, a: &dyn std::fmt::Display, b: &dyn std::fmt::Display| {

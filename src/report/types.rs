@@ -7,6 +7,7 @@ use crate::history::{History, Step};
 use crate::spec::Level;
 use crate::spec::ReqId;
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Version of the `report.json` format.
 pub const REPORT_FORMAT: u32 = 1;
@@ -177,6 +178,50 @@ pub struct RunReport {
     /// reports written before groups existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<FailureGroup>>,
+    /// What the plan covered (absent in observe reports, merged shard reports and
+    /// reports written before coverage figures existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<CoverageSummary>,
+}
+
+/// How one requirement was exercised by a plan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReqCoverage {
+    /// Cases exercising it.
+    pub cases: usize,
+    /// Parameter classes (`field:class`) of the Completes in those cases.
+    #[serde(default)]
+    pub classes: BTreeSet<String>,
+    /// Chat states in which those cases sent a Complete.
+    #[serde(default)]
+    pub states: BTreeSet<String>,
+}
+
+/// Pairwise coverage of Complete's parameter classes × states.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PairCoverage {
+    /// Feasible pairs covered by the plan's owner Completes.
+    pub covered: usize,
+    /// Feasible pairs in all.
+    pub possible: usize,
+    /// The pairs not covered (`factor=class & factor=class`).
+    #[serde(default)]
+    pub missing: Vec<String>,
+}
+
+/// Coverage figures of a plan (computed by `crate::runner::coverage::summary`): per
+/// requirement, how many cases exercised it with which parameter classes and states,
+/// and the pairs × states the plan covers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CoverageSummary {
+    /// Cases of the plan.
+    pub cases: usize,
+    /// Cases of the coverage phase (`cov-…`).
+    pub coverage_cases: usize,
+    /// Per requirement id.
+    pub requirements: BTreeMap<String, ReqCoverage>,
+    /// Pairs × states.
+    pub pairs: PairCoverage,
 }
 
 /// One distinct failure: the failing cases that share a signature (the failed

@@ -14,7 +14,9 @@
 //! - **pairs**: all pairs of Complete's parameter classes crossed with the states in
 //!   which Complete is legal (a small greedy all-pairs generator), each followed by an
 //!   Inspect (CMP-05..08);
-//! - **races**: two Completes on one chat at the same instant; Complete racing Leave.
+//! - **races**: two Completes on one chat at the same instant; Complete racing Leave;
+//!   Complete racing the customer leaving. The checker judges racing requests in the
+//!   order the target served them (the one answered with success first).
 //!
 //! [`summary`] computes, from any plan, how often each requirement is exercised and with
 //! which parameter classes and states, and which pairs × states ran.
@@ -26,7 +28,6 @@ use crate::history::{AuthVariant, Body, ChatRef, Step};
 use crate::model::{self, Classified};
 use crate::schema::Schemas;
 use crate::spec::ReqId;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -689,11 +690,11 @@ pub fn pairwise_cases(run_seed: u64, agent: &str) -> Vec<Case> {
     out
 }
 
-/// Cases of the race phase: two Completes on one chat sent at the same instant, and
-/// Complete racing Leave. Exactly one Complete succeeds and one Completed arrives.
-///
-/// Complete racing the customer leaving needs a `Concurrent` step holding a customer
-/// step, which the executor does not run (yet).
+/// Cases of the race phase: two Completes on one chat sent at the same instant,
+/// Complete racing Leave, and Complete racing the customer leaving. Exactly one Complete
+/// succeeds and one Completed arrives; the loser is refused and changes nothing. The
+/// checker judges the racing requests in the order the target served them, so either
+/// winner passes on a conforming target.
 pub fn race_cases(run_seed: u64, agent: &str) -> Vec<Case> {
     let mut out = Vec::new();
     let mut steps = setup("c1", agent);
@@ -731,6 +732,27 @@ pub fn race_cases(run_seed: u64, agent: &str) -> Vec<Case> {
         exercises: vec![ReqId::Cmp02, ReqId::Cmp13, ReqId::Cmp15, ReqId::Cmp19],
         steps,
     });
+    // Complete racing the customer leaving: either order is legal (SPEC §2: Complete in
+    // Chatting then the customer leaving a completed chat, which changes nothing; or
+    // the customer leaving first, then Complete in Chatting after the customer left).
+    let mut steps = setup("c1", agent);
+    steps.push(Step::Concurrent {
+        steps: vec![
+            post_json(
+                "c1",
+                json!({"operationName": "Complete", "text": "Goodbye (racing the customer)"}),
+            ),
+            Step::CustomerLeaves { chat: "c1".into() },
+        ],
+    });
+    steps.push(Step::Inspect { chat: "c1".into() });
+    steps.push(Step::Settle);
+    out.push(Case {
+        id: "cov-race-complete-customer-leaves".into(),
+        seed: case_seed(run_seed, 4_000_002),
+        exercises: vec![ReqId::Cmp02, ReqId::Cmp04, ReqId::Cmp16, ReqId::Cmp19],
+        steps,
+    });
     out
 }
 
@@ -739,53 +761,14 @@ pub fn cases(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<Vec<
     let a = agents.first().cloned().unwrap_or_else(|| "agent1".into());
     let mut v = near_miss_cases(schemas, run_seed, &a)?;
     v.extend(pairwise_cases(run_seed, &a));
-    // The races are left out of the plan: the checker judges the Completes of a
-    // Concurrent step on one chat in sending order, not in the order the target served
-    // them, so a faultless target fails CMP-01/CMP-13 whenever the second one wins.
-    // `race_cases` is ready for when the checker orders them by their answers.
+    v.extend(race_cases(run_seed, &a));
     Ok(v)
 }
 
 // ---------------------------------------------------------------------------------
 // Coverage figures.
 
-/// How one requirement was exercised by a plan.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ReqCoverage {
-    /// Cases exercising it.
-    pub cases: usize,
-    /// Parameter classes (`field:class`) of the Completes in those cases.
-    #[serde(default)]
-    pub classes: BTreeSet<String>,
-    /// Chat states in which those cases sent a Complete.
-    #[serde(default)]
-    pub states: BTreeSet<String>,
-}
-
-/// Pairwise coverage of Complete's parameter classes × states.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PairCoverage {
-    /// Feasible pairs covered by the plan's owner Completes.
-    pub covered: usize,
-    /// Feasible pairs in all.
-    pub possible: usize,
-    /// The pairs not covered (`factor=class & factor=class`).
-    #[serde(default)]
-    pub missing: Vec<String>,
-}
-
-/// Coverage figures of a plan.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CoverageSummary {
-    /// Cases of the plan.
-    pub cases: usize,
-    /// Cases of the coverage phase (`cov-…`).
-    pub coverage_cases: usize,
-    /// Per requirement id.
-    pub requirements: BTreeMap<String, ReqCoverage>,
-    /// Pairs × states.
-    pub pairs: PairCoverage,
-}
+pub use crate::report::{CoverageSummary, PairCoverage, ReqCoverage};
 
 /// The class of a parameter value (the one [`summary`] reports).
 pub fn class_of(field: &str, v: &Value) -> String {

@@ -16,7 +16,8 @@ use crate::model::{self, ChatState, Classified, OpName, Operation};
 use crate::runner::cases::Case;
 use crate::schema::Schemas;
 use crate::spec::ReqId;
-use futures_util::future::join_all;
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, join_all};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -777,31 +778,128 @@ impl Env {
                 Ok(())
             }
             Step::Concurrent { steps } => {
-                let mut futs = Vec::new();
+                // The customer's parts first mark the chats they leave (the model then
+                // knows Complete succeeds either way, SPEC §2).
+                for inner in steps {
+                    if let Step::CustomerLeaves { chat } = inner {
+                        let id = st
+                            .offered(chat)
+                            .map_err(StepError::Harness)?
+                            .chat_id
+                            .clone();
+                        if let Some(t) = st.tracked.get_mut(&id) {
+                            t.customer_left = true;
+                        }
+                    }
+                }
+                let mut futs: Vec<BoxFuture<'_, Result<Posted, StepError>>> = Vec::new();
+                // Per part: the chat id an agent request names (None otherwise).
                 let mut ids: Vec<Option<String>> = Vec::new();
                 for (j, inner) in steps.iter().enumerate() {
-                    if !matches!(inner, Step::AgentPost { .. }) {
-                        return Err(StepError::Harness(format!(
-                            "a Concurrent step may only hold agent requests (part {j} is not)"
-                        )));
+                    match inner {
+                        Step::AgentPost { chat, .. } => {
+                            ids.push(match chat {
+                                ChatRef::Alias(a) => st.bound.get(a).map(|o| o.chat_id.clone()),
+                                ChatRef::Unknown(_) => None,
+                            });
+                            let f = self.post_only(rec, inner, Some(j), st);
+                            futs.push(async move { f.await.map_err(StepError::Harness) }.boxed());
+                        }
+                        Step::CustomerLeaves { chat } | Step::CustomerSends { chat, .. } => {
+                            ids.push(None);
+                            let o = st.offered(chat).map_err(StepError::Harness)?.clone();
+                            let p = &self.provisioner;
+                            futs.push(
+                                async move {
+                                    let (r, what) = match inner {
+                                        Step::CustomerSends { text, .. } => (
+                                            p.customer_sends(rec, &o, text).await,
+                                            format!("customer message on {chat}"),
+                                        ),
+                                        _ => (
+                                            p.customer_leaves(rec, &o).await,
+                                            format!("customer leaving {chat}"),
+                                        ),
+                                    };
+                                    r.map(|()| Posted::default())
+                                        .map_err(|e| StepError::from_target(&what, e))
+                                }
+                                .boxed(),
+                            );
+                        }
+                        _ => {
+                            return Err(StepError::Harness(format!(
+                                "a Concurrent step may only hold agent requests and customer events (part {j} is not)"
+                            )));
+                        }
                     }
-                    if let Step::AgentPost {
-                        chat: ChatRef::Alias(a),
-                        ..
-                    } = inner
-                    {
-                        ids.push(st.bound.get(a).map(|o| o.chat_id.clone()));
-                    }
-                    futs.push(self.post_only(rec, inner, Some(j), st));
                 }
-                // Two requests on one chat at once: the model cannot say which wins.
-                let distinct = ids.iter().collect::<BTreeSet<_>>().len() == ids.len();
+                // Two requests on one chat at once: the model cannot say which wins; the
+                // order that explains the answers (if one does) says where the chat is.
+                let mut racing: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+                for (j, id) in ids.iter().enumerate() {
+                    if let Some(id) = id {
+                        racing.entry(id.clone()).or_default().push(j);
+                    }
+                }
+                racing.retain(|_, v| v.len() > 1);
+                let starts: BTreeMap<String, Option<ChatState>> = racing
+                    .keys()
+                    .map(|id| (id.clone(), st.tracked.get(id).and_then(|t| t.state)))
+                    .collect();
+                let answered: Vec<Result<Posted, StepError>> = join_all(futs).await;
+                // A customer event that raced a Complete on its chat may find the
+                // customer's session already ended by it (the model: the customer then
+                // changes nothing): not a harness error.
+                let completed: BTreeSet<&str> = steps
+                    .iter()
+                    .zip(&answered)
+                    .filter_map(|(s, r)| match (s, r) {
+                        (
+                            Step::AgentPost {
+                                chat: ChatRef::Alias(a),
+                                body,
+                                ..
+                            },
+                            Ok(p),
+                        ) if p.ok == Some(true) && model::classify(body).is_complete() => {
+                            Some(a.as_str())
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let completed_by_race = |chat: &str| completed.contains(chat);
                 let mut results = Vec::new();
-                for r in join_all(futs).await {
-                    results.push(r.map_err(StepError::Harness)?);
+                for (inner, r) in steps.iter().zip(answered) {
+                    match (inner, r) {
+                        (_, Ok(p)) => results.push(p),
+                        (
+                            Step::CustomerLeaves { chat } | Step::CustomerSends { chat, .. },
+                            Err(_),
+                        ) if completed_by_race(chat) => results.push(Posted::default()),
+                        (_, Err(e)) => return Err(e),
+                    }
                 }
-                for p in results {
-                    st.apply(p, distinct);
+                let mut oks: Vec<Option<bool>> = Vec::new();
+                for (j, p) in results.into_iter().enumerate() {
+                    oks.push(p.ok);
+                    let in_race = ids[j].as_ref().is_some_and(|id| racing.contains_key(id));
+                    st.apply(p, !in_race);
+                }
+                for (id, parts) in racing {
+                    let start = starts.get(&id).copied().flatten();
+                    let raced: Vec<(&Step, Option<bool>)> =
+                        parts.iter().map(|j| (&steps[*j], oks[*j])).collect();
+                    let end = start.and_then(|s| race_end(s, &raced));
+                    if let Some(t) = st.tracked.get_mut(&id) {
+                        t.state = end;
+                    }
+                    if start.is_some() && end.is_none() {
+                        st.diverged.get_or_insert(format!(
+                            "chat {id}: no order of the {} racing requests explains their answers",
+                            parts.len()
+                        ));
+                    }
                 }
                 Ok(())
             }
@@ -899,6 +997,7 @@ impl Env {
             _ => None,
         };
         Ok(Posted {
+            ok: (!matches!(outcome, Outcome::NoAnswer { .. })).then(|| status_code_zero(&outcome)),
             pending,
             update: update.map(|s| (chat_id, s)),
             diverged,
@@ -970,6 +1069,9 @@ impl Env {
 /// What one agent request did, by the model.
 #[derive(Default)]
 struct Posted {
+    /// Whether the request was answered with statusCode 0 (`None`: no answer, or not a
+    /// request).
+    ok: Option<bool>,
     pending: Option<Pending>,
     /// The chat's state afterwards (`None` inside: no longer known).
     update: Option<(String, Option<ChatState>)>,
@@ -1115,6 +1217,63 @@ impl CaseState {
             self.diverged.get_or_insert(why);
         }
     }
+}
+
+/// Where a chat is after agent requests that raced on it (`parts`: each request and
+/// whether it was answered with statusCode 0), from state `start`: by the first order
+/// of the requests whose answers the model explains (`None`: no order does, or a
+/// request went unanswered). SPEC §6.8: Leave in LeftChat may go either way.
+fn race_end(start: ChatState, parts: &[(&Step, Option<bool>)]) -> Option<ChatState> {
+    let n = parts.len();
+    if n > 4 || parts.iter().any(|(_, ok)| ok.is_none()) {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    loop {
+        let mut s = start;
+        let explained = order.iter().all(|&k| {
+            let (step, ok) = parts[k];
+            let Step::AgentPost {
+                by_other_agent,
+                auth,
+                body,
+                ..
+            } = step
+            else {
+                return true;
+            };
+            let cls = model::classify(body);
+            let op = cls.op_name();
+            let expected = *auth == AuthVariant::Normal
+                && model::expect(Some(s), !*by_other_agent, &cls).is_success();
+            let lenient = op == Some(OpName::Leave) && s == ChatState::LeftChat;
+            let ok = ok == Some(true);
+            if ok != expected && !lenient {
+                return false;
+            }
+            if ok && let Some(op) = op {
+                s = model::after_success(s, op);
+            }
+            true
+        });
+        if explained {
+            return Some(s);
+        }
+        if !next_permutation(&mut order) {
+            return None;
+        }
+    }
+}
+
+/// The next ordering of `v` in lexicographic order; false after the last.
+fn next_permutation(v: &mut [usize]) -> bool {
+    let Some(i) = (1..v.len()).rev().find(|&i| v[i - 1] < v[i]) else {
+        return false;
+    };
+    let j = (i..v.len()).rev().find(|&j| v[j] > v[i - 1]).unwrap_or(i);
+    v.swap(i - 1, j);
+    v[i..].reverse();
+    true
 }
 
 /// The case history: the case's own events plus the run-level notifications about its

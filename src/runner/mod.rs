@@ -329,9 +329,17 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
 
     let mut case_reports: Vec<CaseReport> = Vec::new();
     let mut groups = None;
+    let mut coverage = None;
     if errors.is_empty() {
-        let (reports, error) =
-            run_cases(&s, target_cfg, check_cfg, provisioning, &mut groups).await;
+        let (reports, error) = run_cases(
+            &s,
+            target_cfg,
+            check_cfg,
+            provisioning,
+            &mut groups,
+            &mut coverage,
+        )
+        .await;
         case_reports = reports;
         errors.extend(error);
     }
@@ -394,6 +402,7 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
         cases: case_reports,
         errors,
         groups,
+        coverage,
     };
     RunResult {
         report,
@@ -567,6 +576,7 @@ async fn run_cases(
     check: CheckConfig,
     provisioning: Provisioning,
     groups_out: &mut Option<Vec<report::FailureGroup>>,
+    coverage_out: &mut Option<report::CoverageSummary>,
 ) -> (Vec<CaseReport>, Option<String>) {
     let schemas = match Schemas::embedded() {
         Ok(s) => s,
@@ -631,6 +641,7 @@ async fn run_cases(
             return (Vec::new(), Some(format!("generating cases: {e}")));
         }
     };
+    *coverage_out = Some(coverage::summary(&plan));
     let total = plan.len();
     let until = s.duration.map(|d| Instant::now() + d);
 

@@ -185,7 +185,9 @@ impl Core {
                 match rest {
                     [] => self.me_op(&op, b),
                     ["channels", _] => self.channel_op(agent, &op),
-                    [_, id] => self.chat_op(agent, id, &op, b, req.concurrent_completes),
+                    [_, id] => {
+                        self.chat_op(agent, id, &op, b, req.concurrent_completes, req.stale_state)
+                    }
                     _ => self.err(6, "Resource not found"),
                 }
             }
@@ -308,6 +310,7 @@ impl Core {
         op: &str,
         b: &Map<String, Value>,
         concurrent: bool,
+        stale_state: Option<ChatState>,
     ) -> Reply {
         let known = ["Accept", "Reject", "SendMessage", "Leave", "Complete"];
         if !known.contains(&op) {
@@ -372,8 +375,15 @@ impl Core {
                 }
                 self.send_message(id, text.unwrap_or_default(), mt)
             }
-            _ => self.complete_op(id, state, b, concurrent),
+            // `double-complete-race`: the state check uses the read made before the
+            // Complete's await (`stale_state` is only set under that fault).
+            _ => self.complete_op(id, stale_state.unwrap_or(state), b, concurrent),
         }
+    }
+
+    /// The state of chat `id`, if it exists (the `double-complete-race` fault's read).
+    pub(super) fn chat_state(&self, id: &str) -> Option<ChatState> {
+        self.chats.get(id).map(|c| c.state)
     }
 
     pub(super) fn complete_op(

@@ -61,11 +61,12 @@ pub(crate) enum Fault {
     NonAsciiMangled,
     QueueIgnoredWithText,
     CompleteAfterCustomerLeftInLeftChatRefused,
+    DoubleCompleteRace,
 }
 
 impl Fault {
     /// Every fault, in the order of [`FAULTS`].
-    pub(crate) const ALL: [Fault; 39] = [
+    pub(crate) const ALL: [Fault; 40] = [
         Fault::CompleteNoStatusChange,
         Fault::CompleteStatusLate,
         Fault::CompleteStatusDuplicated,
@@ -105,6 +106,7 @@ impl Fault {
         Fault::NonAsciiMangled,
         Fault::QueueIgnoredWithText,
         Fault::CompleteAfterCustomerLeftInLeftChatRefused,
+        Fault::DoubleCompleteRace,
     ];
 
     /// Looks a fault up by its catalogue name.
@@ -134,6 +136,11 @@ pub(crate) const TRUNCATE_AT_CHARS: usize = 4_096;
 /// "at least 5 Completes sent within 50 ms").
 pub(crate) const CONCURRENCY_WINDOW_MS: u64 = 60;
 
+/// Under `double-complete-race`, how long a Complete waits between reading the chat's
+/// state and acting on it (a call to a back end, say): Completes sent together on one
+/// chat all read the state before any of them changed it.
+pub(crate) const RACE_WINDOW_MS: u64 = 100;
+
 const fn f(name: &'static str, description: &'static str, expect: &'static [ReqId]) -> FaultInfo {
     FaultInfo {
         name,
@@ -143,7 +150,7 @@ const fn f(name: &'static str, description: &'static str, expect: &'static [ReqI
 }
 
 /// The fault catalogue.
-pub static FAULTS: [FaultInfo; 39] = [
+pub static FAULTS: [FaultInfo; 40] = [
     f(
         "complete-no-status-change",
         "missing notification: a successful Complete never publishes the StatusChange to Completed",
@@ -338,6 +345,11 @@ pub static FAULTS: [FaultInfo; 39] = [
         "complete-after-customer-left-in-leftchat-refused",
         "Complete on a LeftChat chat whose customer has left is refused with statusCode 2",
         &[ReqId::Cmp15, ReqId::Cmp16],
+    ),
+    f(
+        "double-complete-race",
+        "check-then-act: Complete reads the chat's state, waits 100 ms for its back end, then completes on the strength of the old read; two Completes on one chat in flight together both succeed and publish two Completed",
+        &[ReqId::Cmp02, ReqId::Cmp13],
     ),
 ];
 

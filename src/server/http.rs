@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::faults::{CONCURRENCY_WINDOW_MS, Fault};
+use super::faults::{CONCURRENCY_WINDOW_MS, Fault, RACE_WINDOW_MS};
 use super::state::{AgentReq, BodyIn, Core, CoreCfg, Reply};
 
 /// Largest accepted request body.
@@ -278,6 +278,16 @@ async fn agent(
     } else {
         None
     };
+    // Fault only: check-then-act. The Complete reads the chat's state, releases the
+    // lock for an await (its back end), and later acts on that stale read.
+    let stale_state = match rest {
+        ["chats", id] if is_complete && sh.cfg.fault == Some(Fault::DoubleCompleteRace) => {
+            let seen = sh.lock().chat_state(id);
+            tokio::time::sleep(Duration::from_millis(RACE_WINDOW_MS)).await;
+            seen
+        }
+        _ => None,
+    };
     let cookie = session_cookie(headers);
     let csrf_header = header_str(headers, "X-CSRF-TOKEN");
     let concurrent = is_complete && sh.completes_in_flight.load(Ordering::SeqCst) >= 2;
@@ -289,6 +299,7 @@ async fn agent(
         csrf: csrf_header,
         body,
         concurrent_completes: concurrent,
+        stale_state,
     });
     schedule_deferred(sh, reply)
 }

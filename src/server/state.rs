@@ -168,6 +168,9 @@ pub(crate) struct AgentReq<'a> {
     pub body: BodyIn,
     /// Whether two or more Completes are in flight (for one fault).
     pub concurrent_completes: bool,
+    /// The chat's state as a Complete read it before an await (`double-complete-race`
+    /// fault only: the Complete then acts on this stale read).
+    pub stale_state: Option<ChatState>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

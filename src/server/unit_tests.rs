@@ -53,6 +53,7 @@ fn post(c: &mut Core, rest: Vec<&str>, body: Value) -> Reply {
         csrf: None,
         body: BodyIn::Json(body),
         concurrent_completes: false,
+        stale_state: None,
     })
 }
 

@@ -30,6 +30,7 @@ mod observe_har;
 mod observe_live;
 mod observe_proxy;
 mod qa_user_journeys;
+mod race_cases;
 mod report_curl_replay;
 mod report_logic;
 

@@ -351,6 +351,15 @@ async fn deviation(fault: &str, srv: &RunningServer) -> bool {
                 .unwrap();
             ag.op(&id, json!({"operationName":"Complete"})).await.body["statusCode"] != 0
         }
+        "double-complete-race" => {
+            // Two Completes on one chat at once: with the fault both succeed.
+            let (ag, _bx, id) = chatting(base, "agent1").await;
+            let (a, b) = tokio::join!(
+                ag.op(&id, json!({"operationName":"Complete"})),
+                ag.op(&id, json!({"operationName":"Complete"}))
+            );
+            a.body["statusCode"] == 0 && b.body["statusCode"] == 0
+        }
         "reference-id-mismatch" => {
             let (_a, bx, id, a) =
                 complete_and_settle(base, json!({"operationName":"Complete"})).await;

@@ -345,6 +345,7 @@ pub fn report_of(cases: Vec<CaseReport>, strict: bool) -> RunReport {
         cases,
         errors: vec![],
         groups: None,
+        coverage: None,
     }
 }
 
