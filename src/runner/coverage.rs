@@ -906,12 +906,52 @@ fn level_of(levels: &[Level], v: Option<&Value>, field: &str) -> Option<usize> {
 /// Coverage figures computed from a plan: per requirement, how many cases exercise it
 /// and with which parameter classes and states; which pairs × states ran.
 pub fn summary(cases: &[Case]) -> CoverageSummary {
-    let f = factors();
-    let sizes: Vec<usize> = f.iter().map(|(_, l)| l.len()).collect();
-    let possible = all_pairs(&sizes);
-    let mut covered = BTreeSet::new();
-    let mut requirements: BTreeMap<String, ReqCoverage> = BTreeMap::new();
-    for case in cases {
+    let mut acc = Accumulator::new();
+    for c in cases {
+        acc.add(c);
+    }
+    acc.finish()
+}
+
+/// [`summary`] built one case at a time, as a streaming run judges them.
+pub struct Accumulator {
+    f: Vec<(&'static str, Vec<Level>)>,
+    possible: BTreeSet<(usize, usize, usize, usize)>,
+    covered: BTreeSet<(usize, usize, usize, usize)>,
+    requirements: BTreeMap<String, ReqCoverage>,
+    cases: usize,
+    coverage_cases: usize,
+}
+
+impl Default for Accumulator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Accumulator {
+    /// Nothing counted yet.
+    pub fn new() -> Self {
+        let f = factors();
+        let sizes: Vec<usize> = f.iter().map(|(_, l)| l.len()).collect();
+        let possible = all_pairs(&sizes);
+        Accumulator {
+            f,
+            possible,
+            covered: BTreeSet::new(),
+            requirements: BTreeMap::new(),
+            cases: 0,
+            coverage_cases: 0,
+        }
+    }
+
+    /// Counts one case.
+    pub fn add(&mut self, case: &Case) {
+        let f = &self.f;
+        self.cases += 1;
+        if case.id.starts_with("cov-") {
+            self.coverage_cases += 1;
+        }
         let mut classes = BTreeSet::new();
         let mut states = BTreeSet::new();
         for (state, body) in completes(case) {
@@ -933,8 +973,8 @@ pub fn summary(cases: &[Case]) -> CoverageSummary {
                 if row.iter().all(Option::is_some) {
                     let row: Vec<usize> = row.into_iter().map(|l| l.unwrap_or(0)).collect();
                     for p in pairs_of(&row) {
-                        if possible.contains(&p) {
-                            covered.insert(p);
+                        if self.possible.contains(&p) {
+                            self.covered.insert(p);
                         }
                     }
                 }
@@ -943,26 +983,32 @@ pub fn summary(cases: &[Case]) -> CoverageSummary {
             }
         }
         for r in &case.exercises {
-            let e = requirements.entry(r.as_str().to_string()).or_default();
+            let e = self.requirements.entry(r.as_str().to_string()).or_default();
             e.cases += 1;
             e.classes.extend(classes.iter().cloned());
             e.states.extend(states.iter().cloned());
         }
     }
-    let name = |fi: usize, l: usize| format!("{}={}", f[fi].0, f[fi].1[l].0);
-    let missing = possible
-        .difference(&covered)
-        .map(|&(i, a, j, b)| format!("{} & {}", name(i, a), name(j, b)))
-        .collect();
-    CoverageSummary {
-        cases: cases.len(),
-        coverage_cases: cases.iter().filter(|c| c.id.starts_with("cov-")).count(),
-        requirements,
-        pairs: PairCoverage {
-            covered: covered.len(),
-            possible: possible.len(),
-            missing,
-        },
+
+    /// The summary of every case counted.
+    pub fn finish(self) -> CoverageSummary {
+        let f = &self.f;
+        let name = |fi: usize, l: usize| format!("{}={}", f[fi].0, f[fi].1[l].0);
+        let missing = self
+            .possible
+            .difference(&self.covered)
+            .map(|&(i, a, j, b)| format!("{} & {}", name(i, a), name(j, b)))
+            .collect();
+        CoverageSummary {
+            cases: self.cases,
+            coverage_cases: self.coverage_cases,
+            requirements: self.requirements,
+            pairs: PairCoverage {
+                covered: self.covered.len(),
+                possible: self.possible.len(),
+                missing,
+            },
+        }
     }
 }
 

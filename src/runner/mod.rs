@@ -641,7 +641,6 @@ async fn run_cases(
             return (Vec::new(), Some(format!("generating cases: {e}")));
         }
     };
-    *coverage_out = Some(coverage::summary(&plan));
     let total = plan.len();
     let until = s.duration.map(|d| Instant::now() + d);
 
@@ -718,6 +717,7 @@ async fn run_cases(
         Default::default();
     let mut shrinking: futures_util::stream::FuturesUnordered<ShrinkFuture<'_>> =
         Default::default();
+    let mut covered = coverage::Accumulator::new();
     let mut histories_kept = 0usize;
     let mut histories_dropped = 0usize;
     let mut cases_done = false;
@@ -730,6 +730,7 @@ async fn run_cases(
                     continue;
                 };
                 say_case(s, bar.as_ref(), &case, &out);
+                covered.add(&case);
                 if let Some(ev) = &s.events {
                     ev.case_judged(&case, &out, &env_ref.target.secrets);
                 }
@@ -781,6 +782,7 @@ async fn run_cases(
     }
     drop(running);
     drop(shrinking);
+    *coverage_out = Some(covered.finish());
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
