@@ -443,6 +443,8 @@ struct Inner {
     base: usize,
     /// What trimming kept of the events before `base`.
     kept: Vec<Event>,
+    /// Notifications recorded so far (stored, retired or trimmed alike).
+    notifications: u64,
     /// Chats whose notifications are no longer stored (hashes of their ids): the case
     /// that owned them has been judged.
     retired: std::collections::HashSet<u64>,
@@ -502,6 +504,7 @@ impl Recorder {
                 events: Vec::new(),
                 base: 0,
                 kept: Vec::new(),
+                notifications: 0,
                 retired: Default::default(),
                 by_chat: Default::default(),
                 stream_seqs: Default::default(),
@@ -567,6 +570,9 @@ impl Recorder {
             let stream_seq = *ss;
             *ss += 1;
             let step = g.step;
+            if matches!(kind, EventKind::Notification { .. }) {
+                g.notifications += 1;
+            }
             if let EventKind::Notification { data, .. } = &kind
                 && let Some(id) = crate::check::notification_chat_id(data)
             {
@@ -635,6 +641,11 @@ impl Recorder {
             let cut = log.idx.partition_point(|&i| i < base);
             log.idx.drain(..cut);
         }
+    }
+
+    /// Notifications recorded so far, including those no longer stored.
+    pub fn notification_count(&self) -> u64 {
+        self.lock().notifications
     }
 
     /// Events stored (not trimmed), kept by trimming included.

@@ -2,7 +2,7 @@
 //! `schemas/report.schema.json`.
 
 use super::types::RunReport;
-use super::{ReportError, scrub_text, write_file};
+use super::{ReportError, scrub_text};
 use crate::history::redact::Scrubber;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -25,7 +25,7 @@ pub const DEEP_MARK: &str = "(nested too deep to store as JSON; kept as text) ";
 /// again as a last line of defence. Values nested deeper than [`MAX_WRITTEN_DEPTH`] are
 /// written as text. Every JSON file the harness writes (report.json, case files, the
 /// `--json` copy) goes through here.
-pub(crate) fn to_scrubbed_json<T: serde::Serialize>(
+pub fn to_scrubbed_json<T: serde::Serialize>(
     value: &T,
     scrub: &Scrubber,
 ) -> Result<String, ReportError> {
@@ -260,8 +260,96 @@ pub fn write_json(
 ) -> Result<PathBuf, ReportError> {
     super::create_dir(dir)?;
     let path = dir.join("report.json");
-    write_file(&path, &to_scrubbed_json(report, scrub)?)?;
+    write_report_json(&path, report, scrub)?;
     Ok(path)
+}
+
+/// Writes `report` as `report.json` at `path` one case at a time (the same text as
+/// [`to_scrubbed_json`] of the whole report, without ever holding it: a run of 100,000
+/// cases writes its report in constant memory beyond the report itself). Written to a
+/// temporary file first and renamed, so a reader never sees half a file.
+pub fn write_report_json(
+    path: &Path,
+    report: &RunReport,
+    scrub: &Scrubber,
+) -> Result<(), ReportError> {
+    use std::io::Write;
+    let io = |source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let ser = |e: serde_json::Error| ReportError::Serialize(e.to_string());
+    let head = RunReport {
+        format: report.format,
+        run_id: report.run_id.clone(),
+        target: report.target.clone(),
+        embedded: report.embedded,
+        seed: report.seed,
+        harness_version: report.harness_version.clone(),
+        started_at: report.started_at.clone(),
+        duration_ms: report.duration_ms,
+        config: report.config.clone(),
+        overall: report.overall,
+        exit_code: report.exit_code,
+        requirements: report.requirements.clone(),
+        cases: Vec::new(),
+        errors: report.errors.clone(),
+        groups: report.groups.clone(),
+        coverage: report.coverage.clone(),
+    };
+    let mut head = serde_json::to_value(&head).map_err(ser)?;
+    let mut dropped = Dropped::default();
+    walk_bound(&mut head, &mut dropped);
+    let Value::Object(fields) = head else {
+        return Err(ReportError::Serialize(
+            "the report is not a JSON object".into(),
+        ));
+    };
+    let tmp = path.with_extension("json.tmp");
+    let file = std::fs::File::create(&tmp).map_err(io)?;
+    let mut w = std::io::BufWriter::new(file);
+    // Pretty text of `v` (scrubbed), each line after the first indented by `indent`.
+    let text = |v: &mut Value, depth: usize, indent: &str| -> Result<String, ReportError> {
+        flatten_deep(v, depth);
+        scrub_value(v, scrub);
+        let t = serde_json::to_string_pretty(v).map_err(ser)?;
+        Ok(scrub_text(scrub, &t).replace('\n', &format!("\n{indent}")))
+    };
+    w.write_all(b"{\n").map_err(io)?;
+    let n = fields.len();
+    for (i, (key, mut value)) in fields.into_iter().enumerate() {
+        let key_text = scrub_text(scrub, &serde_json::to_string(&key).map_err(ser)?);
+        write!(w, "  {key_text}: ").map_err(io)?;
+        if key == "cases" {
+            if report.cases.is_empty() {
+                w.write_all(b"[]").map_err(io)?;
+            } else {
+                w.write_all(b"[").map_err(io)?;
+                for (j, case) in report.cases.iter().enumerate() {
+                    let mut cv = serde_json::to_value(case).map_err(ser)?;
+                    walk_bound(&mut cv, &mut dropped);
+                    let t = text(&mut cv, 2, "    ")?;
+                    let sep = if j + 1 < report.cases.len() { "," } else { "" };
+                    write!(w, "\n    {t}{sep}").map_err(io)?;
+                }
+                w.write_all(b"\n  ]").map_err(io)?;
+            }
+        } else {
+            if key == "errors"
+                && let (Some(note), Value::Array(errors)) = (dropped.note(), &mut value)
+            {
+                errors.push(Value::String(note));
+            }
+            let t = text(&mut value, 1, "  ")?;
+            w.write_all(t.as_bytes()).map_err(io)?;
+        }
+        w.write_all(if i + 1 < n { b",\n" } else { b"\n" })
+            .map_err(io)?;
+    }
+    w.write_all(b"}\n").map_err(io)?;
+    w.flush().map_err(io)?;
+    drop(w);
+    std::fs::rename(&tmp, path).map_err(io)
 }
 
 /// Reads a `report.json` back (e.g. shard reports for `merge`). Errors name the file, the

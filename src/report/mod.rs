@@ -141,7 +141,7 @@ pub fn write_fixed_copies(
     }
     if let Some(p) = json {
         parent(p)?;
-        write_file(p, &json::to_scrubbed_json(report, scrub)?)?;
+        json::write_report_json(p, report, scrub)?;
     }
     Ok(())
 }

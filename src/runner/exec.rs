@@ -441,6 +441,26 @@ impl Env {
             })
             .collect();
         out.extend(check::judge_unclaimed(&unclaimed, &self.shapes));
+        // Chats were offered to the agents, yet no /meta/connect ever delivered a
+        // notification: the connect never answered (a run can end before the client's
+        // own connect timeout says so).
+        let offered = self.provisioned.lock().map(|p| p.len()).unwrap_or(0);
+        if offered > 0 && self.run_rec.notification_count() == 0 {
+            out.push(Finding::fail(
+                ReqId::Ntf02,
+                "no /meta/connect delivered a notification during the run",
+                crate::check::Witness {
+                    expected: format!(
+                        "notifications about the {offered} chats offered to the agents, delivered by /meta/connect"
+                    ),
+                    observed: format!(
+                        "no notification in {:.1} s of the run",
+                        self.run_rec.elapsed().as_secs_f64()
+                    ),
+                    events: Vec::new(),
+                },
+            ));
+        }
         out
     }
 

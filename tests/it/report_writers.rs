@@ -845,3 +845,23 @@ fn replay_outcome_names_the_reproduced_failure() {
     assert_eq!(line, "no longer reproduces (CMP-04)");
     assert_eq!(code, 0);
 }
+
+#[test]
+fn report_json_is_streamed_case_by_case_with_the_same_text_as_whole() {
+    // The streaming writer must give exactly the text the whole-report serializer gives
+    // (scrubbed, bounded, same indentation), for an empty and a full case list.
+    let scrub = scrubber();
+    for (name, r) in [
+        ("stream-full", report()),
+        ("stream-empty", report_of(Vec::new(), false)),
+    ] {
+        let dir = tmpdir(name);
+        let path = report::json::write_json(&dir, &r, &scrub).unwrap();
+        let streamed = std::fs::read_to_string(&path).unwrap();
+        let whole = report::json::to_scrubbed_json(&r, &scrub).unwrap();
+        assert_eq!(streamed, whole, "{name}");
+        let back = report::json::load_report(&path).unwrap();
+        assert_eq!(back.cases.len(), r.cases.len());
+        assert!(!dir.join("report.json.tmp").exists());
+    }
+}
