@@ -37,7 +37,7 @@ struct Cli {
 enum Command {
     /// Certify a target (default: the embedded reference server) against the catalogue.
     #[command(after_help = RUN_HELP)]
-    Run(runner::cli::RunArgs),
+    Run(Box<runner::cli::RunArgs>),
     /// Run the embedded reference server on its own.
     Serve(server::cli::ServeArgs),
     /// Re-run one saved failing case against a target and judge it again.
@@ -84,7 +84,7 @@ fn main() {
         }
     };
     let code = match cli.command {
-        Command::Run(a) => runner::cli::main(a),
+        Command::Run(a) => runner::cli::main(*a),
         Command::Serve(a) => server::cli::main(a),
         Command::Replay(a) => runner::cli::main_replay(a),
         Command::Selftest(a) => runner::selftest::main(a),

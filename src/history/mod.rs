@@ -900,4 +900,50 @@ mod tests {
         assert_eq!(about.len(), 2);
         assert!(rec.notifications_about(&["mine"], 0, 1).is_empty());
     }
+
+    #[tokio::test]
+    async fn a_trimmed_record_keeps_global_indexes_and_forgets_retired_chats() {
+        use serde_json::json;
+        let rec = Recorder::new();
+        let note = |id: &str| EventKind::Notification {
+            agent: "a".into(),
+            channel: "/v2/me/chats".into(),
+            data: json!({"chat": {"id": id}}),
+        };
+        for _ in 0..3 {
+            rec.record("bayeux:a", note("done"));
+            rec.record("bayeux:a", note("stray"));
+        }
+        rec.record("bayeux:a", note("live"));
+        assert_eq!(rec.len(), 7);
+        rec.retire(&["done"]);
+        // A batch larger than what can go: nothing is trimmed yet.
+        rec.trim(6, 100, |_| true);
+        assert_eq!(rec.stored(), 7);
+        // Keep the strays, drop the rest below 6; "done" is retired, so it goes too.
+        rec.trim(6, 1, |e| matches!(&e.kind, EventKind::Notification { data, .. } if data["chat"]["id"] == "stray"));
+        assert_eq!(rec.len(), 7, "indexes stay global");
+        assert_eq!(rec.stored(), 4);
+        let snap = rec.snapshot();
+        let ids: Vec<&str> = snap
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Notification { data, .. } => data["chat"]["id"].as_str(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids, ["stray", "stray", "stray", "live"]);
+        // A retired chat's later notifications are not stored; the counter still counts.
+        rec.record("bayeux:a", note("done"));
+        assert_eq!(rec.len(), 7);
+        assert_eq!(rec.notification_count(), 8);
+        // Waiters and lookups still work by global index after the trim.
+        let got = rec
+            .wait_for_chats(&["live"], 6, Duration::from_millis(20), |_| true)
+            .await
+            .expect("the live chat's notification is above the floor");
+        assert_eq!(got.seq, 6);
+        assert_eq!(rec.notifications_about(&["live"], 0, 7).len(), 1);
+        assert!(rec.events_since(6).len() == 1);
+    }
 }

@@ -342,6 +342,7 @@ pub fn build_report(
         errors,
         groups: None,
         coverage: None,
+        unlisted: None,
     }
 }
 

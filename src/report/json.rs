@@ -296,6 +296,7 @@ pub fn write_report_json(
         errors: report.errors.clone(),
         groups: report.groups.clone(),
         coverage: report.coverage.clone(),
+        unlisted: report.unlisted.clone(),
     };
     let mut head = serde_json::to_value(&head).map_err(ser)?;
     let mut dropped = Dropped::default();

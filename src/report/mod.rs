@@ -21,7 +21,7 @@ pub use case::{CASE_FORMAT, CaseFile, case_file, curl_script, load_case_file, wr
 pub use html::write_html;
 pub use json::{load_report, write_json};
 pub use junit::{junit_xml, junit_xml_in, write_junit};
-pub use table::{merge, overall_of, recompute, requirement_table};
+pub use table::{merge, overall_of, recompute, requirement_table, requirement_table_with};
 pub use transcript::transcript;
 pub use types::*;
 

@@ -2,7 +2,7 @@
 //! shard reports. [`requirement_table`] is the one place where that fold happens.
 
 use super::ReportError;
-use super::types::{CaseReport, Counts, Overall, RequirementReport, RunReport};
+use super::types::{CaseReport, Counts, Overall, RequirementReport, RunReport, Unlisted};
 use crate::check::{Verdict, fold};
 use crate::spec::{CATALOGUE, Level};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -21,6 +21,16 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 /// Findings citing an id outside the catalogue cannot be tabled; they are left out (the
 /// checker only cites catalogue ids).
 pub fn requirement_table(cases: &[CaseReport], strict: bool) -> (Vec<RequirementReport>, Overall) {
+    requirement_table_with(cases, None, strict)
+}
+
+/// [`requirement_table`] including the passing cases a long run counted without listing
+/// them.
+pub fn requirement_table_with(
+    cases: &[CaseReport],
+    unlisted: Option<&Unlisted>,
+    strict: bool,
+) -> (Vec<RequirementReport>, Overall) {
     let rows: Vec<RequirementReport> = CATALOGUE
         .iter()
         .map(|r| {
@@ -53,6 +63,21 @@ pub fn requirement_table(cases: &[CaseReport], strict: bool) -> (Vec<Requirement
                     });
                 }
             }
+            if let Some(u) = unlisted
+                && let Some(c) = u.counts.get(r.id.as_str())
+            {
+                counts.pass += c.pass;
+                counts.skip += c.skip;
+                for (n, v) in [(c.pass, Verdict::Pass), (c.skip, Verdict::Skip)] {
+                    if n > 0 {
+                        per_case.push(v);
+                        let slot = &mut first[v as usize];
+                        if slot.is_none() {
+                            *slot = u.reasons.get(r.id.as_str()).cloned();
+                        }
+                    }
+                }
+            }
             let verdict = fold(per_case.iter());
             let reason = if per_case.is_empty() {
                 "not exercised".to_string()
@@ -71,7 +96,8 @@ pub fn requirement_table(cases: &[CaseReport], strict: bool) -> (Vec<Requirement
             }
         })
         .collect();
-    let overall = overall_of(&rows, strict, !cases.is_empty());
+    let any = !cases.is_empty() || unlisted.is_some_and(|u| u.cases > 0);
+    let overall = overall_of(&rows, strict, any);
     (rows, overall)
 }
 
@@ -102,7 +128,11 @@ pub fn overall_of(rows: &[RequirementReport], strict: bool, any_case_ran: bool) 
 /// Findings cite a [`crate::spec::ReqId`], so an id outside the catalogue cannot get
 /// this far: a report file naming one is refused when it is read.
 pub fn recompute(report: &mut RunReport) {
-    let (rows, mut overall) = requirement_table(&report.cases, report.config.strict);
+    let (rows, mut overall) = requirement_table_with(
+        &report.cases,
+        report.unlisted.as_ref(),
+        report.config.strict,
+    );
     if overall == Overall::Conformant && !report.errors.is_empty() {
         overall = Overall::Error;
     }
@@ -224,6 +254,9 @@ pub fn merge(reports: Vec<RunReport>) -> Result<RunReport, ReportError> {
             out.config.baseline = r.config.baseline.clone();
         }
         out.cases.extend(r.cases);
+        if let Some(u) = &r.unlisted {
+            out.unlisted.get_or_insert_with(Default::default).merge(u);
+        }
         if r.started_at < out.started_at {
             out.started_at = r.started_at;
         }

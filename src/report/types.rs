@@ -182,6 +182,10 @@ pub struct RunReport {
     /// reports written before coverage figures existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coverage: Option<CoverageSummary>,
+    /// The passing cases counted but not listed in `cases` (a long run lists its first
+    /// 1,000 passing cases only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlisted: Option<Unlisted>,
 }
 
 /// How one requirement was exercised by a plan.
@@ -261,11 +265,60 @@ pub struct FailureGroup {
     pub kept: Vec<String>,
 }
 
+/// The passing cases a long run counts without listing them (past the first
+/// [`crate::runner::LISTED_CASES`]): their verdicts per requirement, so the
+/// requirement table and the case count still include them. Their seeds are not kept:
+/// the run's seed regenerates every case.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Unlisted {
+    /// Passing cases counted, not listed.
+    pub cases: u64,
+    /// Per requirement id: the verdicts of those cases.
+    pub counts: std::collections::BTreeMap<String, Counts>,
+    /// Per requirement id: the reason of the first of those cases' findings.
+    pub reasons: std::collections::BTreeMap<String, String>,
+}
+
+impl Unlisted {
+    /// Counts one more passing case from its findings.
+    pub fn add(&mut self, findings: &[crate::check::Finding]) {
+        self.cases += 1;
+        let mut per: std::collections::BTreeMap<&str, Verdict> = Default::default();
+        for f in findings {
+            let v = per.entry(f.req.as_str()).or_insert(f.verdict);
+            *v = crate::check::fold([&*v, &f.verdict]);
+            self.reasons
+                .entry(f.req.as_str().to_string())
+                .or_insert_with(|| f.reason.clone());
+        }
+        for (id, v) in per {
+            self.counts.entry(id.to_string()).or_default().add(v);
+        }
+    }
+
+    /// Adds another run's (a shard's) unlisted cases.
+    pub fn merge(&mut self, other: &Unlisted) {
+        self.cases += other.cases;
+        for (id, c) in &other.counts {
+            let e = self.counts.entry(id.clone()).or_default();
+            e.pass += c.pass;
+            e.fail += c.fail;
+            e.skip += c.skip;
+            e.waived += c.waived;
+            e.error += c.error;
+        }
+        for (id, r) in &other.reasons {
+            self.reasons.entry(id.clone()).or_insert_with(|| r.clone());
+        }
+    }
+}
+
 impl RunReport {
     /// The number of real cases: run-level pseudo-cases (the Bayeux `session`, a
     /// `harness-error`) have no steps and are not counted. Every place that shows a
     /// count of cases (stdout, report.html, after `merge`) uses this.
     pub fn case_count(&self) -> usize {
         self.cases.iter().filter(|c| !c.steps.is_empty()).count()
+            + self.unlisted.as_ref().map_or(0, |u| u.cases as usize)
     }
 }

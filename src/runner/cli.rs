@@ -392,11 +392,39 @@ fn write_reports(dir: &Path, r: &RunReport, scrub: &Scrubber) -> bool {
                 .iter()
                 .filter(|c| c.verdict == Verdict::Fail && !c.steps.is_empty())
                 .collect();
+            // One replay line per distinct failure (its shrunk representative); the
+            // other cases of each group are in report.html.
             const SHOWN: usize = 10;
-            for c in failing.iter().take(SHOWN) {
-                if let Some(stem) = stems.get(&c.id) {
+            let reps: Vec<(String, String)> = match &r.groups {
+                Some(groups) if !groups.is_empty() => groups
+                    .iter()
+                    .enumerate()
+                    .map(|(i, g)| {
+                        (
+                            g.representative.clone(),
+                            format!(
+                                "failure #{} (case {}, {} steps)",
+                                i + 1,
+                                report::term::escape(&g.representative),
+                                g.shrunk_steps
+                            ),
+                        )
+                    })
+                    .collect(),
+                _ => failing
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.id.clone(),
+                            format!("failing case {}", report::term::escape(&c.id)),
+                        )
+                    })
+                    .collect(),
+            };
+            for (id, label) in reps.iter().take(SHOWN) {
+                if let Some(stem) = stems.get(id) {
                     let cmd = report::replay_command_in(dir, stem, r);
-                    println!("  failing case {}: {cmd}", report::term::escape(&c.id));
+                    println!("  {label}: {cmd}");
                 }
             }
             if !failing.is_empty()
@@ -408,10 +436,16 @@ fn write_reports(dir: &Path, r: &RunReport, scrub: &Scrubber) -> bool {
                     report::agents_hint(r)
                 );
             }
-            if failing.len() > SHOWN {
+            if reps.len() > SHOWN {
                 println!(
-                    "  … and {} more failing cases (report.html lists them all)",
-                    failing.len() - SHOWN
+                    "  … and {} more (report.html lists them all)",
+                    reps.len() - SHOWN
+                );
+            }
+            if failing.len() > reps.len() {
+                println!(
+                    "  the other {} failing cases fail the same ways: report.html lists them by failure",
+                    failing.len() - reps.len()
                 );
             }
             true
@@ -504,17 +538,6 @@ pub fn main(args: RunArgs) -> i32 {
     let result = rt.block_on(async {
         let watcher = tokio::spawn(signals.watch(s.cancel.clone(), signalled.clone()));
         let result = execute(s).await;
-        if std::env::var_os("GWS_DEBUG_RSS").is_some() {
-            eprintln!(
-                "rss after execute: {}",
-                std::fs::read_to_string("/proc/self/status")
-                    .unwrap_or_default()
-                    .lines()
-                    .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            );
-        }
         watcher.abort();
         result
     });

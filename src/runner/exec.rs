@@ -392,11 +392,15 @@ impl Env {
             .next()
             .copied()
             .unwrap_or_else(|| self.run_rec.len());
-        self.run_rec.trim(floor, TRIM_BATCH, |e| {
-            matches!(
-                e.kind,
-                EventKind::Bayeux { .. } | EventKind::Notification { .. }
-            )
+        // Below the floor, a notification about a chat no judged case retired is about
+        // no case's chat (a running case's chats are above it): NTF-01 judges its shape
+        // now, and only an invalid one is kept for the run's verdict.
+        self.run_rec.trim(floor, TRIM_BATCH, |e| match &e.kind {
+            EventKind::Bayeux { .. } => true,
+            EventKind::Notification { .. } => check::judge_unclaimed(&[e], &self.shapes)
+                .iter()
+                .any(|f| f.verdict != Verdict::Pass),
+            _ => false,
         });
     }
 

@@ -64,7 +64,7 @@ pub const NOTIFICATION_BYTES_PER_CASE: u64 = 64 * 1024;
 
 /// Cases in flight at most (working or waiting out their quiet window) when
 /// `--concurrency` is not given: with a 1 s quiet window, about this many cases a second.
-pub const DEFAULT_MAX_CASES_IN_FLIGHT: usize = 1024;
+pub const DEFAULT_MAX_CASES_IN_FLIGHT: usize = 256;
 
 /// Failing cases whose history a run keeps by default (each shrunk representative's is
 /// always kept).
@@ -88,6 +88,9 @@ pub struct RunSettings {
     /// `--duration`: run random sequences until this much time has passed (a soak;
     /// `random_cases` is then ignored).
     pub duration: Option<Duration>,
+    /// Passing cases listed in the report (with steps and findings); the later ones
+    /// are counted per requirement (`report.unlisted`).
+    pub listed_cases: usize,
     /// Failing cases whose full history is kept in the report (the others keep their
     /// findings; the report counts what was dropped).
     pub max_failing_histories: usize,
@@ -158,6 +161,7 @@ impl Default for RunSettings {
             random_cases: 20,
             duration: None,
             max_failing_histories: DEFAULT_MAX_FAILING_HISTORIES,
+            listed_cases: LISTED_CASES,
             seed: 1,
             deadline: Duration::from_secs(5),
             quiet_window: Duration::from_secs(1),
@@ -330,6 +334,7 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
     let mut case_reports: Vec<CaseReport> = Vec::new();
     let mut groups = None;
     let mut coverage = None;
+    let mut unlisted = None;
     if errors.is_empty() {
         let (reports, error) = run_cases(
             &s,
@@ -338,6 +343,7 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
             provisioning,
             &mut groups,
             &mut coverage,
+            &mut unlisted,
         )
         .await;
         case_reports = reports;
@@ -379,7 +385,8 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
         srv.shutdown().await;
     }
 
-    let (requirements, mut overall) = report::requirement_table(&case_reports, s.strict);
+    let (requirements, mut overall) =
+        report::requirement_table_with(&case_reports, unlisted.as_ref(), s.strict);
     // A blocking failure the target made stays a failure (exit 1) even when the run
     // could not finish; otherwise a harness error is exit 3.
     if !errors.is_empty() && overall != Overall::NotConformant {
@@ -403,6 +410,7 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
         errors,
         groups,
         coverage,
+        unlisted,
     };
     RunResult {
         report,
@@ -577,6 +585,7 @@ async fn run_cases(
     provisioning: Provisioning,
     groups_out: &mut Option<Vec<report::FailureGroup>>,
     coverage_out: &mut Option<report::CoverageSummary>,
+    unlisted_out: &mut Option<report::Unlisted>,
 ) -> (Vec<CaseReport>, Option<String>) {
     let schemas = match Schemas::embedded() {
         Ok(s) => s,
@@ -718,6 +727,8 @@ async fn run_cases(
     let mut shrinking: futures_util::stream::FuturesUnordered<ShrinkFuture<'_>> =
         Default::default();
     let mut covered = coverage::Accumulator::new();
+    let mut unlisted = report::Unlisted::default();
+    let mut listed_passing = 0usize;
     let mut histories_kept = 0usize;
     let mut histories_dropped = 0usize;
     let mut cases_done = false;
@@ -772,6 +783,13 @@ async fn run_cases(
                         histories_dropped += 1;
                     }
                 }
+                if !keep && out.verdict == Verdict::Pass {
+                    if listed_passing >= s.listed_cases {
+                        unlisted.add(&out.findings);
+                        continue;
+                    }
+                    listed_passing += 1;
+                }
                 judged.push(Judged { index: i, report: case_report(&case, out, keep, None) });
             }
             Some((g, result)) = shrinking.next(), if !shrinking.is_empty() => {
@@ -783,6 +801,7 @@ async fn run_cases(
     drop(running);
     drop(shrinking);
     *coverage_out = Some(covered.finish());
+    *unlisted_out = (unlisted.cases > 0).then_some(unlisted);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -881,6 +900,11 @@ async fn run_cases(
         .map(|e| format!("generating cases: {e}"));
     (reports, error)
 }
+
+/// Passing cases listed (steps and findings) in a run's report; past this, passing
+/// cases are counted per requirement ([`report::Unlisted`]), not listed, so a run of
+/// 100,000 cases keeps a flat footprint. Failing cases are always listed.
+pub const LISTED_CASES: usize = 1000;
 
 /// Each distinct failure's shrink may take this long by default (wall time, from when
 /// it starts; see `--shrink-time`).

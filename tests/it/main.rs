@@ -38,6 +38,7 @@ mod report_support;
 mod report_validators;
 mod report_writers;
 mod runner_cleanup;
+mod runner_streaming;
 mod schema_cli;
 mod schema_fixtures;
 mod schema_props;

@@ -346,6 +346,7 @@ pub fn report_of(cases: Vec<CaseReport>, strict: bool) -> RunReport {
         errors: vec![],
         groups: None,
         coverage: None,
+        unlisted: None,
     }
 }
 
