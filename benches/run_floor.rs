@@ -329,8 +329,8 @@ fn main() {
         secs(floor.wall) / q
     );
     for (name, f) in [
-        ("default run (44 cases)", &default),
-        ("--cases 200 (224)", &c200),
+        ("default run (125 cases)", &default),
+        ("--cases 200 (305 cases)", &c200),
     ] {
         println!(
             "{name:<24} {:.2} s = {:.2} quiet windows = {:.2} × floor; cpu {:.2} s; VmHWM {} MiB",

@@ -473,7 +473,8 @@ impl Inner {
     }
 }
 
-fn chat_hash(id: &str) -> u64 {
+/// A compact key for a chat id (for sets that must stay small over a long run).
+pub fn chat_hash(id: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     id.hash(&mut h);

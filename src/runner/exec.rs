@@ -88,8 +88,10 @@ pub struct Env {
     provisioner: Provisioner,
     run_rec: Recorder,
     shapes: SchemaShapes,
-    /// Every agent-side chat id the run provisioned (for the end-of-run sweep).
-    provisioned: std::sync::Mutex<BTreeSet<String>>,
+    /// Every agent-side chat id the run provisioned ([`crate::history::chat_hash`]es:
+    /// a long run keeps this small), for NTF-01 on the notifications about no case's
+    /// chat and for the end-of-run sweep.
+    provisioned: std::sync::Mutex<std::collections::HashSet<u64>>,
     /// The bound on open chats per agent (SPEC §6.9), when there is one.
     capacity: Option<Capacity>,
     /// Set by a signal: no new step starts.
@@ -430,17 +432,21 @@ impl Env {
         self.run_rec.snapshot()
     }
 
-    /// NTF-02 over the run so far, and NTF-01 for the notifications about no chat in
-    /// `claimed` (the chats the cases bound).
-    pub fn judge_session(&self, claimed: &BTreeSet<String>) -> Vec<Finding> {
+    /// NTF-02 over the run so far, and NTF-01 for the notifications about no chat the
+    /// run provisioned (the ones trimmed earlier were judged then).
+    pub fn judge_session(&self) -> Vec<Finding> {
         let run = self.run_rec.snapshot();
         let mut out = check::judge_session(&run);
+        let provisioned = self
+            .provisioned
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default();
         let unclaimed: Vec<&Event> = run
             .iter()
             .filter(|e| match &e.kind {
-                EventKind::Notification { data, .. } => {
-                    notification_chat_id(data).is_none_or(|id| !claimed.contains(id))
-                }
+                EventKind::Notification { data, .. } => notification_chat_id(data)
+                    .is_none_or(|id| !provisioned.contains(&crate::history::chat_hash(id))),
                 _ => false,
             })
             .collect();
@@ -723,7 +729,7 @@ impl Env {
                 }) else {
                     continue;
                 };
-                let ours = provisioned.contains(&id)
+                let ours = provisioned.contains(&crate::history::chat_hash(&id))
                     || c.pointer(&format!("/userData/{}", crate::client::provision::TAG_KEY))
                         .is_some();
                 if !ours {
@@ -775,7 +781,7 @@ impl Env {
                     }
                 };
                 if let Ok(mut g) = self.provisioned.lock() {
-                    g.insert(o.chat_id.clone());
+                    g.insert(crate::history::chat_hash(&o.chat_id));
                 }
                 st.chats.insert(o.chat_id.clone());
                 st.pending.push(Pending {

@@ -713,13 +713,11 @@ async fn run_cases(
         time: s.shrink_time,
         width: SHRINK_WIDTH,
     };
-    let bound = std::sync::Mutex::new(BTreeSet::new());
     // Against a target with a capacity bound, shrinking waits until every case of the
     // run has been judged, so that re-runs never hold back the verdict; without one,
     // it overlaps the rest of the run.
     let (main_done_tx, main_done) = tokio::sync::watch::channel(false);
     let wait_for_cases = env.has_capacity_bound().then_some(main_done);
-    let mut claimed: BTreeSet<String> = BTreeSet::new();
     let mut judged: Vec<Judged> = Vec::new();
     let mut groups: Vec<Group> = Vec::new();
     let mut shrunk: std::collections::BTreeMap<usize, shrink::Shrunk<CaseOutcome>> =
@@ -745,11 +743,6 @@ async fn run_cases(
                 if let Some(ev) = &s.events {
                     ev.case_judged(&case, &out, &env_ref.target.secrets);
                 }
-                for e in out.history.iter() {
-                    if let crate::history::EventKind::Bind { chat_id, .. } = &e.kind {
-                        claimed.insert(chat_id.clone());
-                    }
-                }
                 let failing = matches!(out.verdict, Verdict::Fail | Verdict::Error);
                 let mut keep = s.keep_histories;
                 if let Some(sig) = groups::signature(&out.findings) {
@@ -768,7 +761,7 @@ async fn run_cases(
                             if s.shrink_budget > 0 {
                                 shrinking.push(Box::pin(shrink_group(
                                     s, env_ref, g, case.clone(), sig, limits,
-                                    multi.clone(), &bound, wait_for_cases.clone(),
+                                    multi.clone(), wait_for_cases.clone(),
                                 )));
                             }
                             keep = true;
@@ -811,7 +804,6 @@ async fn run_cases(
             s.max_failing_histories
         );
     }
-    claimed.extend(bound.into_inner().unwrap_or_default());
     judged.sort_by_key(|j| j.index);
     let id_of: std::collections::BTreeMap<usize, String> = judged
         .iter()
@@ -861,11 +853,6 @@ async fn run_cases(
             }
             if let Some(again) = r.outcome {
                 fg.shrunk_steps = r.case.steps.len();
-                for e in again.history.iter() {
-                    if let crate::history::EventKind::Bind { chat_id, .. } = &e.kind {
-                        claimed.insert(chat_id.clone());
-                    }
-                }
                 if let Some(j) = judged.iter_mut().find(|j| j.index == g.rep_index) {
                     j.report = case_report(&r.case, again, true, Some(g.rep.steps.len()));
                 }
@@ -879,7 +866,7 @@ async fn run_cases(
     let mut reports: Vec<CaseReport> = judged.into_iter().map(|j| j.report).collect();
 
     // NTF-02 over the whole run.
-    let session: Vec<Finding> = env.judge_session(&claimed);
+    let session: Vec<Finding> = env.judge_session();
     let verdict = fold(session.iter().map(|f| &f.verdict));
     let shard_suffix = s.shard.map(|(k, _)| format!("-{k}")).unwrap_or_default();
     reports.push(CaseReport {
@@ -948,7 +935,6 @@ async fn shrink_group<'a>(
     wanted: String,
     limits: shrink::Limits,
     multi: Option<indicatif::MultiProgress>,
-    bound: &'a std::sync::Mutex<BTreeSet<String>>,
     wait_for_cases: Option<tokio::sync::watch::Receiver<bool>>,
 ) -> (usize, shrink::Shrunk<CaseOutcome>) {
     let bar = multi.as_ref().map(|m| {
@@ -997,14 +983,6 @@ async fn shrink_group<'a>(
                 let Some(out) = env.run_case_until(&c, Some(deadline)).await else {
                     return shrink::Trial::NotRun;
                 };
-                // Every chat a re-run bound is the harness's (NTF-01).
-                if let Ok(mut b) = bound.lock() {
-                    for e in out.history.iter() {
-                        if let crate::history::EventKind::Bind { chat_id, .. } = &e.kind {
-                            b.insert(chat_id.clone());
-                        }
-                    }
-                }
                 match groups::signature(&out.findings) {
                     Some(sg) if sg == wanted => shrink::Trial::Same(out),
                     Some(other) => shrink::Trial::Other(other),
