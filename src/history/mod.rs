@@ -116,10 +116,11 @@ pub enum Step {
     /// Wait until the chats of the case are quiet (no notification for the quiet window,
     /// bounded by the deadline). Records an [`EventKind::Quiet`].
     Settle,
-    /// Run these steps at once (CMP-20); each inner step is sent without waiting for the
-    /// others' answers.
+    /// Run these steps at once; each inner step is sent without waiting for the
+    /// others' answers. On distinct chats: CMP-20; two on one chat: a race (CMP-02/13),
+    /// judged in the order the target served them.
     Concurrent {
-        /// The agent requests sent together.
+        /// The requests sent together: agent requests, and customer sends or leaves.
         steps: Vec<Step>,
     },
 }

@@ -943,14 +943,35 @@ fn emit_step(s: &mut String, ctx: &Ctx, st: &Step, label: &str, indent: &str, ba
             let _ = writeln!(s, "{indent}sleep {secs}");
         }
         Step::Concurrent { steps } => {
-            narrate(
-                s,
-                indent,
-                &format!(
+            // Two parts on one chat make a race; parts on distinct chats are CMP-20.
+            let chats: Vec<&str> = steps
+                .iter()
+                .filter_map(|st| match st {
+                    Step::AgentPost {
+                        chat: ChatRef::Alias(a),
+                        ..
+                    }
+                    | Step::CustomerLeaves { chat: a }
+                    | Step::CustomerSends { chat: a, .. } => Some(a.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let raced = chats
+                .iter()
+                .enumerate()
+                .find(|(i, c)| chats[..*i].contains(c))
+                .map(|(_, c)| *c);
+            let what = match raced {
+                Some(chat) => format!(
+                    "{label}: {} requests at once on chat {chat}, a race (CMP-02/13)\nexpects: whichever the target serves first wins; exactly one Complete succeeds, the other is refused and changes nothing; exactly one Completed",
+                    steps.len()
+                ),
+                None => format!(
                     "{label}: {} requests at once (CMP-20)\nexpects: each chat gets exactly one Completed, in the order of CMP-04",
                     steps.len()
                 ),
-            );
+            };
+            narrate(s, indent, &what);
             for (j, inner) in steps.iter().enumerate() {
                 emit_step(s, ctx, inner, &format!("{label}.{j}"), indent, true);
             }
