@@ -177,26 +177,60 @@ fn at_path(inv: &Invalid, path: &str) -> bool {
 ///
 /// `agents` are the agent user names (the first is the default owner). Cases that need
 /// two agents are left out when only one is configured (their requirements then Skip).
+/// The directed cases: at least one per requirement of the catalogue, parameters drawn
+/// from the schema generators with seeds derived from `run_seed`.
+///
+/// `agents` are the agent user names (the first is the default owner). Cases that need
+/// two agents are left out when only one is configured (their requirements then Skip).
+/// The families run in a fixed order: each case's seed derives from its position.
 pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<Vec<Case>, String> {
-    let a = agents.first().cloned().unwrap_or_else(|| "agent1".into());
-    let b = agents.get(1).cloned();
-    let mut out: Vec<Case> = Vec::new();
-    let mut idx = 0u64;
-    let mut push = |out: &mut Vec<Case>, name: &str, exercises: &[ReqId], steps: Vec<Step>| {
-        let seed = case_seed(run_seed, idx);
-        idx += 1;
-        out.push(Case {
+    let mut d = Directed {
+        out: Vec::new(),
+        idx: 0,
+        run_seed,
+        draw: Draw::new(schemas, case_seed(run_seed, 1_000_000)),
+        a: agents.first().cloned().unwrap_or_else(|| "agent1".into()),
+        b: agents.get(1).cloned(),
+    };
+    golden(&mut d);
+    drawn(&mut d)?;
+    refused(&mut d)?;
+    states(&mut d);
+    many_at_once(&mut d);
+    session(&mut d);
+    malformed(&mut d)?;
+    Ok(d.out)
+}
+
+/// The directed cases being built: each pushed case gets the next position's seed.
+struct Directed<'s> {
+    out: Vec<Case>,
+    idx: u64,
+    run_seed: u64,
+    draw: Draw<'s>,
+    /// The default owner.
+    a: String,
+    /// A second agent, when there is one.
+    b: Option<String>,
+}
+
+impl Directed<'_> {
+    fn push(&mut self, name: &str, exercises: &[ReqId], steps: Vec<Step>) {
+        let seed = case_seed(self.run_seed, self.idx);
+        self.idx += 1;
+        self.out.push(Case {
             id: name.to_string(),
             seed,
             exercises: ids(exercises),
             steps,
         });
-    };
-    let mut draw = Draw::new(schemas, case_seed(run_seed, 1_000_000));
+    }
+}
 
-    // The seed's golden scenarios.
-    push(
-        &mut out,
+/// Directed cases: the seed's golden scenarios.
+fn golden(d: &mut Directed<'_>) {
+    let a = d.a.clone();
+    d.push(
         "complete-plain",
         &[
             ReqId::Cmp01,
@@ -215,8 +249,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
             Step::Settle,
         ],
     );
-    push(
-        &mut out,
+    d.push(
         "complete-queue",
         &[ReqId::Cmp01, ReqId::Cmp02, ReqId::Cmp07],
         vec![
@@ -230,8 +263,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
             Step::Settle,
         ],
     );
-    push(
-        &mut out,
+    d.push(
         "complete-text",
         &[
             ReqId::Cmp01,
@@ -251,10 +283,15 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
             Step::Settle,
         ],
     );
-    // Drawn from the generator.
-    let save_lar = draw.valid_complete_where(|v| v.get("saveLAR") == Some(&Value::Bool(true)))?;
-    push(
-        &mut out,
+}
+
+/// Directed cases: bodies drawn from the schema generators.
+fn drawn(d: &mut Directed<'_>) -> Result<(), String> {
+    let a = d.a.clone();
+    let save_lar = d
+        .draw
+        .valid_complete_where(|v| v.get("saveLAR") == Some(&Value::Bool(true)))?;
+    d.push(
         "complete-savelar",
         &[ReqId::Cmp01, ReqId::Cmp02, ReqId::Cmp08],
         vec![
@@ -265,11 +302,10 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
             Step::Settle,
         ],
     );
-    let with_text = draw.valid_complete_where(|v| {
+    let with_text = d.draw.valid_complete_where(|v| {
         v.get("text").is_some() && v.get("treatAs").is_some() && v.get("messageType").is_some()
     })?;
-    push(
-        &mut out,
+    d.push(
         "complete-text-generated",
         &[ReqId::Cmp01, ReqId::Cmp02, ReqId::Cmp04, ReqId::Cmp05],
         vec![
@@ -281,9 +317,8 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         ],
     );
     for i in 0..3 {
-        let body = draw.valid_complete()?;
-        push(
-            &mut out,
+        let body = d.draw.valid_complete()?;
+        d.push(
             &format!("complete-generated-{}", i + 1),
             &[ReqId::Cmp01, ReqId::Cmp02, ReqId::Cmp03],
             vec![
@@ -295,7 +330,12 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
             ],
         );
     }
-    // Refused bodies: each breaks one rule, then the chat must still complete (CMP-17).
+    Ok(())
+}
+
+/// Directed cases: refused bodies: each breaks one rule, then the chat must still complete (CMP-17).
+fn refused(d: &mut Directed<'_>) -> Result<(), String> {
+    let a = d.a.clone();
     type Rule = Box<dyn Fn(&Invalid) -> bool>;
     let refusals: [(&str, &[ReqId], Rule); 5] = [
         (
@@ -333,9 +373,8 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         ),
     ];
     for (name, exercises, pred) in refusals.iter() {
-        let inv = draw.invalid_complete_where(pred)?;
-        push(
-            &mut out,
+        let inv = d.draw.invalid_complete_where(pred)?;
+        d.push(
             name,
             exercises,
             vec![
@@ -347,10 +386,10 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
             ],
         );
     }
-    let text_not_string =
-        draw.invalid_complete_where(|i| i.rule.kind == RuleKind::WrongType && at_path(i, "/text"))?;
-    push(
-        &mut out,
+    let text_not_string = d
+        .draw
+        .invalid_complete_where(|i| i.rule.kind == RuleKind::WrongType && at_path(i, "/text"))?;
+    d.push(
         "refuse-text-not-string",
         &[ReqId::Cmp11, ReqId::Cmp17],
         vec![
@@ -361,9 +400,13 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
             Step::Settle,
         ],
     );
-    // States.
-    push(
-        &mut out,
+    Ok(())
+}
+
+/// Directed cases: Complete in each state of the chat.
+fn states(d: &mut Directed<'_>) {
+    let a = d.a.clone();
+    d.push(
         "complete-invited",
         &[ReqId::Cmp12, ReqId::Cmp17, ReqId::Cmp18],
         vec![
@@ -374,8 +417,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
             Step::Settle,
         ],
     );
-    push(
-        &mut out,
+    d.push(
         "complete-twice",
         &[ReqId::Cmp13, ReqId::Cmp19, ReqId::Cmp18],
         vec![
@@ -386,19 +428,17 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
             Step::Settle,
         ],
     );
-    push(
-        &mut out,
+    d.push(
         "complete-unknown-id",
         &[ReqId::Cmp14, ReqId::Cmp18],
         vec![Step::AgentPost {
-            chat: ChatRef::Unknown(format!("0000UNKN{:08X}", run_seed as u32)),
+            chat: ChatRef::Unknown(format!("0000UNKN{:08X}", d.run_seed as u32)),
             by_other_agent: false,
             auth: AuthVariant::Normal,
             body: Body::Json(complete()),
         }],
     );
-    push(
-        &mut out,
+    d.push(
         "complete-leftchat",
         &[ReqId::Cmp15, ReqId::Cmp01, ReqId::Cmp02],
         vec![
@@ -409,8 +449,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
             Step::Settle,
         ],
     );
-    push(
-        &mut out,
+    d.push(
         "complete-after-customer-left",
         &[ReqId::Cmp16, ReqId::Cmp01, ReqId::Cmp02],
         vec![
@@ -424,7 +463,12 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
             Step::Settle,
         ],
     );
-    // Many at once: ≥5 Completes within 50 ms, chats of the same agent and of two agents.
+}
+
+/// Directed cases: many at once: ≥5 Completes within 50 ms, chats of the same agent and of two agents (CMP-20).
+fn many_at_once(d: &mut Directed<'_>) {
+    let a = d.a.clone();
+    let b = d.b.clone();
     {
         let n = 6;
         let mut steps = Vec::new();
@@ -446,16 +490,14 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
         }
         steps.push(Step::Concurrent { steps: inner });
         steps.push(Step::Settle);
-        push(
-            &mut out,
+        d.push(
             "complete-many-at-once",
             &[ReqId::Cmp20, ReqId::Cmp02, ReqId::Cmp04],
             steps,
         );
     }
     if b.is_some() {
-        push(
-            &mut out,
+        d.push(
             "complete-other-agents-chat",
             &[ReqId::Cmp21, ReqId::Cmp17, ReqId::Cmp18],
             vec![
@@ -472,15 +514,18 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
             ],
         );
     }
-    // Session.
+}
+
+/// Directed cases: the session: CSRF and credentials (SES-01/02).
+fn session(d: &mut Directed<'_>) {
+    let a = d.a.clone();
     let auth_post = |auth: AuthVariant| Step::AgentPost {
         chat: ChatRef::Alias("c1".into()),
         by_other_agent: false,
         auth,
         body: Body::Json(complete()),
     };
-    push(
-        &mut out,
+    d.push(
         "complete-without-csrf",
         &[ReqId::Ses01],
         vec![
@@ -491,8 +536,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
             Step::Settle,
         ],
     );
-    push(
-        &mut out,
+    d.push(
         "complete-without-credentials",
         &[ReqId::Ses02],
         vec![
@@ -504,12 +548,15 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
             Step::Settle,
         ],
     );
-    // Malformed requests.
-    let missing_op = draw.invalid_complete_where(|i| {
+}
+
+/// Directed cases: malformed requests (REQ-01).
+fn malformed(d: &mut Directed<'_>) -> Result<(), String> {
+    let a = d.a.clone();
+    let missing_op = d.draw.invalid_complete_where(|i| {
         i.rule.kind == RuleKind::MissingRequired && i.value.get("operationName").is_none()
     })?;
-    push(
-        &mut out,
+    d.push(
         "malformed-bodies",
         &[ReqId::Req01, ReqId::Cmp18],
         vec![
@@ -527,7 +574,7 @@ pub fn directed(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<V
             Step::Settle,
         ],
     );
-    Ok(out)
+    Ok(())
 }
 
 /// A move the random generator may make on one chat: the `Transition` of

@@ -805,12 +805,49 @@ async fn run_cases(
         );
     }
     judged.sort_by_key(|j| j.index);
+
+    // The representative of each group is replaced by its shrunk form.
+    let out_groups = finish_groups(&groups, shrunk, &mut judged, limits);
+    if !out_groups.is_empty() {
+        *groups_out = Some(out_groups);
+    }
+    let mut reports: Vec<CaseReport> = judged.into_iter().map(|j| j.report).collect();
+
+    // NTF-02 over the whole run.
+    let session: Vec<Finding> = env.judge_session();
+    let verdict = fold(session.iter().map(|f| &f.verdict));
+    let shard_suffix = s.shard.map(|(k, _)| format!("-{k}")).unwrap_or_default();
+    reports.push(CaseReport {
+        id: format!("session{shard_suffix}"),
+        seed: s.seed,
+        exercises: vec![ReqId::Ntf02],
+        steps: Vec::new(),
+        verdict,
+        history: (verdict == Verdict::Fail || s.keep_histories).then(|| env.run_history()),
+        findings: session,
+        original_steps: None,
+        duration_ms: 0,
+    });
+    env.close().await;
+    let error = gen_error
+        .borrow_mut()
+        .take()
+        .map(|e| format!("generating cases: {e}"));
+    (reports, error)
+}
+
+/// The report's failure groups: each with its shrink's figures, its representative's
+/// report replaced by the shrunk case's when shrinking confirmed a smaller one.
+fn finish_groups(
+    groups: &[Group],
+    mut shrunk: std::collections::BTreeMap<usize, shrink::Shrunk<CaseOutcome>>,
+    judged: &mut [Judged],
+    limits: shrink::Limits,
+) -> Vec<report::FailureGroup> {
     let id_of: std::collections::BTreeMap<usize, String> = judged
         .iter()
         .map(|j| (j.index, j.report.id.clone()))
         .collect();
-
-    // The representative of each group is replaced by its shrunk form.
     let mut out_groups = Vec::new();
     for (gi, g) in groups.iter().enumerate() {
         let result = shrunk.remove(&gi);
@@ -860,32 +897,7 @@ async fn run_cases(
         }
         out_groups.push(fg);
     }
-    if !out_groups.is_empty() {
-        *groups_out = Some(out_groups);
-    }
-    let mut reports: Vec<CaseReport> = judged.into_iter().map(|j| j.report).collect();
-
-    // NTF-02 over the whole run.
-    let session: Vec<Finding> = env.judge_session();
-    let verdict = fold(session.iter().map(|f| &f.verdict));
-    let shard_suffix = s.shard.map(|(k, _)| format!("-{k}")).unwrap_or_default();
-    reports.push(CaseReport {
-        id: format!("session{shard_suffix}"),
-        seed: s.seed,
-        exercises: vec![ReqId::Ntf02],
-        steps: Vec::new(),
-        verdict,
-        history: (verdict == Verdict::Fail || s.keep_histories).then(|| env.run_history()),
-        findings: session,
-        original_steps: None,
-        duration_ms: 0,
-    });
-    env.close().await;
-    let error = gen_error
-        .borrow_mut()
-        .take()
-        .map(|e| format!("generating cases: {e}"));
-    (reports, error)
+    out_groups
 }
 
 /// Passing cases listed (steps and findings) in a run's report; past this, passing

@@ -487,4 +487,49 @@ mod tests {
         let (same, _) = shrink(&big, 50, |_c| async { false }).await;
         assert_eq!(same, big);
     }
+
+    #[tokio::test]
+    async fn a_re_run_not_run_in_time_stops_the_shrink_as_timed_out_and_is_not_counted() {
+        let big = case(vec![
+            Step::OfferChat {
+                chat: "c1".into(),
+                agent: "a".into(),
+            },
+            post("c1", json!({"operationName": "Accept"})),
+            post("c1", json!({"operationName": "Complete", "queueName": "Q"})),
+            Step::Settle,
+        ]);
+        let limits = Limits {
+            budget: 100,
+            time: Duration::from_secs(60),
+            width: 4,
+        };
+        // The first candidate runs and confirms nothing; every later one could not get
+        // room before the deadline.
+        let n = std::sync::atomic::AtomicUsize::new(0);
+        let s = shrink_with(
+            &big,
+            limits,
+            |_c| {
+                let k = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async move {
+                    if k == 0 {
+                        Trial::<()>::Gone
+                    } else {
+                        Trial::NotRun
+                    }
+                }
+            },
+            |_, _| {},
+        )
+        .await;
+        assert_eq!(s.stopped, Some(Stop::Time));
+        assert_eq!(s.runs, 1, "re-runs that never ran are not counted");
+        assert_eq!(s.case, big);
+        assert!(s.outcome.is_none());
+        assert!(
+            s.kept.is_empty(),
+            "no minimality claim when it stopped early"
+        );
+    }
 }
