@@ -43,6 +43,12 @@ impl ChatState {
         ChatState::Completed,
     ];
 
+    /// An open chat (Invited, Chatting, LeftChat) occupies its agent's capacity (SPEC
+    /// §6.9); a Completed one no longer does.
+    pub fn holds_capacity(self) -> bool {
+        self != ChatState::Completed
+    }
+
     /// The spelling used in `chat.state` of a notification.
     pub fn as_str(self) -> &'static str {
         match self {

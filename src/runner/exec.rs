@@ -1216,13 +1216,14 @@ struct CaseState {
 }
 
 impl CaseState {
-    /// Every chat the case provisioned is Completed (by the model, following the
-    /// target): none occupies its agent's capacity any more.
+    /// No chat the case provisioned occupies its agent's capacity any more (by the
+    /// model, following the target).
     fn all_closed(&self) -> bool {
         self.bound.values().all(|o| {
             self.tracked
                 .get(&o.chat_id)
-                .is_some_and(|t| t.state == Some(ChatState::Completed))
+                .and_then(|t| t.state)
+                .is_some_and(|s| !s.holds_capacity())
         })
     }
 
