@@ -411,6 +411,15 @@ impl Env {
         self.capacity.is_some()
     }
 
+    /// How many runs of `case` fit on the target at once, one started as the last ends
+    /// counted in (`None`: no capacity bound).
+    pub fn runs_that_fit(&self, case: &Case) -> Option<usize> {
+        let c = self.capacity.as_ref()?;
+        let room = c.per_agent * c.agents.len().max(1);
+        let need: usize = chats_per_agent(case).values().sum();
+        Some(room.div_ceil(need.max(1)).max(1))
+    }
+
     /// Watches `cancel`: once it is set, no new step starts (the case ends with a
     /// harness error "interrupted" and its clean-up runs).
     pub fn set_cancel(&mut self, cancel: super::Cancel) {

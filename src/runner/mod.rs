@@ -759,6 +759,15 @@ async fn run_cases(
                                 others: Vec::new(),
                             });
                             if s.shrink_budget > 0 {
+                                // No more re-runs queued than fit on the target: a
+                                // group whose cases need many chats must not hold
+                                // back the re-runs of the others.
+                                let limits = shrink::Limits {
+                                    width: env_ref
+                                        .runs_that_fit(&case)
+                                        .map_or(limits.width, |n| n.min(limits.width)),
+                                    ..limits
+                                };
                                 shrinking.push(Box::pin(shrink_group(
                                     s, env_ref, g, case.clone(), sig, limits,
                                     multi.clone(), wait_for_cases.clone(),
