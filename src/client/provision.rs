@@ -96,6 +96,8 @@ pub struct Provisioner {
     mode: Mode,
     http: reqwest::Client,
     tags: AtomicU64,
+    /// This process's id, for the tags (read once: it is a system call).
+    pid: u32,
 }
 
 /// The validated parameters of a [`Provisioning`].
@@ -106,7 +108,8 @@ enum Mode {
 }
 
 /// The `userData` key that ties a customer-api chat to the agent's `Invited` notification.
-pub const TAG_KEY: &str = "gwsConformTag";
+pub use crate::history::TAG_KEY;
+use crate::history::{TAG_PATH, at_path};
 
 /// True when a provisioning error is a provider-state `chat offered` answered with HTTP
 /// 409: the agent is at capacity, retry later (SPEC §6.9), never a failure.
@@ -152,6 +155,7 @@ impl Provisioner {
             base,
             mode,
             tags: AtomicU64::new(0),
+            pid: std::process::id(),
         })
     }
 
@@ -248,8 +252,8 @@ impl Provisioner {
             "subject": format!("gws-conform {alias}"),
             "userData": {TAG_KEY: tag},
         });
-        // Look from here on: the Invited notification may arrive before the answer does.
-        let from = run.len();
+        // Watch from here on: the Invited notification may arrive before the answer does.
+        let invited = run.watch_tag(&tag);
         let v = self
             .customer_ok(
                 case,
@@ -269,8 +273,8 @@ impl Provisioner {
                 )));
             }
         };
-        let found = run
-            .wait_for(from, self.cfg.deadline, |e| {
+        let found = invited
+            .wait(self.cfg.deadline, |e| {
                 matches!(&e.kind, EventKind::Notification { data, .. } if invited_with_tag(data, &tag))
             })
             .await;
@@ -308,7 +312,7 @@ impl Provisioner {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        format!("gwsc-{}-{nanos:x}-{n}", std::process::id())
+        format!("gwsc-{}-{nanos:x}-{n}", self.pid)
     }
 
     /// The customer sends `text` (provider: setup "customer sends message"; customer-api:
@@ -641,15 +645,12 @@ fn invited_with_tag(data: &Value, tag: &str) -> bool {
 /// (a non-empty string id, or a number).
 fn invited_chat_id(data: &Value, tag: &str) -> Option<String> {
     let tagged = data.get("notificationType").and_then(Value::as_str) == Some("StatusChange")
-        && data.pointer("/chat/state").and_then(Value::as_str) == Some("Invited")
-        && data
-            .pointer(&format!("/chat/userData/{TAG_KEY}"))
-            .and_then(Value::as_str)
-            == Some(tag);
+        && at_path(data, &["chat", "state"]).and_then(Value::as_str) == Some("Invited")
+        && at_path(data, &TAG_PATH).and_then(Value::as_str) == Some(tag);
     if !tagged {
         return None;
     }
-    match data.pointer("/chat/id")? {
+    match at_path(data, &["chat", "id"])? {
         Value::String(s) if usable_id(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,

@@ -438,8 +438,9 @@ struct ChatLog {
 
 #[derive(Debug)]
 struct Inner {
-    /// The events from global index `base` on (see [`Recorder::trim`]).
-    events: Vec<Event>,
+    /// The events from global index `base` on (see [`Recorder::trim`]); an empty slot
+    /// is an event moved out by [`Recorder::take_notifications`] (indexes stay global).
+    events: Vec<Option<Event>>,
     /// Events before this global index were trimmed (those worth keeping are in `kept`).
     base: usize,
     /// What trimming kept of the events before `base`.
@@ -451,6 +452,11 @@ struct Inner {
     retired: std::collections::HashSet<u64>,
     /// Notifications routed by chat id (`crate::check::notification_chat_id`).
     by_chat: std::collections::HashMap<String, ChatLog>,
+    /// Notifications routed by the provisioning tag they carry (`chat.userData` under
+    /// [`TAG_KEY`]), for the tags a [`TagWatch`] is watching only.
+    by_tag: std::collections::HashMap<String, ChatLog>,
+    /// Indexes of the Bayeux sessions' ends ([`BayeuxEvent::Closed`]), few in a run.
+    ends: Vec<usize>,
     stream_seqs: std::collections::HashMap<String, u64>,
     next_req: u64,
     step: Option<usize>,
@@ -464,13 +470,79 @@ impl Inner {
 
     /// The event at global index `i`, unless trimmed.
     fn at(&self, i: usize) -> Option<&Event> {
-        i.checked_sub(self.base).and_then(|j| self.events.get(j))
+        i.checked_sub(self.base)
+            .and_then(|j| self.events.get(j))
+            .and_then(Option::as_ref)
     }
 
     /// The stored events from global index `from` on.
-    fn since(&self, from: usize) -> &[Event] {
+    fn since(&self, from: usize) -> impl Iterator<Item = &Event> {
         let j = from.saturating_sub(self.base).min(self.events.len());
-        &self.events[j..]
+        self.events[j..].iter().flatten()
+    }
+}
+
+/// The `chat.userData` key under which provisioning tags the chats it asks for (so that
+/// the Invited notification of a chat requested as a customer can be told apart).
+pub const TAG_KEY: &str = "gwsConformTag";
+/// Where [`TAG_KEY`] sits in a chat notification (a path for [`at_path`]).
+pub(crate) const TAG_PATH: [&str; 3] = ["chat", "userData", TAG_KEY];
+
+/// The value at `path` (object keys) in `v`: [`Value::pointer`] without its allocations
+/// (it unescapes every token into a new string), for the paths read on every event.
+pub fn at_path<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, k| v.get(*k))
+}
+
+/// The notifications carrying one provisioning tag, routed to one waiter (see
+/// [`Recorder::watch_tag`]).
+#[derive(Debug)]
+pub struct TagWatch {
+    rec: Recorder,
+    tag: String,
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl TagWatch {
+    /// Waits until a notification carrying the tag satisfies `pred`, or `timeout` passes;
+    /// wakes only when one such notification is recorded.
+    pub async fn wait(
+        &self,
+        timeout: Duration,
+        mut pred: impl FnMut(&Event) -> bool,
+    ) -> Option<Event> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        // Global index from which the routed notifications are still to be looked at.
+        let mut checked = 0;
+        let mut find = |checked: &mut usize| {
+            let g = self.rec.lock();
+            let log = g.by_tag.get(&self.tag)?;
+            let start = log.idx.partition_point(|&i| i < *checked);
+            let found = log.idx[start..]
+                .iter()
+                .filter_map(|&i| g.at(i))
+                .find(|e| pred(e))
+                .cloned();
+            *checked = g.total();
+            found
+        };
+        loop {
+            let woken = self.notify.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if let Some(e) = find(&mut checked) {
+                return Some(e);
+            }
+            if tokio::time::timeout_at(deadline, woken).await.is_err() {
+                return find(&mut checked);
+            }
+        }
+    }
+}
+
+impl Drop for TagWatch {
+    fn drop(&mut self) {
+        self.rec.lock().by_tag.remove(&self.tag);
     }
 }
 
@@ -509,6 +581,8 @@ impl Recorder {
                 notifications: 0,
                 retired: Default::default(),
                 by_chat: Default::default(),
+                by_tag: Default::default(),
+                ends: Vec::new(),
                 stream_seqs: Default::default(),
                 next_req: 0,
                 step: None,
@@ -568,9 +642,16 @@ impl Recorder {
         let seq = {
             let mut g = self.lock();
             let seq = g.total() as u64;
-            let ss = g.stream_seqs.entry(stream.to_string()).or_insert(0);
-            let stream_seq = *ss;
-            *ss += 1;
+            let stream_seq = match g.stream_seqs.get_mut(stream) {
+                Some(ss) => {
+                    *ss += 1;
+                    *ss - 1
+                }
+                None => {
+                    g.stream_seqs.insert(stream.to_string(), 1);
+                    0
+                }
+            };
             let step = g.step;
             if matches!(kind, EventKind::Notification { .. }) {
                 g.notifications += 1;
@@ -586,14 +667,29 @@ impl Recorder {
                 log.idx.push(seq as usize);
                 log.notify.notify_waiters();
             }
-            g.events.push(Event {
+            if let EventKind::Bayeux {
+                event: BayeuxEvent::Closed { .. },
+                ..
+            } = &kind
+            {
+                g.ends.push(seq as usize);
+            }
+            if let EventKind::Notification { data, .. } = &kind
+                && !g.by_tag.is_empty()
+                && let Some(tag) = at_path(data, &TAG_PATH).and_then(Value::as_str)
+                && let Some(log) = g.by_tag.get_mut(tag)
+            {
+                log.idx.push(seq as usize);
+                log.notify.notify_waiters();
+            }
+            g.events.push(Some(Event {
                 seq,
                 t_us,
                 stream: stream.to_string(),
                 stream_seq,
                 in_step: step,
                 kind,
-            });
+            }));
             seq
         };
         self.tx.send_replace(seq + 1);
@@ -626,7 +722,7 @@ impl Recorder {
         if n == 0 || n < batch {
             return;
         }
-        let old: Vec<Event> = g.events.drain(..n).collect();
+        let old: Vec<Event> = g.events.drain(..n).flatten().collect();
         g.base += n;
         for e in old {
             let retired = match &e.kind {
@@ -638,10 +734,31 @@ impl Recorder {
                 g.kept.push(e);
             }
         }
+        let g = &mut *g;
         let base = g.base;
-        for log in g.by_chat.values_mut() {
+        for log in g.by_chat.values_mut().chain(g.by_tag.values_mut()) {
             let cut = log.idx.partition_point(|&i| i < base);
             log.idx.drain(..cut);
+        }
+        let cut = g.ends.partition_point(|&i| i < base);
+        g.ends.drain(..cut);
+    }
+
+    /// Starts routing the notifications that carry `tag` (under `chat.userData`
+    /// [`TAG_KEY`]) to the returned watch, from now on; they stop being routed when it is
+    /// dropped. Watch before the request that makes them, so none is missed.
+    pub fn watch_tag(&self, tag: &str) -> TagWatch {
+        let notify = self
+            .lock()
+            .by_tag
+            .entry(tag.to_string())
+            .or_default()
+            .notify
+            .clone();
+        TagWatch {
+            rec: self.clone(),
+            tag: tag.to_string(),
+            notify,
         }
     }
 
@@ -653,7 +770,7 @@ impl Recorder {
     /// Events stored (not trimmed), kept by trimming included.
     pub fn stored(&self) -> usize {
         let g = self.lock();
-        g.events.len() + g.kept.len()
+        g.events.iter().flatten().count() + g.kept.len()
     }
 
     /// True when nothing was recorded yet.
@@ -664,7 +781,7 @@ impl Recorder {
     /// A copy of the events from index `from` on.
     pub fn events_since(&self, from: usize) -> Vec<Event> {
         let g = self.lock();
-        g.since(from).to_vec()
+        g.since(from).cloned().collect()
     }
 
     /// A receiver that changes (to the new event count) each time an event is recorded.
@@ -686,7 +803,7 @@ impl Recorder {
         loop {
             {
                 let g = self.lock();
-                if let Some(e) = g.since(checked).iter().find(|e| pred(e)) {
+                if let Some(e) = g.since(checked).find(|e| pred(e)) {
                     return Some(e.clone());
                 }
                 checked = g.total().max(checked);
@@ -696,7 +813,7 @@ impl Recorder {
                 _ => {
                     // One last look: an event may have landed between the check and the wait.
                     let g = self.lock();
-                    return g.since(checked).iter().find(|e| pred(e)).cloned();
+                    return g.since(checked).find(|e| pred(e)).cloned();
                 }
             }
         }
@@ -786,11 +903,70 @@ impl Recorder {
         idx.into_iter().filter_map(|i| g.at(i).cloned()).collect()
     }
 
+    /// Copies of the Bayeux sessions' ends ([`BayeuxEvent::Closed`]) recorded at indexes
+    /// `from..to`: a case that saw one judges nothing its agent could no longer see.
+    pub fn session_ends(&self, from: usize, to: usize) -> Vec<Event> {
+        let g = self.lock();
+        let a = g.ends.partition_point(|&i| i < from);
+        let b = g.ends.partition_point(|&i| i < to);
+        g.ends[a..b]
+            .iter()
+            .filter_map(|&i| g.at(i).cloned())
+            .collect()
+    }
+
+    /// [`Recorder::notifications_about`], moved out of the record instead of copied, and
+    /// the chats retired ([`Recorder::retire`]): for the case that owned them, once it
+    /// has ended and nothing else reads them.
+    pub fn take_notifications(&self, chats: &[&str], from: usize, to: usize) -> Vec<Event> {
+        let mut g = self.lock();
+        let mut idx: Vec<usize> = chats
+            .iter()
+            .filter_map(|c| g.by_chat.get(*c))
+            .flat_map(|log| {
+                let a = log.idx.partition_point(|&i| i < from);
+                let b = log.idx.partition_point(|&i| i < to);
+                log.idx[a..b].iter().copied()
+            })
+            .collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let base = g.base;
+        let out = idx
+            .into_iter()
+            .filter_map(|i| {
+                i.checked_sub(base)
+                    .and_then(|j| g.events.get_mut(j))
+                    .and_then(Option::take)
+            })
+            .collect();
+        for c in chats {
+            g.retired.insert(chat_hash(c));
+            g.by_chat.remove(*c);
+        }
+        out
+    }
+
+    /// The history recorded so far, moved out: the recorder is left empty (for a
+    /// recorder nobody records on any more, such as a case's once the case has ended).
+    pub fn take(&self) -> History {
+        let mut g = self.lock();
+        let mut events = std::mem::take(&mut g.kept);
+        events.extend(g.events.drain(..).flatten());
+        g.base += events.len();
+        History { events }
+    }
+
     /// The history recorded so far.
     pub fn snapshot(&self) -> History {
         let g = self.lock();
         History {
-            events: g.kept.iter().chain(g.events.iter()).cloned().collect(),
+            events: g
+                .kept
+                .iter()
+                .chain(g.events.iter().flatten())
+                .cloned()
+                .collect(),
         }
     }
 }
@@ -947,5 +1123,73 @@ mod tests {
         assert_eq!(got.seq, 6);
         assert_eq!(rec.notifications_about(&["live"], 0, 7).len(), 1);
         assert!(rec.events_since(6).len() == 1);
+    }
+
+    #[tokio::test]
+    async fn notifications_taken_for_a_case_leave_the_record_and_session_ends_are_found() {
+        use serde_json::json;
+        let rec = Recorder::new();
+        let note = |id: &str| EventKind::Notification {
+            agent: "a".into(),
+            channel: "/v2/me/chats".into(),
+            data: json!({"chat": {"id": id}}),
+        };
+        rec.record("bayeux:a", note("c1")); // 0
+        rec.record("bayeux:a", note("other")); // 1
+        rec.record(
+            "bayeux:a",
+            EventKind::Bayeux {
+                agent: "a".into(),
+                event: BayeuxEvent::Closed {
+                    reason: "advised none".into(),
+                },
+            },
+        ); // 2
+        rec.record("bayeux:a", note("c1")); // 3
+        let taken = rec.take_notifications(&["c1"], 0, 4);
+        assert_eq!(taken.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 3]);
+        // Moved, not copied: the record no longer holds them, and indexes stay global.
+        assert_eq!(rec.len(), 4);
+        assert_eq!(rec.stored(), 2);
+        assert!(rec.notifications_about(&["c1"], 0, 4).is_empty());
+        // c1 is retired: a later notification about it is not stored.
+        rec.record("bayeux:a", note("c1"));
+        assert_eq!(rec.stored(), 2);
+        // The session's end is found in range only.
+        assert_eq!(rec.session_ends(0, 4).len(), 1);
+        assert_eq!(rec.session_ends(0, 2).len(), 0);
+        assert_eq!(rec.session_ends(3, 4).len(), 0);
+        // A tag watch sees only the notifications carrying its tag, recorded after it.
+        rec.record(
+            "bayeux:a",
+            EventKind::Notification {
+                agent: "a".into(),
+                channel: "/v2/me/chats".into(),
+                data: json!({"chat": {"id": "t0", "userData": {TAG_KEY: "early"}}}),
+            },
+        );
+        let w = rec.watch_tag("mine");
+        let tagged = |id: &str, tag: &str| EventKind::Notification {
+            agent: "a".into(),
+            channel: "/v2/me/chats".into(),
+            data: json!({"chat": {"id": id, "userData": {TAG_KEY: tag}}}),
+        };
+        rec.record("bayeux:a", tagged("t1", "theirs"));
+        rec.record("bayeux:a", tagged("t2", "mine"));
+        let got = w
+            .wait(Duration::from_millis(50), |_| true)
+            .await
+            .expect("the tagged notification");
+        assert_eq!(got.kind, tagged("t2", "mine"));
+        assert!(
+            w.wait(Duration::from_millis(20), |e| e.seq > got.seq)
+                .await
+                .is_none()
+        );
+        drop(w);
+        assert!(
+            rec.lock().by_tag.is_empty(),
+            "a dropped watch routes nothing any more"
+        );
     }
 }
