@@ -661,9 +661,16 @@ impl Env {
             self.provisioner.teardown(&rec, o).await;
         }
         let ids: Vec<&str> = st.chats.iter().map(String::as_str).collect();
-        let run = self.run_rec.notifications_about(&ids, from, cut);
+        // Bounded: nobody reads them after this case (its chats are retired), so they
+        // are moved out of the run record rather than copied.
+        let mut run = if self.bounded {
+            self.run_rec.take_notifications(&ids, from, cut)
+        } else {
+            self.run_rec.notifications_about(&ids, from, cut)
+        };
+        run.extend(self.run_rec.session_ends(from, cut));
         self.leave(from, &st.chats);
-        merge_histories(rec.snapshot(), run, &st.chats)
+        merge_histories(rec.take(), run, &st.chats)
     }
 
     /// Leaves nothing open (SPEC §6.9): every chat the case provisioned ends Completed
@@ -1051,10 +1058,11 @@ impl Env {
             let left = self.check.deadline.saturating_sub(p.since.elapsed());
             let got = self
                 .run_rec
+                // Only this chat's notifications are routed to this waiter.
                 .wait_for_chats(&[p.chat_id.as_str()], from, left, |e| match &e.kind {
                     EventKind::Notification { data, .. } => {
-                        notification_chat_id(data) == Some(p.chat_id.as_str())
-                            && data.pointer("/chat/state").and_then(Value::as_str) == Some(p.state)
+                        crate::history::at_path(data, &["chat", "state"]).and_then(Value::as_str)
+                            == Some(p.state)
                     }
                     _ => false,
                 })
@@ -1335,13 +1343,19 @@ fn merge_histories(case: History, run: Vec<Event>, chats: &BTreeSet<String>) -> 
     }));
     // Stable: on equal times the case's own events come first.
     events.sort_by_key(|e| e.t_us);
-    let mut stream_seqs: HashMap<String, u64> = HashMap::new();
+    let mut stream_seqs: HashMap<&str, u64> = HashMap::new();
+    let seqs: Vec<u64> = events
+        .iter()
+        .map(|e| {
+            let ss = stream_seqs.entry(e.stream.as_str()).or_insert(0);
+            *ss += 1;
+            *ss - 1
+        })
+        .collect();
     let mut current_step = None;
-    for (i, e) in events.iter_mut().enumerate() {
+    for ((i, e), stream_seq) in events.iter_mut().enumerate().zip(seqs) {
         e.seq = i as u64;
-        let ss = stream_seqs.entry(e.stream.clone()).or_insert(0);
-        e.stream_seq = *ss;
-        *ss += 1;
+        e.stream_seq = stream_seq;
         match &e.kind {
             EventKind::Step { index, .. } => current_step = Some(*index),
             EventKind::Notification { .. } => e.in_step = current_step,
