@@ -14,9 +14,22 @@ pub const REDACTED: &str = "<redacted>";
 /// Whether a header carries a secret. Covers the CSRF token whatever name the target
 /// announced in `X-CSRF-HEADER` as long as it mentions "csrf" or "xsrf".
 pub fn is_secret_header(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
+    // Lower-cased on the stack for the usual short names (this runs for every header of
+    // every request recorded).
+    let mut buf = [0u8; 64];
+    let owned;
+    let n: &str = if name.len() <= buf.len() {
+        let b = &mut buf[..name.len()];
+        b.copy_from_slice(name.as_bytes());
+        b.make_ascii_lowercase();
+        // ASCII lower-casing keeps UTF-8 valid.
+        std::str::from_utf8(b).unwrap_or("")
+    } else {
+        owned = name.to_ascii_lowercase();
+        &owned
+    };
     matches!(
-        n.as_str(),
+        n,
         "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
     ) || (n.contains("csrf") && n != "x-csrf-header")
         || n.contains("xsrf")
@@ -41,6 +54,8 @@ pub fn redact_headers(headers: &mut [(String, String)]) {
 #[derive(Debug, Clone, Default)]
 pub struct Scrubber {
     secrets: Vec<String>,
+    /// The values given to [`Scrubber::add`] (each with all its forms in `secrets`).
+    added: std::collections::HashSet<String>,
 }
 
 impl Scrubber {
@@ -55,7 +70,7 @@ impl Scrubber {
     /// ignored (they would scrub ordinary words).
     pub fn add(&mut self, secret: impl Into<String>) {
         let s = secret.into();
-        if s.len() < 4 {
+        if s.len() < 4 || !self.added.insert(s.clone()) {
             return;
         }
         let json_once = json_escaped(&s);
@@ -94,13 +109,25 @@ impl Scrubber {
 
     /// `text` with every known secret replaced by [`REDACTED`].
     pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in &self.secrets {
+        self.scrub_cow(text).into_owned()
+    }
+
+    /// [`Scrubber::scrub`], borrowing `text` when it holds no secret (most text: no copy).
+    pub fn scrub_cow<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        let mut out = std::borrow::Cow::Borrowed(text);
+        // Longest first: those longer than the text cannot be in it.
+        let first = self.secrets.partition_point(|s| s.len() > text.len());
+        for s in &self.secrets[first..] {
             if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), REDACTED);
+                out = std::borrow::Cow::Owned(out.replace(s.as_str(), REDACTED));
             }
         }
         out
+    }
+
+    /// Whether `secret` was given to [`Scrubber::add`] already (its forms are known).
+    pub fn knows(&self, secret: &str) -> bool {
+        self.added.contains(secret)
     }
 
     /// The known secrets (for tests asserting nothing leaked).
@@ -159,16 +186,28 @@ impl SharedScrubber {
     }
 
     /// [`Scrubber::add`].
-    pub fn add(&self, secret: impl Into<String>) {
-        let s = secret.into();
-        if s.len() >= 4 && !self.contains(&s) {
-            self.write().add(s);
+    pub fn add(&self, secret: impl Into<String> + AsRef<str>) {
+        let s = secret.as_ref();
+        if s.len() >= 4 && !self.knows(s) {
+            self.write().add(secret);
         }
     }
 
-    /// [`Scrubber::add_cookie`].
+    /// [`Scrubber::add_cookie`] (every request sends its cookie: a known one costs a
+    /// look-up, not a write).
     pub fn add_cookie(&self, header_value: &str) {
-        self.write().add_cookie(header_value);
+        let pair = header_value.split(';').next().unwrap_or("").trim();
+        let known = {
+            let r = self.read();
+            (pair.len() < 4 || r.knows(pair))
+                && pair.split_once('=').is_none_or(|(_, v)| {
+                    let v = v.trim().trim_matches('"');
+                    v.len() < 4 || r.knows(v)
+                })
+        };
+        if !known {
+            self.write().add_cookie(header_value);
+        }
     }
 
     /// [`Scrubber::add_credentials`].
@@ -179,7 +218,7 @@ impl SharedScrubber {
     /// An `Authorization` value sent (`Basic <base64>`): the whole value and the
     /// credential part.
     pub fn add_authorization(&self, value: &str) {
-        if !self.contains(value) {
+        if !self.knows(value) {
             let mut w = self.write();
             w.add(value);
             if let Some((_, cred)) = value.split_once(' ') {
@@ -188,13 +227,12 @@ impl SharedScrubber {
         }
     }
 
-    fn contains(&self, s: &str) -> bool {
-        self.0
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .secrets
-            .iter()
-            .any(|x| x == s)
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Scrubber> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn knows(&self, s: &str) -> bool {
+        self.read().knows(s)
     }
 
     /// The scrubber as it is now (the writers take a `&Scrubber`).

@@ -235,17 +235,21 @@ pub(crate) fn flatten_deep(v: &mut Value, depth: usize) {
 pub(crate) fn scrub_value(v: &mut Value, scrub: &Scrubber) {
     match v {
         Value::String(s) => {
-            let t = scrub.scrub(s);
-            if t != *s {
+            if let std::borrow::Cow::Owned(t) = scrub.scrub_cow(s) {
                 *s = t;
             }
         }
         Value::Array(a) => a.iter_mut().for_each(|x| scrub_value(x, scrub)),
         Value::Object(m) => {
-            let old = std::mem::take(m);
-            for (k, mut x) in old {
-                scrub_value(&mut x, scrub);
-                m.insert(scrub.scrub(&k), x);
+            m.values_mut().for_each(|x| scrub_value(x, scrub));
+            // Keys are rebuilt (in order) only when one holds a secret.
+            if m.keys()
+                .any(|k| matches!(scrub.scrub_cow(k), std::borrow::Cow::Owned(_)))
+            {
+                let old = std::mem::take(m);
+                for (k, x) in old {
+                    m.insert(scrub.scrub(&k), x);
+                }
             }
         }
         _ => {}
