@@ -675,10 +675,11 @@ impl Session {
     /// Crossing a bound records one `Garbage` naming the flood, with the first offending
     /// message as excerpt and the count of what was dropped, and marks the session
     /// flooded (the loop then closes it: observation stopped).
-    fn deliver(&mut self, msgs: &[Value]) -> usize {
+    fn deliver(&mut self, msgs: &mut [Value]) -> usize {
         let mut n = 0;
         let mut garbage_here: u64 = 0;
-        for (i, m) in msgs.iter().enumerate() {
+        let total = msgs.len();
+        for (i, m) in msgs.iter_mut().enumerate() {
             if self.flood.is_some() {
                 break;
             }
@@ -690,7 +691,7 @@ impl Session {
                 garbage_here += 1;
                 self.garbage += 1;
                 if self.garbage > self.tuning.max_garbage {
-                    let rest = msgs.len() - i;
+                    let rest = total - i;
                     self.flooded_by(
                         format!(
                             "flood: more than {} messages without a channel on this session; observation stopped ({rest} more messages of this answer dropped)",
@@ -708,7 +709,8 @@ impl Session {
                 }
                 continue;
             }
-            let size = serde_json::to_string(m).map(|t| t.len()).unwrap_or(0) as u64;
+            let channel = channel.to_string();
+            let size = json_len(m);
             if self.window_started.elapsed() >= self.tuning.flood_window {
                 self.window_started = Instant::now();
                 self.delivered_bytes = 0;
@@ -717,7 +719,7 @@ impl Session {
                 Some(format!(
                     "flood: more than {} deliveries in one connect answer; observation stopped (the rest of this answer, {} messages, dropped)",
                     self.tuning.max_notifications,
-                    msgs.len() - i
+                    total - i
                 ))
             } else if self.delivered_bytes + size > self.tuning.max_notification_bytes {
                 Some(format!(
@@ -725,7 +727,7 @@ impl Session {
                     self.tuning.max_notification_bytes,
                     self.tuning.flood_window,
                     self.delivered_bytes,
-                    msgs.len() - i
+                    total - i
                 ))
             } else {
                 None
@@ -738,8 +740,9 @@ impl Session {
                 &self.stream,
                 EventKind::Notification {
                     agent: self.user.clone(),
-                    channel: channel.to_string(),
-                    data: m.get("data").cloned().unwrap_or(Value::Null),
+                    channel,
+                    // Moved out: only the /meta/ replies are read after delivery.
+                    data: m.get_mut("data").map(Value::take).unwrap_or(Value::Null),
                 },
             );
             n += 1;
@@ -803,7 +806,7 @@ impl Session {
             "supportedConnectionTypes": ["long-polling"],
             "id": id,
         }]);
-        let msgs = match self.post(msg, self.cfg.request_timeout).await {
+        let mut msgs = match self.post(msg, self.cfg.request_timeout).await {
             Ok(m) => m,
             Err(e) => {
                 self.record_failure(&e, "/meta/handshake");
@@ -815,7 +818,7 @@ impl Session {
                 return Err(error);
             }
         };
-        self.deliver(&msgs);
+        self.deliver(&mut msgs);
         let Some(reply) = Self::reply(&msgs, "/meta/handshake") else {
             let error = "no /meta/handshake reply in the answer".to_string();
             self.record(BayeuxEvent::Handshake {
@@ -871,7 +874,7 @@ impl Session {
                 "id": id,
             }));
         }
-        let msgs = match self
+        let mut msgs = match self
             .post(Value::Array(batch), self.cfg.request_timeout)
             .await
         {
@@ -889,7 +892,7 @@ impl Session {
                 return Err(error);
             }
         };
-        self.deliver(&msgs);
+        self.deliver(&mut msgs);
         let mut failed = Vec::new();
         for ch in &self.channels {
             let reply = msgs.iter().find(|m| {
@@ -943,14 +946,14 @@ impl Session {
             .unwrap_or(self.tuning.default_server_timeout)
             .min(MAX_SERVER_HOLD);
         let started = Instant::now();
-        let msgs = match self.post(msg, hold + self.cfg.request_timeout).await {
+        let mut msgs = match self.post(msg, hold + self.cfg.request_timeout).await {
             Ok(m) => m,
             Err(e) => {
                 self.record_failure(&e, "/meta/connect");
                 return (Happened::ConnectFailed, started, 0);
             }
         };
-        let delivered = self.deliver(&msgs);
+        let delivered = self.deliver(&mut msgs);
         let Some(reply) = Self::reply(&msgs, "/meta/connect") else {
             if delivered > 0 {
                 // Deliveries without the connect reply: unusual, but nothing lost. Go on.
@@ -1001,8 +1004,8 @@ impl Session {
         let id = self.id();
         let msg = json!([{"channel": "/meta/disconnect", "clientId": cid, "id": id}]);
         let wait = self.cfg.request_timeout.min(Duration::from_secs(5));
-        if let Ok(msgs) = self.post(msg, wait).await {
-            self.deliver(&msgs);
+        if let Ok(mut msgs) = self.post(msg, wait).await {
+            self.deliver(&mut msgs);
         }
     }
 
@@ -1091,6 +1094,23 @@ fn subscription_matches(v: Option<&Value>, ch: &str) -> bool {
         Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(ch)),
         _ => false,
     }
+}
+
+/// The length of `v` as compact JSON, counted without building the text.
+fn json_len(v: &Value) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len() as u64;
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
 }
 
 #[cfg(test)]

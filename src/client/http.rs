@@ -161,10 +161,10 @@ pub(crate) async fn send(client: &reqwest::Client, req: Req<'_>) -> Result<Answe
         })?;
         headers.append(name, value);
     }
+    // No reqwest timeout on top: the deadline below bounds the send and every chunk.
     let mut builder = client
         .request(req.method.clone(), req.url.clone())
-        .headers(headers)
-        .timeout(req.timeout);
+        .headers(headers);
     match req.body {
         Body::Empty => {}
         Body::Json(v) => builder = builder.body(serde_json::to_vec(v).unwrap_or_default()),
