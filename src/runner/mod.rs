@@ -267,7 +267,9 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
             if s.agents.is_empty() {
                 s.agents = embedded_agents();
             }
-            match server::start(cfg, "127.0.0.1:0").await {
+            // On a runtime of its own, as a separate process would be: the harness's
+            // work never delays the server's answers.
+            match server::start_dedicated(cfg, "127.0.0.1:0", 1) {
                 Ok(srv) => {
                     let url = srv.base_url.clone();
                     embedded = Some(srv);
@@ -419,17 +421,17 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
 }
 
 fn case_report(
-    case: &Case,
+    case: Case,
     out: CaseOutcome,
     keep: bool,
     original_steps: Option<usize>,
 ) -> CaseReport {
     let keep_history = keep || matches!(out.verdict, Verdict::Fail | Verdict::Error);
     CaseReport {
-        id: case.id.clone(),
+        id: case.id,
         seed: case.seed,
-        exercises: case.exercises.clone(),
-        steps: case.steps.clone(),
+        exercises: case.exercises,
+        steps: case.steps,
         verdict: out.verdict,
         findings: out.findings,
         history: keep_history.then_some(out.history),
@@ -792,7 +794,7 @@ async fn run_cases(
                     }
                     listed_passing += 1;
                 }
-                judged.push(Judged { index: i, report: case_report(&case, out, keep, None) });
+                judged.push(Judged { index: i, report: case_report(case, out, keep, None) });
             }
             Some((g, result)) = shrinking.next(), if !shrinking.is_empty() => {
                 shrunk.insert(g, result);
@@ -900,7 +902,7 @@ fn finish_groups(
             if let Some(again) = r.outcome {
                 fg.shrunk_steps = r.case.steps.len();
                 if let Some(j) = judged.iter_mut().find(|j| j.index == g.rep_index) {
-                    j.report = case_report(&r.case, again, true, Some(g.rep.steps.len()));
+                    j.report = case_report(r.case.clone(), again, true, Some(g.rep.steps.len()));
                 }
             }
         }
@@ -935,12 +937,18 @@ fn say_case(s: &RunSettings, bar: Option<&indicatif::ProgressBar>, c: &Case, o: 
                 ));
             }
         }
-        (None, Progress::Lines) => eprintln!(
-            "{:>6} {} [{} ms]",
-            o.verdict.as_str(),
-            c.id,
-            o.duration.as_millis()
-        ),
+        (None, Progress::Lines) => {
+            // One write per line: stderr is unbuffered, and `eprintln!` writes each piece
+            // of a formatted line with a system call of its own.
+            use std::io::Write;
+            let line = format!(
+                "{:>6} {} [{} ms]\n",
+                o.verdict.as_str(),
+                c.id,
+                o.duration.as_millis()
+            );
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        }
         _ => {}
     }
 }

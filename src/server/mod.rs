@@ -213,6 +213,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     shared: Arc<http::Shared>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The server's own runtime, when it has one ([`start_dedicated`]).
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl RunningServer {
@@ -228,6 +230,9 @@ impl RunningServer {
             {
                 abort.abort();
             }
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
         }
     }
 
@@ -259,6 +264,10 @@ impl Drop for RunningServer {
             } else {
                 abort.abort();
             }
+        }
+        if let Some(rt) = self.runtime.take() {
+            // Its tasks have been told to stop; the threads are not waited for.
+            rt.shutdown_background();
         }
     }
 }
@@ -306,9 +315,64 @@ fn validate(cfg: &ServerConfig) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Starts the server on `bind` (e.g. `127.0.0.1:0`). Must be called inside a tokio
-/// runtime.
+/// Starts the server on `bind` (e.g. `127.0.0.1:0`) in the current tokio runtime. Must
+/// be called inside one.
 pub async fn start(cfg: ServerConfig, bind: &str) -> Result<RunningServer, StartError> {
+    let (listener, shared, addr, base_url) = prepare(cfg, bind)?;
+    let listener =
+        tokio::net::TcpListener::from_std(listener).map_err(|error| StartError::Bind {
+            addr: bind.to_string(),
+            error,
+        })?;
+    let task = tokio::spawn(http::serve(listener, shared.clone()));
+    Ok(RunningServer {
+        base_url,
+        addr,
+        shared,
+        task: Some(task),
+        runtime: None,
+    })
+}
+
+/// Starts the server on `bind` on a runtime of its own (`threads` worker threads), as a
+/// separate process would run it: what the caller's runtime does (a harness judging a
+/// case) never delays the server's answers, and the server's work is not the caller's.
+/// May be called from inside another runtime or outside any.
+pub fn start_dedicated(
+    cfg: ServerConfig,
+    bind: &str,
+    threads: usize,
+) -> Result<RunningServer, StartError> {
+    let (listener, shared, addr, base_url) = prepare(cfg, bind)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .thread_name("gws-conform-server")
+        .enable_all()
+        .build()
+        .map_err(|e| StartError::BadConfig(format!("cannot start the server's runtime: {e}")))?;
+    let listener = {
+        let _in = runtime.enter();
+        tokio::net::TcpListener::from_std(listener).map_err(|error| StartError::Bind {
+            addr: bind.to_string(),
+            error,
+        })?
+    };
+    let task = runtime.spawn(http::serve(listener, shared.clone()));
+    Ok(RunningServer {
+        base_url,
+        addr,
+        shared,
+        task: Some(task),
+        runtime: Some(runtime),
+    })
+}
+
+/// Checks `cfg`, binds `bind` (non-blocking, for either kind of start) and builds the
+/// shared state.
+fn prepare(
+    cfg: ServerConfig,
+    bind: &str,
+) -> Result<(std::net::TcpListener, Arc<http::Shared>, SocketAddr, String), StartError> {
     let fault = match &cfg.fault {
         None => None,
         Some(n) => {
@@ -316,12 +380,12 @@ pub async fn start(cfg: ServerConfig, bind: &str) -> Result<RunningServer, Start
         }
     };
     validate(&cfg)?;
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .map_err(|error| StartError::Bind {
-            addr: bind.to_string(),
-            error,
-        })?;
+    let bind_err = |error| StartError::Bind {
+        addr: bind.to_string(),
+        error,
+    };
+    let listener = std::net::TcpListener::bind(bind).map_err(bind_err)?;
+    listener.set_nonblocking(true).map_err(bind_err)?;
     let addr = listener.local_addr().map_err(|error| StartError::Bind {
         addr: bind.to_string(),
         error,
@@ -354,11 +418,5 @@ pub async fn start(cfg: ServerConfig, bind: &str) -> Result<RunningServer, Start
         max_connect_bytes: cfg.max_connect_bytes,
     };
     let shared = http::Shared::new(core_cfg);
-    let task = tokio::spawn(http::serve(listener, shared.clone()));
-    Ok(RunningServer {
-        base_url,
-        addr,
-        shared,
-        task: Some(task),
-    })
+    Ok((listener, shared, addr, base_url))
 }
