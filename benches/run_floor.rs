@@ -9,8 +9,9 @@
 //! - peak RSS (VmHWM) of `run` at 1k and 10k random cases (100k only when
 //!   `GWS_BENCH_100K=1`; it is slow);
 //! - harness CPU per request against the server's: `serve` in its own process, `run
-//!   --target` against it, utime+stime of both from `/proc/<pid>/stat`, divided by the
-//!   requests recorded in the report's histories;
+//!   --target` against it (customer-api and provider-state provisioning; the default
+//!   concurrency, 16, 64 and 256), utime+stime of both from `/proc/<pid>/stat`, divided
+//!   by the requests the run records; the median of 3 runs each;
 //! - equal work against Schemathesis (`schemathesis run` on the exported OpenAPI against
 //!   `serve --no-csrf`), skipped with a message when `schemathesis` is not on PATH.
 //!
@@ -184,15 +185,40 @@ fn count_requests(v: &serde_json::Value) -> usize {
 
 const AGENTS: &str = "agent1:agent1-pass,agent2:agent2-pass";
 
-fn cpu_per_request(dir: &Path, cases: &str) {
-    // First count the requests of the run (same seed) from its --events NDJSON: passing
-    // histories are not kept in report.json, and writing events costs CPU, so the
-    // measured run below does not write them.
+/// Harness and server CPU (s) of one `run --target` against a fresh `serve`.
+fn cpu_of_run(dir: &Path, cases: &str, extra: &[&str]) -> (f64, f64, Option<i32>) {
+    let (server, url) = serve(&[]);
+    let tck = clk_tck();
+    let before = proc_stat(server.id()).map(|s| s.1).unwrap_or(0);
+    let started = Instant::now();
+    let child = Command::new(BIN)
+        .args(["run", "--seed", "1", "--cases", cases, "--target", &url])
+        // The server has no capacity limit: no fixed bound on the harness side either.
+        .args(["--max-chats-per-agent", "0"])
+        .args(extra)
+        .arg("--reports")
+        .arg(dir)
+        .env("GWS_AGENTS", AGENTS)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawning run --target");
+    let f = finish(child, started);
+    let after = proc_stat(server.id()).map(|s| s.1).unwrap_or(0);
+    stop(server);
+    (f.cpu_s, (after - before) as f64 / tck, f.code)
+}
+
+/// Requests a run makes (same seed), counted from its `--events` NDJSON: passing
+/// histories are not kept in report.json, and writing events costs CPU, so the measured
+/// runs do not write them.
+fn requests_of_run(dir: &Path, cases: &str, extra: &[&str]) -> usize {
     let (server, url) = serve(&[]);
     let events = dir.join("cpu-events.ndjson");
     let status = Command::new(BIN)
         .args(["run", "--seed", "1", "--cases", cases, "--target", &url])
         .args(["--max-chats-per-agent", "0"])
+        .args(extra)
         .arg("--reports")
         .arg(dir)
         .arg("--events")
@@ -208,39 +234,46 @@ fn cpu_per_request(dir: &Path, cases: &str) {
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .map(|v| count_requests(&v))
-        .sum::<usize>()
-        .max(1);
+        .sum::<usize>();
     // Keep the numbers honest: the run judged something.
     assert!(n > 100, "the run recorded {n} requests ({status})");
+    n
+}
 
-    let (server, url) = serve(&[]);
-    let tck = clk_tck();
-    let before = proc_stat(server.id()).map(|s| s.1).unwrap_or(0);
-    let started = Instant::now();
-    let child = Command::new(BIN)
-        .args(["run", "--seed", "1", "--cases", cases, "--target", &url])
-        // The server has no capacity limit: no fixed bound on the harness side either.
-        .args(["--max-chats-per-agent", "0"])
-        .arg("--reports")
-        .arg(dir)
-        .env("GWS_AGENTS", AGENTS)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawning run --target");
-    let f = finish(child, started);
-    let after = proc_stat(server.id()).map(|s| s.1).unwrap_or(0);
-    stop(server);
-    let server_s = (after - before) as f64 / tck;
-    println!(
-        "cpu/request  run --target --cases {cases}: exit {:?}, {n} requests in {:.2} s; \
-         harness {:.0} µs/request, server {:.0} µs/request, harness/server {:.2}",
-        f.code,
-        secs(f.wall),
-        f.cpu_s * 1e6 / n as f64,
-        server_s * 1e6 / n as f64,
-        f.cpu_s / server_s.max(1e-9)
-    );
+/// Harness CPU per request against the server's, for each provisioning mode and at
+/// each concurrency (the default: as many cases in flight as the run allows), the
+/// median of `reps` runs each (CPU times on a shared machine vary from run to run).
+fn cpu_per_request(dir: &Path, cases: &str, reps: usize) {
+    let modes: [(&str, &[&str]); 2] = [
+        ("customer-api", &[]),
+        ("provider-state", &["--provisioning", "provider-state"]),
+    ];
+    for (mode, mode_args) in modes {
+        let n = requests_of_run(dir, cases, mode_args);
+        for conc in [None, Some("16"), Some("64"), Some("256")] {
+            let mut args: Vec<&str> = mode_args.to_vec();
+            if let Some(c) = conc {
+                args.extend(["--concurrency", c]);
+            }
+            let mut runs: Vec<(f64, f64, Option<i32>)> =
+                (0..reps).map(|_| cpu_of_run(dir, cases, &args)).collect();
+            runs.sort_by(|a, b| (a.0 / a.1.max(1e-9)).total_cmp(&(b.0 / b.1.max(1e-9))));
+            let ratios: Vec<String> = runs
+                .iter()
+                .map(|r| format!("{:.2}", r.0 / r.1.max(1e-9)))
+                .collect();
+            let (h, sv, code) = runs[runs.len() / 2];
+            println!(
+                "cpu/request  {mode:<14} --concurrency {:<7} --cases {cases}: exit {code:?}, {n} requests; \
+                 harness {:.0} µs/request, server {:.0} µs/request, harness/server {:.2} (median of {reps}: {})",
+                conc.unwrap_or("default"),
+                h * 1e6 / n as f64,
+                sv * 1e6 / n as f64,
+                h / sv.max(1e-9),
+                ratios.join(" ")
+            );
+        }
+    }
 }
 
 fn on_path(name: &str) -> bool {
@@ -370,6 +403,6 @@ fn main() {
         let _ = std::fs::remove_dir_all(dir);
         let _ = std::fs::create_dir_all(dir);
     }
-    cpu_per_request(dir, "200");
+    cpu_per_request(dir, "400", 3);
     schemathesis(dir, 224);
 }
