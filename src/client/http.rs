@@ -137,7 +137,7 @@ fn describe(e: &reqwest::Error) -> String {
 /// value and `X-CSRF-TOKEN` the peer gave.
 pub(crate) async fn send(client: &reqwest::Client, req: Req<'_>) -> Result<Answer, NoAnswer> {
     let deadline = Instant::now() + req.timeout;
-    let url_text = req.url.to_string();
+    let url_text = req.url.as_str();
     let mut headers = HeaderMap::new();
     for (name, value) in &req.headers {
         if name.eq_ignore_ascii_case("authorization") {
@@ -204,7 +204,8 @@ pub(crate) async fn send(client: &reqwest::Client, req: Req<'_>) -> Result<Answe
     {
         return Err(too_large(len));
     }
-    let headers = resp.headers().clone();
+    // Moved out: the body is read from the stream, not from the headers.
+    let headers = std::mem::take(resp.headers_mut());
     for v in headers.get_all(reqwest::header::SET_COOKIE) {
         req.secrets
             .add_cookie(&String::from_utf8_lossy(v.as_bytes()));
