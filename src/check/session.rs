@@ -171,7 +171,7 @@ impl AgentSession<'_> {
             );
         }
         if let Some(r) = reconnect
-            && (r == "handshake" || !successful)
+            && (r == "handshake" || r == "none" || !successful)
         {
             self.pending = Some((seq, r.to_string(), interval));
         }
@@ -197,7 +197,8 @@ impl AgentSession<'_> {
                 ),
             ));
         }
-        if want != "handshake" {
+        // A followed "none" stays pending until the session's end says who ended it.
+        if want != "handshake" && want != "none" {
             self.pending = None;
         }
     }
@@ -218,8 +219,16 @@ impl AgentSession<'_> {
                 events,
             );
             self.pending = None;
-        } else if self.pending.as_ref().is_some_and(|p| p.1 == "none") {
-            self.pending = None;
+        } else if let Some((aseq, _, _)) = self.pending.take_if(|p| p.1 == "none") {
+            // The harness never stops a session by a connect (its own stop cancels the
+            // connect in flight), so this advice was the server ending observation
+            // while the run still needed it: the connect did not succeed (NTF-02).
+            self.fail(
+                "the server ended the session (advice reconnect \"none\") while the run still needed it",
+                "a /meta/connect that keeps the session open until the harness ends it",
+                reason.to_string(),
+                vec![aseq, seq],
+            );
         }
     }
 

@@ -136,6 +136,7 @@ impl Core {
                 last_seen: Instant::now(),
                 polling: 0,
                 notify: Arc::new(Notify::new()),
+                delivered: 0,
             },
         );
         self.bound_clients(agent, &cid);
@@ -209,6 +210,21 @@ impl Core {
             }
             return ConnectStart::Now(vec![v]);
         }
+        if self.cfg.fault == Some(Fault::BayeuxSessionDropped)
+            && self
+                .clients
+                .get(cid)
+                .is_some_and(|c| c.delivered >= super::faults::SESSION_DROP_AFTER)
+        {
+            let cid = cid.to_string();
+            self.clients.remove(&cid);
+            let mut v = json!({"channel": "/meta/connect", "successful": false, "clientId": cid,
+                "error": "402::session dropped", "advice": {"reconnect": "none"}});
+            if !id.is_null() {
+                v["id"] = id;
+            }
+            return ConnectStart::Now(vec![v]);
+        }
         // A connect asking `advice.timeout: 0` (CometD's first connect) is not held.
         let no_hold = m
             .get("advice")
@@ -260,6 +276,7 @@ impl Core {
             bytes = bytes.saturating_add(n);
             out.extend(c.queue.pop_front());
         }
+        c.delivered += (out.len() - 1) as u64;
         out
     }
 }

@@ -62,11 +62,12 @@ pub(crate) enum Fault {
     QueueIgnoredWithText,
     CompleteAfterCustomerLeftInLeftChatRefused,
     DoubleCompleteRace,
+    BayeuxSessionDropped,
 }
 
 impl Fault {
     /// Every fault, in the order of [`FAULTS`].
-    pub(crate) const ALL: [Fault; 40] = [
+    pub(crate) const ALL: [Fault; 41] = [
         Fault::CompleteNoStatusChange,
         Fault::CompleteStatusLate,
         Fault::CompleteStatusDuplicated,
@@ -107,6 +108,7 @@ impl Fault {
         Fault::QueueIgnoredWithText,
         Fault::CompleteAfterCustomerLeftInLeftChatRefused,
         Fault::DoubleCompleteRace,
+        Fault::BayeuxSessionDropped,
     ];
 
     /// Looks a fault up by its catalogue name.
@@ -123,6 +125,10 @@ impl Fault {
         &FAULTS[self as usize]
     }
 }
+
+/// Under `bayeux-session-dropped`, a Bayeux client's session is dropped once it has been
+/// delivered this many notifications.
+pub(crate) const SESSION_DROP_AFTER: u64 = 8;
 
 /// How long the `complete-status-late` fault holds the `Completed` notification: beyond
 /// the harness's 5 s default deadline (SPEC §6.5).
@@ -150,7 +156,7 @@ const fn f(name: &'static str, description: &'static str, expect: &'static [ReqI
 }
 
 /// The fault catalogue.
-pub static FAULTS: [FaultInfo; 40] = [
+pub static FAULTS: [FaultInfo; 41] = [
     f(
         "complete-no-status-change",
         "missing notification: a successful Complete never publishes the StatusChange to Completed",
@@ -350,6 +356,11 @@ pub static FAULTS: [FaultInfo; 40] = [
         "double-complete-race",
         "check-then-act: Complete reads the chat's state, waits 100 ms for its back end, then completes on the strength of the old read; two Completes on one chat in flight together both succeed and publish two Completed",
         &[ReqId::Cmp02, ReqId::Cmp13],
+    ),
+    f(
+        "bayeux-session-dropped",
+        "after 8 notifications to a Bayeux client, its next /meta/connect answers successful:false with advice reconnect none: the session is gone and nothing more is delivered",
+        &[ReqId::Ntf02],
     ),
 ];
 

@@ -250,6 +250,8 @@ pub(super) struct Client {
     pub(super) last_seen: Instant,
     pub(super) polling: u32,
     pub(super) notify: Arc<Notify>,
+    /// Notifications delivered to it so far.
+    pub(super) delivered: u64,
 }
 
 #[derive(Debug, Clone)]

@@ -802,6 +802,42 @@ fn ntf02_sessions() {
     let fs = judge_session(&b.build());
     assert_verdict(&fs, ReqId::Ntf02, Pass);
 
+    // The server ends the session mid-run (advice reconnect none, followed): Fail; the
+    // harness's own stop is no connect, so it is never taken for this.
+    let mut b = HistoryBuilder::new();
+    good(&mut b);
+    b.bayeux(
+        "agent1",
+        BayeuxEvent::Connect {
+            successful: false,
+            advice: Some(json!({"reconnect":"none"})),
+            error: Some("402::session dropped".into()),
+        },
+    );
+    b.bayeux(
+        "agent1",
+        BayeuxEvent::FollowedAdvice {
+            reconnect: "none".into(),
+            interval_ms: 0,
+        },
+    );
+    b.bayeux(
+        "agent1",
+        BayeuxEvent::Closed {
+            reason: "server advised reconnect: none".into(),
+        },
+    );
+    assert_verdict(&judge_session(&b.build()), ReqId::Ntf02, Fail);
+    let mut b = HistoryBuilder::new();
+    good(&mut b);
+    b.bayeux(
+        "agent1",
+        BayeuxEvent::Closed {
+            reason: "stopped by the harness".into(),
+        },
+    );
+    assert_verdict(&judge_session(&b.build()), ReqId::Ntf02, Pass);
+
     // A failed handshake: Fail.
     let mut b = HistoryBuilder::new();
     b.bayeux(

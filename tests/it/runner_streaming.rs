@@ -165,3 +165,38 @@ fn the_plan_counts_what_it_yields_for_shards_and_filters() {
     ids.sort();
     assert_eq!(parts, ids);
 }
+
+/// A target that drops the agents' Bayeux sessions mid-run (`bayeux-session-dropped`:
+/// after 8 notifications, `reconnect: none`). The session's end is the target's NTF-02
+/// Fail; what the cases could no longer see is Error or Skip, never a Fail of theirs.
+/// (Routing notifications by chat once left the session's end out of each case's
+/// history, and those cases then failed CMP requirements for notifications the harness
+/// could not receive.)
+#[tokio::test]
+async fn a_session_the_target_drops_fails_ntf02_and_no_case_requirement() {
+    let mut s = settings(5, 0);
+    s.fault = Some("bayeux-session-dropped".into());
+    let r = runner::execute(s).await.report;
+    let failed: Vec<&str> = r
+        .requirements
+        .iter()
+        .filter(|q| q.verdict == Verdict::Fail)
+        .map(|q| q.id.as_str())
+        .collect();
+    assert_eq!(failed, ["NTF-02"], "{:#?}", r.requirements);
+    let reason = &r
+        .requirements
+        .iter()
+        .find(|q| q.id == "NTF-02")
+        .expect("NTF-02 judged")
+        .reason;
+    assert!(reason.contains("ended the session"), "{reason}");
+    // The cases did run into the loss: some requirement could not be judged.
+    assert!(
+        r.requirements
+            .iter()
+            .any(|q| matches!(q.verdict, Verdict::Error | Verdict::Skip)),
+        "{:#?}",
+        r.requirements
+    );
+}

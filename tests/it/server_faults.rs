@@ -394,6 +394,25 @@ async fn deviation(fault: &str, srv: &RunningServer) -> bool {
             let s = b.send(json!([{"channel":"/meta/subscribe","clientId":cid,"subscription":"/v2/me/chats"}])).await;
             s.body[0]["successful"] == false
         }
+        "bayeux-session-dropped" => {
+            // One offer per round, then a connect: the session is dropped once it has
+            // been delivered enough; the faithful server keeps delivering.
+            let mut ag = Agent::new(base, "agent1", "agent1-pass");
+            ag.login().await;
+            let bx = ag.bayeux().await;
+            for _ in 0..20 {
+                offer(base, "agent1").await;
+                let a = bx
+                    .send(json!([{"channel":"/meta/connect","clientId":bx.client_id,
+                        "connectionType":"long-polling"}]))
+                    .await;
+                let reply = &a.body[0];
+                if reply["successful"] == false {
+                    return reply["advice"]["reconnect"] == "none";
+                }
+            }
+            false
+        }
         other => panic!("no scenario for fault {other}"),
     }
 }
