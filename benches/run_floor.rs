@@ -307,6 +307,8 @@ fn schemathesis(dir: &Path, examples: usize) {
     let started = Instant::now();
     let n = examples.to_string();
     let child = Command::new("schemathesis")
+        // Its cache (`.schemathesis/`) goes to the scratch folder, not the repository.
+        .current_dir(dir)
         .arg("run")
         .arg(&spec)
         .args([
