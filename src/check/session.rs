@@ -219,10 +219,12 @@ impl AgentSession<'_> {
                 events,
             );
             self.pending = None;
-        } else if let Some((aseq, _, _)) = self.pending.take_if(|p| p.1 == "none") {
-            // The harness never stops a session by a connect (its own stop cancels the
-            // connect in flight), so this advice was the server ending observation
-            // while the run still needed it: the connect did not succeed (NTF-02).
+        } else if let Some((aseq, _, _)) = self.pending.take_if(|p| p.1 == "none")
+            && reason.contains("advised reconnect: none")
+        {
+            // The session ended by following the server's advice (the harness's own
+            // stop cancels its connect in flight and says so): the server ended
+            // observation while the run still needed it, the connect did not succeed.
             self.fail(
                 "the server ended the session (advice reconnect \"none\") while the run still needed it",
                 "a /meta/connect that keeps the session open until the harness ends it",

@@ -837,6 +837,25 @@ fn ntf02_sessions() {
         },
     );
     assert_verdict(&judge_session(&b.build()), ReqId::Ntf02, Pass);
+    // Advice "none" on a connect that succeeded, the session going on until the
+    // harness stops it: nothing ended observation early, Pass.
+    let mut b = HistoryBuilder::new();
+    good(&mut b);
+    b.bayeux(
+        "agent1",
+        BayeuxEvent::Connect {
+            successful: true,
+            advice: Some(json!({"reconnect":"none"})),
+            error: None,
+        },
+    );
+    b.bayeux(
+        "agent1",
+        BayeuxEvent::Closed {
+            reason: "stopped by the harness".into(),
+        },
+    );
+    assert_verdict(&judge_session(&b.build()), ReqId::Ntf02, Pass);
 
     // A failed handshake: Fail.
     let mut b = HistoryBuilder::new();
