@@ -951,9 +951,12 @@ impl Recorder {
     /// recorder nobody records on any more, such as a case's once the case has ended).
     pub fn take(&self) -> History {
         let mut g = self.lock();
+        // Indexes stay global: the stored events move below `base` (the kept ones are
+        // below it already).
+        let n = g.events.len();
         let mut events = std::mem::take(&mut g.kept);
         events.extend(g.events.drain(..).flatten());
-        g.base += events.len();
+        g.base += n;
         History { events }
     }
 
@@ -1123,6 +1126,13 @@ mod tests {
         assert_eq!(got.seq, 6);
         assert_eq!(rec.notifications_about(&["live"], 0, 7).len(), 1);
         assert!(rec.events_since(6).len() == 1);
+        // Taking the record moves what is stored (kept ones first) and keeps indexes
+        // global.
+        let taken = rec.take();
+        assert_eq!(taken.events.len(), 4);
+        assert_eq!(rec.len(), 7);
+        assert_eq!(rec.stored(), 0);
+        assert_eq!(rec.record("runner", note("next")), 7);
     }
 
     #[tokio::test]
