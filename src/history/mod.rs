@@ -475,6 +475,31 @@ impl Inner {
             .and_then(Option::as_ref)
     }
 
+    /// Global indexes of the notifications about `chats` recorded at `from..to`, in
+    /// recording order.
+    fn about(&self, chats: &[&str], from: usize, to: usize) -> Vec<usize> {
+        let mut idx: Vec<usize> = chats
+            .iter()
+            .filter_map(|c| self.by_chat.get(*c))
+            .flat_map(|log| {
+                let a = log.idx.partition_point(|&i| i < from);
+                let b = log.idx.partition_point(|&i| i < to);
+                log.idx[a..b].iter().copied()
+            })
+            .collect();
+        idx.sort_unstable();
+        idx.dedup();
+        idx
+    }
+
+    /// See [`Recorder::retire`].
+    fn retire(&mut self, chats: &[&str]) {
+        for c in chats {
+            self.retired.insert(chat_hash(c));
+            self.by_chat.remove(*c);
+        }
+    }
+
     /// The stored events from global index `from` on.
     fn since(&self, from: usize) -> impl Iterator<Item = &Event> {
         let j = from.saturating_sub(self.base).min(self.events.len());
@@ -705,11 +730,7 @@ impl Recorder {
     /// Stops storing the notifications about `chats` (their case has been judged) and
     /// forgets those already stored, once trimmed.
     pub fn retire(&self, chats: &[&str]) {
-        let mut g = self.lock();
-        for c in chats {
-            g.retired.insert(chat_hash(c));
-            g.by_chat.remove(*c);
-        }
+        self.lock().retire(chats);
     }
 
     /// Drops the events before global index `floor` (no reader needs them any more),
@@ -889,18 +910,10 @@ impl Recorder {
     /// recording order (without copying anything else of the run).
     pub fn notifications_about(&self, chats: &[&str], from: usize, to: usize) -> Vec<Event> {
         let g = self.lock();
-        let mut idx: Vec<usize> = chats
-            .iter()
-            .filter_map(|c| g.by_chat.get(*c))
-            .flat_map(|log| {
-                let a = log.idx.partition_point(|&i| i < from);
-                let b = log.idx.partition_point(|&i| i < to);
-                log.idx[a..b].iter().copied()
-            })
-            .collect();
-        idx.sort_unstable();
-        idx.dedup();
-        idx.into_iter().filter_map(|i| g.at(i).cloned()).collect()
+        g.about(chats, from, to)
+            .into_iter()
+            .filter_map(|i| g.at(i).cloned())
+            .collect()
     }
 
     /// Copies of the Bayeux sessions' ends ([`BayeuxEvent::Closed`]) recorded at indexes
@@ -920,19 +933,9 @@ impl Recorder {
     /// has ended and nothing else reads them.
     pub fn take_notifications(&self, chats: &[&str], from: usize, to: usize) -> Vec<Event> {
         let mut g = self.lock();
-        let mut idx: Vec<usize> = chats
-            .iter()
-            .filter_map(|c| g.by_chat.get(*c))
-            .flat_map(|log| {
-                let a = log.idx.partition_point(|&i| i < from);
-                let b = log.idx.partition_point(|&i| i < to);
-                log.idx[a..b].iter().copied()
-            })
-            .collect();
-        idx.sort_unstable();
-        idx.dedup();
         let base = g.base;
-        let out = idx
+        let out = g
+            .about(chats, from, to)
             .into_iter()
             .filter_map(|i| {
                 i.checked_sub(base)
@@ -940,10 +943,7 @@ impl Recorder {
                     .and_then(Option::take)
             })
             .collect();
-        for c in chats {
-            g.retired.insert(chat_hash(c));
-            g.by_chat.remove(*c);
-        }
+        g.retire(chats);
         out
     }
 
