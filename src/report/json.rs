@@ -313,17 +313,37 @@ pub fn write_report_json(
     let tmp = path.with_extension("json.tmp");
     let file = std::fs::File::create(&tmp).map_err(io)?;
     let mut w = std::io::BufWriter::new(file);
-    // Pretty text of `v` (scrubbed), each line after the first indented by `indent`.
-    let text = |v: &mut Value, depth: usize, indent: &str| -> Result<String, ReportError> {
+    let texts = super::TextScrubber::new(scrub);
+    // One buffer for every case's text (a report of 100,000 cases allocates it once).
+    let mut buf: Vec<u8> = Vec::new();
+    // Writes the pretty text of `v` (scrubbed), each line after the first indented by
+    // `indent`.
+    let mut put = |w: &mut std::io::BufWriter<std::fs::File>,
+                   v: &mut Value,
+                   depth: usize,
+                   indent: &[u8]|
+     -> Result<(), ReportError> {
         flatten_deep(v, depth);
         scrub_value(v, scrub);
-        let t = serde_json::to_string_pretty(v).map_err(ser)?;
-        Ok(scrub_text(scrub, &t).replace('\n', &format!("\n{indent}")))
+        buf.clear();
+        serde_json::to_writer_pretty(&mut buf, v).map_err(ser)?;
+        let t = std::str::from_utf8(&buf).map_err(|e| ReportError::Serialize(e.to_string()))?;
+        let t = texts.scrub(t);
+        for (i, line) in t.split('\n').enumerate() {
+            if i > 0 {
+                w.write_all(b"\n").map_err(io)?;
+                w.write_all(indent).map_err(io)?;
+            }
+            w.write_all(line.as_bytes()).map_err(io)?;
+        }
+        Ok(())
     };
     w.write_all(b"{\n").map_err(io)?;
     let n = fields.len();
     for (i, (key, mut value)) in fields.into_iter().enumerate() {
-        let key_text = scrub_text(scrub, &serde_json::to_string(&key).map_err(ser)?);
+        let key_text = texts
+            .scrub(&serde_json::to_string(&key).map_err(ser)?)
+            .into_owned();
         write!(w, "  {key_text}: ").map_err(io)?;
         if key == "cases" {
             if report.cases.is_empty() {
@@ -333,9 +353,11 @@ pub fn write_report_json(
                 for (j, case) in report.cases.iter().enumerate() {
                     let mut cv = serde_json::to_value(case).map_err(ser)?;
                     walk_bound(&mut cv, &mut dropped);
-                    let t = text(&mut cv, 2, "    ")?;
-                    let sep = if j + 1 < report.cases.len() { "," } else { "" };
-                    write!(w, "\n    {t}{sep}").map_err(io)?;
+                    w.write_all(b"\n    ").map_err(io)?;
+                    put(&mut w, &mut cv, 2, b"    ")?;
+                    if j + 1 < report.cases.len() {
+                        w.write_all(b",").map_err(io)?;
+                    }
                 }
                 w.write_all(b"\n  ]").map_err(io)?;
             }
@@ -345,8 +367,7 @@ pub fn write_report_json(
             {
                 errors.push(Value::String(note));
             }
-            let t = text(&mut value, 1, "  ")?;
-            w.write_all(t.as_bytes()).map_err(io)?;
+            put(&mut w, &mut value, 1, b"  ")?;
         }
         w.write_all(if i + 1 < n { b",\n" } else { b"\n" })
             .map_err(io)?;

@@ -172,15 +172,40 @@ pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), ReportError> {
 /// becomes [`REDACTED`]. Never produces a quote or backslash, so JSON and single-quoted
 /// shell stay well-formed.
 pub fn scrub_text(scrub: &Scrubber, text: &str) -> String {
-    let mut out = scrub.scrub(text);
-    for s in scrub.secrets() {
-        let escaped = serde_json::to_string(s).unwrap_or_default();
-        let escaped = escaped.trim_matches('"');
-        if escaped.len() >= 4 && escaped != s && out.contains(escaped) {
-            out = out.replace(escaped, REDACTED);
-        }
+    TextScrubber::new(scrub).scrub(text).into_owned()
+}
+
+/// [`scrub_text`] for many texts: the escaped forms of the secrets are worked out once,
+/// and a text that holds no secret is borrowed, not copied.
+pub(crate) struct TextScrubber<'a> {
+    scrub: &'a Scrubber,
+    /// The JSON-escaped forms that differ from their secret, in the secrets' order.
+    escaped: Vec<String>,
+}
+
+impl<'a> TextScrubber<'a> {
+    pub(crate) fn new(scrub: &'a Scrubber) -> Self {
+        let escaped = scrub
+            .secrets()
+            .iter()
+            .filter_map(|s| {
+                let e = serde_json::to_string(s).unwrap_or_default();
+                let e = e.trim_matches('"');
+                (e.len() >= 4 && e != s).then(|| e.to_string())
+            })
+            .collect();
+        Self { scrub, escaped }
     }
-    out
+
+    pub(crate) fn scrub<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        let mut out = self.scrub.scrub_cow(text);
+        for e in &self.escaped {
+            if out.contains(e.as_str()) {
+                out = std::borrow::Cow::Owned(out.replace(e.as_str(), REDACTED));
+            }
+        }
+        out
+    }
 }
 
 /// Scrubs markup (HTML, XML): every known secret, raw or markup-escaped, becomes
