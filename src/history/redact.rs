@@ -56,6 +56,10 @@ pub struct Scrubber {
     secrets: Vec<String>,
     /// The values given to [`Scrubber::add`] (each with all its forms in `secrets`).
     added: std::collections::HashSet<String>,
+    /// A bit per two-byte sequence that starts a secret (65,536 bits; empty while no
+    /// secret is known): text where no such pair occurs holds no secret, found in one
+    /// pass instead of one search per secret.
+    starts: Vec<u64>,
 }
 
 impl Scrubber {
@@ -85,6 +89,24 @@ impl Scrubber {
         }
         // Longest first, so a secret containing another is replaced whole.
         self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        if self.starts.is_empty() {
+            self.starts = vec![0; 1024];
+        }
+        for form in &self.secrets {
+            let k = pair_key(form.as_bytes());
+            self.starts[k / 64] |= 1 << (k % 64);
+        }
+    }
+
+    /// Whether `text` holds one of `secrets` (one pass over `text`: a secret is looked
+    /// for only where its first two bytes occur).
+    fn holds_any(&self, text: &str, secrets: &[String]) -> bool {
+        let b = text.as_bytes();
+        (0..b.len().saturating_sub(1)).any(|i| {
+            let k = pair_key(&b[i..]);
+            self.starts[k / 64] & (1 << (k % 64)) != 0
+                && secrets.iter().any(|s| b[i..].starts_with(s.as_bytes()))
+        })
     }
 
     /// Adds a `Cookie`/`Set-Cookie` header value: the whole `name=value` pair and the
@@ -117,6 +139,9 @@ impl Scrubber {
         let mut out = std::borrow::Cow::Borrowed(text);
         // Longest first: those longer than the text cannot be in it.
         let first = self.secrets.partition_point(|s| s.len() > text.len());
+        if first == self.secrets.len() || !self.holds_any(text, &self.secrets[first..]) {
+            return out;
+        }
         for s in &self.secrets[first..] {
             if out.contains(s.as_str()) {
                 out = std::borrow::Cow::Owned(out.replace(s.as_str(), REDACTED));
@@ -134,6 +159,11 @@ impl Scrubber {
     pub fn secrets(&self) -> &[String] {
         &self.secrets
     }
+}
+
+/// The index of the two-byte sequence `b` starts with (`b` holds at least two bytes).
+fn pair_key(b: &[u8]) -> usize {
+    (usize::from(b[0]) << 8) | usize::from(b[1])
 }
 
 /// A percent-encoded text with its escapes in lower case (`%2F` -> `%2f`).
@@ -302,5 +332,34 @@ mod tests {
         shared.add_authorization("Basic c2VjcmV0LWJhc2lj");
         assert_eq!(clone.scrub("Basic c2VjcmV0LWJhc2lj"), REDACTED);
         assert_eq!(clone.scrub("x c2VjcmV0LWJhc2lj"), format!("x {REDACTED}"));
+    }
+
+    #[test]
+    fn secrets_are_found_anywhere_and_clean_text_is_borrowed() {
+        let mut s = Scrubber::new();
+        assert!(matches!(
+            s.scrub_cow("nothing known yet"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        s.add("s3cr3t-token");
+        s.add("abcd");
+        for (text, want) in [
+            ("s3cr3t-token", REDACTED.to_string()),
+            ("xs3cr3t-token", format!("x{REDACTED}")),
+            ("at the end: abcd", format!("at the end: {REDACTED}")),
+            ("abcdabcd", format!("{REDACTED}{REDACTED}")),
+            // The secret's first bytes without the rest are no secret.
+            ("s3cr3t-tokeN abc s3", "s3cr3t-tokeN abc s3".to_string()),
+        ] {
+            assert_eq!(s.scrub(text), want, "{text}");
+        }
+        for clean in ["", "a", "ab", "s3cr3t-tokeN", "no secret here at all, abc"] {
+            assert!(
+                matches!(s.scrub_cow(clean), std::borrow::Cow::Borrowed(_)),
+                "{clean}"
+            );
+        }
+        // Multi-byte text around a secret.
+        assert_eq!(s.scrub("é abcd é"), format!("é {REDACTED} é"));
     }
 }
