@@ -688,7 +688,11 @@ impl Recorder {
                     // Its case has been judged: nobody reads it any more.
                     return seq;
                 }
-                let log = g.by_chat.entry(id.to_string()).or_default();
+                // A chat already known costs no key copy.
+                let log = match g.by_chat.get_mut(id) {
+                    Some(log) => log,
+                    None => g.by_chat.entry(id.to_string()).or_default(),
+                };
                 log.idx.push(seq as usize);
                 log.notify.notify_waiters();
             }
