@@ -461,7 +461,7 @@ impl PostError {
 struct Session {
     cfg: TargetConfig,
     tuning: BayeuxTuning,
-    http: reqwest::Client,
+    http: http::Client,
     url: reqwest::Url,
     user: String,
     basic: String,

@@ -94,7 +94,7 @@ pub struct Provisioner {
     cfg: TargetConfig,
     base: reqwest::Url,
     mode: Mode,
-    http: reqwest::Client,
+    http: http::Client,
     tags: AtomicU64,
     /// This process's id, for the tags (read once: it is a system call).
     pid: u32,

@@ -22,9 +22,9 @@ struct Csrf {
 pub struct AgentClient {
     cfg: TargetConfig,
     base: reqwest::Url,
-    http: reqwest::Client,
+    http: http::Client,
     /// A separate client for `AuthVariant::NoCredentials`: no shared connection, no jar.
-    anon_http: reqwest::Client,
+    anon_http: http::Client,
     jar: Arc<Jar>,
     user: String,
     basic: String,
@@ -236,7 +236,7 @@ impl AgentClient {
 
     // ---- crate-internal: used by the Bayeux client ----
 
-    pub(crate) fn http(&self) -> &reqwest::Client {
+    pub(crate) fn http(&self) -> &http::Client {
         &self.http
     }
 
