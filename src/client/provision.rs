@@ -273,28 +273,19 @@ impl Provisioner {
                 )));
             }
         };
+        // The owner and the chat id, taken from the matching notification (not copied).
         let found = invited
-            .wait(self.cfg.deadline, |e| {
-                matches!(&e.kind, EventKind::Notification { data, .. } if invited_with_tag(data, &tag))
+            .wait(self.cfg.deadline, |e| match &e.kind {
+                EventKind::Notification {
+                    agent: owner, data, ..
+                } => invited_chat_id(data, &tag).map(|id| (owner.clone(), id)),
+                _ => None,
             })
             .await;
-        let Some(event) = found else {
-            return Err(HarnessError::new(format!(
-                "customer-api: chat {customer_id} (tag {tag}) requested for {alias}, but no agent got an Invited notification carrying userData.{TAG_KEY} within {:?} (preferred agent {agent}; are the agents Ready and subscribed?)",
-                self.cfg.deadline
-            )));
-        };
-        // The predicate above matched exactly this shape; a mismatch is a harness bug,
-        // reported as an error rather than a panic.
-        let found = match event.kind {
-            EventKind::Notification {
-                agent: owner, data, ..
-            } => invited_chat_id(&data, &tag).map(|id| (owner, id)),
-            _ => None,
-        };
         let Some((owner, chat_id)) = found else {
             return Err(HarnessError::new(format!(
-                "customer-api: chat {customer_id} (tag {tag}): the matched Invited notification carries no usable chat.id"
+                "customer-api: chat {customer_id} (tag {tag}) requested for {alias}, but no agent got an Invited notification carrying userData.{TAG_KEY} and a usable chat.id within {:?} (preferred agent {agent}; are the agents Ready and subscribed?)",
+                self.cfg.deadline
             )));
         };
         Ok(Offered {
@@ -636,11 +627,6 @@ impl Provisioner {
     }
 }
 
-/// Whether a notification's data is a StatusChange to `Invited` carrying `tag`.
-fn invited_with_tag(data: &Value, tag: &str) -> bool {
-    invited_chat_id(data, tag).is_some()
-}
-
 /// The agent-side chat id of an `Invited` status change carrying `tag`, if `data` is one
 /// (a non-empty string id, or a number).
 fn invited_chat_id(data: &Value, tag: &str) -> Option<String> {
@@ -726,11 +712,11 @@ mod tests {
     fn invited_tag_must_match_exactly() {
         let d = json!({"messageType":"ChatStateChangeMessage","notificationType":"StatusChange",
             "chat":{"id":"A1","state":"Invited","userData":{"gwsConformTag":"t1"}}});
-        assert!(invited_with_tag(&d, "t1"));
-        assert!(!invited_with_tag(&d, "t2"));
+        assert!(invited_chat_id(&d, "t1").is_some());
+        assert!(invited_chat_id(&d, "t2").is_none());
         let mut chatting = d.clone();
         chatting["chat"]["state"] = json!("Chatting");
-        assert!(!invited_with_tag(&chatting, "t1"));
+        assert!(invited_chat_id(&chatting, "t1").is_none());
         assert_eq!(invited_chat_id(&d, "t1").as_deref(), Some("A1"));
         let mut numeric = d.clone();
         numeric["chat"]["id"] = json!(42);

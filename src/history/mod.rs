@@ -529,13 +529,13 @@ pub struct TagWatch {
 }
 
 impl TagWatch {
-    /// Waits until a notification carrying the tag satisfies `pred`, or `timeout` passes;
-    /// wakes only when one such notification is recorded.
-    pub async fn wait(
+    /// Waits until a notification carrying the tag gives `Some` from `pick` (what it
+    /// returns), or `timeout` passes; wakes only when one such notification is recorded.
+    pub async fn wait<R>(
         &self,
         timeout: Duration,
-        mut pred: impl FnMut(&Event) -> bool,
-    ) -> Option<Event> {
+        mut pick: impl FnMut(&Event) -> Option<R>,
+    ) -> Option<R> {
         let deadline = tokio::time::Instant::now() + timeout;
         // Global index from which the routed notifications are still to be looked at.
         let mut checked = 0;
@@ -546,8 +546,7 @@ impl TagWatch {
             let found = log.idx[start..]
                 .iter()
                 .filter_map(|&i| g.at(i))
-                .find(|e| pred(e))
-                .cloned();
+                .find_map(&mut pick);
             *checked = g.total();
             found
         };
@@ -555,8 +554,8 @@ impl TagWatch {
             let woken = self.notify.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            if let Some(e) = find(&mut checked) {
-                return Some(e);
+            if let Some(r) = find(&mut checked) {
+                return Some(r);
             }
             if tokio::time::timeout_at(deadline, woken).await.is_err() {
                 return find(&mut checked);
@@ -845,7 +844,8 @@ impl Recorder {
     }
 
     /// Waits until a notification about one of `chats`, recorded at index `from` or
-    /// later, satisfies `pred`, or `timeout` passes. Only the notifications of those
+    /// later, satisfies `pred`, or `timeout` passes; the matching event's `seq` (nothing
+    /// is copied). Only the notifications of those
     /// chats are looked at, and only their recording wakes this waiter.
     pub async fn wait_for_chats(
         &self,
@@ -853,7 +853,7 @@ impl Recorder {
         from: usize,
         timeout: Duration,
         mut pred: impl FnMut(&Event) -> bool,
-    ) -> Option<Event> {
+    ) -> Option<u64> {
         let deadline = tokio::time::Instant::now() + timeout;
         let notifies: Vec<Arc<tokio::sync::Notify>> = {
             let mut g = self.lock();
@@ -878,7 +878,7 @@ impl Recorder {
                             .filter_map(|&i| g.at(i))
                             .find(|e| pred(e))
                         {
-                            return Some(e.clone());
+                            return Some(e.seq);
                         }
                     }
                 }
@@ -901,7 +901,7 @@ impl Recorder {
                             .filter_map(|&i| g.at(i))
                             .find(|e| pred(e))
                         {
-                            return Some(e.clone());
+                            return Some(e.seq);
                         }
                     }
                 }
@@ -1080,7 +1080,7 @@ mod tests {
         tokio::task::yield_now().await;
         rec.record("bayeux:a", note("mine"));
         let got = h.await.unwrap().expect("woken by its chat");
-        assert_eq!(got.seq, 1);
+        assert_eq!(got, 1);
         let about = rec.notifications_about(&["mine", "other"], 0, 2);
         assert_eq!(about.len(), 2);
         assert!(rec.notifications_about(&["mine"], 0, 1).is_empty());
@@ -1127,7 +1127,7 @@ mod tests {
             .wait_for_chats(&["live"], 6, Duration::from_millis(20), |_| true)
             .await
             .expect("the live chat's notification is above the floor");
-        assert_eq!(got.seq, 6);
+        assert_eq!(got, 6);
         assert_eq!(rec.notifications_about(&["live"], 0, 7).len(), 1);
         assert!(rec.events_since(6).len() == 1);
         // Taking the record moves what is stored (kept ones first) and keeps indexes
@@ -1191,12 +1191,13 @@ mod tests {
         rec.record("bayeux:a", tagged("t1", "theirs"));
         rec.record("bayeux:a", tagged("t2", "mine"));
         let got = w
-            .wait(Duration::from_millis(50), |_| true)
+            .wait(Duration::from_millis(50), |e| Some(e.clone()))
             .await
             .expect("the tagged notification");
         assert_eq!(got.kind, tagged("t2", "mine"));
         assert!(
-            w.wait(Duration::from_millis(20), |e| e.seq > got.seq)
+            w.wait(Duration::from_millis(20), |e| (e.seq > got.seq)
+                .then_some(()))
                 .await
                 .is_none()
         );
