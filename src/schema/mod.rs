@@ -369,7 +369,8 @@ impl Schemas {
     /// optional properties absent.
     pub fn valid_strategy(&self, name: &str) -> Result<BoxedStrategy<Value>, SchemaError> {
         let doc = self.doc(name)?;
-        Ok(generate::valid(self.node(doc)?))
+        let node = self.node(doc)?;
+        Ok(built(&VALID_BUILT, node, || generate::valid(node)))
     }
 
     fn node<'a>(&self, doc: &'a Doc) -> Result<&'a Arc<generate::Node>, SchemaError> {
@@ -385,7 +386,8 @@ impl Schemas {
     /// A strategy of instances that break exactly one rule of `name`, each tagged with it.
     pub fn invalid_strategy(&self, name: &str) -> Result<BoxedStrategy<Invalid>, SchemaError> {
         let doc = self.doc(name)?;
-        generate::invalid(self.node(doc)?)
+        let node = self.node(doc)?;
+        built(&INVALID_BUILT, node, || generate::invalid(node))
             .ok_or_else(|| SchemaError::new(&doc.file, "", "no rule to break in this schema"))
     }
 
@@ -396,6 +398,42 @@ impl Schemas {
         generate::breakable(self.node(doc)?, &mut set);
         Ok(set)
     }
+}
+
+/// Strategies already built on this thread, by the schema node they were built from
+/// (the node is held, so its address cannot be reused while cached). A strategy is an
+/// immutable description (the randomness is the runner's), so every draw can share it:
+/// building one cost about as much as a whole generated case (issue 13).
+type Built<T> = std::cell::RefCell<Vec<(Arc<generate::Node>, T)>>;
+
+thread_local! {
+    static VALID_BUILT: Built<BoxedStrategy<Value>> = const { std::cell::RefCell::new(Vec::new()) };
+    static INVALID_BUILT: Built<Option<BoxedStrategy<Invalid>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Schemas a thread keeps strategies for at most (the oldest is dropped first).
+const BUILT_CAP: usize = 32;
+
+fn built<T: Clone + 'static>(
+    cache: &'static std::thread::LocalKey<Built<T>>,
+    node: &Arc<generate::Node>,
+    build: impl FnOnce() -> T,
+) -> T {
+    if let Some(t) = cache.with_borrow(|c| {
+        c.iter()
+            .find(|(n, _)| Arc::ptr_eq(n, node))
+            .map(|(_, t)| t.clone())
+    }) {
+        return t;
+    }
+    let t = build();
+    cache.with_borrow_mut(|c| {
+        if c.len() >= BUILT_CAP {
+            c.remove(0);
+        }
+        c.push((node.clone(), t.clone()));
+    });
+    t
 }
 
 /// `dir/x.schema.json` → `x.schema.json`.
