@@ -94,6 +94,20 @@ impl Scrubber {
                 self.secrets.push(form);
             }
         }
+        self.index();
+    }
+
+    /// Adds `form` exactly as given (no other form of it), if it is at least 4 bytes.
+    pub(crate) fn add_exact(&mut self, form: &str) {
+        if form.len() < 4 || self.secrets.iter().any(|s| s == form) {
+            return;
+        }
+        self.secrets.push(form.to_string());
+        self.index();
+    }
+
+    /// Sorts the forms and marks where they start.
+    fn index(&mut self) {
         // Longest first, so a secret containing another is replaced whole.
         self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         if self.starts.is_empty() {
@@ -109,11 +123,20 @@ impl Scrubber {
     /// for only where its first two bytes occur).
     fn holds_any(&self, text: &str, secrets: &[String]) -> bool {
         let b = text.as_bytes();
-        (0..b.len().saturating_sub(1)).any(|i| {
-            let k = pair_key(&b[i..]);
-            self.starts[k / 64] & (1 << (k % 64)) != 0
-                && secrets.iter().any(|s| b[i..].starts_with(s.as_bytes()))
-        })
+        let Some(&first) = b.first() else {
+            return false;
+        };
+        let mut prev = first;
+        for (i, &c) in b.iter().enumerate().skip(1) {
+            let k = (usize::from(prev) << 8) | usize::from(c);
+            if self.starts[k >> 6] & (1 << (k & 63)) != 0
+                && secrets.iter().any(|s| b[i - 1..].starts_with(s.as_bytes()))
+            {
+                return true;
+            }
+            prev = c;
+        }
+        false
     }
 
     /// Adds a `Cookie`/`Set-Cookie` header value: the whole `name=value` pair and the

@@ -25,7 +25,9 @@ pub use table::{merge, overall_of, recompute, requirement_table, requirement_tab
 pub use transcript::transcript;
 pub use types::*;
 
-use crate::history::redact::{REDACTED, Scrubber};
+#[cfg(doc)]
+use crate::history::redact::REDACTED;
+use crate::history::redact::Scrubber;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -179,32 +181,34 @@ pub fn scrub_text(scrub: &Scrubber, text: &str) -> String {
 /// and a text that holds no secret is borrowed, not copied.
 pub(crate) struct TextScrubber<'a> {
     scrub: &'a Scrubber,
-    /// The JSON-escaped forms that differ from their secret, in the secrets' order.
-    escaped: Vec<String>,
+    /// The JSON-escaped forms that differ from their secret.
+    escaped: Scrubber,
 }
 
 impl<'a> TextScrubber<'a> {
     pub(crate) fn new(scrub: &'a Scrubber) -> Self {
-        let escaped = scrub
-            .secrets()
-            .iter()
-            .filter_map(|s| {
-                let e = serde_json::to_string(s).unwrap_or_default();
-                let e = e.trim_matches('"');
-                (e.len() >= 4 && e != s).then(|| e.to_string())
-            })
-            .collect();
+        let mut escaped = Scrubber::new();
+        for s in scrub.secrets() {
+            let e = serde_json::to_string(s).unwrap_or_default();
+            let e = e.trim_matches('"');
+            if e != s {
+                escaped.add_exact(e);
+            }
+        }
         Self { scrub, escaped }
     }
 
     pub(crate) fn scrub<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
-        let mut out = self.scrub.scrub_cow(text);
-        for e in &self.escaped {
-            if out.contains(e.as_str()) {
-                out = std::borrow::Cow::Owned(out.replace(e.as_str(), REDACTED));
+        match self.scrub.scrub_cow(text) {
+            std::borrow::Cow::Borrowed(t) => self.escaped.scrub_cow(t),
+            std::borrow::Cow::Owned(t) => {
+                let again = match self.escaped.scrub_cow(&t) {
+                    std::borrow::Cow::Owned(u) => Some(u),
+                    std::borrow::Cow::Borrowed(_) => None,
+                };
+                std::borrow::Cow::Owned(again.unwrap_or(t))
             }
         }
-        out
     }
 }
 
