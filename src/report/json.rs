@@ -324,7 +324,10 @@ pub fn write_report_json(
                    indent: &[u8]|
      -> Result<(), ReportError> {
         flatten_deep(v, depth);
-        scrub_value(v, scrub);
+        // No scrub of each string first: JSON escaping is per character, so a secret in
+        // a string (or key) is in the text as its JSON-escaped form, which the text
+        // scrubber replaces with the same `<redacted>` (one pass over the text, not
+        // two).
         buf.clear();
         serde_json::to_writer_pretty(&mut buf, v).map_err(ser)?;
         let t = std::str::from_utf8(&buf).map_err(|e| ReportError::Serialize(e.to_string()))?;
