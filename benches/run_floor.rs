@@ -11,7 +11,8 @@
 //! - harness CPU per request against the server's: `serve` in its own process, `run
 //!   --target` against it (customer-api and provider-state provisioning; the default
 //!   concurrency, 16, 64 and 256), utime+stime of both from `/proc/<pid>/stat`, divided
-//!   by the requests the run records; the median of 3 runs each;
+//!   by the requests the run records; the median of 5 runs each (only these rows with
+//!   `GWS_BENCH_ONLY=cpu`);
 //! - equal work against Schemathesis (`schemathesis run` on the exported OpenAPI against
 //!   `serve --no-csrf`), skipped with a message when `schemathesis` is not on PATH.
 //!
@@ -367,6 +368,11 @@ fn main() {
         println!("run_floor smoke: {:.2} s", secs(f.wall));
         return;
     }
+    if std::env::var("GWS_BENCH_ONLY").as_deref() == Ok("cpu") {
+        // Only the CPU-per-request rows (`GWS_BENCH_ONLY=cpu cargo bench --bench run_floor`).
+        cpu_per_request(dir, "400", 5);
+        return;
+    }
     let floor = best_of(dir, 3, &["--cases", "0", "--only", "CMP-14"]);
     let default = best_of(dir, 3, &[]);
     let c200 = best_of(dir, 2, &["--cases", "200"]);
@@ -405,6 +411,6 @@ fn main() {
         let _ = std::fs::remove_dir_all(dir);
         let _ = std::fs::create_dir_all(dir);
     }
-    cpu_per_request(dir, "400", 3);
+    cpu_per_request(dir, "400", 5);
     schemathesis(dir, 224);
 }
