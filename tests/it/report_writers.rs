@@ -865,3 +865,46 @@ fn report_json_is_streamed_case_by_case_with_the_same_text_as_whole() {
         assert!(!dir.join("report.json.tmp").exists());
     }
 }
+
+#[test]
+fn a_secret_that_json_escapes_is_scrubbed_from_strings_keys_and_flattened_bodies() {
+    // A cookie value with a quote, a backslash, a slash and non-ASCII text: in report.json
+    // it appears escaped (in a string, in a key, and escaped twice inside a body nested
+    // deeper than the written depth, which is written as text).
+    use gws_conform::history::{AuthVariant, Body, ChatRef, Step};
+    let secret = "ck\"\\/é-Zz9";
+    let mut scrub = scrubber();
+    scrub.add(secret);
+    let mut deep = serde_json::json!({ "leaf": secret, secret: 1 });
+    for _ in 0..gws_conform::report::json::MAX_WRITTEN_DEPTH + 4 {
+        deep = serde_json::json!({ "n": deep });
+    }
+    let mut r = report();
+    let case = &mut r.cases[0];
+    case.steps.push(Step::AgentPost {
+        chat: ChatRef::Alias("c1".into()),
+        by_other_agent: false,
+        auth: AuthVariant::Normal,
+        body: Body::Json(
+            serde_json::json!({ "note": format!("x{secret}y"), secret: "v", "deep": deep }),
+        ),
+    });
+    if let Some(f) = case.findings.first_mut() {
+        f.reason = format!("cookie {secret} seen");
+    }
+    let dir = tmpdir("scrub-escaped");
+    let p = report::write_json(&dir, &r, &scrub).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    let once = serde_json::to_string(secret).unwrap();
+    let once = once.trim_matches('"');
+    let twice = serde_json::to_string(once).unwrap();
+    let twice = twice.trim_matches('"');
+    for leak in [secret, once, twice, "Zz9"] {
+        assert!(!text.contains(leak), "{leak:?} in report.json");
+    }
+    assert!(text.contains("x<redacted>y"));
+    // The same text as the whole-report writer, and still valid JSON.
+    assert_eq!(text, report::json::to_scrubbed_json(&r, &scrub).unwrap());
+    let _: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
