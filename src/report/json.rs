@@ -316,21 +316,15 @@ pub fn write_report_json(
     let texts = super::TextScrubber::new(scrub);
     // One buffer for every case's text (a report of 100,000 cases allocates it once).
     let mut buf: Vec<u8> = Vec::new();
-    // Writes the pretty text of `v` (scrubbed), each line after the first indented by
-    // `indent`.
-    let mut put = |w: &mut std::io::BufWriter<std::fs::File>,
-                   v: &mut Value,
-                   depth: usize,
-                   indent: &[u8]|
+    // Writes the text in `buf` scrubbed, each line after the first indented by `indent`.
+    // No scrub of each string before: JSON escaping is per character, so a secret in a
+    // string (or key) is in the text as its JSON-escaped form, which the text scrubber
+    // replaces with the same `<redacted>` (one pass over the text, not two).
+    let put = |w: &mut std::io::BufWriter<std::fs::File>,
+               buf: &[u8],
+               indent: &[u8]|
      -> Result<(), ReportError> {
-        flatten_deep(v, depth);
-        // No scrub of each string first: JSON escaping is per character, so a secret in
-        // a string (or key) is in the text as its JSON-escaped form, which the text
-        // scrubber replaces with the same `<redacted>` (one pass over the text, not
-        // two).
-        buf.clear();
-        serde_json::to_writer_pretty(&mut buf, v).map_err(ser)?;
-        let t = std::str::from_utf8(&buf).map_err(|e| ReportError::Serialize(e.to_string()))?;
+        let t = std::str::from_utf8(buf).map_err(|e| ReportError::Serialize(e.to_string()))?;
         let t = texts.scrub(t);
         for (i, line) in t.split('\n').enumerate() {
             if i > 0 {
@@ -354,10 +348,18 @@ pub fn write_report_json(
             } else {
                 w.write_all(b"[").map_err(io)?;
                 for (j, case) in report.cases.iter().enumerate() {
-                    let mut cv = serde_json::to_value(case).map_err(ser)?;
-                    walk_bound(&mut cv, &mut dropped);
+                    buf.clear();
+                    if writes_plain(case) {
+                        // Nothing to bound or flatten: straight to text.
+                        serde_json::to_writer_pretty(&mut buf, case).map_err(ser)?;
+                    } else {
+                        let mut cv = serde_json::to_value(case).map_err(ser)?;
+                        walk_bound(&mut cv, &mut dropped);
+                        flatten_deep(&mut cv, 2);
+                        serde_json::to_writer_pretty(&mut buf, &cv).map_err(ser)?;
+                    }
                     w.write_all(b"\n    ").map_err(io)?;
-                    put(&mut w, &mut cv, 2, b"    ")?;
+                    put(&mut w, &buf, b"    ")?;
                     if j + 1 < report.cases.len() {
                         w.write_all(b",").map_err(io)?;
                     }
@@ -370,7 +372,10 @@ pub fn write_report_json(
             {
                 errors.push(Value::String(note));
             }
-            put(&mut w, &mut value, 1, b"  ")?;
+            flatten_deep(&mut value, 1);
+            buf.clear();
+            serde_json::to_writer_pretty(&mut buf, &value).map_err(ser)?;
+            put(&mut w, &buf, b"  ")?;
         }
         w.write_all(if i + 1 < n { b",\n" } else { b"\n" })
             .map_err(io)?;
@@ -379,6 +384,52 @@ pub fn write_report_json(
     w.flush().map_err(io)?;
     drop(w);
     std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Whether `case` is written the same without going through a `Value` first: nothing
+/// [`walk_bound`] or [`flatten_deep`] would change. True for the usual passing case (no
+/// history kept, a few findings per requirement, small generated bodies); any doubt
+/// (a history, many findings, a body nesting deep or holding a `findings` or `events`
+/// key) takes the `Value` path.
+fn writes_plain(case: &super::types::CaseReport) -> bool {
+    use crate::history::{Body, Step};
+    // Containers a step body may nest: the case is at depth 2 and a body's value some
+    // five levels below it; 64 more stay well under MAX_WRITTEN_DEPTH.
+    const BODY_DEPTH: usize = 64;
+    fn body(v: &Value, left: usize) -> bool {
+        match v {
+            Value::Array(a) => left > 0 && a.iter().all(|x| body(x, left - 1)),
+            Value::Object(m) => {
+                left > 0
+                    && !m.contains_key("findings")
+                    && !m.contains_key("events")
+                    && m.values().all(|x| body(x, left - 1))
+            }
+            _ => true,
+        }
+    }
+    fn steps(s: &[Step], left: usize) -> bool {
+        s.iter().all(|s| match s {
+            Step::AgentPost {
+                body: Body::Json(v),
+                ..
+            } => body(v, left),
+            Step::Concurrent { steps: inner } => left > 2 && steps(inner, left - 2),
+            _ => true,
+        })
+    }
+    if case.history.is_some() || !steps(&case.steps, BODY_DEPTH) {
+        return false;
+    }
+    let mut per_req: Vec<(crate::spec::ReqId, usize)> = Vec::new();
+    for f in &case.findings {
+        match per_req.iter_mut().find(|(r, _)| *r == f.req) {
+            Some((_, n)) if *n >= MAX_FINDINGS_PER_REQ => return false,
+            Some((_, n)) => *n += 1,
+            None => per_req.push((f.req, 1)),
+        }
+    }
+    true
 }
 
 /// Reads a `report.json` back (e.g. shard reports for `merge`). Errors name the file, the

@@ -851,9 +851,48 @@ fn report_json_is_streamed_case_by_case_with_the_same_text_as_whole() {
     // The streaming writer must give exactly the text the whole-report serializer gives
     // (scrubbed, bounded, same indentation), for an empty and a full case list.
     let scrub = scrubber();
+    // Cases written straight to text must read as the bounded ones do; those the bounds
+    // change take the bounded path: a body holding `findings`/`events` keys (bounded
+    // wherever they are), one nesting deep, 25 findings of one requirement.
+    let mut odd = cases();
+    let many: Vec<serde_json::Value> = (0..25)
+        .map(|i| serde_json::json!({"req": "CMP-01", "verdict": "pass", "reason": i}))
+        .collect();
+    let mut deep = serde_json::json!("leaf");
+    for _ in 0..100 {
+        deep = serde_json::json!([deep]);
+    }
+    for (k, v) in [
+        (
+            "findings-key",
+            serde_json::json!({"operationName": "Complete", "findings": many}),
+        ),
+        (
+            "events-key",
+            serde_json::json!({"events": [{"stream": "x", "data": "y"}]}),
+        ),
+        ("deep", serde_json::json!({"operationName": deep})),
+    ] {
+        let mut c = odd[0].clone();
+        c.id = k.into();
+        c.steps.push(gws_conform::history::Step::AgentPost {
+            chat: gws_conform::history::ChatRef::Alias("c1".into()),
+            by_other_agent: false,
+            auth: gws_conform::history::AuthVariant::Normal,
+            body: gws_conform::history::Body::Json(v),
+        });
+        odd.push(c);
+    }
+    let mut crowded = odd[0].clone();
+    crowded.id = "crowded".into();
+    crowded.findings = (0..25)
+        .map(|i| gws_conform::check::Finding::pass(ReqId::Cmp01, format!("pass {i}")))
+        .collect();
+    odd.push(crowded);
     for (name, r) in [
         ("stream-full", report()),
         ("stream-empty", report_of(Vec::new(), false)),
+        ("stream-odd", report_of(odd, false)),
     ] {
         let dir = tmpdir(name);
         let path = report::json::write_json(&dir, &r, &scrub).unwrap();
