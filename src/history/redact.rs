@@ -28,23 +28,27 @@ pub fn is_secret_header(name: &str) -> bool {
         owned = name.to_ascii_lowercase();
         &owned
     };
-    // Header names are short: a plain scan beats setting up a substring searcher per
-    // word (this was 1,500 instructions per header).
-    let has = |word: &str| {
-        n.as_bytes()
-            .windows(word.len())
-            .any(|w| w == word.as_bytes())
-    };
-    matches!(
+    if matches!(
         n,
         "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
-    ) || (has("csrf") && n != "x-csrf-header")
-        || has("xsrf")
-        || has("token")
-        || has("secret")
-        || has("password")
-        || has("api-key")
-        || has("apikey")
+    ) {
+        return true;
+    }
+    // One pass over the (short) name, looking for the words only where their first
+    // letter is: a substring searcher set up per word cost 1,500 instructions a header.
+    let b = n.as_bytes();
+    (0..b.len()).any(|i| {
+        let rest = &b[i..];
+        match b[i] {
+            b'c' => rest.starts_with(b"csrf") && n != "x-csrf-header",
+            b'x' => rest.starts_with(b"xsrf"),
+            b't' => rest.starts_with(b"token"),
+            b's' => rest.starts_with(b"secret"),
+            b'p' => rest.starts_with(b"password"),
+            b'a' => rest.starts_with(b"api-key") || rest.starts_with(b"apikey"),
+            _ => false,
+        }
+    })
 }
 
 /// Replaces the value of every secret header with [`REDACTED`].
