@@ -720,7 +720,10 @@ impl Recorder {
             }));
             seq
         };
-        self.tx.send_replace(seq + 1);
+        // Only a subscriber reads it: without one, no wake-up to make.
+        if self.tx.receiver_count() > 0 {
+            self.tx.send_replace(seq + 1);
+        }
         seq
     }
 
@@ -808,7 +811,8 @@ impl Recorder {
         g.since(from).cloned().collect()
     }
 
-    /// A receiver that changes (to the new event count) each time an event is recorded.
+    /// A receiver that changes (to the new event count) each time an event is recorded
+    /// from now on.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.tx.subscribe()
     }
