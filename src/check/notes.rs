@@ -117,8 +117,8 @@ pub fn chat_id_of(data: &Value) -> Option<&str> {
     {
         return Some(id);
     }
-    for key in ["/chat/uri", "/chatPath", "/chatUri"] {
-        if let Some(p) = data.pointer(key).and_then(Value::as_str) {
+    for key in [&["chat", "uri"][..], &["chatPath"], &["chatUri"]] {
+        if let Some(p) = crate::history::at_path(data, key).and_then(Value::as_str) {
             let seg = p.trim_end_matches('/').rsplit('/').next().unwrap_or("");
             if !seg.is_empty() {
                 return Some(seg);
