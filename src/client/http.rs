@@ -222,6 +222,55 @@ async fn execute(client: &Client, req: &Req<'_>, headers: HeaderMap) -> Result<A
     }
 }
 
+/// The ways a request ends without an answer, worded the same by both clients: the
+/// method and URL, then what happened.
+impl Req<'_> {
+    fn failed(&self, kind: NoResponseKind, what: impl std::fmt::Display) -> NoAnswer {
+        NoAnswer {
+            kind,
+            message: format!("{} {}: {what}", self.method, self.url.as_str()),
+        }
+    }
+
+    fn timed_out(&self) -> NoAnswer {
+        self.failed(
+            NoResponseKind::Timeout,
+            format_args!("no complete answer within {:?}", self.timeout),
+        )
+    }
+
+    fn too_large(&self, status: u16, n: u64) -> NoAnswer {
+        self.failed(
+            NoResponseKind::TooLarge,
+            format_args!(
+                "HTTP {status} answer body of {n}+ bytes exceeds the cap of {} bytes",
+                self.max_body
+            ),
+        )
+    }
+
+    fn unreadable(
+        &self,
+        kind: NoResponseKind,
+        status: u16,
+        e: &(dyn std::error::Error + 'static),
+    ) -> NoAnswer {
+        self.failed(
+            kind,
+            format_args!("HTTP {status} answer body unreadable: {}", describe(e)),
+        )
+    }
+
+    /// Appends `chunk` to the body read so far, unless that passes the cap.
+    fn append(&self, status: u16, bytes: &mut Vec<u8>, chunk: &[u8]) -> Result<(), NoAnswer> {
+        if bytes.len() + chunk.len() > self.max_body {
+            return Err(self.too_large(status, (bytes.len() + chunk.len()) as u64));
+        }
+        bytes.extend_from_slice(chunk);
+        Ok(())
+    }
+}
+
 /// [`execute`] through reqwest.
 async fn execute_reqwest(
     client: &reqwest::Client,
@@ -229,7 +278,6 @@ async fn execute_reqwest(
     headers: HeaderMap,
 ) -> Result<Answer, NoAnswer> {
     let deadline = Instant::now() + req.timeout;
-    let url_text = req.url.as_str();
     // No reqwest timeout on top: the deadline below bounds the send and every chunk.
     let mut builder = client
         .request(req.method.clone(), req.url.clone())
@@ -239,39 +287,21 @@ async fn execute_reqwest(
         Body::Json(v) => builder = builder.body(serde_json::to_vec(v).unwrap_or_default()),
         Body::Raw(s) => builder = builder.body(s.clone()),
     }
-    let timed_out = || NoAnswer {
-        kind: NoResponseKind::Timeout,
-        message: format!(
-            "{} {url_text}: no complete answer within {:?}",
-            req.method, req.timeout
-        ),
-    };
     let mut resp = match tokio::time::timeout_at(deadline, builder.send()).await {
-        Err(_) => return Err(timed_out()),
+        Err(_) => return Err(req.timed_out()),
         Ok(Err(e)) => {
-            let kind = classify(&e);
-            if kind == NoResponseKind::Timeout {
-                return Err(timed_out());
-            }
-            return Err(NoAnswer {
-                kind,
-                message: format!("{} {url_text}: {}", req.method, describe(&e)),
+            return Err(match classify(&e) {
+                NoResponseKind::Timeout => req.timed_out(),
+                kind => req.failed(kind, describe(&e)),
             });
         }
         Ok(Ok(r)) => r,
     };
     let status = resp.status().as_u16();
-    let too_large = |n: u64| NoAnswer {
-        kind: NoResponseKind::TooLarge,
-        message: format!(
-            "{} {url_text}: HTTP {status} answer body of {n}+ bytes exceeds the cap of {} bytes",
-            req.method, req.max_body
-        ),
-    };
     if let Some(len) = resp.content_length()
         && len > req.max_body as u64
     {
-        return Err(too_large(len));
+        return Err(req.too_large(status, len));
     }
     // Moved out: the body is read from the stream, not from the headers.
     let headers = std::mem::take(resp.headers_mut());
@@ -279,29 +309,16 @@ async fn execute_reqwest(
     let mut bytes = Vec::new();
     loop {
         match tokio::time::timeout_at(deadline, resp.chunk()).await {
-            Err(_) => return Err(timed_out()),
+            Err(_) => return Err(req.timed_out()),
             Ok(Err(e)) => {
-                let kind = match classify(&e) {
-                    NoResponseKind::Connect => NoResponseKind::Io,
-                    NoResponseKind::Timeout => return Err(timed_out()),
-                    k => k,
-                };
-                return Err(NoAnswer {
-                    kind,
-                    message: format!(
-                        "{} {url_text}: HTTP {status} answer body unreadable: {}",
-                        req.method,
-                        describe(&e)
-                    ),
+                return Err(match classify(&e) {
+                    NoResponseKind::Timeout => req.timed_out(),
+                    NoResponseKind::Connect => req.unreadable(NoResponseKind::Io, status, &e),
+                    kind => req.unreadable(kind, status, &e),
                 });
             }
             Ok(Ok(None)) => break,
-            Ok(Ok(Some(chunk))) => {
-                if bytes.len() + chunk.len() > req.max_body {
-                    return Err(too_large((bytes.len() + chunk.len()) as u64));
-                }
-                bytes.extend_from_slice(&chunk);
-            }
+            Ok(Ok(Some(chunk))) => req.append(status, &mut bytes, &chunk)?,
         }
     }
     Ok(Answer {
@@ -320,14 +337,12 @@ async fn execute_plain(
 ) -> Result<Answer, NoAnswer> {
     use http_body_util::BodyExt;
     let deadline = Instant::now() + req.timeout;
-    let url_text = req.url.as_str();
-    let not_sent = |what: String| NoAnswer {
-        kind: NoResponseKind::Io,
-        message: format!("{} {url_text}: {what}; request not sent", req.method),
-    };
-    let uri: hyper::Uri = url_text
-        .parse()
-        .map_err(|e| not_sent(format!("the URL is not valid: {e}")))?;
+    let uri: hyper::Uri = req.url.as_str().parse().map_err(|e| {
+        req.failed(
+            NoResponseKind::Io,
+            format_args!("the URL is not valid: {e}; request not sent"),
+        )
+    })?;
     // As reqwest does: a request without Accept accepts anything.
     if !headers.contains_key(reqwest::header::ACCEPT) {
         headers.insert(reqwest::header::ACCEPT, HeaderValue::from_static("*/*"));
@@ -341,37 +356,20 @@ async fn execute_plain(
     *request.method_mut() = req.method.clone();
     *request.uri_mut() = uri;
     *request.headers_mut() = headers;
-    let timed_out = || NoAnswer {
-        kind: NoResponseKind::Timeout,
-        message: format!(
-            "{} {url_text}: no complete answer within {:?}",
-            req.method, req.timeout
-        ),
-    };
     let resp = match tokio::time::timeout_at(deadline, client.request(request)).await {
-        Err(_) => return Err(timed_out()),
+        Err(_) => return Err(req.timed_out()),
         Ok(Err(e)) => {
             let kind = if e.is_connect() {
                 NoResponseKind::Connect
             } else {
                 NoResponseKind::Io
             };
-            return Err(NoAnswer {
-                kind,
-                message: format!("{} {url_text}: {}", req.method, describe(&e)),
-            });
+            return Err(req.failed(kind, describe(&e)));
         }
         Ok(Ok(r)) => r,
     };
     let (mut parts, mut incoming) = resp.into_parts();
     let status = parts.status.as_u16();
-    let too_large = |n: u64| NoAnswer {
-        kind: NoResponseKind::TooLarge,
-        message: format!(
-            "{} {url_text}: HTTP {status} answer body of {n}+ bytes exceeds the cap of {} bytes",
-            req.method, req.max_body
-        ),
-    };
     let announced = parts
         .headers
         .get(reqwest::header::CONTENT_LENGTH)
@@ -380,31 +378,19 @@ async fn execute_plain(
     if let Some(len) = announced
         && len > req.max_body as u64
     {
-        return Err(too_large(len));
+        return Err(req.too_large(status, len));
     }
     let headers = std::mem::take(&mut parts.headers);
     learn_secrets(req, &headers);
     let mut bytes = Vec::with_capacity(announced.map_or(0, |n| n as usize));
     loop {
         match tokio::time::timeout_at(deadline, incoming.frame()).await {
-            Err(_) => return Err(timed_out()),
+            Err(_) => return Err(req.timed_out()),
             Ok(None) => break,
-            Ok(Some(Err(e))) => {
-                return Err(NoAnswer {
-                    kind: NoResponseKind::Io,
-                    message: format!(
-                        "{} {url_text}: HTTP {status} answer body unreadable: {}",
-                        req.method,
-                        describe(&e)
-                    ),
-                });
-            }
+            Ok(Some(Err(e))) => return Err(req.unreadable(NoResponseKind::Io, status, &e)),
             Ok(Some(Ok(frame))) => {
                 if let Ok(chunk) = frame.into_data() {
-                    if bytes.len() + chunk.len() > req.max_body {
-                        return Err(too_large((bytes.len() + chunk.len()) as u64));
-                    }
-                    bytes.extend_from_slice(&chunk);
+                    req.append(status, &mut bytes, &chunk)?;
                 }
             }
         }

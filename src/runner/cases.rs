@@ -68,9 +68,6 @@ pub fn case_seed(run_seed: u64, index: u64) -> u64 {
 pub struct Draw<'a> {
     schemas: &'a Schemas,
     runner: TestRunner,
-    /// The strategies, built once per draw (building one costs more than drawing).
-    valid: Option<proptest::strategy::BoxedStrategy<Value>>,
-    invalid: Option<proptest::strategy::BoxedStrategy<Invalid>>,
 }
 
 impl<'a> Draw<'a> {
@@ -85,23 +82,16 @@ impl<'a> Draw<'a> {
         Draw {
             schemas,
             runner: TestRunner::new_with_rng(Config::default(), rng),
-            valid: None,
-            invalid: None,
         }
     }
 
     /// A valid Complete request body.
     pub fn valid_complete(&mut self) -> Result<Value, String> {
-        let s = match &self.valid {
-            Some(s) => s.clone(),
-            None => {
-                let s = self
-                    .schemas
-                    .valid_strategy("complete-request")
-                    .map_err(|e| e.to_string())?;
-                self.valid.insert(s).clone()
-            }
-        };
+        // Built once per schema and thread (Schemas::valid_strategy), not per draw.
+        let s = self
+            .schemas
+            .valid_strategy("complete-request")
+            .map_err(|e| e.to_string())?;
         let tree = s
             .new_tree(&mut self.runner)
             .map_err(|e| format!("generator for complete-request failed: {e}"))?;
@@ -124,16 +114,10 @@ impl<'a> Draw<'a> {
         &mut self,
         pred: impl Fn(&Invalid) -> bool,
     ) -> Result<Invalid, String> {
-        let s = match &self.invalid {
-            Some(s) => s.clone(),
-            None => {
-                let s = self
-                    .schemas
-                    .invalid_strategy("complete-request")
-                    .map_err(|e| e.to_string())?;
-                self.invalid.insert(s).clone()
-            }
-        };
+        let s = self
+            .schemas
+            .invalid_strategy("complete-request")
+            .map_err(|e| e.to_string())?;
         for _ in 0..5000 {
             let tree = s
                 .new_tree(&mut self.runner)
