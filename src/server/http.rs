@@ -205,11 +205,15 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     let body = if matches!(method.as_str(), "POST" | "PUT" | "DELETE" | "PATCH") {
         match read_body(&headers, body).await {
             Ok(b) => b,
-            Err(r) => return respond(r),
+            Err(r) => return closing(respond(r)),
         }
     } else {
         BodyIn::Empty
     };
+    // A body refused unread (or read in part) leaves bytes on the connection: the
+    // server closes it after this answer, and says so, so that a client does not put
+    // it back in its pool and send its next request into a closing socket.
+    let unread = matches!(body, BodyIn::TooLarge);
     let reply = match segs.as_slice() {
         ["api", "v2", "me", rest @ ..] => agent(&sh, &method, rest, &headers, body).await,
         // CometD clients may append the message type to the URL
@@ -247,7 +251,16 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
             _ = sh.stopped() => {}
         }
     }
-    respond(reply)
+    let resp = respond(reply);
+    if unread { closing(resp) } else { resp }
+}
+
+/// `resp` with `Connection: close` (RFC 9112 §9.6): the server closes the connection
+/// after it.
+fn closing(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 /// Decrements the in-flight Complete counter when dropped.

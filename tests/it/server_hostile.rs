@@ -151,3 +151,42 @@ async fn a_stalled_peer_is_disconnected() {
     assert_eq!(ag.get("/api/v2/me").await.status, 200);
     srv.shutdown().await;
 }
+
+/// A body refused unread (413 on its Content-Length) leaves its bytes on the connection:
+/// the answer says `Connection: close` and the server closes, so that no client pools
+/// the connection and sends its next request into a closing socket (seen in CI as
+/// reqwest's `IncompleteMessage` on the request after a 413).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_oversized_body_closes_the_connection_and_says_so() {
+    let srv = server(test_config()).await;
+    let mut s = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+    let body = "x".repeat(70_000);
+    let head = format!(
+        "POST /api/v2/notifications HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    // Only part of the body: the server answers on the Content-Length alone.
+    s.write_all(&body.as_bytes()[..1_000]).await.unwrap();
+    let mut buf = Vec::new();
+    let r = tokio::time::timeout(std::time::Duration::from_secs(30), s.read_to_end(&mut buf)).await;
+    assert!(r.is_ok(), "the server kept the connection open after a 413");
+    let text = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 413 "), "{text}");
+    assert!(text.contains("\r\nconnection: close\r\n"), "{text}");
+    // A pooled client's next request goes on a new connection and is answered.
+    let mut ag = Agent::new(&srv.base_url, "agent1", "agent1-pass");
+    assert_eq!(ag.get("/api/v2/me").await.status, 200);
+    let a = ag
+        .post_raw("/api/v2/me", format!("{{\"t\":\"{body}\"}}").into_bytes())
+        .await;
+    assert_eq!(a.status, 413, "{}", a.text);
+    assert_eq!(
+        a.headers.get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
+    for _ in 0..5 {
+        assert_eq!(ag.get("/api/v2/me").await.status, 200);
+    }
+    srv.shutdown().await;
+}
