@@ -29,6 +29,14 @@ pub(crate) type PlainClient = hyper_util::client::legacy::Client<
     http_body_util::Full<hyper::body::Bytes>,
 >;
 
+/// How long an idle pooled connection is kept for the next request. Servers close idle
+/// keep-alive connections without warning (Gunicorn after 2 s, Apache httpd and Node
+/// after 5 s); a request sent on one just as it closes gets no answer (an I/O error: an
+/// Error of the case, for a server that did nothing wrong). Below every such timeout,
+/// that race cannot happen; a run's requests follow each other closely, so a new
+/// connection is rarely needed (a quiet window is 1 s).
+pub(crate) const POOL_IDLE: Duration = Duration::from_millis(1_500);
+
 /// The HTTP client for requests to `url`'s host:
 /// - proxies: a loopback host (`localhost`, `*.localhost`, 127.0.0.0/8, `::1`) never goes
 ///   through a proxy; any other host uses the standard `HTTPS_PROXY`/`HTTP_PROXY`/
@@ -49,7 +57,7 @@ pub(crate) fn build_client(cfg: &TargetConfig, url: &reqwest::Url) -> Result<Cli
         connector.set_nodelay(true);
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(90))
+                .pool_idle_timeout(POOL_IDLE)
                 .pool_timer(hyper_util::rt::TokioTimer::new())
                 .build(connector);
         return Ok(Client::Plain(Box::new(client)));
@@ -70,6 +78,7 @@ fn proxy_configured(var: impl Fn(&str) -> Option<String>) -> bool {
 fn build_reqwest(cfg: &TargetConfig, url: &reqwest::Url) -> Result<reqwest::Client, HarnessError> {
     let mut b = reqwest::Client::builder()
         .connect_timeout(cfg.connect_timeout)
+        .pool_idle_timeout(POOL_IDLE)
         .redirect(reqwest::redirect::Policy::none());
     if is_loopback(url) {
         b = b.no_proxy();

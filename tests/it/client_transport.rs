@@ -232,6 +232,78 @@ async fn redirects_are_never_followed_so_credentials_stay_on_the_origin() {
     );
 }
 
+/// A keep-alive server whose idle timer (1 s here, 2 s in Gunicorn, 5 s in Apache and
+/// Node) fires just as a request arrives on an idle connection: it closes without an
+/// answer. Made deterministic: a request that arrives on a connection idle for 1 s or
+/// more is dropped unanswered. The harness never sends on a connection idle that long,
+/// so every request is answered (it was an I/O "no answer", an Error of the case, when
+/// the pool kept idle connections for 90 s).
+#[tokio::test]
+async fn a_connection_the_server_closes_when_idle_is_never_reused() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dropped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let d = dropped.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let d = d.clone();
+            tokio::spawn(async move {
+                let mut io = BufReader::new(tcp);
+                let mut last: Option<std::time::Instant> = None;
+                loop {
+                    let mut len = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        match io.read_line(&mut line).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) => {}
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    if last.is_some_and(|t| t.elapsed() >= Duration::from_secs(1)) {
+                        d.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        return;
+                    }
+                    let mut body = vec![0; len];
+                    if io.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    let b = r#"{"statusCode":0}"#;
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
+                        b.len()
+                    );
+                    if io.get_mut().write_all(resp.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    last = Some(std::time::Instant::now());
+                }
+            });
+        }
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let rec = Recorder::new();
+    let agent = AgentClient::login(&cfg(&base, None), Credentials::new("a", "pw-1234"), &rec)
+        .await
+        .expect("login");
+    for gap_ms in [1_700, 100, 1_700] {
+        tokio::time::sleep(Duration::from_millis(gap_ms)).await;
+        let o = agent.get(&rec, "/api/v2/me/chats").await;
+        assert_eq!(o.status(), Some(200), "after {gap_ms} ms idle: {o:?}");
+    }
+    assert_eq!(
+        dropped.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a request went on a connection idle for over a second"
+    );
+}
+
 /// A temporary folder removed on drop.
 struct TempDir(std::path::PathBuf);
 impl TempDir {
