@@ -26,6 +26,7 @@ pub mod rest;
 
 pub use crate::history::{AuthVariant, Body, NoResponseKind};
 pub use bayeux::{BayeuxClient, BayeuxHandle, BayeuxTuning};
+pub(crate) use http::POOL_IDLE;
 pub use provision::{Offered, Provisioner, Provisioning, ProvisioningKind};
 pub use rest::AgentClient;
 

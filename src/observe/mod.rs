@@ -157,6 +157,9 @@ pub async fn start_proxy(cfg: ProxyConfig, listen: &str) -> Result<ProxyHandle, 
     let mut cb = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
+        // An upstream that closes idle connections must not see a client's request sent
+        // into one it is closing (the client would get a 502 for nothing).
+        .pool_idle_timeout(crate::client::POOL_IDLE)
         .no_proxy();
     if let Some(p) = &cfg.cacert {
         let pem = std::fs::read(p).map_err(|e| format!("--cacert {}: {e}", p.display()))?;

@@ -62,3 +62,29 @@ async fn big_bodies_and_secret_headers_pass_unchanged_and_are_not_recorded() {
     assert!(rec.contains("recording cap"), "over-cap bodies are marked");
     assert_eq!(obs.exchanges[0].agent, "agent1");
 }
+
+/// The proxy's own pool never forwards a request on an upstream connection idle for a
+/// second or more, so an upstream that closes idle connections (Gunicorn after 2 s,
+/// Apache and Node after 5 s) never makes the proxy answer a client's request with 502.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_closing_idle_connections_costs_the_client_no_502() {
+    let (upstream, dropped) = crate::client_transport::idle_closing_server().await;
+    let proxy = start_proxy(ProxyConfig::new(&upstream), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    for gap_ms in [0, 1_700, 100, 1_700] {
+        tokio::time::sleep(std::time::Duration::from_millis(gap_ms)).await;
+        let r = client
+            .post(format!("{}/api/v2/me/chats/X1", proxy.base_url))
+            .body(r#"{"operationName":"Complete"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "after {gap_ms} ms idle");
+    }
+    assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 0);
+    proxy
+        .finish(gws_conform::client::ProvisioningKind::CustomerApi)
+        .await;
+}
