@@ -7,7 +7,9 @@ use gws_conform::history::Recorder;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
 use tokio::net::TcpListener;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -57,34 +59,8 @@ async fn tls_server(cert_pem: &str, key_pem: &str) -> String {
                     return;
                 };
                 let mut io = BufReader::new(tls);
-                loop {
-                    let mut len = 0usize;
-                    let mut line = String::new();
-                    let mut first = true;
-                    loop {
-                        line.clear();
-                        match io.read_line(&mut line).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(_) => {}
-                        }
-                        if line == "\r\n" && !first {
-                            break;
-                        }
-                        first = false;
-                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    if io.read_exact(&mut body).await.is_err() {
-                        return;
-                    }
-                    let b = r#"{"statusCode":0}"#;
-                    let resp = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
-                        b.len()
-                    );
-                    if io.get_mut().write_all(resp.as_bytes()).await.is_err() {
+                while let Some(len) = read_head(&mut io).await {
+                    if !answer_ok(&mut io, len).await {
                         return;
                     }
                 }
@@ -92,6 +68,43 @@ async fn tls_server(cert_pem: &str, key_pem: &str) -> String {
         }
     });
     format!("https://127.0.0.1:{port}")
+}
+
+/// Reads a request head (a blank line before the request line is skipped) and gives
+/// its `Content-Length` (0 when absent); `None` at EOF or on a read error.
+async fn read_head<R: AsyncBufRead + Unpin>(io: &mut R) -> Option<usize> {
+    let mut len = 0usize;
+    let mut line = String::new();
+    let mut first = true;
+    loop {
+        line.clear();
+        match io.read_line(&mut line).await {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+        if line == "\r\n" && !first {
+            return Some(len);
+        }
+        first = false;
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+    }
+}
+
+/// Reads a body of `len` bytes and answers `200 {"statusCode":0}`, keep-alive; false
+/// when the connection broke.
+async fn answer_ok<S: AsyncRead + AsyncWrite + Unpin>(io: &mut BufReader<S>, len: usize) -> bool {
+    let mut body = vec![0; len];
+    if io.read_exact(&mut body).await.is_err() {
+        return false;
+    }
+    let b = r#"{"statusCode":0}"#;
+    let resp = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
+        b.len()
+    );
+    io.get_mut().write_all(resp.as_bytes()).await.is_ok()
 }
 
 fn cfg(base: &str, ca: Option<CaFile>) -> TargetConfig {
@@ -248,36 +261,12 @@ pub(crate) async fn idle_closing_server() -> (String, Arc<std::sync::atomic::Ato
             tokio::spawn(async move {
                 let mut io = BufReader::new(tcp);
                 let mut last: Option<std::time::Instant> = None;
-                loop {
-                    let mut len = 0usize;
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        match io.read_line(&mut line).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(_) => {}
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                    }
+                while let Some(len) = read_head(&mut io).await {
                     if last.is_some_and(|t| t.elapsed() >= Duration::from_secs(1)) {
                         d.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         return;
                     }
-                    let mut body = vec![0; len];
-                    if io.read_exact(&mut body).await.is_err() {
-                        return;
-                    }
-                    let b = r#"{"statusCode":0}"#;
-                    let resp = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
-                        b.len()
-                    );
-                    if io.get_mut().write_all(resp.as_bytes()).await.is_err() {
+                    if !answer_ok(&mut io, len).await {
                         return;
                     }
                     last = Some(std::time::Instant::now());
