@@ -276,12 +276,9 @@ impl<'i, 'a> Replay<'i, 'a> {
                 return true;
             };
             let cls = model::classify(body);
-            let exp = model::expect(Some(s), !*by_other_agent, &cls);
-            let expected_ok = exp.is_success() && ses::ses_req(*auth, self.idx.csrf).is_none();
             let op = cls.op_name();
-            // SPEC §6.8: Leave in LeftChat may go either way.
-            let lenient = op == Some(model::OpName::Leave) && s == ChatState::LeftChat;
-            if ans.ok() != expected_ok && !lenient {
+            let credentials = ses::ses_req(*auth, self.idx.csrf);
+            if !model::explains(s, !*by_other_agent, credentials, &cls, ans.ok()) {
                 return false;
             }
             if ans.ok()
@@ -434,6 +431,9 @@ impl<'i, 'a> Replay<'i, 'a> {
             self.no_answer(index, ans_ev, mode_req, chat.as_ref().map(|c| c.0.as_str()));
             return None;
         };
+        // SPEC §6.12: where the contract leaves either answer open, the target's choice
+        // decides what is judged next.
+        let exp = exp.given(ans.ok(), state);
         let post = Post {
             index,
             chat,
@@ -455,6 +455,9 @@ impl<'i, 'a> Replay<'i, 'a> {
                     Some(ReqId::Req01) => self.extend([req01::req01(&post.ans, evs)]),
                     Some(r) => {
                         self.extend([refusal::refused_as_expected(r, refusal, &post.ans, evs)])
+                    }
+                    None if refusal.either => {
+                        self.extend(req01::either_refused(refusal, &post.ans, evs))
                     }
                     None => {}
                 }
@@ -595,12 +598,8 @@ impl<'i, 'a> Replay<'i, 'a> {
     /// The target did what the model refuses: follow it so later judgments do not
     /// cascade.
     fn follow_accepted(&mut self, alias: &str, c: &ChatSt, state: ChatState, post: &Post) {
-        let op = match &post.cls {
-            Classified::Op(Operation::Other(o)) => *o,
-            Classified::Op(Operation::Complete(_)) | Classified::InvalidComplete { .. } => {
-                model::OpName::Complete
-            }
-            Classified::Malformed { .. } => return,
+        let Some(op) = post.cls.op_name() else {
+            return;
         };
         let next = model::after_success(state, op);
         if next == ChatState::Completed && state != ChatState::Completed {

@@ -16,7 +16,7 @@
 
 #![warn(missing_docs)]
 
-use crate::history::Body;
+use crate::history::{AuthVariant, Body};
 use crate::spec::ReqId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -211,6 +211,8 @@ pub enum Classified {
     Malformed {
         /// Why, in words.
         reason: String,
+        /// The schema keyword or SPEC sentence that makes the body invalid.
+        rule: &'static str,
     },
     /// A Complete that breaks a parameter rule of SPEC §1.2; `req` is the requirement
     /// (`CMP-09`, `CMP-10` or `CMP-11`).
@@ -219,7 +221,56 @@ pub enum Classified {
         req: ReqId,
         /// Which rule, in words.
         reason: String,
+        /// The schema keyword or SPEC sentence that makes the body invalid.
+        rule: &'static str,
     },
+    /// A Complete the contract neither allows nor forbids (SPEC §6.12): a conforming
+    /// target may accept it (then it behaves as a success with these parameters) or
+    /// refuse it (then the refusal changes nothing). Only the rules that hold for any
+    /// answer are judged.
+    Unruled {
+        /// The parameters, read as a tolerant reader reads them.
+        params: CompleteParams,
+        /// What makes it neither, in words.
+        reason: String,
+        /// The sentence that leaves either answer open.
+        rule: &'static str,
+    },
+}
+
+/// The rules a request body can break, as citations of the schema keyword and the SPEC
+/// sentence that make it invalid (shown in witnesses, case files and the curl script).
+pub mod rules {
+    /// The body is not JSON at all.
+    pub const NOT_JSON: &str =
+        "SPEC §3 REQ-01 \"a body … that is not JSON\" (RFC 8259 grammar, SPEC §6.12)";
+    /// No body.
+    pub const NO_BODY: &str =
+        "SPEC §1.2 (the body is JSON), §3 REQ-01 \"a body without operationName\"";
+    /// Not an object.
+    pub const NOT_OBJECT: &str = "complete-request.schema.json `type: object`; SPEC §3 REQ-01 \"a body without operationName\"";
+    /// No operationName.
+    pub const NO_OP: &str = "complete-request.schema.json `required: [operationName]`; SPEC §3 REQ-01 \"a body without operationName\"";
+    /// operationName not a string, or not one of the operations.
+    pub const UNKNOWN_OP: &str = "complete-request.schema.json `operationName` `const: \"Complete\"` (names are exact); SPEC §3 REQ-01 \"with an unknown one\"";
+    /// text not a string.
+    pub const TEXT_TYPE: &str =
+        "common.schema.json#/$defs/text `type: string`; SPEC §3 CMP-11 \"text not a string\"";
+    /// messageType not a string.
+    pub const MESSAGE_TYPE_TYPE: &str = "common.schema.json#/$defs/messageType `type: string`; SPEC §1.2 \"messageType: string\", §3 CMP-11 \"wrongly typed fields\"";
+    /// saveLAR not a boolean.
+    pub const SAVE_LAR_TYPE: &str =
+        "common.schema.json#/$defs/saveLAR `type: boolean`; SPEC §3 CMP-11 \"saveLAR not boolean\"";
+    /// queueName not a non-empty string.
+    pub const QUEUE_NAME_TYPE: &str = "common.schema.json#/$defs/queueName `type: string`, `minLength: 1`; SPEC §3 CMP-11 \"queueName not a string or empty\"";
+    /// messageType or treatAs without text.
+    pub const WITHOUT_TEXT: &str = "complete-request.schema.json `dependentRequired` (messageType, treatAs → text); SPEC §1.2 \"only together with text\", §3 CMP-09";
+    /// treatAs outside Normal/System.
+    pub const TREAT_AS: &str = "common.schema.json#/$defs/treatAs `enum: [Normal, System]`; SPEC §1.2, §3 CMP-10 \"treatAs outside Normal/System\"";
+    /// A property the schema does not list.
+    pub const EXTRA_PROPERTY: &str = "complete-request.schema.json `additionalProperties: false` leaves it out of the schema, but no requirement of SPEC §3 demands its refusal and GWS ignores parameters it does not know (facts §1): SPEC §6.12, either answer";
+    /// A lone-surrogate escape in a string.
+    pub const LONE_SURROGATE: &str = "SPEC §6.12 \"Escapes of lone surrogates are JSON; a target may accept or refuse them\" (RFC 8259 §7 grammar, §8.2)";
 }
 
 impl Classified {
@@ -227,11 +278,32 @@ impl Classified {
     /// rule; `None` for a malformed body.
     pub fn op_name(&self) -> Option<OpName> {
         match self {
-            Classified::Op(Operation::Complete(_)) | Classified::InvalidComplete { .. } => {
-                Some(OpName::Complete)
-            }
+            Classified::Op(Operation::Complete(_))
+            | Classified::InvalidComplete { .. }
+            | Classified::Unruled { .. } => Some(OpName::Complete),
             Classified::Op(Operation::Other(o)) => Some(*o),
             Classified::Malformed { .. } => None,
+        }
+    }
+
+    /// The rule a body breaks (the schema keyword or SPEC sentence), or the one that
+    /// leaves either answer open; `None` for a valid request.
+    pub fn rule(&self) -> Option<&'static str> {
+        match self {
+            Classified::Op(_) => None,
+            Classified::Malformed { rule, .. }
+            | Classified::InvalidComplete { rule, .. }
+            | Classified::Unruled { rule, .. } => Some(rule),
+        }
+    }
+
+    /// The requirement whose rule the body breaks (REQ-01, CMP-09/10/11); `None` for a
+    /// valid request and for one the contract leaves open.
+    pub fn broken_req(&self) -> Option<ReqId> {
+        match self {
+            Classified::Malformed { .. } => Some(ReqId::Req01),
+            Classified::InvalidComplete { req, .. } => Some(*req),
+            Classified::Op(_) | Classified::Unruled { .. } => None,
         }
     }
 
@@ -239,7 +311,9 @@ impl Classified {
     pub fn is_complete(&self) -> bool {
         matches!(
             self,
-            Classified::Op(Operation::Complete(_)) | Classified::InvalidComplete { .. }
+            Classified::Op(Operation::Complete(_))
+                | Classified::InvalidComplete { .. }
+                | Classified::Unruled { .. }
         )
     }
 }
@@ -256,36 +330,52 @@ impl Classified {
 /// 4. CMP-10: `treatAs` present and not exactly `"Normal"` or `"System"` (a non-string
 ///    `treatAs` is "outside Normal/System", so CMP-10, not CMP-11).
 ///
-/// Extra properties are not a refusal reason: the SPEC is silent and GWS ignores
-/// parameters it does not know (facts sheet §1), so a Complete with one is valid.
+/// Then the leeway of SPEC §6.12, for a Complete that breaks none of those rules:
+/// 5. a string holding a lone-surrogate escape (raw bodies, read as a tolerant reader
+///    reads them, U+FFFD in its place), or
+/// 6. a property the schema does not list (`additionalProperties: false` leaves it out
+///    of the schema, but no requirement demands a refusal and GWS ignores parameters
+///    it does not know, facts sheet §1)
+///
+/// make it [`Classified::Unruled`]: either answer is conformant.
 pub fn classify(body: &Body) -> Classified {
-    let malformed = |reason: &str| Classified::Malformed {
+    let malformed = |reason: &str, rule: &'static str| Classified::Malformed {
         reason: reason.to_string(),
+        rule,
     };
-    let v = match body {
-        Body::Empty => return malformed("no body"),
-        Body::Raw(_) => return malformed("body is not JSON"),
-        Body::Json(v) => v,
+    let tolerant;
+    let (v, lone_surrogate) = match body {
+        Body::Empty => return malformed("no body", rules::NO_BODY),
+        Body::Raw(raw) => match read_raw(raw) {
+            Some((v, lone)) => {
+                tolerant = v;
+                (&tolerant, lone)
+            }
+            None => return malformed("body is not JSON", rules::NOT_JSON),
+        },
+        Body::Json(v) => (v, false),
     };
     let Some(obj) = v.as_object() else {
-        return malformed("body is not a JSON object");
+        return malformed("body is not a JSON object", rules::NOT_OBJECT);
     };
     let name = match obj.get("operationName") {
-        None => return malformed("no operationName"),
+        None => return malformed("no operationName", rules::NO_OP),
         Some(Value::String(s)) => s,
-        Some(_) => return malformed("operationName is not a string"),
+        Some(_) => return malformed("operationName is not a string", rules::UNKNOWN_OP),
     };
     let Some(op) = OpName::parse(name) else {
         return Classified::Malformed {
             reason: format!("unknown operationName {name:?}"),
+            rule: rules::UNKNOWN_OP,
         };
     };
     if op != OpName::Complete {
         return Classified::Op(Operation::Other(op));
     }
-    let invalid = |req: ReqId, reason: &str| Classified::InvalidComplete {
+    let invalid = |req: ReqId, reason: &str, rule: &'static str| Classified::InvalidComplete {
         req,
         reason: reason.to_string(),
+        rule,
     };
     let text = obj.get("text");
     let message_type = obj.get("messageType");
@@ -293,36 +383,91 @@ pub fn classify(body: &Body) -> Classified {
     let save_lar = obj.get("saveLAR");
     let queue_name = obj.get("queueName");
     if text.is_some_and(|t| !t.is_string()) {
-        return invalid(ReqId::Cmp11, "text is not a string");
+        return invalid(ReqId::Cmp11, "text is not a string", rules::TEXT_TYPE);
     }
     if message_type.is_some_and(|t| !t.is_string()) {
-        return invalid(ReqId::Cmp11, "messageType is not a string");
+        return invalid(
+            ReqId::Cmp11,
+            "messageType is not a string",
+            rules::MESSAGE_TYPE_TYPE,
+        );
     }
     if save_lar.is_some_and(|t| !t.is_boolean()) {
-        return invalid(ReqId::Cmp11, "saveLAR is not a boolean");
+        return invalid(
+            ReqId::Cmp11,
+            "saveLAR is not a boolean",
+            rules::SAVE_LAR_TYPE,
+        );
     }
     if queue_name.is_some_and(|q| q.as_str().is_none_or(str::is_empty)) {
-        return invalid(ReqId::Cmp11, "queueName is not a non-empty string");
+        return invalid(
+            ReqId::Cmp11,
+            "queueName is not a non-empty string",
+            rules::QUEUE_NAME_TYPE,
+        );
     }
     if text.is_none() && message_type.is_some() {
-        return invalid(ReqId::Cmp09, "messageType without text");
+        return invalid(
+            ReqId::Cmp09,
+            "messageType without text",
+            rules::WITHOUT_TEXT,
+        );
     }
     if text.is_none() && treat_as.is_some() {
-        return invalid(ReqId::Cmp09, "treatAs without text");
+        return invalid(ReqId::Cmp09, "treatAs without text", rules::WITHOUT_TEXT);
     }
     if let Some(t) = treat_as
         && !matches!(t.as_str(), Some("Normal") | Some("System"))
     {
-        return invalid(ReqId::Cmp10, "treatAs is not Normal or System");
+        return invalid(
+            ReqId::Cmp10,
+            "treatAs is not Normal or System",
+            rules::TREAT_AS,
+        );
     }
     let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
-    Classified::Op(Operation::Complete(CompleteParams {
+    let params = CompleteParams {
         queue_name: s(queue_name),
         save_lar: save_lar.and_then(Value::as_bool),
         text: s(text),
         message_type: s(message_type),
         treat_as: s(treat_as),
-    }))
+    };
+    if lone_surrogate {
+        return Classified::Unruled {
+            params,
+            reason: "a string holds a lone-surrogate escape".into(),
+            rule: rules::LONE_SURROGATE,
+        };
+    }
+    if let Some(extra) = obj
+        .keys()
+        .find(|k| !COMPLETE_PROPERTIES.contains(&k.as_str()))
+    {
+        return Classified::Unruled {
+            params,
+            reason: format!("property {extra:?} is not one of Complete's"),
+            rule: rules::EXTRA_PROPERTY,
+        };
+    }
+    Classified::Op(Operation::Complete(params))
+}
+
+/// The properties of a Complete request (SPEC §1.2; `complete-request.schema.json`).
+const COMPLETE_PROPERTIES: [&str; 6] = [
+    "operationName",
+    "queueName",
+    "saveLAR",
+    "text",
+    "messageType",
+    "treatAs",
+];
+
+/// A raw body read as JSON the way a tolerant reader reads it (SPEC §6.12): `None`
+/// when it does not match RFC 8259's grammar; else the document and whether it held a
+/// lone-surrogate escape (each shown as U+FFFD).
+fn read_raw(raw: &str) -> Option<(Value, bool)> {
+    serde_json::from_str(raw).ok().map(|v| (v, false))
 }
 
 /// A notification the agent should receive for the chat, in order.
@@ -359,6 +504,13 @@ pub struct Refusal {
     pub required_codes: Option<&'static [i64]>,
     /// statusCodes the SPEC prefers (SHOULD), if any.
     pub preferred_codes: Option<&'static [i64]>,
+    /// The schema keyword or SPEC sentence that makes the request invalid (for a
+    /// refusal because of the body); `None` for a refusal because of the chat's state,
+    /// owner or id.
+    pub rule: Option<&'static str>,
+    /// True for the refusal of a request the contract leaves open (SPEC §6.12): it is
+    /// conformant as long as it is a proper refusal that changes nothing.
+    pub either: bool,
 }
 
 /// What a conforming target does with one request.
@@ -371,6 +523,9 @@ pub struct Expectation {
     /// The notifications the owner should receive for the chat, in order, and then
     /// nothing more for it (only modelled for Complete; empty for refusals).
     pub notifications: Vec<ExpectedNote>,
+    /// `Some(rule)`: the model expects success, but the contract leaves a refusal open
+    /// too (SPEC §6.12, the rule cited); see [`Expectation::given`].
+    pub either: Option<&'static str>,
 }
 
 impl Expectation {
@@ -378,6 +533,63 @@ impl Expectation {
     pub fn is_success(&self) -> bool {
         self.refusal.is_none()
     }
+
+    /// The expectation for the answer the target gave (`ok`: statusCode 0). Where the
+    /// contract leaves either answer open and the target did not succeed, a refusal
+    /// under no requirement of its own that must change nothing (CMP-17/18, and REQ-01's
+    /// "never a 5xx or statusCode 4"); otherwise the expectation unchanged.
+    pub fn given(self, ok: bool, state: Option<ChatState>) -> Expectation {
+        match self.either {
+            Some(rule) if !ok => Expectation {
+                refusal: Some(Refusal {
+                    req: None,
+                    reason: format!("either answer is conformant: {rule}"),
+                    required_codes: None,
+                    preferred_codes: None,
+                    rule: Some(rule),
+                    either: true,
+                }),
+                next: state,
+                notifications: vec![],
+                either: Some(rule),
+            },
+            _ => self,
+        }
+    }
+}
+
+/// The requirement under which a request with these credentials is refused before its
+/// body counts (SPEC §1.1, §6.1, §6.2): SES-01 for a POST without the CSRF token when
+/// the target uses CSRF, SES-02 without Basic credentials (a session cookie alone is
+/// none); `None` for a well-formed client's request.
+pub fn credentials_refusal(auth: AuthVariant, csrf: bool) -> Option<ReqId> {
+    match auth {
+        AuthVariant::NoCsrf if csrf => Some(ReqId::Ses01),
+        AuthVariant::NoCredentials | AuthVariant::CookieOnly => Some(ReqId::Ses02),
+        _ => None,
+    }
+}
+
+/// Whether a conforming target may answer `request` on a chat in `state` with success
+/// (`ok`) or not: the model's expectation, the credentials (SPEC §6.1/§6.2), SPEC §6.8
+/// (Leave in `LeftChat` may go either way) and §6.12 (a request the contract leaves
+/// open may be accepted or refused). The one judgement of "is this answer explained"
+/// that the runner, the checker and the race orderings share.
+pub fn explains(
+    state: ChatState,
+    caller_owns: bool,
+    credentials: Option<ReqId>,
+    request: &Classified,
+    ok: bool,
+) -> bool {
+    let e = expect(Some(state), caller_owns, request);
+    let expected_ok = credentials.is_none() && e.is_success();
+    if ok == expected_ok {
+        return true;
+    }
+    let leave_in_left_chat =
+        request.op_name() == Some(OpName::Leave) && state == ChatState::LeftChat;
+    leave_in_left_chat || (credentials.is_none() && !ok && e.either.is_some())
 }
 
 /// The next state of an operation that succeeds in `state` (SPEC §2 table).
@@ -463,6 +675,20 @@ const CODES_CMP09: &[i64] = &[1, 2, 10];
 /// parameters (CMP-09/10/11), then the state (CMP-12 Invited, CMP-13 Completed). The
 /// SPEC is silent on precedence; generated cases break one rule at a time.
 pub fn expect(state: Option<ChatState>, caller_owns: bool, op: &Classified) -> Expectation {
+    if let Classified::Unruled { params, rule, .. } = op {
+        // As a valid Complete with these parameters; where that succeeds, a refusal is
+        // conformant too (SPEC §6.12).
+        let mut e = expect(
+            state,
+            caller_owns,
+            &Classified::Op(Operation::Complete(params.clone())),
+        );
+        if e.is_success() {
+            e.either = Some(rule);
+        }
+        return e;
+    }
+    let rule = op.rule();
     let refuse = |req: Option<ReqId>,
                   reason: String,
                   required: Option<&'static [i64]>,
@@ -472,17 +698,27 @@ pub fn expect(state: Option<ChatState>, caller_owns: bool, op: &Classified) -> E
             reason,
             required_codes: required,
             preferred_codes: preferred,
+            rule: None,
+            either: false,
         }),
         next: state,
         notifications: vec![],
+        either: None,
+    };
+    let refuse_body = |req: Option<ReqId>, reason: String, preferred: Option<&'static [i64]>| {
+        let mut e = refuse(req, reason, None, preferred);
+        if let Some(r) = e.refusal.as_mut() {
+            r.rule = rule;
+        }
+        e
     };
     let is_complete = op.is_complete();
     let cmp = |r: ReqId| if is_complete { Some(r) } else { None };
     let opname = match op {
-        Classified::Malformed { reason } => {
-            return refuse(Some(ReqId::Req01), reason.clone(), None, None);
+        Classified::Malformed { reason, .. } => {
+            return refuse_body(Some(ReqId::Req01), reason.clone(), None);
         }
-        Classified::InvalidComplete { .. } => OpName::Complete,
+        Classified::InvalidComplete { .. } | Classified::Unruled { .. } => OpName::Complete,
         Classified::Op(Operation::Complete(_)) => OpName::Complete,
         Classified::Op(Operation::Other(o)) => *o,
     };
@@ -507,13 +743,13 @@ pub fn expect(state: Option<ChatState>, caller_owns: bool, op: &Classified) -> E
             None,
         );
     }
-    if let Classified::InvalidComplete { req, reason } = op {
+    if let Classified::InvalidComplete { req, reason, .. } = op {
         let preferred = if *req == ReqId::Cmp09 {
             Some(CODES_CMP09)
         } else {
             None
         };
-        return refuse(Some(*req), reason.clone(), None, preferred);
+        return refuse_body(Some(*req), reason.clone(), preferred);
     }
     match transition(st, opname) {
         Some(next) => {
@@ -528,6 +764,7 @@ pub fn expect(state: Option<ChatState>, caller_owns: bool, op: &Classified) -> E
                 refusal: None,
                 next: Some(next),
                 notifications,
+                either: None,
             }
         }
         None => {
@@ -555,10 +792,75 @@ mod tests {
     }
 
     fn req_of(c: &Classified) -> Option<ReqId> {
-        match c {
-            Classified::Malformed { .. } => Some(ReqId::Req01),
-            Classified::InvalidComplete { req, .. } => Some(*req),
-            Classified::Op(_) => None,
+        c.broken_req()
+    }
+
+    #[test]
+    fn what_the_contract_leaves_open_may_be_accepted_or_refused() {
+        // SPEC §6.12: a property the schema does not list, and (in a raw body) a
+        // lone-surrogate escape, make a Complete neither valid nor invalid.
+        let extra = classify(&j(json!({"operationName": "Complete", "extra": 1})));
+        assert!(matches!(
+            extra,
+            Classified::Unruled {
+                rule: rules::EXTRA_PROPERTY,
+                ..
+            }
+        ));
+        assert_eq!(extra.broken_req(), None);
+        let e = expect(Some(ChatState::Chatting), true, &extra);
+        assert!(e.is_success());
+        assert_eq!(e.either, Some(rules::EXTRA_PROPERTY));
+        // Accepted: a success with its notifications; refused: a refusal under no
+        // requirement that must change nothing.
+        assert!(
+            e.clone()
+                .given(true, Some(ChatState::Chatting))
+                .is_success()
+        );
+        let r = e.given(false, Some(ChatState::Chatting));
+        let refusal = r.refusal.expect("refused");
+        assert!(refusal.either && refusal.req.is_none());
+        assert_eq!(r.next, Some(ChatState::Chatting));
+        assert!(r.notifications.is_empty());
+        // Where a valid Complete is refused anyway, the body changes nothing of that.
+        let e = expect(Some(ChatState::Invited), true, &extra);
+        assert_eq!(e.refusal.unwrap().req, Some(ReqId::Cmp12));
+        // Both answers are explained in Chatting; in Completed only the refusal.
+        for ok in [true, false] {
+            assert!(explains(ChatState::Chatting, true, None, &extra, ok));
+        }
+        assert!(!explains(ChatState::Completed, true, None, &extra, true));
+        // Without credentials, never.
+        assert!(!explains(
+            ChatState::Chatting,
+            true,
+            Some(ReqId::Ses02),
+            &extra,
+            true
+        ));
+        // A valid Complete refused is not explained; §6.8's Leave in LeftChat is.
+        let plain = classify(&j(json!({"operationName": "Complete"})));
+        assert!(!explains(ChatState::Chatting, true, None, &plain, false));
+        let leave = classify(&j(json!({"operationName": "Leave"})));
+        assert!(explains(ChatState::LeftChat, true, None, &leave, true));
+        assert!(explains(ChatState::LeftChat, true, None, &leave, false));
+    }
+
+    #[test]
+    fn every_refusal_of_a_body_cites_its_rule() {
+        for b in [
+            Body::Raw("{".into()),
+            Body::Empty,
+            j(json!([1])),
+            j(json!({"operationName": "complete"})),
+            j(json!({"operationName": "Complete", "treatAs": "Normal"})),
+            j(json!({"operationName": "Complete", "text": "x", "treatAs": "normal"})),
+            j(json!({"operationName": "Complete", "saveLAR": "true"})),
+        ] {
+            let e = expect(Some(ChatState::Chatting), true, &classify(&b));
+            let r = e.refusal.expect("refused");
+            assert!(r.rule.is_some_and(|t| t.contains("SPEC §")), "{b:?}: {r:?}");
         }
     }
 
@@ -580,7 +882,6 @@ mod tests {
                 ),
                 None,
             ),
-            (j(json!({"operationName": "Complete", "extra": 1})), None),
             (
                 j(json!({"operationName": "Complete", "messageType": "Text"})),
                 Some(ReqId::Cmp09),
@@ -682,7 +983,10 @@ mod tests {
             expect(Some(ChatState::Chatting), true, &send).next,
             Some(ChatState::Chatting)
         );
-        let junk = Classified::Malformed { reason: "x".into() };
+        let junk = Classified::Malformed {
+            reason: "x".into(),
+            rule: rules::NOT_JSON,
+        };
         assert_eq!(
             expect(Some(ChatState::Chatting), true, &junk)
                 .refusal
@@ -749,7 +1053,10 @@ mod tests {
         assert_eq!(chatting.handle(false, &complete), chatting, "CMP-21");
         assert_eq!(chatting.handle(true, &bad), chatting, "CMP-09");
         assert_eq!(Chat::offered().handle(true, &complete), Chat::offered());
-        let junk = Classified::Malformed { reason: "x".into() };
+        let junk = Classified::Malformed {
+            reason: "x".into(),
+            rule: rules::NOT_JSON,
+        };
         assert_eq!(chatting.handle(true, &junk), chatting);
         // Whatever the request, the model's next state is what `expect` says.
         for state in ChatState::ALL {

@@ -152,19 +152,14 @@ fn dependents(schemas: &Schemas) -> BTreeMap<String, Vec<String>> {
 }
 
 /// A lowercase, id-friendly tag for the rule a body breaks, per the model.
+/// `valid`, the broken rule's requirement (`cmp-10`, `req-01`), or `either` where the
+/// contract leaves both answers open (SPEC §6.12).
 pub fn verdict_tag(body: &Body) -> String {
-    match model::classify(body) {
-        Classified::Op(_) => "valid".into(),
-        Classified::Malformed { .. } => "req-01".into(),
-        Classified::InvalidComplete { req, .. } => req.as_str().to_ascii_lowercase(),
-    }
-}
-
-fn rule_of(body: &Body) -> Option<ReqId> {
-    match model::classify(body) {
-        Classified::Op(_) => None,
-        Classified::Malformed { .. } => Some(ReqId::Req01),
-        Classified::InvalidComplete { req, .. } => Some(req),
+    let cls = model::classify(body);
+    match (&cls, cls.broken_req()) {
+        (_, Some(req)) => req.as_str().to_ascii_lowercase(),
+        (Classified::Unruled { .. }, None) => "either".into(),
+        _ => "valid".into(),
     }
 }
 
@@ -287,12 +282,28 @@ fn slug(s: &str) -> String {
         .join("-")
 }
 
+/// The requirement whose rule a body breaks, per the model.
+fn rule_of(body: &Body) -> Option<ReqId> {
+    model::classify(body).broken_req()
+}
+
+/// Whether a single-Complete case follows its Complete with a plain one: after a body
+/// the model refuses, or one the contract leaves open (SPEC §6.12: if the target
+/// refused it, the refusal must have changed nothing, CMP-17).
+fn follows_up(body: &Body) -> bool {
+    !matches!(model::classify(body), Classified::Op(_))
+}
+
 /// The requirements a single-Complete case exercises, given the rule its body breaks.
 fn exercises_of(rule: Option<ReqId>, body: &Body) -> Vec<ReqId> {
     match rule {
         Some(r) => vec![r, ReqId::Cmp17, ReqId::Cmp18],
         None => {
             let mut v = vec![ReqId::Cmp01, ReqId::Cmp02, ReqId::Cmp06];
+            if follows_up(body) {
+                // Either answer: a refusal must change nothing and be well formed.
+                v.extend([ReqId::Cmp17, ReqId::Cmp18]);
+            }
             if let Some(o) = body.json().and_then(Value::as_object) {
                 if o.contains_key("text") {
                     v.extend([ReqId::Cmp04, ReqId::Cmp05]);
@@ -453,7 +464,7 @@ pub fn near_miss_cases(schemas: &Schemas, run_seed: u64, agent: &str) -> Result<
         let tag = verdict_tag(&body);
         let mut steps = setup("c1", agent);
         steps.push(post("c1", body.clone()));
-        if rule.is_some() {
+        if follows_up(&body) {
             steps.push(post_json("c1", plain_complete()));
         }
         steps.push(Step::Inspect { chat: "c1".into() });
@@ -657,7 +668,7 @@ pub fn pairwise_cases(run_seed: u64, agent: &str) -> Vec<Case> {
         let rule = rule_of(&body);
         let mut steps = state_setup(state, agent);
         steps.push(post("c1", body.clone()));
-        if rule.is_some() {
+        if follows_up(&body) {
             steps.push(post_json("c1", plain_complete()));
         }
         steps.push(Step::Inspect { chat: "c1".into() });

@@ -12,7 +12,7 @@ use crate::client::{
     Provisioning, TargetConfig,
 };
 use crate::history::{AuthVariant, Body, ChatRef, Event, EventKind, History, Recorder, Step};
-use crate::model::{self, ChatState, Classified, OpName, Operation};
+use crate::model::{self, ChatState, OpName};
 use crate::runner::cases::Case;
 use crate::schema::Schemas;
 use crate::spec::ReqId;
@@ -1139,13 +1139,7 @@ fn follow(
     outcome: &Outcome,
 ) -> (Option<Option<ChatState>>, Option<String>) {
     let classified = model::classify(body);
-    let op = match &classified {
-        Classified::Op(Operation::Complete(_)) | Classified::InvalidComplete { .. } => {
-            Some(OpName::Complete)
-        }
-        Classified::Op(Operation::Other(o)) => Some(*o),
-        Classified::Malformed { .. } => None,
-    };
+    let op = classified.op_name();
     let name = op.map(OpName::as_str).unwrap_or("a malformed request");
     if let Outcome::NoAnswer { message, .. } = outcome {
         return (
@@ -1167,15 +1161,10 @@ fn follow(
             Some(format!("{name} on a chat in an unknown state")),
         );
     };
-    let credentials_ok = match auth {
-        AuthVariant::Normal => true,
-        AuthVariant::NoCsrf => !csrf,
-        AuthVariant::NoCredentials | AuthVariant::CookieOnly => false,
-    };
-    let expected_ok =
-        credentials_ok && model::expect(Some(state), !by_other_agent, &classified).is_success();
-    // SPEC §6.8: Leave in LeftChat may go either way.
-    let lenient = op == Some(OpName::Leave) && state == ChatState::LeftChat;
+    let credentials = model::credentials_refusal(auth, csrf);
+    let expected_ok = credentials.is_none()
+        && model::expect(Some(state), !by_other_agent, &classified).is_success();
+    let explained = model::explains(state, !by_other_agent, credentials, &classified, ok);
     let update = if ok {
         Some(Some(match op {
             Some(op) => model::after_success(state, op),
@@ -1184,7 +1173,7 @@ fn follow(
     } else {
         None
     };
-    let diverged = (ok != expected_ok && !lenient).then(|| {
+    let diverged = (!explained).then(|| {
         format!(
             "{name} in state {}: the model expects {}, the target {}",
             state.as_str(),
@@ -1292,11 +1281,9 @@ fn race_end(start: ChatState, parts: &[(&Step, Option<bool>)]) -> Option<ChatSta
             };
             let cls = model::classify(body);
             let op = cls.op_name();
-            let expected = *auth == AuthVariant::Normal
-                && model::expect(Some(s), !*by_other_agent, &cls).is_success();
-            let lenient = op == Some(OpName::Leave) && s == ChatState::LeftChat;
             let ok = ok == Some(true);
-            if ok != expected && !lenient {
+            let credentials = (*auth != AuthVariant::Normal).then_some(ReqId::Ses02);
+            if !model::explains(s, !*by_other_agent, credentials, &cls, ok) {
                 return false;
             }
             if ok && let Some(op) = op {

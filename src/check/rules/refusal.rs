@@ -34,7 +34,10 @@ pub(crate) fn refused_as_expected(
     ans: &Ans,
     evs: Vec<u64>,
 ) -> Finding {
-    let expected = format!("a refusal ({})", refusal.reason);
+    let expected = match refusal.rule {
+        Some(rule) => format!("a refusal ({}; the rule: {rule})", refusal.reason),
+        None => format!("a refusal ({})", refusal.reason),
+    };
     if ans.ok() {
         return Finding::fail(
             r,

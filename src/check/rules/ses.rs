@@ -10,11 +10,7 @@ use crate::spec::ReqId;
 /// The session requirement a request with `auth` is judged under, if any (`csrf`: the
 /// target announced a CSRF token).
 pub(crate) fn ses_req(auth: AuthVariant, csrf: bool) -> Option<ReqId> {
-    match auth {
-        AuthVariant::NoCsrf if csrf => Some(ReqId::Ses01),
-        AuthVariant::NoCredentials | AuthVariant::CookieOnly => Some(ReqId::Ses02),
-        _ => None,
-    }
+    crate::model::credentials_refusal(auth, csrf)
 }
 
 /// SES-01 Skip when a request without CSRF token was made to a target without CSRF.
