@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
+pub mod json;
 pub mod redact;
 pub use redact::{REDACTED, is_secret_header, redact_headers};
 
