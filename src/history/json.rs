@@ -78,6 +78,13 @@ impl std::error::Error for JsonError {}
 
 /// Reads `bytes` as JSON, tolerating what the module docs list.
 pub fn parse(bytes: &[u8]) -> Result<Parsed, JsonError> {
+    parse_at(bytes, 0)
+}
+
+/// [`parse`] of a part of a larger text that starts at byte `base` of it: offsets in
+/// notes and errors are offsets in the larger text (line and column count from the
+/// part's start).
+pub fn parse_at(bytes: &[u8], base: usize) -> Result<Parsed, JsonError> {
     let mut notes = Notes::default();
     let (start, body) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
         Some(rest) => {
@@ -86,7 +93,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, JsonError> {
         }
         None => (0, bytes),
     };
-    let scanned = scan(body, start, &mut notes);
+    let scanned = scan(body, base + start, &mut notes);
     let text: &[u8] = match &scanned.out {
         Some(v) => v,
         None => body,
@@ -103,7 +110,9 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, JsonError> {
                 offset_of(text, e.line(), e.column())
             };
             let offset = start + scanned.original_offset(at);
-            Err(error_at(bytes, offset, describe(&e)))
+            let mut err = error_at(bytes, offset, describe(&e));
+            err.offset += base;
+            Err(err)
         }
     }
 }
@@ -125,6 +134,94 @@ pub fn is_json_content_type(ct: &str) -> bool {
         .to_ascii_lowercase();
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The elements of a top-level JSON array, as raw bytes, found without reading them:
+/// one bad element does not hide the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArrayParts<'a> {
+    /// Each element: its byte offset in the text and its bytes, whitespace trimmed (an
+    /// empty element, as in `[1,,2]` or `[1,]`, is there as empty bytes).
+    pub parts: Vec<(usize, &'a [u8])>,
+    /// The text ended before the array's closing `]`.
+    pub unclosed: bool,
+    /// What follows the closing `]` besides whitespace: its offset and bytes.
+    pub trailing: Option<(usize, &'a [u8])>,
+}
+
+/// Splits a text whose first token (after an optional BOM and whitespace) is `[` into
+/// its top-level elements, respecting strings, escapes and nesting; `None` when the text
+/// is not an array. Only commas and a `]` outside strings at the array's own level
+/// separate; a `}` or `]` too many inside an element stays in that element, so garbage
+/// stays where it is.
+pub fn split_array<'a>(bytes: &'a [u8]) -> Option<ArrayParts<'a>> {
+    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+    let mut i = if bytes.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    while i < bytes.len() && ws(bytes[i]) {
+        i += 1;
+    }
+    if bytes.get(i) != Some(&b'[') {
+        return None;
+    }
+    i += 1;
+    let n = bytes.len();
+    let mut parts = Vec::new();
+    let mut depth = 0usize;
+    let mut start = i;
+    let mut closed = None;
+    let push = |parts: &mut Vec<(usize, &'a [u8])>, s: usize, e: usize| {
+        let mut s = s;
+        let mut e = e;
+        while s < e && ws(bytes[s]) {
+            s += 1;
+        }
+        while e > s && ws(bytes[e - 1]) {
+            e -= 1;
+        }
+        parts.push((s, &bytes[s..e]));
+    };
+    while i < n {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < n && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' if depth > 0 => depth -= 1,
+            b']' if depth == 0 => {
+                closed = Some(i);
+                break;
+            }
+            b',' if depth == 0 => {
+                push(&mut parts, start, i);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let end = closed.unwrap_or(n);
+    let only_space = bytes[start..end.min(n)].iter().all(|&c| ws(c));
+    // `[]` and `[ ]` have no element; `[1,]` has an empty last one.
+    if !(parts.is_empty() && only_space) {
+        push(&mut parts, start, end.min(n));
+    }
+    let trailing = closed.and_then(|c| {
+        let rest = &bytes[c + 1..];
+        let s = rest.iter().position(|&c| !ws(c))?;
+        Some((c + 1 + s, &rest[s..]))
+    });
+    Some(ArrayParts {
+        parts,
+        unclosed: closed.is_none(),
+        trailing,
+    })
 }
 
 #[derive(Default)]
@@ -513,6 +610,65 @@ mod tests {
     }
 
     #[test]
+    fn parse_at_names_offsets_in_the_whole_text() {
+        let p = parse_at(br#""\ud800""#, 100).unwrap();
+        assert!(p.notes[0].contains("at byte 101"), "{:?}", p.notes);
+        let e = parse_at(b"{,}", 50).unwrap_err();
+        assert_eq!((e.offset, e.line, e.column), (51, 1, 2), "{e}");
+    }
+
+    fn parts<'a>(a: &'a ArrayParts<'_>) -> Vec<&'a str> {
+        a.parts
+            .iter()
+            .map(|(_, b)| std::str::from_utf8(b).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn split_array_finds_each_top_level_element() {
+        let text = br#" [ {"a":"x,]}\"y"}, [1,[2]] ,"s\\", 3 ,{"b":{}}] "#;
+        let a = split_array(text).unwrap();
+        assert_eq!(
+            parts(&a),
+            vec![
+                r#"{"a":"x,]}\"y"}"#,
+                "[1,[2]]",
+                r#""s\\""#,
+                "3",
+                r#"{"b":{}}"#
+            ]
+        );
+        assert!(!a.unclosed && a.trailing.is_none());
+        // Offsets point into the text.
+        for (at, b) in &a.parts {
+            assert_eq!(&text[*at..*at + b.len()], *b);
+        }
+        assert_eq!(split_array(b"[]").unwrap().parts, vec![]);
+        assert_eq!(split_array(b"\xEF\xBB\xBF [ ]").unwrap().parts, vec![]);
+        assert_eq!(split_array(b"{}"), None);
+        assert_eq!(split_array(b"garbage"), None);
+        assert_eq!(split_array(b""), None);
+    }
+
+    #[test]
+    fn split_array_keeps_garbage_in_its_own_element() {
+        let a = split_array(br#"[{"a":1},{oops},,{"b":}}},{"c":3},]"#).unwrap();
+        assert_eq!(
+            parts(&a),
+            vec![r#"{"a":1}"#, "{oops}", "", r#"{"b":}}}"#, r#"{"c":3}"#, ""]
+        );
+        let a = split_array(br#"[{"a":1}, {"b":"#).unwrap();
+        assert!(a.unclosed);
+        assert_eq!(parts(&a), vec![r#"{"a":1}"#, r#"{"b":"#]);
+        let a = split_array(b"[1] x").unwrap();
+        assert_eq!(a.trailing, Some((4, &b"x"[..])));
+        // A string that never closes swallows the rest: one unreadable element.
+        let a = split_array(br#"[1, "abc, 2]"#).unwrap();
+        assert!(a.unclosed);
+        assert_eq!(parts(&a), vec!["1", r#""abc, 2]"#]);
+    }
+
+    #[test]
     fn content_types_naming_json() {
         for ok in [
             "application/json",
@@ -556,6 +712,15 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn split_array_parts_read_as_the_elements(items in prop::collection::vec(arb_value(), 0..6)) {
+            let text = serde_json::to_vec_pretty(&Value::Array(items.clone())).unwrap();
+            let a = split_array(&text).unwrap();
+            prop_assert!(!a.unclosed && a.trailing.is_none());
+            let got: Vec<Value> = a.parts.iter().map(|(_, b)| parse(b).unwrap().value).collect();
+            prop_assert_eq!(got, items);
+        }
+
         #[test]
         fn any_serializable_value_round_trips_unchanged(v in arb_value()) {
             for text in [serde_json::to_vec(&v).unwrap(), serde_json::to_vec_pretty(&v).unwrap()] {
