@@ -660,6 +660,7 @@ impl Observer {
                 stream_seq: *ss,
                 in_step,
                 kind,
+                notes: Vec::new(),
             });
             *ss += 1;
             origins.push(origin);
