@@ -80,7 +80,9 @@ pub fn record_body(bytes: &[u8], total_len: usize, cap: usize) -> Body {
     if bytes.is_empty() {
         return Body::Empty;
     }
-    match serde_json::from_slice::<Value>(bytes) {
+    // The tolerant reader: every text JSON's grammar allows (a lone-surrogate escape, a
+    // number beyond a double) is Json, as the clients read it.
+    match crate::history::json::parse_value(bytes) {
         Ok(v) => Body::Json(v),
         Err(_) => Body::Raw(String::from_utf8_lossy(bytes).into_owned()),
     }
