@@ -359,6 +359,9 @@ mod tests {
         .unwrap();
         let e = read_har(&p, 1 << 20).err().unwrap();
         assert!(e.contains("entries[0].startedDateTime"), "{e}");
+        // A lone-surrogate escape a HAR writer kept is JSON: the file is read.
+        std::fs::write(&p, r#"{"log":{"comment":"bye \ud800","entries":[]}}"#).unwrap();
+        assert!(read_har(&p, 1 << 20).is_ok());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
