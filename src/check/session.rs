@@ -144,8 +144,8 @@ impl AgentSession<'_> {
                 interval_ms,
             } => self.followed(seq, reconnect, *interval_ms),
             BayeuxEvent::Garbage { error, excerpt } => self.fail(
-                "the server sent something that is not a Bayeux message",
-                "a JSON array of Bayeux messages",
+                "the server's answer broke the Bayeux exchange",
+                "a JSON array of Bayeux messages holding the reply to the exchange, within the session's bounds",
                 format!("{error}: {excerpt}"),
                 vec![seq],
             ),

@@ -193,9 +193,12 @@ pub enum BayeuxEvent {
         /// How long the client waited first, in ms.
         interval_ms: u64,
     },
-    /// The server sent something that is not a Bayeux message (not JSON, not an array, …).
+    /// An answer broke the Bayeux exchange as a whole: readable, but without the reply
+    /// the exchange asked for, or a flood that ends observation. (One message that
+    /// cannot be read is a [`BayeuxEvent::BadMessage`] instead; older histories also hold
+    /// unreadable answers here.)
     Garbage {
-        /// Why it is not a Bayeux message.
+        /// What was wrong.
         error: String,
         /// The start of what came (bounded).
         excerpt: String,
