@@ -722,6 +722,32 @@ mod tests {
         }
 
         #[test]
+        fn any_bytes_are_read_or_refused_never_a_panic_and_agree_with_serde_json(
+            bytes in prop::collection::vec(
+                prop_oneof![
+                    prop::sample::select(&b"[]{},:\"\\/u0123456789abcdefABCDEF.eE+- \ntrunl"[..]),
+                    any::<u8>(),
+                ],
+                0..64,
+            )
+        ) {
+            let ours = parse(&bytes);
+            if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
+                let p = ours.unwrap();
+                prop_assert_eq!(p.value, v);
+                // serde_json reads a huge integer as a double too; only that is noted.
+                prop_assert!(p.notes.iter().all(|n| n.contains("beyond 64 bits")), "{:?}", p.notes);
+            } else if let Err(e) = ours {
+                prop_assert!(e.offset <= bytes.len());
+            }
+            if let Some(a) = split_array(&bytes) {
+                for (at, b) in a.parts {
+                    prop_assert_eq!(&bytes[at..at + b.len()], b);
+                }
+            }
+        }
+
+        #[test]
         fn any_serializable_value_round_trips_unchanged(v in arb_value()) {
             for text in [serde_json::to_vec(&v).unwrap(), serde_json::to_vec_pretty(&v).unwrap()] {
                 let p = parse(&text).unwrap();
