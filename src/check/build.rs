@@ -45,6 +45,7 @@ impl HistoryBuilder {
             stream_seq,
             in_step: self.step,
             kind,
+            notes: Vec::new(),
         });
         seq
     }

@@ -5,6 +5,10 @@
 //! from the server, and advice followed. A failure of the server (unsuccessful
 //! handshake, subscribe or connect, garbage) is a Fail; advice the harness did not follow
 //! is the harness's fault, so an Error (SPEC §4), not a target Fail.
+//!
+//! One message of an answer that cannot be read or is not a Bayeux message
+//! ([`BayeuxEvent::BadMessage`]) is that message's NTF-01 Fail, not the session's: the
+//! rest of the answer was read and the session went on.
 
 use super::{Finding, Witness};
 use crate::history::{BayeuxEvent, EventKind, History};
@@ -33,7 +37,8 @@ pub fn judge_session(run_history: &History) -> Vec<Finding> {
             .collect();
         let before = out.len();
         judge_agent(agent, &evs, &mut out);
-        if out.len() == before {
+        // An unreadable message is that message's NTF-01 Fail, not the session's.
+        if !out[before..].iter().any(|f| f.req == ReqId::Ntf02) {
             out.push(Finding::pass(
                 ReqId::Ntf02,
                 format!("{agent}: handshake, subscribe and connect succeeded; advice followed"),
@@ -139,11 +144,23 @@ impl AgentSession<'_> {
                 interval_ms,
             } => self.followed(seq, reconnect, *interval_ms),
             BayeuxEvent::Garbage { error, excerpt } => self.fail(
-                "the server sent something that is not a Bayeux message",
-                "a JSON array of Bayeux messages",
+                "the server's answer broke the Bayeux exchange",
+                "a JSON array of Bayeux messages holding the reply to the exchange, within the session's bounds",
                 format!("{error}: {excerpt}"),
                 vec![seq],
             ),
+            BayeuxEvent::BadMessage { error, excerpt } => self.out.push(Finding::fail(
+                ReqId::Ntf01,
+                format!(
+                    "{}: a message of a Bayeux answer cannot be read or is not a Bayeux message",
+                    self.agent
+                ),
+                Witness {
+                    expected: "a Bayeux message: a JSON object with a string \"channel\"".into(),
+                    observed: format!("{error}: {excerpt}"),
+                    events: vec![seq],
+                },
+            )),
             BayeuxEvent::Closed { reason } => self.closed(seq, reason),
         }
     }
@@ -240,7 +257,7 @@ impl AgentSession<'_> {
             if !self
                 .out
                 .iter()
-                .any(|f| f.reason.starts_with(&format!("{agent}:")))
+                .any(|f| f.req == ReqId::Ntf02 && f.reason.starts_with(&format!("{agent}:")))
             {
                 self.out.push(fail(
                     agent,

@@ -68,6 +68,7 @@ mod tests {
                 channel: "/v2/me/chats".into(),
                 data,
             },
+            notes: Vec::new(),
         }
     }
 

@@ -12,10 +12,19 @@
 //! ([`BayeuxTuning::max_interval`]); transport failures back off exponentially up to
 //! [`BayeuxTuning::max_backoff`] and after [`BayeuxTuning::max_failures`] in a row the
 //! session records `Closed` and ends.
+//!
+//! Every answer is read message by message with the tolerant reader
+//! ([`crate::history::json`]): its top-level array is split into its elements first, so
+//! a message that cannot be read, or is not a Bayeux message (not an object, no string
+//! `channel`), is recorded alone as [`BayeuxEvent::BadMessage`] (that message's NTF-01
+//! Fail, with its bytes) and the other messages of the answer are still delivered; an
+//! answer that is no JSON at all is one such message, and the loop retries as after any
+//! failed connect. How a delivery's bytes were read (a lone-surrogate escape shown as
+//! U+FFFD…) is kept in its event's notes.
 
 use super::http::{self, Req};
 use super::{AgentClient, HarnessError, TargetConfig};
-use crate::history::{BayeuxEvent, Body, EventKind, Recorder};
+use crate::history::{BayeuxEvent, Body, EventKind, Recorder, json as tolerant};
 use reqwest::cookie::CookieStore;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -438,14 +447,13 @@ fn backoff(tuning: &BayeuxTuning, failures: u32) -> Duration {
 // only advice that differs from the last one seen is recorded, so a history holds the
 // changes the harness followed, not one event per long poll.
 
-/// A failed Bayeux exchange.
+/// A failed Bayeux exchange. What a 2xx answer holds is read message by message
+/// ([`read_answer`]): an unreadable message is a [`Msg::Bad`], not a failed exchange.
 enum PostError {
     /// No answer (timeout, refused, reset, too large).
     Transport(String),
     /// HTTP answered but not with a 2xx.
     Http(u16, String),
-    /// Not a Bayeux message array.
-    Garbage(String, String),
 }
 
 impl PostError {
@@ -453,9 +461,101 @@ impl PostError {
         match self {
             PostError::Transport(m) => m.clone(),
             PostError::Http(s, e) => format!("HTTP {s}: {e}"),
-            PostError::Garbage(e, x) => format!("{e}: {x}"),
         }
     }
+}
+
+/// One message of an answer.
+#[derive(Debug, Clone, PartialEq)]
+enum Msg {
+    /// A JSON object, and how its bytes were read where that differs from what was sent
+    /// (a lone-surrogate escape shown as U+FFFD…).
+    Read { value: Value, notes: Vec<String> },
+    /// It cannot be read, or is not a message object: why, and its bytes (bounded).
+    Bad { error: String, excerpt: String },
+}
+
+impl Msg {
+    fn value(&self) -> Option<&Value> {
+        match self {
+            Msg::Read { value, .. } => Some(value),
+            Msg::Bad { .. } => None,
+        }
+    }
+
+    fn bad(error: String, bytes: &[u8]) -> Msg {
+        Msg::Bad {
+            error,
+            excerpt: http::excerpt(bytes, EXCERPT),
+        }
+    }
+}
+
+/// The messages of a 2xx answer to `during`, each read on its own with the tolerant
+/// reader, so one that cannot be read costs no other: the top-level array is split into
+/// its elements first ([`tolerant::split_array`]). A single message object (not in an
+/// array) is read as a one-message answer; an answer that is no JSON array or object at
+/// all is one [`Msg::Bad`].
+fn read_answer(bytes: &[u8], during: &str) -> Vec<Msg> {
+    let one = |b: &[u8], at: usize| -> Msg {
+        if b.is_empty() {
+            return Msg::bad(
+                format!("{during} answer: an empty element at byte {at} (a comma too many)"),
+                b,
+            );
+        }
+        match tolerant::parse_at(b, at) {
+            Ok(p) if p.value.is_object() => Msg::Read {
+                value: p.value,
+                notes: p.notes,
+            },
+            Ok(_) => Msg::bad(
+                format!("{during} answer: the element at byte {at} is not a message object"),
+                b,
+            ),
+            Err(e) => Msg::bad(
+                format!("{during} answer: the element at byte {at} is {e}"),
+                b,
+            ),
+        }
+    };
+    let Some(arr) = tolerant::split_array(bytes) else {
+        return match tolerant::parse(bytes) {
+            Ok(p) if p.value.is_object() => {
+                let mut notes = p.notes;
+                notes.push(format!(
+                    "the {during} answer is one message object, not an array of messages; read as one message"
+                ));
+                vec![Msg::Read {
+                    value: p.value,
+                    notes,
+                }]
+            }
+            Ok(_) => vec![Msg::bad(
+                format!("{during} answer is JSON but not an array of Bayeux messages"),
+                bytes,
+            )],
+            Err(e) => vec![Msg::bad(format!("{during} answer is {e}"), bytes)],
+        };
+    };
+    let mut out: Vec<Msg> = arr.parts.iter().map(|(at, b)| one(b, *at)).collect();
+    if arr.unclosed && matches!(out.last(), None | Some(Msg::Read { .. })) {
+        let tail = &bytes[bytes.len().saturating_sub(EXCERPT)..];
+        out.push(Msg::bad(
+            format!(
+                "{during} answer ends at byte {} before its closing ']' (cut short)",
+                bytes.len()
+            ),
+            tail,
+        ));
+    }
+    if let Some((at, rest)) = arr.trailing {
+        out.push(Msg::bad(
+            format!("{during} answer: text after the closing ']' at byte {at}"),
+            rest,
+        ));
+    }
+    out
 }
 
 struct Session {
@@ -598,8 +698,14 @@ impl Session {
         self.next_id.to_string()
     }
 
-    /// POSTs a batch of Bayeux messages and returns the answered message array.
-    async fn post(&self, msgs: Value, timeout: Duration) -> Result<Vec<Value>, PostError> {
+    /// POSTs a batch of Bayeux messages and returns the answer's messages, each read on
+    /// its own ([`read_answer`]).
+    async fn post(
+        &self,
+        msgs: Value,
+        timeout: Duration,
+        during: &str,
+    ) -> Result<Vec<Msg>, PostError> {
         let mut headers = vec![
             ("Authorization".to_string(), self.basic.clone()),
             ("Content-Type".to_string(), "application/json".to_string()),
@@ -633,80 +739,68 @@ impl Session {
                 http::excerpt(&answer.bytes, EXCERPT),
             ));
         }
-        let v: Value = serde_json::from_slice(&answer.bytes).map_err(|e| {
-            PostError::Garbage(
-                format!("answer is not JSON: {e}"),
-                http::excerpt(&answer.bytes, EXCERPT),
-            )
-        })?;
-        match v {
-            Value::Array(items) if items.iter().all(Value::is_object) => Ok(items),
-            Value::Array(_) => Err(PostError::Garbage(
-                "answer array holds something other than message objects".into(),
-                http::excerpt(&answer.bytes, EXCERPT),
-            )),
-            _ => Err(PostError::Garbage(
-                "answer is JSON but not an array of Bayeux messages".into(),
-                http::excerpt(&answer.bytes, EXCERPT),
-            )),
-        }
+        Ok(read_answer(&answer.bytes, during))
     }
 
     fn record_failure(&self, e: &PostError, during: &str) {
-        match e {
-            PostError::Garbage(error, excerpt) => self.record(BayeuxEvent::Garbage {
-                error: format!("{during}: {error}"),
-                excerpt: excerpt.clone(),
-            }),
-            other => {
-                if during == "/meta/connect" {
-                    self.record(BayeuxEvent::Connect {
-                        successful: false,
-                        advice: None,
-                        error: Some(other.describe()),
-                    })
-                }
-            }
+        if during == "/meta/connect" {
+            self.record(BayeuxEvent::Connect {
+                successful: false,
+                advice: None,
+                error: Some(e.describe()),
+            })
         }
     }
 
     /// Records every non-meta message of an answer as a delivery, in order, within the
-    /// session's bounds (count and bytes of deliveries, count of malformed messages).
-    /// Crossing a bound records one `Garbage` naming the flood, with the first offending
-    /// message as excerpt and the count of what was dropped, and marks the session
-    /// flooded (the loop then closes it: observation stopped).
-    fn deliver(&mut self, msgs: &mut [Value]) -> usize {
+    /// session's bounds (count and bytes of deliveries, count of malformed messages),
+    /// and every message that cannot be read or has no channel as a `BadMessage` (that
+    /// message's NTF-01 Fail; the others are still read). Crossing a bound records one
+    /// `Garbage` naming the flood, with the first offending message as excerpt and the
+    /// count of what was dropped, and marks the session flooded (the loop then closes
+    /// it: observation stopped).
+    fn deliver(&mut self, msgs: &mut [Msg]) -> usize {
         let mut n = 0;
         let mut garbage_here: u64 = 0;
         let total = msgs.len();
-        for (i, m) in msgs.iter_mut().enumerate() {
+        for (i, msg) in msgs.iter_mut().enumerate() {
             if self.flood.is_some() {
                 break;
             }
-            let channel = m.get("channel").and_then(Value::as_str).unwrap_or("");
-            if channel.starts_with("/meta/") {
-                continue;
-            }
-            if channel.is_empty() {
+            let bad = match &*msg {
+                Msg::Bad { error, excerpt } => Some((error.clone(), excerpt.clone())),
+                Msg::Read { value, .. } => match value.get("channel") {
+                    Some(Value::String(c)) if !c.is_empty() => None,
+                    Some(Value::String(_)) => Some(("a message with an empty channel".into(), ())),
+                    Some(_) => Some(("a message whose channel is not a string".into(), ())),
+                    None => Some(("a message without a channel".into(), ())),
+                }
+                .map(|(e, ())| (e, http::excerpt(value.to_string().as_bytes(), EXCERPT))),
+            };
+            if let Some((error, excerpt)) = bad {
                 garbage_here += 1;
                 self.garbage += 1;
                 if self.garbage > self.tuning.max_garbage {
                     let rest = total - i;
                     self.flooded_by(
                         format!(
-                            "flood: more than {} messages without a channel on this session; observation stopped ({rest} more messages of this answer dropped)",
+                            "flood: more than {} unreadable messages or messages without a channel on this session; observation stopped ({rest} more messages of this answer dropped)",
                             self.tuning.max_garbage
                         ),
-                        m,
+                        excerpt,
                     );
                     break;
                 }
                 if garbage_here <= self.tuning.max_garbage_per_answer {
-                    self.record(BayeuxEvent::Garbage {
-                        error: "message without a channel".into(),
-                        excerpt: http::excerpt(m.to_string().as_bytes(), EXCERPT),
-                    });
+                    self.record(BayeuxEvent::BadMessage { error, excerpt });
                 }
+                continue;
+            }
+            let Msg::Read { value: m, notes } = msg else {
+                continue;
+            };
+            let channel = m.get("channel").and_then(Value::as_str).unwrap_or("");
+            if channel.starts_with("/meta/") {
                 continue;
             }
             let channel = channel.to_string();
@@ -733,10 +827,11 @@ impl Session {
                 None
             };
             if let Some(why) = why {
-                self.flooded_by(why, m);
+                let excerpt = http::excerpt(m.to_string().as_bytes(), EXCERPT);
+                self.flooded_by(why, excerpt);
                 break;
             }
-            self.rec.record(
+            self.rec.record_noted(
                 &self.stream,
                 EventKind::Notification {
                     agent: self.user.clone(),
@@ -744,6 +839,7 @@ impl Session {
                     // Moved out: only the /meta/ replies are read after delivery.
                     data: m.get_mut("data").map(Value::take).unwrap_or(Value::Null),
                 },
+                std::mem::take(notes),
             );
             n += 1;
             self.delivered += 1;
@@ -751,9 +847,9 @@ impl Session {
         }
         let dropped = garbage_here.saturating_sub(self.tuning.max_garbage_per_answer);
         if dropped > 0 && self.flood.is_none() {
-            self.record(BayeuxEvent::Garbage {
+            self.record(BayeuxEvent::BadMessage {
                 error: format!(
-                    "{dropped} more messages without a channel in this answer (not recorded one by one)"
+                    "{dropped} more unreadable messages or messages without a channel in this answer (not recorded one by one)"
                 ),
                 excerpt: String::new(),
             });
@@ -761,11 +857,12 @@ impl Session {
         n
     }
 
-    /// Marks the session flooded and records why, once, with `m` as the excerpt.
-    fn flooded_by(&mut self, why: String, m: &Value) {
+    /// Marks the session flooded and records why, once, with `excerpt` (the first
+    /// offending message).
+    fn flooded_by(&mut self, why: String, excerpt: String) {
         self.record(BayeuxEvent::Garbage {
             error: why.clone(),
-            excerpt: http::excerpt(m.to_string().as_bytes(), EXCERPT),
+            excerpt,
         });
         self.flood = Some(why);
     }
@@ -783,8 +880,9 @@ impl Session {
         self.advice.interval.min(self.tuning.max_interval)
     }
 
-    fn reply<'a>(msgs: &'a [Value], channel: &str) -> Option<&'a Value> {
+    fn reply<'a>(msgs: &'a [Msg], channel: &str) -> Option<&'a Value> {
         msgs.iter()
+            .filter_map(Msg::value)
             .find(|m| m.get("channel").and_then(Value::as_str) == Some(channel))
     }
 
@@ -806,7 +904,10 @@ impl Session {
             "supportedConnectionTypes": ["long-polling"],
             "id": id,
         }]);
-        let mut msgs = match self.post(msg, self.cfg.request_timeout).await {
+        let mut msgs = match self
+            .post(msg, self.cfg.request_timeout, "/meta/handshake")
+            .await
+        {
             Ok(m) => m,
             Err(e) => {
                 self.record_failure(&e, "/meta/handshake");
@@ -875,7 +976,11 @@ impl Session {
             }));
         }
         let mut msgs = match self
-            .post(Value::Array(batch), self.cfg.request_timeout)
+            .post(
+                Value::Array(batch),
+                self.cfg.request_timeout,
+                "/meta/subscribe",
+            )
             .await
         {
             Ok(m) => m,
@@ -895,7 +1000,7 @@ impl Session {
         self.deliver(&mut msgs);
         let mut failed = Vec::new();
         for ch in &self.channels {
-            let reply = msgs.iter().find(|m| {
+            let reply = msgs.iter().filter_map(Msg::value).find(|m| {
                 m.get("channel").and_then(Value::as_str) == Some("/meta/subscribe")
                     && subscription_matches(m.get("subscription"), ch)
             });
@@ -946,7 +1051,10 @@ impl Session {
             .unwrap_or(self.tuning.default_server_timeout)
             .min(MAX_SERVER_HOLD);
         let started = Instant::now();
-        let mut msgs = match self.post(msg, hold + self.cfg.request_timeout).await {
+        let mut msgs = match self
+            .post(msg, hold + self.cfg.request_timeout, "/meta/connect")
+            .await
+        {
             Ok(m) => m,
             Err(e) => {
                 self.record_failure(&e, "/meta/connect");
@@ -959,9 +1067,15 @@ impl Session {
                 // Deliveries without the connect reply: unusual, but nothing lost. Go on.
                 return (Happened::DeliveriesOnly, started, delivered);
             }
+            if msgs.iter().any(|m| matches!(m, Msg::Bad { .. })) {
+                // The reply may be the unreadable message: recorded as such (NTF-01);
+                // retry as after any failed connect (repeated, the session gives up).
+                return (Happened::ConnectFailed, started, 0);
+            }
+            let read: Vec<Value> = msgs.iter().filter_map(Msg::value).cloned().collect();
             self.record(BayeuxEvent::Garbage {
                 error: "/meta/connect: no /meta/connect reply in the answer".into(),
-                excerpt: http::excerpt(Value::Array(msgs).to_string().as_bytes(), EXCERPT),
+                excerpt: http::excerpt(Value::Array(read).to_string().as_bytes(), EXCERPT),
             });
             return (Happened::ConnectFailed, started, 0);
         };
@@ -1004,7 +1118,7 @@ impl Session {
         let id = self.id();
         let msg = json!([{"channel": "/meta/disconnect", "clientId": cid, "id": id}]);
         let wait = self.cfg.request_timeout.min(Duration::from_secs(5));
-        if let Ok(mut msgs) = self.post(msg, wait).await {
+        if let Ok(mut msgs) = self.post(msg, wait, "/meta/disconnect").await {
             self.deliver(&mut msgs);
         }
     }
@@ -1134,6 +1248,70 @@ mod tests {
             changed,
             unknown_client: error.starts_with("402"),
         }
+    }
+
+    fn bad(m: &Msg) -> &str {
+        match m {
+            Msg::Bad { error, .. } => error,
+            Msg::Read { value, .. } => panic!("read: {value}"),
+        }
+    }
+
+    #[test]
+    fn an_answer_is_read_message_by_message() {
+        let msgs = read_answer(
+            br#"[{"channel":"/a","data":{"t":"x\ud800"}}, {bad}, 7, , {"channel":"/meta/connect","successful":true}]"#,
+            "/meta/connect",
+        );
+        assert_eq!(msgs.len(), 5, "{msgs:?}");
+        match &msgs[0] {
+            Msg::Read { value, notes } => {
+                assert_eq!(value["data"]["t"], "x\u{fffd}");
+                assert!(notes[0].contains("at byte 31"), "{notes:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            bad(&msgs[1]).contains("the element at byte 42 is not JSON: key must be a string"),
+            "{msgs:?}"
+        );
+        assert!(matches!(&msgs[1], Msg::Bad { excerpt, .. } if excerpt == "{bad}"));
+        assert!(bad(&msgs[2]).contains("not a message object"));
+        assert!(
+            bad(&msgs[3]).contains("an empty element at byte 52"),
+            "{msgs:?}"
+        );
+        assert_eq!(
+            Session::reply(&msgs, "/meta/connect").map(|r| r["successful"].clone()),
+            Some(Value::Bool(true))
+        );
+    }
+
+    #[test]
+    fn a_whole_answer_that_is_no_array_is_one_message() {
+        let msgs = read_answer(b"<html>502</html>", "/meta/connect");
+        assert_eq!(msgs.len(), 1);
+        assert!(bad(&msgs[0]).starts_with("/meta/connect answer is not JSON"));
+        let msgs = read_answer(b"\"x\"", "/meta/handshake");
+        assert!(bad(&msgs[0]).contains("not an array of Bayeux messages"));
+        let msgs = read_answer(br#"{"channel":"/meta/connect","successful":true}"#, "c");
+        assert!(
+            matches!(&msgs[..], [Msg::Read { notes, .. }] if notes[0].contains("one message object")),
+            "{msgs:?}"
+        );
+        assert!(read_answer(b"[]", "c").is_empty());
+        // Cut short after a whole message, or followed by text: one more bad message.
+        let msgs = read_answer(br#"[{"channel":"/a"}"#, "c");
+        assert!(bad(&msgs[1]).contains("before its closing ']'"), "{msgs:?}");
+        let msgs = read_answer(br#"[{"channel":"/a"}] junk"#, "c");
+        assert!(
+            bad(&msgs[1]).contains("after the closing ']' at byte 19"),
+            "{msgs:?}"
+        );
+        // Cut inside a message: that message is the bad one, nothing more.
+        let msgs = read_answer(br#"[{"channel":"/a"},{"chan"#, "c");
+        assert_eq!(msgs.len(), 2);
+        assert!(bad(&msgs[1]).contains("ends inside a value"), "{msgs:?}");
     }
 
     #[test]

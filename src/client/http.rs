@@ -3,7 +3,7 @@
 
 use super::{HarnessError, Outcome, SharedScrubber, TargetConfig};
 use crate::history::redact::is_secret_header;
-use crate::history::{Actor, Body, EventKind, NoResponseKind, REDACTED, Recorder};
+use crate::history::{Actor, Body, EventKind, NoResponseKind, REDACTED, Recorder, json};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -140,14 +140,21 @@ pub(crate) struct Req<'a> {
 }
 
 /// `bytes` as a history body: `Empty`, `Json` if it parses, else `Raw` truncated to 4 KiB.
+#[cfg(test)]
 pub(crate) fn body_of(bytes: &[u8]) -> Body {
+    body_noted(bytes).0
+}
+
+/// [`body_of`] with the notes of the tolerant reader ([`json::parse`]: every text JSON's
+/// grammar allows is `Json`, a lone-surrogate escape or a number beyond a double noted).
+pub(crate) fn body_noted(bytes: &[u8]) -> (Body, Vec<String>) {
     if bytes.is_empty() {
-        return Body::Empty;
+        return (Body::Empty, Vec::new());
     }
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
-        return Body::Json(v);
+    match json::parse(bytes) {
+        Ok(p) => (Body::Json(p.value), p.notes),
+        Err(_) => (Body::Raw(excerpt(bytes, RAW_BODY_LIMIT)), Vec::new()),
     }
-    Body::Raw(excerpt(bytes, RAW_BODY_LIMIT))
 }
 
 /// At most `limit` bytes of `bytes` as (lossy) text, cut on a character boundary.
@@ -474,8 +481,8 @@ pub(crate) async fn send_recorded(
     let elapsed_us = start.elapsed().as_micros() as u64;
     let outcome = match &res {
         Ok(a) => {
-            let body = body_of(&a.bytes);
-            r.rec.record(
+            let (body, notes) = body_noted(&a.bytes);
+            r.rec.record_noted(
                 r.stream,
                 EventKind::Response {
                     req: id,
@@ -483,6 +490,7 @@ pub(crate) async fn send_recorded(
                     body: body.clone(),
                     elapsed_us,
                 },
+                notes,
             );
             Outcome::Answered {
                 status: a.status,

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
+pub mod json;
 pub mod redact;
 pub use redact::{REDACTED, is_secret_header, redact_headers};
 
@@ -192,11 +193,25 @@ pub enum BayeuxEvent {
         /// How long the client waited first, in ms.
         interval_ms: u64,
     },
-    /// The server sent something that is not a Bayeux message (not JSON, not an array, …).
+    /// An answer broke the Bayeux exchange as a whole: readable, but without the reply
+    /// the exchange asked for, or a flood that ends observation. (One message that
+    /// cannot be read is a [`BayeuxEvent::BadMessage`] instead; older histories also hold
+    /// unreadable answers here.)
     Garbage {
-        /// Why it is not a Bayeux message.
+        /// What was wrong.
         error: String,
         /// The start of what came (bounded).
+        excerpt: String,
+    },
+    /// One message of an answer that cannot be read (not JSON) or is not a Bayeux
+    /// message (not an object, no `channel`): that message's NTF-01 Fail; the other
+    /// messages of the answer are read and the session goes on. Also a whole answer that
+    /// is no JSON array or object at all (read as one unreadable message).
+    BadMessage {
+        /// Why it cannot be read, or is not a Bayeux message (with its byte offset in
+        /// the answer when known).
+        error: String,
+        /// Its bytes as sent (bounded).
         excerpt: String,
     },
     /// The session ended (disconnect, `reconnect: none`, or repeated failure).
@@ -360,6 +375,11 @@ pub struct Event {
     /// What was observed.
     #[serde(flatten)]
     pub kind: EventKind,
+    /// How the target's bytes were read where that differs from what was sent (a
+    /// lone-surrogate escape shown as U+FFFD, a number beyond a double kept as the
+    /// nearest; see [`json`]). Empty for almost every event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// A recorded history: the events of one case, in recording order.
@@ -632,7 +652,12 @@ impl Recorder {
     /// Appends a copy of `event` (taken from a recorder on the same clock), keeping its
     /// timestamp, stream and kind; `seq`, `stream_seq` and `in_step` are this recorder's.
     pub fn record_copy(&self, event: &Event) -> u64 {
-        self.push(&event.stream, event.t_us, event.kind.clone())
+        self.push(
+            &event.stream,
+            event.t_us,
+            event.kind.clone(),
+            event.notes.clone(),
+        )
     }
 
     /// Time since the recorder started.
@@ -654,15 +679,21 @@ impl Recorder {
 
     /// Appends an event on `stream`; returns its global sequence number. Request headers
     /// are redacted here, whatever the caller passed.
-    pub fn record(&self, stream: &str, mut kind: EventKind) -> u64 {
+    pub fn record(&self, stream: &str, kind: EventKind) -> u64 {
+        self.record_noted(stream, kind, Vec::new())
+    }
+
+    /// [`Recorder::record`] with notes on how the target's bytes were read
+    /// ([`Event::notes`]).
+    pub fn record_noted(&self, stream: &str, mut kind: EventKind, notes: Vec<String>) -> u64 {
         if let EventKind::Request { headers, .. } = &mut kind {
             redact_headers(headers);
         }
         let t_us = self.start.elapsed().as_micros() as u64;
-        self.push(stream, t_us, kind)
+        self.push(stream, t_us, kind, notes)
     }
 
-    fn push(&self, stream: &str, t_us: u64, kind: EventKind) -> u64 {
+    fn push(&self, stream: &str, t_us: u64, kind: EventKind, notes: Vec<String>) -> u64 {
         let seq = {
             let mut g = self.lock();
             let seq = g.total() as u64;
@@ -717,6 +748,7 @@ impl Recorder {
                 stream_seq,
                 in_step: step,
                 kind,
+                notes,
             }));
             seq
         };

@@ -80,10 +80,25 @@ pub fn record_body(bytes: &[u8], total_len: usize, cap: usize) -> Body {
     if bytes.is_empty() {
         return Body::Empty;
     }
-    match serde_json::from_slice::<Value>(bytes) {
+    // The tolerant reader: every text JSON's grammar allows (a lone-surrogate escape, a
+    // number beyond a double) is Json, as the clients read it.
+    match crate::history::json::parse_value(bytes) {
         Ok(v) => Body::Json(v),
         Err(_) => Body::Raw(String::from_utf8_lossy(bytes).into_owned()),
     }
+}
+
+/// The messages of a Bayeux answer that are readable on their own when the whole answer
+/// is not JSON (one bad element, a cut): each element of its top-level array read alone.
+fn readable_messages(text: &[u8]) -> Vec<Value> {
+    let Some(arr) = crate::history::json::split_array(text) else {
+        return Vec::new();
+    };
+    arr.parts
+        .iter()
+        .filter_map(|(_, b)| crate::history::json::parse_value(b).ok())
+        .filter(Value::is_object)
+        .collect()
 }
 
 fn body_len(b: &Body) -> usize {
@@ -232,32 +247,43 @@ impl Observer {
         {
             touched.push((percent_decode(id), Item::Post(idx)));
         }
-        if path.starts_with("/api/v2/notifications")
-            && let Answer::Http {
+        let salvaged: Vec<Value>;
+        let msgs: &[Value] = match &ex.answer {
+            _ if !path.starts_with("/api/v2/notifications") => &[],
+            Answer::Http {
                 status: 200..=299,
                 body: Body::Json(Value::Array(msgs)),
                 ..
-            } = &ex.answer
-        {
-            for m in msgs {
-                let channel = m.get("channel").and_then(Value::as_str).unwrap_or("");
-                if channel != CHATS_CHANNEL {
-                    continue;
-                }
-                let Some(data) = m.get("data") else { continue };
-                let Some(id) = notification_chat_id(data) else {
-                    continue;
-                };
-                touched.push((
-                    id.to_string(),
-                    Item::Note {
-                        ex: idx,
-                        agent: ex.agent.clone(),
-                        channel: channel.to_string(),
-                        data: data.clone(),
-                    },
-                ));
+            } => msgs,
+            // One unreadable message must not hide the others of its answer.
+            Answer::Http {
+                status: 200..=299,
+                body: Body::Raw(text),
+                ..
+            } => {
+                salvaged = readable_messages(text.as_bytes());
+                &salvaged
             }
+            _ => &[],
+        };
+        for m in msgs {
+            let channel = m.get("channel").and_then(Value::as_str).unwrap_or("");
+            if channel != CHATS_CHANNEL {
+                continue;
+            }
+            let Some(data) = m.get("data") else { continue };
+            let Some(id) = notification_chat_id(data) else {
+                continue;
+            };
+            touched.push((
+                id.to_string(),
+                Item::Note {
+                    ex: idx,
+                    agent: ex.agent.clone(),
+                    channel: channel.to_string(),
+                    data: data.clone(),
+                },
+            ));
         }
         let end = ex.end_us;
         self.exchanges.push(ex);
@@ -660,6 +686,7 @@ impl Observer {
                 stream_seq: *ss,
                 in_step,
                 kind,
+                notes: Vec::new(),
             });
             *ss += 1;
             origins.push(origin);
@@ -776,5 +803,13 @@ mod tests {
         assert_eq!(record_body(b"", 0, 10), Body::Empty);
         assert!(matches!(record_body(b"{\"a\":1}", 7, 10), Body::Json(_)));
         assert!(matches!(record_body(b"xx", 20, 10), Body::Raw(s) if s.contains("cap")));
+        assert_eq!(
+            readable_messages(br#"[{"channel":"/a"}, {oops}, 3, {"channel":"/b"}"#),
+            vec![
+                serde_json::json!({"channel":"/a"}),
+                serde_json::json!({"channel":"/b"})
+            ]
+        );
+        assert!(readable_messages(b"<html>").is_empty());
     }
 }

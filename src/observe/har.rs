@@ -90,12 +90,15 @@ fn headers_of(v: Option<&Value>, what: &str) -> Result<Vec<(String, String)>, St
 /// Reads a HAR file into exchanges. Errors name the file and the entry/field at fault.
 pub fn read_har(path: &Path, max_body: usize) -> Result<HarRead, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let doc: Value = serde_json::from_str(&text).map_err(|e| {
+    // The tolerant reader: a HAR holds the target's text as JSON strings, where a
+    // lone-surrogate escape a browser wrote down must not cost the whole file.
+    let doc: Value = crate::history::json::parse_value(text.as_bytes()).map_err(|e| {
         format!(
-            "{}: line {}, column {}: not JSON: {e}",
+            "{}: line {}, column {}: not JSON: {}",
             path.display(),
-            e.line(),
-            e.column()
+            e.line,
+            e.column,
+            e.message
         )
     })?;
     let entries = doc
@@ -356,6 +359,9 @@ mod tests {
         .unwrap();
         let e = read_har(&p, 1 << 20).err().unwrap();
         assert!(e.contains("entries[0].startedDateTime"), "{e}");
+        // A lone-surrogate escape a HAR writer kept is JSON: the file is read.
+        std::fs::write(&p, r#"{"log":{"comment":"bye \ud800","entries":[]}}"#).unwrap();
+        assert!(read_har(&p, 1 << 20).is_ok());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -398,7 +398,7 @@ pub fn judge_har(
 /// `scheme://host[:port]` of the first entry of a HAR file.
 fn har_target(path: &Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let v: serde_json::Value = crate::history::json::parse_value(text.as_bytes()).ok()?;
     let url = v.pointer("/log/entries/0/request/url")?.as_str()?;
     let u = reqwest::Url::parse(url).ok()?;
     Some(u.origin().ascii_serialization())

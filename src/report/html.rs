@@ -648,6 +648,9 @@ fn describe(e: &Event) -> Option<(Shape, String)> {
                     format!("{agent}: advice {reconnect} after {interval_ms} ms")
                 }
                 BayeuxEvent::Garbage { error, .. } => format!("{agent}: garbage: {error}"),
+                BayeuxEvent::BadMessage { error, .. } => {
+                    format!("{agent}: unreadable message: {error}")
+                }
                 BayeuxEvent::Closed { reason } => format!("{agent}: closed: {reason}"),
             },
         ),
@@ -884,6 +887,14 @@ fn events_table(hist: &History, fails: &[&Finding], anchor_id: &str) -> String {
         .events
         .iter()
         .filter_map(|e| describe(e).map(|(_, l)| (e, l)))
+        .map(|(e, l)| {
+            if e.notes.is_empty() {
+                (e, l)
+            } else {
+                // How the target's bytes were read (a lone surrogate shown as U+FFFD…).
+                (e, format!("{l} [read: {}]", e.notes.join("; ")))
+            }
+        })
         .collect();
     let total = rows.len();
     let shown: Vec<&(&Event, String)> = rows
@@ -941,7 +952,14 @@ fn full_body(e: &Event) -> String {
         Body::Json(v) => pretty(v),
         Body::Raw(r) => r.clone(),
     };
-    match &e.kind {
+    let mut read = String::new();
+    for n in &e.notes {
+        read.push_str(&format!("read: {n}\n"));
+    }
+    if !read.is_empty() {
+        read.push('\n');
+    }
+    read + &match &e.kind {
         EventKind::Request {
             method,
             path,

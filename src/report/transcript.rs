@@ -267,7 +267,7 @@ pub fn transcript(history: &History) -> String {
             | EventKind::NoResponse { req, .. } => parts.get(req).copied(),
             _ => None,
         };
-        let line = match &e.kind {
+        let mut line = match &e.kind {
             EventKind::Case {
                 id,
                 seed,
@@ -377,6 +377,13 @@ pub fn transcript(history: &History) -> String {
                             Value::from(n.text(excerpt))
                         )
                     }
+                    BayeuxEvent::BadMessage { error, excerpt } => {
+                        format!(
+                            "bad message {} excerpt {}",
+                            n.text(error),
+                            Value::from(n.text(excerpt))
+                        )
+                    }
                     BayeuxEvent::Closed { reason } => format!("closed {}", n.text(reason)),
                 };
                 format!("bayeux {agent} {ev}")
@@ -404,6 +411,10 @@ pub fn transcript(history: &History) -> String {
                 format!("not observable: {}", n.text(message))
             }
         };
+        if !e.notes.is_empty() {
+            let notes: Vec<String> = e.notes.iter().map(|t| n.text(t)).collect();
+            line.push_str(&format!(" [read: {}]", notes.join("; ")));
+        }
         match part {
             Some(p) => {
                 let order = usize::from(!matches!(e.kind, EventKind::Request { .. }));
@@ -465,6 +476,7 @@ mod tests {
             stream_seq: seq,
             in_step: None,
             kind,
+            notes: Vec::new(),
         }
     }
 

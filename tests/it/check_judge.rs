@@ -892,6 +892,27 @@ fn ntf02_sessions() {
         },
     );
     assert_verdict(&judge_session(&b.build()), ReqId::Ntf02, Fail);
+
+    // One unreadable message of an answer: that message's NTF-01 Fail, with its bytes;
+    // the session itself worked (NTF-02 Pass).
+    let mut b = HistoryBuilder::new();
+    good(&mut b);
+    b.bayeux(
+        "agent1",
+        BayeuxEvent::BadMessage {
+            error: "/meta/connect answer: the element at byte 9 is not JSON: key must be a string"
+                .into(),
+            excerpt: "{oops: 1}".into(),
+        },
+    );
+    let fs = judge_session(&b.build());
+    assert_verdict(&fs, ReqId::Ntf02, Pass);
+    assert_verdict(&fs, ReqId::Ntf01, Fail);
+    let f = fs.iter().find(|f| f.req == ReqId::Ntf01).unwrap();
+    assert!(
+        f.witness.as_ref().unwrap().observed.contains("{oops: 1}"),
+        "{f:?}"
+    );
 }
 
 // ---------------------------------------------------------------- whole histories

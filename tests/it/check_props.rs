@@ -245,6 +245,7 @@ fn history() -> impl Strategy<Value = History> {
                 stream_seq: i as u64,
                 in_step,
                 kind,
+                notes: Vec::new(),
             })
             .collect(),
     })

@@ -9,10 +9,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use gws_conform::check::{Verdict, judge_session};
 use gws_conform::client::{
     AgentClient, BayeuxClient, BayeuxHandle, BayeuxTuning, Credentials, TargetConfig,
 };
 use gws_conform::history::{BayeuxEvent, Event, EventKind, Recorder};
+use gws_conform::spec::ReqId;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +31,8 @@ enum Script {
     Json(Value),
     /// Any bytes, as is, with HTTP 200.
     Text(String),
+    /// Any bytes, as is, with HTTP 200 and `Content-Type: application/json;charset=UTF-8`.
+    JsonText(String),
     /// An HTTP status with an empty body.
     Status(u16),
     /// No answer for this long (then an empty successful connect).
@@ -140,6 +144,12 @@ async fn bayeux(State(srv): State<Arc<Srv>>, headers: HeaderMap, body: Bytes) ->
                 None => axum::Json(json!([connect_ok()])).into_response(),
                 Some(Script::Json(v)) => axum::Json(v).into_response(),
                 Some(Script::Text(t)) => (StatusCode::OK, t).into_response(),
+                Some(Script::JsonText(t)) => (
+                    StatusCode::OK,
+                    [("content-type", "application/json;charset=UTF-8")],
+                    t,
+                )
+                    .into_response(),
                 Some(Script::Status(s)) => StatusCode::from_u16(s).unwrap().into_response(),
                 Some(Script::Hang(d)) => {
                     tokio::time::sleep(d).await;
@@ -449,16 +459,27 @@ async fn garbage_and_oversized_answers_are_recorded_and_survived() {
         .iter()
         .filter_map(|e| bayeux_event(e).cloned())
         .collect();
-    let garbage: Vec<_> = h_events
+    // Each unreadable message is recorded on its own (NTF-01); a single message object
+    // is read as a one-message answer.
+    let bad: Vec<_> = h_events
         .iter()
         .filter_map(|b| match b {
-            BayeuxEvent::Garbage { error, excerpt } => Some((error.clone(), excerpt.clone())),
+            BayeuxEvent::BadMessage { error, excerpt } => Some((error.clone(), excerpt.clone())),
             _ => None,
         })
         .collect();
-    assert_eq!(garbage.len(), 3, "{garbage:?}");
-    assert!(garbage[0].0.contains("not JSON") && garbage[0].1.contains("proxy error"));
-    assert!(garbage[1].0.contains("not an array"));
+    assert_eq!(bad.len(), 4, "{bad:?}");
+    assert!(bad[0].0.contains("not JSON") && bad[0].1.contains("proxy error"));
+    for (i, (error, excerpt)) in bad[1..].iter().enumerate() {
+        assert!(error.contains("not a message object"), "{error}");
+        assert_eq!(excerpt, &(i + 1).to_string());
+    }
+    assert!(
+        !h_events
+            .iter()
+            .any(|b| matches!(b, BayeuxEvent::Garbage { .. })),
+        "{h_events:?}"
+    );
     let too_large = h_events.iter().any(|b| {
         matches!(b, BayeuxEvent::Connect { successful: false, error: Some(e), .. } if e.contains("exceeds the cap"))
     });
@@ -662,4 +683,179 @@ async fn repeated_identical_advice_is_recorded_once() {
         .collect();
     assert_eq!(followed, vec![5, 6]);
     h.stop().await;
+}
+
+fn notification_data(run: &Recorder, n: u64) -> (Value, Vec<String>) {
+    run.snapshot()
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::Notification { data, .. } if data["n"] == n => {
+                Some((data.clone(), e.notes.clone()))
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no notification {n}"))
+}
+
+/// A vendor's target echoes a Complete's text holding a lone-surrogate escape (legal
+/// JSON grammar, RFC 8259 §7) in its NewMessages. It used to cost the whole connect
+/// answer (serde_json refused it) and fail NTF-02.
+#[tokio::test]
+async fn a_lone_surrogate_in_a_delivery_is_read_shown_as_fffd_and_noted() {
+    let f = fixture(1 << 20).await;
+    let h = start(&f).await;
+    let new_messages = r#"{"channel":"/v2/me/chats","data":{"messageType":"MessageLogUpdated","notificationType":"NewMessages","n":7,"chatUri":"/api/v2/chats/C7","messages":[{"index":1,"type":"Text","text":"bye \ud800 there","visibility":"All"}]}}"#;
+    f.srv.push(Script::JsonText(format!(
+        "[{}, {new_messages}, {}]",
+        delivery(6),
+        connect_ok()
+    )));
+    f.srv.push(Script::Json(json!([delivery(8), connect_ok()])));
+    f.run
+        .wait_for(
+            0,
+            WAIT,
+            |e| matches!(&e.kind, EventKind::Notification { data, .. } if data["n"] == 8),
+        )
+        .await
+        .expect("the delivery after the one with a lone surrogate");
+    assert_eq!(notifications(&f.run), vec![6, 7, 8]);
+    let (data, notes) = notification_data(&f.run, 7);
+    assert_eq!(data["messages"][0]["text"], "bye \u{fffd} there");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains(r"\ud800") && notes[0].contains("U+FFFD"),
+        "{notes:?}"
+    );
+    assert!(notification_data(&f.run, 6).1.is_empty());
+    assert!(h.is_alive());
+    h.stop().await;
+    let run = f.run.snapshot();
+    assert!(
+        !run.iter().any(|e| matches!(
+            bayeux_event(e),
+            Some(BayeuxEvent::Garbage { .. } | BayeuxEvent::BadMessage { .. })
+        )),
+        "{:?}",
+        run.events
+    );
+    let findings = judge_session(&run);
+    assert!(
+        findings.iter().all(|f| f.verdict == Verdict::Pass),
+        "{findings:?}"
+    );
+    assert!(findings.iter().any(|f| f.req == ReqId::Ntf02));
+    // The note reaches the JSON history.
+    let text = serde_json::to_string(&run).unwrap();
+    assert!(
+        text.contains(r#""notes":["the target sent the lone-surrogate escape \\ud800"#),
+        "{text}"
+    );
+}
+
+/// One message that cannot be read among good ones: the good ones are recorded, the bad
+/// one is that message's NTF-01 Fail with its bytes, and the session goes on.
+#[tokio::test]
+async fn one_unreadable_message_costs_only_itself() {
+    let f = fixture(1 << 20).await;
+    let h = start(&f).await;
+    f.srv.push(Script::JsonText(format!(
+        r#"[{}, {{"channel":"/v2/me/chats","data":{{oops: 1}}}}, {}, {}]"#,
+        delivery(1),
+        delivery(2),
+        connect_ok()
+    )));
+    f.srv.push(Script::Json(json!([delivery(3), connect_ok()])));
+    f.run
+        .wait_for(
+            0,
+            WAIT,
+            |e| matches!(&e.kind, EventKind::Notification { data, .. } if data["n"] == 3),
+        )
+        .await
+        .expect("later notifications still arrive");
+    assert_eq!(notifications(&f.run), vec![1, 2, 3]);
+    assert!(h.is_alive());
+    h.stop().await;
+    let run = f.run.snapshot();
+    let bad: Vec<(u64, String, String)> = run
+        .iter()
+        .filter_map(|e| match bayeux_event(e) {
+            Some(BayeuxEvent::BadMessage { error, excerpt }) => {
+                Some((e.seq, error.clone(), excerpt.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    let (seq, error, excerpt) = &bad[0];
+    assert!(error.contains("key must be a string"), "{error}");
+    assert_eq!(excerpt, r#"{"channel":"/v2/me/chats","data":{oops: 1}}"#);
+    let findings = judge_session(&run);
+    let fails: Vec<_> = findings
+        .iter()
+        .filter(|f| f.verdict != Verdict::Pass)
+        .collect();
+    assert_eq!(fails.len(), 1, "{findings:?}");
+    assert_eq!(fails[0].req, ReqId::Ntf01);
+    let w = fails[0].witness.as_ref().unwrap();
+    assert_eq!(w.events, vec![*seq]);
+    assert!(w.observed.contains("oops"), "{w:?}");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.req == ReqId::Ntf02 && f.verdict == Verdict::Pass),
+        "{findings:?}"
+    );
+}
+
+/// An answer cut short, and one that is total garbage: what can be read is, the rest is
+/// one unreadable message each, and the session retries and goes on.
+#[tokio::test]
+async fn cut_and_garbage_answers_cost_no_other_message() {
+    let f = fixture(1 << 20).await;
+    let h = start(&f).await;
+    f.srv.push(Script::JsonText(format!(
+        r#"[{}, {{"channel":"/meta/conn"#,
+        delivery(4)
+    )));
+    f.srv.push(Script::Text("\u{0}\u{1}garbage".into()));
+    f.srv.push(Script::Json(json!([delivery(5), connect_ok()])));
+    f.run
+        .wait_for(
+            0,
+            WAIT,
+            |e| matches!(&e.kind, EventKind::Notification { data, .. } if data["n"] == 5),
+        )
+        .await
+        .expect("the session goes on");
+    assert_eq!(notifications(&f.run), vec![4, 5]);
+    assert!(h.is_alive());
+    h.stop().await;
+    let run = f.run.snapshot();
+    let bad: Vec<String> = run
+        .iter()
+        .filter_map(|e| match bayeux_event(e) {
+            Some(BayeuxEvent::BadMessage { error, .. }) => Some(error.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bad.len(), 2, "{bad:?}");
+    assert!(bad[0].contains("ends inside a value"), "{bad:?}");
+    assert!(bad[1].contains("not JSON"), "{bad:?}");
+    let findings = judge_session(&run);
+    assert_eq!(
+        findings
+            .iter()
+            .filter(|f| f.verdict == Verdict::Fail && f.req == ReqId::Ntf01)
+            .count(),
+        2,
+        "{findings:?}"
+    );
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f.req == ReqId::Ntf02 && f.verdict != Verdict::Pass),
+        "{findings:?}"
+    );
 }

@@ -611,3 +611,44 @@ async fn only_well_behaved_answers_may_change_the_session_cookie() {
         ]
     );
 }
+
+/// A target's answer body is read whatever JSON's grammar allows (a lone-surrogate
+/// escape, a number beyond a double, `\/`), under a content type with a charset; how it
+/// was read is noted on the recorded response.
+#[tokio::test]
+async fn every_legal_json_answer_is_read_and_what_was_tolerated_noted() {
+    let server = MockServer::start().await;
+    mount_login(&server, false).await;
+    let body = r#"{"statusCode":0,"chats":[{"id":"C\/1","text":"bye \ud800 there","n":1e400}]}"#;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/me/chats"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(body.as_bytes().to_vec(), "application/json;charset=UTF-8"),
+        )
+        .mount(&server)
+        .await;
+    let rec = Recorder::new();
+    let agent = AgentClient::login(&cfg(&server.uri()), creds(), &rec)
+        .await
+        .unwrap();
+    let got = agent.get(&rec, "/api/v2/me/chats").await;
+    let v = got.json().expect("a JSON body");
+    assert_eq!(v["chats"][0]["id"], "C/1");
+    assert_eq!(v["chats"][0]["text"], "bye \u{fffd} there");
+    assert_eq!(v["chats"][0]["n"], json!(f64::MAX));
+    let h = rec.snapshot();
+    let notes = h
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::Response {
+                body: Body::Json(b),
+                ..
+            } if b.get("chats").is_some() => Some(e.notes.clone()),
+            _ => None,
+        })
+        .expect("the response recorded as JSON");
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[0].contains(r"\ud800"), "{notes:?}");
+    assert!(notes[1].contains("1e400"), "{notes:?}");
+}

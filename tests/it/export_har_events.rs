@@ -15,6 +15,7 @@ fn ev(seq: u64, t_us: u64, stream: &str, kind: EventKind) -> Event {
         stream_seq: seq,
         in_step: Some(0),
         kind,
+        notes: Vec::new(),
     }
 }
 

@@ -601,6 +601,11 @@ fn the_schema_accepts_every_event_and_step_kind() {
             error: "not JSON".into(),
             excerpt: "<html>".into(),
         },
+        BayeuxEvent::BadMessage {
+            error: "/meta/connect answer: the element at byte 9 is not JSON: key must be a string"
+                .into(),
+            excerpt: "{oops}".into(),
+        },
         BayeuxEvent::Closed {
             reason: "none".into(),
         },
@@ -663,6 +668,7 @@ fn the_schema_accepts_every_event_and_step_kind() {
                 elapsed_us: 5,
             },
         )
+        .noted(&[r"the target sent the lone-surrogate escape \ud800 at byte 17; shown as U+FFFD"])
         .push(
             "runner",
             EventKind::Inspect {
@@ -718,6 +724,24 @@ fn the_schema_accepts_every_event_and_step_kind() {
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
+    // How the target's bytes were read is shown with the event (of a failing case).
+    let mut failing = r.cases[0].clone();
+    failing.verdict = gws_conform::check::Verdict::Fail;
+    failing.findings = vec![gws_conform::check::Finding::fail(
+        ReqId::Ntf01,
+        "agent1: a message of a Bayeux answer cannot be read",
+        gws_conform::check::Witness {
+            expected: "a Bayeux message".into(),
+            observed: "{oops}".into(),
+            events: vec![],
+        },
+    )];
+    let html = report::html::render_html(&report_of(vec![failing], false), &scrubber());
+    assert!(
+        html.contains(r"read: the target sent the lone-surrogate escape \ud800"),
+        "notes not shown"
+    );
+    assert!(html.contains("unreadable message: /meta/connect answer"));
 }
 
 #[test]

@@ -57,8 +57,17 @@ impl H {
             stream_seq,
             in_step: self.step,
             kind,
+            notes: Vec::new(),
         });
         self.t += 137;
+        self
+    }
+    /// Notes on how the last event's bytes were read ([`Event::notes`]).
+    #[allow(dead_code)]
+    pub fn noted(mut self, notes: &[&str]) -> Self {
+        if let Some(e) = self.events.last_mut() {
+            e.notes = notes.iter().map(|n| n.to_string()).collect();
+        }
         self
     }
     pub fn step(mut self, index: usize, step: Step) -> Self {
