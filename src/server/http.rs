@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use super::faults::{CONCURRENCY_WINDOW_MS, Fault, RACE_WINDOW_MS};
 use super::state::{AgentReq, BodyIn, Core, CoreCfg, Reply};
+use super::variations::REOFFER_DELAY_MS;
 
 /// Largest accepted request body.
 pub(crate) const MAX_BODY: usize = 64 * 1024;
@@ -318,6 +319,17 @@ async fn agent(
 }
 
 fn schedule_deferred(sh: &Arc<Shared>, mut reply: Reply) -> Reply {
+    for inter in std::mem::take(&mut reply.requeue) {
+        let sh = sh.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(REOFFER_DELAY_MS)) => {
+                    sh.lock().requeue(&inter);
+                }
+                _ = sh.stopped() => {}
+            }
+        });
+    }
     for d in std::mem::take(&mut reply.deferred) {
         let sh = sh.clone();
         tokio::spawn(async move {
