@@ -41,6 +41,7 @@ mod state;
 #[cfg(test)]
 mod unit_tests;
 pub mod variations;
+mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -259,6 +259,8 @@ pub(super) struct Client {
     pub(super) notify: Arc<Notify>,
     /// Notifications delivered to it so far.
     pub(super) delivered: u64,
+    /// The session cookie of its last `/meta/connect` (`multiple-clients`).
+    pub(super) session: Option<String>,
 }
 
 #[derive(Debug, Clone)]

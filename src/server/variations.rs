@@ -26,11 +26,22 @@ pub(crate) enum Variation {
     Typing,
     Latency40ms,
     Capacity3,
+    ErrorsHttp4xx,
+    NoReferenceId,
+    BatchedConnect,
+    ShortLongPoll,
+    MultipleClients,
+    ConnectionClose,
+    IdleClose2s,
+    Chunked,
+    Charset,
+    LoneSurrogates,
+    EscapedLetters,
 }
 
 impl Variation {
     /// Every variation, in the order of [`VARIATIONS`].
-    pub(crate) const ALL: [Variation; 7] = [
+    pub(crate) const ALL: [Variation; 18] = [
         Variation::NoCsrf,
         Variation::ReofferRejected,
         Variation::NoReoffer,
@@ -38,6 +49,17 @@ impl Variation {
         Variation::Typing,
         Variation::Latency40ms,
         Variation::Capacity3,
+        Variation::ErrorsHttp4xx,
+        Variation::NoReferenceId,
+        Variation::BatchedConnect,
+        Variation::ShortLongPoll,
+        Variation::MultipleClients,
+        Variation::ConnectionClose,
+        Variation::IdleClose2s,
+        Variation::Chunked,
+        Variation::Charset,
+        Variation::LoneSurrogates,
+        Variation::EscapedLetters,
     ];
 
     /// Looks a variation up by its catalogue name.
@@ -56,6 +78,13 @@ impl Variation {
 /// How long `reoffer-rejected` waits before a Rejected chat is routed again (a routing
 /// strategy's turn), so that the re-offer arrives after the Reject's answer.
 pub(crate) const REOFFER_DELAY_MS: u64 = 250;
+
+/// Under `batched-connect`, a held `/meta/connect` waits this long after the first
+/// queued message, so that messages of several chats share one answer.
+pub(crate) const BATCH_HOLD_MS: u64 = 80;
+
+/// The `advice.interval` of a second long-poll on one cookie (`multiple-clients`).
+pub(crate) const MULTIPLE_CLIENTS_INTERVAL_MS: u64 = 2_000;
 
 /// Pairs of variations that contradict each other (both cannot hold at once).
 pub(crate) const EXCLUSIVE: &[(Variation, Variation)] =
@@ -138,7 +167,7 @@ const fn v(name: &'static str, description: &'static str) -> VariationInfo {
 }
 
 /// The variation catalogue.
-pub static VARIATIONS: [VariationInfo; 7] = [
+pub static VARIATIONS: [VariationInfo; 18] = [
     v(
         "no-csrf",
         "CSRF off, as --no-csrf (SPEC §1.1: \"A target may run with CSRF off; the harness detects which\")",
@@ -167,6 +196,50 @@ pub static VARIATIONS: [VariationInfo; 7] = [
         "capacity-3",
         "a GWS capacity rule of 3 open chats per agent: more customers wait in the queue, provider-state chat offered answers 409 (SPEC §6.9: \"1 to 5 chats is usual\", 409 means retry later); as --capacity 3",
     ),
+    v(
+        "errors-http-4xx",
+        "statusCode errors come with a 4xx status (1, 2, 10 and others: 400; 3, 5: 403; 6: 404; 13, 18, 19: 409; 20: 401) instead of the default HTTP 200; the body is unchanged (SPEC §6.3: \"a statusCode error may come with HTTP 200 or a 4xx; the harness judges the body\")",
+    ),
+    v(
+        "no-reference-id",
+        "no referenceId in any answer or notification (SPEC §1.2: \"an integer referenceId MAY be added\"; §1.4: \"optionally referenceId\"; CMP-22 applies only \"when present\")",
+    ),
+    v(
+        "batched-connect",
+        "a held /meta/connect waits 80 ms after the first queued message, so messages of several chats share one answer, and the connect reply comes LAST in the array (the default puts it first; Bayeux 1.0 lets a response batch hold the messages in any order, SPEC §1.4)",
+    ),
+    v(
+        "short-long-poll",
+        "long-polls are held 1 s (advice.timeout 1000) instead of 10 s (SPEC §1.4: the server's advice \"must be obeyed\"; any timeout is the server's choice)",
+    ),
+    v(
+        "multiple-clients",
+        "like a CometD server, while one Bayeux client of a cookie holds a long-poll, another client on the same cookie is answered at once with advice {multiple-clients: true, reconnect: retry, interval: 2000} (SPEC §6.7: \"real CometD servers allow one long-poll session per browser cookie by default\")",
+    ),
+    v(
+        "connection-close",
+        "every answer carries Connection: close and the connection closes after it (RFC 9112 §9.6; a server may close any connection after a response)",
+    ),
+    v(
+        "idle-close-2s",
+        "a keep-alive connection with no request for 2 s is closed (as Gunicorn does; RFC 9112 §9.8: \"a server might close an idle connection at any time\"); held long-polls are not idle",
+    ),
+    v(
+        "chunked",
+        "answer bodies are sent with Transfer-Encoding: chunked, without Content-Length (RFC 9112 §6.1, §7.1)",
+    ),
+    v(
+        "charset",
+        "JSON answers say Content-Type: application/json;charset=UTF-8 (RFC 8259 §11: the charset parameter has no effect, but is harmless; RFC 9110 §8.3)",
+    ),
+    v(
+        "lone-surrogates",
+        "the JSON reader accepts escapes of lone surrogates in request strings (\"\\ud800\") and writes them back as the same escape in answers, notifications and transcripts (SPEC §6.12: \"Escapes of lone surrogates are JSON; a target may accept or refuse them ... and may echo them back\"); the default refuses such bodies, which is allowed too",
+    ),
+    v(
+        "escaped-letters",
+        "in JSON string values, the letters A a E e O o are written as \\u0041-style escapes, e.g. in statusMessage and message texts (RFC 8259 §7: \"Any character may be escaped\"); no schema field is of type number, so numbers keep their one form",
+    ),
 ];
 
 /// The variation catalogue (see [`VariationInfo`]).
@@ -192,6 +265,14 @@ impl super::ServerConfig {
         }
         if vs.has(Variation::Typing) && self.typing.is_none() {
             self.typing = Some(std::time::Duration::from_millis(300));
+        }
+        if vs.has(Variation::ShortLongPoll) {
+            self.bayeux_timeout_ms = self.bayeux_timeout_ms.min(1_000);
+        }
+        if vs.has(Variation::IdleClose2s) {
+            self.head_read_timeout = self
+                .head_read_timeout
+                .min(std::time::Duration::from_secs(2));
         }
         if vs.has(Variation::GwsTranscript) {
             self.transcript_form = super::TranscriptForm::Gws;
