@@ -133,3 +133,72 @@ async fn no_reoffer_keeps_a_rejected_chat_queued() {
     );
     srv.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wire_forms_errors_4xx_close_chunked_charset_no_reference_id() {
+    let srv = server(with(
+        "errors-http-4xx,connection-close,chunked,charset,no-reference-id,escaped-letters",
+    ))
+    .await;
+    let base = srv.base_url.clone();
+    let (a1, _b1, _a2, _b2) = two_agents(&base).await;
+    let a = a1
+        .op("0000unknownchat0", json!({"operationName":"Complete"}))
+        .await;
+    assert_eq!(a.status, 404, "statusCode 6 answered 404: {}", a.text);
+    assert_eq!(a.body["statusCode"], 6);
+    assert!(a.text.contains("\\u00"), "escaped letters: {}", a.text);
+    assert_eq!(a.headers["connection"], "close");
+    assert_eq!(a.headers["transfer-encoding"], "chunked");
+    assert!(a.headers.get("content-length").is_none());
+    assert_eq!(a.headers["content-type"], "application/json;charset=UTF-8");
+    let x = offer(&base, "agent1").await;
+    let r = a1.op(&x, json!({"operationName":"Accept"})).await;
+    assert_eq!(r.body["statusCode"], 0, "{}", r.text);
+    assert!(r.body.get("referenceId").is_none(), "{}", r.text);
+    srv.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lone_surrogates_are_accepted_and_echoed_as_escapes() {
+    let srv = server(with("lone-surrogates")).await;
+    let base = srv.base_url.clone();
+    let (a1, mut b1, _a2, _b2) = two_agents(&base).await;
+    let x = offer(&base, "agent1").await;
+    let r = a1.op(&x, json!({"operationName":"Accept"})).await;
+    assert_eq!(r.body["statusCode"], 0, "{}", r.text);
+    b1.drain().await;
+    let raw = br#"{"operationName":"SendMessage","text":"a\ud800b"}"#.to_vec();
+    let r = a1.post_raw(&format!("/api/v2/me/chats/{x}"), raw).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["statusCode"], 0, "{}", r.text);
+    // The connect answer's raw bytes carry the escape.
+    let a = b1
+        .send(json!([{"channel":"/meta/connect","clientId":b1.client_id,
+            "connectionType":"long-polling"}]))
+        .await;
+    assert!(a.text.contains(r"a\ud800b"), "{}", a.text);
+    srv.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_connect_puts_the_connect_reply_last() {
+    let srv = server(with("batched-connect")).await;
+    let base = srv.base_url.clone();
+    let (_a1, b1, _a2, _b2) = two_agents(&base).await;
+    let _x = offer(&base, "agent1").await;
+    let _y = offer(&base, "agent1").await;
+    let a = b1
+        .send(json!([{"channel":"/meta/connect","clientId":b1.client_id,
+            "connectionType":"long-polling"}]))
+        .await;
+    let arr = a.body.as_array().expect("array");
+    assert!(arr.len() >= 3, "two chats in one answer: {}", a.text);
+    assert_eq!(
+        arr.last().unwrap()["channel"],
+        "/meta/connect",
+        "{}",
+        a.text
+    );
+    srv.shutdown().await;
+}
