@@ -89,6 +89,14 @@ pub struct TargetArgs {
     /// (the harness then holds at most N per agent too).
     #[arg(long, env = "GWS_SERVE_CAPACITY", value_parser = clap::value_parser!(u32).range(1..))]
     pub embedded_capacity: Option<u32>,
+    /// Embedded server only: legitimate variations, like `serve --variation`
+    /// (repeatable or comma-separated; see `gws-conform serve --list-variations`).
+    #[arg(
+        long = "embedded-variation",
+        env = "GWS_SERVE_VARIATION",
+        value_delimiter = ','
+    )]
+    pub embedded_variations: Vec<String>,
     /// Embedded server only: delay every answer this long, like `serve --latency`.
     #[arg(long, env = "GWS_SERVE_LATENCY", value_parser = parse_duration)]
     pub embedded_latency: Option<Duration>,
@@ -219,6 +227,12 @@ impl TargetArgs {
                 report::term::escape(f)
             ));
         }
+        if let Err(e) = crate::server::Variations::from_names(&self.embedded_variations) {
+            return Err(format!(
+                "--embedded-variation: {}",
+                report::term::escape(&e.to_string())
+            ));
+        }
         if let Some(t) = &self.target
             && !(t.starts_with("http://") || t.starts_with("https://"))
         {
@@ -254,8 +268,12 @@ impl TargetArgs {
                 latency: self.embedded_latency.unwrap_or_default(),
                 typing: self.embedded_typing,
                 transcript_form: self.embedded_transcript_form,
+                // Validated by `check`.
+                variations: crate::server::Variations::from_names(&self.embedded_variations)
+                    .unwrap_or_default(),
                 ..crate::server::ServerConfig::default()
-            },
+            }
+            .with_variation_presets(),
             cacert: self.cacert.clone(),
             insecure: self.insecure,
             progress: if std::io::stderr().is_terminal() {

@@ -258,7 +258,8 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
             let cfg = server::ServerConfig {
                 fault: s.fault.clone(),
                 ..s.embedded.clone()
-            };
+            }
+            .with_variation_presets();
             // SPEC §6.9: against the embedded server, the harness holds what its capacity
             // allows (unlimited by default).
             if s.max_chats_per_agent.is_none() {

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use super::faults::Fault;
 use super::http::{Shared, header_str, session_cookie};
 use super::state::*;
+use super::variations::{BATCH_HOLD_MS, MULTIPLE_CLIENTS_INTERVAL_MS, Variation};
 
 /// Most messages in one Bayeux batch.
 const MAX_BAYEUX_BATCH: usize = 64;
@@ -23,7 +24,12 @@ impl Core {
     // ---------------------------------------------------------------- Bayeux
 
     /// Queues `data` on `/v2/me/chats` for every subscribed client of `agent`.
-    pub(crate) fn publish(&mut self, agent: usize, data: Value) {
+    pub(crate) fn publish(&mut self, agent: usize, mut data: Value) {
+        if self.var(Variation::NoReferenceId)
+            && let Some(o) = data.as_object_mut()
+        {
+            o.remove("referenceId");
+        }
         let msg = json!({"channel": CHATS_CHANNEL, "data": data});
         let mut overflow = Vec::new();
         for (cid, c) in self.clients.iter_mut() {
@@ -137,6 +143,7 @@ impl Core {
                 polling: 0,
                 notify: Arc::new(Notify::new()),
                 delivered: 0,
+                session: None,
             },
         );
         self.bound_clients(agent, &cid);
@@ -194,7 +201,7 @@ impl Core {
     }
 
     /// Starts a `/meta/connect`.
-    pub(crate) fn connect_start(&mut self, agent: usize, m: &Value) -> ConnectStart {
+    pub(crate) fn connect_start(&mut self, agent: usize, m: &Value, session: &str) -> ConnectStart {
         let id = m.get("id").cloned().unwrap_or(Value::Null);
         let client = m.get("clientId").and_then(Value::as_str);
         let ct = m.get("connectionType").and_then(Value::as_str);
@@ -231,8 +238,27 @@ impl Core {
             .and_then(|a| a.get("timeout"))
             .and_then(Value::as_u64)
             == Some(0);
+        // `multiple-clients` (a CometD server, SPEC §6.7): while another client of the
+        // same browser cookie holds a long-poll, this one is answered at once with
+        // `advice.multiple-clients` and a slow interval, not held.
+        let second = self.var(Variation::MultipleClients)
+            && self
+                .clients
+                .iter()
+                .any(|(k, x)| k != cid && x.polling > 0 && x.session.as_deref() == Some(session));
         let c = self.clients.get_mut(cid).expect("checked");
         c.last_seen = Instant::now();
+        c.session = Some(session.to_string());
+        if second {
+            let cid = cid.to_string();
+            let mut out = self.connect_finish(&cid, m, false);
+            for r in out.iter_mut().filter(|r| r["channel"] == "/meta/connect") {
+                r["advice"] = json!({"multiple-clients": true, "reconnect": "retry",
+                    "interval": MULTIPLE_CLIENTS_INTERVAL_MS,
+                    "timeout": self.cfg.bayeux_timeout_ms});
+            }
+            return ConnectStart::Now(out);
+        }
         if !c.queue.is_empty() || no_hold {
             let cid = cid.to_string();
             return ConnectStart::Now(self.connect_finish(&cid, m, false));
@@ -277,6 +303,10 @@ impl Core {
             out.extend(c.queue.pop_front());
         }
         c.delivered += (out.len() - 1) as u64;
+        if self.var(Variation::BatchedConnect) {
+            // Bayeux lets the connect reply stand anywhere in the batch: last here.
+            out.rotate_left(1);
+        }
         out
     }
 }
@@ -304,13 +334,14 @@ pub(super) async fn serve_bayeux(sh: &Arc<Shared>, headers: &HeaderMap, body: Bo
         );
     }
     let cookie = session_cookie(headers);
-    let (agent, new_cookie, mut out, connect) = {
+    let (agent, new_cookie, mut out, connect, session) = {
         let mut core = sh.lock();
         let (agent, new_cookie) =
             match core.bayeux_auth(header_str(headers, "authorization"), cookie.as_deref()) {
                 Ok(x) => x,
                 Err(r) => return r,
             };
+        let session = new_cookie.clone().or(cookie.clone()).unwrap_or_default();
         let mut out = Vec::new();
         let mut connect = None;
         for m in &msgs {
@@ -329,10 +360,10 @@ pub(super) async fn serve_bayeux(sh: &Arc<Shared>, headers: &HeaderMap, body: Bo
             }
             out.push(core.bayeux_message(agent, m));
         }
-        (agent, new_cookie, out, connect)
+        (agent, new_cookie, out, connect, session)
     };
     if let Some(m) = connect {
-        let start = sh.lock().connect_start(agent, &m);
+        let start = sh.lock().connect_start(agent, &m, &session);
         match start {
             ConnectStart::Now(v) => out.extend(v),
             ConnectStart::Wait(notify) => {
@@ -350,6 +381,14 @@ pub(super) async fn serve_bayeux(sh: &Arc<Shared>, headers: &HeaderMap, body: Bo
                         _ = tokio::time::sleep_until(until) => break,
                         _ = notify.notified() => {
                             if sh.lock().connect_ready(&cid) {
+                                if sh.cfg.variations.has(Variation::BatchedConnect) {
+                                    // Hold on a little: what other chats publish
+                                    // meanwhile shares this answer.
+                                    tokio::select! {
+                                        _ = tokio::time::sleep(Duration::from_millis(BATCH_HOLD_MS)) => {}
+                                        _ = sh.stopped() => {}
+                                    }
+                                }
                                 break;
                             }
                         }

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::faults::{Fault, LATE_DELAY_MS, TRUNCATE_AT_CHARS};
 use super::state::*;
+use super::variations::Variation;
 
 impl Core {
     // ---------------------------------------------------------------- transitions
@@ -96,16 +97,45 @@ impl Core {
         self.completed.push_back((Instant::now(), id.to_string()));
         let st = self.status_change(id, "StatusChange", Some(nr));
         self.publish(agent, st);
+        let mut reply = Reply::new(200, json!({"statusCode": 0, "referenceId": r}));
+        let n = self.agents.len();
+        let (no_reoffer, later) = (
+            self.var(Variation::NoReoffer),
+            self.var(Variation::ReofferRejected),
+        );
         if let Some(i) = self.inters.get_mut(&inter_id) {
             i.rejected.push(agent);
             i.agent_chat = None;
             if i.state != CustState::Idle {
                 i.state = CustState::WaitingForAgent;
-                self.waiting.push_front(inter_id);
-                self.dispatch();
+                if no_reoffer {
+                    // Nobody is offered it again: it waits until its customer leaves.
+                    i.rejected = (0..n).collect();
+                }
+                if later {
+                    reply.requeue.push(inter_id);
+                } else {
+                    self.waiting.push_front(inter_id);
+                    self.dispatch();
+                }
             }
         }
-        Reply::new(200, json!({"statusCode": 0, "referenceId": r}))
+        reply
+    }
+
+    /// `reoffer-rejected`: a Rejected interaction's routing turn came: it is queued
+    /// first and offered to a Ready agent with room (not one who rejected it).
+    pub(crate) fn requeue(&mut self, inter: &str) {
+        let Some(i) = self.inters.get(inter) else {
+            return;
+        };
+        if i.state == CustState::Idle || i.agent_chat.is_some() {
+            return;
+        }
+        if !self.waiting.iter().any(|w| w == inter) {
+            self.waiting.push_front(inter.to_string());
+        }
+        self.dispatch();
     }
 
     pub(super) fn send_message(&mut self, id: &str, text: String, mt: Option<String>) -> Reply {

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::{ServerConfig, faults, start};
+use super::{ServerConfig, Variations, faults, start, variations};
 
 /// Arguments of `serve`.
 #[derive(Debug, clap::Args)]
@@ -23,6 +23,13 @@ pub struct ServeArgs {
     /// List the fault catalogue and exit.
     #[arg(long)]
     pub list_faults: bool,
+    /// Behave in one of the legitimate ways a conformant deployment may (see
+    /// --list-variations); repeatable, or comma-separated; combinable with a fault.
+    #[arg(long = "variation", env = "GWS_SERVE_VARIATION", value_delimiter = ',')]
+    pub variations: Vec<String>,
+    /// List the variation catalogue and exit.
+    #[arg(long)]
+    pub list_variations: bool,
     /// The ContactCenterId header the customer API expects.
     #[arg(
         long,
@@ -102,6 +109,12 @@ pub fn main(args: ServeArgs) -> i32 {
         }
         return crate::exit::CONFORMANT;
     }
+    if args.list_variations {
+        for v in variations() {
+            println!("{}\t{}", v.name, v.description);
+        }
+        return crate::exit::CONFORMANT;
+    }
     if std::net::ToSocketAddrs::to_socket_addrs(args.bind.as_str()).is_err() {
         eprintln!(
             "serve: --bind {:?} is not an address like 127.0.0.1:8080",
@@ -120,6 +133,13 @@ pub fn main(args: ServeArgs) -> i32 {
         }
     }
     cfg.csrf = !args.no_csrf;
+    match Variations::from_names(&args.variations) {
+        Ok(v) => cfg.variations = v,
+        Err(e) => {
+            eprintln!("serve: {e}");
+            return crate::exit::USAGE;
+        }
+    }
     cfg.fault = args.fault.clone();
     cfg.contact_center_id = args.contact_center_id.clone();
     cfg.capacity = args.capacity.map(|n| n as usize);
@@ -136,6 +156,7 @@ pub fn main(args: ServeArgs) -> i32 {
             return crate::exit::HARNESS;
         }
     };
+    let cfg_variations = cfg.variations;
     rt.block_on(async move {
         let server = match start(cfg, &args.bind).await {
             Ok(s) => s,
@@ -158,6 +179,9 @@ pub fn main(args: ServeArgs) -> i32 {
         }
         if let Some(f) = &args.fault {
             eprintln!("serve: running with fault {f:?}");
+        }
+        if !cfg_variations.is_empty() {
+            eprintln!("serve: running with variations {cfg_variations}");
         }
         wait_for_signal().await;
         server.shutdown().await;

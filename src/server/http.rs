@@ -6,15 +6,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::faults::{CONCURRENCY_WINDOW_MS, Fault, RACE_WINDOW_MS};
 use super::state::{AgentReq, BodyIn, Core, CoreCfg, Reply};
+use super::variations::{REOFFER_DELAY_MS, Variation};
+use super::{Variations, wire};
 
 /// Largest accepted request body.
 pub(crate) const MAX_BODY: usize = 64 * 1024;
@@ -132,7 +134,7 @@ pub(super) fn session_cookie(h: &HeaderMap) -> Option<String> {
         .find_map(|kv| kv.trim().strip_prefix("JSESSIONID=").map(str::to_string))
 }
 
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<BodyIn, Reply> {
+async fn read_body(headers: &HeaderMap, body: Body, lone: bool) -> Result<BodyIn, Reply> {
     if let Some(n) = header_str(headers, "content-length").and_then(|v| v.parse::<u64>().ok())
         && n > MAX_BODY as u64
     {
@@ -161,15 +163,67 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<BodyIn, Reply> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(BodyIn::Empty);
     }
+    let bytes = if lone {
+        // `lone-surrogates`: escapes of lone surrogates are JSON (RFC 8259 §7's grammar);
+        // they are carried through serde_json, which refuses them.
+        Bytes::from(super::wire::carry_lone_surrogates(&bytes))
+    } else {
+        bytes
+    };
     Ok(match serde_json::from_slice::<Value>(&bytes) {
         Ok(v) => BodyIn::Json(v),
         Err(e) => BodyIn::Invalid(e.to_string()),
     })
 }
 
-fn respond(r: Reply) -> Response {
-    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = (status, axum::Json(r.body)).into_response();
+/// The HTTP status a statusCode error gets under `errors-http-4xx`.
+fn status_of_code(code: u64) -> u16 {
+    match code {
+        3 | 5 => 403,
+        6 => 404,
+        13 | 18 | 19 => 409,
+        20 => 401,
+        _ => 400,
+    }
+}
+
+fn respond(r: Reply, vs: Variations) -> Response {
+    let mut status = r.status;
+    let mut body = r.body;
+    if vs.has(Variation::NoReferenceId)
+        && let Some(o) = body.as_object_mut()
+    {
+        o.remove("referenceId");
+    }
+    if vs.has(Variation::ErrorsHttp4xx)
+        && status == 200
+        && let Some(code) = body.get("statusCode").and_then(Value::as_u64)
+        && code != 0
+    {
+        status = status_of_code(code);
+    }
+    let form = wire::Form {
+        lone_surrogates: vs.has(Variation::LoneSurrogates),
+        escaped_letters: vs.has(Variation::EscapedLetters),
+    };
+    let bytes = Bytes::from(wire::to_vec(&body, form));
+    let ctype = if vs.has(Variation::Charset) {
+        "application/json;charset=UTF-8"
+    } else {
+        "application/json"
+    };
+    let body = if vs.has(Variation::Chunked) {
+        // No length known up front: hyper sends it chunked (RFC 9112 §7.1).
+        Body::from_stream(futures_util::stream::once(async move {
+            Ok::<_, std::io::Error>(bytes)
+        }))
+    } else {
+        Body::from(bytes)
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     let h = resp.headers_mut();
     if let Some(tok) = r.set_cookie
         && let Ok(v) = HeaderValue::from_str(&format!("JSESSIONID={tok}; Path=/; HttpOnly"))
@@ -203,9 +257,15 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     let headers = parts.headers;
     let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     let body = if matches!(method.as_str(), "POST" | "PUT" | "DELETE" | "PATCH") {
-        match read_body(&headers, body).await {
+        match read_body(
+            &headers,
+            body,
+            sh.cfg.variations.has(Variation::LoneSurrogates),
+        )
+        .await
+        {
             Ok(b) => b,
-            Err(r) => return closing(respond(r)),
+            Err(r) => return closing(respond(r, sh.cfg.variations)),
         }
     } else {
         BodyIn::Empty
@@ -251,8 +311,12 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
             _ = sh.stopped() => {}
         }
     }
-    let resp = respond(reply);
-    if unread { closing(resp) } else { resp }
+    let resp = respond(reply, sh.cfg.variations);
+    if unread || sh.cfg.variations.has(Variation::ConnectionClose) {
+        closing(resp)
+    } else {
+        resp
+    }
 }
 
 /// `resp` with `Connection: close` (RFC 9112 §9.6): the server closes the connection
@@ -318,6 +382,17 @@ async fn agent(
 }
 
 fn schedule_deferred(sh: &Arc<Shared>, mut reply: Reply) -> Reply {
+    for inter in std::mem::take(&mut reply.requeue) {
+        let sh = sh.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(REOFFER_DELAY_MS)) => {
+                    sh.lock().requeue(&inter);
+                }
+                _ = sh.stopped() => {}
+            }
+        });
+    }
     for d in std::mem::take(&mut reply.deferred) {
         let sh = sh.clone();
         tokio::spawn(async move {

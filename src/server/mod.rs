@@ -40,12 +40,15 @@ mod provider;
 mod state;
 #[cfg(test)]
 mod unit_tests;
+pub mod variations;
+mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use faults::{FaultInfo, faults};
+pub use variations::{VariationInfo, Variations, variations};
 
 /// Configuration of the reference server (its `Debug` hides the passwords).
 #[derive(Clone)]
@@ -96,6 +99,9 @@ pub struct ServerConfig {
     /// Most bytes of queued notifications one `/meta/connect` answer carries; more wait
     /// for the next connect (never dropped for this). Default 512 KiB.
     pub max_connect_bytes: usize,
+    /// Legitimate variations from [`variations()`] (none by default): ways a conformant
+    /// deployment behaves differently from this server's default.
+    pub variations: Variations,
 }
 
 /// The form of `customerTranscript` entries in a provider-state `inspect` answer.
@@ -140,6 +146,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_customer_chats", &self.max_customer_chats)
             .field("max_customer_bytes", &self.max_customer_bytes)
             .field("max_connect_bytes", &self.max_connect_bytes)
+            .field("variations", &self.variations)
             .finish()
     }
 }
@@ -165,6 +172,7 @@ impl Default for ServerConfig {
             max_customer_chats: 50_000,
             max_customer_bytes: 256 * 1024 * 1024,
             max_connect_bytes: 512 * 1024,
+            variations: Variations::NONE,
         }
     }
 }
@@ -174,6 +182,8 @@ impl Default for ServerConfig {
 pub enum StartError {
     /// The fault name is not in the catalogue.
     UnknownFault(String),
+    /// The variation name is not in the catalogue.
+    UnknownVariation(String),
     /// The configuration is unusable (e.g. duplicate agent names).
     BadConfig(String),
     /// Binding the address failed.
@@ -193,6 +203,14 @@ impl std::fmt::Display for StartError {
                 write!(
                     f,
                     "unknown fault {name:?}; valid faults: {}",
+                    names.join(", ")
+                )
+            }
+            StartError::UnknownVariation(name) => {
+                let names: Vec<&str> = variations().iter().map(|v| v.name).collect();
+                write!(
+                    f,
+                    "unknown variation {name:?}; valid variations: {}",
                     names.join(", ")
                 )
             }
@@ -379,6 +397,7 @@ fn prepare(
             Some(faults::Fault::by_name(n).ok_or_else(|| StartError::UnknownFault(n.clone()))?)
         }
     };
+    let cfg = cfg.with_variation_presets();
     validate(&cfg)?;
     let bind_err = |error| StartError::Bind {
         addr: bind.to_string(),
@@ -416,6 +435,7 @@ fn prepare(
         max_customer_chats: cfg.max_customer_chats,
         max_customer_bytes: cfg.max_customer_bytes,
         max_connect_bytes: cfg.max_connect_bytes,
+        variations: cfg.variations,
     };
     let shared = http::Shared::new(core_cfg);
     Ok((listener, shared, addr, base_url))

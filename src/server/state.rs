@@ -90,6 +90,8 @@ pub(crate) struct CoreCfg {
     pub max_customer_bytes: usize,
     /// Most bytes of notifications in one `/meta/connect` answer.
     pub max_connect_bytes: usize,
+    /// The legitimate variations switched on.
+    pub variations: super::Variations,
 }
 
 impl std::fmt::Debug for CoreCfg {
@@ -122,6 +124,10 @@ pub(crate) struct Reply {
     /// The CSRF token to announce (GET answers of the agent API).
     pub csrf_token: Option<String>,
     pub deferred: Vec<Deferred>,
+    /// Interactions to route again after [`REOFFER_DELAY_MS`] (`reoffer-rejected`).
+    ///
+    /// [`REOFFER_DELAY_MS`]: super::variations::REOFFER_DELAY_MS
+    pub requeue: Vec<String>,
     /// The methods the resource allows (the `Allow` header of a 405, RFC 9110 §15.5.6).
     pub allow: Option<&'static str>,
 }
@@ -134,6 +140,7 @@ impl Reply {
             set_cookie: None,
             csrf_token: None,
             deferred: Vec::new(),
+            requeue: Vec::new(),
             allow: None,
         }
     }
@@ -252,6 +259,8 @@ pub(super) struct Client {
     pub(super) notify: Arc<Notify>,
     /// Notifications delivered to it so far.
     pub(super) delivered: u64,
+    /// The session cookie of its last `/meta/connect` (`multiple-clients`).
+    pub(super) session: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -397,6 +406,10 @@ impl Core {
             seed,
             hasher,
         }
+    }
+
+    pub(super) fn var(&self, v: super::variations::Variation) -> bool {
+        self.cfg.variations.has(v)
     }
 
     pub(super) fn fault(&self, f: Fault) -> bool {

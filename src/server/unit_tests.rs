@@ -36,6 +36,7 @@ fn core(csrf: bool) -> Core {
         max_customer_chats: 50_000,
         max_customer_bytes: 256 * 1024 * 1024,
         max_connect_bytes: 512 * 1024,
+        variations: super::Variations::NONE,
     })
 }
 
@@ -203,6 +204,7 @@ fn ids_are_unique_and_16_chars() {
         max_customer_chats: 50_000,
         max_customer_bytes: 256 * 1024 * 1024,
         max_connect_bytes: 512 * 1024,
+        variations: super::Variations::NONE,
     });
     let mut seen = HashSet::new();
     for _ in 0..10_000 {

@@ -50,4 +50,5 @@ mod server_hostile;
 mod server_limits;
 mod server_model;
 mod server_routing;
+mod server_variations;
 mod shrink_groups;
