@@ -467,7 +467,9 @@ const COMPLETE_PROPERTIES: [&str; 6] = [
 /// when it does not match RFC 8259's grammar; else the document and whether it held a
 /// lone-surrogate escape (each shown as U+FFFD).
 fn read_raw(raw: &str) -> Option<(Value, bool)> {
-    serde_json::from_str(raw).ok().map(|v| (v, false))
+    let parsed = crate::history::json::parse(raw.as_bytes()).ok()?;
+    let lone = parsed.notes.iter().any(|n| n.contains("lone-surrogate"));
+    Some((parsed.value, lone))
 }
 
 /// A notification the agent should receive for the chat, in order.
