@@ -35,6 +35,9 @@ pub(crate) enum Whose {
     Ours,
 }
 
+/// Each agent's room, and the pool when the target routes (customer-api).
+type Room = (Vec<(String, Arc<Semaphore>)>, Option<Arc<Semaphore>>);
+
 #[derive(Default)]
 struct Owned {
     /// Every agent-side chat id a case bound ([`chat_hash`]es: a long run keeps this
@@ -57,7 +60,7 @@ pub(crate) struct Routing {
     provisioner: Arc<Provisioner>,
     /// Each agent's room (provider-state), or the one pool (customer-api): a chat
     /// routing offered holds one permit while it is open.
-    room: Mutex<(Vec<(String, Arc<Semaphore>)>, Option<Arc<Semaphore>>)>,
+    room: Mutex<Room>,
     owned: Mutex<Owned>,
     tasks: Mutex<tokio::task::JoinSet<()>>,
 }
