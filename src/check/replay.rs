@@ -17,7 +17,7 @@ use super::rules::text_order::{self, CompleteResult};
 use super::rules::{Ans, op_name, op_req, req01, ses};
 use super::{CheckConfig, Finding, Shapes};
 use crate::history::{AuthVariant, ChatRef, Event, EventKind, Step};
-use crate::model::{self, ChatState, Classified, Operation};
+use crate::model::{self, ChatState, Classified};
 use crate::spec::ReqId;
 use std::collections::HashMap;
 
@@ -531,7 +531,7 @@ impl<'i, 'a> Replay<'i, 'a> {
                 cm.pending17 = None;
             }
         }
-        if let Classified::Op(Operation::Complete(p)) = &post.cls {
+        if let Some(p) = post.cls.complete_params() {
             return Some(self.judge_complete(&a, &c, p, &post));
         }
         if post.ans.ok() {
@@ -567,10 +567,7 @@ impl<'i, 'a> Replay<'i, 'a> {
         if cite.is_empty() {
             return;
         }
-        let refused_text = match &post.cls {
-            Classified::Op(Operation::Complete(p)) => p.text.as_deref(),
-            _ => None,
-        };
+        let refused_text = post.cls.complete_params().and_then(|p| p.text.as_deref());
         let v = Refused {
             idx: self.idx,
             chat_id: &c.id,

@@ -286,6 +286,17 @@ impl Classified {
         }
     }
 
+    /// The parameters of a Complete that may succeed: a valid one, or one the contract
+    /// leaves open (SPEC §6.12); `None` otherwise.
+    pub fn complete_params(&self) -> Option<&CompleteParams> {
+        match self {
+            Classified::Op(Operation::Complete(p)) | Classified::Unruled { params: p, .. } => {
+                Some(p)
+            }
+            _ => None,
+        }
+    }
+
     /// The rule a body breaks (the schema keyword or SPEC sentence), or the one that
     /// leaves either answer open; `None` for a valid request.
     pub fn rule(&self) -> Option<&'static str> {

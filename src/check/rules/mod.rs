@@ -172,8 +172,8 @@ pub(crate) fn op_req(
     match cls {
         Classified::Malformed { .. } => Some(ReqId::Req01),
         Classified::InvalidComplete { req, .. } => Some(*req),
-        Classified::Op(Operation::Complete(_)) if by_other => Some(ReqId::Cmp21),
-        Classified::Op(Operation::Complete(_)) => Some(ReqId::Cmp01),
+        _ if cls.complete_params().is_some() && by_other => Some(ReqId::Cmp21),
+        _ if cls.complete_params().is_some() => Some(ReqId::Cmp01),
         _ => None,
     }
 }
