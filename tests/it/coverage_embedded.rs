@@ -52,7 +52,7 @@ fn faultless_server_passes_the_hard_coverage_cases() {
         "cov-valid-text-rtl",
         "cov-valid-text-long-16384",
         "cov-valid-text-escapes",
-        "cov-req-01-text-lone-surrogate",
+        "cov-either-text-lone-surrogate",
     ] {
         let r = run(case(id), None);
         assert!(
