@@ -465,7 +465,7 @@ pub fn classify(body: &Body) -> Classified {
 }
 
 /// The properties of a Complete request (SPEC §1.2; `complete-request.schema.json`).
-const COMPLETE_PROPERTIES: [&str; 6] = [
+pub const COMPLETE_PROPERTIES: [&str; 6] = [
     "operationName",
     "queueName",
     "saveLAR",

@@ -1035,14 +1035,9 @@ mod tests {
     fn props_come_from_the_schema() {
         let p = props(schemas()).unwrap();
         let names: Vec<&str> = p.iter().map(|p| p.name.as_str()).collect();
-        for n in [
-            "operationName",
-            "queueName",
-            "saveLAR",
-            "text",
-            "messageType",
-            "treatAs",
-        ] {
+        // The schema and the model name the same properties.
+        assert_eq!(names.len(), model::COMPLETE_PROPERTIES.len(), "{names:?}");
+        for n in model::COMPLETE_PROPERTIES {
             assert!(names.contains(&n), "{n} missing from {names:?}");
         }
         let treat = p.iter().find(|p| p.name == "treatAs").unwrap();
