@@ -7,6 +7,7 @@ use super::rest::{id_path, usable_id};
 use super::{HarnessError, Outcome, TargetConfig, parse_base_url};
 use crate::history::{Actor, Body, EventKind, Recorder};
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Which of the two provisioning modes (SPEC §1.5) a run uses: the one type from the
@@ -98,6 +99,27 @@ pub struct Provisioner {
     tags: AtomicU64,
     /// This process's id, for the tags (read once: it is a system call).
     pid: u32,
+    /// Every tag this provisioner put in a RequestChat's `userData`, and what became of
+    /// it: how a chat routing offers to any agent, at any time, is told to be the run's
+    /// (SPEC §6.13).
+    issued: std::sync::Mutex<HashMap<String, TagState>>,
+    /// customer-api: the customers asked for a chat who have not left yet (customer-side
+    /// id → the chat), so that none is left waiting in the target's queue.
+    customers: std::sync::Mutex<HashMap<String, Offered>>,
+}
+
+/// What became of a provisioning tag (customer-api `userData`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagState {
+    /// The RequestChat is in flight or its `Invited` is awaited: the chat carrying it is
+    /// about to be bound by its case.
+    Waiting,
+    /// Bound to this agent-side chat id: another chat carrying the tag is the same
+    /// customer offered again (after a Reject).
+    Bound(String),
+    /// No chat was bound (no Invited by the deadline, or RequestChat failed): the
+    /// customer was made to leave, and any chat carrying the tag is offered late.
+    Gone,
 }
 
 /// The validated parameters of a [`Provisioning`].
@@ -156,6 +178,8 @@ impl Provisioner {
             mode,
             tags: AtomicU64::new(0),
             pid: std::process::id(),
+            issued: Default::default(),
+            customers: Default::default(),
         })
     }
 
@@ -254,7 +278,8 @@ impl Provisioner {
         });
         // Watch from here on: the Invited notification may arrive before the answer does.
         let invited = run.watch_tag(&tag);
-        let v = self
+        self.set_tag(&tag, TagState::Waiting);
+        let v = match self
             .customer_ok(
                 case,
                 reqwest::Method::POST,
@@ -262,17 +287,33 @@ impl Provisioner {
                 Some(body),
                 "RequestChat",
             )
-            .await?;
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                self.set_tag(&tag, TagState::Gone);
+                return Err(e);
+            }
+        };
         let customer_id = match v.get("id") {
             Some(Value::String(s)) if usable_id(s) => s.clone(),
             Some(Value::Number(n)) => n.to_string(),
             _ => {
+                self.set_tag(&tag, TagState::Gone);
                 return Err(HarnessError::new(format!(
                     "customer-api RequestChat (POST /api/v2/chats on {}): answer has no usable \"id\" (a number, or a string that is not empty, \".\" or \"..\")",
                     self.base
                 )));
             }
         };
+        let mut offered = Offered {
+            alias: alias.to_string(),
+            agent: String::new(),
+            chat_id: String::new(),
+            customer_id: Some(customer_id.clone()),
+        };
+        self.lock_customers()
+            .insert(customer_id.clone(), offered.clone());
         // The owner and the chat id, taken from the matching notification (not copied).
         let found = invited
             .wait(self.cfg.deadline, |e| match &e.kind {
@@ -283,17 +324,52 @@ impl Provisioner {
             })
             .await;
         let Some((owner, chat_id)) = found else {
+            // Nobody got the chat in time: the customer leaves (recorded on the run, not
+            // judged), so nothing of the run waits in the target's queue to be offered
+            // later; a chat carrying the tag that comes anyway is the run's to close.
+            self.set_tag(&tag, TagState::Gone);
+            let _ = self.customer_leaves(run, &offered).await;
             return Err(HarnessError::new(format!(
                 "customer-api: chat {customer_id} (tag {tag}) requested for {alias}, but no agent got an Invited notification carrying userData.{TAG_KEY} and a usable chat.id within {:?} (preferred agent {agent}; are the agents Ready and subscribed?)",
                 self.cfg.deadline
             )));
         };
-        Ok(Offered {
-            alias: alias.to_string(),
-            agent: owner,
-            chat_id,
-            customer_id: Some(customer_id),
-        })
+        self.set_tag(&tag, TagState::Bound(chat_id.clone()));
+        offered.agent = owner;
+        offered.chat_id = chat_id;
+        if let Some(c) = self.lock_customers().get_mut(&customer_id) {
+            *c = offered.clone();
+        }
+        Ok(offered)
+    }
+
+    fn set_tag(&self, tag: &str, state: TagState) {
+        self.issued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(tag.to_string(), state);
+    }
+
+    fn lock_customers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Offered>> {
+        self.customers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What became of `tag`, when this provisioner issued it (customer-api): `None` for a
+    /// tag that is not the run's.
+    pub fn tag_state(&self, tag: &str) -> Option<TagState> {
+        self.issued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tag)
+            .cloned()
+    }
+
+    /// customer-api: every customer the run asked a chat for and who has not left yet
+    /// leaves (customer-side Complete, recorded on `rec`), those still waiting for an
+    /// agent included. Best effort; provider-state: nothing.
+    pub async fn all_customers_leave(&self, rec: &Recorder) {
+        let left: Vec<Offered> = self.lock_customers().values().cloned().collect();
+        futures_util::future::join_all(left.iter().map(|o| self.customer_leaves(rec, o))).await;
     }
 
     /// A value unique to this process and call (time, process id, counter).
@@ -357,6 +433,10 @@ impl Provisioner {
                 .map(drop),
             Mode::Customer { .. } => {
                 let path = self.customer_path(chat)?;
+                // Asked once: whatever the answer, this customer is not asked again.
+                if let Some(cid) = &chat.customer_id {
+                    self.lock_customers().remove(cid);
+                }
                 self.customer_ok(
                     case,
                     reqwest::Method::POST,

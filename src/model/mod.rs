@@ -653,6 +653,24 @@ pub fn closing_op(chat: &Chat) -> Option<OpName> {
         .find(|op| transition(chat.state, *op) == Some(ChatState::Completed))
 }
 
+/// The operations the harness sends to close a chat of its own that is still open when
+/// it cleans up (after a case, at the end of a run, or a chat routing offered it that no
+/// case needs): Accept then Complete when Invited, Complete when Chatting or LeftChat,
+/// nothing once Completed.
+///
+/// Not [`closing_op`]: Reject also ends an Invited chat for this agent, but it hands the
+/// interaction back to routing, which may offer it again to another Ready agent (SPEC
+/// §6.13), so a clean-up by Reject could chase the same customer from agent to agent.
+/// Accept then Complete ends the interaction for good (Complete ends the customer's
+/// session, CMP-06).
+pub fn closing_ops_for_cleanup(state: ChatState) -> &'static [OpName] {
+    match state {
+        ChatState::Invited => &[OpName::Accept, OpName::Complete],
+        ChatState::Chatting | ChatState::LeftChat => &[OpName::Complete],
+        ChatState::Completed => &[],
+    }
+}
+
 /// The state a successful `op` announces in a `StatusChange` notification, whatever
 /// state it started from; `None` when it changes no state (SendMessage).
 pub fn status_change_of(op: OpName) -> Option<ChatState> {
@@ -1027,6 +1045,15 @@ mod tests {
         assert_eq!(closing_op(&at(Chatting)), Some(Complete));
         assert_eq!(closing_op(&at(LeftChat)), Some(Complete));
         assert_eq!(closing_op(&at(Completed)), None);
+        // Clean-up never Rejects: a Rejected chat may be offered again (SPEC §6.13).
+        for st in ChatState::ALL {
+            let mut s = st;
+            for op in closing_ops_for_cleanup(st) {
+                assert_ne!(*op, Reject);
+                s = transition(s, *op).expect("each clean-up op is legal where it is sent");
+            }
+            assert_eq!(s, Completed, "{st:?}");
+        }
         assert_eq!(status_change_of(Accept), Some(Chatting));
         assert_eq!(status_change_of(Reject), Some(Completed));
         assert_eq!(status_change_of(Leave), Some(LeftChat));

@@ -83,15 +83,20 @@ pub struct Env {
     pub target: TargetConfig,
     /// Deadline and quiet window the checker judges with.
     pub check: CheckConfig,
-    agents: Vec<AgentClient>,
+    agents: Arc<Vec<AgentClient>>,
     bayeux: Vec<BayeuxHandle>,
-    provisioner: Provisioner,
+    provisioner: Arc<Provisioner>,
     run_rec: Recorder,
     shapes: SchemaShapes,
-    /// Every agent-side chat id the run provisioned ([`crate::history::chat_hash`]es:
-    /// a long run keeps this small), for NTF-01 on the notifications about no case's
-    /// chat and for the end-of-run sweep.
-    provisioned: std::sync::Mutex<std::collections::HashSet<u64>>,
+    /// The run's chats (every agent-side chat id the run provisioned, for NTF-01 on the
+    /// notifications about no case's chat, and those routing offered again or late),
+    /// the watcher of their offers and their clean-up (SPEC §6.13).
+    routing: Arc<super::route::Routing>,
+    /// Stops the watcher of offers.
+    watching: Option<(
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    )>,
     /// The bound on open chats per agent (SPEC §6.9), when there is one.
     capacity: Option<Capacity>,
     /// Set by a signal: no new step starts.
@@ -264,7 +269,7 @@ fn expected_state(body: &Body) -> Option<&'static str> {
     crate::model::status_change_of(op).map(crate::model::ChatState::as_str)
 }
 
-fn status_code_zero(outcome: &Outcome) -> bool {
+pub(crate) fn status_code_zero(outcome: &Outcome) -> bool {
     matches!(outcome, Outcome::Answered { status: 200..=299, body: Body::Json(v) }
         if v.get("statusCode").and_then(Value::as_i64) == Some(0))
 }
@@ -318,6 +323,15 @@ impl Env {
                 }
             }
         }
+        let agents = Arc::new(agents);
+        let provisioner = Arc::new(provisioner);
+        let routing = Arc::new(super::route::Routing::new(
+            run_rec.clone(),
+            agents.clone(),
+            provisioner.clone(),
+        ));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let watcher = tokio::spawn(routing.clone().watch(stopped));
         Ok(Env {
             target,
             check,
@@ -326,7 +340,8 @@ impl Env {
             provisioner,
             run_rec,
             shapes: SchemaShapes(schemas),
-            provisioned: Default::default(),
+            routing,
+            watching: Some((stop, watcher)),
             capacity: None,
             cancel: super::Cancel::new(),
             work: None,
@@ -351,6 +366,10 @@ impl Env {
                     .then(|| Arc::new(Semaphore::new(per_agent * self.agents.len().max(1)))),
             }
         });
+        match &self.capacity {
+            Some(c) => self.routing.set_room(c.agents.clone(), c.pool.clone()),
+            None => self.routing.set_room(Vec::new(), None),
+        }
     }
 
     /// At most `n` cases do work at once (0: no bound); cases waiting out their final
@@ -446,16 +465,12 @@ impl Env {
     pub fn judge_session(&self) -> Vec<Finding> {
         let run = self.run_rec.snapshot();
         let mut out = check::judge_session(&run);
-        let provisioned = self
-            .provisioned
-            .lock()
-            .map(|p| p.clone())
-            .unwrap_or_default();
         let unclaimed: Vec<&Event> = run
             .iter()
             .filter(|e| match &e.kind {
-                EventKind::Notification { data, .. } => notification_chat_id(data)
-                    .is_none_or(|id| !provisioned.contains(&crate::history::chat_hash(id))),
+                EventKind::Notification { data, .. } => {
+                    notification_chat_id(data).is_none_or(|id| !self.routing.provisioned(id))
+                }
                 _ => false,
             })
             .collect();
@@ -463,7 +478,7 @@ impl Env {
         // Chats were offered to the agents, yet no /meta/connect ever delivered a
         // notification: the connect never answered (a run can end before the client's
         // own connect timeout says so).
-        let offered = self.provisioned.lock().map(|p| p.len()).unwrap_or(0);
+        let offered = self.routing.provisioned_count();
         if offered > 0 && self.run_rec.notification_count() == 0 {
             out.push(Finding::fail(
                 ReqId::Ntf02,
@@ -489,12 +504,19 @@ impl Env {
 
     /// Completes what the run left open, ends the Bayeux sessions and sets the agents
     /// NotReady.
-    pub async fn close(self) {
+    pub async fn close(mut self) {
         self.sweep().await;
+        if let Some((stop, watcher)) = self.watching.take() {
+            let _ = stop.send(true);
+            let _ = watcher.await;
+        }
+        self.routing.finish().await;
+        // What was offered while the watcher stopped.
+        self.routing.sweep().await;
         for h in self.bayeux {
             h.stop().await;
         }
-        for a in &self.agents {
+        for a in self.agents.iter() {
             a.logout(&self.run_rec).await;
         }
     }
@@ -589,7 +611,7 @@ impl Env {
                 exercises: case.exercises.clone(),
             },
         );
-        for a in &self.agents {
+        for a in self.agents.iter() {
             rec.record(
                 "runner",
                 EventKind::Session {
@@ -660,6 +682,10 @@ impl Env {
         for o in st.bound.values() {
             self.provisioner.teardown(&rec, o).await;
         }
+        // Whatever the notifications said: the run's chats no running case holds (this
+        // case's, and any routing offered again or late) are closed.
+        self.routing.release(&st.chats);
+        self.routing.sweep().await;
         let ids: Vec<&str> = st.chats.iter().map(String::as_str).collect();
         // Bounded: nobody reads them after this case (its chats are retired), so they
         // are moved out of the run record rather than copied.
@@ -680,7 +706,8 @@ impl Env {
         for o in st.bound.values() {
             let t = st.tracked.get(&o.chat_id);
             if let Some(agent) = self.agent(&o.agent) {
-                self.complete_chat(agent, &o.chat_id, t.and_then(|t| t.state))
+                self.routing
+                    .close(agent, &o.chat_id, t.and_then(|t| t.state))
                     .await;
             }
             if self.provisioner.mode_name() == "customer-api" && !t.is_some_and(|t| t.customer_left)
@@ -690,75 +717,16 @@ impl Env {
         }
     }
 
-    /// Brings one chat to Completed from `state` (`None`: not known).
-    async fn complete_chat(&self, agent: &AgentClient, chat_id: &str, state: Option<ChatState>) {
-        let rec = &self.run_rec;
-        let post = |op: &str| {
-            let body = Body::Json(serde_json::json!({ "operationName": op }));
-            async move {
-                let o = agent
-                    .post_chat(rec, chat_id, &body, AuthVariant::Normal, None)
-                    .await;
-                status_code_zero(&o)
-            }
-        };
-        match state {
-            Some(ChatState::Completed) => {}
-            Some(ChatState::Invited) => {
-                if post("Accept").await {
-                    post("Complete").await;
-                } else {
-                    // Maybe no longer Invited after all.
-                    post("Complete").await;
-                }
-            }
-            _ => {
-                if !post("Complete").await && post("Accept").await {
-                    post("Complete").await;
-                }
-            }
-        }
-    }
-
-    /// At the end of a run: completes every chat the run provisioned that the target
-    /// still lists as open for an agent (`GET /api/v2/me/chats`).
+    /// At the end of a run: in customer-api mode every customer the run asked a chat
+    /// for and who has not left yet leaves (those still waiting for an agent included);
+    /// then every chat of the run's that the target still lists as open for an agent
+    /// (`GET /api/v2/me/chats`) is closed, whatever the notifications said.
     async fn sweep(&self) {
-        let provisioned = self
-            .provisioned
-            .lock()
-            .map(|g| g.clone())
-            .unwrap_or_default();
-        for a in &self.agents {
-            let listed = a.get(&self.run_rec, "/api/v2/me/chats").await;
-            let Some(chats) = listed
-                .json()
-                .and_then(|v| v.get("chats"))
-                .and_then(Value::as_array)
-            else {
-                continue;
-            };
-            for c in chats {
-                let Some(id) = c.get("id").and_then(|v| match v {
-                    Value::String(s) => Some(s.clone()),
-                    Value::Number(n) => Some(n.to_string()),
-                    _ => None,
-                }) else {
-                    continue;
-                };
-                let ours = provisioned.contains(&crate::history::chat_hash(&id))
-                    || c.pointer(&format!("/userData/{}", crate::client::provision::TAG_KEY))
-                        .is_some();
-                if !ours {
-                    continue;
-                }
-                let state = match c.get("state").and_then(Value::as_str) {
-                    Some("Invited") => Some(ChatState::Invited),
-                    Some("Chatting") => Some(ChatState::Chatting),
-                    Some("LeftChat") => Some(ChatState::LeftChat),
-                    Some("Completed") => continue,
-                    _ => None,
-                };
-                self.complete_chat(a, &id, state).await;
+        self.provisioner.all_customers_leave(&self.run_rec).await;
+        // A second look only when the first closed something.
+        for _ in 0..2 {
+            if self.routing.sweep().await == 0 {
+                break;
             }
         }
     }
@@ -796,9 +764,7 @@ impl Env {
                         }
                     }
                 };
-                if let Ok(mut g) = self.provisioned.lock() {
-                    g.insert(crate::history::chat_hash(&o.chat_id));
-                }
+                self.routing.bind(&o.chat_id);
                 st.chats.insert(o.chat_id.clone());
                 st.pending.push(Pending {
                     chat_id: o.chat_id.clone(),

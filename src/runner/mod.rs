@@ -7,6 +7,7 @@ pub mod cli;
 pub mod coverage;
 pub mod exec;
 pub mod groups;
+pub(crate) mod route;
 pub mod selftest;
 pub mod shrink;
 

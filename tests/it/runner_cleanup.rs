@@ -22,31 +22,52 @@ async fn run_then_list(
         fault: fault.map(str::to_string),
         ..ServerConfig::default()
     };
+    run_on_then_list(cfg, |s| {
+        s.mode = Some(mode);
+        s.strict = strict;
+    })
+    .await
+}
+
+/// Runs the harness (4 random cases, seed 3, settings changed by `tweak`) against a
+/// fresh embedded server `cfg`, then lists every agent's open chats on that server
+/// (logging in sets each agent Ready: a customer still waiting in the queue is offered
+/// then, and listed too).
+async fn run_on_then_list(
+    cfg: ServerConfig,
+    tweak: impl FnOnce(&mut RunSettings),
+) -> (runner::RunResult, Vec<Value>) {
     let agents: Vec<Credentials> = cfg
         .agents
         .iter()
         .map(|(u, p)| Credentials::new(u.clone(), p.clone()))
         .collect();
     let srv = server::start(cfg, "127.0.0.1:0").await.unwrap();
-    let s = RunSettings {
+    let mut s = RunSettings {
         target: Some(srv.base_url.clone()),
         agents: agents.clone(),
-        mode: Some(mode),
         random_cases: 4,
         seed: 3,
         deadline: Duration::from_secs(5),
         quiet_window: Duration::from_millis(150),
         shrink_budget: 0,
-        strict,
         progress: Progress::None,
         ..RunSettings::default()
     };
+    tweak(&mut s);
     let result = runner::execute(s).await;
+    let open = open_chats(&srv.base_url, &agents).await;
+    srv.shutdown().await;
+    (result, open)
+}
+
+/// Every agent's open chats on the target at `base_url` (`GET /api/v2/me/chats`).
+pub(crate) async fn open_chats(base_url: &str, agents: &[Credentials]) -> Vec<Value> {
     let mut open = Vec::new();
-    let target = TargetConfig::new(&srv.base_url).unwrap();
+    let target = TargetConfig::new(base_url).unwrap();
     for a in agents {
         let rec = Recorder::new();
-        let client = AgentClient::login(&target, a, &rec).await.unwrap();
+        let client = AgentClient::login(&target, a.clone(), &rec).await.unwrap();
         let listed = client.get(&rec, "/api/v2/me/chats").await;
         let chats = listed
             .json()
@@ -56,8 +77,44 @@ async fn run_then_list(
             .expect("GET /api/v2/me/chats answers a list");
         open.extend(chats);
     }
-    srv.shutdown().await;
-    (result, open)
+    open
+}
+
+#[test]
+fn a_run_that_lost_its_bayeux_sessions_leaves_no_chat_open_in_both_modes() {
+    // Invitations to an agent whose session is gone are never seen: the chats offered
+    // to it are found through GET /api/v2/me/chats, and in customer-api mode a customer
+    // whose chat got no Invited leaves. Before, customer-api left every agent at
+    // capacity with Invited chats.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for mode in [Mode::ProviderState, Mode::CustomerApi] {
+        let cfg = ServerConfig {
+            fault: Some("bayeux-session-dropped".into()),
+            capacity: Some(3),
+            ..ServerConfig::default()
+        };
+        let (r, open) = rt.block_on(run_on_then_list(cfg, |s| {
+            s.mode = Some(mode);
+            s.random_cases = 2;
+            s.deadline = Duration::from_secs(1);
+            s.max_chats_per_agent = Some(3);
+            s.only = ["CMP-01", "CMP-02", "CMP-12", "CMP-16"]
+                .map(String::from)
+                .to_vec();
+        }));
+        let ntf02 = r
+            .report
+            .requirements
+            .iter()
+            .find(|q| q.id == "NTF-02")
+            .map(|q| q.verdict);
+        assert_eq!(ntf02, Some(Verdict::Fail), "{mode:?}: the session was lost");
+        assert!(
+            open.is_empty(),
+            "{mode:?}: chats left open: {}",
+            serde_json::to_string(&open).unwrap()
+        );
+    }
 }
 
 fn assert_nothing_open(fault: Option<&str>, mode: Mode, strict: bool) -> runner::RunResult {
