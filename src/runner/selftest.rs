@@ -1,8 +1,14 @@
 //! `gws-conform selftest`: the suite against the faultless embedded server and against
 //! each fault of its catalogue. A harness is worth exactly the faults it catches and the
 //! conformant servers it leaves alone.
+//!
+//! With `--variations`, each of those runs again under each legitimate variation of the
+//! server (the dual of the fault catalogue, `serve --list-variations`), and the faultless
+//! server under every compatible pair of them: every fault must still be killed by its
+//! own requirement, and the faultless server must stay clean, whatever legal way the
+//! server behaves. The output is the faults × variations matrix.
 
-use super::{Progress, RunSettings, execute};
+use super::{Mode, Progress, RunSettings, execute};
 use crate::check::Verdict;
 use crate::report::{Overall, RunReport};
 use crate::server;
@@ -34,6 +40,40 @@ pub struct SelftestArgs {
     /// Runs (servers) at once. Runs mostly wait on deadlines, so more than the cores.
     #[arg(long, default_value_t = 8)]
     pub parallel: usize,
+    /// Also run every fault under each legitimate variation of the server (all of them,
+    /// or these, comma-separated; see `serve --list-variations`), and the faultless server
+    /// under every compatible pair of them. Prints the faults × variations matrix.
+    #[arg(long, num_args = 0.., value_delimiter = ',', value_name = "VARIATION")]
+    pub variations: Option<Vec<String>>,
+    /// With --variations: skip the pairs of variations (the faultless server under each
+    /// pair).
+    #[arg(long)]
+    pub no_pairs: bool,
+    /// Provisioning modes to run each cell in (comma-separated).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "provider-state"
+    )]
+    pub provisioning: Vec<Mode>,
+}
+
+impl Default for SelftestArgs {
+    fn default() -> Self {
+        SelftestArgs {
+            seeds: 1,
+            first_seed: 1,
+            faults: Vec::new(),
+            cases: 3,
+            deadline: Duration::from_secs(2),
+            quiet_window: Duration::from_millis(300),
+            parallel: 8,
+            variations: None,
+            no_pairs: false,
+            provisioning: vec![Mode::ProviderState],
+        }
+    }
 }
 
 /// One row of the selftest matrix.
@@ -43,6 +83,13 @@ pub struct Row {
     pub fault: Option<String>,
     /// The run's seed.
     pub seed: u64,
+    /// The server's legitimate variations in this run (none: its default behaviour).
+    pub variations: Vec<&'static str>,
+    /// The provisioning mode of the run.
+    pub mode: Mode,
+    /// Why one of `variations` makes the fault unobservable, when one does: such a run
+    /// is not judged (`n/a` in the matrix), since the faulty behaviour is legal there.
+    pub masked: Option<String>,
     /// The requirements the fault names as the ones it must trip.
     pub expected: Vec<String>,
     /// Requirement ids that failed.
@@ -64,6 +111,9 @@ impl Row {
     /// with one of its expected requirements among the killers (a fault that breaks the
     /// notification session also leaves a harness error beside its NTF-02 Fail).
     pub fn ok(&self) -> bool {
+        if self.masked.is_some() {
+            return true;
+        }
         match &self.fault {
             None => self.caught_by.is_empty() && self.overall == Overall::Conformant,
             Some(_) => self.caught_by.iter().any(|c| self.expected.contains(c)),
@@ -71,7 +121,113 @@ impl Row {
     }
 }
 
-fn row(fault: Option<&server::FaultInfo>, seed: u64, r: &RunReport) -> Row {
+/// Why a variation of `variations` makes `fault` unobservable, if one does.
+fn masked_by(fault: Option<&str>, variations: &[&'static str]) -> Option<String> {
+    let fault = fault?;
+    server::variations()
+        .iter()
+        .filter(|v| variations.contains(&v.name))
+        .find_map(|v| {
+            v.masks
+                .iter()
+                .find(|(f, _)| *f == fault)
+                .map(|(_, why)| format!("{}: {why}", v.name))
+        })
+}
+
+/// One run of the matrix.
+#[derive(Debug, Clone)]
+struct Job {
+    fault: Option<&'static server::FaultInfo>,
+    seed: u64,
+    variations: Vec<&'static str>,
+    mode: Mode,
+}
+
+/// The runs `args` asks for: for each seed and mode, the faultless server and every
+/// (selected) fault under the default behaviour and, with `--variations`, under each
+/// variation; then the faultless server under every compatible pair of variations.
+fn jobs(args: &SelftestArgs) -> Result<Vec<Job>, String> {
+    let all = server::faults();
+    for f in &args.faults {
+        if !all.iter().any(|x| x.name == f) {
+            let names: Vec<&str> = all.iter().map(|x| x.name).collect();
+            return Err(format!("no fault named `{f}`; known: {}", names.join(", ")));
+        }
+    }
+    let chosen: Vec<Option<&'static server::FaultInfo>> = std::iter::once(None)
+        .chain(
+            all.iter()
+                .filter(|f| args.faults.is_empty() || args.faults.iter().any(|n| n == f.name))
+                .map(Some),
+        )
+        .collect();
+    let catalogue: Vec<&'static str> = server::variations().iter().map(|v| v.name).collect();
+    let variations: Vec<&'static str> = match &args.variations {
+        None => Vec::new(),
+        Some(names) => {
+            let names: Vec<&str> = names
+                .iter()
+                .map(|n| n.trim())
+                .filter(|n| !n.is_empty())
+                .collect();
+            for n in &names {
+                if !catalogue.contains(n) {
+                    return Err(format!(
+                        "no variation named `{n}`; known: {}",
+                        catalogue.join(", ")
+                    ));
+                }
+            }
+            catalogue
+                .iter()
+                .copied()
+                .filter(|v| names.is_empty() || names.contains(v))
+                .collect()
+        }
+    };
+    let mut columns: Vec<Vec<&'static str>> = vec![Vec::new()];
+    columns.extend(variations.iter().map(|v| vec![*v]));
+    let modes = if args.provisioning.is_empty() {
+        vec![Mode::ProviderState]
+    } else {
+        args.provisioning.clone()
+    };
+    let mut jobs = Vec::new();
+    for seed in args.first_seed..args.first_seed + args.seeds.max(1) {
+        for &mode in &modes {
+            for col in &columns {
+                for f in &chosen {
+                    jobs.push(Job {
+                        fault: *f,
+                        seed,
+                        variations: col.clone(),
+                        mode,
+                    });
+                }
+            }
+            if !args.no_pairs {
+                for (i, a) in variations.iter().enumerate() {
+                    for b in &variations[i + 1..] {
+                        if server::Variations::compatible(a, b) {
+                            jobs.push(Job {
+                                fault: None,
+                                seed,
+                                variations: vec![*a, *b],
+                                mode,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(jobs)
+}
+
+fn row(job: &Job, r: &RunReport) -> Row {
+    let fault = job.fault;
+    let seed = job.seed;
     let caught: BTreeSet<String> = r
         .requirements
         .iter()
@@ -92,6 +248,9 @@ fn row(fault: Option<&server::FaultInfo>, seed: u64, r: &RunReport) -> Row {
     Row {
         fault: fault.map(|f| f.name.to_string()),
         seed,
+        variations: job.variations.clone(),
+        mode: job.mode,
+        masked: masked_by(fault.map(|f| f.name), &job.variations),
         expected: fault
             .map(|f| f.expect.iter().map(|s| s.to_string()).collect())
             .unwrap_or_default(),
@@ -104,47 +263,44 @@ fn row(fault: Option<&server::FaultInfo>, seed: u64, r: &RunReport) -> Row {
     }
 }
 
-/// Runs the matrix: for each seed, the faultless server and every (selected) fault.
+/// Runs the matrix (see [`jobs`]).
 pub async fn matrix(args: &SelftestArgs) -> Result<Vec<Row>, String> {
-    let all = server::faults();
-    for f in &args.faults {
-        if !all.iter().any(|x| x.name == f) {
-            let names: Vec<&str> = all.iter().map(|x| x.name).collect();
-            return Err(format!("no fault named `{f}`; known: {}", names.join(", ")));
-        }
-    }
-    let chosen: Vec<Option<&'static server::FaultInfo>> = std::iter::once(None)
-        .chain(
-            all.iter()
-                .filter(|f| args.faults.is_empty() || args.faults.iter().any(|n| n == f.name))
-                .map(Some),
-        )
-        .collect();
-    let mut jobs = Vec::new();
-    for seed in args.first_seed..args.first_seed + args.seeds.max(1) {
-        for f in &chosen {
-            jobs.push((*f, seed));
-        }
-    }
-    let rows: Vec<Row> = futures_util::stream::iter(jobs)
-        .map(|(f, seed)| async move {
+    let jobs = jobs(args)?;
+    let total = jobs.len();
+    let rows: Vec<Row> = futures_util::stream::iter(jobs.into_iter().enumerate())
+        .map(|(i, job)| async move {
             let s = RunSettings {
-                fault: f.map(|f| f.name.to_string()),
-                seed,
+                fault: job.fault.map(|f| f.name.to_string()),
+                seed: job.seed,
+                mode: Some(job.mode),
                 random_cases: args.cases,
                 deadline: args.deadline,
                 quiet_window: args.quiet_window,
                 progress: Progress::None,
                 shrink_budget: 16,
+                embedded: server::ServerConfig {
+                    // Validated by `jobs`.
+                    variations: server::Variations::from_names(&job.variations).unwrap_or_default(),
+                    ..server::ServerConfig::default()
+                },
                 ..RunSettings::default()
             };
             let r = execute(s).await.report;
-            let row = row(f, seed, &r);
+            let row = row(&job, &r);
             eprintln!(
-                "{:<4} seed {:<4} {:<40} caught by {}",
-                if row.ok() { "ok" } else { "BAD" },
-                seed,
+                "[{}/{total}] {:<4} seed {:<3} {:<14} {:<40} {:<34} caught by {}",
+                i + 1,
+                if row.masked.is_some() {
+                    "n/a"
+                } else if row.ok() {
+                    "ok"
+                } else {
+                    "BAD"
+                },
+                row.seed,
+                mode_label(row.mode),
                 row.fault.as_deref().unwrap_or("(faultless)"),
+                variations_label(&row.variations),
                 if row.caught_by.is_empty() {
                     "-".to_string()
                 } else {
@@ -159,8 +315,58 @@ pub async fn matrix(args: &SelftestArgs) -> Result<Vec<Row>, String> {
     Ok(rows)
 }
 
-/// Prints the matrix as a table.
+fn mode_label(mode: Mode) -> &'static str {
+    match mode {
+        Mode::ProviderState => "provider-state",
+        Mode::CustomerApi => "customer-api",
+    }
+}
+
+fn variations_label(v: &[&str]) -> String {
+    if v.is_empty() {
+        "(default)".to_string()
+    } else {
+        v.join("+")
+    }
+}
+
+/// Prints the matrix: a table of the runs, or with variations the faults × variations
+/// grid, then every run that is not as it should be, and the totals.
 pub fn print_matrix(rows: &[Row]) {
+    if rows.iter().any(|r| !r.variations.is_empty()) {
+        print_grid(rows);
+    } else {
+        print_table(rows);
+    }
+    let faults: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.fault.is_some() && r.masked.is_none())
+        .collect();
+    let killed = faults.iter().filter(|r| r.ok()).count();
+    let faultless: Vec<&Row> = rows.iter().filter(|r| r.fault.is_none()).collect();
+    let clean = faultless.iter().filter(|r| r.ok()).count();
+    let masked = rows.iter().filter(|r| r.masked.is_some()).count();
+    println!(
+        "\nkilled {killed}/{} fault runs{}; faultless server {}",
+        faults.len(),
+        if masked > 0 {
+            format!(" ({masked} not applicable: the variation makes the fault legal)")
+        } else {
+            String::new()
+        },
+        if clean == faultless.len() {
+            format!("clean in {clean}/{} runs", faultless.len())
+        } else {
+            format!(
+                "FAILED in {}/{} runs (false failures)",
+                faultless.len() - clean,
+                faultless.len()
+            )
+        }
+    );
+}
+
+fn print_table(rows: &[Row]) {
     println!(
         "{:<36} {:>4} {:<4} {:<28} {:<20} {:>5} {:>8} {:>8}",
         "fault", "seed", "ok", "caught by", "expected", "steps", "case ms", "run ms"
@@ -187,18 +393,103 @@ pub fn print_matrix(rows: &[Row]) {
             println!("    error: {e}");
         }
     }
-    let faults: Vec<&Row> = rows.iter().filter(|r| r.fault.is_some()).collect();
-    let killed = faults.iter().filter(|r| r.ok()).count();
-    let clean = rows.iter().filter(|r| r.fault.is_none()).all(|r| r.ok());
-    println!(
-        "\nkilled {killed}/{} fault runs; faultless server {}",
-        faults.len(),
-        if clean {
-            "clean"
-        } else {
-            "FAILED (false failures)"
+}
+
+/// The grid: one line per fault (the faultless server first), one column per variation
+/// (`-` is the default behaviour), folded over seeds and modes. A cell is `K` (killed by
+/// one of the fault's own requirements in every run), `ok` (faultless and clean in every
+/// run), `n/a` (the variation makes the fault legal) or `NO`; the runs behind a `NO`, and
+/// the pairs of variations, are listed after it.
+fn print_grid(rows: &[Row]) {
+    let mut columns: Vec<Vec<&'static str>> = Vec::new();
+    let mut lines: Vec<Option<String>> = Vec::new();
+    for r in rows.iter().filter(|r| r.variations.len() <= 1) {
+        if !columns.contains(&r.variations) {
+            columns.push(r.variations.clone());
         }
-    );
+        if !lines.contains(&r.fault) {
+            lines.push(r.fault.clone());
+        }
+    }
+    columns.sort_by_key(|c| {
+        c.first().map_or(0, |n| {
+            1 + server::variations()
+                .iter()
+                .position(|v| v.name == *n)
+                .unwrap_or(0)
+        })
+    });
+    println!("variations (columns):");
+    println!("  {:>3}  (default)", "-");
+    for (i, c) in columns.iter().enumerate().filter(|(_, c)| !c.is_empty()) {
+        println!("  {i:>3}  {}", c.join("+"));
+    }
+    print!("\n{:<48}", "fault");
+    for (i, c) in columns.iter().enumerate() {
+        if c.is_empty() {
+            print!(" {:>3}", "-");
+        } else {
+            print!(" {i:>3}");
+        }
+    }
+    println!();
+    for line in &lines {
+        print!("{:<48}", line.as_deref().unwrap_or("(faultless)"));
+        for c in &columns {
+            let cell: Vec<&Row> = rows
+                .iter()
+                .filter(|r| &r.fault == line && &r.variations == c)
+                .collect();
+            let mark = if cell.is_empty() {
+                "."
+            } else if cell.iter().all(|r| r.masked.is_some()) {
+                "n/a"
+            } else if !cell.iter().all(|r| r.ok()) {
+                "NO"
+            } else if line.is_some() {
+                "K"
+            } else {
+                "ok"
+            };
+            print!(" {mark:>3}");
+        }
+        println!();
+    }
+    let pairs: Vec<&Row> = rows.iter().filter(|r| r.variations.len() > 1).collect();
+    if !pairs.is_empty() {
+        let clean = pairs.iter().filter(|r| r.ok()).count();
+        println!(
+            "\nfaultless server under pairs of variations: clean in {clean}/{} runs",
+            pairs.len()
+        );
+    }
+    let bad: Vec<&Row> = rows.iter().filter(|r| !r.ok()).collect();
+    if !bad.is_empty() {
+        println!("\nruns that are not as they should be:");
+    }
+    for r in bad {
+        println!(
+            "  {} under {} ({}, seed {}): {:?}; caught by {}; expected {}",
+            r.fault.as_deref().unwrap_or("(faultless)"),
+            variations_label(&r.variations),
+            mode_label(r.mode),
+            r.seed,
+            r.overall,
+            if r.caught_by.is_empty() {
+                "-".to_string()
+            } else {
+                r.caught_by.join(",")
+            },
+            if r.expected.is_empty() {
+                "nothing".to_string()
+            } else {
+                r.expected.join(" or ")
+            }
+        );
+        for e in &r.errors {
+            println!("      error: {e}");
+        }
+    }
 }
 
 /// Runs `selftest`; exit 1 if a fault survives or the faultless server fails anything.

@@ -14,6 +14,10 @@ pub struct VariationInfo {
     pub name: &'static str,
     /// What the server does differently, and why that is allowed.
     pub description: &'static str,
+    /// Faults of the fault catalogue this variation makes unobservable, each with why:
+    /// under it the faulty behaviour is what a conformant server may do, so no harness
+    /// can (or should) report it. `selftest --variations` shows these cells as `n/a`.
+    pub masks: &'static [(&'static str, &'static str)],
 }
 
 /// The variations, as switches the server checks. The order is that of [`VARIATIONS`].
@@ -163,14 +167,34 @@ impl std::str::FromStr for Variations {
 }
 
 const fn v(name: &'static str, description: &'static str) -> VariationInfo {
-    VariationInfo { name, description }
+    VariationInfo {
+        name,
+        description,
+        masks: &[],
+    }
+}
+
+const fn masking(
+    name: &'static str,
+    description: &'static str,
+    masks: &'static [(&'static str, &'static str)],
+) -> VariationInfo {
+    VariationInfo {
+        name,
+        description,
+        masks,
+    }
 }
 
 /// The variation catalogue.
 pub static VARIATIONS: [VariationInfo; 18] = [
-    v(
+    masking(
         "no-csrf",
         "CSRF off, as --no-csrf (SPEC §1.1: \"A target may run with CSRF off; the harness detects which\")",
+        &[(
+            "csrf-not-enforced",
+            "with CSRF off no token is handed out, and accepting a request without one is right (SES-01 applies only \"when the target uses CSRF\")",
+        )],
     ),
     v(
         "reoffer-rejected",
@@ -200,9 +224,13 @@ pub static VARIATIONS: [VariationInfo; 18] = [
         "errors-http-4xx",
         "statusCode errors come with a 4xx status (1, 2, 10 and others: 400; 3, 5: 403; 6: 404; 13, 18, 19: 409; 20: 401) instead of the default HTTP 200; the body is unchanged (SPEC §6.3: \"a statusCode error may come with HTTP 200 or a 4xx; the harness judges the body\")",
     ),
-    v(
+    masking(
         "no-reference-id",
         "no referenceId in any answer or notification (SPEC §1.2: \"an integer referenceId MAY be added\"; §1.4: \"optionally referenceId\"; CMP-22 applies only \"when present\")",
+        &[(
+            "reference-id-mismatch",
+            "with no referenceId anywhere there is none to mismatch (CMP-22 applies only when present)",
+        )],
     ),
     v(
         "batched-connect",
@@ -284,6 +312,24 @@ impl super::ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_masked_fault_is_in_the_fault_catalogue_and_says_why() {
+        for v in &VARIATIONS {
+            for (fault, why) in v.masks {
+                assert!(
+                    crate::server::faults().iter().any(|f| f.name == *fault),
+                    "{} masks unknown fault {fault}",
+                    v.name
+                );
+                assert!(
+                    !why.trim().is_empty(),
+                    "{} masks {fault} without a reason",
+                    v.name
+                );
+            }
+        }
+    }
 
     #[test]
     fn table_matches_enum_and_names_are_unique_kebab_case() {

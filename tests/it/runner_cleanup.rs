@@ -282,3 +282,47 @@ fn a_case_needing_more_chats_than_agents_allow_is_an_error_with_the_fix() {
     );
     assert_eq!(r.report.exit_code, 3);
 }
+
+#[test]
+fn rejected_chats_offered_again_by_routing_are_closed_and_the_run_is_clean_in_both_modes() {
+    // SPEC §6.13: a Rejected chat may come back to another Ready agent. The embedded
+    // server's default routing re-offers it at once, inside the Reject, so it reaches
+    // the other agent while the case still runs (under `reoffer-rejected`, 250 ms later,
+    // the case has ended and its customer left first). Under capacity 3 with 2 agents,
+    // 30 random sequences Reject about 15 times: each re-offered chat must be taken for
+    // the run's, counted against the receiving agent's room and closed, the run stays
+    // clean under --strict, and nothing is left open.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for mode in [Mode::ProviderState, Mode::CustomerApi] {
+        let mut cfg = ServerConfig {
+            variations: server::Variations::from_names(&["capacity-3"]).unwrap(),
+            ..ServerConfig::default()
+        }
+        .with_variation_presets();
+        cfg.agents = (1..=2)
+            .map(|i| (format!("agent{i}"), format!("agent{i}-pass")))
+            .collect();
+        let (r, open) = rt.block_on(run_on_then_list(cfg, |s| {
+            s.mode = Some(mode);
+            s.strict = true;
+            s.random_cases = 30;
+            s.seed = 7;
+            s.max_chats_per_agent = Some(3);
+        }));
+        let rejects = r
+            .report
+            .cases
+            .iter()
+            .filter(|c| c.id.starts_with("random"))
+            .flat_map(|c| c.steps.iter())
+            .filter(|s| serde_json::to_string(s).unwrap().contains("\"Reject\""))
+            .count();
+        assert!(rejects > 0, "{mode:?}: no random sequence Rejected a chat");
+        assert_eq!(r.report.exit_code, 0, "{mode:?}: {:?}", r.report.errors);
+        assert!(
+            open.is_empty(),
+            "{mode:?}: chats left open: {}",
+            serde_json::to_string(&open).unwrap()
+        );
+    }
+}

@@ -16,6 +16,7 @@ fn every_fault_is_killed_by_its_requirement_and_the_faultless_server_is_clean() 
         deadline: Duration::from_secs(2),
         quiet_window: Duration::from_millis(300),
         parallel: 8,
+        ..SelftestArgs::default()
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let rows = rt.block_on(matrix(&args)).expect("selftest runs");
@@ -56,4 +57,86 @@ fn every_fault_is_killed_by_its_requirement_and_the_faultless_server_is_clean() 
         .filter(|id| !caught.contains(id))
         .collect();
     assert!(missing.is_empty(), "no fault is caught by {missing:?}");
+}
+
+#[test]
+fn under_variations_faults_are_still_killed_masked_ones_are_not_judged_and_pairs_run() {
+    // Three faults × (default + three variations), and the faultless server under the
+    // three pairs. no-csrf makes csrf-not-enforced legal, no-reference-id makes
+    // reference-id-mismatch legal: those two cells are not judged (n/a); every other
+    // fault cell is killed by the fault's own requirement.
+    let args = SelftestArgs {
+        faults: [
+            "csrf-not-enforced",
+            "reference-id-mismatch",
+            "complete-text-after-status",
+        ]
+        .map(String::from)
+        .to_vec(),
+        cases: 1,
+        variations: Some(
+            ["no-csrf", "no-reference-id", "batched-connect"]
+                .map(String::from)
+                .to_vec(),
+        ),
+        ..SelftestArgs::default()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rows = rt.block_on(matrix(&args)).expect("selftest runs");
+    assert_eq!(rows.len(), 4 * 4 + 3, "4 rows × 4 columns, plus 3 pairs");
+    let masked: Vec<(String, Vec<&str>)> = rows
+        .iter()
+        .filter(|r| r.masked.is_some())
+        .map(|r| (r.fault.clone().unwrap_or_default(), r.variations.clone()))
+        .collect();
+    assert_eq!(
+        masked,
+        vec![
+            ("csrf-not-enforced".to_string(), vec!["no-csrf"]),
+            ("reference-id-mismatch".to_string(), vec!["no-reference-id"]),
+        ]
+    );
+    for r in &rows {
+        let name = r.fault.as_deref().unwrap_or("(faultless)");
+        assert!(
+            r.ok(),
+            "{name} under {:?}: caught by {:?}, expected {:?}, errors {:?}",
+            r.variations,
+            r.caught_by,
+            r.expected,
+            r.errors
+        );
+        if r.masked.is_none() && r.fault.is_some() {
+            assert!(
+                r.caught_by.iter().any(|c| r.expected.contains(c)),
+                "{name} under {:?} survived",
+                r.variations
+            );
+        }
+    }
+    let pairs: Vec<&Vec<&str>> = rows
+        .iter()
+        .filter(|r| r.variations.len() == 2)
+        .map(|r| &r.variations)
+        .collect();
+    assert_eq!(pairs.len(), 3);
+    assert!(
+        rows.iter()
+            .filter(|r| r.variations.len() == 2)
+            .all(|r| r.fault.is_none())
+    );
+}
+
+#[test]
+fn an_unknown_variation_is_refused_with_the_known_ones() {
+    let args = SelftestArgs {
+        variations: Some(vec!["no-such-thing".into()]),
+        ..SelftestArgs::default()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let err = rt.block_on(matrix(&args)).unwrap_err();
+    assert!(
+        err.contains("no variation named `no-such-thing`") && err.contains("batched-connect"),
+        "{err}"
+    );
 }
