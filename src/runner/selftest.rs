@@ -45,6 +45,10 @@ pub struct SelftestArgs {
     /// under every compatible pair of them. Prints the faults × variations matrix.
     #[arg(long, num_args = 0.., value_delimiter = ',', value_name = "VARIATION")]
     pub variations: Option<Vec<String>>,
+    /// Only the faultless server (no fault of the catalogue): with --variations, the
+    /// sweep that shows the harness fails no conformant server.
+    #[arg(long, conflicts_with = "faults")]
+    pub no_faults: bool,
     /// With --variations: skip the pairs of variations (the faultless server under each
     /// pair).
     #[arg(long)]
@@ -70,6 +74,7 @@ impl Default for SelftestArgs {
             quiet_window: Duration::from_millis(300),
             parallel: 8,
             variations: None,
+            no_faults: false,
             no_pairs: false,
             provisioning: vec![Mode::ProviderState],
         }
@@ -104,6 +109,10 @@ pub struct Row {
     pub overall: Overall,
     /// Harness errors of the run.
     pub errors: Vec<String>,
+    /// Open chats the agents held on the server after the run (`GET /api/v2/me/chats`,
+    /// listed again by fresh sessions): the run must leave none (SPEC §6.9). `None` when
+    /// they could not be listed.
+    pub left_open: Option<usize>,
 }
 
 impl Row {
@@ -115,7 +124,11 @@ impl Row {
             return true;
         }
         match &self.fault {
-            None => self.caught_by.is_empty() && self.overall == Overall::Conformant,
+            None => {
+                self.caught_by.is_empty()
+                    && self.overall == Overall::Conformant
+                    && self.left_open == Some(0)
+            }
             Some(_) => self.caught_by.iter().any(|c| self.expected.contains(c)),
         }
     }
@@ -158,6 +171,7 @@ fn jobs(args: &SelftestArgs) -> Result<Vec<Job>, String> {
     let chosen: Vec<Option<&'static server::FaultInfo>> = std::iter::once(None)
         .chain(
             all.iter()
+                .filter(|_| !args.no_faults)
                 .filter(|f| args.faults.is_empty() || args.faults.iter().any(|n| n == f.name))
                 .map(Some),
         )
@@ -225,7 +239,7 @@ fn jobs(args: &SelftestArgs) -> Result<Vec<Job>, String> {
     Ok(jobs)
 }
 
-fn row(job: &Job, r: &RunReport) -> Row {
+fn row(job: &Job, r: &RunReport, left_open: Option<usize>) -> Row {
     let fault = job.fault;
     let seed = job.seed;
     let caught: BTreeSet<String> = r
@@ -260,7 +274,84 @@ fn row(job: &Job, r: &RunReport) -> Row {
         run_ms: r.duration_ms,
         overall: r.overall,
         errors: r.errors.clone(),
+        left_open,
     }
+}
+
+/// Every open chat the agents hold on the server at `base_url`, through fresh sessions.
+async fn open_chats(base_url: &str, agents: &[crate::client::Credentials]) -> Option<usize> {
+    let target = crate::client::TargetConfig::new(base_url).ok()?;
+    let mut open = 0;
+    for a in agents {
+        let rec = crate::history::Recorder::new();
+        let client = crate::client::AgentClient::login(&target, a.clone(), &rec)
+            .await
+            .ok()?;
+        let listed = client.get(&rec, "/api/v2/me/chats").await;
+        open += listed
+            .json()
+            .and_then(|v| v.get("chats"))
+            .and_then(serde_json::Value::as_array)?
+            .len();
+        client.logout(&rec).await;
+    }
+    Some(open)
+}
+
+/// Runs one job against a server of its own, then lists what it left open.
+async fn run_job(args: &SelftestArgs, job: &Job) -> Row {
+    let cfg = server::ServerConfig {
+        fault: job.fault.map(|f| f.name.to_string()),
+        // Validated by `jobs`.
+        variations: server::Variations::from_names(&job.variations).unwrap_or_default(),
+        ..server::ServerConfig::default()
+    }
+    .with_variation_presets();
+    let agents = super::embedded_agents();
+    let capacity = cfg.capacity;
+    // On a runtime of its own, as a separate process would be.
+    let srv = match server::start_dedicated(cfg, "127.0.0.1:0", 1) {
+        Ok(srv) => srv,
+        Err(e) => {
+            return Row {
+                fault: job.fault.map(|f| f.name.to_string()),
+                seed: job.seed,
+                variations: job.variations.clone(),
+                mode: job.mode,
+                masked: masked_by(job.fault.map(|f| f.name), &job.variations),
+                expected: job
+                    .fault
+                    .map(|f| f.expect.iter().map(|s| s.to_string()).collect())
+                    .unwrap_or_default(),
+                caught_by: Vec::new(),
+                min_case_steps: None,
+                detect_ms: None,
+                run_ms: 0,
+                overall: Overall::Error,
+                errors: vec![format!("cannot start the server: {e}")],
+                left_open: None,
+            };
+        }
+    };
+    let s = RunSettings {
+        target: Some(srv.base_url.clone()),
+        agents: agents.clone(),
+        // As against the embedded server: what its capacity allows, unbounded without
+        // one (`Some(0)`).
+        max_chats_per_agent: Some(capacity.unwrap_or(0)),
+        seed: job.seed,
+        mode: Some(job.mode),
+        random_cases: args.cases,
+        deadline: args.deadline,
+        quiet_window: args.quiet_window,
+        progress: Progress::None,
+        shrink_budget: 16,
+        ..RunSettings::default()
+    };
+    let r = execute(s).await.report;
+    let left_open = open_chats(&srv.base_url, &agents).await;
+    srv.shutdown().await;
+    row(job, &r, left_open)
 }
 
 /// Runs the matrix (see [`jobs`]).
@@ -269,24 +360,7 @@ pub async fn matrix(args: &SelftestArgs) -> Result<Vec<Row>, String> {
     let total = jobs.len();
     let rows: Vec<Row> = futures_util::stream::iter(jobs.into_iter().enumerate())
         .map(|(i, job)| async move {
-            let s = RunSettings {
-                fault: job.fault.map(|f| f.name.to_string()),
-                seed: job.seed,
-                mode: Some(job.mode),
-                random_cases: args.cases,
-                deadline: args.deadline,
-                quiet_window: args.quiet_window,
-                progress: Progress::None,
-                shrink_budget: 16,
-                embedded: server::ServerConfig {
-                    // Validated by `jobs`.
-                    variations: server::Variations::from_names(&job.variations).unwrap_or_default(),
-                    ..server::ServerConfig::default()
-                },
-                ..RunSettings::default()
-            };
-            let r = execute(s).await.report;
-            let row = row(&job, &r);
+            let row = run_job(args, &job).await;
             eprintln!(
                 "[{}/{total}] {:<4} seed {:<3} {:<14} {:<40} {:<34} caught by {}",
                 i + 1,
@@ -486,6 +560,11 @@ fn print_grid(rows: &[Row]) {
                 r.expected.join(" or ")
             }
         );
+        match r.left_open {
+            Some(0) => {}
+            Some(n) => println!("      {n} chats left open after the run"),
+            None => println!("      the open chats could not be listed after the run"),
+        }
         for e in &r.errors {
             println!("      error: {e}");
         }
