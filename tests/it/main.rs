@@ -22,6 +22,7 @@ mod export_har_events;
 mod export_run_outputs;
 mod golden;
 mod hostile_targets;
+mod house;
 mod lifecycle_env;
 mod lifecycle_signal;
 mod model_agreement;
