@@ -2,7 +2,7 @@
 //! API v2 Chat API, centred on the agent's `Complete` operation.
 //!
 //! The data flows `schema → cases → target → history → check → report` (see
-//! `ARCHITECTURE.md` of the project and the README). `server` is the embedded reference
+//! `ARCHITECTURE.md` at the repository root, and the README). `server` is the embedded reference
 //! server: an independent implementation of the contract that never imports `model` or
 //! `check`.
 
