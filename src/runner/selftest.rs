@@ -148,6 +148,36 @@ fn masked_by(fault: Option<&str>, variations: &[&'static str]) -> Option<String>
         })
 }
 
+/// Why `fault` cannot be seen in this run at all, if it cannot: every requirement that
+/// must catch it was a Skip (not observable in this mode; e.g. CMP-07/08 need the
+/// provider-state `inspect`, SPEC §3: "else Skip"). Such a run is not judged (`n/a`).
+fn unobservable(fault: Option<&server::FaultInfo>, mode: Mode, r: &RunReport) -> Option<String> {
+    let fault = fault?;
+    let verdict = |id: &str| {
+        r.requirements
+            .iter()
+            .find(|q| q.id == id)
+            .map(|q| q.verdict)
+    };
+    let all_skipped = !fault.expect.is_empty()
+        && fault
+            .expect
+            .iter()
+            .all(|id| verdict(id.as_str()) == Some(Verdict::Skip));
+    all_skipped.then(|| {
+        format!(
+            "{} not observable in {} mode (Skip)",
+            fault
+                .expect
+                .iter()
+                .map(|id| id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            mode_label(mode)
+        )
+    })
+}
+
 /// One run of the matrix.
 #[derive(Debug, Clone)]
 struct Job {
@@ -264,7 +294,8 @@ fn row(job: &Job, r: &RunReport, left_open: Option<usize>) -> Row {
         seed,
         variations: job.variations.clone(),
         mode: job.mode,
-        masked: masked_by(fault.map(|f| f.name), &job.variations),
+        masked: masked_by(fault.map(|f| f.name), &job.variations)
+            .or_else(|| unobservable(fault, job.mode, r)),
         expected: fault
             .map(|f| f.expect.iter().map(|s| s.to_string()).collect())
             .unwrap_or_default(),
@@ -424,7 +455,9 @@ pub fn print_matrix(rows: &[Row]) {
         "\nkilled {killed}/{} fault runs{}; faultless server {}",
         faults.len(),
         if masked > 0 {
-            format!(" ({masked} not applicable: the variation makes the fault legal)")
+            format!(
+                " ({masked} not applicable: the variation makes the fault legal, or the mode cannot observe it)"
+            )
         } else {
             String::new()
         },

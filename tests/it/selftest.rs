@@ -2,6 +2,7 @@
 //! with one of its expected requirements among the killers and a shrunk case of at most
 //! 6 steps, and the faultless server fails nothing (SPEC §3, issue "fault catalogue").
 
+use gws_conform::runner::Mode;
 use gws_conform::runner::selftest::{SelftestArgs, matrix};
 use gws_conform::server;
 use std::time::Duration;
@@ -139,4 +140,37 @@ fn an_unknown_variation_is_refused_with_the_known_ones() {
         err.contains("no variation named `no-such-thing`") && err.contains("batched-connect"),
         "{err}"
     );
+}
+
+#[test]
+fn a_fault_only_provider_inspect_can_see_is_not_judged_in_customer_api_mode() {
+    // CMP-07 is judged through the provider-state inspect, "else Skip" (SPEC §3): in
+    // customer-api mode no harness can see queue-ignored, so the cell is n/a, not a
+    // surviving fault; in provider-state mode it is killed.
+    let args = SelftestArgs {
+        faults: vec!["queue-ignored".into()],
+        no_faults: false,
+        cases: 0,
+        provisioning: vec![Mode::ProviderState, Mode::CustomerApi],
+        ..SelftestArgs::default()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rows = rt.block_on(matrix(&args)).expect("selftest runs");
+    let fault = |m: Mode| {
+        rows.iter()
+            .find(|r| r.fault.is_some() && r.mode == m)
+            .expect("a row per mode")
+    };
+    let ps = fault(Mode::ProviderState);
+    assert!(
+        ps.masked.is_none() && ps.caught_by.contains(&"CMP-07".to_string()),
+        "{ps:?}"
+    );
+    let ca = fault(Mode::CustomerApi);
+    let why = ca.masked.as_deref().unwrap_or_default();
+    assert!(
+        why.contains("CMP-07") && why.contains("customer-api"),
+        "{ca:?}"
+    );
+    assert!(rows.iter().all(|r| r.ok()), "{rows:#?}");
 }
