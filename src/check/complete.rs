@@ -4,11 +4,11 @@
 #![warn(missing_docs)]
 
 use super::index::Index;
-use super::notes::Note;
 use super::replay::{ChatSt, Post, Replay};
 use super::rules::text_order::{self, CompleteResult};
 use super::rules::{CompleteView, complete_success as cs, inspect};
 use super::{Finding, Verdict};
+use crate::history::Note;
 use crate::model::{ChatState, CompleteParams};
 
 impl<'i, 'a> Replay<'i, 'a> {

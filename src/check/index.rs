@@ -4,7 +4,7 @@
 
 #![warn(missing_docs)]
 
-use super::notes::Note;
+use crate::history::Note;
 use crate::history::{BayeuxEvent, Body, ChatRef, Event, EventKind, Step};
 use crate::spec::ReqId;
 use serde_json::Value;

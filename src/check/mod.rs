@@ -13,7 +13,6 @@ pub mod build;
 mod case;
 mod complete;
 mod index;
-mod notes;
 mod replay;
 mod rules;
 mod session;
@@ -21,7 +20,8 @@ mod stray;
 #[allow(missing_docs)] // shared file, owned by the lead
 pub mod verdict;
 
-pub use notes::chat_id_of as notification_chat_id;
+/// The chat a notification is about (the reader is [`crate::history::notes`]).
+pub use crate::history::notification_chat_id;
 pub use session::judge_session;
 pub use stray::judge_unclaimed;
 pub use verdict::{Finding, Verdict, Witness, fold};

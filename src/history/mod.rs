@@ -18,7 +18,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 pub mod json;
+pub mod notes;
 pub mod redact;
+pub(crate) use notes::Note;
+pub use notes::chat_id_of as notification_chat_id;
 pub use redact::{REDACTED, is_secret_header, redact_headers};
 
 /// A chat as the case names it: an alias bound to a real id at run time, or a literal id
@@ -470,7 +473,7 @@ struct Inner {
     /// Chats whose notifications are no longer stored (hashes of their ids): the case
     /// that owned them has been judged.
     retired: std::collections::HashSet<u64>,
-    /// Notifications routed by chat id (`crate::check::notification_chat_id`).
+    /// Notifications routed by chat id ([`notes::chat_id_of`]).
     by_chat: std::collections::HashMap<String, ChatLog>,
     /// Notifications routed by the provisioning tag they carry (`chat.userData` under
     /// [`TAG_KEY`]), for the tags a [`TagWatch`] is watching only.
@@ -712,7 +715,7 @@ impl Recorder {
                 g.notifications += 1;
             }
             if let EventKind::Notification { data, .. } = &kind
-                && let Some(id) = crate::check::notification_chat_id(data)
+                && let Some(id) = notification_chat_id(data)
             {
                 if !g.retired.is_empty() && g.retired.contains(&chat_hash(id)) {
                     // Its case has been judged: nobody reads it any more.
@@ -785,8 +788,9 @@ impl Recorder {
         g.base += n;
         for e in old {
             let retired = match &e.kind {
-                EventKind::Notification { data, .. } => crate::check::notification_chat_id(data)
-                    .is_some_and(|id| g.retired.contains(&chat_hash(id))),
+                EventKind::Notification { data, .. } => {
+                    notification_chat_id(data).is_some_and(|id| g.retired.contains(&chat_hash(id)))
+                }
                 _ => false,
             };
             if !retired && keep(&e) {

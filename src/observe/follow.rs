@@ -8,7 +8,8 @@
 //! Bayeux session delivered it). Chats whose `Invited` was never observed (they began
 //! before the observation) are not judged.
 
-use crate::check::{self, CheckConfig, Finding, Verdict, notification_chat_id};
+use crate::check::{self, CheckConfig, Finding, Verdict};
+use crate::history::notification_chat_id;
 use crate::history::{Actor, AuthVariant, Body, ChatRef, Event, EventKind, History, Step};
 use crate::report::CaseReport;
 use crate::runner::exec::SchemaShapes;

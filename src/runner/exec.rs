@@ -243,7 +243,7 @@ impl Capacity {
     }
 }
 
-pub use crate::check::notification_chat_id;
+pub use crate::history::notification_chat_id;
 
 fn notification_about<'a>(e: &'a Event, chats: &BTreeSet<String>) -> Option<&'a Value> {
     match &e.kind {

@@ -4,8 +4,8 @@
 
 use super::{CompleteView, unobserved, w};
 use crate::check::index::secs;
-use crate::check::notes::Note;
 use crate::check::{CheckConfig, Finding, Shapes};
+use crate::history::Note;
 use crate::model::ChatState;
 use crate::spec::ReqId;
 use serde_json::Value;

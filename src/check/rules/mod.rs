@@ -13,8 +13,8 @@ pub(crate) mod text_order;
 pub(crate) mod whole_case;
 
 use super::index::{Index, Lost};
-use super::notes::Note;
 use super::{Finding, Witness};
+use crate::history::Note;
 use crate::history::{AuthVariant, Event};
 use crate::model::{self, ChatState, Classified, CompleteParams, Operation};
 use crate::spec::ReqId;

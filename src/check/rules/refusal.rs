@@ -14,7 +14,7 @@
 use super::{Ans, unobserved, w};
 use crate::check::Finding;
 use crate::check::index::Index;
-use crate::check::notes::Note;
+use crate::history::Note;
 use crate::model::{self, ChatState};
 use crate::spec::{Level, ReqId};
 

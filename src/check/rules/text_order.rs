@@ -4,8 +4,8 @@
 
 use super::{CompleteView, unobserved, w};
 use crate::check::index::Index;
-use crate::check::notes::Note;
 use crate::check::{CheckConfig, Finding};
+use crate::history::Note;
 use crate::history::{ChatRef, Step};
 use crate::model;
 use crate::spec::ReqId;

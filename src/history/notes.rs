@@ -1,6 +1,10 @@
 //! Reading notifications: which chat one is for and what it says.
+//!
+//! The one reader of a `/v2/me/chats` notification's JSON (the `data` of its Bayeux
+//! message): the recorder routes by it, the checker judges by it. It sits at the bottom
+//! with the history and imports nothing above it.
 
-use crate::history::{Event, EventKind};
+use super::{Event, EventKind};
 use serde_json::Value;
 
 /// A `/v2/me/chats` notification of the history, pre-digested.
@@ -118,7 +122,7 @@ pub fn chat_id_of(data: &Value) -> Option<&str> {
         return Some(id);
     }
     for key in [&["chat", "uri"][..], &["chatPath"], &["chatUri"]] {
-        if let Some(p) = crate::history::at_path(data, key).and_then(Value::as_str) {
+        if let Some(p) = super::at_path(data, key).and_then(Value::as_str) {
             let seg = p.trim_end_matches('/').rsplit('/').next().unwrap_or("");
             if !seg.is_empty() {
                 return Some(seg);
