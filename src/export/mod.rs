@@ -15,7 +15,6 @@ pub mod asyncapi;
 pub mod cli;
 pub mod config;
 pub mod events;
-pub mod har;
 pub mod openapi;
 
 use std::collections::{BTreeSet, VecDeque};

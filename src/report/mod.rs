@@ -1,5 +1,5 @@
-//! Reports: JSON, JUnit, HTML, case files, curl scripts, baselines, shard merging and
-//! normalized transcripts. Writers only read the plain [`types::RunReport`] the runner
+//! Reports: JSON, JUnit, HTML, case files and their HAR, curl scripts, baselines, shard
+//! merging and normalized transcripts. Writers only read the plain [`types::RunReport`] the runner
 //! fills.
 //!
 //! Every byte a writer puts on disk passes through the run's
@@ -8,6 +8,7 @@
 
 pub mod baseline;
 pub mod case;
+pub mod har;
 pub mod html;
 pub mod json;
 pub mod junit;

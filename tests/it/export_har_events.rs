@@ -1,8 +1,9 @@
-//! HAR 1.2 and NDJSON events of a failing case (src/export/har.rs, events.rs).
+//! HAR 1.2 and NDJSON events of a failing case (src/report/har.rs, src/export/events.rs).
 
 use std::time::{Duration, SystemTime};
 
-use gws_conform::export::{events, har};
+use gws_conform::export::events;
+use gws_conform::report::har;
 use gws_conform::history::{Actor, Body, Event, EventKind, History};
 use gws_conform::report::types::CaseReport;
 use serde_json::{Value, json};
