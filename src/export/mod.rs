@@ -14,7 +14,6 @@
 pub mod asyncapi;
 pub mod cli;
 pub mod config;
-pub mod events;
 pub mod openapi;
 
 use std::collections::{BTreeSet, VecDeque};
