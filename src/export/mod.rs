@@ -13,7 +13,6 @@
 
 pub mod asyncapi;
 pub mod cli;
-pub mod config;
 pub mod openapi;
 
 use std::collections::{BTreeSet, VecDeque};

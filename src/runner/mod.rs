@@ -4,6 +4,7 @@
 
 pub mod cases;
 pub mod cli;
+pub mod config;
 pub mod coverage;
 pub mod exec;
 pub mod groups;
