@@ -8,9 +8,9 @@
 
 #![warn(missing_docs)]
 
+pub mod apidocs;
 pub mod check;
 pub mod client;
-pub mod export;
 pub mod history;
 pub mod model;
 pub mod observe;

@@ -1,7 +1,7 @@
 //! The `gws-conform` command line.
 
 use clap::{CommandFactory, Parser, Subcommand};
-use gws_conform::{export, observe, runner, schema, server};
+use gws_conform::{apidocs, observe, runner, schema, server};
 
 /// How the configuration file works (shown by `--help` and `run --help`).
 const CONFIG_HELP: &str = "Configuration file: any flag of `run` by its long name, in TOML \
@@ -49,7 +49,7 @@ enum Command {
     /// Validate captured payloads against a schema.
     Validate(schema::cli::ValidateArgs),
     /// Export the contract for other tools: OpenAPI 3.1 or AsyncAPI 3.0 (JSON).
-    Export(export::cli::ExportArgs),
+    Export(apidocs::cli::ExportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -67,7 +67,7 @@ fn main() {
     let run_cmd = full
         .find_subcommand("run")
         .expect("the run subcommand exists");
-    if let Err(e) = export::config::apply(run_cmd, &mut args) {
+    if let Err(e) = runner::config::apply(run_cmd, &mut args) {
         eprintln!("gws-conform: {e}");
         std::process::exit(gws_conform::exit::USAGE);
     }
@@ -91,7 +91,7 @@ fn main() {
         Command::Merge(a) => runner::cli::main_merge(a),
         Command::Validate(a) => schema::cli::main(a),
         Command::Observe(a) => observe::main(a),
-        Command::Export(a) => export::cli::main(a),
+        Command::Export(a) => apidocs::cli::main(a),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -179,7 +179,7 @@ pub fn write_case_files(
     Ok(out)
 }
 
-/// Writes `cases/<id>.har` (HAR 1.2, see [`crate::export::har`]) for each case whose
+/// Writes `cases/<id>.har` (HAR 1.2, see [`crate::report::har`]) for each case whose
 /// verdict is Fail and whose kept history holds a request; returns the paths written.
 /// The document is scrubbed with the run's scrubber like every other output.
 pub fn write_case_hars(
@@ -197,7 +197,7 @@ pub fn write_case_hars(
         let Some(stem) = stems.get(&c.id) else {
             continue;
         };
-        let Some(har) = crate::export::har::case_har(c, &report.target, start) else {
+        let Some(har) = super::har::case_har(c, &report.target, start) else {
             continue;
         };
         super::create_dir(&cases_dir)?;

@@ -358,9 +358,7 @@ fn failure_groups(
                 named.insert(o.as_str());
                 let link = match stems.get(o) {
                     Some(stem) => {
-                        let har = failing
-                            .iter()
-                            .any(|c| c.id == *o && crate::export::har::has_har(c));
+                        let har = failing.iter().any(|c| c.id == *o && super::har::has_har(c));
                         format!(
                             " — <a href=\"cases/{0}.json\">cases/{0}.json</a>{1}",
                             esc(stem),
@@ -493,7 +491,7 @@ fn case_section(
                 Some(d) => replay_command_in(d, stem, report),
                 None => replay_command(stem, report),
             }),
-            if crate::export::har::has_har(c) {
+            if super::har::has_har(c) {
                 format!(" · HAR: <a href=\"cases/{stem_e}.har\">cases/{stem_e}.har</a>")
             } else {
                 String::new()

@@ -1,6 +1,6 @@
-//! Reports: JSON, JUnit, HTML, case files, curl scripts, baselines, shard merging and
-//! normalized transcripts. Writers only read the plain [`types::RunReport`] the runner
-//! fills.
+//! Reports: JSON, JUnit, HTML, case files and their HAR, curl scripts, baselines, shard
+//! merging, normalized transcripts and the `--events` NDJSON stream. Writers only read
+//! plain data the runner fills ([`types::RunReport`], [`events::Judged`]).
 //!
 //! Every byte a writer puts on disk passes through the run's
 //! [`Scrubber`](crate::history::redact::Scrubber) as a last line of defence (see
@@ -8,6 +8,8 @@
 
 pub mod baseline;
 pub mod case;
+pub mod events;
+pub mod har;
 pub mod html;
 pub mod json;
 pub mod junit;

@@ -213,7 +213,7 @@ pub struct PairCoverage {
     pub missing: Vec<String>,
 }
 
-/// Coverage figures of a plan (computed by `crate::runner::coverage::summary`): per
+/// Coverage figures of a plan (computed by the runner, `src/runner/coverage.rs`): per
 /// requirement, how many cases exercised it with which parameter classes and states,
 /// and the pairs × states the plan covers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -266,7 +266,7 @@ pub struct FailureGroup {
 }
 
 /// The passing cases a long run counts without listing them (past the first
-/// [`crate::runner::LISTED_CASES`]): their verdicts per requirement, so the
+/// `LISTED_CASES`, a constant of the runner): their verdicts per requirement, so the
 /// requirement table and the case count still include them. Their seeds are not kept:
 /// the run's seed regenerates every case.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

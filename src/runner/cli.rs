@@ -513,7 +513,7 @@ pub fn main(args: RunArgs) -> i32 {
         return exit::USAGE;
     }
     let events = match &args.events {
-        Some(p) => match crate::export::events::EventSink::create(p) {
+        Some(p) => match crate::report::events::EventSink::create(p) {
             Ok(sink) => Some(sink),
             Err(e) => {
                 eprintln!("error: --events {}", report::term::escape(&e));

@@ -4,6 +4,7 @@
 
 pub mod cases;
 pub mod cli;
+pub mod config;
 pub mod coverage;
 pub mod exec;
 pub mod groups;
@@ -137,7 +138,7 @@ pub struct RunSettings {
     /// Set by a signal: stop starting cases and steps, write what was judged.
     pub cancel: Cancel,
     /// `--events`: where each case's events go as it starts and once it is judged.
-    pub events: Option<crate::export::events::EventSink>,
+    pub events: Option<crate::report::events::EventSink>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -572,6 +573,18 @@ struct Judged {
     report: CaseReport,
 }
 
+/// A judged case as the `--events` stream takes it.
+fn judged_event<'a>(case: &'a Case, out: &'a CaseOutcome) -> crate::report::events::Judged<'a> {
+    crate::report::events::Judged {
+        id: &case.id,
+        seed: case.seed,
+        history: Some(&out.history),
+        findings: &out.findings,
+        verdict: out.verdict,
+        duration_ms: out.duration.as_millis() as u64,
+    }
+}
+
 type ShrinkFuture<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = (usize, shrink::Shrunk<CaseOutcome>)> + 'a>>;
 
@@ -703,7 +716,7 @@ async fn run_cases(
                     interrupted(&c)
                 } else {
                     if let Some(ev) = &s.events {
-                        ev.case_started(&c);
+                        ev.case_started(&c.id, c.seed, &c.exercises);
                     }
                     env_ref.run_case(&c).await
                 };
@@ -745,7 +758,7 @@ async fn run_cases(
                 say_case(s, bar.as_ref(), &case, &out);
                 covered.add(&case);
                 if let Some(ev) = &s.events {
-                    ev.case_judged(&case, &out, &env_ref.target.secrets);
+                    ev.case_judged(judged_event(&case, &out), &env_ref.target.secrets);
                 }
                 let failing = matches!(out.verdict, Verdict::Fail | Verdict::Error);
                 let mut keep = s.keep_histories;

@@ -1,10 +1,10 @@
-//! HAR 1.2 and NDJSON events of a failing case (src/export/har.rs, events.rs).
+//! HAR 1.2 and NDJSON events of a failing case (src/report/har.rs, events.rs).
 
 use std::time::{Duration, SystemTime};
 
-use gws_conform::export::{events, har};
 use gws_conform::history::{Actor, Body, Event, EventKind, History};
 use gws_conform::report::types::CaseReport;
+use gws_conform::report::{events, har};
 use serde_json::{Value, json};
 
 fn ev(seq: u64, t_us: u64, stream: &str, kind: EventKind) -> Event {

@@ -26,10 +26,10 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
+use super::types::{CaseReport, RunReport};
 use crate::check::{Finding, Verdict};
 use crate::history::History;
 use crate::history::redact::{Scrubber, SharedScrubber};
-use crate::report::types::{CaseReport, RunReport};
 use crate::spec::ReqId;
 
 /// `url` without `user:password@` (a target given with credentials in it).
@@ -47,7 +47,8 @@ fn now() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
-/// A judged case, borrowed from wherever it lives (a runner outcome or a report).
+/// A judged case, borrowed from wherever it lives (the runner's outcome of a case, or a
+/// case of a report).
 #[derive(Debug, Clone, Copy)]
 pub struct Judged<'a> {
     /// The case id.
@@ -219,16 +220,17 @@ impl EventSink {
         if let Some((k, n)) = shard {
             v["shard"] = json!(format!("{k}/{n}"));
         }
-        self.write(&[v.to_string()], &|l| crate::report::scrub_text(scrub, l));
+        self.write(&[v.to_string()], &|l| super::scrub_text(scrub, l));
     }
 
-    /// `case_started` of a case the runner picked up.
-    pub fn case_started(&self, case: &crate::runner::cases::Case) {
+    /// `case_started` of a case the runner picked up: its id, its seed and the
+    /// requirements it exercises.
+    pub fn case_started(&self, id: &str, seed: u64, exercises: &[ReqId]) {
         let v = json!({
             "type": "case_started",
-            "case": case.id,
-            "seed": case.seed,
-            "exercises": case.exercises,
+            "case": id,
+            "seed": seed,
+            "exercises": exercises,
             "time": now()
         });
         // Nothing here comes from the target, and the ids and seeds are the harness's.
@@ -237,23 +239,8 @@ impl EventSink {
 
     /// The recorded events and the `verdict` of a case just judged, scrubbed with the
     /// run's live scrubber (`secrets`: every secret learnt so far).
-    pub fn case_judged(
-        &self,
-        case: &crate::runner::cases::Case,
-        outcome: &crate::runner::exec::CaseOutcome,
-        secrets: &SharedScrubber,
-    ) {
-        self.judged(
-            Judged {
-                id: &case.id,
-                seed: case.seed,
-                history: Some(&outcome.history),
-                findings: &outcome.findings,
-                verdict: outcome.verdict,
-                duration_ms: outcome.duration.as_millis() as u64,
-            },
-            &|l| secrets.scrub(l),
-        );
+    pub fn case_judged(&self, case: Judged<'_>, secrets: &SharedScrubber) {
+        self.judged(case, &|l| secrets.scrub(l));
     }
 
     fn judged(&self, case: Judged<'_>, scrub: &dyn Fn(&str) -> String) {
@@ -266,7 +253,7 @@ impl EventSink {
     /// [`EventSink::case_judged`] (the pseudo-cases `session` and `harness-error`), then
     /// `run_finished`.
     pub fn run_finished(&self, report: &RunReport, scrub: &Scrubber) {
-        let f = |l: &str| crate::report::scrub_text(scrub, l);
+        let f = |l: &str| super::scrub_text(scrub, l);
         for c in &report.cases {
             if !self.lock().judged.contains(&c.id) {
                 self.judged(c.into(), &f);
@@ -281,5 +268,59 @@ impl EventSink {
             "cases": report.cases.len()
         });
         self.write(&[v.to_string()], &f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer the test can read back, or one that always fails.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>, bool);
+
+    impl std::io::Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if self.1 {
+                return Err(std::io::Error::other("disk full"));
+            }
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn event_sink_frames_the_run_scrubs_and_keeps_the_first_write_error() {
+        let buf = Shared::default();
+        let sink = EventSink::to_writer(buf.clone(), "test");
+        let mut scrub = Scrubber::new();
+        scrub.add_credentials("agent1", "pw-Secret-77");
+        sink.run_started(
+            5,
+            Some("https://agent1:pw-Secret-77@gws.example/"),
+            Some((2, 3)),
+            &scrub,
+        );
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let v: Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(v["type"], "run_started");
+        assert_eq!(v["target"], "https://gws.example/");
+        assert_eq!(v["shard"], "2/3");
+        assert!(!text.contains("pw-Secret-77"), "{text}");
+        assert!(sink.error().is_none());
+
+        let bad = EventSink::to_writer(Shared(Default::default(), true), "events.ndjson");
+        bad.run_started(1, None, None, &scrub);
+        let e = bad.error().unwrap();
+        assert!(
+            e.contains("events.ndjson") && e.contains("disk full"),
+            "{e}"
+        );
+        // Nothing more is attempted, and nothing panics.
+        bad.run_started(1, None, None, &scrub);
+        assert_eq!(bad.error().unwrap(), e);
     }
 }

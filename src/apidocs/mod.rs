@@ -1,8 +1,9 @@
-//! Exports of the contract for the ecosystem's tools (issue 14): an OpenAPI 3.1 document
-//! of the REST surface ([`openapi`]) and an AsyncAPI 3.0 document of the Bayeux
-//! notifications ([`asyncapi`]), both built from the same `schemas/` the harness judges
-//! with (nothing is written twice: the schema files become `components/schemas`, their
-//! `$ref`s rewritten to point inside the exported document).
+//! The contract as documents for the ecosystem's tools (issue 14), written by the
+//! `export` subcommand ([`cli`]): an OpenAPI 3.1 document of the REST surface
+//! ([`openapi`]) and an AsyncAPI 3.0 document of the Bayeux notifications
+//! ([`asyncapi`]), both built from the same `schemas/` the harness judges with (nothing
+//! is written twice: the schema files become `components/schemas`, their `$ref`s
+//! rewritten to point inside the exported document).
 //!
 //! Component naming: a schema file `F.schema.json` becomes component `F`; a definition
 //! `F.schema.json#/$defs/D` becomes component `F.D` (hoisted out of `$defs`, so every
@@ -13,9 +14,6 @@
 
 pub mod asyncapi;
 pub mod cli;
-pub mod config;
-pub mod events;
-pub mod har;
 pub mod openapi;
 
 use std::collections::{BTreeSet, VecDeque};

@@ -22,9 +22,9 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
+use super::types::CaseReport;
 use crate::history::redact::{REDACTED, is_secret_header};
 use crate::history::{Actor, Body, EventKind, History};
-use crate::report::types::CaseReport;
 
 fn body_text(b: &Body) -> Option<String> {
     match b {
