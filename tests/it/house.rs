@@ -12,7 +12,7 @@ const FLOORS: &[&[&str]] = &[
     &["model", "client"],
     &["check"],
     &["report"],
-    &["export"],
+    &["apidocs"],
     &["runner"],
     &["observe"],
 ];
@@ -20,12 +20,7 @@ const FLOORS: &[&[&str]] = &[
 /// Imports against the arrow that are still in the code, each to be removed (issue 23,
 /// "rooms that form a DAG"). The list may only shrink: an entry that is no longer in the
 /// code fails the test too, so that it is struck off when it is fixed.
-const KNOWN_UPWARD: &[(&str, &str)] = &[
-    // The per-case HAR writer lives in `export`.
-    ("report", "export"),
-    // The NDJSON event stream takes the runner's Case and CaseOutcome.
-    ("export", "runner"),
-];
+const KNOWN_UPWARD: &[(&str, &str)] = &[];
 
 fn floor(m: &str) -> Option<usize> {
     FLOORS.iter().position(|f| f.contains(&m))
