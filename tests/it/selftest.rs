@@ -5,20 +5,11 @@
 use gws_conform::runner::Mode;
 use gws_conform::runner::selftest::{SelftestArgs, matrix};
 use gws_conform::server;
-use std::time::Duration;
 
 #[test]
 fn every_fault_is_killed_by_its_requirement_and_the_faultless_server_is_clean() {
-    let args = SelftestArgs {
-        seeds: 1,
-        first_seed: 1,
-        faults: Vec::new(),
-        cases: 3,
-        deadline: Duration::from_secs(2),
-        quiet_window: Duration::from_millis(300),
-        parallel: 8,
-        ..SelftestArgs::default()
-    };
+    // selftest's defaults: seed 1, 3 random sequences, 2 s deadline, 300 ms quiet window.
+    let args = SelftestArgs::default();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let rows = rt.block_on(matrix(&args)).expect("selftest runs");
     assert!(
