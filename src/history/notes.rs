@@ -105,6 +105,11 @@ impl<'a> Note<'a> {
         reference_id(self.data)
     }
 
+    /// `chat.uri`, when a string.
+    pub fn chat_uri(&self) -> Option<&'a str> {
+        chat_uri(self.data)
+    }
+
     /// One-line description for witnesses.
     pub fn describe(&self) -> String {
         let kind = self.str_at("notificationType").unwrap_or("?");
