@@ -50,7 +50,7 @@ mod tests {
     struct NeedsChatId;
     impl Shapes for NeedsChatId {
         fn validate(&self, _schema: &str, v: &Value) -> Result<(), String> {
-            v.pointer("/chat/id")
+            crate::history::notes::chat_id(v)
                 .map(|_| ())
                 .ok_or_else(|| "/chat: id missing".into())
         }

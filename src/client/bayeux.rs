@@ -24,7 +24,7 @@
 
 use super::http::{self, Req};
 use super::{AgentClient, HarnessError, TargetConfig};
-use crate::history::{BayeuxEvent, Body, EventKind, Recorder, json as tolerant};
+use crate::history::{BayeuxEvent, Body, EventKind, Recorder, json as tolerant, notes};
 use reqwest::cookie::CookieStore;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -799,7 +799,7 @@ impl Session {
             let Msg::Read { value: m, notes } = msg else {
                 continue;
             };
-            let channel = m.get("channel").and_then(Value::as_str).unwrap_or("");
+            let channel = notes::message_channel(m).unwrap_or("");
             if channel.starts_with("/meta/") {
                 continue;
             }
@@ -837,7 +837,7 @@ impl Session {
                     agent: self.user.clone(),
                     channel,
                     // Moved out: only the /meta/ replies are read after delivery.
-                    data: m.get_mut("data").map(Value::take).unwrap_or(Value::Null),
+                    data: notes::take_message_data(m),
                 },
                 std::mem::take(notes),
             );

@@ -131,7 +131,7 @@ enum Mode {
 
 /// The `userData` key that ties a customer-api chat to the agent's `Invited` notification.
 pub use crate::history::TAG_KEY;
-use crate::history::{TAG_PATH, at_path};
+use crate::history::notes;
 
 /// True when a provisioning error is a provider-state `chat offered` answered with HTTP
 /// 409: the agent is at capacity, retry later (SPEC §6.9), never a failure.
@@ -710,13 +710,11 @@ impl Provisioner {
 /// The agent-side chat id of an `Invited` status change carrying `tag`, if `data` is one
 /// (a non-empty string id, or a number).
 fn invited_chat_id(data: &Value, tag: &str) -> Option<String> {
-    let tagged = data.get("notificationType").and_then(Value::as_str) == Some("StatusChange")
-        && at_path(data, &["chat", "state"]).and_then(Value::as_str) == Some("Invited")
-        && at_path(data, &TAG_PATH).and_then(Value::as_str) == Some(tag);
+    let tagged = notes::is_invited_status(data) && notes::tag(data) == Some(tag);
     if !tagged {
         return None;
     }
-    match at_path(data, &["chat", "id"])? {
+    match notes::chat_id(data)? {
         Value::String(s) if usable_id(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,

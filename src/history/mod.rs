@@ -21,7 +21,7 @@ pub mod json;
 pub mod notes;
 pub mod redact;
 pub(crate) use notes::Note;
-pub use notes::chat_id_of as notification_chat_id;
+pub use notes::{TAG_KEY, chat_id_of as notification_chat_id, is_typing_only};
 pub use redact::{REDACTED, is_secret_header, redact_headers};
 
 /// A chat as the case names it: an alias bound to a real id at run time, or a literal id
@@ -427,30 +427,6 @@ impl History {
     }
 }
 
-/// True for a notification the checker does not judge and that must never break a quiet
-/// window (SPEC §6.10): a `NewMessages` (or `MessageLogUpdated`) whose messages are all
-/// typing notices (`TypingStarted`/`TypingStopped`). An empty message list is not
-/// typing-only.
-pub fn is_typing_only(data: &Value) -> bool {
-    let kind = data
-        .get("notificationType")
-        .or_else(|| data.get("messageType"))
-        .and_then(Value::as_str);
-    if !matches!(kind, Some("NewMessages") | Some("MessageLogUpdated")) {
-        return false;
-    }
-    let Some(msgs) = data.get("messages").and_then(Value::as_array) else {
-        return false;
-    };
-    !msgs.is_empty()
-        && msgs.iter().all(|m| {
-            matches!(
-                m.get("type").and_then(Value::as_str),
-                Some("TypingStarted") | Some("TypingStopped")
-            )
-        })
-}
-
 /// The notifications about one chat: their indexes in the recorder, and a wake-up for
 /// the waiters of that chat only.
 #[derive(Debug, Default)]
@@ -529,12 +505,6 @@ impl Inner {
         self.events[j..].iter().flatten()
     }
 }
-
-/// The `chat.userData` key under which provisioning tags the chats it asks for (so that
-/// the Invited notification of a chat requested as a customer can be told apart).
-pub const TAG_KEY: &str = "gwsConformTag";
-/// Where [`TAG_KEY`] sits in a chat notification (a path for [`at_path`]).
-pub(crate) const TAG_PATH: [&str; 3] = ["chat", "userData", TAG_KEY];
 
 /// The value at `path` (object keys) in `v`: [`Value::pointer`] without its allocations
 /// (it unescapes every token into a new string), for the paths read on every event.
@@ -738,7 +708,7 @@ impl Recorder {
             }
             if let EventKind::Notification { data, .. } = &kind
                 && !g.by_tag.is_empty()
-                && let Some(tag) = at_path(data, &TAG_PATH).and_then(Value::as_str)
+                && let Some(tag) = notes::tag(data)
                 && let Some(log) = g.by_tag.get_mut(tag)
             {
                 log.idx.push(seq as usize);
@@ -1079,23 +1049,6 @@ mod tests {
         assert!(got.is_some());
         let none = rec.wait_for(1, Duration::from_millis(20), |_| true).await;
         assert!(none.is_none());
-    }
-
-    #[test]
-    fn typing_only_is_only_typing() {
-        use serde_json::json;
-        let typing = json!({"notificationType": "NewMessages", "messages": [
-            {"type": "TypingStarted"}, {"type": "TypingStopped"}]});
-        assert!(is_typing_only(&typing));
-        let text = json!({"notificationType": "NewMessages", "messages": [
-            {"type": "TypingStarted"}, {"type": "Text", "text": "hi"}]});
-        assert!(!is_typing_only(&text));
-        assert!(!is_typing_only(
-            &json!({"notificationType": "NewMessages", "messages": []})
-        ));
-        assert!(!is_typing_only(
-            &json!({"notificationType": "StatusChange", "chat": {"id": "a"}})
-        ));
     }
 
     #[tokio::test]

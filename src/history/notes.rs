@@ -4,8 +4,14 @@
 //! message): the recorder routes by it, the checker judges by it. It sits at the bottom
 //! with the history and imports nothing above it.
 
-use super::{Event, EventKind};
+use super::{Event, EventKind, at_path};
 use serde_json::Value;
+
+/// The `chat.userData` key under which provisioning tags the chats it asks for (so that
+/// the Invited notification of a chat requested as a customer can be told apart).
+pub const TAG_KEY: &str = "gwsConformTag";
+/// Where [`TAG_KEY`] sits in a chat notification (a path for [`at_path`]).
+const TAG_PATH: [&str; 3] = ["chat", "userData", TAG_KEY];
 
 /// A `/v2/me/chats` notification of the history, pre-digested.
 #[derive(Debug, Clone)]
@@ -96,7 +102,12 @@ impl<'a> Note<'a> {
     }
 
     pub fn reference_id(&self) -> Option<&'a Value> {
-        self.data.get("referenceId")
+        reference_id(self.data)
+    }
+
+    /// `chat.uri`, when a string.
+    pub fn chat_uri(&self) -> Option<&'a str> {
+        chat_uri(self.data)
     }
 
     /// One-line description for witnesses.
@@ -122,7 +133,7 @@ pub fn chat_id_of(data: &Value) -> Option<&str> {
         return Some(id);
     }
     for key in [&["chat", "uri"][..], &["chatPath"], &["chatUri"]] {
-        if let Some(p) = super::at_path(data, key).and_then(Value::as_str) {
+        if let Some(p) = at_path(data, key).and_then(Value::as_str) {
             let seg = p.trim_end_matches('/').rsplit('/').next().unwrap_or("");
             if !seg.is_empty() {
                 return Some(seg);
@@ -130,6 +141,147 @@ pub fn chat_id_of(data: &Value) -> Option<&str> {
         }
     }
     None
+}
+
+/// True for a notification the checker does not judge and that must never break a quiet
+/// window (SPEC §6.10): a `NewMessages` (or `MessageLogUpdated`) whose messages are all
+/// typing notices (`TypingStarted`/`TypingStopped`). An empty message list is not
+/// typing-only.
+pub fn is_typing_only(data: &Value) -> bool {
+    let kind = data
+        .get("notificationType")
+        .or_else(|| data.get("messageType"))
+        .and_then(Value::as_str);
+    if !matches!(kind, Some("NewMessages") | Some("MessageLogUpdated")) {
+        return false;
+    }
+    let Some(msgs) = data.get("messages").and_then(Value::as_array) else {
+        return false;
+    };
+    !msgs.is_empty()
+        && msgs.iter().all(|m| {
+            matches!(
+                m.get("type").and_then(Value::as_str),
+                Some("TypingStarted") | Some("TypingStopped")
+            )
+        })
+}
+
+// The Bayeux message that carries a notification.
+
+/// The `channel` of a Bayeux message, when a string.
+pub fn message_channel(msg: &Value) -> Option<&str> {
+    msg.get("channel").and_then(Value::as_str)
+}
+
+/// The `data` of a Bayeux message (for a `/v2/me/chats` delivery: the notification), as
+/// sent.
+pub fn message_data(msg: &Value) -> Option<&Value> {
+    msg.get("data")
+}
+
+/// The `data` of a Bayeux message moved out of it (`null` left in its place), or `null`
+/// when it has none.
+pub fn take_message_data(msg: &mut Value) -> Value {
+    msg.get_mut("data").map(Value::take).unwrap_or(Value::Null)
+}
+
+// The notification (the `data` of its Bayeux message).
+
+/// `notificationType`, when a string (`StatusChange`, `NewMessages`, `Error`, …).
+pub fn notification_type(data: &Value) -> Option<&str> {
+    data.get("notificationType").and_then(Value::as_str)
+}
+
+/// `messageType`, when a string (`ChatStateChangeMessage`, …).
+pub fn message_type(data: &Value) -> Option<&str> {
+    data.get("messageType").and_then(Value::as_str)
+}
+
+/// `referenceId`, as sent.
+pub fn reference_id(data: &Value) -> Option<&Value> {
+    data.get("referenceId")
+}
+
+/// The notified `chat` object, as sent (read it with the `chat_object_*` readers).
+pub fn chat(data: &Value) -> Option<&Value> {
+    data.get("chat")
+}
+
+/// `chat.id`, as sent (any type). For the chat a notification is about, whatever names
+/// it, see [`chat_id_of`].
+pub fn chat_id(data: &Value) -> Option<&Value> {
+    chat(data).and_then(chat_object_id)
+}
+
+/// `chat.state`, when a string.
+pub fn chat_state(data: &Value) -> Option<&str> {
+    chat(data).and_then(chat_object_state)
+}
+
+/// `chat.uri`, when a string.
+pub fn chat_uri(data: &Value) -> Option<&str> {
+    at_path(data, &["chat", "uri"]).and_then(Value::as_str)
+}
+
+/// The provisioning tag the notified chat carries (`chat.userData` under [`TAG_KEY`]),
+/// when a string.
+pub fn tag(data: &Value) -> Option<&str> {
+    at_path(data, &TAG_PATH).and_then(Value::as_str)
+}
+
+/// The top-level `chatPath`, as sent (any type).
+pub fn chat_path_field(data: &Value) -> Option<&Value> {
+    data.get("chatPath")
+}
+
+/// The top-level `chatUri` (how `NewMessages` name their chat: `…/chats/{id}`), as sent
+/// (any type).
+pub fn chat_uri_field(data: &Value) -> Option<&Value> {
+    data.get("chatUri")
+}
+
+/// True for a `StatusChange` to `Invited` (the chat offered to the agent notified).
+pub fn is_invited_status(data: &Value) -> bool {
+    chat_state(data) == Some("Invited") && notification_type(data) == Some("StatusChange")
+}
+
+// A chat object: the `chat` of a notification, or one chat as `GET /api/v2/me/chats`
+// lists it (the same layout).
+
+/// The chat's `id`, as sent (any type).
+pub fn chat_object_id(chat: &Value) -> Option<&Value> {
+    chat.get("id")
+}
+
+/// The chat's `state`, when a string.
+pub fn chat_object_state(chat: &Value) -> Option<&str> {
+    chat.get("state").and_then(Value::as_str)
+}
+
+/// The provisioning tag the chat carries (`userData` under [`TAG_KEY`]), when a string.
+pub fn chat_object_tag(chat: &Value) -> Option<&str> {
+    at_path(chat, &["userData", TAG_KEY]).and_then(Value::as_str)
+}
+
+/// The `participantId`s (as sent, any type) of the chat's customer participants (those
+/// of `type` `Customer` or `Client`), in the order listed; a participant without one is
+/// skipped.
+pub fn customer_participant_ids(chat: &Value) -> Vec<&Value> {
+    chat.get("participants")
+        .and_then(Value::as_array)
+        .map(|ps| {
+            ps.iter()
+                .filter(|p| {
+                    matches!(
+                        p.get("type").and_then(Value::as_str),
+                        Some("Customer") | Some("Client")
+                    )
+                })
+                .filter_map(|p| p.get("participantId"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -151,5 +303,57 @@ mod tests {
         );
         assert_eq!(chat_id_of(&json!({"chatPath":"/"})), None);
         assert_eq!(chat_id_of(&json!(5)), None);
+    }
+
+    #[test]
+    fn typing_only_is_only_typing() {
+        let typing = json!({"notificationType": "NewMessages", "messages": [
+            {"type": "TypingStarted"}, {"type": "TypingStopped"}]});
+        assert!(is_typing_only(&typing));
+        let text = json!({"notificationType": "NewMessages", "messages": [
+            {"type": "TypingStarted"}, {"type": "Text", "text": "hi"}]});
+        assert!(!is_typing_only(&text));
+        assert!(!is_typing_only(
+            &json!({"notificationType": "NewMessages", "messages": []})
+        ));
+        assert!(!is_typing_only(
+            &json!({"notificationType": "StatusChange", "chat": {"id": "a"}})
+        ));
+    }
+
+    #[test]
+    fn fields_are_read_as_sent() {
+        let d = json!({"messageType": "ChatStateChangeMessage", "notificationType": "StatusChange",
+            "referenceId": 7, "chatPath": "/chats/P", "chatUri": 3,
+            "chat": {"id": 42, "state": "Invited", "uri": "http://h/api/v2/chats/A",
+                "userData": {TAG_KEY: "t1"},
+                "participants": [{"type": "Agent", "participantId": "a"},
+                    {"type": "Customer", "participantId": "c"}, {"type": "Client"},
+                    {"type": "Client", "participantId": 9}]}});
+        assert_eq!(notification_type(&d), Some("StatusChange"));
+        assert_eq!(message_type(&d), Some("ChatStateChangeMessage"));
+        assert_eq!(reference_id(&d), Some(&json!(7)));
+        assert_eq!(chat_id(&d), Some(&json!(42)));
+        assert_eq!(chat_state(&d), Some("Invited"));
+        assert_eq!(chat_uri(&d), Some("http://h/api/v2/chats/A"));
+        assert_eq!(tag(&d), Some("t1"));
+        assert_eq!(chat_path_field(&d), Some(&json!("/chats/P")));
+        assert_eq!(chat_uri_field(&d), Some(&json!(3)));
+        assert!(is_invited_status(&d));
+        let chat = chat(&d).unwrap();
+        assert_eq!(chat_object_tag(chat), Some("t1"));
+        assert_eq!(customer_participant_ids(chat), [&json!("c"), &json!(9)]);
+        assert!(customer_participant_ids(&json!({"id": "x"})).is_empty());
+        assert!(!is_invited_status(
+            &json!({"notificationType": "NewMessages",
+            "chat": {"state": "Invited"}})
+        ));
+        let mut m = json!({"channel": "/v2/me/chats", "data": {"a": 1}});
+        assert_eq!(message_channel(&m), Some("/v2/me/chats"));
+        assert_eq!(message_data(&m), Some(&json!({"a": 1})));
+        assert_eq!(take_message_data(&mut m), json!({"a": 1}));
+        assert_eq!(m["data"], Value::Null);
+        assert_eq!(take_message_data(&mut json!({"channel": 1})), Value::Null);
+        assert_eq!(message_channel(&json!({"channel": 1})), None);
     }
 }

@@ -9,8 +9,8 @@
 //! before the observation) are not judged.
 
 use crate::check::{self, CheckConfig, Finding, Verdict};
-use crate::history::notification_chat_id;
 use crate::history::{Actor, AuthVariant, Body, ChatRef, Event, EventKind, History, Step};
+use crate::history::{notes, notification_chat_id};
 use crate::report::CaseReport;
 use crate::runner::exec::SchemaShapes;
 use crate::schema::Schemas;
@@ -268,11 +268,13 @@ impl Observer {
             _ => &[],
         };
         for m in msgs {
-            let channel = m.get("channel").and_then(Value::as_str).unwrap_or("");
+            let channel = notes::message_channel(m).unwrap_or("");
             if channel != CHATS_CHANNEL {
                 continue;
             }
-            let Some(data) = m.get("data") else { continue };
+            let Some(data) = notes::message_data(m) else {
+                continue;
+            };
             let Some(id) = notification_chat_id(data) else {
                 continue;
             };
@@ -290,9 +292,8 @@ impl Observer {
         self.exchanges.push(ex);
         for (id, item) in touched {
             if !self.chats.contains_key(&id) {
-                let invited = matches!(&item, Item::Note { data, .. }
-                    if data.pointer("/chat/state").and_then(Value::as_str) == Some("Invited")
-                        && data.get("notificationType").and_then(Value::as_str) == Some("StatusChange"));
+                let invited =
+                    matches!(&item, Item::Note { data, .. } if notes::is_invited_status(data));
                 if !invited {
                     // Kept a while: the Invited may be recorded after an answer that
                     // reacted to it (the proxy records each exchange when it ends).
@@ -520,9 +521,7 @@ impl Observer {
             .items
             .iter()
             .filter_map(|i| match i {
-                Item::Note { ex, data, .. }
-                    if data.pointer("/chat/state").and_then(Value::as_str) == Some("Invited") =>
-                {
+                Item::Note { ex, data, .. } if notes::chat_state(data) == Some("Invited") => {
                     Some(self.exchanges[*ex].end_us)
                 }
                 _ => None,

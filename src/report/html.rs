@@ -13,7 +13,7 @@ use super::{
 };
 use crate::check::{Finding, Verdict};
 use crate::history::redact::Scrubber;
-use crate::history::{Actor, BayeuxEvent, Body, Event, EventKind, History};
+use crate::history::{Actor, BayeuxEvent, Body, Event, EventKind, History, notes};
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -566,17 +566,9 @@ fn describe(e: &Event) -> Option<(Shape, String)> {
             format!("no answer ({kind:?}): {message}"),
         ),
         EventKind::Notification { agent, data, .. } => {
-            let mt = data
-                .get("messageType")
-                .and_then(|v| v.as_str())
-                .unwrap_or("?");
-            let nt = data
-                .get("notificationType")
-                .and_then(|v| v.as_str())
-                .unwrap_or("");
-            let state = data
-                .pointer("/chat/state")
-                .and_then(|v| v.as_str())
+            let mt = notes::message_type(data).unwrap_or("?");
+            let nt = notes::notification_type(data).unwrap_or("");
+            let state = notes::chat_state(data)
                 .map(|s| format!(" state={s}"))
                 .unwrap_or_default();
             (
@@ -708,12 +700,11 @@ pub fn sequence_svg_with_id(
         .filter_map(|e| {
             describe(e).map(|(s, mut l)| {
                 if let EventKind::Notification { agent, data, .. } = &e.kind
-                    && let Some(alias) = data
-                        .pointer("/chat/id")
+                    && let Some(alias) = notes::chat_id(data)
                         .and_then(|v| v.as_str())
                         .or_else(|| {
                             // NewMessages name their chat by URI: .../chats/{id}
-                            data.get("chatUri")
+                            notes::chat_uri_field(data)
                                 .and_then(|v| v.as_str())
                                 .and_then(|u| u.rsplit('/').next())
                         })

@@ -2,7 +2,7 @@
 //! by stable placeholders, time shown only as ordering. Used for insta snapshots and
 //! `run --snapshot-dir`.
 
-use crate::history::{Actor, BayeuxEvent, Body, ChatRef, EventKind, History, Step};
+use crate::history::{Actor, BayeuxEvent, Body, ChatRef, EventKind, History, Step, notes};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -438,10 +438,9 @@ pub fn transcript(history: &History) -> String {
         else {
             continue;
         };
-        let chat = data
-            .pointer("/chat/id")
-            .or_else(|| data.get("chatPath"))
-            .or_else(|| data.get("chatUri"))
+        let chat = notes::chat_id(data)
+            .or_else(|| notes::chat_path_field(data))
+            .or_else(|| notes::chat_uri_field(data))
             .and_then(Value::as_str)
             .map(|c| n.text(c))
             .unwrap_or_else(|| "?".into());

@@ -1027,8 +1027,7 @@ impl Env {
                 // Only this chat's notifications are routed to this waiter.
                 .wait_for_chats(&[p.chat_id.as_str()], from, left, |e| match &e.kind {
                     EventKind::Notification { data, .. } => {
-                        crate::history::at_path(data, &["chat", "state"]).and_then(Value::as_str)
-                            == Some(p.state)
+                        crate::history::notes::chat_state(data) == Some(p.state)
                     }
                     _ => false,
                 })

@@ -15,7 +15,7 @@
 
 use crate::client::provision::TagState;
 use crate::client::{AgentClient, Provisioner};
-use crate::history::{AuthVariant, Body, Event, EventKind, Recorder, TAG_KEY, at_path, chat_hash};
+use crate::history::{AuthVariant, Body, Event, EventKind, Recorder, chat_hash, notes};
 use crate::model::{self, ChatState, OpName};
 use futures_util::future::join_all;
 use serde_json::Value;
@@ -72,24 +72,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The keys of the customer of a chat (its JSON as notified or listed): the customer
 /// participant's `participantId` (the same in every offer of one interaction).
 pub(crate) fn customer_keys(chat: &Value) -> Vec<String> {
-    chat.get("participants")
-        .and_then(Value::as_array)
-        .map(|ps| {
-            ps.iter()
-                .filter(|p| {
-                    matches!(
-                        p.get("type").and_then(Value::as_str),
-                        Some("Customer") | Some("Client")
-                    )
-                })
-                .filter_map(|p| match p.get("participantId") {
-                    Some(Value::String(s)) if !s.is_empty() => Some(format!("p:{s}")),
-                    Some(Value::Number(n)) => Some(format!("p:{n}")),
-                    _ => None,
-                })
-                .collect()
+    notes::customer_participant_ids(chat)
+        .into_iter()
+        .filter_map(|id| match id {
+            Value::String(s) if !s.is_empty() => Some(format!("p:{s}")),
+            Value::Number(n) => Some(format!("p:{n}")),
+            _ => None,
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 fn id_of(v: Option<&Value>) -> Option<String> {
@@ -104,16 +94,16 @@ fn id_of(v: Option<&Value>) -> Option<String> {
 fn invitation(e: &Event) -> Option<(&str, &Value)> {
     match &e.kind {
         EventKind::Notification { agent, data, .. }
-            if at_path(data, &["chat", "state"]).and_then(Value::as_str) == Some("Invited") =>
+            if notes::chat_state(data) == Some("Invited") =>
         {
-            Some((agent.as_str(), data.get("chat")?))
+            Some((agent.as_str(), notes::chat(data)?))
         }
         _ => None,
     }
 }
 
 fn state_of(chat: &Value) -> Option<ChatState> {
-    let s = chat.get("state").and_then(Value::as_str)?;
+    let s = notes::chat_object_state(chat)?;
     ChatState::ALL.into_iter().find(|c| c.as_str() == s)
 }
 
@@ -177,9 +167,7 @@ impl Routing {
 
     /// Whose chat `id` (its JSON `chat`, as notified or listed) is; learns its customer.
     pub(crate) fn whose(&self, id: &str, chat: &Value) -> Whose {
-        let tag = at_path(chat, &["userData", TAG_KEY])
-            .and_then(Value::as_str)
-            .and_then(|t| self.provisioner.tag_state(t));
+        let tag = notes::chat_object_tag(chat).and_then(|t| self.provisioner.tag_state(t));
         let keys = customer_keys(chat);
         let mut g = lock(&self.owned);
         let mut of_ours = false;
@@ -225,7 +213,7 @@ impl Routing {
             let Some((agent, chat)) = invitation(&e) else {
                 continue;
             };
-            let Some(id) = id_of(chat.get("id")) else {
+            let Some(id) = id_of(notes::chat_object_id(chat)) else {
                 continue;
             };
             if self.whose(&id, chat) != Whose::Ours || self.provisioned(&id) {
@@ -326,7 +314,7 @@ impl Routing {
             };
             let mut closed = 0;
             for c in &chats {
-                let Some(id) = id_of(c.get("id")) else {
+                let Some(id) = id_of(notes::chat_object_id(c)) else {
                     continue;
                 };
                 let state = state_of(c);

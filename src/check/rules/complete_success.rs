@@ -8,7 +8,6 @@ use crate::check::{CheckConfig, Finding, Shapes};
 use crate::history::Note;
 use crate::model::ChatState;
 use crate::spec::ReqId;
-use serde_json::Value;
 
 /// CMP-01: HTTP 200 and `{"statusCode":0}` valid against the response schema, no
 /// statusMessage.
@@ -134,11 +133,7 @@ pub(crate) fn cmp02(v: &CompleteView, cfg: &CheckConfig) -> Finding {
 /// CMP-03: the owner's Completed names the chat in `chat.uri`.
 pub(crate) fn cmp03(v: &CompleteView) -> Option<Finding> {
     let n = v.first?;
-    let uri = n
-        .data
-        .get("chat")
-        .and_then(|ch| ch.get("uri"))
-        .and_then(Value::as_str);
+    let uri = n.chat_uri();
     let want = format!("/api/v2/chats/{}", v.chat_id);
     Some(match uri {
         Some(u) if u.ends_with(&want) => Finding::pass(ReqId::Cmp03, "chat.uri names the chat"),
