@@ -25,7 +25,7 @@
 
 use super::cases::{Case, case_seed};
 use crate::history::{AuthVariant, Body, ChatRef, Step};
-use crate::model::{self, Classified};
+use crate::model::{self, Chat, ChatState, Classified, OpName};
 use crate::schema::Schemas;
 use crate::spec::ReqId;
 use serde_json::{Map, Value, json};
@@ -479,22 +479,48 @@ pub fn near_miss_cases(schemas: &Schemas, run_seed: u64, agent: &str) -> Result<
     Ok(out)
 }
 
-/// The states in which Complete is legal, as labels.
-pub const STATES: [&str; 4] = [
-    "Chatting",
-    "LeftChat",
-    "Chatting+customer-left",
-    "LeftChat+customer-left",
+/// The states in which Complete is legal (the model's chat state, and whether the
+/// customer left), in the order of the pairwise `state` factor.
+pub const STATES: [(ChatState, bool); 4] = [
+    (ChatState::Chatting, false),
+    (ChatState::LeftChat, false),
+    (ChatState::Chatting, true),
+    (ChatState::LeftChat, true),
 ];
 
-/// The steps bringing chat `c1` of `agent` into `state` (one of [`STATES`]).
-fn state_setup(state: &str, agent: &str) -> Vec<Step> {
+/// The label of a chat's state in the coverage figures: the model's spelling, with
+/// `+customer-left` once the customer left a chat in which Complete is still legal.
+pub fn state_label(state: ChatState, customer_left: bool) -> String {
+    if customer_left && model::transition(state, OpName::Complete).is_some() {
+        format!("{}+customer-left", state.as_str())
+    } else {
+        state.as_str().to_string()
+    }
+}
+
+/// The labels of [`STATES`] ([`state_label`]), in their order.
+pub fn state_labels() -> &'static [String] {
+    static LABELS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        STATES
+            .iter()
+            .map(|(state, left)| state_label(*state, *left))
+            .collect()
+    });
+    &LABELS
+}
+
+/// The steps bringing chat `c1` of `agent` into `state` (one of [`STATES`]): accepted,
+/// the customer gone when `customer_left`, then Leave for `LeftChat`.
+fn state_setup(state: ChatState, customer_left: bool, agent: &str) -> Vec<Step> {
     let mut s = setup("c1", agent);
-    if state.ends_with("customer-left") {
+    if customer_left {
         s.push(Step::CustomerLeaves { chat: "c1".into() });
     }
-    if state.starts_with("LeftChat") {
-        s.push(post_json("c1", json!({"operationName": "Leave"})));
+    if state == ChatState::LeftChat {
+        s.push(post_json(
+            "c1",
+            json!({"operationName": OpName::Leave.as_str()}),
+        ));
     }
     s
 }
@@ -543,7 +569,10 @@ pub fn factors() -> Vec<(&'static str, Vec<Level>)> {
                 ("System", Some(json!("System"))),
             ],
         ),
-        ("state", STATES.iter().map(|s| (*s, None)).collect()),
+        (
+            "state",
+            state_labels().iter().map(|s| (s.as_str(), None)).collect(),
+        ),
     ]
 }
 
@@ -664,9 +693,10 @@ pub fn pairwise_cases(run_seed: u64, agent: &str) -> Vec<Case> {
             }
         }
         let state = f[state_f].1[row[state_f]].0;
+        let (chat_state, customer_left) = STATES[row[state_f]];
         let body = Body::Json(Value::Object(body));
         let rule = rule_of(&body);
-        let mut steps = state_setup(state, agent);
+        let mut steps = state_setup(chat_state, customer_left, agent);
         steps.push(post("c1", body.clone()));
         if follows_up(&body) {
             steps.push(post_json("c1", plain_complete()));
@@ -674,11 +704,11 @@ pub fn pairwise_cases(run_seed: u64, agent: &str) -> Vec<Case> {
         steps.push(Step::Inspect { chat: "c1".into() });
         steps.push(Step::Settle);
         let mut exercises = exercises_of(rule, &body);
-        match state {
-            "LeftChat" => exercises.push(ReqId::Cmp15),
-            "Chatting+customer-left" => exercises.push(ReqId::Cmp16),
-            "LeftChat+customer-left" => exercises.extend([ReqId::Cmp15, ReqId::Cmp16]),
-            _ => {}
+        if chat_state == ChatState::LeftChat {
+            exercises.push(ReqId::Cmp15);
+        }
+        if customer_left {
+            exercises.push(ReqId::Cmp16);
         }
         exercises.sort();
         exercises.dedup();
@@ -820,85 +850,75 @@ pub fn class_of(field: &str, v: &Value) -> String {
     }
 }
 
-/// The owner's Completes of a case, with the chat's state label when each was sent.
+/// The owner's Completes of a case, with the chat's state label ([`state_label`]) when
+/// each was sent. The chats follow the model's transitions ([`model::transition`]);
+/// inside a Concurrent step every request sees the state before the step.
 fn completes(case: &Case) -> Vec<(String, &Body)> {
-    #[derive(Default, Clone)]
-    struct S {
-        state: &'static str,
-        left: bool,
-    }
-    let mut chats: BTreeMap<String, S> = BTreeMap::new();
+    let mut chats: BTreeMap<String, Chat> = BTreeMap::new();
     let mut out = Vec::new();
-    // Inside a Concurrent step every request sees the state before the step.
-    fn walk<'a>(
-        steps: &'a [Step],
-        chats: &mut BTreeMap<String, S>,
-        out: &mut Vec<(String, &'a Body)>,
-        together: bool,
-    ) {
-        let snapshot = if together {
-            chats.clone()
-        } else {
-            BTreeMap::new()
-        };
-        for st in steps {
-            match st {
-                Step::OfferChat { chat, .. } => {
-                    chats.insert(
-                        chat.clone(),
-                        S {
-                            state: "Invited",
-                            left: false,
-                        },
-                    );
-                }
-                Step::CustomerLeaves { chat } => {
-                    if let Some(s) = chats.get_mut(chat) {
-                        s.left = true;
-                    }
-                }
-                Step::AgentPost {
-                    chat: ChatRef::Alias(alias),
-                    by_other_agent: false,
-                    body,
-                    ..
-                } => {
-                    let op = body
-                        .json()
-                        .and_then(|v| v.get("operationName"))
-                        .and_then(Value::as_str);
-                    let before = snapshot.get(alias).or(chats.get(alias)).cloned();
-                    let Some(s) = chats.get_mut(alias) else {
-                        continue;
-                    };
-                    let label = before.map_or("Invited", |b| b.state);
-                    let left = s.left;
-                    match (op, model::classify(body)) {
-                        (Some("Accept"), _) if s.state == "Invited" => s.state = "Chatting",
-                        (Some("Leave"), _) if s.state == "Chatting" => s.state = "LeftChat",
-                        (Some("Complete"), c) => {
-                            let state = if left && label != "Invited" && label != "Completed" {
-                                format!("{label}+customer-left")
-                            } else {
-                                label.to_string()
-                            };
-                            out.push((state, body));
-                            if matches!(c, Classified::Op(_))
-                                && matches!(label, "Chatting" | "LeftChat")
-                            {
-                                s.state = "Completed";
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                Step::Concurrent { steps } => walk(steps, chats, out, true),
-                _ => {}
+    walk_completes(&case.steps, &mut chats, &mut out, false);
+    out
+}
+
+/// [`completes`] over `steps` (`together`: the parts of one Concurrent step).
+fn walk_completes<'a>(
+    steps: &'a [Step],
+    chats: &mut BTreeMap<String, Chat>,
+    out: &mut Vec<(String, &'a Body)>,
+    together: bool,
+) {
+    let snapshot = if together {
+        chats.clone()
+    } else {
+        BTreeMap::new()
+    };
+    for st in steps {
+        match st {
+            Step::OfferChat { chat, .. } => {
+                chats.insert(chat.clone(), Chat::offered());
             }
+            Step::CustomerLeaves { chat } => {
+                if let Some(c) = chats.get_mut(chat) {
+                    c.customer_present = false;
+                }
+            }
+            Step::AgentPost {
+                chat: ChatRef::Alias(alias),
+                by_other_agent: false,
+                body,
+                ..
+            } => {
+                let op = body
+                    .json()
+                    .and_then(|v| v.get("operationName"))
+                    .and_then(Value::as_str)
+                    .and_then(OpName::parse);
+                let before = snapshot.get(alias).or(chats.get(alias)).map(|c| c.state);
+                let Some(c) = chats.get_mut(alias) else {
+                    continue;
+                };
+                let label = before.unwrap_or(ChatState::Invited);
+                match op {
+                    Some(OpName::Complete) => {
+                        out.push((state_label(label, !c.customer_present), body));
+                        if let Classified::Op(_) = model::classify(body)
+                            && let Some(next) = model::transition(label, OpName::Complete)
+                        {
+                            c.state = next;
+                        }
+                    }
+                    Some(op) => {
+                        if let Some(next) = model::transition(c.state, op) {
+                            c.state = next;
+                        }
+                    }
+                    None => {}
+                }
+            }
+            Step::Concurrent { steps } => walk_completes(steps, chats, out, true),
+            _ => {}
         }
     }
-    walk(&case.steps, &mut chats, &mut out, false);
-    out
 }
 
 /// The class level index of `v` for pairwise factor `name`, if it is one of its levels.
@@ -980,7 +1000,7 @@ impl Accumulator {
                 for (name, levels) in f.iter().take(f.len() - 1) {
                     row.push(level_of(levels, o.get(*name), name));
                 }
-                row.push(STATES.iter().position(|s| *s == state));
+                row.push(state_labels().iter().position(|s| *s == state));
                 if row.iter().all(Option::is_some) {
                     let row: Vec<usize> = row.into_iter().map(|l| l.unwrap_or(0)).collect();
                     for p in pairs_of(&row) {

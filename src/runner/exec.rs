@@ -12,7 +12,7 @@ use crate::client::{
     Provisioning, TargetConfig,
 };
 use crate::history::{AuthVariant, Body, ChatRef, Event, EventKind, History, Recorder, Step};
-use crate::model::{self, ChatState, OpName};
+use crate::model::{self, ChatState};
 use crate::runner::cases::Case;
 use crate::schema::Schemas;
 use crate::spec::ReqId;
@@ -269,9 +269,10 @@ fn expected_state(body: &Body) -> Option<&'static str> {
     crate::model::status_change_of(op).map(crate::model::ChatState::as_str)
 }
 
+/// Whether `outcome` counts as a success ([`model::succeeded`]: HTTP 2xx, statusCode 0).
 pub(crate) fn status_code_zero(outcome: &Outcome) -> bool {
-    matches!(outcome, Outcome::Answered { status: 200..=299, body: Body::Json(v) }
-        if v.get("statusCode").and_then(Value::as_i64) == Some(0))
+    matches!(outcome, Outcome::Answered { status, body }
+        if model::succeeded(*status, model::status_code(body)))
 }
 
 impl Env {
@@ -892,17 +893,16 @@ impl Env {
                         (_, Err(e)) => return Err(e),
                     }
                 }
-                let mut oks: Vec<Option<bool>> = Vec::new();
+                let mut oks: Vec<(Option<bool>, Option<ReqId>)> = Vec::new();
                 for (j, p) in results.into_iter().enumerate() {
-                    oks.push(p.ok);
+                    oks.push((p.ok, p.credentials));
                     let in_race = ids[j].as_ref().is_some_and(|id| racing.contains_key(id));
                     st.apply(p, !in_race);
                 }
                 for (id, parts) in racing {
                     let start = starts.get(&id).copied().flatten();
-                    let raced: Vec<(&Step, Option<bool>)> =
-                        parts.iter().map(|j| (&steps[*j], oks[*j])).collect();
-                    let end = start.and_then(|s| race_end(s, &raced));
+                    let raced = racing_parts(steps, &parts, &oks);
+                    let end = start.and_then(|s| model::race_end(s, &raced));
                     if let Some(t) = st.tracked.get_mut(&id) {
                         t.state = end;
                     }
@@ -991,13 +991,17 @@ impl Env {
             ChatRef::Alias(_) => Some(st.tracked.get(&chat_id).and_then(|t| t.state)),
             ChatRef::Unknown(_) => None,
         };
-        let (update, diverged) = follow(
+        let credentials = model::credentials_refusal(*auth, sender.uses_csrf());
+        let answer = match &outcome {
+            Outcome::NoAnswer { message, .. } => Err(message.as_str()),
+            Outcome::Answered { .. } => Ok(status_code_zero(&outcome)),
+        };
+        let (update, diverged) = model::follow(
             known,
-            *by_other_agent,
-            *auth,
-            sender.uses_csrf(),
-            body,
-            &outcome,
+            !*by_other_agent,
+            credentials,
+            &model::classify(body),
+            answer,
         );
         let owns = !*by_other_agent && *auth == AuthVariant::Normal;
         let pending = match (owns && status_code_zero(&outcome), expected_state(body)) {
@@ -1013,6 +1017,7 @@ impl Env {
             pending,
             update: update.map(|s| (chat_id, s)),
             diverged,
+            credentials,
         })
     }
 
@@ -1089,64 +1094,8 @@ struct Posted {
     update: Option<(String, Option<ChatState>)>,
     /// How the target differed from the model, if it did.
     diverged: Option<String>,
-}
-
-/// Follows one agent request through the model (SPEC §2, `crate::model`): the chat's
-/// state afterwards (following the target when it acted) and whether the target's
-/// answer differs from the model's. `known`: `None` for an id nobody provisioned,
-/// `Some(None)` for a chat whose state is no longer known.
-fn follow(
-    known: Option<Option<ChatState>>,
-    by_other_agent: bool,
-    auth: AuthVariant,
-    csrf: bool,
-    body: &Body,
-    outcome: &Outcome,
-) -> (Option<Option<ChatState>>, Option<String>) {
-    let classified = model::classify(body);
-    let op = classified.op_name();
-    let name = op.map(OpName::as_str).unwrap_or("a malformed request");
-    if let Outcome::NoAnswer { message, .. } = outcome {
-        return (
-            known.map(|_| None),
-            Some(format!("{name}: no answer ({message})")),
-        );
-    }
-    let ok = status_code_zero(outcome);
-    let Some(known) = known else {
-        // No such chat: the model refuses whatever it is.
-        return (
-            None,
-            ok.then(|| format!("{name} on a chat id nobody provisioned succeeded")),
-        );
-    };
-    let Some(state) = known else {
-        return (
-            Some(None),
-            Some(format!("{name} on a chat in an unknown state")),
-        );
-    };
-    let credentials = model::credentials_refusal(auth, csrf);
-    let expected_ok = credentials.is_none()
-        && model::expect(Some(state), !by_other_agent, &classified).is_success();
-    let explained = model::explains(state, !by_other_agent, credentials, &classified, ok);
-    let update = if ok {
-        Some(Some(match op {
-            Some(op) => model::after_success(state, op),
-            None => state,
-        }))
-    } else {
-        None
-    };
-    let diverged = (!explained).then(|| {
-        format!(
-            "{name} in state {}: the model expects {}, the target {}",
-            state.as_str(),
-            if expected_ok { "success" } else { "a refusal" },
-            if ok { "succeeded" } else { "refused" }
-        )
-    });
-    (update, diverged)
+    /// [`model::credentials_refusal`] of the request (`None` also when not a request).
+    credentials: Option<ReqId>,
 }
 
 /// Why a step could not be carried out.
@@ -1221,59 +1170,30 @@ impl CaseState {
     }
 }
 
-/// Where a chat is after agent requests that raced on it (`parts`: each request and
-/// whether it was answered with statusCode 0), from state `start`: by the first order
-/// of the requests whose answers the model explains (`None`: no order does, or a
-/// request went unanswered). SPEC §6.8: Leave in LeftChat may go either way.
-fn race_end(start: ChatState, parts: &[(&Step, Option<bool>)]) -> Option<ChatState> {
-    let n = parts.len();
-    if n > 4 || parts.iter().any(|(_, ok)| ok.is_none()) {
-        return None;
-    }
-    let mut order: Vec<usize> = (0..n).collect();
-    loop {
-        let mut s = start;
-        let explained = order.iter().all(|&k| {
-            let (step, ok) = parts[k];
-            let Step::AgentPost {
+/// The agent requests `parts` (positions in `steps`) that raced on one chat, as the
+/// model orders races: `oks` holds, per position, whether the request succeeded and its
+/// credentials' refusal.
+fn racing_parts(
+    steps: &[Step],
+    parts: &[usize],
+    oks: &[(Option<bool>, Option<ReqId>)],
+) -> Vec<model::Racing> {
+    parts
+        .iter()
+        .filter_map(|j| match &steps[*j] {
+            Step::AgentPost {
                 by_other_agent,
-                auth,
                 body,
                 ..
-            } = step
-            else {
-                return true;
-            };
-            let cls = model::classify(body);
-            let op = cls.op_name();
-            let ok = ok == Some(true);
-            let credentials = (*auth != AuthVariant::Normal).then_some(ReqId::Ses02);
-            if !model::explains(s, !*by_other_agent, credentials, &cls, ok) {
-                return false;
-            }
-            if ok && let Some(op) = op {
-                s = model::after_success(s, op);
-            }
-            true
-        });
-        if explained {
-            return Some(s);
-        }
-        if !next_permutation(&mut order) {
-            return None;
-        }
-    }
-}
-
-/// The next ordering of `v` in lexicographic order; false after the last.
-fn next_permutation(v: &mut [usize]) -> bool {
-    let Some(i) = (1..v.len()).rev().find(|&i| v[i - 1] < v[i]) else {
-        return false;
-    };
-    let j = (i..v.len()).rev().find(|&j| v[j] > v[i - 1]).unwrap_or(i);
-    v.swap(i - 1, j);
-    v[i..].reverse();
-    true
+            } => Some(model::Racing {
+                caller_owns: !*by_other_agent,
+                credentials: oks[*j].1,
+                request: model::classify(body),
+                ok: oks[*j].0,
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The case history: the case's own events plus the run-level notifications about its
