@@ -6,6 +6,7 @@
 //! the run-level notifications about the case's chats. Waiting is always on events
 //! (`Recorder::wait_for`), never a fixed sleep.
 
+use crate::cases::Case;
 use crate::check::{self, CheckConfig, Finding, Shapes, Verdict};
 use crate::client::{
     AgentClient, BayeuxClient, BayeuxHandle, Credentials, Offered, Outcome, Provisioner,
@@ -13,7 +14,6 @@ use crate::client::{
 };
 use crate::history::{AuthVariant, Body, ChatRef, Event, EventKind, History, Recorder, Step};
 use crate::model::{self, ChatState};
-use crate::runner::cases::Case;
 use crate::schema::Schemas;
 use crate::spec::ReqId;
 use futures_util::FutureExt;
