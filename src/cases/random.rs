@@ -148,11 +148,17 @@ pub fn random_sequence_with_model(
 /// The owner posts `body` on `alias`: the step, and the chat as the model says it is
 /// afterwards.
 fn owner_post(alias: &str, chat: &Chat, body: Value) -> (Step, Chat) {
+    post_on(alias, chat, true, body)
+}
+
+/// `body` posted on `alias` by its owner (`caller_owns`) or by another agent: the step,
+/// and the chat as the model says it is afterwards.
+fn post_on(alias: &str, chat: &Chat, caller_owns: bool, body: Value) -> (Step, Chat) {
     let body = Body::Json(body);
-    let next = chat.handle(true, &model::classify(&body));
+    let next = chat.handle(caller_owns, &model::classify(&body));
     let step = Step::AgentPost {
         chat: ChatRef::Alias(alias.into()),
-        by_other_agent: false,
+        by_other_agent: !caller_owns,
         auth: AuthVariant::Normal,
         body,
     };
@@ -193,17 +199,7 @@ fn random_move(
             };
             (step, chat.apply(ev))
         }
-        Move::OtherAgentComplete => {
-            let body = Body::Json(complete());
-            let next = chat.handle(false, &model::classify(&body));
-            let step = Step::AgentPost {
-                chat: ChatRef::Alias(alias.to_string()),
-                by_other_agent: true,
-                auth: AuthVariant::Normal,
-                body,
-            };
-            (step, next)
-        }
+        Move::OtherAgentComplete => post_on(alias, chat, false, complete()),
         Move::Op(op) => {
             let body = match op {
                 OpName::Complete => draw.valid_complete()?,

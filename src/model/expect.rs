@@ -257,23 +257,14 @@ fn by_transition(st: ChatState, opname: OpName, op: &Classified) -> Expectation 
         }
         None => {
             let reason = format!("{} is not valid in state {}", opname.as_str(), st.as_str());
-            match (opname, st) {
-                (OpName::Complete, ChatState::Invited) => refusal_in(
-                    Some(st),
-                    Some(ReqId::Cmp12),
-                    reason,
-                    None,
-                    Some(CODES_INVITED),
-                ),
-                (OpName::Complete, ChatState::Completed) => refusal_in(
-                    Some(st),
-                    Some(ReqId::Cmp13),
-                    reason,
-                    None,
-                    Some(CODES_COMPLETED),
-                ),
-                _ => refusal_in(Some(st), None, reason, None, None),
-            }
+            let (req, preferred) = match (opname, st) {
+                (OpName::Complete, ChatState::Invited) => (Some(ReqId::Cmp12), Some(CODES_INVITED)),
+                (OpName::Complete, ChatState::Completed) => {
+                    (Some(ReqId::Cmp13), Some(CODES_COMPLETED))
+                }
+                _ => (None, None),
+            };
+            refusal_in(Some(st), req, reason, None, preferred)
         }
     }
 }
