@@ -232,8 +232,8 @@ impl<'i, 'a> Replay<'i, 'a> {
     }
 
     /// The first ordering of the agent requests `parts` of step `index` (all on one
-    /// chat in state `start`) that explains their answers by the model; the sending
-    /// order when none does.
+    /// chat in state `start`) that explains their answers by the model
+    /// ([`model::explaining_order`]); the sending order when none does.
     fn explaining_order(
         &self,
         index: usize,
@@ -241,53 +241,50 @@ impl<'i, 'a> Replay<'i, 'a> {
         parts: &[usize],
         start: ChatState,
     ) -> Vec<usize> {
-        if parts.len() > 4 {
-            return parts.to_vec();
+        let racing: Vec<model::Racing> = parts
+            .iter()
+            .map(|&k| self.racing(index, k, &steps[k]))
+            .collect();
+        match model::explaining_order(start, &racing) {
+            Some((order, _)) => order.into_iter().map(|i| parts[i]).collect(),
+            None => parts.to_vec(),
         }
-        let mut perms: Vec<Vec<usize>> = vec![];
-        permutations(parts.to_vec(), 0, &mut perms);
-        perms
-            .into_iter()
-            .find(|p| self.explains(index, steps, p, start))
-            .unwrap_or_else(|| parts.to_vec())
     }
 
-    /// Whether serving the parts `order` of step `index` in that order, from state
-    /// `s`, gives the answers the target gave (an unanswered part explains anything
-    /// from there on).
-    fn explains(&self, index: usize, steps: &[Step], order: &[usize], mut s: ChatState) -> bool {
-        for &k in order {
-            let Step::AgentPost {
+    /// Part `k` (an agent request) of step `index` as the model orders races: the
+    /// recorded request and whether its answer succeeded (`ok: None` when it went
+    /// unsent or unanswered).
+    fn racing(&self, index: usize, k: usize, step: &Step) -> model::Racing {
+        let (caller_owns, credentials, step_body) = match step {
+            Step::AgentPost {
                 by_other_agent,
                 auth,
+                body,
                 ..
-            } = &steps[k]
-            else {
-                continue;
-            };
-            let Some((req_ev, req_id, body)) = self.idx.request_of(index, Some(k)) else {
-                return true;
-            };
-            let Some(ans) = self
-                .idx
+            } => (
+                !*by_other_agent,
+                ses::ses_req(*auth, self.idx.csrf),
+                Some(body),
+            ),
+            _ => (true, None, None),
+        };
+        let recorded = self.idx.request_of(index, Some(k));
+        let ok = recorded.and_then(|(req_ev, req_id, _)| {
+            self.idx
                 .answer_of(req_id, req_ev.seq)
                 .and_then(Ans::from_event)
-            else {
-                return true;
-            };
-            let cls = model::classify(body);
-            let op = cls.op_name();
-            let credentials = ses::ses_req(*auth, self.idx.csrf);
-            if !model::explains(s, !*by_other_agent, credentials, &cls, ans.ok()) {
-                return false;
-            }
-            if ans.ok()
-                && let Some(op) = op
-            {
-                s = model::after_success(s, op);
-            }
+                .map(|a| a.ok())
+        });
+        let request = match (recorded, step_body) {
+            (Some((_, _, body)), _) | (None, Some(body)) => model::classify(body),
+            (None, None) => model::classify(&crate::history::Body::Empty),
+        };
+        model::Racing {
+            caller_owns,
+            credentials,
+            request,
+            ok,
         }
-        true
     }
 
     /// Whether the owner saw the customer of chat `id` leave (after seq `from`) before
@@ -623,18 +620,5 @@ impl<'i, 'a> Replay<'i, 'a> {
         for _ in 0..n {
             self.extend([refusal::cmp17_no_follow_up()]);
         }
-    }
-}
-
-/// Every ordering of `v[k..]` (with `v[..k]` fixed), the identity first.
-fn permutations(mut v: Vec<usize>, k: usize, out: &mut Vec<Vec<usize>>) {
-    if k + 1 >= v.len() {
-        out.push(v);
-        return;
-    }
-    for i in k..v.len() {
-        v.swap(k, i);
-        permutations(v.clone(), k + 1, out);
-        v.swap(k, i);
     }
 }

@@ -2,10 +2,8 @@
 //! history per case, hands it to the checker, and fills the plain `RunReport` the report
 //! writers read.
 
-pub mod cases;
 pub mod cli;
 pub mod config;
-pub mod coverage;
 pub mod exec;
 pub mod groups;
 pub(crate) mod route;
@@ -15,13 +13,13 @@ pub mod shrink;
 use crate::spec::ReqId;
 pub use cli::parse_duration as cli_parse_duration;
 
+use crate::cases::{self, Case, coverage};
 use crate::check::{CheckConfig, Finding, Verdict, fold};
 use crate::client::{Credentials, Provisioning, TargetConfig};
 use crate::history::redact::Scrubber;
 use crate::report::{self, CaseReport, Overall, RunConfig, RunReport};
 use crate::schema::Schemas;
 use crate::server;
-use cases::Case;
 use exec::{CaseOutcome, Env};
 use futures_util::StreamExt;
 use std::collections::BTreeSet;
@@ -517,7 +515,10 @@ impl<'a> Plan<'a> {
     pub fn cases(&self) -> impl Iterator<Item = Result<Case, String>> + '_ {
         let random = (0u64..)
             .take_while(|i| self.random.is_none_or(|n| *i < n))
-            .map(|i| cases::random_sequence(self.schemas, self.seed, i, &self.agents));
+            .map(|i| {
+                cases::random_sequence(self.schemas, self.seed, i, &self.agents)
+                    .map_err(String::from)
+            });
         self.fixed
             .iter()
             .cloned()

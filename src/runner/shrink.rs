@@ -2,8 +2,8 @@
 //! bodies) are each re-run against the target, and a candidate is kept only when it
 //! fails the same requirement again — a lucky pass is not a shrink.
 
+use crate::cases::Case;
 use crate::history::{Body, ChatRef, Step};
-use crate::runner::cases::Case;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 

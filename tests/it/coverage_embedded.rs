@@ -2,10 +2,11 @@
 //! non-ASCII, long-text and race cases without a false failure, and each new fault is
 //! killed by its coverage case with one of its expected requirements.
 
+use gws_conform::cases::Case;
+use gws_conform::cases::coverage;
 use gws_conform::check::Verdict;
 use gws_conform::report::Overall;
-use gws_conform::runner::cases::Case;
-use gws_conform::runner::{self, RunSettings, coverage};
+use gws_conform::runner::{self, RunSettings};
 use gws_conform::schema::Schemas;
 use std::time::Duration;
 

@@ -2,10 +2,11 @@
 //! transcripts (volatile ids, timestamps and tokens replaced by stable placeholders),
 //! snapshotted with insta under `tests/it/snapshots/`.
 
+use gws_conform::cases::Case;
 use gws_conform::check::Verdict;
 use gws_conform::history::{AuthVariant, Body, ChatRef, Step};
 use gws_conform::report;
-use gws_conform::runner::{self, Progress, RunSettings, cases::Case};
+use gws_conform::runner::{self, Progress, RunSettings};
 use gws_conform::spec::ReqId;
 use serde_json::{Value, json};
 

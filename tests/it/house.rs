@@ -12,7 +12,7 @@ const FLOORS: &[&[&str]] = &[
     &["model", "client"],
     &["check"],
     &["report"],
-    &["apidocs"],
+    &["apidocs", "cases"],
     &["runner"],
     &["observe"],
 ];

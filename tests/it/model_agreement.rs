@@ -3,10 +3,11 @@
 //! runner, takes every chat of random sequences through exactly the states the model
 //! predicts, with no Fail and no Error.
 
+use gws_conform::cases;
 use gws_conform::check::{Verdict, notification_chat_id};
 use gws_conform::history::{AuthVariant, Body, ChatRef, EventKind, History, Step};
 use gws_conform::model::{self, Chat, ChatEvent, ChatState};
-use gws_conform::runner::{self, Progress, RunSettings, cases};
+use gws_conform::runner::{self, Progress, RunSettings};
 use gws_conform::schema::Schemas;
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -229,7 +229,7 @@ async fn a_reordering_target_gives_cmp04_live_in_the_report_from_har_and_on_repl
     assert!(off.lines.iter().any(|l| l.starts_with("VIOLATION CMP-04")));
 
     // From observation to reproduction: the case replays on the same faulty server.
-    let case = gws_conform::runner::cases::Case {
+    let case = gws_conform::cases::Case {
         id: cf.id.clone(),
         seed: cf.case_seed,
         exercises: cf.exercises.clone(),

@@ -7,13 +7,13 @@
 //! target where both Completes succeed.
 
 use crate::check_common::*;
+use gws_conform::cases::{self, Case, coverage};
 use gws_conform::check::Verdict::{Fail, Pass};
 use gws_conform::check::build::{HistoryBuilder, new_messages, status_change};
 use gws_conform::client::Credentials;
 use gws_conform::history::{AuthVariant, Body, ChatRef, EventKind, History, Step};
 use gws_conform::report::{Overall, RunReport};
-use gws_conform::runner::cases::Case;
-use gws_conform::runner::{self, Mode, Progress, RunSettings, coverage};
+use gws_conform::runner::{self, Mode, Progress, RunSettings};
 use gws_conform::schema::Schemas;
 use gws_conform::server::{self, ServerConfig};
 use gws_conform::spec::ReqId;
@@ -271,7 +271,7 @@ fn the_race_fault_is_found_by_the_race_case_only() {
         "failed {f:?}"
     );
     // The sequential second Complete does not see it.
-    let directed = runner::cases::all(
+    let directed = cases::all(
         Schemas::embedded().unwrap(),
         1,
         &["agent1".to_string(), "agent2".to_string()],

@@ -70,16 +70,15 @@ impl<'a> Ans<'a> {
     }
     /// HTTP 2xx with statusCode 0.
     pub fn ok(&self) -> bool {
-        (200..300).contains(&self.status) && self.code == Some(0)
+        crate::model::succeeded(self.status, self.code)
     }
     /// A refusal: HTTP 4xx, or a statusCode ≠ 0 under HTTP < 500.
     pub fn refused(&self) -> bool {
-        (400..500).contains(&self.status)
-            || (self.status < 500 && self.code.is_some_and(|c| c != 0))
+        crate::model::refused(self.status, self.code)
     }
     /// Never a proper refusal: HTTP 5xx or statusCode 4 (SPEC §6.3).
     pub fn bad(&self) -> bool {
-        self.status >= 500 || self.code == Some(4)
+        crate::model::never_proper(self.status, self.code)
     }
     /// The answer in words.
     pub fn describe(&self) -> String {
