@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod apidocs;
+pub mod certify;
 pub mod check;
 pub mod client;
 pub mod history;
