@@ -3,6 +3,7 @@
 
 pub mod dsse;
 pub mod keys;
+pub mod statement;
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
