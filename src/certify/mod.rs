@@ -1,6 +1,7 @@
 //! Certificates a vendor can publish and anyone can re-check (issue 24): keys, DSSE
 //! envelopes and in-toto Statements over a bundle of recorded evidence.
 
+pub mod bundle;
 pub mod dsse;
 pub mod keys;
 pub mod statement;
