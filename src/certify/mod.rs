@@ -2,6 +2,7 @@
 //! envelopes and in-toto Statements over a bundle of recorded evidence.
 
 pub mod bundle;
+pub mod contradict;
 pub mod dsse;
 pub mod keys;
 pub mod statement;
