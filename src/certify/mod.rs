@@ -4,6 +4,7 @@
 pub mod bundle;
 pub mod contradict;
 pub mod dsse;
+pub mod grade;
 pub mod keys;
 pub mod statement;
 
