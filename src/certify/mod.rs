@@ -6,6 +6,7 @@ pub mod contradict;
 pub mod dsse;
 pub mod grade;
 pub mod keys;
+pub mod predicate;
 pub mod statement;
 
 /// Lower-case hex of `bytes`.

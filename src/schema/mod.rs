@@ -143,6 +143,11 @@ pub const VALIDATION_ONLY: &[&str] = &["report", "statement"];
 
 static EMBEDDED: OnceLock<Result<Schemas, SchemaError>> = OnceLock::new();
 
+/// The schema files embedded in the binary: (file name, contents), sorted by name.
+pub fn embedded_files() -> &'static [(&'static str, &'static str)] {
+    embedded::FILES
+}
+
 impl Schemas {
     /// The schemas embedded in the binary, loaded and compiled once.
     pub fn embedded() -> Result<&'static Schemas, SchemaError> {
