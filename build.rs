@@ -60,10 +60,9 @@ fn git_commit(root: &std::path::Path) {
                     println!("cargo:rerun-if-changed={}", root.join(path).display());
                 }
             }
-            if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"]) {
-                if let Some(path) = git(&["rev-parse", "--git-path", &r]) {
-                    println!("cargo:rerun-if-changed={}", root.join(path).display());
-                }
+            let branch = git(&["symbolic-ref", "-q", "HEAD"]);
+            if let Some(path) = branch.and_then(|r| git(&["rev-parse", "--git-path", &r])) {
+                println!("cargo:rerun-if-changed={}", root.join(path).display());
             }
             if dirty { format!("{c}-dirty") } else { c }
         }
