@@ -10,6 +10,7 @@
 
 pub mod apidocs;
 pub mod cases;
+pub mod certify;
 pub mod check;
 pub mod client;
 pub mod history;

@@ -139,9 +139,14 @@ impl fmt::Debug for Schemas {
 /// Schemas that describe documents the harness writes rather than messages it sends or
 /// receives (the run report): they are validated against, never generated from, so the
 /// generator compiler does not have to support their keywords (`prefixItems`, …).
-pub const VALIDATION_ONLY: &[&str] = &["report"];
+pub const VALIDATION_ONLY: &[&str] = &["report", "statement"];
 
 static EMBEDDED: OnceLock<Result<Schemas, SchemaError>> = OnceLock::new();
+
+/// The schema files embedded in the binary: (file name, contents), sorted by name.
+pub fn embedded_files() -> &'static [(&'static str, &'static str)] {
+    embedded::FILES
+}
 
 impl Schemas {
     /// The schemas embedded in the binary, loaded and compiled once.

@@ -1,5 +1,6 @@
 //! All integration tests in one binary (one link instead of one per file).
 
+mod certify_bundle;
 mod check_common;
 mod check_fixtures;
 mod check_judge;
