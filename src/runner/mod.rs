@@ -3,17 +3,15 @@
 //! writers read.
 
 pub mod cases;
-pub mod cli;
-pub mod config;
 pub mod coverage;
 pub mod exec;
 pub mod groups;
+pub mod replay;
 pub(crate) mod route;
 pub mod selftest;
 pub mod shrink;
 
 use crate::spec::ReqId;
-pub use cli::parse_duration as cli_parse_duration;
 
 use crate::check::{CheckConfig, Finding, Verdict, fold};
 use crate::client::{Credentials, Provisioning, TargetConfig};

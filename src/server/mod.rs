@@ -21,7 +21,7 @@
 //! under one lock, so a state change and its notifications are published atomically and
 //! in causal order. `http` is the axum front (body limits, latency, headers, long-poll
 //! waits); `net` the accept loop (head-read deadline, idle deadline, connection cap);
-//! `faults` is the fault catalogue; `cli` is `gws-conform serve`.
+//! `faults` is the fault catalogue; `gws-conform serve` is the binary's (`src/cli/serve.rs`).
 //!
 //! Deployment model ([`ServerConfig`]): agent capacity, answer latency, customers typing,
 //! the transcript form of provider-state `inspect`, and byte/size bounds.
@@ -31,7 +31,6 @@
 mod agent;
 mod bayeux;
 mod chats;
-pub mod cli;
 mod customer;
 pub mod faults;
 mod http;
