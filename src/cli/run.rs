@@ -6,6 +6,7 @@ use super::target::TargetArgs;
 use gws_conform::check::Verdict;
 use gws_conform::exit;
 use gws_conform::history::redact::Scrubber;
+use gws_conform::report::events::{Reporter, RunEvent};
 use gws_conform::report::{self, Overall, RunReport};
 use gws_conform::runner::{Cancel, execute};
 use std::path::{Path, PathBuf};
@@ -343,7 +344,12 @@ pub fn main(args: RunArgs) -> i32 {
         for a in &s.agents {
             scrub.add_credentials(&a.user, &a.password);
         }
-        ev.run_started(seed, s.target.as_deref(), args.shard, &scrub);
+        ev.event(&RunEvent::RunStarted {
+            seed,
+            target: s.target.as_deref(),
+            shard: args.shard,
+            scrub: &scrub,
+        });
     }
     s.events = events.clone();
     s.random_cases = args.cases;
@@ -394,7 +400,10 @@ pub fn main(args: RunArgs) -> i32 {
         }
     }
     if let Some(ev) = &events {
-        ev.run_finished(&r, &result.scrubber);
+        ev.event(&RunEvent::RunFinished {
+            report: &r,
+            scrub: &result.scrubber,
+        });
         if let Some(e) = ev.error() {
             eprintln!(
                 "warning: --events: writing {}",
