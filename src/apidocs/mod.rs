@@ -44,15 +44,28 @@ pub enum Format {
     Asyncapi,
 }
 
+/// Why a document could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The embedded schemas did not load.
+    #[error("schemas: {0}")]
+    Schemas(crate::schema::SchemaError),
+    /// The document could not be built from them.
+    #[error("export: {0}")]
+    Export(#[from] ExportError),
+    /// The document could not be written as JSON.
+    #[error("export: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
 /// The document of `format`, pretty-printed JSON with a final newline.
-pub fn render(format: Format) -> Result<String, String> {
-    let schemas = Schemas::embedded().map_err(|e| format!("schemas: {e}"))?;
+pub fn render(format: Format) -> Result<String, RenderError> {
+    let schemas = Schemas::embedded().map_err(RenderError::Schemas)?;
     let doc = match format {
         Format::Openapi => openapi::document(schemas),
         Format::Asyncapi => asyncapi::document(schemas),
-    }
-    .map_err(|e| format!("export: {e}"))?;
-    let mut text = serde_json::to_string_pretty(&doc).map_err(|e| format!("export: {e}"))?;
+    }?;
+    let mut text = serde_json::to_string_pretty(&doc)?;
     text.push('\n');
     Ok(text)
 }

@@ -327,7 +327,7 @@ pub fn main(args: RunArgs) -> i32 {
         Some(p) => match gws_conform::report::events::EventSink::create(p) {
             Ok(sink) => Some(sink),
             Err(e) => {
-                eprintln!("error: --events {}", report::term::escape(&e));
+                eprintln!("error: --events {}", report::term::escape(&e.to_string()));
                 return exit::USAGE;
             }
         },

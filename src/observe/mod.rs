@@ -101,19 +101,92 @@ pub fn is_loopback(addr: &SocketAddr) -> bool {
     addr.ip().is_loopback()
 }
 
+/// Why an observation could not start, be judged or be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    /// The embedded schemas did not load.
+    #[error("schemas: {0}")]
+    Schemas(crate::schema::SchemaError),
+    /// `--upstream` is not a URL.
+    #[error("--upstream {upstream}: not a URL: {error}")]
+    UpstreamUrl {
+        /// What was given.
+        upstream: String,
+        /// Why it is not a URL.
+        error: String,
+    },
+    /// `--upstream` is not an `http(s)://host` URL.
+    #[error("--upstream {0}: needs an http(s)://host URL")]
+    UpstreamNotHttp(String),
+    /// `--upstream` has credentials in it.
+    #[error("--upstream: put no credentials in the URL (clients send their own)")]
+    UpstreamCredentials,
+    /// `--cacert` cannot be read.
+    #[error("--cacert {}: {error}", path.display())]
+    CacertRead {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// `--cacert` holds no PEM certificate.
+    #[error("--cacert {}: not a PEM certificate: {error}", path.display())]
+    CacertPem {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: reqwest::Error,
+    },
+    /// The HTTP client to the upstream could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(reqwest::Error),
+    /// `--listen` is not an address.
+    #[error("--listen {listen}: not an address (e.g. 127.0.0.1:8090): {error}")]
+    ListenAddr {
+        /// What was given.
+        listen: String,
+        /// Why.
+        error: std::net::AddrParseError,
+    },
+    /// The proxy cannot listen on `--listen`.
+    #[error("--listen {listen}: {error}")]
+    Listen {
+        /// What was given.
+        listen: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The HAR recording cannot be read (the message names the file).
+    #[error("{0}")]
+    Har(String),
+    /// The run folder cannot be written.
+    #[error("{0}")]
+    Reports(#[from] report::ReportError),
+    /// The recording cannot be written as HAR JSON.
+    #[error("{0}")]
+    HarJson(#[from] serde_json::Error),
+    /// The HAR file (`--har-out`) cannot be written.
+    #[error("{}: {error}", path.display())]
+    HarOut {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+}
+
 /// Starts the proxy on `listen` in front of `cfg.upstream`.
-pub async fn start_proxy(cfg: ProxyConfig, listen: &str) -> Result<ProxyHandle, String> {
-    let schemas = Schemas::embedded().map_err(|e| format!("schemas: {e}"))?;
-    let up = reqwest::Url::parse(&cfg.upstream)
-        .map_err(|e| format!("--upstream {}: not a URL: {e}", cfg.upstream))?;
+pub async fn start_proxy(cfg: ProxyConfig, listen: &str) -> Result<ProxyHandle, ObserveError> {
+    let schemas = Schemas::embedded().map_err(ObserveError::Schemas)?;
+    let up = reqwest::Url::parse(&cfg.upstream).map_err(|e| ObserveError::UpstreamUrl {
+        upstream: cfg.upstream.clone(),
+        error: e.to_string(),
+    })?;
     if !matches!(up.scheme(), "http" | "https") || up.host_str().is_none() {
-        return Err(format!(
-            "--upstream {}: needs an http(s)://host URL",
-            cfg.upstream
-        ));
+        return Err(ObserveError::UpstreamNotHttp(cfg.upstream.clone()));
     }
     if !up.username().is_empty() || up.password().is_some() {
-        return Err("--upstream: put no credentials in the URL (clients send their own)".into());
+        return Err(ObserveError::UpstreamCredentials);
     }
     let mut cb = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -123,28 +196,35 @@ pub async fn start_proxy(cfg: ProxyConfig, listen: &str) -> Result<ProxyHandle, 
         .pool_idle_timeout(crate::client::POOL_IDLE)
         .no_proxy();
     if let Some(p) = &cfg.cacert {
-        let pem = std::fs::read(p).map_err(|e| format!("--cacert {}: {e}", p.display()))?;
-        let cert = reqwest::Certificate::from_pem(&pem)
-            .map_err(|e| format!("--cacert {}: not a PEM certificate: {e}", p.display()))?;
+        let pem = std::fs::read(p).map_err(|error| ObserveError::CacertRead {
+            path: p.clone(),
+            error,
+        })?;
+        let cert =
+            reqwest::Certificate::from_pem(&pem).map_err(|error| ObserveError::CacertPem {
+                path: p.clone(),
+                error,
+            })?;
         cb = cb.add_root_certificate(cert);
     }
-    let client = cb
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-    let addr: SocketAddr = listen
-        .parse()
-        .map_err(|e| format!("--listen {listen}: not an address (e.g. 127.0.0.1:8090): {e}"))?;
+    let client = cb.build().map_err(ObserveError::Client)?;
+    let addr: SocketAddr = listen.parse().map_err(|error| ObserveError::ListenAddr {
+        listen: listen.to_string(),
+        error,
+    })?;
     if !is_loopback(&addr) {
         eprintln!(
             "warning: observe listens on {addr}, which is not loopback: anyone who can reach it can use the target through it with their own credentials"
         );
     }
+    let listen_error = |error| ObserveError::Listen {
+        listen: listen.to_string(),
+        error,
+    };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("--listen {listen}: {e}"))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| format!("--listen {listen}: {e}"))?;
+        .map_err(listen_error)?;
+    let local = listener.local_addr().map_err(listen_error)?;
     let base = up.as_str().trim_end_matches('/').to_string();
     let shared = Arc::new(Shared {
         upstream: base,
@@ -317,9 +397,9 @@ pub fn judge_har(
     cfg: CheckConfig,
     max_record_bytes: usize,
     provisioning: ProvisioningKind,
-) -> Result<Observation, String> {
-    let schemas = Schemas::embedded().map_err(|e| format!("schemas: {e}"))?;
-    let read = har::read_har(path, MAX_BODY_BYTES)?;
+) -> Result<Observation, ObserveError> {
+    let schemas = Schemas::embedded().map_err(ObserveError::Schemas)?;
+    let read = har::read_har(path, MAX_BODY_BYTES).map_err(ObserveError::Har)?;
     let target = har_target(path).unwrap_or_else(|| format!("har:{}", path.display()));
     let mut obs = Observer::new(cfg, schemas, max_record_bytes).intervals_only();
     let started = read
@@ -372,14 +452,18 @@ pub fn write_observation(
     reports: &Path,
     obs: &Observation,
     har_out: Option<&Path>,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, ObserveError> {
     let dir = reports.join(&obs.report.run_id);
-    report::write_all(&dir, &obs.report, &obs.scrubber).map_err(|e| e.to_string())?;
+    report::write_all(&dir, &obs.report, &obs.scrubber)?;
     if let Some(p) = har_out {
         let doc = har::har_of(&obs.exchanges, &obs.report.target);
-        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
-        std::fs::write(p, report::scrub_text(&obs.scrubber, &text))
-            .map_err(|e| format!("{}: {e}", p.display()))?;
+        let text = serde_json::to_string_pretty(&doc)?;
+        std::fs::write(p, report::scrub_text(&obs.scrubber, &text)).map_err(|error| {
+            ObserveError::HarOut {
+                path: p.to_path_buf(),
+                error,
+            }
+        })?;
     }
     Ok(dir)
 }

@@ -159,13 +159,27 @@ impl std::fmt::Debug for EventSink {
     }
 }
 
+/// Why the events file could not be created: the path (or its folder) and the error.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {error}", path.display())]
+pub struct CreateError {
+    /// The file or folder that could not be created.
+    pub path: std::path::PathBuf,
+    /// Why.
+    pub error: std::io::Error,
+}
+
 impl EventSink {
     /// Creates (truncates) `path`, and its parent folders. The error names the path.
-    pub fn create(path: &Path) -> Result<EventSink, String> {
+    pub fn create(path: &Path) -> Result<EventSink, CreateError> {
+        let err = |p: &Path| {
+            let path = p.to_path_buf();
+            move |error| CreateError { path, error }
+        };
         if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+            std::fs::create_dir_all(d).map_err(err(d))?;
         }
-        let f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let f = std::fs::File::create(path).map_err(err(path))?;
         Ok(Self::to_writer(
             std::io::BufWriter::new(f),
             &path.display().to_string(),

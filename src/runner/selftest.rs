@@ -64,6 +64,27 @@ impl Default for Options {
     }
 }
 
+/// Why `selftest` cannot run the matrix asked for (a usage error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelftestError {
+    /// `--faults` names no fault of the catalogue.
+    #[error("no fault named `{name}`; known: {known}")]
+    UnknownFault {
+        /// The name given.
+        name: String,
+        /// The catalogue's names, comma-separated.
+        known: String,
+    },
+    /// `--variations` names no variation of the catalogue.
+    #[error("no variation named `{name}`; known: {known}")]
+    UnknownVariation {
+        /// The name given.
+        name: String,
+        /// The catalogue's names, comma-separated.
+        known: String,
+    },
+}
+
 /// One row of the selftest matrix.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -173,12 +194,15 @@ struct Job {
 /// The runs `args` asks for: for each seed and mode, the faultless server and every
 /// (selected) fault under the default behaviour and, with `--variations`, under each
 /// variation; then the faultless server under every compatible pair of variations.
-fn jobs(args: &Options) -> Result<Vec<Job>, String> {
+fn jobs(args: &Options) -> Result<Vec<Job>, SelftestError> {
     let all = server::faults();
     for f in &args.faults {
         if !all.iter().any(|x| x.name == f) {
             let names: Vec<&str> = all.iter().map(|x| x.name).collect();
-            return Err(format!("no fault named `{f}`; known: {}", names.join(", ")));
+            return Err(SelftestError::UnknownFault {
+                name: f.clone(),
+                known: names.join(", "),
+            });
         }
     }
     let chosen: Vec<Option<&'static server::FaultInfo>> = std::iter::once(None)
@@ -200,10 +224,10 @@ fn jobs(args: &Options) -> Result<Vec<Job>, String> {
                 .collect();
             for n in &names {
                 if !catalogue.contains(n) {
-                    return Err(format!(
-                        "no variation named `{n}`; known: {}",
-                        catalogue.join(", ")
-                    ));
+                    return Err(SelftestError::UnknownVariation {
+                        name: n.to_string(),
+                        known: catalogue.join(", "),
+                    });
                 }
             }
             catalogue
@@ -369,7 +393,7 @@ async fn run_job(args: &Options, job: &Job) -> Row {
 }
 
 /// Runs the matrix (see [`jobs`]).
-pub async fn matrix(args: &Options) -> Result<Vec<Row>, String> {
+pub async fn matrix(args: &Options) -> Result<Vec<Row>, SelftestError> {
     matrix_with(args, |_, _, _| {}).await
 }
 
@@ -378,7 +402,7 @@ pub async fn matrix(args: &Options) -> Result<Vec<Row>, String> {
 pub async fn matrix_with(
     args: &Options,
     done: impl Fn(usize, usize, &Row),
-) -> Result<Vec<Row>, String> {
+) -> Result<Vec<Row>, SelftestError> {
     let jobs = jobs(args)?;
     let total = jobs.len();
     let done = &done;

@@ -114,13 +114,19 @@ pub enum TranscriptForm {
     Gws,
 }
 
+/// A transcript form that is neither `plain` nor `gws` (as given, trimmed and
+/// lower-cased).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown transcript form {0:?} (gws, plain)")]
+pub struct UnknownTranscriptForm(pub String);
+
 impl std::str::FromStr for TranscriptForm {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownTranscriptForm;
+    fn from_str(s: &str) -> Result<Self, UnknownTranscriptForm> {
         match s.trim().to_ascii_lowercase().as_str() {
             "plain" => Ok(TranscriptForm::Plain),
             "gws" => Ok(TranscriptForm::Gws),
-            other => Err(format!("unknown transcript form {other:?} (gws, plain)")),
+            other => Err(UnknownTranscriptForm(other.to_string())),
         }
     }
 }

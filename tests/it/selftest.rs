@@ -126,7 +126,7 @@ fn an_unknown_variation_is_refused_with_the_known_ones() {
         ..Options::default()
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let err = rt.block_on(matrix(&args)).unwrap_err();
+    let err = rt.block_on(matrix(&args)).unwrap_err().to_string();
     assert!(
         err.contains("no variation named `no-such-thing`") && err.contains("batched-connect"),
         "{err}"
