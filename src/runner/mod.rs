@@ -6,6 +6,8 @@ pub mod cases;
 pub mod coverage;
 pub mod exec;
 pub mod groups;
+mod judging;
+mod plan;
 pub mod replay;
 pub(crate) mod route;
 pub mod selftest;
@@ -23,6 +25,8 @@ use crate::server;
 use cases::Case;
 use exec::{CaseOutcome, Env};
 use futures_util::StreamExt;
+use judging::Judging;
+pub use plan::{Plan, plan};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -476,26 +480,6 @@ fn run_report(
     }
 }
 
-fn case_report(
-    case: Case,
-    out: CaseOutcome,
-    keep: bool,
-    original_steps: Option<usize>,
-) -> CaseReport {
-    let keep_history = keep || matches!(out.verdict, Verdict::Fail | Verdict::Error);
-    CaseReport {
-        id: case.id,
-        seed: case.seed,
-        exercises: case.exercises,
-        steps: case.steps,
-        verdict: out.verdict,
-        findings: out.findings,
-        history: keep_history.then_some(out.history),
-        original_steps,
-        duration_ms: out.duration.as_millis() as u64,
-    }
-}
-
 /// The outcome of a case a signal kept from starting: Error "interrupted" for what it
 /// exercises.
 fn interrupted(case: &Case) -> CaseOutcome {
@@ -510,120 +494,6 @@ fn interrupted(case: &Case) -> CaseOutcome {
         verdict: Verdict::Error,
         duration: Duration::ZERO,
     }
-}
-
-/// The cases of a run, generated one at a time as the run reaches them (a run of
-/// 100,000 random sequences never holds them all), sharded and filtered on the way.
-pub struct Plan<'a> {
-    fixed: Vec<Case>,
-    schemas: &'a Schemas,
-    seed: u64,
-    agents: Vec<String>,
-    /// Random sequences after the fixed cases; `None`: until the run's `--duration` ends.
-    random: Option<u64>,
-    shard: Option<(u32, u32)>,
-    only: Vec<String>,
-}
-
-impl<'a> Plan<'a> {
-    /// The plan of `s`: its replay case, or the directed and coverage cases followed by
-    /// the random sequences.
-    pub fn new(s: &RunSettings, schemas: &'a Schemas, agents: &[String]) -> Result<Self, String> {
-        let (fixed, random, shard, only) = match &s.replay {
-            Some(c) => (vec![c.clone()], Some(0), None, Vec::new()),
-            None => {
-                let mut v = cases::directed(schemas, s.seed, agents)?;
-                v.extend(coverage::cases(schemas, s.seed, agents)?);
-                let random = match s.duration {
-                    Some(_) => None,
-                    None => Some(u64::from(s.random_cases)),
-                };
-                (v, random, s.shard, s.only.clone())
-            }
-        };
-        Ok(Plan {
-            fixed,
-            schemas,
-            seed: s.seed,
-            agents: agents.to_vec(),
-            random,
-            shard,
-            only,
-        })
-    }
-
-    fn keeps(&self, position: usize, case: &Case) -> bool {
-        if let Some((k, n)) = self.shard
-            && (position as u64) % u64::from(n) != u64::from(k - 1)
-        {
-            return false;
-        }
-        self.only.is_empty()
-            || case
-                .exercises
-                .iter()
-                .any(|t| self.only.iter().any(|o| o.eq_ignore_ascii_case(t.as_str())))
-    }
-
-    /// The cases in run order (an error ends the sequence). Unbounded when the plan
-    /// runs until a deadline.
-    pub fn cases(&self) -> impl Iterator<Item = Result<Case, String>> + '_ {
-        let random = (0u64..)
-            .take_while(|i| self.random.is_none_or(|n| *i < n))
-            .map(|i| cases::random_sequence(self.schemas, self.seed, i, &self.agents));
-        self.fixed
-            .iter()
-            .cloned()
-            .map(Ok)
-            .chain(random)
-            .enumerate()
-            .filter(|(i, c)| c.as_ref().map_or(true, |c| self.keeps(*i, c)))
-            .map(|(_, c)| c)
-    }
-
-    /// How many cases [`Plan::cases`] yields (`None`: unbounded). Generates the random
-    /// sequences only when `--only` needs to read them.
-    pub fn len(&self) -> Option<usize> {
-        let n = self.random?;
-        if !self.only.is_empty() {
-            return Some(self.cases().filter(|c| c.is_ok()).count());
-        }
-        let all = self.fixed.len() + n as usize;
-        Some(match self.shard {
-            Some((k, n)) => {
-                let (k, n) = (k as usize, n as usize);
-                all / n + usize::from(all % n >= k)
-            }
-            None => all,
-        })
-    }
-
-    /// True when the plan holds no case.
-    pub fn is_empty(&self) -> bool {
-        self.len() == Some(0)
-    }
-}
-
-/// Generates, shards and filters the cases of a run, all at once (for listing; a run
-/// generates them lazily through [`Plan`]).
-pub fn plan(s: &RunSettings, schemas: &Schemas, agents: &[String]) -> Result<Vec<Case>, String> {
-    Plan::new(s, schemas, agents)?.cases().collect()
-}
-
-/// A distinct failure found while the run goes on: its signature, the case being
-/// shrunk for it, and the other cases that failed the same way (run order).
-struct Group {
-    signature: String,
-    requirements: Vec<ReqId>,
-    rep_index: usize,
-    rep: Case,
-    others: Vec<usize>,
-}
-
-/// What the run keeps of a judged case until the report is written.
-struct Judged {
-    index: usize,
-    report: CaseReport,
 }
 
 /// A judged case as the `--events` stream takes it.
@@ -856,96 +726,6 @@ async fn judge_cases<'a>(
     (judging, shrunk)
 }
 
-/// What the run keeps of its judged cases as they come.
-#[derive(Default)]
-struct Judging {
-    judged: Vec<Judged>,
-    groups: Vec<Group>,
-    covered: coverage::Accumulator,
-    unlisted: report::Unlisted,
-    listed_passing: usize,
-    histories_kept: usize,
-    histories_dropped: usize,
-}
-
-impl Judging {
-    /// Takes the judged case number `i`; returns its group and signature when it is the
-    /// first case of a distinct failure (to be shrunk).
-    fn take(
-        &mut self,
-        s: &RunSettings,
-        i: usize,
-        case: Case,
-        out: CaseOutcome,
-    ) -> Option<(usize, String)> {
-        self.covered.add(&case);
-        let failing = matches!(out.verdict, Verdict::Fail | Verdict::Error);
-        let mut keep = s.keep_histories;
-        let mut first = None;
-        if let Some(sig) = groups::signature(&out.findings) {
-            match self.groups.iter_mut().find(|g| g.signature == sig) {
-                Some(g) => g.others.push(i),
-                None => {
-                    // The first case of a distinct failure: shrink it now.
-                    let g = self.groups.len();
-                    self.groups.push(Group {
-                        signature: sig.clone(),
-                        requirements: out.failed().into_iter().collect(),
-                        rep_index: i,
-                        rep: case.clone(),
-                        others: Vec::new(),
-                    });
-                    first = Some((g, sig));
-                    keep = true;
-                }
-            }
-        }
-        if failing && !keep {
-            if self.histories_kept < s.max_failing_histories {
-                self.histories_kept += 1;
-                keep = true;
-            } else {
-                self.histories_dropped += 1;
-            }
-        }
-        if !keep && out.verdict == Verdict::Pass {
-            if self.listed_passing >= s.listed_cases {
-                self.unlisted.add(&out.findings);
-                return first;
-            }
-            self.listed_passing += 1;
-        }
-        self.judged.push(Judged {
-            index: i,
-            report: case_report(case, out, keep, None),
-        });
-        first
-    }
-
-    /// Every case judged and every shrink done: the run's findings, in run order, each
-    /// group's representative replaced by its shrunk form.
-    fn finish(
-        mut self,
-        s: &RunSettings,
-        tell: &Tell,
-        shrunk: std::collections::BTreeMap<usize, shrink::Shrunk<CaseOutcome>>,
-        limits: shrink::Limits,
-    ) -> Found {
-        tell.event(&RunEvent::CasesDone {
-            histories_dropped: self.histories_dropped,
-            max_failing_histories: s.max_failing_histories,
-        });
-        self.judged.sort_by_key(|j| j.index);
-        let out_groups = finish_groups(&self.groups, shrunk, &mut self.judged, limits);
-        Found {
-            cases: self.judged.into_iter().map(|j| j.report).collect(),
-            groups: (!out_groups.is_empty()).then_some(out_groups),
-            coverage: Some(self.covered.finish()),
-            unlisted: (self.unlisted.cases > 0).then_some(self.unlisted),
-        }
-    }
-}
-
 /// NTF-02 over the whole run: the `session` pseudo-case.
 fn session_report(s: &RunSettings, env: &Env) -> CaseReport {
     let session: Vec<Finding> = env.judge_session();
@@ -962,70 +742,6 @@ fn session_report(s: &RunSettings, env: &Env) -> CaseReport {
         original_steps: None,
         duration_ms: 0,
     }
-}
-
-/// The report's failure groups: each with its shrink's figures, its representative's
-/// report replaced by the shrunk case's when shrinking confirmed a smaller one.
-fn finish_groups(
-    groups: &[Group],
-    mut shrunk: std::collections::BTreeMap<usize, shrink::Shrunk<CaseOutcome>>,
-    judged: &mut [Judged],
-    limits: shrink::Limits,
-) -> Vec<report::FailureGroup> {
-    let id_of: std::collections::BTreeMap<usize, String> = judged
-        .iter()
-        .map(|j| (j.index, j.report.id.clone()))
-        .collect();
-    let mut out_groups = Vec::new();
-    for (gi, g) in groups.iter().enumerate() {
-        let result = shrunk.remove(&gi);
-        let mut fg = report::FailureGroup {
-            signature: g.signature.clone(),
-            requirements: g.requirements.clone(),
-            representative: g.rep.id.clone(),
-            others: g
-                .others
-                .iter()
-                .filter_map(|i| id_of.get(i).cloned())
-                .collect(),
-            original_steps: g.rep.steps.len(),
-            shrunk_steps: g.rep.steps.len(),
-            runs: 0,
-            budget: limits.budget,
-            elapsed_ms: 0,
-            limit_ms: limits.time.as_millis() as u64,
-            stopped: None,
-            kept: Vec::new(),
-        };
-        if let Some(r) = result {
-            fg.runs = r.runs;
-            fg.elapsed_ms = r.elapsed.as_millis() as u64;
-            fg.stopped = r.stopped.map(|st| {
-                let figures = format!(
-                    "{}/{} runs, {:.1}/{:.1} s",
-                    r.runs,
-                    limits.budget,
-                    r.elapsed.as_secs_f64(),
-                    limits.time.as_secs_f64()
-                );
-                match st {
-                    shrink::Stop::Budget => format!("budget of re-runs ran out: {figures}"),
-                    shrink::Stop::Time => format!("time limit ran out: {figures}"),
-                }
-            });
-            if r.stopped.is_none() && r.case.steps.len() > 6 {
-                fg.kept = r.kept.clone();
-            }
-            if let Some(again) = r.outcome {
-                fg.shrunk_steps = r.case.steps.len();
-                if let Some(j) = judged.iter_mut().find(|j| j.index == g.rep_index) {
-                    j.report = case_report(r.case.clone(), again, true, Some(g.rep.steps.len()));
-                }
-            }
-        }
-        out_groups.push(fg);
-    }
-    out_groups
 }
 
 /// Passing cases listed (steps and findings) in a run's report; past this, passing
