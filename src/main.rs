@@ -1,7 +1,8 @@
 //! The `gws-conform` command line.
 
+mod cli;
+
 use clap::{CommandFactory, Parser, Subcommand};
-use gws_conform::{apidocs, observe, runner, schema, server};
 
 /// How the configuration file works (shown by `--help` and `run --help`).
 const CONFIG_HELP: &str = "Configuration file: any flag of `run` by its long name, in TOML \
@@ -37,19 +38,19 @@ struct Cli {
 enum Command {
     /// Certify a target (default: the embedded reference server) against the catalogue.
     #[command(after_help = RUN_HELP)]
-    Run(Box<runner::cli::RunArgs>),
+    Run(Box<cli::run::RunArgs>),
     /// Run the embedded reference server on its own.
-    Serve(server::cli::ServeArgs),
+    Serve(cli::serve::ServeArgs),
     /// Re-run one saved failing case against a target and judge it again.
-    Replay(runner::cli::ReplayArgs),
+    Replay(cli::replay::ReplayArgs),
     /// Run the suite against the faultless embedded server and each of its faults.
-    Selftest(runner::selftest::SelftestArgs),
+    Selftest(cli::selftest::SelftestArgs),
     /// Merge the reports of the shards of one run.
-    Merge(runner::cli::MergeArgs),
+    Merge(cli::merge::MergeArgs),
     /// Validate captured payloads against a schema.
-    Validate(schema::cli::ValidateArgs),
+    Validate(cli::validate::ValidateArgs),
     /// Export the contract for other tools: OpenAPI 3.1 or AsyncAPI 3.0 (JSON).
-    Export(apidocs::cli::ExportArgs),
+    Export(cli::export::ExportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -58,7 +59,7 @@ enum Command {
     /// List the requirement catalogue.
     List,
     /// Judge live traffic (a reverse proxy) or a HAR recording against the contract.
-    Observe(observe::ObserveArgs),
+    Observe(cli::observe::ObserveArgs),
 }
 
 fn main() {
@@ -67,7 +68,7 @@ fn main() {
     let run_cmd = full
         .find_subcommand("run")
         .expect("the run subcommand exists");
-    if let Err(e) = runner::config::apply(run_cmd, &mut args) {
+    if let Err(e) = cli::config::apply(run_cmd, &mut args) {
         eprintln!("gws-conform: {e}");
         std::process::exit(gws_conform::exit::USAGE);
     }
@@ -84,14 +85,14 @@ fn main() {
         }
     };
     let code = match cli.command {
-        Command::Run(a) => runner::cli::main(*a),
-        Command::Serve(a) => server::cli::main(a),
-        Command::Replay(a) => runner::cli::main_replay(a),
-        Command::Selftest(a) => runner::selftest::main(a),
-        Command::Merge(a) => runner::cli::main_merge(a),
-        Command::Validate(a) => schema::cli::main(a),
-        Command::Observe(a) => observe::main(a),
-        Command::Export(a) => apidocs::cli::main(a),
+        Command::Run(a) => cli::run::main(*a),
+        Command::Serve(a) => cli::serve::main(a),
+        Command::Replay(a) => cli::replay::main(a),
+        Command::Selftest(a) => cli::selftest::main(a),
+        Command::Merge(a) => cli::merge::main(a),
+        Command::Validate(a) => cli::validate::main(a),
+        Command::Observe(a) => cli::observe::main(a),
+        Command::Export(a) => cli::export::main(a),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

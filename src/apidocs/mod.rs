@@ -1,5 +1,5 @@
 //! The contract as documents for the ecosystem's tools (issue 14), written by the
-//! `export` subcommand ([`cli`]): an OpenAPI 3.1 document of the REST surface
+//! `export` subcommand ([`render`]): an OpenAPI 3.1 document of the REST surface
 //! ([`openapi`]) and an AsyncAPI 3.0 document of the Bayeux notifications
 //! ([`asyncapi`]), both built from the same `schemas/` the harness judges with (nothing
 //! is written twice: the schema files become `components/schemas`, their `$ref`s
@@ -13,7 +13,6 @@
 #![warn(missing_docs)]
 
 pub mod asyncapi;
-pub mod cli;
 pub mod openapi;
 
 use std::collections::{BTreeSet, VecDeque};
@@ -35,6 +34,41 @@ impl fmt::Display for ExportError {
 }
 
 impl std::error::Error for ExportError {}
+
+/// Which contract document to export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OpenAPI 3.1 (JSON) of the REST surface.
+    Openapi,
+    /// AsyncAPI 3.0 (JSON) of the Bayeux notifications.
+    Asyncapi,
+}
+
+/// Why a document could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The embedded schemas did not load.
+    #[error("schemas: {0}")]
+    Schemas(crate::schema::SchemaError),
+    /// The document could not be built from them.
+    #[error("export: {0}")]
+    Export(#[from] ExportError),
+    /// The document could not be written as JSON.
+    #[error("export: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The document of `format`, pretty-printed JSON with a final newline.
+pub fn render(format: Format) -> Result<String, RenderError> {
+    let schemas = Schemas::embedded().map_err(RenderError::Schemas)?;
+    let doc = match format {
+        Format::Openapi => openapi::document(schemas),
+        Format::Asyncapi => asyncapi::document(schemas),
+    }?;
+    let mut text = serde_json::to_string_pretty(&doc)?;
+    text.push('\n');
+    Ok(text)
+}
 
 /// The JSON Schema dialect components are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,16 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// command line (`--provisioning`, clap value names) through `RunConfig` and the case
 /// file (JSON strings `"customer-api"` / `"provider-state"`) to the [`Provisioner`].
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    clap::ValueEnum,
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum ProvisioningKind {

@@ -25,8 +25,8 @@ use crate::check::CheckConfig;
 use crate::client::ProvisioningKind;
 use crate::history::redact::Scrubber;
 use crate::report::{self, RunConfig, RunReport};
+use crate::runner;
 use crate::schema::Schemas;
-use crate::{exit, runner};
 use follow::{Exchange, Observer};
 use proxy::{Identities, Shared};
 use std::net::SocketAddr;
@@ -40,45 +40,6 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// Default cap of the whole recording, in bytes.
 pub const MAX_RECORD_BYTES: usize = 256 << 20;
-
-/// Arguments of `gws-conform observe`.
-#[derive(Debug, clap::Args)]
-pub struct ObserveArgs {
-    /// Address the proxy listens on (loopback unless told otherwise).
-    #[arg(long, default_value = "127.0.0.1:8090", conflicts_with = "har")]
-    pub listen: String,
-    /// The target's base URL, e.g. https://gws.example.com.
-    #[arg(long, required_unless_present = "har", conflicts_with = "har")]
-    pub upstream: Option<String>,
-    /// Judge a HAR 1.2 recording offline instead of proxying.
-    #[arg(long)]
-    pub har: Option<PathBuf>,
-    /// Stop after this long (default: until Ctrl-C).
-    #[arg(long, value_parser = runner::cli::parse_duration)]
-    pub duration: Option<Duration>,
-    /// Where run folders are written.
-    #[arg(long, default_value = "reports")]
-    pub reports: PathBuf,
-    /// A PEM CA certificate to trust for the upstream (private CAs).
-    #[arg(long)]
-    pub cacert: Option<PathBuf>,
-    /// How long after a response an expected notification may take.
-    #[arg(long, default_value = "5s", value_parser = runner::cli::parse_duration)]
-    pub deadline: Duration,
-    /// How long "nothing more" must hold.
-    #[arg(long, default_value = "1s", value_parser = runner::cli::parse_duration)]
-    pub quiet_window: Duration,
-    /// Also write what the proxy recorded as a HAR file (credentials redacted).
-    #[arg(long)]
-    pub har_out: Option<PathBuf>,
-    /// Cap of the recording in bytes; later traffic passes but is not judged.
-    #[arg(long, default_value_t = MAX_RECORD_BYTES)]
-    pub max_record_bytes: usize,
-    /// How a replay provisions chats: customer-api or provider-state (recorded in the
-    /// case files).
-    #[arg(long, value_enum, default_value_t = ProvisioningKind::CustomerApi)]
-    pub provisioning: ProvisioningKind,
-}
 
 /// How the proxy runs.
 #[derive(Debug, Clone)]
@@ -140,19 +101,92 @@ pub fn is_loopback(addr: &SocketAddr) -> bool {
     addr.ip().is_loopback()
 }
 
+/// Why an observation could not start, be judged or be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    /// The embedded schemas did not load.
+    #[error("schemas: {0}")]
+    Schemas(crate::schema::SchemaError),
+    /// `--upstream` is not a URL.
+    #[error("--upstream {upstream}: not a URL: {error}")]
+    UpstreamUrl {
+        /// What was given.
+        upstream: String,
+        /// Why it is not a URL.
+        error: String,
+    },
+    /// `--upstream` is not an `http(s)://host` URL.
+    #[error("--upstream {0}: needs an http(s)://host URL")]
+    UpstreamNotHttp(String),
+    /// `--upstream` has credentials in it.
+    #[error("--upstream: put no credentials in the URL (clients send their own)")]
+    UpstreamCredentials,
+    /// `--cacert` cannot be read.
+    #[error("--cacert {}: {error}", path.display())]
+    CacertRead {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// `--cacert` holds no PEM certificate.
+    #[error("--cacert {}: not a PEM certificate: {error}", path.display())]
+    CacertPem {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: reqwest::Error,
+    },
+    /// The HTTP client to the upstream could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(reqwest::Error),
+    /// `--listen` is not an address.
+    #[error("--listen {listen}: not an address (e.g. 127.0.0.1:8090): {error}")]
+    ListenAddr {
+        /// What was given.
+        listen: String,
+        /// Why.
+        error: std::net::AddrParseError,
+    },
+    /// The proxy cannot listen on `--listen`.
+    #[error("--listen {listen}: {error}")]
+    Listen {
+        /// What was given.
+        listen: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The HAR recording cannot be read (the message names the file).
+    #[error("{0}")]
+    Har(String),
+    /// The run folder cannot be written.
+    #[error("{0}")]
+    Reports(#[from] report::ReportError),
+    /// The recording cannot be written as HAR JSON.
+    #[error("{0}")]
+    HarJson(#[from] serde_json::Error),
+    /// The HAR file (`--har-out`) cannot be written.
+    #[error("{}: {error}", path.display())]
+    HarOut {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+}
+
 /// Starts the proxy on `listen` in front of `cfg.upstream`.
-pub async fn start_proxy(cfg: ProxyConfig, listen: &str) -> Result<ProxyHandle, String> {
-    let schemas = Schemas::embedded().map_err(|e| format!("schemas: {e}"))?;
-    let up = reqwest::Url::parse(&cfg.upstream)
-        .map_err(|e| format!("--upstream {}: not a URL: {e}", cfg.upstream))?;
+pub async fn start_proxy(cfg: ProxyConfig, listen: &str) -> Result<ProxyHandle, ObserveError> {
+    let schemas = Schemas::embedded().map_err(ObserveError::Schemas)?;
+    let up = reqwest::Url::parse(&cfg.upstream).map_err(|e| ObserveError::UpstreamUrl {
+        upstream: cfg.upstream.clone(),
+        error: e.to_string(),
+    })?;
     if !matches!(up.scheme(), "http" | "https") || up.host_str().is_none() {
-        return Err(format!(
-            "--upstream {}: needs an http(s)://host URL",
-            cfg.upstream
-        ));
+        return Err(ObserveError::UpstreamNotHttp(cfg.upstream.clone()));
     }
     if !up.username().is_empty() || up.password().is_some() {
-        return Err("--upstream: put no credentials in the URL (clients send their own)".into());
+        return Err(ObserveError::UpstreamCredentials);
     }
     let mut cb = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -162,28 +196,35 @@ pub async fn start_proxy(cfg: ProxyConfig, listen: &str) -> Result<ProxyHandle, 
         .pool_idle_timeout(crate::client::POOL_IDLE)
         .no_proxy();
     if let Some(p) = &cfg.cacert {
-        let pem = std::fs::read(p).map_err(|e| format!("--cacert {}: {e}", p.display()))?;
-        let cert = reqwest::Certificate::from_pem(&pem)
-            .map_err(|e| format!("--cacert {}: not a PEM certificate: {e}", p.display()))?;
+        let pem = std::fs::read(p).map_err(|error| ObserveError::CacertRead {
+            path: p.clone(),
+            error,
+        })?;
+        let cert =
+            reqwest::Certificate::from_pem(&pem).map_err(|error| ObserveError::CacertPem {
+                path: p.clone(),
+                error,
+            })?;
         cb = cb.add_root_certificate(cert);
     }
-    let client = cb
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-    let addr: SocketAddr = listen
-        .parse()
-        .map_err(|e| format!("--listen {listen}: not an address (e.g. 127.0.0.1:8090): {e}"))?;
+    let client = cb.build().map_err(ObserveError::Client)?;
+    let addr: SocketAddr = listen.parse().map_err(|error| ObserveError::ListenAddr {
+        listen: listen.to_string(),
+        error,
+    })?;
     if !is_loopback(&addr) {
         eprintln!(
             "warning: observe listens on {addr}, which is not loopback: anyone who can reach it can use the target through it with their own credentials"
         );
     }
+    let listen_error = |error| ObserveError::Listen {
+        listen: listen.to_string(),
+        error,
+    };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("--listen {listen}: {e}"))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| format!("--listen {listen}: {e}"))?;
+        .map_err(listen_error)?;
+    let local = listener.local_addr().map_err(listen_error)?;
     let base = up.as_str().trim_end_matches('/').to_string();
     let shared = Arc::new(Shared {
         upstream: base,
@@ -356,9 +397,9 @@ pub fn judge_har(
     cfg: CheckConfig,
     max_record_bytes: usize,
     provisioning: ProvisioningKind,
-) -> Result<Observation, String> {
-    let schemas = Schemas::embedded().map_err(|e| format!("schemas: {e}"))?;
-    let read = har::read_har(path, MAX_BODY_BYTES)?;
+) -> Result<Observation, ObserveError> {
+    let schemas = Schemas::embedded().map_err(ObserveError::Schemas)?;
+    let read = har::read_har(path, MAX_BODY_BYTES).map_err(ObserveError::Har)?;
     let target = har_target(path).unwrap_or_else(|| format!("har:{}", path.display()));
     let mut obs = Observer::new(cfg, schemas, max_record_bytes).intervals_only();
     let started = read
@@ -411,135 +452,18 @@ pub fn write_observation(
     reports: &Path,
     obs: &Observation,
     har_out: Option<&Path>,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, ObserveError> {
     let dir = reports.join(&obs.report.run_id);
-    report::write_all(&dir, &obs.report, &obs.scrubber).map_err(|e| e.to_string())?;
+    report::write_all(&dir, &obs.report, &obs.scrubber)?;
     if let Some(p) = har_out {
         let doc = har::har_of(&obs.exchanges, &obs.report.target);
-        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
-        std::fs::write(p, report::scrub_text(&obs.scrubber, &text))
-            .map_err(|e| format!("{}: {e}", p.display()))?;
+        let text = serde_json::to_string_pretty(&doc)?;
+        std::fs::write(p, report::scrub_text(&obs.scrubber, &text)).map_err(|error| {
+            ObserveError::HarOut {
+                path: p.to_path_buf(),
+                error,
+            }
+        })?;
     }
     Ok(dir)
-}
-
-fn print_outcome(obs: &Observation, dir: &Path) {
-    let r = &obs.report;
-    let judged = r.cases.len();
-    let failing: Vec<&str> = r
-        .cases
-        .iter()
-        .filter(|c| c.verdict == crate::check::Verdict::Fail)
-        .map(|c| c.id.as_str())
-        .collect();
-    println!(
-        "observed {} exchanges, judged {judged} chats, {} with violations",
-        obs.exchanges.len(),
-        failing.len()
-    );
-    for e in &r.errors {
-        println!("error: {e}");
-    }
-    println!("reports: {}", dir.display());
-    let stems = report::case_stems(r);
-    for id in failing.iter().take(10) {
-        if let Some(stem) = stems.get(*id) {
-            println!(
-                "  failing chat {id}: {}",
-                report::replay_command(stem, r).replacen(
-                    "cases/",
-                    &format!("{}/cases/", dir.display()),
-                    1
-                )
-            );
-        }
-    }
-}
-
-/// Runs `gws-conform observe`; returns the exit code (0 no violation, 1 violations,
-/// 2 usage, 3 harness error or nothing judged).
-pub fn main(args: ObserveArgs) -> i32 {
-    let cfg = CheckConfig {
-        deadline: args.deadline,
-        quiet_window: args.quiet_window,
-    };
-    if let Some(har) = &args.har {
-        let obs = match judge_har(har, cfg, args.max_record_bytes, args.provisioning) {
-            Ok(o) => o,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit::USAGE;
-            }
-        };
-        for l in &obs.lines {
-            println!("{l}");
-        }
-        return finish(&args, obs);
-    }
-    let Some(upstream) = args.upstream.clone() else {
-        eprintln!("error: give --upstream URL (live) or --har FILE (offline)");
-        return exit::USAGE;
-    };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::HARNESS;
-        }
-    };
-    let pcfg = ProxyConfig {
-        cacert: args.cacert.clone(),
-        check: cfg,
-        max_record_bytes: args.max_record_bytes,
-        print: true,
-        ..ProxyConfig::new(&upstream)
-    };
-    let obs = rt.block_on(async {
-        let h = match start_proxy(pcfg, &args.listen).await {
-            Ok(h) => h,
-            Err(e) => return Err(e),
-        };
-        eprintln!(
-            "observing: clients → {} → {upstream} (Ctrl-C ends{})",
-            h.base_url,
-            args.duration
-                .map(|d| format!(", or after {}", humantime::format_duration(d)))
-                .unwrap_or_default()
-        );
-        match args.duration {
-            Some(d) => {
-                tokio::select! {
-                    _ = tokio::time::sleep(d) => {},
-                    _ = tokio::signal::ctrl_c() => {},
-                }
-            }
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-        Ok(h.finish(args.provisioning).await)
-    });
-    match obs {
-        Ok(o) => finish(&args, o),
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit::USAGE
-        }
-    }
-}
-
-fn finish(args: &ObserveArgs, obs: Observation) -> i32 {
-    match write_observation(&args.reports, &obs, args.har_out.as_deref()) {
-        Ok(dir) => {
-            print_outcome(&obs, &dir);
-            obs.report.exit_code
-        }
-        Err(e) => {
-            eprintln!("error: writing the reports: {e}");
-            exit::HARNESS
-        }
-    }
 }

@@ -18,6 +18,10 @@
 //! while requests are in flight the file already holds its `case_started`. There is one
 //! `verdict` line per case of `report.json`. Everything passes through the run's
 //! scrubber before it is written.
+//!
+//! [`RunEvent`] is what happens in a run, as plain data, and [`Reporter`] what takes it:
+//! the runner tells its reporters (the terminal's progress, [`super::term::TermProgress`],
+//! and this NDJSON stream, [`EventSink`]) and prints nothing itself.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -155,13 +159,27 @@ impl std::fmt::Debug for EventSink {
     }
 }
 
+/// Why the events file could not be created: the path (or its folder) and the error.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {error}", path.display())]
+pub struct CreateError {
+    /// The file or folder that could not be created.
+    pub path: std::path::PathBuf,
+    /// Why.
+    pub error: std::io::Error,
+}
+
 impl EventSink {
     /// Creates (truncates) `path`, and its parent folders. The error names the path.
-    pub fn create(path: &Path) -> Result<EventSink, String> {
+    pub fn create(path: &Path) -> Result<EventSink, CreateError> {
+        let err = |p: &Path| {
+            let path = p.to_path_buf();
+            move |error| CreateError { path, error }
+        };
         if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+            std::fs::create_dir_all(d).map_err(err(d))?;
         }
-        let f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let f = std::fs::File::create(path).map_err(err(path))?;
         Ok(Self::to_writer(
             std::io::BufWriter::new(f),
             &path.display().to_string(),
@@ -268,6 +286,111 @@ impl EventSink {
             "cases": report.cases.len()
         });
         self.write(&[v.to_string()], &f);
+    }
+}
+
+/// What happens in a run, in order, as plain data: the runner emits the events of its
+/// cases and shrinks; the command line emits `RunStarted` and `RunFinished` (the report
+/// it finishes: baseline applied).
+#[derive(Debug, Clone, Copy)]
+pub enum RunEvent<'a> {
+    /// The run starts: its seed, its target (`None`: the embedded server) and shard.
+    RunStarted {
+        /// The run's seed.
+        seed: u64,
+        /// The target (`None`: the embedded server).
+        target: Option<&'a str>,
+        /// Shard K of N.
+        shard: Option<(u32, u32)>,
+        /// The secrets known so far.
+        scrub: &'a Scrubber,
+    },
+    /// A warning about how the run is set up (e.g. `--insecure`).
+    Warning(&'a str),
+    /// The cases are planned (`None`: random sequences until `--duration` ends).
+    CasesPlanned {
+        /// How many cases the run has.
+        total: Option<usize>,
+    },
+    /// The runner picked a case up.
+    CaseStarted {
+        /// The case id.
+        id: &'a str,
+        /// The case's seed.
+        seed: u64,
+        /// The requirements it exercises.
+        exercises: &'a [ReqId],
+    },
+    /// A case is judged.
+    CaseJudged {
+        /// The case and its verdict.
+        case: Judged<'a>,
+        /// Every secret the run learnt so far.
+        secrets: &'a SharedScrubber,
+    },
+    /// Every case is judged and every shrink done; `histories_dropped` failing cases
+    /// kept their findings but not their history.
+    CasesDone {
+        /// Failing cases whose history was dropped.
+        histories_dropped: usize,
+        /// Failing histories a run keeps.
+        max_failing_histories: usize,
+    },
+    /// The shrink of distinct failure `group` (from 0) starts.
+    ShrinkStarted {
+        /// The failure group.
+        group: usize,
+    },
+    /// How far the shrink of `group` is (`elapsed`: since it started re-running).
+    ShrinkProgress {
+        /// The failure group.
+        group: usize,
+        /// What it is doing, e.g. `shrinking #1 [...]: 9 → 4 steps, 12/200 runs`.
+        message: &'a str,
+        /// `None` while it waits for the other cases (no re-run yet).
+        elapsed: Option<std::time::Duration>,
+    },
+    /// The shrink of `group` is done.
+    ShrinkDone {
+        /// The failure group.
+        group: usize,
+        /// What it did, e.g. `shrunk #1 [...]: 9 → 3 steps in 20 runs, 1.2 s`.
+        message: &'a str,
+    },
+    /// The run is finished: its report (with the baseline applied).
+    RunFinished {
+        /// The report.
+        report: &'a RunReport,
+        /// The run's secrets.
+        scrub: &'a Scrubber,
+    },
+}
+
+/// What takes a run's events (the terminal's progress, the NDJSON stream, ...). `&self`:
+/// the cases and shrinks of a run are concurrent.
+pub trait Reporter {
+    /// Takes one event.
+    fn event(&self, e: &RunEvent<'_>);
+}
+
+impl Reporter for EventSink {
+    fn event(&self, e: &RunEvent<'_>) {
+        match *e {
+            RunEvent::RunStarted {
+                seed,
+                target,
+                shard,
+                scrub,
+            } => self.run_started(seed, target, shard, scrub),
+            RunEvent::CaseStarted {
+                id,
+                seed,
+                exercises,
+            } => self.case_started(id, seed, exercises),
+            RunEvent::CaseJudged { case, secrets } => self.case_judged(case, secrets),
+            RunEvent::RunFinished { report, scrub } => self.run_finished(report, scrub),
+            _ => {}
+        }
     }
 }
 

@@ -2,26 +2,29 @@
 //! history per case, hands it to the checker, and fills the plain `RunReport` the report
 //! writers read.
 
-pub mod cli;
-pub mod config;
 pub mod exec;
 pub mod groups;
+mod judging;
+mod plan;
+pub mod replay;
 pub(crate) mod route;
 pub mod selftest;
 pub mod shrink;
 
 use crate::spec::ReqId;
-pub use cli::parse_duration as cli_parse_duration;
 
-use crate::cases::{self, Case, coverage};
+use crate::cases::Case;
 use crate::check::{CheckConfig, Finding, Verdict, fold};
 use crate::client::{Credentials, Provisioning, TargetConfig};
 use crate::history::redact::Scrubber;
+use crate::report::events::{Reporter, RunEvent};
 use crate::report::{self, CaseReport, Overall, RunConfig, RunReport};
 use crate::schema::Schemas;
 use crate::server;
 use exec::{CaseOutcome, Env};
 use futures_util::StreamExt;
+use judging::Judging;
+pub use plan::{Plan, plan};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -139,16 +142,8 @@ pub struct RunSettings {
     pub events: Option<crate::report::events::EventSink>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-/// How the run reports progress on the terminal.
-pub enum Progress {
-    /// Nothing.
-    None,
-    /// One line per case (for non-terminals).
-    Lines,
-    /// A progress bar.
-    Bar,
-}
+/// How the run reports progress on the terminal (its home is `report::term`).
+pub use crate::report::term::Progress;
 
 impl Default for RunSettings {
     fn default() -> Self {
@@ -224,6 +219,29 @@ fn strip_userinfo(url: &str) -> String {
     url.to_string()
 }
 
+/// The run's reporters: the terminal's progress and, with `--events`, the NDJSON
+/// stream. The runner tells them what happens and prints nothing itself.
+struct Tell {
+    term: report::term::TermProgress,
+    events: Option<report::events::EventSink>,
+}
+
+impl Tell {
+    fn new(s: &RunSettings) -> Tell {
+        Tell {
+            term: report::term::TermProgress::new(s.progress),
+            events: s.events.clone(),
+        }
+    }
+
+    fn event(&self, e: &RunEvent<'_>) {
+        self.term.event(e);
+        if let Some(ev) = &self.events {
+            ev.event(e);
+        }
+    }
+}
+
 /// Runs the whole catalogue (directed cases plus random sequences) against the target
 /// and returns the report. Harness errors become an `Overall::Error` report, never a
 /// panic.
@@ -231,6 +249,7 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
     let started = Instant::now();
     let started_at = now_rfc3339();
     let id = run_id(s.seed);
+    let tell = Tell::new(&s);
     // One scrubber for the run: credentials now, and whatever secret the clients learn.
     let scrubber = crate::client::SharedScrubber::new();
     let mut errors = Vec::new();
@@ -245,44 +264,11 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
         None => None,
     };
     if s.insecure {
-        eprintln!(
-            "warning: --insecure: TLS certificates of the target and the provider are NOT verified (anyone on the path can read the agents' credentials)"
-        );
+        tell.event(&RunEvent::Warning(
+            "--insecure: TLS certificates of the target and the provider are NOT verified (anyone on the path can read the agents' credentials)",
+        ));
     }
-
-    // The embedded server, when no target is given.
-    let mut embedded = None;
-    let base_url = match &s.target {
-        Some(t) => t.trim_end_matches('/').to_string(),
-        None => {
-            let cfg = server::ServerConfig {
-                fault: s.fault.clone(),
-                ..s.embedded.clone()
-            }
-            .with_variation_presets();
-            // SPEC §6.9: against the embedded server, the harness holds what its capacity
-            // allows (unlimited by default).
-            if s.max_chats_per_agent.is_none() {
-                s.max_chats_per_agent = cfg.capacity;
-            }
-            if s.agents.is_empty() {
-                s.agents = embedded_agents();
-            }
-            // On a runtime of its own, as a separate process would be: the harness's
-            // work never delays the server's answers.
-            match server::start_dedicated(cfg, "127.0.0.1:0", 1) {
-                Ok(srv) => {
-                    let url = srv.base_url.clone();
-                    embedded = Some(srv);
-                    url
-                }
-                Err(e) => {
-                    errors.push(format!("cannot start the embedded server: {e}"));
-                    String::new()
-                }
-            }
-        }
-    };
+    let (embedded, base_url) = start_target(&mut s, &mut errors);
     for a in &s.agents {
         scrubber.add_credentials(&a.user, &a.password);
     }
@@ -293,17 +279,6 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
         } else {
             Mode::CustomerApi
         });
-    let provisioning = match mode {
-        Mode::ProviderState => Provisioning::ProviderState {
-            url: s
-                .provider_url
-                .clone()
-                .unwrap_or_else(|| format!("{base_url}/conformance/provider-state")),
-        },
-        Mode::CustomerApi => Provisioning::CustomerApi {
-            contact_center_id: s.contact_center_id.clone(),
-        },
-    };
     let target_cfg = TargetConfig {
         base_url: base_url.clone(),
         request_timeout: s.request_timeout,
@@ -317,6 +292,147 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
         deadline: s.deadline,
         quiet_window: s.quiet_window,
     };
+    let mut found = Found::default();
+    if errors.is_empty() {
+        let provisioning = provisioning_of(&s, mode, &base_url);
+        let (f, error) = run_cases(&s, &tell, target_cfg, check_cfg, provisioning).await;
+        found = f;
+        errors.extend(error);
+    }
+    if s.cancel.is_cancelled() {
+        errors.push(format!(
+            "{INTERRUPTED}: the run was stopped by a signal before it finished"
+        ));
+    }
+    if !errors.is_empty() {
+        push_harness_error(&s, &errors, &mut found.cases);
+    }
+    if let Some(srv) = embedded {
+        srv.shutdown().await;
+    }
+    let report = run_report(
+        &s,
+        mode,
+        found,
+        errors,
+        RunMeta {
+            id,
+            target: strip_userinfo(&base_url),
+            started_at,
+            duration_ms: started.elapsed().as_millis() as u64,
+        },
+    );
+    RunResult {
+        report,
+        scrubber: scrubber.snapshot(),
+    }
+}
+
+/// The target's base URL: `--target`, or the embedded server started now (then the
+/// agents and the chats per agent default to its own). `None` and an error when it does
+/// not start.
+fn start_target(
+    s: &mut RunSettings,
+    errors: &mut Vec<String>,
+) -> (Option<server::RunningServer>, String) {
+    if let Some(t) = &s.target {
+        return (None, t.trim_end_matches('/').to_string());
+    }
+    let cfg = server::ServerConfig {
+        fault: s.fault.clone(),
+        ..s.embedded.clone()
+    }
+    .with_variation_presets();
+    // SPEC §6.9: against the embedded server, the harness holds what its capacity
+    // allows (unlimited by default).
+    if s.max_chats_per_agent.is_none() {
+        s.max_chats_per_agent = cfg.capacity;
+    }
+    if s.agents.is_empty() {
+        s.agents = embedded_agents();
+    }
+    // On a runtime of its own, as a separate process would be: the harness's work never
+    // delays the server's answers.
+    match server::start_dedicated(cfg, "127.0.0.1:0", 1) {
+        Ok(srv) => {
+            let url = srv.base_url.clone();
+            (Some(srv), url)
+        }
+        Err(e) => {
+            errors.push(format!("cannot start the embedded server: {e}"));
+            (None, String::new())
+        }
+    }
+}
+
+/// How chats are provisioned in `mode` against `base_url`.
+fn provisioning_of(s: &RunSettings, mode: Mode, base_url: &str) -> Provisioning {
+    match mode {
+        Mode::ProviderState => Provisioning::ProviderState {
+            url: s
+                .provider_url
+                .clone()
+                .unwrap_or_else(|| format!("{base_url}/conformance/provider-state")),
+        },
+        Mode::CustomerApi => Provisioning::CustomerApi {
+            contact_center_id: s.contact_center_id.clone(),
+        },
+    }
+}
+
+/// Every requirement nothing could judge is an Error (never a Fail, never a silent
+/// Skip) carrying the reason: the `harness-error` pseudo-case.
+fn push_harness_error(s: &RunSettings, errors: &[String], case_reports: &mut Vec<CaseReport>) {
+    let judged: BTreeSet<ReqId> = case_reports
+        .iter()
+        .flat_map(|c| c.findings.iter().map(|f| f.req))
+        .collect();
+    let reason = errors.join("; ");
+    let findings: Vec<Finding> = ReqId::ALL
+        .into_iter()
+        .filter(|id| !judged.contains(id))
+        .map(|id| Finding::error(id, reason.clone()))
+        .collect();
+    if !findings.is_empty() {
+        case_reports.push(CaseReport {
+            id: "harness-error".into(),
+            seed: s.seed,
+            exercises: Vec::new(),
+            steps: Vec::new(),
+            verdict: Verdict::Error,
+            findings,
+            history: None,
+            original_steps: None,
+            duration_ms: 0,
+        });
+    }
+}
+
+/// What a run found: its case reports, failure groups, coverage and unlisted passes.
+#[derive(Default)]
+struct Found {
+    cases: Vec<CaseReport>,
+    groups: Option<Vec<report::FailureGroup>>,
+    coverage: Option<report::CoverageSummary>,
+    unlisted: Option<report::Unlisted>,
+}
+
+/// The run's id, target (no userinfo), start and length, for its report.
+struct RunMeta {
+    id: String,
+    target: String,
+    started_at: String,
+    duration_ms: u64,
+}
+
+/// The report of a run: the requirement table over what was found, and the verdict.
+fn run_report(
+    s: &RunSettings,
+    mode: Mode,
+    found: Found,
+    errors: Vec<String>,
+    meta: RunMeta,
+) -> RunReport {
     let config = RunConfig {
         provisioning: mode,
         insecure: s.insecure,
@@ -333,111 +449,32 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
             None
         },
     };
-
-    let mut case_reports: Vec<CaseReport> = Vec::new();
-    let mut groups = None;
-    let mut coverage = None;
-    let mut unlisted = None;
-    if errors.is_empty() {
-        let (reports, error) = run_cases(
-            &s,
-            target_cfg,
-            check_cfg,
-            provisioning,
-            &mut groups,
-            &mut coverage,
-            &mut unlisted,
-        )
-        .await;
-        case_reports = reports;
-        errors.extend(error);
-    }
-    if s.cancel.is_cancelled() {
-        errors.push(format!(
-            "{INTERRUPTED}: the run was stopped by a signal before it finished"
-        ));
-    }
-    if !errors.is_empty() {
-        // Every requirement nothing could judge is an Error (never a Fail, never a
-        // silent Skip) carrying the reason.
-        let judged: BTreeSet<ReqId> = case_reports
-            .iter()
-            .flat_map(|c| c.findings.iter().map(|f| f.req))
-            .collect();
-        let reason = errors.join("; ");
-        let findings: Vec<Finding> = ReqId::ALL
-            .into_iter()
-            .filter(|id| !judged.contains(id))
-            .map(|id| Finding::error(id, reason.clone()))
-            .collect();
-        if !findings.is_empty() {
-            case_reports.push(CaseReport {
-                id: "harness-error".into(),
-                seed: s.seed,
-                exercises: Vec::new(),
-                steps: Vec::new(),
-                verdict: Verdict::Error,
-                findings,
-                history: None,
-                original_steps: None,
-                duration_ms: 0,
-            });
-        }
-    }
-    if let Some(srv) = embedded {
-        srv.shutdown().await;
-    }
-
     let (requirements, mut overall) =
-        report::requirement_table_with(&case_reports, unlisted.as_ref(), s.strict);
+        report::requirement_table_with(&found.cases, found.unlisted.as_ref(), s.strict);
     // A blocking failure the target made stays a failure (exit 1) even when the run
     // could not finish; otherwise a harness error is exit 3.
     if !errors.is_empty() && overall != Overall::NotConformant {
         overall = Overall::Error;
     }
-    let report = RunReport {
+    RunReport {
         format: report::REPORT_FORMAT,
-        run_id: id,
+        run_id: meta.id,
         // The URL only; `embedded` says whose it was.
-        target: strip_userinfo(&base_url),
+        target: meta.target,
         embedded: s.target.is_none(),
         seed: s.seed,
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
-        started_at,
-        duration_ms: started.elapsed().as_millis() as u64,
+        started_at: meta.started_at,
+        duration_ms: meta.duration_ms,
         config,
         overall,
         exit_code: overall.exit_code(),
         requirements,
-        cases: case_reports,
+        cases: found.cases,
         errors,
-        groups,
-        coverage,
-        unlisted,
-    };
-    RunResult {
-        report,
-        scrubber: scrubber.snapshot(),
-    }
-}
-
-fn case_report(
-    case: Case,
-    out: CaseOutcome,
-    keep: bool,
-    original_steps: Option<usize>,
-) -> CaseReport {
-    let keep_history = keep || matches!(out.verdict, Verdict::Fail | Verdict::Error);
-    CaseReport {
-        id: case.id,
-        seed: case.seed,
-        exercises: case.exercises,
-        steps: case.steps,
-        verdict: out.verdict,
-        findings: out.findings,
-        history: keep_history.then_some(out.history),
-        original_steps,
-        duration_ms: out.duration.as_millis() as u64,
+        groups: found.groups,
+        coverage: found.coverage,
+        unlisted: found.unlisted,
     }
 }
 
@@ -457,123 +494,6 @@ fn interrupted(case: &Case) -> CaseOutcome {
     }
 }
 
-/// The cases of a run, generated one at a time as the run reaches them (a run of
-/// 100,000 random sequences never holds them all), sharded and filtered on the way.
-pub struct Plan<'a> {
-    fixed: Vec<Case>,
-    schemas: &'a Schemas,
-    seed: u64,
-    agents: Vec<String>,
-    /// Random sequences after the fixed cases; `None`: until the run's `--duration` ends.
-    random: Option<u64>,
-    shard: Option<(u32, u32)>,
-    only: Vec<String>,
-}
-
-impl<'a> Plan<'a> {
-    /// The plan of `s`: its replay case, or the directed and coverage cases followed by
-    /// the random sequences.
-    pub fn new(s: &RunSettings, schemas: &'a Schemas, agents: &[String]) -> Result<Self, String> {
-        let (fixed, random, shard, only) = match &s.replay {
-            Some(c) => (vec![c.clone()], Some(0), None, Vec::new()),
-            None => {
-                let mut v = cases::directed(schemas, s.seed, agents)?;
-                v.extend(coverage::cases(schemas, s.seed, agents)?);
-                let random = match s.duration {
-                    Some(_) => None,
-                    None => Some(u64::from(s.random_cases)),
-                };
-                (v, random, s.shard, s.only.clone())
-            }
-        };
-        Ok(Plan {
-            fixed,
-            schemas,
-            seed: s.seed,
-            agents: agents.to_vec(),
-            random,
-            shard,
-            only,
-        })
-    }
-
-    fn keeps(&self, position: usize, case: &Case) -> bool {
-        if let Some((k, n)) = self.shard
-            && (position as u64) % u64::from(n) != u64::from(k - 1)
-        {
-            return false;
-        }
-        self.only.is_empty()
-            || case
-                .exercises
-                .iter()
-                .any(|t| self.only.iter().any(|o| o.eq_ignore_ascii_case(t.as_str())))
-    }
-
-    /// The cases in run order (an error ends the sequence). Unbounded when the plan
-    /// runs until a deadline.
-    pub fn cases(&self) -> impl Iterator<Item = Result<Case, String>> + '_ {
-        let random = (0u64..)
-            .take_while(|i| self.random.is_none_or(|n| *i < n))
-            .map(|i| {
-                cases::random_sequence(self.schemas, self.seed, i, &self.agents)
-                    .map_err(String::from)
-            });
-        self.fixed
-            .iter()
-            .cloned()
-            .map(Ok)
-            .chain(random)
-            .enumerate()
-            .filter(|(i, c)| c.as_ref().map_or(true, |c| self.keeps(*i, c)))
-            .map(|(_, c)| c)
-    }
-
-    /// How many cases [`Plan::cases`] yields (`None`: unbounded). Generates the random
-    /// sequences only when `--only` needs to read them.
-    pub fn len(&self) -> Option<usize> {
-        let n = self.random?;
-        if !self.only.is_empty() {
-            return Some(self.cases().filter(|c| c.is_ok()).count());
-        }
-        let all = self.fixed.len() + n as usize;
-        Some(match self.shard {
-            Some((k, n)) => {
-                let (k, n) = (k as usize, n as usize);
-                all / n + usize::from(all % n >= k)
-            }
-            None => all,
-        })
-    }
-
-    /// True when the plan holds no case.
-    pub fn is_empty(&self) -> bool {
-        self.len() == Some(0)
-    }
-}
-
-/// Generates, shards and filters the cases of a run, all at once (for listing; a run
-/// generates them lazily through [`Plan`]).
-pub fn plan(s: &RunSettings, schemas: &Schemas, agents: &[String]) -> Result<Vec<Case>, String> {
-    Plan::new(s, schemas, agents)?.cases().collect()
-}
-
-/// A distinct failure found while the run goes on: its signature, the case being
-/// shrunk for it, and the other cases that failed the same way (run order).
-struct Group {
-    signature: String,
-    requirements: Vec<ReqId>,
-    rep_index: usize,
-    rep: Case,
-    others: Vec<usize>,
-}
-
-/// What the run keeps of a judged case until the report is written.
-struct Judged {
-    index: usize,
-    report: CaseReport,
-}
-
 /// A judged case as the `--events` stream takes it.
 fn judged_event<'a>(case: &'a Case, out: &'a CaseOutcome) -> crate::report::events::Judged<'a> {
     crate::report::events::Judged {
@@ -589,7 +509,7 @@ fn judged_event<'a>(case: &'a Case, out: &'a CaseOutcome) -> crate::report::even
 type ShrinkFuture<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = (usize, shrink::Shrunk<CaseOutcome>)> + 'a>>;
 
-/// Runs every planned case; returns the case reports and, when the run could not go on,
+/// Runs every planned case; returns what it found and, when the run could not go on,
 /// the harness error (the reports then hold what could still be judged).
 ///
 /// Streams: cases are generated as slots free up, each is judged as soon as it ends and
@@ -598,17 +518,66 @@ type ShrinkFuture<'a> =
 /// while the other cases still run.
 async fn run_cases(
     s: &RunSettings,
+    tell: &Tell,
     target: TargetConfig,
     check: CheckConfig,
     provisioning: Provisioning,
-    groups_out: &mut Option<Vec<report::FailureGroup>>,
-    coverage_out: &mut Option<report::CoverageSummary>,
-    unlisted_out: &mut Option<report::Unlisted>,
-) -> (Vec<CaseReport>, Option<String>) {
-    let schemas = match Schemas::embedded() {
-        Ok(s) => s,
-        Err(e) => return (Vec::new(), Some(format!("loading the schemas: {e}"))),
+) -> (Found, Option<String>) {
+    let (mut env, schemas) = match connect(s, target, check, provisioning).await {
+        Ok(c) => c,
+        Err((cases, error)) => {
+            let found = Found {
+                cases,
+                ..Found::default()
+            };
+            return (found, Some(error));
+        }
     };
+    let agents = env.agent_names();
+    let plan = match Plan::new(s, schemas, &agents) {
+        Ok(p) => p,
+        Err(e) => {
+            env.close().await;
+            return (Found::default(), Some(format!("generating cases: {e}")));
+        }
+    };
+    let total = plan.len();
+    tell.event(&RunEvent::CasesPlanned { total });
+    let active = match (s.concurrency, total) {
+        (0, Some(n)) => n.clamp(1, DEFAULT_MAX_CASES_IN_FLIGHT),
+        (0, None) => DEFAULT_MAX_CASES_IN_FLIGHT,
+        (c, _) => c,
+    };
+    env.set_work_slots(active.min(DEFAULT_MAX_ACTIVE_CASES));
+    // Cases are pulled from the plan only when a slot is free; a generation error ends
+    // the sequence and the run.
+    let gen_error: std::cell::RefCell<Option<String>> = std::cell::RefCell::new(None);
+    let limits = shrink::Limits {
+        budget: s.shrink_budget,
+        time: s.shrink_time,
+        width: SHRINK_WIDTH,
+    };
+    let (judging, shrunk) = judge_cases(s, tell, &env, &plan, active, &gen_error, limits).await;
+    let mut found = judging.finish(s, tell, shrunk, limits);
+    found.cases.push(session_report(s, &env));
+    env.close().await;
+    let error = gen_error
+        .borrow_mut()
+        .take()
+        .map(|e| format!("generating cases: {e}"));
+    (found, error)
+}
+
+/// The schemas and the environment of the run (agents logged in, notifications
+/// subscribed), or what could be judged of a refused session and the harness error.
+async fn connect(
+    s: &RunSettings,
+    target: TargetConfig,
+    check: CheckConfig,
+    provisioning: Provisioning,
+) -> Result<(Env, &'static Schemas), (Vec<CaseReport>, String)> {
+    let schemas =
+        Schemas::embedded().map_err(|e| (Vec::new(), format!("loading the schemas: {e}")))?;
     // The flood bound on notification bytes grows with the cases in flight: a faultless
     // target notifies about every chat the harness opens.
     let in_flight = if s.concurrency == 0 {
@@ -651,7 +620,7 @@ async fn run_cases(
                     duration_ms: 0,
                 });
             }
-            return (reports, Some(e.message));
+            return Err((reports, e.message));
         }
     };
     env.set_cancel(s.cancel.clone());
@@ -660,38 +629,24 @@ async fn run_cases(
         s.max_chats_per_agent
             .or(if s.target.is_some() { Some(3) } else { None }),
     );
-    let agents = env.agent_names();
-    let plan = match Plan::new(s, schemas, &agents) {
-        Ok(p) => p,
-        Err(e) => {
-            env.close().await;
-            return (Vec::new(), Some(format!("generating cases: {e}")));
-        }
-    };
-    let total = plan.len();
+    Ok((env, schemas))
+}
+
+/// Runs the plan's cases (at most the run's bound at once) and judges each as it ends,
+/// shrinking the first case of each distinct failure meanwhile.
+async fn judge_cases<'a>(
+    s: &'a RunSettings,
+    tell: &'a Tell,
+    env: &'a Env,
+    plan: &'a Plan<'a>,
+    active: usize,
+    gen_error: &'a std::cell::RefCell<Option<String>>,
+    limits: shrink::Limits,
+) -> (
+    Judging,
+    std::collections::BTreeMap<usize, shrink::Shrunk<CaseOutcome>>,
+) {
     let until = s.duration.map(|d| Instant::now() + d);
-
-    let multi = (s.progress == Progress::Bar).then(indicatif::MultiProgress::new);
-    let bar = multi.as_ref().map(|m| {
-        let b = match total {
-            Some(n) => m.add(indicatif::ProgressBar::new(n as u64)),
-            None => m.add(indicatif::ProgressBar::new_spinner()),
-        };
-        let template = if total.is_some() {
-            "{bar:30} {pos}/{len} cases {msg}"
-        } else {
-            "{spinner} {elapsed:>4} {pos} cases (until --duration ends) {msg}"
-        };
-        b.set_style(
-            indicatif::ProgressStyle::with_template(template)
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    });
-
-    // Cases are pulled from the plan only when a slot is free; a generation error ends
-    // the sequence and the run.
-    let gen_error: std::cell::RefCell<Option<String>> = std::cell::RefCell::new(None);
     let numbered = plan
         .cases()
         .take_while(|_| until.is_none_or(|u| Instant::now() < u))
@@ -703,50 +658,33 @@ async fn run_cases(
             }
         })
         .enumerate();
-    let active = match (s.concurrency, total) {
-        (0, Some(n)) => n.clamp(1, DEFAULT_MAX_CASES_IN_FLIGHT),
-        (0, None) => DEFAULT_MAX_CASES_IN_FLIGHT,
-        (c, _) => c,
-    };
-    env.set_work_slots(active.min(DEFAULT_MAX_ACTIVE_CASES));
-    let env_ref = &env;
     let mut running = Box::pin(
         futures_util::stream::iter(numbered)
             .map(|(i, c)| async move {
                 let out = if s.cancel.is_cancelled() {
                     interrupted(&c)
                 } else {
-                    if let Some(ev) = &s.events {
-                        ev.case_started(&c.id, c.seed, &c.exercises);
-                    }
-                    env_ref.run_case(&c).await
+                    tell.event(&RunEvent::CaseStarted {
+                        id: &c.id,
+                        seed: c.seed,
+                        exercises: &c.exercises,
+                    });
+                    env.run_case(&c).await
                 };
                 (i, c, out)
             })
             .buffer_unordered(active),
     );
-
-    let limits = shrink::Limits {
-        budget: s.shrink_budget,
-        time: s.shrink_time,
-        width: SHRINK_WIDTH,
-    };
     // Against a target with a capacity bound, shrinking waits until every case of the
     // run has been judged, so that re-runs never hold back the verdict; without one,
     // it overlaps the rest of the run.
     let (main_done_tx, main_done) = tokio::sync::watch::channel(false);
     let wait_for_cases = env.has_capacity_bound().then_some(main_done);
-    let mut judged: Vec<Judged> = Vec::new();
-    let mut groups: Vec<Group> = Vec::new();
+    let mut judging = Judging::default();
     let mut shrunk: std::collections::BTreeMap<usize, shrink::Shrunk<CaseOutcome>> =
         Default::default();
     let mut shrinking: futures_util::stream::FuturesUnordered<ShrinkFuture<'_>> =
         Default::default();
-    let mut covered = coverage::Accumulator::new();
-    let mut unlisted = report::Unlisted::default();
-    let mut listed_passing = 0usize;
-    let mut histories_kept = 0usize;
-    let mut histories_dropped = 0usize;
     let mut cases_done = false;
     loop {
         tokio::select! {
@@ -756,61 +694,26 @@ async fn run_cases(
                     let _ = main_done_tx.send(true);
                     continue;
                 };
-                say_case(s, bar.as_ref(), &case, &out);
-                covered.add(&case);
-                if let Some(ev) = &s.events {
-                    ev.case_judged(judged_event(&case, &out), &env_ref.target.secrets);
+                tell.event(&RunEvent::CaseJudged {
+                    case: judged_event(&case, &out),
+                    secrets: &env.target.secrets,
+                });
+                if let Some((g, sig)) = judging.take(s, i, case.clone(), out)
+                    && s.shrink_budget > 0
+                {
+                    // No more re-runs queued than fit on the target: a group whose
+                    // cases need many chats must not hold back the re-runs of the
+                    // others.
+                    let limits = shrink::Limits {
+                        width: env
+                            .runs_that_fit(&case)
+                            .map_or(limits.width, |n| n.min(limits.width)),
+                        ..limits
+                    };
+                    shrinking.push(Box::pin(shrink_group(
+                        tell, env, g, case, sig, limits, wait_for_cases.clone(),
+                    )));
                 }
-                let failing = matches!(out.verdict, Verdict::Fail | Verdict::Error);
-                let mut keep = s.keep_histories;
-                if let Some(sig) = groups::signature(&out.findings) {
-                    match groups.iter_mut().find(|g| g.signature == sig) {
-                        Some(g) => g.others.push(i),
-                        None => {
-                            // The first case of a distinct failure: shrink it now.
-                            let g = groups.len();
-                            groups.push(Group {
-                                signature: sig.clone(),
-                                requirements: out.failed().into_iter().collect(),
-                                rep_index: i,
-                                rep: case.clone(),
-                                others: Vec::new(),
-                            });
-                            if s.shrink_budget > 0 {
-                                // No more re-runs queued than fit on the target: a
-                                // group whose cases need many chats must not hold
-                                // back the re-runs of the others.
-                                let limits = shrink::Limits {
-                                    width: env_ref
-                                        .runs_that_fit(&case)
-                                        .map_or(limits.width, |n| n.min(limits.width)),
-                                    ..limits
-                                };
-                                shrinking.push(Box::pin(shrink_group(
-                                    s, env_ref, g, case.clone(), sig, limits,
-                                    multi.clone(), wait_for_cases.clone(),
-                                )));
-                            }
-                            keep = true;
-                        }
-                    }
-                }
-                if failing && !keep {
-                    if histories_kept < s.max_failing_histories {
-                        histories_kept += 1;
-                        keep = true;
-                    } else {
-                        histories_dropped += 1;
-                    }
-                }
-                if !keep && out.verdict == Verdict::Pass {
-                    if listed_passing >= s.listed_cases {
-                        unlisted.add(&out.findings);
-                        continue;
-                    }
-                    listed_passing += 1;
-                }
-                judged.push(Judged { index: i, report: case_report(case, out, keep, None) });
             }
             Some((g, result)) = shrinking.next(), if !shrinking.is_empty() => {
                 shrunk.insert(g, result);
@@ -818,33 +721,15 @@ async fn run_cases(
             else => break,
         }
     }
-    drop(running);
-    drop(shrinking);
-    *coverage_out = Some(covered.finish());
-    *unlisted_out = (unlisted.cases > 0).then_some(unlisted);
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-    if histories_dropped > 0 {
-        eprintln!(
-            "note: the histories of {histories_dropped} failing cases were not kept (the first {} were; their findings are in the report)",
-            s.max_failing_histories
-        );
-    }
-    judged.sort_by_key(|j| j.index);
+    (judging, shrunk)
+}
 
-    // The representative of each group is replaced by its shrunk form.
-    let out_groups = finish_groups(&groups, shrunk, &mut judged, limits);
-    if !out_groups.is_empty() {
-        *groups_out = Some(out_groups);
-    }
-    let mut reports: Vec<CaseReport> = judged.into_iter().map(|j| j.report).collect();
-
-    // NTF-02 over the whole run.
+/// NTF-02 over the whole run: the `session` pseudo-case.
+fn session_report(s: &RunSettings, env: &Env) -> CaseReport {
     let session: Vec<Finding> = env.judge_session();
     let verdict = fold(session.iter().map(|f| &f.verdict));
     let shard_suffix = s.shard.map(|(k, _)| format!("-{k}")).unwrap_or_default();
-    reports.push(CaseReport {
+    CaseReport {
         id: format!("session{shard_suffix}"),
         seed: s.seed,
         exercises: vec![ReqId::Ntf02],
@@ -854,77 +739,7 @@ async fn run_cases(
         findings: session,
         original_steps: None,
         duration_ms: 0,
-    });
-    env.close().await;
-    let error = gen_error
-        .borrow_mut()
-        .take()
-        .map(|e| format!("generating cases: {e}"));
-    (reports, error)
-}
-
-/// The report's failure groups: each with its shrink's figures, its representative's
-/// report replaced by the shrunk case's when shrinking confirmed a smaller one.
-fn finish_groups(
-    groups: &[Group],
-    mut shrunk: std::collections::BTreeMap<usize, shrink::Shrunk<CaseOutcome>>,
-    judged: &mut [Judged],
-    limits: shrink::Limits,
-) -> Vec<report::FailureGroup> {
-    let id_of: std::collections::BTreeMap<usize, String> = judged
-        .iter()
-        .map(|j| (j.index, j.report.id.clone()))
-        .collect();
-    let mut out_groups = Vec::new();
-    for (gi, g) in groups.iter().enumerate() {
-        let result = shrunk.remove(&gi);
-        let mut fg = report::FailureGroup {
-            signature: g.signature.clone(),
-            requirements: g.requirements.clone(),
-            representative: g.rep.id.clone(),
-            others: g
-                .others
-                .iter()
-                .filter_map(|i| id_of.get(i).cloned())
-                .collect(),
-            original_steps: g.rep.steps.len(),
-            shrunk_steps: g.rep.steps.len(),
-            runs: 0,
-            budget: limits.budget,
-            elapsed_ms: 0,
-            limit_ms: limits.time.as_millis() as u64,
-            stopped: None,
-            kept: Vec::new(),
-        };
-        if let Some(r) = result {
-            fg.runs = r.runs;
-            fg.elapsed_ms = r.elapsed.as_millis() as u64;
-            fg.stopped = r.stopped.map(|st| {
-                let figures = format!(
-                    "{}/{} runs, {:.1}/{:.1} s",
-                    r.runs,
-                    limits.budget,
-                    r.elapsed.as_secs_f64(),
-                    limits.time.as_secs_f64()
-                );
-                match st {
-                    shrink::Stop::Budget => format!("budget of re-runs ran out: {figures}"),
-                    shrink::Stop::Time => format!("time limit ran out: {figures}"),
-                }
-            });
-            if r.stopped.is_none() && r.case.steps.len() > 6 {
-                fg.kept = r.kept.clone();
-            }
-            if let Some(again) = r.outcome {
-                fg.shrunk_steps = r.case.steps.len();
-                if let Some(j) = judged.iter_mut().find(|j| j.index == g.rep_index) {
-                    j.report = case_report(r.case.clone(), again, true, Some(g.rep.steps.len()));
-                }
-            }
-        }
-        out_groups.push(fg);
     }
-    out_groups
 }
 
 /// Passing cases listed (steps and findings) in a run's report; past this, passing
@@ -940,65 +755,28 @@ pub const DEFAULT_SHRINK_TIME: Duration = Duration::from_secs(5);
 /// target, like any case).
 pub const SHRINK_WIDTH: usize = 16;
 
-/// Shows one judged case: a progress-bar tick (and a FAIL line), or a line.
-fn say_case(s: &RunSettings, bar: Option<&indicatif::ProgressBar>, c: &Case, o: &CaseOutcome) {
-    match (bar, s.progress) {
-        (Some(b), _) => {
-            b.inc(1);
-            if o.verdict == Verdict::Fail {
-                b.println(format!(
-                    "FAIL {} ({})",
-                    c.id,
-                    crate::spec::join(&o.failed().into_iter().collect::<Vec<_>>(), ", ")
-                ));
-            }
-        }
-        (None, Progress::Lines) => {
-            // One write per line: stderr is unbuffered, and `eprintln!` writes each piece
-            // of a formatted line with a system call of its own.
-            use std::io::Write;
-            let line = format!(
-                "{:>6} {} [{} ms]\n",
-                o.verdict.as_str(),
-                c.id,
-                o.duration.as_millis()
-            );
-            let _ = std::io::stderr().lock().write_all(line.as_bytes());
-        }
-        _ => {}
-    }
-}
-
 /// Shrinks the representative `rep` of group `g` (signature `wanted`): re-runs smaller
-/// candidates until none fails the same way or a limit runs out, showing how far it got.
-#[allow(clippy::too_many_arguments)]
+/// candidates until none fails the same way or a limit runs out, telling how far it got.
 async fn shrink_group<'a>(
-    s: &'a RunSettings,
+    tell: &'a Tell,
     env: &'a Env,
     g: usize,
     rep: Case,
     wanted: String,
     limits: shrink::Limits,
-    multi: Option<indicatif::MultiProgress>,
     wait_for_cases: Option<tokio::sync::watch::Receiver<bool>>,
 ) -> (usize, shrink::Shrunk<CaseOutcome>) {
-    let bar = multi.as_ref().map(|m| {
-        let b = m.add(indicatif::ProgressBar::new_spinner());
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        b.enable_steady_tick(Duration::from_millis(200));
-        b
-    });
+    tell.event(&RunEvent::ShrinkStarted { group: g });
     let short: String = wanted.chars().take(70).collect();
     if let Some(mut rx) = wait_for_cases {
-        if let Some(b) = &bar {
-            b.set_message(format!(
+        tell.event(&RunEvent::ShrinkProgress {
+            group: g,
+            message: &format!(
                 "#{} [{short}]: shrinking when the other cases are done",
                 g + 1
-            ));
-        }
+            ),
+            elapsed: None,
+        });
         let _ = rx.wait_for(|done| *done).await;
     }
     let started = Instant::now();
@@ -1009,13 +787,11 @@ async fn shrink_group<'a>(
             rep.steps.len(),
             limits.budget
         );
-        match (&bar, s.progress) {
-            (Some(b), _) => b.set_message(msg),
-            (None, Progress::Lines) => {
-                eprintln!("{msg}, {:.1} s", started.elapsed().as_secs_f64())
-            }
-            _ => {}
-        }
+        tell.event(&RunEvent::ShrinkProgress {
+            group: g,
+            message: &msg,
+            elapsed: Some(started.elapsed()),
+        });
     };
     say(rep.steps.len(), 0);
     let deadline = started + limits.time;
@@ -1051,10 +827,9 @@ async fn shrink_group<'a>(
             None => "",
         }
     );
-    match (&bar, s.progress) {
-        (Some(b), _) => b.finish_with_message(done),
-        (None, Progress::Lines) => eprintln!("{done}"),
-        _ => {}
-    }
+    tell.event(&RunEvent::ShrinkDone {
+        group: g,
+        message: &done,
+    });
     (g, shrunk)
 }

@@ -16,56 +16,39 @@ use futures_util::StreamExt;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// Arguments of `selftest`.
-#[derive(Debug, clap::Args)]
-pub struct SelftestArgs {
+/// What `selftest` runs (the command line's `SelftestArgs` become this; [`Default`] is
+/// its defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
     /// Seeds to run (1..=N); every seed runs the faultless server and every fault.
-    #[arg(long, default_value_t = 1)]
     pub seeds: u64,
     /// First seed.
-    #[arg(long, default_value_t = 1)]
     pub first_seed: u64,
-    /// Only these faults (comma-separated names).
-    #[arg(long, value_delimiter = ',')]
+    /// Only these faults (names).
     pub faults: Vec<String>,
     /// Random sequences per run on top of the directed cases.
-    #[arg(long, default_value_t = 3)]
     pub cases: u32,
-    /// Notification deadline (shorter than the default: the embedded server is local).
-    #[arg(long, default_value = "2s", value_parser = super::cli_parse_duration)]
+    /// Notification deadline (shorter than a run's default: the embedded server is local).
     pub deadline: Duration,
     /// Quiet window.
-    #[arg(long, default_value = "300ms", value_parser = super::cli_parse_duration)]
     pub quiet_window: Duration,
     /// Runs (servers) at once. Runs mostly wait on deadlines, so more than the cores.
-    #[arg(long, default_value_t = 8)]
     pub parallel: usize,
-    /// Also run every fault under each legitimate variation of the server (all of them,
-    /// or these, comma-separated; see `serve --list-variations`), and the faultless server
-    /// under every compatible pair of them. Prints the faults × variations matrix.
-    #[arg(long, num_args = 0.., value_delimiter = ',', value_name = "VARIATION")]
+    /// Also run every fault under each legitimate variation of the server (all of them
+    /// when empty, or these), and the faultless server under every compatible pair of
+    /// them. `None`: no variations.
     pub variations: Option<Vec<String>>,
-    /// Only the faultless server (no fault of the catalogue): with --variations, the
-    /// sweep that shows the harness fails no conformant server.
-    #[arg(long, conflicts_with = "faults")]
+    /// Only the faultless server (no fault of the catalogue).
     pub no_faults: bool,
-    /// With --variations: skip the pairs of variations (the faultless server under each
-    /// pair).
-    #[arg(long)]
+    /// With variations: skip the pairs of variations.
     pub no_pairs: bool,
-    /// Provisioning modes to run each cell in (comma-separated).
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "provider-state"
-    )]
+    /// Provisioning modes to run each cell in.
     pub provisioning: Vec<Mode>,
 }
 
-impl Default for SelftestArgs {
+impl Default for Options {
     fn default() -> Self {
-        SelftestArgs {
+        Options {
             seeds: 1,
             first_seed: 1,
             faults: Vec::new(),
@@ -79,6 +62,27 @@ impl Default for SelftestArgs {
             provisioning: vec![Mode::ProviderState],
         }
     }
+}
+
+/// Why `selftest` cannot run the matrix asked for (a usage error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelftestError {
+    /// `--faults` names no fault of the catalogue.
+    #[error("no fault named `{name}`; known: {known}")]
+    UnknownFault {
+        /// The name given.
+        name: String,
+        /// The catalogue's names, comma-separated.
+        known: String,
+    },
+    /// `--variations` names no variation of the catalogue.
+    #[error("no variation named `{name}`; known: {known}")]
+    UnknownVariation {
+        /// The name given.
+        name: String,
+        /// The catalogue's names, comma-separated.
+        known: String,
+    },
 }
 
 /// One row of the selftest matrix.
@@ -173,7 +177,7 @@ fn unobservable(fault: Option<&server::FaultInfo>, mode: Mode, r: &RunReport) ->
                 .map(|id| id.as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
-            mode_label(mode)
+            mode.name()
         )
     })
 }
@@ -190,12 +194,15 @@ struct Job {
 /// The runs `args` asks for: for each seed and mode, the faultless server and every
 /// (selected) fault under the default behaviour and, with `--variations`, under each
 /// variation; then the faultless server under every compatible pair of variations.
-fn jobs(args: &SelftestArgs) -> Result<Vec<Job>, String> {
+fn jobs(args: &Options) -> Result<Vec<Job>, SelftestError> {
     let all = server::faults();
     for f in &args.faults {
         if !all.iter().any(|x| x.name == f) {
             let names: Vec<&str> = all.iter().map(|x| x.name).collect();
-            return Err(format!("no fault named `{f}`; known: {}", names.join(", ")));
+            return Err(SelftestError::UnknownFault {
+                name: f.clone(),
+                known: names.join(", "),
+            });
         }
     }
     let chosen: Vec<Option<&'static server::FaultInfo>> = std::iter::once(None)
@@ -217,10 +224,10 @@ fn jobs(args: &SelftestArgs) -> Result<Vec<Job>, String> {
                 .collect();
             for n in &names {
                 if !catalogue.contains(n) {
-                    return Err(format!(
-                        "no variation named `{n}`; known: {}",
-                        catalogue.join(", ")
-                    ));
+                    return Err(SelftestError::UnknownVariation {
+                        name: n.to_string(),
+                        known: catalogue.join(", "),
+                    });
                 }
             }
             catalogue
@@ -330,7 +337,7 @@ async fn open_chats(base_url: &str, agents: &[crate::client::Credentials]) -> Op
 }
 
 /// Runs one job against a server of its own, then lists what it left open.
-async fn run_job(args: &SelftestArgs, job: &Job) -> Row {
+async fn run_job(args: &Options, job: &Job) -> Row {
     let cfg = server::ServerConfig {
         fault: job.fault.map(|f| f.name.to_string()),
         // Validated by `jobs`.
@@ -386,249 +393,27 @@ async fn run_job(args: &SelftestArgs, job: &Job) -> Row {
 }
 
 /// Runs the matrix (see [`jobs`]).
-pub async fn matrix(args: &SelftestArgs) -> Result<Vec<Row>, String> {
+pub async fn matrix(args: &Options) -> Result<Vec<Row>, SelftestError> {
+    matrix_with(args, |_, _, _| {}).await
+}
+
+/// Runs the matrix (see [`jobs`]), telling `done` of each row as it is judged: its
+/// number (from 1), the number of runs, and the row.
+pub async fn matrix_with(
+    args: &Options,
+    done: impl Fn(usize, usize, &Row),
+) -> Result<Vec<Row>, SelftestError> {
     let jobs = jobs(args)?;
     let total = jobs.len();
+    let done = &done;
     let rows: Vec<Row> = futures_util::stream::iter(jobs.into_iter().enumerate())
         .map(|(i, job)| async move {
             let row = run_job(args, &job).await;
-            eprintln!(
-                "[{}/{total}] {:<4} seed {:<3} {:<14} {:<40} {:<34} caught by {}",
-                i + 1,
-                if row.masked.is_some() {
-                    "n/a"
-                } else if row.ok() {
-                    "ok"
-                } else {
-                    "BAD"
-                },
-                row.seed,
-                mode_label(row.mode),
-                row.fault.as_deref().unwrap_or("(faultless)"),
-                variations_label(&row.variations),
-                if row.caught_by.is_empty() {
-                    "-".to_string()
-                } else {
-                    row.caught_by.join(",")
-                }
-            );
+            done(i + 1, total, &row);
             row
         })
         .buffered(args.parallel.max(1))
         .collect()
         .await;
     Ok(rows)
-}
-
-fn mode_label(mode: Mode) -> &'static str {
-    match mode {
-        Mode::ProviderState => "provider-state",
-        Mode::CustomerApi => "customer-api",
-    }
-}
-
-fn variations_label(v: &[&str]) -> String {
-    if v.is_empty() {
-        "(default)".to_string()
-    } else {
-        v.join("+")
-    }
-}
-
-/// Prints the matrix: a table of the runs, or with variations the faults × variations
-/// grid, then every run that is not as it should be, and the totals.
-pub fn print_matrix(rows: &[Row]) {
-    if rows.iter().any(|r| !r.variations.is_empty()) {
-        print_grid(rows);
-    } else {
-        print_table(rows);
-    }
-    let faults: Vec<&Row> = rows
-        .iter()
-        .filter(|r| r.fault.is_some() && r.masked.is_none())
-        .collect();
-    let killed = faults.iter().filter(|r| r.ok()).count();
-    let faultless: Vec<&Row> = rows.iter().filter(|r| r.fault.is_none()).collect();
-    let clean = faultless.iter().filter(|r| r.ok()).count();
-    let masked = rows.iter().filter(|r| r.masked.is_some()).count();
-    println!(
-        "\nkilled {killed}/{} fault runs{}; faultless server {}",
-        faults.len(),
-        if masked > 0 {
-            format!(
-                " ({masked} not applicable: the variation makes the fault legal, or the mode cannot observe it)"
-            )
-        } else {
-            String::new()
-        },
-        if clean == faultless.len() {
-            format!("clean in {clean}/{} runs", faultless.len())
-        } else {
-            format!(
-                "FAILED in {}/{} runs (false failures)",
-                faultless.len() - clean,
-                faultless.len()
-            )
-        }
-    );
-}
-
-fn print_table(rows: &[Row]) {
-    println!(
-        "{:<36} {:>4} {:<4} {:<28} {:<20} {:>5} {:>8} {:>8}",
-        "fault", "seed", "ok", "caught by", "expected", "steps", "case ms", "run ms"
-    );
-    for r in rows {
-        println!(
-            "{:<36} {:>4} {:<4} {:<28} {:<20} {:>5} {:>8} {:>8}",
-            r.fault.as_deref().unwrap_or("(faultless)"),
-            r.seed,
-            if r.ok() { "yes" } else { "NO" },
-            if r.caught_by.is_empty() {
-                "-".to_string()
-            } else {
-                r.caught_by.join(",")
-            },
-            r.expected.join(","),
-            r.min_case_steps
-                .map(|n| n.to_string())
-                .unwrap_or("-".into()),
-            r.detect_ms.map(|n| n.to_string()).unwrap_or("-".into()),
-            r.run_ms
-        );
-        for e in &r.errors {
-            println!("    error: {e}");
-        }
-    }
-}
-
-/// The grid: one line per fault (the faultless server first), one column per variation
-/// (`-` is the default behaviour), folded over seeds and modes. A cell is `K` (killed by
-/// one of the fault's own requirements in every run), `ok` (faultless and clean in every
-/// run), `n/a` (the variation makes the fault legal) or `NO`; the runs behind a `NO`, and
-/// the pairs of variations, are listed after it.
-fn print_grid(rows: &[Row]) {
-    let mut columns: Vec<Vec<&'static str>> = Vec::new();
-    let mut lines: Vec<Option<String>> = Vec::new();
-    for r in rows.iter().filter(|r| r.variations.len() <= 1) {
-        if !columns.contains(&r.variations) {
-            columns.push(r.variations.clone());
-        }
-        if !lines.contains(&r.fault) {
-            lines.push(r.fault.clone());
-        }
-    }
-    columns.sort_by_key(|c| {
-        c.first().map_or(0, |n| {
-            1 + server::variations()
-                .iter()
-                .position(|v| v.name == *n)
-                .unwrap_or(0)
-        })
-    });
-    println!("variations (columns):");
-    println!("  {:>3}  (default)", "-");
-    for (i, c) in columns.iter().enumerate().filter(|(_, c)| !c.is_empty()) {
-        println!("  {i:>3}  {}", c.join("+"));
-    }
-    print!("\n{:<48}", "fault");
-    for (i, c) in columns.iter().enumerate() {
-        if c.is_empty() {
-            print!(" {:>3}", "-");
-        } else {
-            print!(" {i:>3}");
-        }
-    }
-    println!();
-    for line in &lines {
-        print!("{:<48}", line.as_deref().unwrap_or("(faultless)"));
-        for c in &columns {
-            let cell: Vec<&Row> = rows
-                .iter()
-                .filter(|r| &r.fault == line && &r.variations == c)
-                .collect();
-            let mark = if cell.is_empty() {
-                "."
-            } else if cell.iter().all(|r| r.masked.is_some()) {
-                "n/a"
-            } else if !cell.iter().all(|r| r.ok()) {
-                "NO"
-            } else if line.is_some() {
-                "K"
-            } else {
-                "ok"
-            };
-            print!(" {mark:>3}");
-        }
-        println!();
-    }
-    let pairs: Vec<&Row> = rows.iter().filter(|r| r.variations.len() > 1).collect();
-    if !pairs.is_empty() {
-        let clean = pairs.iter().filter(|r| r.ok()).count();
-        println!(
-            "\nfaultless server under pairs of variations: clean in {clean}/{} runs",
-            pairs.len()
-        );
-    }
-    let bad: Vec<&Row> = rows.iter().filter(|r| !r.ok()).collect();
-    if !bad.is_empty() {
-        println!("\nruns that are not as they should be:");
-    }
-    for r in bad {
-        println!(
-            "  {} under {} ({}, seed {}): {:?}; caught by {}; expected {}",
-            r.fault.as_deref().unwrap_or("(faultless)"),
-            variations_label(&r.variations),
-            mode_label(r.mode),
-            r.seed,
-            r.overall,
-            if r.caught_by.is_empty() {
-                "-".to_string()
-            } else {
-                r.caught_by.join(",")
-            },
-            if r.expected.is_empty() {
-                "nothing".to_string()
-            } else {
-                r.expected.join(" or ")
-            }
-        );
-        match r.left_open {
-            Some(0) => {}
-            Some(n) => println!("      {n} chats left open after the run"),
-            None => println!("      the open chats could not be listed after the run"),
-        }
-        for e in &r.errors {
-            println!("      error: {e}");
-        }
-    }
-}
-
-/// Runs `selftest`; exit 1 if a fault survives or the faultless server fails anything.
-pub fn main(args: SelftestArgs) -> i32 {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return crate::exit::HARNESS;
-        }
-    };
-    let started = std::time::Instant::now();
-    let rows = match rt.block_on(matrix(&args)) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return crate::exit::USAGE;
-        }
-    };
-    print_matrix(&rows);
-    println!("selftest took {} ms", started.elapsed().as_millis());
-    if rows.iter().all(Row::ok) {
-        crate::exit::CONFORMANT
-    } else {
-        crate::exit::FAILURES
-    }
 }

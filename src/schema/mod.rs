@@ -11,7 +11,6 @@
 //! `notification`, …). References between files resolve through each file's `$id`
 //! (`https://gws-conform.local/schemas/<name>.schema.json`); nothing is ever fetched.
 
-pub mod cli;
 mod generate;
 mod pattern;
 

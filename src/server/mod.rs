@@ -21,7 +21,7 @@
 //! under one lock, so a state change and its notifications are published atomically and
 //! in causal order. `http` is the axum front (body limits, latency, headers, long-poll
 //! waits); `net` the accept loop (head-read deadline, idle deadline, connection cap);
-//! `faults` is the fault catalogue; `cli` is `gws-conform serve`.
+//! `faults` is the fault catalogue; `gws-conform serve` is the binary's (`src/cli/serve.rs`).
 //!
 //! Deployment model ([`ServerConfig`]): agent capacity, answer latency, customers typing,
 //! the transcript form of provider-state `inspect`, and byte/size bounds.
@@ -31,7 +31,6 @@
 mod agent;
 mod bayeux;
 mod chats;
-pub mod cli;
 mod customer;
 pub mod faults;
 mod http;
@@ -115,13 +114,19 @@ pub enum TranscriptForm {
     Gws,
 }
 
+/// A transcript form that is neither `plain` nor `gws` (as given, trimmed and
+/// lower-cased).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown transcript form {0:?} (gws, plain)")]
+pub struct UnknownTranscriptForm(pub String);
+
 impl std::str::FromStr for TranscriptForm {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownTranscriptForm;
+    fn from_str(s: &str) -> Result<Self, UnknownTranscriptForm> {
         match s.trim().to_ascii_lowercase().as_str() {
             "plain" => Ok(TranscriptForm::Plain),
             "gws" => Ok(TranscriptForm::Gws),
-            other => Err(format!("unknown transcript form {other:?} (gws, plain)")),
+            other => Err(UnknownTranscriptForm(other.to_string())),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The house's one arrow direction (ARCHITECTURE.md): each top-level module of `src/`
 //! imports only modules of a lower floor, so the import graph is a DAG and the embedded
-//! server stays an independent implementation (it imports `spec` alone).
+//! server stays an independent implementation (it imports `spec` alone). The command
+//! line is the binary's: no library module uses clap.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -74,7 +75,8 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
             .as_os_str()
             .to_string_lossy();
         let module = first.trim_end_matches(".rs").to_string();
-        if module == "lib" || module == "main" {
+        // `cli` is the binary's (src/main.rs says `mod cli;`), above every floor.
+        if module == "lib" || module == "main" || module == "cli" {
             continue;
         }
         let code = code_of(&std::fs::read_to_string(&f).unwrap());
@@ -144,5 +146,35 @@ fn the_embedded_server_imports_spec_alone() {
     assert!(
         others.is_empty(),
         "the embedded server must be an independent implementation; it imports {others:?}"
+    );
+}
+
+#[test]
+fn no_library_module_uses_clap() {
+    // The command line lives in the binary: src/main.rs and src/cli/ (issue 23). The
+    // library's modules take plain settings and return values and typed errors.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut using = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(&src).unwrap();
+        if rel == Path::new("main.rs") || rel.starts_with("cli") {
+            continue;
+        }
+        let code = code_of(&std::fs::read_to_string(&f).unwrap());
+        let uses = code.match_indices("clap").any(|(i, _)| {
+            let before = code[..i].chars().next_back();
+            let after = code[i + 4..].chars().next();
+            !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        });
+        if uses {
+            using.push(rel.display().to_string());
+        }
+    }
+    assert!(
+        using.is_empty(),
+        "library modules using clap (the command line belongs in src/cli/): {using:?}"
     );
 }

@@ -73,7 +73,8 @@ fn a_har_that_is_not_json_is_refused_with_its_name_and_position() {
         gws_conform::client::ProvisioningKind::CustomerApi,
     )
     .err()
-    .unwrap();
+    .unwrap()
+    .to_string();
     assert!(e.contains("broken.har") && e.contains("line 1"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }

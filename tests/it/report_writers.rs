@@ -854,7 +854,7 @@ fn html_ids_are_unique_and_every_body_is_on_the_page() {
 /// does whatever its level (CMP-04 is recorded failed here), 0 when nothing fails.
 #[test]
 fn replay_outcome_names_the_reproduced_failure() {
-    use gws_conform::runner::cli::replay_outcome;
+    use gws_conform::runner::replay::replay_outcome;
     let r = report();
     let failing = r.cases.iter().find(|c| c.id == "cmp04-1").unwrap();
     let file = report::case_file(&r, failing);

@@ -3,13 +3,13 @@
 //! 6 steps, and the faultless server fails nothing (SPEC §3, issue "fault catalogue").
 
 use gws_conform::runner::Mode;
-use gws_conform::runner::selftest::{SelftestArgs, matrix};
+use gws_conform::runner::selftest::{Options, matrix};
 use gws_conform::server;
 
 #[test]
 fn every_fault_is_killed_by_its_requirement_and_the_faultless_server_is_clean() {
     // selftest's defaults: seed 1, 3 random sequences, 2 s deadline, 300 ms quiet window.
-    let args = SelftestArgs::default();
+    let args = Options::default();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let rows = rt.block_on(matrix(&args)).expect("selftest runs");
     assert!(
@@ -57,7 +57,7 @@ fn under_variations_faults_are_still_killed_masked_ones_are_not_judged_and_pairs
     // three pairs. no-csrf makes csrf-not-enforced legal, no-reference-id makes
     // reference-id-mismatch legal: those two cells are not judged (n/a); every other
     // fault cell is killed by the fault's own requirement.
-    let args = SelftestArgs {
+    let args = Options {
         faults: [
             "csrf-not-enforced",
             "reference-id-mismatch",
@@ -71,7 +71,7 @@ fn under_variations_faults_are_still_killed_masked_ones_are_not_judged_and_pairs
                 .map(String::from)
                 .to_vec(),
         ),
-        ..SelftestArgs::default()
+        ..Options::default()
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let rows = rt.block_on(matrix(&args)).expect("selftest runs");
@@ -121,12 +121,12 @@ fn under_variations_faults_are_still_killed_masked_ones_are_not_judged_and_pairs
 
 #[test]
 fn an_unknown_variation_is_refused_with_the_known_ones() {
-    let args = SelftestArgs {
+    let args = Options {
         variations: Some(vec!["no-such-thing".into()]),
-        ..SelftestArgs::default()
+        ..Options::default()
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let err = rt.block_on(matrix(&args)).unwrap_err();
+    let err = rt.block_on(matrix(&args)).unwrap_err().to_string();
     assert!(
         err.contains("no variation named `no-such-thing`") && err.contains("batched-connect"),
         "{err}"
@@ -138,12 +138,12 @@ fn a_fault_only_provider_inspect_can_see_is_not_judged_in_customer_api_mode() {
     // CMP-07 is judged through the provider-state inspect, "else Skip" (SPEC §3): in
     // customer-api mode no harness can see queue-ignored, so the cell is n/a, not a
     // surviving fault; in provider-state mode it is killed.
-    let args = SelftestArgs {
+    let args = Options {
         faults: vec!["queue-ignored".into()],
         no_faults: false,
         cases: 0,
         provisioning: vec![Mode::ProviderState, Mode::CustomerApi],
-        ..SelftestArgs::default()
+        ..Options::default()
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let rows = rt.block_on(matrix(&args)).expect("selftest runs");

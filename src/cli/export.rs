@@ -2,15 +2,24 @@
 
 use std::path::PathBuf;
 
-use crate::schema::Schemas;
+use gws_conform::apidocs::{self, render};
 
-/// What to export.
+/// What to export (the command line's names for [`apidocs::Format`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// OpenAPI 3.1 (JSON) of the REST surface.
     Openapi,
     /// AsyncAPI 3.0 (JSON) of the Bayeux notifications.
     Asyncapi,
+}
+
+impl From<Format> for apidocs::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Openapi => apidocs::Format::Openapi,
+            Format::Asyncapi => apidocs::Format::Asyncapi,
+        }
+    }
 }
 
 /// Arguments of `export`.
@@ -24,44 +33,31 @@ pub struct ExportArgs {
     pub out: Option<PathBuf>,
 }
 
-/// The document of `format`, pretty-printed JSON with a final newline.
-pub fn render(format: Format) -> Result<String, String> {
-    let schemas = Schemas::embedded().map_err(|e| format!("schemas: {e}"))?;
-    let doc = match format {
-        Format::Openapi => super::openapi::document(schemas),
-        Format::Asyncapi => super::asyncapi::document(schemas),
-    }
-    .map_err(|e| format!("export: {e}"))?;
-    let mut text = serde_json::to_string_pretty(&doc).map_err(|e| format!("export: {e}"))?;
-    text.push('\n');
-    Ok(text)
-}
-
 /// Runs `export`; returns the exit code.
 pub fn main(args: ExportArgs) -> i32 {
-    let text = match render(args.format) {
+    let text = match render(args.format.into()) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("gws-conform export: {e}");
-            return crate::exit::HARNESS;
+            return gws_conform::exit::HARNESS;
         }
     };
     match args.out {
         Some(path) => match std::fs::write(&path, text) {
-            Ok(()) => crate::exit::CONFORMANT,
+            Ok(()) => gws_conform::exit::CONFORMANT,
             Err(e) => {
                 eprintln!("gws-conform export: cannot write {}: {e}", path.display());
-                crate::exit::USAGE
+                gws_conform::exit::USAGE
             }
         },
         None => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
             match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-                Ok(()) => crate::exit::CONFORMANT,
+                Ok(()) => gws_conform::exit::CONFORMANT,
                 Err(e) => {
                     eprintln!("gws-conform export: cannot write to standard output: {e}");
-                    crate::exit::HARNESS
+                    gws_conform::exit::HARNESS
                 }
             }
         }

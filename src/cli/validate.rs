@@ -6,7 +6,7 @@
 
 use std::io::Write as _;
 
-use super::{Schemas, parse_strict};
+use gws_conform::schema::{Schemas, parse_strict};
 
 /// Arguments of `validate`.
 #[derive(Debug, clap::Args)]
@@ -33,14 +33,14 @@ pub fn main(args: ValidateArgs) -> i32 {
             }
             Err(e) => {
                 eprintln!("validate: {e}");
-                return crate::exit::USAGE;
+                return gws_conform::exit::USAGE;
             }
         },
         None => match Schemas::embedded() {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("validate: embedded schemas: {e}");
-                return crate::exit::HARNESS;
+                return gws_conform::exit::HARNESS;
             }
         },
     };
@@ -50,18 +50,18 @@ pub fn main(args: ValidateArgs) -> i32 {
             args.schema,
             schemas.names().join(", ")
         );
-        return crate::exit::USAGE;
+        return gws_conform::exit::USAGE;
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let mut code = crate::exit::CONFORMANT;
+    let mut code = gws_conform::exit::CONFORMANT;
     for file in &args.files {
         let shown = file.display();
         let bytes = match std::fs::read(file) {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("{shown}: cannot read: {e}");
-                code = crate::exit::USAGE;
+                code = gws_conform::exit::USAGE;
                 continue;
             }
         };
@@ -69,7 +69,7 @@ pub fn main(args: ValidateArgs) -> i32 {
             Ok(t) => t,
             Err(e) => {
                 let _ = writeln!(out, "{shown}: not valid JSON: not UTF-8 ({e})");
-                code = code.max(crate::exit::FAILURES);
+                code = code.max(gws_conform::exit::FAILURES);
                 continue;
             }
         };
@@ -81,7 +81,7 @@ pub fn main(args: ValidateArgs) -> i32 {
                     "{shown}:{}:{}: not valid JSON: {}",
                     e.line, e.column, e.message
                 );
-                code = code.max(crate::exit::FAILURES);
+                code = code.max(gws_conform::exit::FAILURES);
                 continue;
             }
         };
@@ -93,7 +93,7 @@ pub fn main(args: ValidateArgs) -> i32 {
                 for i in issues {
                     let _ = writeln!(out, "{shown}: {i}");
                 }
-                code = code.max(crate::exit::FAILURES);
+                code = code.max(gws_conform::exit::FAILURES);
             }
         }
     }

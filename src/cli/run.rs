@@ -1,41 +1,18 @@
-//! `gws-conform run`, `replay`, `selftest` and `merge`.
+//! `gws-conform run`: certify a target. Also the summary table and the run folder's
+//! lines, which `replay` and `merge` print too.
 
-use super::{Mode, Progress, RunSettings, execute};
-use crate::check::Verdict;
-use crate::client::Credentials;
-use crate::exit;
-use crate::history::redact::Scrubber;
-use crate::report::{self, Overall, RunReport};
-use std::io::IsTerminal;
+use super::common::{Threads, parse_duration, runtime};
+use super::target::TargetArgs;
+use gws_conform::check::Verdict;
+use gws_conform::exit;
+use gws_conform::history::redact::Scrubber;
+use gws_conform::report::events::{Reporter, RunEvent};
+use gws_conform::report::{self, Overall, RunReport};
+use gws_conform::runner::{Cancel, execute};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
-
-/// Parses `5s`, `300ms`, … for the command line.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}` is not a duration (e.g. 5s, 300ms): {e}"))
-}
-
-/// Parses `USER:PASSWORD` entries. Errors name the entry by position only: a malformed
-/// entry may be a password and must not be echoed.
-pub fn parse_agents(entries: &[String]) -> Result<Vec<Credentials>, String> {
-    entries
-        .iter()
-        .enumerate()
-        .map(|(i, s)| match s.split_once(':') {
-            Some((u, p)) if !u.is_empty() && !p.is_empty() => Ok(Credentials {
-                user: u.to_string(),
-                password: p.to_string(),
-            }),
-            _ => Err(format!(
-                "agent entry {} is not USER:PASSWORD (both non-empty)",
-                i + 1
-            )),
-        })
-        .collect()
-}
 
 fn parse_shard(s: &str) -> Result<(u32, u32), String> {
     let bad = || format!("`{s}` is not a shard K/N with 1 <= K <= N (e.g. 2/4)");
@@ -46,77 +23,6 @@ fn parse_shard(s: &str) -> Result<(u32, u32), String> {
         return Err(bad());
     }
     Ok((k, n))
-}
-
-/// Where and how to reach a target (shared by `run` and `replay`).
-#[derive(Debug, Clone, clap::Args)]
-pub struct TargetArgs {
-    /// Base URL of the target (http://host:port); none: certify the embedded reference server.
-    #[arg(long, env = "GWS_TARGET")]
-    pub target: Option<String>,
-    /// An agent USER:PASSWORD (repeat for two agents; GWS_AGENTS takes a comma-separated
-    /// list). Prefer the environment variable: command lines are visible to other users.
-    #[arg(
-        long = "agent",
-        env = "GWS_AGENTS",
-        value_delimiter = ',',
-        hide_env_values = true
-    )]
-    pub agents: Vec<String>,
-    /// How chats are provisioned (default: provider-state with the embedded server or
-    /// when --provider-url is given, else customer-api).
-    #[arg(long, env = "GWS_PROVISIONING", value_enum)]
-    pub provisioning: Option<Mode>,
-    /// URL of the target's provider-state endpoint (default {target}/conformance/provider-state).
-    #[arg(long, env = "GWS_PROVIDER_URL")]
-    pub provider_url: Option<String>,
-    /// ContactCenterId header of the customer chat API.
-    #[arg(long, env = "GWS_CONTACT_CENTER_ID", default_value = "gws-conform")]
-    pub contact_center_id: String,
-    /// How long a notification may take to arrive.
-    #[arg(long, env = "GWS_DEADLINE", default_value = "5s", value_parser = parse_duration)]
-    pub deadline: Duration,
-    /// How long nothing must arrive before absence is judged.
-    #[arg(long, env = "GWS_QUIET_WINDOW", default_value = "1s", value_parser = parse_duration)]
-    pub quiet_window: Duration,
-    /// Per-request timeout.
-    #[arg(long, env = "GWS_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
-    pub request_timeout: Duration,
-    /// Embedded server only: switch on one fault (see `gws-conform serve --list-faults`).
-    #[arg(long, env = "GWS_FAULT")]
-    pub fault: Option<String>,
-    /// Embedded server only: at most N open chats per agent, like `serve --capacity`
-    /// (the harness then holds at most N per agent too).
-    #[arg(long, env = "GWS_SERVE_CAPACITY", value_parser = clap::value_parser!(u32).range(1..))]
-    pub embedded_capacity: Option<u32>,
-    /// Embedded server only: legitimate variations, like `serve --variation`
-    /// (repeatable or comma-separated; see `gws-conform serve --list-variations`).
-    #[arg(
-        long = "embedded-variation",
-        env = "GWS_SERVE_VARIATION",
-        value_delimiter = ','
-    )]
-    pub embedded_variations: Vec<String>,
-    /// Embedded server only: delay every answer this long, like `serve --latency`.
-    #[arg(long, env = "GWS_SERVE_LATENCY", value_parser = parse_duration)]
-    pub embedded_latency: Option<Duration>,
-    /// Embedded server only: customers type at this interval, like `serve --typing`.
-    #[arg(long, env = "GWS_SERVE_TYPING", value_parser = parse_duration)]
-    pub embedded_typing: Option<Duration>,
-    /// Embedded server only: `plain` or `gws` inspect transcripts, like
-    /// `serve --transcript-form`.
-    #[arg(long, env = "GWS_SERVE_TRANSCRIPT_FORM", default_value = "plain")]
-    pub embedded_transcript_form: crate::server::TranscriptForm,
-    /// Where run folders are written.
-    #[arg(long, env = "GWS_REPORTS", default_value = "reports")]
-    pub reports: PathBuf,
-    /// A PEM file of CA certificates trusted for the target and the provider URL, in
-    /// addition to the system's roots.
-    #[arg(long, env = "GWS_CACERT")]
-    pub cacert: Option<PathBuf>,
-    /// Accept any TLS certificate (warned about on every run, recorded in report.json).
-    #[arg(long, env = "GWS_INSECURE")]
-    pub insecure: bool,
 }
 
 /// Arguments of `run`.
@@ -179,20 +85,6 @@ pub struct RunArgs {
     pub events: Option<PathBuf>,
 }
 
-/// The harness runs on one thread: its cases are one set of futures polled together and
-/// its work is mostly waiting, so a second thread only adds hand-overs between threads
-/// (a fifth of its CPU, measured in issue 13) and never speeds a verdict. The embedded
-/// server has a runtime of its own.
-fn runtime() -> Result<tokio::runtime::Runtime, i32> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
-            exit::HARNESS
-        })
-}
-
 fn fresh_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -203,87 +95,6 @@ fn fresh_seed() -> u64 {
             .unwrap_or(0),
     );
     h.finish() % 1_000_000_000
-}
-
-fn today() -> (i32, u32, u32) {
-    let t = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let y = t[0..4].parse().unwrap_or(1970);
-    let m = t[5..7].parse().unwrap_or(1);
-    let d = t[8..10].parse().unwrap_or(1);
-    (y, m, d)
-}
-
-impl TargetArgs {
-    /// Usage errors in the combination of flags.
-    pub fn check(&self) -> Result<(), String> {
-        if self.fault.is_some() && self.target.is_some() {
-            return Err("--fault only applies to the embedded server (no --target)".into());
-        }
-        if let Some(f) = &self.fault
-            && !crate::server::faults().iter().any(|i| i.name == f.as_str())
-        {
-            return Err(format!(
-                "--fault {}: no such fault (see `gws-conform serve --list-faults`)",
-                report::term::escape(f)
-            ));
-        }
-        if let Err(e) = crate::server::Variations::from_names(&self.embedded_variations) {
-            return Err(format!(
-                "--embedded-variation: {}",
-                report::term::escape(&e.to_string())
-            ));
-        }
-        if let Some(t) = &self.target
-            && !(t.starts_with("http://") || t.starts_with("https://"))
-        {
-            return Err(format!(
-                "--target `{t}` must start with http:// or https://"
-            ));
-        }
-        parse_agents(&self.agents)?;
-        if let Some(p) = &self.cacert {
-            crate::client::CaFile::load(p).map_err(|e| e.to_string())?;
-        }
-        if self.target.is_some() && self.agents.is_empty() {
-            return Err("--target needs at least one --agent USER:PASSWORD (or GWS_AGENTS)".into());
-        }
-        Ok(())
-    }
-
-    /// Run settings with this target and the defaults for everything else.
-    pub fn settings(&self) -> RunSettings {
-        RunSettings {
-            target: self.target.clone(),
-            // Validated by `check`; a malformed entry is dropped here, never echoed.
-            agents: parse_agents(&self.agents).unwrap_or_default(),
-            mode: self.provisioning,
-            provider_url: self.provider_url.clone(),
-            contact_center_id: self.contact_center_id.clone(),
-            deadline: self.deadline,
-            quiet_window: self.quiet_window,
-            request_timeout: self.request_timeout,
-            fault: self.fault.clone(),
-            embedded: crate::server::ServerConfig {
-                capacity: self.embedded_capacity.map(|c| c as usize),
-                latency: self.embedded_latency.unwrap_or_default(),
-                typing: self.embedded_typing,
-                transcript_form: self.embedded_transcript_form,
-                // Validated by `check`.
-                variations: crate::server::Variations::from_names(&self.embedded_variations)
-                    .unwrap_or_default(),
-                ..crate::server::ServerConfig::default()
-            }
-            .with_variation_presets(),
-            cacert: self.cacert.clone(),
-            insecure: self.insecure,
-            progress: if std::io::stderr().is_terminal() {
-                Progress::Bar
-            } else {
-                Progress::Lines
-            },
-            ..RunSettings::default()
-        }
-    }
 }
 
 /// Prints the per-requirement summary table. Target-provided text is escaped for the
@@ -389,7 +200,7 @@ pub fn print_summary(r: &RunReport) {
     let should_fails: Vec<&str> = r
         .requirements
         .iter()
-        .filter(|q| q.verdict == Verdict::Fail && q.level == crate::spec::Level::Should)
+        .filter(|q| q.verdict == Verdict::Fail && q.level == gws_conform::spec::Level::Should)
         .map(|q| q.id.as_str())
         .collect();
     if r.overall == Overall::Conformant && !r.config.strict && !should_fails.is_empty() {
@@ -404,7 +215,7 @@ pub fn print_summary(r: &RunReport) {
 }
 
 /// Writes the run folder and prints where it is; returns false on a write error.
-fn write_reports(dir: &Path, r: &RunReport, scrub: &Scrubber) -> bool {
+pub fn write_reports(dir: &Path, r: &RunReport, scrub: &Scrubber) -> bool {
     match report::write_all(dir, r, scrub) {
         Ok(_) => {
             println!("reports: {}", dir.display());
@@ -490,7 +301,7 @@ pub fn main(args: RunArgs) -> i32 {
         return exit::USAGE;
     }
     for id in &args.only {
-        if crate::spec::find(id).is_none() {
+        if gws_conform::spec::find(id).is_none() {
             eprintln!(
                 "error: --only {}: no such requirement (see `gws-conform list`)",
                 report::term::escape(id)
@@ -513,16 +324,16 @@ pub fn main(args: RunArgs) -> i32 {
         return exit::USAGE;
     }
     let events = match &args.events {
-        Some(p) => match crate::report::events::EventSink::create(p) {
+        Some(p) => match gws_conform::report::events::EventSink::create(p) {
             Ok(sink) => Some(sink),
             Err(e) => {
-                eprintln!("error: --events {}", report::term::escape(&e));
+                eprintln!("error: --events {}", report::term::escape(&e.to_string()));
                 return exit::USAGE;
             }
         },
         None => None,
     };
-    let rt = match runtime() {
+    let rt = match runtime(Threads::One, "error") {
         Ok(rt) => rt,
         Err(code) => return code,
     };
@@ -533,7 +344,12 @@ pub fn main(args: RunArgs) -> i32 {
         for a in &s.agents {
             scrub.add_credentials(&a.user, &a.password);
         }
-        ev.run_started(seed, s.target.as_deref(), args.shard, &scrub);
+        ev.event(&RunEvent::RunStarted {
+            seed,
+            target: s.target.as_deref(),
+            shard: args.shard,
+            scrub: &scrub,
+        });
     }
     s.events = events.clone();
     s.random_cases = args.cases;
@@ -570,7 +386,7 @@ pub fn main(args: RunArgs) -> i32 {
     }
     if let (Some(b), Some(path)) = (&baseline, &args.baseline) {
         r.config.baseline = Some(path.display().to_string());
-        report::apply_baseline(&mut r, b, today());
+        report::apply_baseline(&mut r, b, report::today_utc());
     }
     if let Some(dir) = &args.snapshot_dir {
         if let Err(e) = write_snapshots(dir, &r, &result.scrubber) {
@@ -584,7 +400,10 @@ pub fn main(args: RunArgs) -> i32 {
         }
     }
     if let Some(ev) = &events {
-        ev.run_finished(&r, &result.scrubber);
+        ev.event(&RunEvent::RunFinished {
+            report: &r,
+            scrub: &result.scrubber,
+        });
         if let Some(e) = ev.error() {
             eprintln!(
                 "warning: --events: writing {}",
@@ -670,7 +489,7 @@ impl Signals {
 
     /// The first signal sets `cancel` and records its exit code in `code`; a second one
     /// exits at once.
-    async fn watch(self, cancel: super::Cancel, code: Arc<AtomicI32>) {
+    async fn watch(self, cancel: Cancel, code: Arc<AtomicI32>) {
         #[cfg(unix)]
         {
             let Some((mut int, mut term)) = self.streams else {
@@ -728,214 +547,4 @@ fn write_snapshots(dir: &Path, r: &RunReport, scrub: &Scrubber) -> Result<(), St
     }
     println!("transcripts: {}", dir.display());
     Ok(())
-}
-
-/// Arguments of `replay`.
-#[derive(Debug, clap::Args)]
-pub struct ReplayArgs {
-    /// A case file written by `run` (reports/<run id>/cases/<case>.json).
-    pub case: PathBuf,
-    #[command(flatten)]
-    /// The target and how to reach it (default: where the case failed).
-    pub t: TargetArgs,
-}
-
-/// Runs `replay`: the case's steps once, judged again; exit codes as for `run`.
-pub fn main_replay(args: ReplayArgs) -> i32 {
-    if let Err(e) = args.t.check() {
-        eprintln!("error: {}", report::term::escape(&e.to_string()));
-        return exit::USAGE;
-    }
-    let file = match report::load_case_file(&args.case) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {}", report::term::escape(&e.to_string()));
-            return exit::USAGE;
-        }
-    };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    let case = super::cases::Case {
-        id: file.id.clone(),
-        seed: file.case_seed,
-        exercises: file.exercises.clone(),
-        steps: file.steps.clone(),
-    };
-    let mut s = args.t.settings();
-    // With no --target, replay where the case failed: the recorded target (credentials
-    // from GWS_AGENTS), or the embedded server with the recorded fault.
-    if args.t.target.is_none() {
-        if file.embedded || file.target.starts_with("embedded") {
-            if args.t.fault.is_none() {
-                s.fault = file.fault.clone();
-            }
-        } else if file.target.starts_with("http") {
-            s.target = Some(file.target.clone());
-            if s.agents.is_empty() {
-                eprintln!(
-                    "error: the case failed on {}: give its agents in GWS_AGENTS (or --agent), or --target another server",
-                    report::term::escape(&file.target)
-                );
-                return exit::USAGE;
-            }
-        }
-        if args.t.provisioning.is_none() && file.provisioning.is_some() {
-            s.mode = file.provisioning;
-        }
-    }
-    if let Some(f) = &s.fault {
-        eprintln!(
-            "replaying on the embedded server with fault {}",
-            report::term::escape(f)
-        );
-    }
-    s.seed = file.seed;
-    s.random_cases = 0;
-    if args.t.deadline == Duration::from_secs(5) && file.deadline_ms > 0 {
-        // The case's own deadline and quiet window, unless the user chose others.
-        s.deadline = Duration::from_millis(file.deadline_ms);
-    }
-    if args.t.quiet_window == Duration::from_secs(1) && file.quiet_window_ms > 0 {
-        s.quiet_window = Duration::from_millis(file.quiet_window_ms);
-    }
-    s.shrink_budget = 0;
-    s.replay = Some(case);
-    let result = rt.block_on(execute(s));
-    let r = result.report;
-    let (line, code) = replay_outcome(&file, &r);
-    println!("{line}");
-    for c in &r.cases {
-        for f in &c.findings {
-            if f.verdict != Verdict::Pass {
-                println!(
-                    "{} {} {}: {}",
-                    report::term::escape(&c.id),
-                    f.req,
-                    f.verdict.as_str(),
-                    report::term::escape(&f.reason)
-                );
-                if let Some(w) = &f.witness {
-                    println!(
-                        "    expected: {}\n    observed: {}",
-                        report::term::escape(&w.expected),
-                        report::term::escape(&w.observed)
-                    );
-                }
-            }
-        }
-    }
-    print_summary(&r);
-    let dir = args.t.reports.join(&r.run_id);
-    if !write_reports(&dir, &r, &result.scrubber) {
-        return exit::HARNESS;
-    }
-    code
-}
-
-/// The first line `replay` prints and its exit code: 1 when a requirement the case file
-/// recorded as failed fails again (whatever its level: a SHOULD too), or when the replay
-/// fails another requirement; 0 only when nothing fails any more; 3 when the harness or
-/// the environment broke before a verdict.
-pub fn replay_outcome(file: &report::CaseFile, r: &RunReport) -> (String, i32) {
-    use crate::spec::ReqId;
-    let mut recorded: Vec<ReqId> = Vec::new();
-    for f in file.findings.iter().filter(|f| f.verdict == Verdict::Fail) {
-        if !recorded.contains(&f.req) {
-            recorded.push(f.req);
-        }
-    }
-    let mut failing_now: Vec<(ReqId, String)> = Vec::new();
-    for c in &r.cases {
-        for f in c.findings.iter().filter(|f| f.verdict == Verdict::Fail) {
-            if !failing_now.iter().any(|(q, _)| *q == f.req) {
-                failing_now.push((f.req, f.reason.clone()));
-            }
-        }
-    }
-    let again: Vec<&(ReqId, String)> = failing_now
-        .iter()
-        .filter(|(q, _)| recorded.contains(q))
-        .collect();
-    let others: Vec<&(ReqId, String)> = failing_now
-        .iter()
-        .filter(|(q, _)| !recorded.contains(q))
-        .collect();
-    let esc = |s: &str| report::term::escape_line(&report::truncate_chars(s, 200));
-    if let Some((q, reason)) = again.first() {
-        let mut line = format!("reproduced: {q} {}", esc(reason));
-        for (q, _) in again.iter().skip(1) {
-            line.push_str(&format!("; {q}"));
-        }
-        return (line, exit::FAILURES);
-    }
-    if r.overall == Overall::Error {
-        let why = r
-            .errors
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "a harness error (see below)".into());
-        return (
-            format!("not replayed: harness or environment error: {}", esc(&why)),
-            exit::HARNESS,
-        );
-    }
-    let was = crate::spec::join(&recorded, ", ");
-    if let Some((q, reason)) = others.first() {
-        return (
-            format!(
-                "no longer reproduces ({was}), but now fails {q} {}",
-                esc(reason)
-            ),
-            exit::FAILURES,
-        );
-    }
-    (format!("no longer reproduces ({was})"), exit::CONFORMANT)
-}
-
-/// Arguments of `merge`.
-#[derive(Debug, clap::Args)]
-pub struct MergeArgs {
-    /// Run folders (or report.json files) of the shards of one run.
-    #[arg(required = true)]
-    pub dirs: Vec<PathBuf>,
-    /// Where to write the merged run folder (default reports/<merged run id>).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-}
-
-/// Runs `merge`; exit code of the merged verdict.
-pub fn main_merge(args: MergeArgs) -> i32 {
-    let mut reports = Vec::new();
-    for d in &args.dirs {
-        let path = if d.is_dir() {
-            d.join("report.json")
-        } else {
-            d.clone()
-        };
-        match report::load_report(&path) {
-            Ok(r) => reports.push(r),
-            Err(e) => {
-                eprintln!("error: {}", report::term::escape(&e.to_string()));
-                return exit::USAGE;
-            }
-        }
-    }
-    let merged = match report::merge(reports) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: {}", report::term::escape(&e.to_string()));
-            return exit::USAGE;
-        }
-    };
-    print_summary(&merged);
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(&merged.run_id));
-    if !write_reports(&dir, &merged, &Scrubber::new()) {
-        return exit::HARNESS;
-    }
-    merged.exit_code
 }

@@ -2,7 +2,11 @@
 
 use std::io::Write;
 
-use super::{ServerConfig, Variations, faults, start, variations};
+use super::common::{Threads, parse_serve_agents, parse_serve_duration, runtime};
+use gws_conform::exit;
+use gws_conform::server::{
+    ServerConfig, StartError, TranscriptForm, Variations, faults, start, variations,
+};
 
 /// Arguments of `serve`.
 #[derive(Debug, clap::Args)]
@@ -43,53 +47,16 @@ pub struct ServeArgs {
     #[arg(long, env = "GWS_SERVE_CAPACITY", value_parser = clap::value_parser!(u32).range(1..))]
     pub capacity: Option<u32>,
     /// Delay every HTTP answer this long, like a remote deployment (e.g. `150ms`).
-    #[arg(long, env = "GWS_SERVE_LATENCY", value_parser = parse_duration)]
+    #[arg(long, env = "GWS_SERVE_LATENCY", value_parser = parse_serve_duration)]
     pub latency: Option<std::time::Duration>,
     /// Customers in open chats start/stop typing at this interval (e.g. `2s`); the agent
     /// gets TypingStarted/TypingStopped notifications (default: they never type).
-    #[arg(long, env = "GWS_SERVE_TYPING", value_parser = parse_duration)]
+    #[arg(long, env = "GWS_SERVE_TYPING", value_parser = parse_serve_duration)]
     pub typing: Option<std::time::Duration>,
     /// Form of the provider-state inspect `customerTranscript` entries: `plain`
     /// (`from: "Agent"|"Customer"`) or `gws` (`from: {nickname, participantId, type}`).
     #[arg(long, env = "GWS_SERVE_TRANSCRIPT_FORM", default_value = "plain")]
-    pub transcript_form: super::TranscriptForm,
-}
-
-/// Parses a duration like `150ms`, `2s` or `1m`.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("{s:?} is not a duration like 150ms or 2s: {e}"))
-}
-
-/// Parses `u1:p1,u2:p2`; the error names the bad entry.
-pub fn parse_agents(s: &str) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
-    for (i, item) in s.split(',').enumerate() {
-        let item = item.trim();
-        match item.split_once(':') {
-            Some((u, p)) if !u.is_empty() && !p.is_empty() => {
-                if out.iter().any(|(x, _): &(String, String)| x == u) {
-                    return Err(format!("--agents: user {u:?} is given twice"));
-                }
-                out.push((u.to_string(), p.to_string()));
-            }
-            // Never echo the entry: what follows a ':' is a password, and an entry
-            // without one may be a password typed in the wrong place.
-            Some((u, _)) if !u.is_empty() => {
-                return Err(format!(
-                    "--agents: entry {} (user {u:?}) has an empty password",
-                    i + 1
-                ));
-            }
-            _ => {
-                return Err(format!(
-                    "--agents: entry {} is not user:password (a non-empty user, ':', a non-empty password)",
-                    i + 1
-                ));
-            }
-        }
-    }
-    Ok(out)
+    pub transcript_form: TranscriptForm,
 }
 
 /// Runs `serve`; returns the process exit code.
@@ -107,28 +74,28 @@ pub fn main(args: ServeArgs) -> i32 {
                 f.description
             );
         }
-        return crate::exit::CONFORMANT;
+        return exit::CONFORMANT;
     }
     if args.list_variations {
         for v in variations() {
             println!("{}\t{}", v.name, v.description);
         }
-        return crate::exit::CONFORMANT;
+        return exit::CONFORMANT;
     }
     if std::net::ToSocketAddrs::to_socket_addrs(args.bind.as_str()).is_err() {
         eprintln!(
             "serve: --bind {:?} is not an address like 127.0.0.1:8080",
             args.bind
         );
-        return crate::exit::USAGE;
+        return exit::USAGE;
     }
     let mut cfg = ServerConfig::default();
     if let Some(a) = &args.agents {
-        match parse_agents(a) {
+        match parse_serve_agents(a) {
             Ok(v) => cfg.agents = v,
             Err(e) => {
                 eprintln!("serve: {e}");
-                return crate::exit::USAGE;
+                return exit::USAGE;
             }
         }
     }
@@ -137,7 +104,7 @@ pub fn main(args: ServeArgs) -> i32 {
         Ok(v) => cfg.variations = v,
         Err(e) => {
             eprintln!("serve: {e}");
-            return crate::exit::USAGE;
+            return exit::USAGE;
         }
     }
     cfg.fault = args.fault.clone();
@@ -146,27 +113,21 @@ pub fn main(args: ServeArgs) -> i32 {
     cfg.latency = args.latency.unwrap_or_default();
     cfg.typing = args.typing;
     cfg.transcript_form = args.transcript_form;
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match runtime(Threads::PerCore, "serve") {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("serve: cannot start the async runtime: {e}");
-            return crate::exit::HARNESS;
-        }
+        Err(code) => return code,
     };
     let cfg_variations = cfg.variations;
     rt.block_on(async move {
         let server = match start(cfg, &args.bind).await {
             Ok(s) => s,
-            Err(e @ super::StartError::Bind { .. }) => {
+            Err(e @ StartError::Bind { .. }) => {
                 eprintln!("serve: {e}");
-                return crate::exit::HARNESS;
+                return exit::HARNESS;
             }
             Err(e) => {
                 eprintln!("serve: {e}");
-                return crate::exit::USAGE;
+                return exit::USAGE;
             }
         };
         {
@@ -185,7 +146,7 @@ pub fn main(args: ServeArgs) -> i32 {
         }
         wait_for_signal().await;
         server.shutdown().await;
-        crate::exit::CONFORMANT
+        exit::CONFORMANT
     })
 }
 
@@ -254,26 +215,8 @@ mod tests {
 
     #[test]
     fn transcript_form_parses() {
-        assert_eq!("gws".parse(), Ok(super::super::TranscriptForm::Gws));
-        assert_eq!("Plain".parse(), Ok(super::super::TranscriptForm::Plain));
-        assert!("xml".parse::<super::super::TranscriptForm>().is_err());
-    }
-
-    #[test]
-    fn agents_parse_and_errors_name_the_entry() {
-        assert_eq!(
-            parse_agents("a:b, c:d").unwrap(),
-            vec![("a".into(), "b".into()), ("c".into(), "d".into())]
-        );
-        let e = parse_agents("a:b,oops").unwrap_err();
-        assert!(e.contains("entry 2"), "{e}");
-        assert!(parse_agents("a:b,a:c").unwrap_err().contains("twice"));
-        let e = parse_agents("a:b,a2:").unwrap_err();
-        assert!(e.contains("entry 2") && e.contains("\"a2\""), "{e}");
-        // A bad entry is never echoed: it may hold a password.
-        for bad in ["a:b,s3cret-pw", "a:b,:s3cret-pw", "s3cret-pw"] {
-            let e = parse_agents(bad).unwrap_err();
-            assert!(!e.contains("s3cret"), "{bad}: {e}");
-        }
+        assert_eq!("gws".parse(), Ok(TranscriptForm::Gws));
+        assert_eq!("Plain".parse(), Ok(TranscriptForm::Plain));
+        assert!("xml".parse::<TranscriptForm>().is_err());
     }
 }

@@ -1,0 +1,145 @@
+//! What the subcommands share: parsing durations and agents from the command line, the
+//! async runtime, and the command-line names of the provisioning modes. One home each:
+//! `run`, `replay`, `serve`, `selftest` and `observe` call these.
+
+use gws_conform::client::{Credentials, ProvisioningKind};
+use std::time::Duration;
+
+/// Parses `5s`, `300ms`, … for `run`, `replay`, `selftest` and `observe`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration (e.g. 5s, 300ms): {e}"))
+}
+
+/// Parses a duration like `150ms`, `2s` or `1m` for `serve` (surrounding blanks allowed).
+pub fn parse_serve_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration like 150ms or 2s: {e}"))
+}
+
+/// Parses the `USER:PASSWORD` entries of `--agent`/`GWS_AGENTS`. Errors name the entry
+/// by position only: a malformed entry may be a password and must not be echoed.
+pub fn parse_agents(entries: &[String]) -> Result<Vec<Credentials>, String> {
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match s.split_once(':') {
+            Some((u, p)) if !u.is_empty() && !p.is_empty() => Ok(Credentials {
+                user: u.to_string(),
+                password: p.to_string(),
+            }),
+            _ => Err(format!(
+                "agent entry {} is not USER:PASSWORD (both non-empty)",
+                i + 1
+            )),
+        })
+        .collect()
+}
+
+/// Parses `serve --agents u1:p1,u2:p2`; the error names the bad entry (by position and
+/// user, never its password).
+pub fn parse_serve_agents(s: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for (i, item) in s.split(',').enumerate() {
+        let item = item.trim();
+        match item.split_once(':') {
+            Some((u, p)) if !u.is_empty() && !p.is_empty() => {
+                if out.iter().any(|(x, _): &(String, String)| x == u) {
+                    return Err(format!("--agents: user {u:?} is given twice"));
+                }
+                out.push((u.to_string(), p.to_string()));
+            }
+            // Never echo the entry: what follows a ':' is a password, and an entry
+            // without one may be a password typed in the wrong place.
+            Some((u, _)) if !u.is_empty() => {
+                return Err(format!(
+                    "--agents: entry {} (user {u:?}) has an empty password",
+                    i + 1
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "--agents: entry {} is not user:password (a non-empty user, ':', a non-empty password)",
+                    i + 1
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How many threads a subcommand's async runtime has.
+#[derive(Debug, Clone, Copy)]
+pub enum Threads {
+    /// One thread. The harness (`run`, `replay`) runs on one: its cases are one set of
+    /// futures polled together and its work is mostly waiting, so a second thread only
+    /// adds hand-overs between threads (a fifth of its CPU, measured in issue 13) and
+    /// never speeds a verdict. The embedded server has a runtime of its own.
+    One,
+    /// A thread per core (`serve`, `selftest`, `observe`).
+    PerCore,
+}
+
+/// The async runtime of a subcommand; on failure prints `{prefix}: cannot start the
+/// async runtime: …` and gives the exit code (harness error).
+pub fn runtime(threads: Threads, prefix: &str) -> Result<tokio::runtime::Runtime, i32> {
+    let mut b = match threads {
+        Threads::One => tokio::runtime::Builder::new_current_thread(),
+        Threads::PerCore => tokio::runtime::Builder::new_multi_thread(),
+    };
+    b.enable_all().build().map_err(|e| {
+        eprintln!("{prefix}: cannot start the async runtime: {e}");
+        gws_conform::exit::HARNESS
+    })
+}
+
+/// The command line's names of the provisioning modes (SPEC §1.5), with their help;
+/// the library's type is [`ProvisioningKind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    /// The GWS Customer Chat API of the target itself.
+    CustomerApi,
+    /// The vendor's provider-state URL (the default: the embedded server's mode).
+    ProviderState,
+}
+
+impl From<ModeArg> for ProvisioningKind {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::CustomerApi => ProvisioningKind::CustomerApi,
+            ModeArg::ProviderState => ProvisioningKind::ProviderState,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_agents_parse_and_errors_name_the_entry() {
+        assert_eq!(
+            parse_serve_agents("a:b, c:d").unwrap(),
+            vec![("a".into(), "b".into()), ("c".into(), "d".into())]
+        );
+        let e = parse_serve_agents("a:b,oops").unwrap_err();
+        assert!(e.contains("entry 2"), "{e}");
+        assert!(parse_serve_agents("a:b,a:c").unwrap_err().contains("twice"));
+        let e = parse_serve_agents("a:b,a2:").unwrap_err();
+        assert!(e.contains("entry 2") && e.contains("\"a2\""), "{e}");
+        // A bad entry is never echoed: it may hold a password.
+        for bad in ["a:b,s3cret-pw", "a:b,:s3cret-pw", "s3cret-pw"] {
+            let e = parse_serve_agents(bad).unwrap_err();
+            assert!(!e.contains("s3cret"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn mode_names_are_the_library_names() {
+        use clap::ValueEnum;
+        for m in ModeArg::value_variants() {
+            let name = m.to_possible_value().unwrap().get_name().to_string();
+            assert_eq!(ProvisioningKind::from(*m).name(), name);
+        }
+    }
+}
