@@ -60,6 +60,8 @@ enum Command {
     List,
     /// Judge live traffic (a reverse proxy) or a HAR recording against the contract.
     Observe(cli::observe::ObserveArgs),
+    /// Write an Ed25519 key pair (PEM) for signing certificates (docs/certify.md).
+    Keygen(cli::keygen::KeygenArgs),
 }
 
 fn main() {
@@ -93,6 +95,7 @@ fn main() {
         Command::Validate(a) => cli::validate::main(a),
         Command::Observe(a) => cli::observe::main(a),
         Command::Export(a) => cli::export::main(a),
+        Command::Keygen(a) => cli::keygen::main(a),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

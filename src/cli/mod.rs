@@ -7,6 +7,7 @@
 pub mod common;
 pub mod config;
 pub mod export;
+pub mod keygen;
 pub mod merge;
 pub mod observe;
 pub mod replay;

@@ -1,6 +1,7 @@
 //! All integration tests in one binary (one link instead of one per file).
 
 mod certify_bundle;
+mod certify_keygen;
 mod check_common;
 mod check_fixtures;
 mod check_judge;
