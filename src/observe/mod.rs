@@ -358,7 +358,7 @@ pub fn judge_har(
     provisioning: ProvisioningKind,
 ) -> Result<Observation, String> {
     let schemas = Schemas::embedded().map_err(|e| format!("schemas: {e}"))?;
-    let read = har::read_har(path, MAX_BODY_BYTES)?;
+    let read = har::read_har(path, MAX_BODY_BYTES).map_err(|e| e.to_string())?;
     let target = har_target(path).unwrap_or_else(|| format!("har:{}", path.display()));
     let mut obs = Observer::new(cfg, schemas, max_record_bytes).intervals_only();
     let started = read

@@ -23,6 +23,26 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
 // only advice that differs from the last one seen is recorded, so a history holds the
 // changes the harness followed, not one event per long poll.
 
+/// Why a handshake or a subscribe failed; its text is the error recorded in the event.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum SessionError {
+    /// No usable answer to the exchange.
+    #[error("{}", .0.describe())]
+    Exchange(PostError),
+    /// The answer held no handshake reply.
+    #[error("no /meta/handshake reply in the answer")]
+    NoHandshakeReply,
+    /// A successful handshake reply without a `clientId`.
+    #[error("successful handshake without a clientId")]
+    NoClientId,
+    /// An unsuccessful reply: its error, or `unsuccessful`.
+    #[error("{0}")]
+    Refused(String),
+    /// The channels whose subscribe failed, each with why (`channel: why`).
+    #[error("{}", .0.join("; "))]
+    Subscribe(Vec<String>),
+}
+
 impl Session {
     fn record(&self, event: BayeuxEvent) {
         self.rec.record(
@@ -235,7 +255,7 @@ impl Session {
     }
 
     /// `/meta/handshake`. Records `Handshake{successful, error}`.
-    pub(super) async fn handshake(&mut self) -> Result<(), String> {
+    pub(super) async fn handshake(&mut self) -> Result<(), SessionError> {
         self.client_id = None;
         let id = self.id();
         let msg = json!([{
@@ -252,22 +272,12 @@ impl Session {
             Ok(m) => m,
             Err(e) => {
                 self.record_failure(&e, "/meta/handshake");
-                let error = e.describe();
-                self.record(BayeuxEvent::Handshake {
-                    successful: false,
-                    error: Some(error.clone()),
-                });
-                return Err(error);
+                return Err(self.handshake_failed(SessionError::Exchange(e)));
             }
         };
         self.deliver(&mut msgs);
         let Some(reply) = Self::reply(&msgs, "/meta/handshake") else {
-            let error = "no /meta/handshake reply in the answer".to_string();
-            self.record(BayeuxEvent::Handshake {
-                successful: false,
-                error: Some(error.clone()),
-            });
-            return Err(error);
+            return Err(self.handshake_failed(SessionError::NoHandshakeReply));
         };
         if let Some(a) = reply.get("advice") {
             let a = a.clone();
@@ -284,27 +294,25 @@ impl Session {
                 });
                 Ok(())
             }
-            (true, _) => {
-                let error = "successful handshake without a clientId".to_string();
-                self.record(BayeuxEvent::Handshake {
-                    successful: false,
-                    error: Some(error.clone()),
-                });
-                Err(error)
-            }
+            (true, _) => Err(self.handshake_failed(SessionError::NoClientId)),
             (false, _) => {
                 let error = Self::error_of(reply).unwrap_or_else(|| "unsuccessful".into());
-                self.record(BayeuxEvent::Handshake {
-                    successful: false,
-                    error: Some(error.clone()),
-                });
-                Err(error)
+                Err(self.handshake_failed(SessionError::Refused(error)))
             }
         }
     }
 
+    /// Records the failed handshake, with `error` as its text; returns `error`.
+    fn handshake_failed(&self, error: SessionError) -> SessionError {
+        self.record(BayeuxEvent::Handshake {
+            successful: false,
+            error: Some(error.to_string()),
+        });
+        error
+    }
+
     /// `/meta/subscribe` to every channel in one batch. Records `Subscribe` per channel.
-    pub(super) async fn subscribe(&mut self) -> Result<(), String> {
+    pub(super) async fn subscribe(&mut self) -> Result<(), SessionError> {
         let cid = self.client_id.clone().unwrap_or_default();
         let mut batch = Vec::new();
         for ch in self.channels.clone() {
@@ -328,6 +336,7 @@ impl Session {
             Err(e) => {
                 self.record_failure(&e, "/meta/subscribe");
                 let error = e.describe();
+                let e = SessionError::Exchange(e);
                 for ch in &self.channels {
                     self.record(BayeuxEvent::Subscribe {
                         channel: ch.clone(),
@@ -335,7 +344,7 @@ impl Session {
                         error: Some(error.clone()),
                     });
                 }
-                return Err(error);
+                return Err(e);
             }
         };
         self.deliver(&mut msgs);
@@ -372,7 +381,7 @@ impl Session {
         if failed.is_empty() {
             Ok(())
         } else {
-            Err(failed.join("; "))
+            Err(SessionError::Subscribe(failed))
         }
     }
 

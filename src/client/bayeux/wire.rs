@@ -7,6 +7,7 @@ use serde_json::Value;
 
 /// A failed Bayeux exchange. What a 2xx answer holds is read message by message
 /// ([`read_answer`]): an unreadable message is a [`Msg::Bad`], not a failed exchange.
+#[derive(Debug)]
 pub(super) enum PostError {
     /// No answer (timeout, refused, reset, too large).
     Transport(String),

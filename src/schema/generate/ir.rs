@@ -129,7 +129,7 @@ fn walk(file: &str, v: &Value, ptr: &str) -> Result<(), SchemaError> {
                 let p = sub
                     .as_str()
                     .ok_or_else(|| SchemaError::new(file, &here, "must be a string"))?;
-                Pattern::parse(p).map_err(|e| SchemaError::new(file, &here, e))?;
+                Pattern::parse(p).map_err(|e| SchemaError::new(file, &here, e.to_string()))?;
             }
             _ => {}
         }
@@ -418,9 +418,11 @@ impl<'a> Compiler<'a> {
             return Err(self.err(doc, ptr, "minLength > maxLength"));
         }
         let pattern = match m.get("pattern").and_then(Value::as_str) {
-            Some(p) => Some(Arc::new(
-                Pattern::parse(p).map_err(|e| self.err(doc, &format!("{ptr}/pattern"), e))?,
-            )),
+            Some(p) => {
+                Some(Arc::new(Pattern::parse(p).map_err(|e| {
+                    self.err(doc, &format!("{ptr}/pattern"), e.to_string())
+                })?))
+            }
             None => None,
         };
         let format = m.get("format").and_then(Value::as_str).map(str::to_string);
