@@ -17,7 +17,7 @@ use std::time::Instant;
 
 struct AnyShape;
 impl Shapes for AnyShape {
-    fn validate(&self, _: &str, _: &Value) -> Result<(), String> {
+    fn validate(&self, _: &str, _: &Value) -> Result<(), gws_conform::check::Misfit> {
         Ok(())
     }
 }

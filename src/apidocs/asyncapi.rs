@@ -78,26 +78,7 @@ pub fn document(schemas: &Schemas) -> Result<Value, ExportError> {
     let schemas_map = components(schemas, &roots, Dialect::Draft07)?;
 
     let mut messages = serde_json::Map::new();
-    let mut chat_messages = serde_json::Map::new();
-    for (name, def) in NOTIFICATIONS {
-        messages.insert(
-            (*name).to_string(),
-            json!({
-                "name": name,
-                "title": name,
-                "summary": format!("A {name} notification: the Bayeux envelope {{channel: \"/v2/me/chats\", data}} whose data is a {name} (SPEC §1.4)"),
-                "contentType": "application/json",
-                "payload": {"allOf": [
-                    schema_ref("bayeux-chat-delivery"),
-                    {"type": "object", "properties": {"data": schema_ref(def)}}
-                ]}
-            }),
-        );
-        chat_messages.insert(
-            (*name).to_string(),
-            json!({"$ref": format!("#/components/messages/{name}")}),
-        );
-    }
+    let chat_messages = notification_messages(&mut messages);
 
     let mut channels = serde_json::Map::new();
     let mut operations = serde_json::Map::new();
@@ -121,40 +102,7 @@ pub fn document(schemas: &Schemas) -> Result<Value, ExportError> {
             "bindings": http_binding()
         }),
     );
-    for (channel, req, rep) in META {
-        let k = key(channel);
-        let req_name = format!("{k}Request");
-        let rep_name = format!("{k}Reply");
-        for (n, s) in [(&req_name, req), (&rep_name, rep)] {
-            messages.insert(
-                n.clone(),
-                json!({"name": n, "contentType": "application/json", "payload": schema_ref(s)}),
-            );
-        }
-        channels.insert(
-            k.clone(),
-            json!({
-                "address": channel,
-                "messages": {
-                    req_name.clone(): {"$ref": format!("#/components/messages/{req_name}")},
-                    rep_name.clone(): {"$ref": format!("#/components/messages/{rep_name}")}
-                }
-            }),
-        );
-        operations.insert(
-            k.clone(),
-            json!({
-                "action": "send",
-                "channel": {"$ref": format!("#/channels/{k}")},
-                "messages": [{"$ref": format!("#/channels/{k}/messages/{req_name}")}],
-                "reply": {
-                    "channel": {"$ref": format!("#/channels/{k}")},
-                    "messages": [{"$ref": format!("#/channels/{k}/messages/{rep_name}")}]
-                },
-                "bindings": http_binding()
-            }),
-        );
-    }
+    meta_exchanges(&mut messages, &mut channels, &mut operations);
 
     Ok(json!({
         "asyncapi": "3.0.0",
@@ -194,4 +142,75 @@ pub fn document(schemas: &Schemas) -> Result<Value, ExportError> {
             }
         }
     }))
+}
+
+/// One message per notification type into `messages`; gives the references to them of
+/// the chats channel.
+fn notification_messages(
+    messages: &mut serde_json::Map<String, Value>,
+) -> serde_json::Map<String, Value> {
+    let mut chat_messages = serde_json::Map::new();
+    for (name, def) in NOTIFICATIONS {
+        messages.insert(
+            (*name).to_string(),
+            json!({
+                "name": name,
+                "title": name,
+                "summary": format!("A {name} notification: the Bayeux envelope {{channel: \"/v2/me/chats\", data}} whose data is a {name} (SPEC §1.4)"),
+                "contentType": "application/json",
+                "payload": {"allOf": [
+                    schema_ref("bayeux-chat-delivery"),
+                    {"type": "object", "properties": {"data": schema_ref(def)}}
+                ]}
+            }),
+        );
+        chat_messages.insert(
+            (*name).to_string(),
+            json!({"$ref": format!("#/components/messages/{name}")}),
+        );
+    }
+    chat_messages
+}
+
+/// The Bayeux meta exchanges (handshake, subscribe, connect…): a request and a reply
+/// message, a channel and a send operation each.
+fn meta_exchanges(
+    messages: &mut serde_json::Map<String, Value>,
+    channels: &mut serde_json::Map<String, Value>,
+    operations: &mut serde_json::Map<String, Value>,
+) {
+    for (channel, req, rep) in META {
+        let k = key(channel);
+        let req_name = format!("{k}Request");
+        let rep_name = format!("{k}Reply");
+        for (n, s) in [(&req_name, req), (&rep_name, rep)] {
+            messages.insert(
+                n.clone(),
+                json!({"name": n, "contentType": "application/json", "payload": schema_ref(s)}),
+            );
+        }
+        channels.insert(
+            k.clone(),
+            json!({
+                "address": channel,
+                "messages": {
+                    req_name.clone(): {"$ref": format!("#/components/messages/{req_name}")},
+                    rep_name.clone(): {"$ref": format!("#/components/messages/{rep_name}")}
+                }
+            }),
+        );
+        operations.insert(
+            k.clone(),
+            json!({
+                "action": "send",
+                "channel": {"$ref": format!("#/channels/{k}")},
+                "messages": [{"$ref": format!("#/channels/{k}/messages/{req_name}")}],
+                "reply": {
+                    "channel": {"$ref": format!("#/channels/{k}")},
+                    "messages": [{"$ref": format!("#/channels/{k}/messages/{rep_name}")}]
+                },
+                "bindings": http_binding()
+            }),
+        );
+    }
 }

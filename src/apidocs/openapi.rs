@@ -173,6 +173,40 @@ pub fn document(schemas: &Schemas) -> Result<Value, ExportError> {
     roots.extend(CUSTOMER_OPERATIONS.iter().map(|(_, s)| *s));
     let schemas_map = components(schemas, &roots, Dialect::Draft2020)?;
 
+    let doc = json!({
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "info": {
+            "title": "GWS API v2 Chat API (agent Complete) as gws-conform judges it",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Exported by `gws-conform export openapi` from the JSON Schemas the harness judges with (schemas/). The agent API keeps a session cookie (JSESSIONID) and announces the CSRF token in the X-CSRF-TOKEN header of every GET answer; POST requests must echo it (SPEC §1.1). Refusals: SPEC §6.3. Notifications (Bayeux): see the AsyncAPI export.",
+            "license": {"name": "MIT", "identifier": "MIT"}
+        },
+        "servers": [{
+            "url": "{base}",
+            "description": "The target's base URL",
+            "variables": {"base": {"default": "http://127.0.0.1:8080"}}
+        }],
+        "tags": [
+            {"name": "agent", "description": "Agent API (Basic auth, session cookie, CSRF on POST)"},
+            {"name": "customer", "description": "Customer Chat API (no Authorization; ContactCenterId header)"},
+            {"name": "provider-state", "description": "The vendor's provider-state URL (SPEC §1.5); its path is the vendor's choice"}
+        ],
+        "paths": paths(),
+        "components": {
+            "schemas": schemas_map,
+            "securitySchemes": {
+                "basicAuth": {"type": "http", "scheme": "basic", "description": "HTTP Basic on every agent request, the session cookie does not replace it (SPEC §6.2)"},
+                "csrfToken": {"type": "apiKey", "in": "header", "name": "X-CSRF-TOKEN", "description": "The token from the X-CSRF-TOKEN header of a prior GET answer (X-CSRF-HEADER names the header); POST/PUT/DELETE of the agent API only; a target may run without CSRF (SPEC §1.1, §6.1)"}
+            }
+        }
+    });
+    Ok(doc)
+}
+
+/// The document's `paths`: the agent API, the customer Chat API and the provider-state
+/// URL.
+fn paths() -> Value {
     let complete_example = json!({
         "complete": {"summary": "Complete (SPEC §1.2), every optional field", "value": {
             "operationName": "Complete", "queueName": "after-chat", "saveLAR": true,
@@ -196,88 +230,60 @@ pub fn document(schemas: &Schemas) -> Result<Value, ExportError> {
     );
     request_chat["requestBody"] = json!({"required": true, "content": json_body(schema_ref("customer-request-chat-request"))});
 
-    let doc = json!({
-        "openapi": "3.1.0",
-        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
-        "info": {
-            "title": "GWS API v2 Chat API (agent Complete) as gws-conform judges it",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Exported by `gws-conform export openapi` from the JSON Schemas the harness judges with (schemas/). The agent API keeps a session cookie (JSESSIONID) and announces the CSRF token in the X-CSRF-TOKEN header of every GET answer; POST requests must echo it (SPEC §1.1). Refusals: SPEC §6.3. Notifications (Bayeux): see the AsyncAPI export.",
-            "license": {"name": "MIT", "identifier": "MIT"}
+    json!({
+        "/api/v2/me": {
+            "get": agent_get("getMe", "The agent (facts 2.1)", "me-response", "The agent"),
+            "post": agent_post("startContactCenterSession", "StartContactCenterSession", schema_ref("start-contact-center-session-request"), None)
         },
-        "servers": [{
-            "url": "{base}",
-            "description": "The target's base URL",
-            "variables": {"base": {"default": "http://127.0.0.1:8080"}}
-        }],
-        "tags": [
-            {"name": "agent", "description": "Agent API (Basic auth, session cookie, CSRF on POST)"},
-            {"name": "customer", "description": "Customer Chat API (no Authorization; ContactCenterId header)"},
-            {"name": "provider-state", "description": "The vendor's provider-state URL (SPEC §1.5); its path is the vendor's choice"}
-        ],
-        "paths": {
-            "/api/v2/me": {
-                "get": agent_get("getMe", "The agent (facts 2.1)", "me-response", "The agent"),
-                "post": agent_post("startContactCenterSession", "StartContactCenterSession", schema_ref("start-contact-center-session-request"), None)
-            },
-            "/api/v2/me/channels/chat": {
-                "post": agent_post("ready", "Channel Ready: the agent can be offered chats", schema_ref("ready-request"), None)
-            },
-            "/api/v2/me/chats": {
-                "get": agent_get("getChats", "The agent's chats (SHOULD)", "chats-response", "The agent's chats")
-            },
-            "/api/v2/me/chats/{id}": {
-                "parameters": [id_param()],
-                "get": agent_get("getChat", "One of the agent's chats (SHOULD; shape inferred, facts 2.1)", "chat-response", "The chat"),
-                "post": agent_post(
-                    "chatOperation",
-                    "A chat operation chosen by operationName: Accept, Reject, SendMessage, Leave or Complete (SPEC §1.1, §1.2)",
-                    one_of_operations(CHAT_OPERATIONS),
-                    Some(complete_example))
-            },
-            "/api/v2/chats": {
-                "post": request_chat
-            },
-            "/api/v2/chats/{id}": {
-                "parameters": [id_param()],
-                "get": customer_op("getCustomerChat", "The customer's view of the chat", "customer-chat-response", "The chat"),
-                "post": customer_post
-            },
-            "/api/v2/chats/{id}/messages": {
-                "parameters": [id_param()],
-                "get": customer_op("getCustomerMessages", "The transcript", "customer-messages-response", "The transcript")
-            },
-            "/conformance/provider-state": {
-                "post": {
-                    "operationId": "providerState",
-                    "summary": "Provider state: setup, teardown or inspect (SPEC §1.5, §6.6)",
-                    "tags": ["provider-state"],
-                    "security": [],
-                    "requestBody": {"required": true, "content": json_body(schema_ref("provider-state-request"))},
-                    "responses": {
-                        "200": {
-                            "description": "setup 'chat offered' answers the chat id; inspect answers what it can observe; other states answer {}",
-                            "content": json_body(json!({"anyOf": [
-                                schema_ref("provider-state-chat-offered"),
-                                schema_ref("provider-state-inspect"),
-                                {"type": "object", "maxProperties": 0}
-                            ]}))
-                        },
-                        "404": {"description": "Unsupported state: the requirements that need it are Skip (not observable)"},
-                        "409": {"description": "chat offered: the agent is at capacity; retry later (SPEC §6.9)"},
-                        "501": {"description": "Unsupported state: the requirements that need it are Skip (not observable)"},
-                        "4XX": {"description": "A malformed request"}
-                    }
+        "/api/v2/me/channels/chat": {
+            "post": agent_post("ready", "Channel Ready: the agent can be offered chats", schema_ref("ready-request"), None)
+        },
+        "/api/v2/me/chats": {
+            "get": agent_get("getChats", "The agent's chats (SHOULD)", "chats-response", "The agent's chats")
+        },
+        "/api/v2/me/chats/{id}": {
+            "parameters": [id_param()],
+            "get": agent_get("getChat", "One of the agent's chats (SHOULD; shape inferred, facts 2.1)", "chat-response", "The chat"),
+            "post": agent_post(
+                "chatOperation",
+                "A chat operation chosen by operationName: Accept, Reject, SendMessage, Leave or Complete (SPEC §1.1, §1.2)",
+                one_of_operations(CHAT_OPERATIONS),
+                Some(complete_example))
+        },
+        "/api/v2/chats": {
+            "post": request_chat
+        },
+        "/api/v2/chats/{id}": {
+            "parameters": [id_param()],
+            "get": customer_op("getCustomerChat", "The customer's view of the chat", "customer-chat-response", "The chat"),
+            "post": customer_post
+        },
+        "/api/v2/chats/{id}/messages": {
+            "parameters": [id_param()],
+            "get": customer_op("getCustomerMessages", "The transcript", "customer-messages-response", "The transcript")
+        },
+        "/conformance/provider-state": {
+            "post": {
+                "operationId": "providerState",
+                "summary": "Provider state: setup, teardown or inspect (SPEC §1.5, §6.6)",
+                "tags": ["provider-state"],
+                "security": [],
+                "requestBody": {"required": true, "content": json_body(schema_ref("provider-state-request"))},
+                "responses": {
+                    "200": {
+                        "description": "setup 'chat offered' answers the chat id; inspect answers what it can observe; other states answer {}",
+                        "content": json_body(json!({"anyOf": [
+                            schema_ref("provider-state-chat-offered"),
+                            schema_ref("provider-state-inspect"),
+                            {"type": "object", "maxProperties": 0}
+                        ]}))
+                    },
+                    "404": {"description": "Unsupported state: the requirements that need it are Skip (not observable)"},
+                    "409": {"description": "chat offered: the agent is at capacity; retry later (SPEC §6.9)"},
+                    "501": {"description": "Unsupported state: the requirements that need it are Skip (not observable)"},
+                    "4XX": {"description": "A malformed request"}
                 }
             }
-        },
-        "components": {
-            "schemas": schemas_map,
-            "securitySchemes": {
-                "basicAuth": {"type": "http", "scheme": "basic", "description": "HTTP Basic on every agent request, the session cookie does not replace it (SPEC §6.2)"},
-                "csrfToken": {"type": "apiKey", "in": "header", "name": "X-CSRF-TOKEN", "description": "The token from the X-CSRF-TOKEN header of a prior GET answer (X-CSRF-HEADER names the header); POST/PUT/DELETE of the agent API only; a target may run without CSRF (SPEC §1.1, §6.1)"}
-            }
         }
-    });
-    Ok(doc)
+    })
 }

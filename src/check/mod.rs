@@ -52,10 +52,15 @@ impl Default for CheckConfig {
 /// `crate::schema`; names used: `"response"` (an agent-API operation answer) and
 /// `"notification"` (the `data` of a `/v2/me/chats` message).
 pub trait Shapes {
-    /// `Ok(())` when `instance` is valid against schema `schema`, else a one-line reason
-    /// naming the offending path.
-    fn validate(&self, schema: &str, instance: &serde_json::Value) -> Result<(), String>;
+    /// `Ok(())` when `instance` is valid against schema `schema`, else why not.
+    fn validate(&self, schema: &str, instance: &serde_json::Value) -> Result<(), Misfit>;
 }
+
+/// Why an instance is not valid against its schema: a one-line reason naming the
+/// offending path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Misfit(pub String);
 
 /// Judges every case of `history` (a case starts at each `Case` event; events before
 /// the first one form a case of their own). Per case, returns findings for every

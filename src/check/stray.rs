@@ -47,12 +47,14 @@ mod tests {
     use super::*;
     use serde_json::{Value, json};
 
+    use crate::check::Misfit;
+
     struct NeedsChatId;
     impl Shapes for NeedsChatId {
-        fn validate(&self, _schema: &str, v: &Value) -> Result<(), String> {
+        fn validate(&self, _schema: &str, v: &Value) -> Result<(), Misfit> {
             crate::history::notes::chat_id(v)
                 .map(|_| ())
-                .ok_or_else(|| "/chat: id missing".into())
+                .ok_or_else(|| Misfit("/chat: id missing".into()))
         }
     }
 

@@ -42,26 +42,44 @@ impl fmt::Debug for AgentClient {
     }
 }
 
+/// Why a login step failed: its answer, or the CSRF announcement in it.
+#[derive(Debug, thiserror::Error)]
+enum SetupError {
+    /// No answer at all.
+    #[error("no answer: {0}")]
+    NoAnswer(String),
+    /// Not a 2xx, a `statusCode` other than 0, or `{"status":"error"}`: the status and a
+    /// summary of the body.
+    #[error("HTTP {0}, {1}")]
+    Refused(u16, String),
+    /// `X-CSRF-HEADER` names no valid header.
+    #[error("X-CSRF-HEADER announces {0:?}, which is not a valid header name")]
+    BadCsrfHeader(String),
+    /// Both CSRF headers are there but cannot be read.
+    #[error("X-CSRF-HEADER/X-CSRF-TOKEN are present but empty or not visible ASCII")]
+    UnreadableCsrf,
+}
+
 /// Whether a set-up answer is a success: 2xx, and `statusCode` 0 when there is one. A body
 /// without `statusCode` is accepted: the 8.5.0/8.5.1 channel Ready page answers
 /// `{"status":"ok"}` (facts sheet §6 and §10.18), and an empty 200 is plausible too; a
 /// legacy `{"status":"error"}` is refused.
-fn setup_ok(outcome: &Outcome) -> Result<(), String> {
+fn setup_ok(outcome: &Outcome) -> Result<(), SetupError> {
     match outcome {
-        Outcome::NoAnswer { message, .. } => Err(format!("no answer: {message}")),
+        Outcome::NoAnswer { message, .. } => Err(SetupError::NoAnswer(message.clone())),
         Outcome::Answered { status, body } => {
             let summary = http::summary(body);
             if !(200..300).contains(status) {
-                return Err(format!("HTTP {status}, {summary}"));
+                return Err(SetupError::Refused(*status, summary));
             }
             if let Some(v) = body.json() {
                 if let Some(code) = v.get("statusCode")
                     && code.as_i64() != Some(0)
                 {
-                    return Err(format!("HTTP {status}, {summary}"));
+                    return Err(SetupError::Refused(*status, summary));
                 }
                 if v.get("status").and_then(Value::as_str) == Some("error") {
-                    return Err(format!("HTTP {status}, {summary}"));
+                    return Err(SetupError::Refused(*status, summary));
                 }
             }
             Ok(())
@@ -105,11 +123,11 @@ impl AgentClient {
             base,
         };
         let user = client.user.clone();
-        let step_err = |step: &str, path: &str, why: String| {
+        let step_err = |step: &str, path: &str, why: SetupError| {
             HarnessError::new(format!(
                 "login of agent {user}: {step} ({path} on {}) failed: {}",
                 client.base,
-                cfg.tls_hint(why)
+                cfg.tls_hint(why.to_string())
             ))
         };
 
@@ -272,7 +290,7 @@ impl AgentClient {
     }
 
     /// Takes the CSRF announcement from answer headers, if both are present.
-    fn learn_csrf(&self, headers: &HeaderMap) -> Result<(), String> {
+    fn learn_csrf(&self, headers: &HeaderMap) -> Result<(), SetupError> {
         let name = headers
             .get("x-csrf-header")
             .map(|v| v.to_str().map(str::trim));
@@ -280,9 +298,7 @@ impl AgentClient {
         match (name, token) {
             (Some(Ok(name)), Some(Ok(token))) if !name.is_empty() => {
                 if HeaderName::from_bytes(name.as_bytes()).is_err() {
-                    return Err(format!(
-                        "X-CSRF-HEADER announces {name:?}, which is not a valid header name"
-                    ));
+                    return Err(SetupError::BadCsrfHeader(name.to_string()));
                 }
                 self.cfg.secrets.add(token);
                 *self.csrf.lock().unwrap_or_else(|p| p.into_inner()) = Some(Csrf {
@@ -291,9 +307,7 @@ impl AgentClient {
                 });
                 Ok(())
             }
-            (Some(_), Some(_)) => {
-                Err("X-CSRF-HEADER/X-CSRF-TOKEN are present but empty or not visible ASCII".into())
-            }
+            (Some(_), Some(_)) => Err(SetupError::UnreadableCsrf),
             // Only one of the two, or neither: no CSRF (facts sheet §6 needs both).
             _ => Ok(()),
         }

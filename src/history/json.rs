@@ -277,109 +277,142 @@ const F64_MAX: &str = "1.7976931348623157e308";
 /// The rewriting scan. `base` is the offset of `b` in the input (after a BOM), for
 /// notes.
 fn scan(b: &[u8], base: usize, notes: &mut Notes) -> Scanned {
-    let mut out: Option<Vec<u8>> = None;
-    let mut shifts = Vec::new();
-    let mut delta: isize = 0;
-    // Copies b[copied..upto] into out (creating it on the first rewrite).
-    let mut copied = 0usize;
+    let mut rw = Rewrite {
+        b,
+        out: None,
+        shifts: Vec::new(),
+        delta: 0,
+        copied: 0,
+    };
     let mut i = 0usize;
-    let n = b.len();
-    while i < n {
-        match b[i] {
-            b'"' => {
-                i += 1;
-                while i < n {
-                    match b[i] {
-                        b'"' => break,
-                        b'\\' if i + 1 < n && b[i + 1] == b'u' => {
-                            let Some(cp) = hex4(b, i + 2) else {
-                                // A bad \u escape: serde_json says so.
-                                i += 2;
-                                continue;
-                            };
-                            let lone = if (0xD800..0xDC00).contains(&cp) {
-                                let next_low = b.get(i + 6) == Some(&b'\\')
-                                    && b.get(i + 7) == Some(&b'u')
-                                    && hex4(b, i + 8)
-                                        .is_some_and(|c| (0xDC00..0xE000).contains(&c));
-                                if next_low {
-                                    i += 12;
-                                    continue;
-                                }
-                                true
-                            } else {
-                                (0xDC00..0xE000).contains(&cp)
-                            };
-                            if lone {
-                                let o = out.get_or_insert_with(|| Vec::with_capacity(n));
-                                o.extend_from_slice(&b[copied..i]);
-                                o.extend_from_slice(FFFD);
-                                copied = i + 6;
-                                notes.push(format!(
-                                    "the target sent the lone-surrogate escape {} at byte {}; shown as U+FFFD",
-                                    String::from_utf8_lossy(&b[i..i + 6]),
-                                    base + i
-                                ));
-                            }
-                            i += 6;
-                        }
-                        b'\\' => i += 2,
-                        _ => i += 1,
-                    }
-                }
-                i += 1;
-            }
-            b'-' | b'0'..=b'9' => {
-                let s = i;
-                while i < n && matches!(b[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
-                    i += 1;
-                }
-                let tok = &b[s..i];
-                if !is_json_number(tok) {
-                    continue;
-                }
-                // ASCII by construction.
-                let t = std::str::from_utf8(tok).unwrap_or("0");
-                let integer = !tok.iter().any(|c| matches!(c, b'.' | b'e' | b'E'));
-                if integer {
-                    if t.parse::<i64>().is_err() && t.parse::<u64>().is_err() {
-                        notes.push(format!(
-                            "the target sent the integer {} at byte {}, beyond 64 bits; read as the nearest double, {}",
-                            excerpt(t),
-                            base + s,
-                            t.parse::<f64>().unwrap_or(0.0)
-                        ));
-                    }
-                    continue;
-                }
-                let f = t.parse::<f64>().unwrap_or(0.0);
-                if f.is_infinite() {
-                    let neg = tok[0] == b'-';
-                    let rep = if neg {
-                        format!("-{F64_MAX}")
-                    } else {
-                        F64_MAX.to_string()
-                    };
-                    let o = out.get_or_insert_with(|| Vec::with_capacity(n));
-                    o.extend_from_slice(&b[copied..s]);
-                    o.extend_from_slice(rep.as_bytes());
-                    copied = i;
-                    delta += rep.len() as isize - tok.len() as isize;
-                    shifts.push(((s as isize + delta) as usize, delta));
-                    notes.push(format!(
-                        "the target sent the number {} at byte {}, beyond the range of a double; read as the nearest, {rep}",
-                        excerpt(t),
-                        base + s
-                    ));
-                }
-            }
-            _ => i += 1,
-        }
+    while i < b.len() {
+        i = match b[i] {
+            b'"' => scan_string(&mut rw, i + 1, base, notes),
+            b'-' | b'0'..=b'9' => scan_number(&mut rw, i, base, notes),
+            _ => i + 1,
+        };
     }
+    let Rewrite {
+        mut out,
+        shifts,
+        copied,
+        ..
+    } = rw;
     if let Some(o) = &mut out {
         o.extend_from_slice(&b[copied..]);
     }
     Scanned { out, shifts }
+}
+
+/// The output of [`scan`] as it is built: nothing until the first rewrite.
+struct Rewrite<'a> {
+    b: &'a [u8],
+    out: Option<Vec<u8>>,
+    shifts: Vec<(usize, isize)>,
+    delta: isize,
+    /// `b[..copied]` is in `out` already.
+    copied: usize,
+}
+
+impl Rewrite<'_> {
+    /// `b[from..to]` replaced by `with` in the output (created on the first rewrite).
+    fn replace(&mut self, from: usize, to: usize, with: &[u8]) {
+        let n = self.b.len();
+        let o = self.out.get_or_insert_with(|| Vec::with_capacity(n));
+        o.extend_from_slice(&self.b[self.copied..from]);
+        o.extend_from_slice(with);
+        self.copied = to;
+    }
+}
+
+/// A string from `i` (just after its opening quote): its lone-surrogate escapes become
+/// `\uFFFD`. Returns the index just after the closing quote.
+fn scan_string(rw: &mut Rewrite<'_>, mut i: usize, base: usize, notes: &mut Notes) -> usize {
+    let b = rw.b;
+    let n = b.len();
+    while i < n {
+        match b[i] {
+            b'"' => break,
+            b'\\' if i + 1 < n && b[i + 1] == b'u' => {
+                let Some(cp) = hex4(b, i + 2) else {
+                    // A bad \u escape: serde_json says so.
+                    i += 2;
+                    continue;
+                };
+                let lone = if (0xD800..0xDC00).contains(&cp) {
+                    let next_low = b.get(i + 6) == Some(&b'\\')
+                        && b.get(i + 7) == Some(&b'u')
+                        && hex4(b, i + 8).is_some_and(|c| (0xDC00..0xE000).contains(&c));
+                    if next_low {
+                        i += 12;
+                        continue;
+                    }
+                    true
+                } else {
+                    (0xDC00..0xE000).contains(&cp)
+                };
+                if lone {
+                    rw.replace(i, i + 6, FFFD);
+                    notes.push(format!(
+                        "the target sent the lone-surrogate escape {} at byte {}; shown as U+FFFD",
+                        String::from_utf8_lossy(&b[i..i + 6]),
+                        base + i
+                    ));
+                }
+                i += 6;
+            }
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    i + 1
+}
+
+/// A number token at `s`: an integer beyond 64 bits is noted, a number beyond the range
+/// of a double is rewritten to the nearest one. Returns the index just after the token.
+fn scan_number(rw: &mut Rewrite<'_>, s: usize, base: usize, notes: &mut Notes) -> usize {
+    let b = rw.b;
+    let n = b.len();
+    let mut i = s;
+    while i < n && matches!(b[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
+        i += 1;
+    }
+    let tok = &b[s..i];
+    if !is_json_number(tok) {
+        return i;
+    }
+    // ASCII by construction.
+    let t = std::str::from_utf8(tok).unwrap_or("0");
+    let integer = !tok.iter().any(|c| matches!(c, b'.' | b'e' | b'E'));
+    if integer {
+        if t.parse::<i64>().is_err() && t.parse::<u64>().is_err() {
+            notes.push(format!(
+                "the target sent the integer {} at byte {}, beyond 64 bits; read as the nearest double, {}",
+                excerpt(t),
+                base + s,
+                t.parse::<f64>().unwrap_or(0.0)
+            ));
+        }
+        return i;
+    }
+    let f = t.parse::<f64>().unwrap_or(0.0);
+    if f.is_infinite() {
+        let neg = tok[0] == b'-';
+        let rep = if neg {
+            format!("-{F64_MAX}")
+        } else {
+            F64_MAX.to_string()
+        };
+        rw.replace(s, i, rep.as_bytes());
+        rw.delta += rep.len() as isize - tok.len() as isize;
+        rw.shifts.push(((s as isize + rw.delta) as usize, rw.delta));
+        notes.push(format!(
+            "the target sent the number {} at byte {}, beyond the range of a double; read as the nearest, {rep}",
+            excerpt(t),
+            base + s
+        ));
+    }
+    i
 }
 
 fn excerpt(t: &str) -> String {

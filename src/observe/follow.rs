@@ -240,96 +240,55 @@ impl Observer {
                 .any(|(n, _)| n.eq_ignore_ascii_case("x-csrf-header"));
             self.sessions.insert(ex.agent.clone(), csrf);
         }
-        let mut touched: Vec<(String, Item)> = Vec::new();
-        if ex.method == "POST"
-            && let Some(id) = path.strip_prefix("/api/v2/me/chats/")
-            && !id.is_empty()
-            && !id.contains('/')
-        {
-            touched.push((percent_decode(id), Item::Post(idx)));
-        }
-        let salvaged: Vec<Value>;
-        let msgs: &[Value] = match &ex.answer {
-            _ if !path.starts_with("/api/v2/notifications") => &[],
-            Answer::Http {
-                status: 200..=299,
-                body: Body::Json(Value::Array(msgs)),
-                ..
-            } => msgs,
-            // One unreadable message must not hide the others of its answer.
-            Answer::Http {
-                status: 200..=299,
-                body: Body::Raw(text),
-                ..
-            } => {
-                salvaged = readable_messages(text.as_bytes());
-                &salvaged
-            }
-            _ => &[],
-        };
-        for m in msgs {
-            let channel = notes::message_channel(m).unwrap_or("");
-            if channel != CHATS_CHANNEL {
-                continue;
-            }
-            let Some(data) = notes::message_data(m) else {
-                continue;
-            };
-            let Some(id) = notification_chat_id(data) else {
-                continue;
-            };
-            touched.push((
-                id.to_string(),
-                Item::Note {
-                    ex: idx,
-                    agent: ex.agent.clone(),
-                    channel: channel.to_string(),
-                    data: data.clone(),
-                },
-            ));
-        }
+        let touched = touched_by(&ex, &path, idx);
         let end = ex.end_us;
         self.exchanges.push(ex);
         for (id, item) in touched {
-            if !self.chats.contains_key(&id) {
-                let invited =
-                    matches!(&item, Item::Note { data, .. } if notes::is_invited_status(data));
-                if !invited {
-                    // Kept a while: the Invited may be recorded after an answer that
-                    // reacted to it (the proxy records each exchange when it ends).
-                    let o = self.orphans.entry(id.clone()).or_default();
-                    if o.len() < 64 {
-                        o.push(item);
-                    }
-                    self.unjudged.insert(id);
-                    continue;
+            self.file_item(id, item, end);
+        }
+    }
+
+    /// Files `item` (of an exchange that ended at `end`) under chat `id`: a chat is
+    /// followed from its Invited on; items of a chat not followed yet are kept a while.
+    fn file_item(&mut self, id: String, item: Item, end: u64) {
+        if !self.chats.contains_key(&id) {
+            let invited =
+                matches!(&item, Item::Note { data, .. } if notes::is_invited_status(data));
+            if !invited {
+                // Kept a while: the Invited may be recorded after an answer that
+                // reacted to it (the proxy records each exchange when it ends).
+                let o = self.orphans.entry(id.clone()).or_default();
+                if o.len() < 64 {
+                    o.push(item);
                 }
-                let owner = match &item {
-                    Item::Note { agent, .. } => agent.clone(),
-                    Item::Post(_) => String::new(),
-                };
-                self.unjudged.remove(&id);
-                self.order.push(id.clone());
-                self.chats.insert(
-                    id.clone(),
-                    Chat {
-                        id: id.clone(),
-                        owner,
-                        items: Vec::new(),
-                        last_us: end,
-                        judged_items: 0,
-                        printed: BTreeSet::new(),
-                        findings: Vec::new(),
-                    },
-                );
+                self.unjudged.insert(id);
+                return;
             }
-            if let Some(c) = self.chats.get_mut(&id) {
-                if let Some(early) = self.orphans.remove(&id) {
-                    c.items.extend(early);
-                }
-                c.items.push(item);
-                c.last_us = c.last_us.max(end);
+            let owner = match &item {
+                Item::Note { agent, .. } => agent.clone(),
+                Item::Post(_) => String::new(),
+            };
+            self.unjudged.remove(&id);
+            self.order.push(id.clone());
+            self.chats.insert(
+                id.clone(),
+                Chat {
+                    id: id.clone(),
+                    owner,
+                    items: Vec::new(),
+                    last_us: end,
+                    judged_items: 0,
+                    printed: BTreeSet::new(),
+                    findings: Vec::new(),
+                },
+            );
+        }
+        if let Some(c) = self.chats.get_mut(&id) {
+            if let Some(early) = self.orphans.remove(&id) {
+                c.items.extend(early);
             }
+            c.items.push(item);
+            c.last_us = c.last_us.max(end);
         }
     }
 
@@ -693,6 +652,60 @@ impl Observer {
         }
         (History { events }, origins)
     }
+}
+
+/// The chats exchange `ex` (#`idx`, its path without query `path`) touches: a chat
+/// operation POSTed, and the chat notifications its answer delivered.
+fn touched_by(ex: &Exchange, path: &str, idx: usize) -> Vec<(String, Item)> {
+    let mut touched: Vec<(String, Item)> = Vec::new();
+    if ex.method == "POST"
+        && let Some(id) = path.strip_prefix("/api/v2/me/chats/")
+        && !id.is_empty()
+        && !id.contains('/')
+    {
+        touched.push((percent_decode(id), Item::Post(idx)));
+    }
+    let salvaged: Vec<Value>;
+    let msgs: &[Value] = match &ex.answer {
+        _ if !path.starts_with("/api/v2/notifications") => &[],
+        Answer::Http {
+            status: 200..=299,
+            body: Body::Json(Value::Array(msgs)),
+            ..
+        } => msgs,
+        // One unreadable message must not hide the others of its answer.
+        Answer::Http {
+            status: 200..=299,
+            body: Body::Raw(text),
+            ..
+        } => {
+            salvaged = readable_messages(text.as_bytes());
+            &salvaged
+        }
+        _ => &[],
+    };
+    for m in msgs {
+        let channel = notes::message_channel(m).unwrap_or("");
+        if channel != CHATS_CHANNEL {
+            continue;
+        }
+        let Some(data) = notes::message_data(m) else {
+            continue;
+        };
+        let Some(id) = notification_chat_id(data) else {
+            continue;
+        };
+        touched.push((
+            id.to_string(),
+            Item::Note {
+                ex: idx,
+                agent: ex.agent.clone(),
+                channel: channel.to_string(),
+                data: data.clone(),
+            },
+        ));
+    }
+    touched
 }
 
 /// A Fail whose witness rests on the order of two events from different exchanges whose

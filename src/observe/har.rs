@@ -67,11 +67,85 @@ fn rfc3339_of_us(us: u64) -> String {
         .to_string()
 }
 
-fn headers_of(v: Option<&Value>, what: &str) -> Result<Vec<(String, String)>, String> {
+/// Why a HAR file cannot be read; every message names the file, and the entry and field
+/// at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum HarError {
+    /// The file cannot be read.
+    #[error("{file}: {err}")]
+    Read {
+        /// The file.
+        file: String,
+        /// Why.
+        err: std::io::Error,
+    },
+    /// The file is not JSON.
+    #[error("{file}: line {line}, column {column}: not JSON: {message}")]
+    NotJson {
+        /// The file.
+        file: String,
+        /// Where (1-based).
+        line: usize,
+        /// Where (1-based).
+        column: usize,
+        /// What the reader says.
+        message: String,
+    },
+    /// No `log.entries` array.
+    #[error("{file}: no `log.entries` array (is this a HAR file?)")]
+    NoEntries {
+        /// The file.
+        file: String,
+    },
+    /// An entry's `startedDateTime` is missing or no date.
+    #[error("{entry}.startedDateTime: missing or not an RFC 3339 date")]
+    BadStart {
+        /// The entry (`file: log.entries[i]`).
+        entry: String,
+    },
+    /// An entry has no `request`.
+    #[error("{entry}: no `request`")]
+    NoRequest {
+        /// The entry (`file: log.entries[i]`).
+        entry: String,
+    },
+    /// A request field is missing (`method`, `url`).
+    #[error("{entry}.request.{field}: missing")]
+    Missing {
+        /// The entry (`file: log.entries[i]`).
+        entry: String,
+        /// The field.
+        field: &'static str,
+    },
+    /// `headers` is not an array.
+    #[error("{at}: `headers` is not an array")]
+    HeadersNotArray {
+        /// The request or response (`file: log.entries[i].request`).
+        at: String,
+    },
+    /// A header without a string name and value.
+    #[error("{at}: headers[{index}] needs string `name` and `value`")]
+    BadHeader {
+        /// The request or response (`file: log.entries[i].request`).
+        at: String,
+        /// The header's index.
+        index: usize,
+    },
+    /// A base64 response body that does not decode.
+    #[error("{entry}.response.content.text: bad base64: {err}")]
+    BadBase64 {
+        /// The entry (`file: log.entries[i]`).
+        entry: String,
+        /// Why.
+        err: base64::DecodeError,
+    },
+}
+
+fn headers_of(v: Option<&Value>, what: &str) -> Result<Vec<(String, String)>, HarError> {
     let Some(v) = v else { return Ok(vec![]) };
-    let arr = v
-        .as_array()
-        .ok_or_else(|| format!("{what}: `headers` is not an array"))?;
+    let arr = v.as_array().ok_or_else(|| HarError::HeadersNotArray {
+        at: what.to_string(),
+    })?;
     arr.iter()
         .enumerate()
         .map(|(i, h)| {
@@ -79,158 +153,198 @@ fn headers_of(v: Option<&Value>, what: &str) -> Result<Vec<(String, String)>, St
             let val = h.get("value").and_then(Value::as_str);
             match (n, val) {
                 (Some(n), Some(v)) => Ok((n.to_string(), v.to_string())),
-                _ => Err(format!(
-                    "{what}: headers[{i}] needs string `name` and `value`"
-                )),
+                _ => Err(HarError::BadHeader {
+                    at: what.to_string(),
+                    index: i,
+                }),
             }
         })
         .collect()
 }
 
+/// One entry as read, before the exchanges are numbered in start order.
+struct RawEntry {
+    /// `startedDateTime`, µs since the Unix epoch.
+    started: i64,
+    time_ms: f64,
+    method: String,
+    path: String,
+    agent: String,
+    req_headers: Vec<(String, String)>,
+    req_body: Body,
+    answer: Answer,
+}
+
 /// Reads a HAR file into exchanges. Errors name the file and the entry/field at fault.
-pub fn read_har(path: &Path, max_body: usize) -> Result<HarRead, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn read_har(path: &Path, max_body: usize) -> Result<HarRead, HarError> {
+    let file = || path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|err| HarError::Read { file: file(), err })?;
     // The tolerant reader: a HAR holds the target's text as JSON strings, where a
     // lone-surrogate escape a browser wrote down must not cost the whole file.
-    let doc: Value = crate::history::json::parse_value(text.as_bytes()).map_err(|e| {
-        format!(
-            "{}: line {}, column {}: not JSON: {}",
-            path.display(),
-            e.line,
-            e.column,
-            e.message
-        )
-    })?;
+    let doc: Value =
+        crate::history::json::parse_value(text.as_bytes()).map_err(|e| HarError::NotJson {
+            file: file(),
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        })?;
     let entries = doc
         .pointer("/log/entries")
         .and_then(Value::as_array)
-        .ok_or_else(|| {
-            format!(
-                "{}: no `log.entries` array (is this a HAR file?)",
-                path.display()
-            )
-        })?;
+        .ok_or_else(|| HarError::NoEntries { file: file() })?;
     let mut ids = Identities::default();
     let mut raw = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         let what = format!("{}: log.entries[{i}]", path.display());
-        let started = e
-            .get("startedDateTime")
-            .and_then(Value::as_str)
-            .and_then(parse_rfc3339_us)
-            .ok_or_else(|| format!("{what}.startedDateTime: missing or not an RFC 3339 date"))?;
-        let time_ms = e
-            .get("time")
-            .and_then(Value::as_f64)
-            .unwrap_or(0.0)
-            .max(0.0);
-        let req = e
-            .get("request")
-            .ok_or_else(|| format!("{what}: no `request`"))?;
-        let method = req
-            .get("method")
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("{what}.request.method: missing"))?
-            .to_string();
-        let url = req
-            .get("url")
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("{what}.request.url: missing"))?;
-        let path_q = match url.split_once("://") {
-            Some((_, rest)) => rest.find('/').map(|p| &rest[p..]).unwrap_or("/"),
-            None => url,
-        }
-        .to_string();
-        let mut req_headers = headers_of(req.get("headers"), &format!("{what}.request"))?;
-        let agent = match e.get("_agent").and_then(Value::as_str) {
-            Some(a) => {
-                ids.identify(&req_headers);
-                a.to_string()
-            }
-            None => ids.identify(&req_headers),
-        };
-        redact_headers(&mut req_headers);
-        let req_text = req
-            .pointer("/postData/text")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let req_body = record_body(req_text.as_bytes(), req_text.len(), max_body);
-        let resp = e.get("response");
-        let status = resp
-            .and_then(|r| r.get("status"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        let answer = if status == 0 || status > 999 {
-            Answer::None {
-                message: "no answer in the recording (status 0)".into(),
-            }
-        } else {
-            let resp = resp.unwrap_or(&Value::Null);
-            let hs = headers_of(resp.get("headers"), &format!("{what}.response"))?;
-            ids.learn_answer(&agent, &hs);
-            let mut hs = hs;
-            redact_headers(&mut hs);
-            let content = resp.get("content");
-            let text = content
-                .and_then(|c| c.get("text"))
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let bytes = if content
-                .and_then(|c| c.get("encoding"))
-                .and_then(Value::as_str)
-                == Some("base64")
-            {
-                use base64::Engine;
-                base64::engine::general_purpose::STANDARD
-                    .decode(text.trim())
-                    .map_err(|e| format!("{what}.response.content.text: bad base64: {e}"))?
-            } else {
-                text.as_bytes().to_vec()
-            };
-            Answer::Http {
-                status: status as u16,
-                headers: hs,
-                body: record_body(&bytes, bytes.len(), max_body),
-            }
-        };
-        raw.push((
-            started,
-            time_ms,
-            method,
-            path_q,
-            agent,
-            req_headers,
-            req_body,
-            answer,
-        ));
+        raw.push(read_entry(e, &what, max_body, &mut ids)?);
     }
-    let t0 = raw.iter().map(|r| r.0).min().unwrap_or(0);
-    raw.sort_by_key(|r| r.0);
-    let exchanges = raw
-        .into_iter()
-        .enumerate()
-        .map(
-            |(i, (started, time_ms, method, path, agent, req_headers, req_body, answer))| {
-                let start_us = (started - t0) as u64;
-                Exchange {
-                    id: i as u64 + 1,
-                    agent,
-                    method,
-                    path,
-                    req_headers,
-                    req_body,
-                    started_unix_us: started.max(0) as u64,
-                    start_us,
-                    end_us: start_us + (time_ms * 1000.0) as u64,
-                    answer,
-                }
-            },
-        )
-        .collect();
     Ok(HarRead {
-        exchanges,
+        exchanges: numbered(raw),
         scrubber: ids.scrubber,
     })
+}
+
+/// One entry (`what` names it): its request, the agent session it belongs to (`_agent`,
+/// or identified by its credentials) and its answer; headers redacted.
+fn read_entry(
+    e: &Value,
+    what: &str,
+    max_body: usize,
+    ids: &mut Identities,
+) -> Result<RawEntry, HarError> {
+    let entry = || what.to_string();
+    let started = e
+        .get("startedDateTime")
+        .and_then(Value::as_str)
+        .and_then(parse_rfc3339_us)
+        .ok_or_else(|| HarError::BadStart { entry: entry() })?;
+    let time_ms = e
+        .get("time")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0)
+        .max(0.0);
+    let req = e
+        .get("request")
+        .ok_or_else(|| HarError::NoRequest { entry: entry() })?;
+    let method = req
+        .get("method")
+        .and_then(Value::as_str)
+        .ok_or_else(|| HarError::Missing {
+            entry: entry(),
+            field: "method",
+        })?
+        .to_string();
+    let url = req
+        .get("url")
+        .and_then(Value::as_str)
+        .ok_or_else(|| HarError::Missing {
+            entry: entry(),
+            field: "url",
+        })?;
+    let path = match url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map(|p| &rest[p..]).unwrap_or("/"),
+        None => url,
+    }
+    .to_string();
+    let mut req_headers = headers_of(req.get("headers"), &format!("{what}.request"))?;
+    let agent = match e.get("_agent").and_then(Value::as_str) {
+        Some(a) => {
+            ids.identify(&req_headers);
+            a.to_string()
+        }
+        None => ids.identify(&req_headers),
+    };
+    redact_headers(&mut req_headers);
+    let req_text = req
+        .pointer("/postData/text")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let req_body = record_body(req_text.as_bytes(), req_text.len(), max_body);
+    let answer = read_response(e.get("response"), what, &agent, max_body, ids)?;
+    Ok(RawEntry {
+        started,
+        time_ms,
+        method,
+        path,
+        agent,
+        req_headers,
+        req_body,
+        answer,
+    })
+}
+
+/// An entry's `response`: none for status 0, else its headers (the session learnt from
+/// them, then redacted) and its body (base64 decoded).
+fn read_response(
+    resp: Option<&Value>,
+    what: &str,
+    agent: &str,
+    max_body: usize,
+    ids: &mut Identities,
+) -> Result<Answer, HarError> {
+    let status = resp
+        .and_then(|r| r.get("status"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    if status == 0 || status > 999 {
+        return Ok(Answer::None {
+            message: "no answer in the recording (status 0)".into(),
+        });
+    }
+    let resp = resp.unwrap_or(&Value::Null);
+    let hs = headers_of(resp.get("headers"), &format!("{what}.response"))?;
+    ids.learn_answer(agent, &hs);
+    let mut hs = hs;
+    redact_headers(&mut hs);
+    let content = resp.get("content");
+    let text = content
+        .and_then(|c| c.get("text"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let bytes = if content
+        .and_then(|c| c.get("encoding"))
+        .and_then(Value::as_str)
+        == Some("base64")
+    {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|err| HarError::BadBase64 {
+                entry: what.to_string(),
+                err,
+            })?
+    } else {
+        text.as_bytes().to_vec()
+    };
+    Ok(Answer::Http {
+        status: status as u16,
+        headers: hs,
+        body: record_body(&bytes, bytes.len(), max_body),
+    })
+}
+
+/// The entries as exchanges in start order, numbered from 1, times from the first start.
+fn numbered(mut raw: Vec<RawEntry>) -> Vec<Exchange> {
+    let t0 = raw.iter().map(|r| r.started).min().unwrap_or(0);
+    raw.sort_by_key(|r| r.started);
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let start_us = (r.started - t0) as u64;
+            Exchange {
+                id: i as u64 + 1,
+                agent: r.agent,
+                method: r.method,
+                path: r.path,
+                req_headers: r.req_headers,
+                req_body: r.req_body,
+                started_unix_us: r.started.max(0) as u64,
+                start_us,
+                end_us: start_us + (r.time_ms * 1000.0) as u64,
+                answer: r.answer,
+            }
+        })
+        .collect()
 }
 
 fn body_text(b: &Body) -> String {
@@ -350,14 +464,14 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("x.har");
         std::fs::write(&p, "{\"log\": {}}").unwrap();
-        let e = read_har(&p, 1 << 20).err().unwrap();
+        let e = read_har(&p, 1 << 20).err().unwrap().to_string();
         assert!(e.contains("x.har") && e.contains("log.entries"), "{e}");
         std::fs::write(
             &p,
             r#"{"log":{"entries":[{"startedDateTime":"nope","request":{}}]}}"#,
         )
         .unwrap();
-        let e = read_har(&p, 1 << 20).err().unwrap();
+        let e = read_har(&p, 1 << 20).err().unwrap().to_string();
         assert!(e.contains("entries[0].startedDateTime"), "{e}");
         // A lone-surrogate escape a HAR writer kept is JSON: the file is read.
         std::fs::write(&p, r#"{"log":{"comment":"bye \ud800","entries":[]}}"#).unwrap();

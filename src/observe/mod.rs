@@ -158,7 +158,7 @@ pub enum ObserveError {
     },
     /// The HAR recording cannot be read (the message names the file).
     #[error("{0}")]
-    Har(String),
+    Har(#[from] har::HarError),
     /// The run folder cannot be written.
     #[error("{0}")]
     Reports(#[from] report::ReportError),

@@ -268,22 +268,9 @@ pub fn write_json(
     Ok(path)
 }
 
-/// Writes `report` as `report.json` at `path` one case at a time (the same text as
-/// [`to_scrubbed_json`] of the whole report, without ever holding it: a run of 100,000
-/// cases writes its report in constant memory beyond the report itself). Written to a
-/// temporary file first and renamed, so a reader never sees half a file.
-pub fn write_report_json(
-    path: &Path,
-    report: &RunReport,
-    scrub: &Scrubber,
-) -> Result<(), ReportError> {
-    use std::io::Write;
-    let io = |source| ReportError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let ser = |e: serde_json::Error| ReportError::Serialize(e.to_string());
-    let head = RunReport {
+/// `report` without its cases (written one at a time after the other fields).
+fn head_of(report: &RunReport) -> RunReport {
+    RunReport {
         format: report.format,
         run_id: report.run_id.clone(),
         target: report.target.clone(),
@@ -301,8 +288,25 @@ pub fn write_report_json(
         groups: report.groups.clone(),
         coverage: report.coverage.clone(),
         unlisted: report.unlisted.clone(),
+    }
+}
+
+/// Writes `report` as `report.json` at `path` one case at a time (the same text as
+/// [`to_scrubbed_json`] of the whole report, without ever holding it: a run of 100,000
+/// cases writes its report in constant memory beyond the report itself). Written to a
+/// temporary file first and renamed, so a reader never sees half a file.
+pub fn write_report_json(
+    path: &Path,
+    report: &RunReport,
+    scrub: &Scrubber,
+) -> Result<(), ReportError> {
+    use std::io::Write;
+    let io = |source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
     };
-    let mut head = serde_json::to_value(&head).map_err(ser)?;
+    let ser = |e: serde_json::Error| ReportError::Serialize(e.to_string());
+    let mut head = serde_json::to_value(head_of(report)).map_err(ser)?;
     let mut dropped = Dropped::default();
     walk_bound(&mut head, &mut dropped);
     let Value::Object(fields) = head else {

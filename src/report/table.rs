@@ -211,36 +211,7 @@ pub fn merge(reports: Vec<RunReport>) -> Result<RunReport, ReportError> {
     out.coverage = None;
     for (i, r) in it.enumerate() {
         let n = i + 2;
-        let differ = |what: &str, a: &dyn std::fmt::Display, b: &dyn std::fmt::Display| {
-            ReportError::Merge(format!(
-                "shard report #{n} has {what} {b}, the first has {a}: not shards of one run"
-            ))
-        };
-        if r.seed != out.seed {
-            return Err(differ("seed", &out.seed, &r.seed));
-        }
-        // Each shard of an embedded run starts its own reference server on a free port,
-        // so embedded targets differ only by that port: they are the same target.
-        if !same_target(&out, &r) {
-            return Err(differ("target", &out.target, &r.target));
-        }
-        if r.harness_version != out.harness_version {
-            return Err(differ(
-                "harness version",
-                &out.harness_version,
-                &r.harness_version,
-            ));
-        }
-        if r.config.strict != out.config.strict {
-            return Err(differ("strict", &out.config.strict, &r.config.strict));
-        }
-        if let Some(s) = &r.config.shard
-            && !shards.insert(s.clone())
-        {
-            return Err(ReportError::Merge(format!(
-                "shard {s} is given twice (report #{n})"
-            )));
-        }
+        check_shard(&out, &r, n, &mut shards)?;
         for c in &r.cases {
             if !ids.insert(c.id.clone()) {
                 return Err(ReportError::Merge(format!(
@@ -250,32 +221,90 @@ pub fn merge(reports: Vec<RunReport>) -> Result<RunReport, ReportError> {
             }
         }
         note_baseline(&r);
-        if r.config.baseline.is_some() && out.config.baseline.is_none() {
-            out.config.baseline = r.config.baseline.clone();
-        }
-        out.cases.extend(r.cases);
-        if let Some(u) = &r.unlisted {
-            out.unlisted.get_or_insert_with(Default::default).merge(u);
-        }
-        if r.started_at < out.started_at {
-            out.started_at = r.started_at;
-        }
-        out.duration_ms = out.duration_ms.max(r.duration_ms);
-        out.config.cases = out.config.cases.saturating_add(r.config.cases);
-        for a in r.config.agents {
-            if !out.config.agents.contains(&a) {
-                out.config.agents.push(a);
-            }
-        }
-        for e in r.errors {
-            if !out.errors.contains(&e) {
-                out.errors.push(e);
-            }
-        }
+        absorb(&mut out, r);
     }
     out.cases.sort_by(|a, b| a.id.cmp(&b.id));
     out.config.shard = None;
     recompute(&mut out);
+    apply_shard_baselines(&mut out, &waived, &unused);
+    Ok(out)
+}
+
+/// Shard report `r` (#`n`) is of the same run as `out` (seed, target, harness version,
+/// strictness) and names a shard not seen yet.
+fn check_shard(
+    out: &RunReport,
+    r: &RunReport,
+    n: usize,
+    shards: &mut BTreeSet<String>,
+) -> Result<(), ReportError> {
+    let differ = |what: &str, a: &dyn std::fmt::Display, b: &dyn std::fmt::Display| {
+        ReportError::Merge(format!(
+            "shard report #{n} has {what} {b}, the first has {a}: not shards of one run"
+        ))
+    };
+    if r.seed != out.seed {
+        return Err(differ("seed", &out.seed, &r.seed));
+    }
+    // Each shard of an embedded run starts its own reference server on a free port,
+    // so embedded targets differ only by that port: they are the same target.
+    if !same_target(out, r) {
+        return Err(differ("target", &out.target, &r.target));
+    }
+    if r.harness_version != out.harness_version {
+        return Err(differ(
+            "harness version",
+            &out.harness_version,
+            &r.harness_version,
+        ));
+    }
+    if r.config.strict != out.config.strict {
+        return Err(differ("strict", &out.config.strict, &r.config.strict));
+    }
+    if let Some(s) = &r.config.shard
+        && !shards.insert(s.clone())
+    {
+        return Err(ReportError::Merge(format!(
+            "shard {s} is given twice (report #{n})"
+        )));
+    }
+    Ok(())
+}
+
+/// Shard report `r` added to `out`: its cases, unlisted requirements, time span, case
+/// count, agents and errors (each once).
+fn absorb(out: &mut RunReport, r: RunReport) {
+    if r.config.baseline.is_some() && out.config.baseline.is_none() {
+        out.config.baseline = r.config.baseline.clone();
+    }
+    out.cases.extend(r.cases);
+    if let Some(u) = &r.unlisted {
+        out.unlisted.get_or_insert_with(Default::default).merge(u);
+    }
+    if r.started_at < out.started_at {
+        out.started_at = r.started_at;
+    }
+    out.duration_ms = out.duration_ms.max(r.duration_ms);
+    out.config.cases = out.config.cases.saturating_add(r.config.cases);
+    for a in r.config.agents {
+        if !out.config.agents.contains(&a) {
+            out.config.agents.push(a);
+        }
+    }
+    for e in r.errors {
+        if !out.errors.contains(&e) {
+            out.errors.push(e);
+        }
+    }
+}
+
+/// The shards' waivers applied to the merged requirements (`waived`: id → reason;
+/// `unused`: waivers a shard found unused), and the overall verdict they give.
+fn apply_shard_baselines(
+    out: &mut RunReport,
+    waived: &BTreeMap<String, String>,
+    unused: &BTreeSet<String>,
+) {
     // The shards' baseline applies to the merged run too: a requirement a shard waived
     // that fails in the merge stays Waived (with that shard's reason); a waiver a shard
     // found unused is unused if the merged requirement passes.
@@ -305,5 +334,4 @@ pub fn merge(reports: Vec<RunReport>) -> Result<RunReport, ReportError> {
         out.overall = overall;
         out.exit_code = overall.exit_code();
     }
-    Ok(out)
 }

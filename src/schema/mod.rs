@@ -147,6 +147,63 @@ pub fn embedded_files() -> &'static [(&'static str, &'static str)] {
     embedded::FILES
 }
 
+/// Phase 1 of [`Schemas::from_sources`]: one file parsed, its name, `$id` and `$schema`
+/// checked and (unless validation-only) its keywords; gives its name and document.
+fn parse_source(file: &str, text: &str) -> Result<(String, Value), SchemaError> {
+    let fname = Path::new(file)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(file)
+        .to_string();
+    let name = fname
+        .strip_suffix(FILE_SUFFIX)
+        .ok_or_else(|| SchemaError::new(file, "", format!("file name must end in {FILE_SUFFIX}")))?
+        .to_string();
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        SchemaError::new(
+            file,
+            "",
+            format!(
+                "not valid JSON at line {} column {}: {e}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    let expected_id = format!("{ID_BASE}{fname}");
+    match value.get("$id") {
+        Some(Value::String(id)) if *id == expected_id => {}
+        Some(other) => {
+            return Err(SchemaError::new(
+                file,
+                "/$id",
+                format!("must be \"{expected_id}\", found {other}"),
+            ));
+        }
+        None => {
+            return Err(SchemaError::new(
+                file,
+                "",
+                format!("missing \"$id\" (expected \"{expected_id}\")"),
+            ));
+        }
+    }
+    match value.get("$schema") {
+        Some(Value::String(s)) if s == "https://json-schema.org/draft/2020-12/schema" => {}
+        _ => {
+            return Err(SchemaError::new(
+                file,
+                "/$schema",
+                "must be \"https://json-schema.org/draft/2020-12/schema\"",
+            ));
+        }
+    }
+    if !VALIDATION_ONLY.contains(&name.as_str()) {
+        generate::check_keywords(file, &value)?;
+    }
+    Ok((name, value))
+}
+
 impl Schemas {
     /// The schemas embedded in the binary, loaded and compiled once.
     pub fn embedded() -> Result<&'static Schemas, SchemaError> {
@@ -199,59 +256,7 @@ impl Schemas {
         // 1. Parse and check ids.
         let mut parsed: Vec<(String, String, Value)> = Vec::new(); // (name, file, value)
         for (file, text) in files {
-            let fname = Path::new(&file)
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or(&file)
-                .to_string();
-            let name = fname
-                .strip_suffix(FILE_SUFFIX)
-                .ok_or_else(|| {
-                    SchemaError::new(&file, "", format!("file name must end in {FILE_SUFFIX}"))
-                })?
-                .to_string();
-            let value: Value = serde_json::from_str(&text).map_err(|e| {
-                SchemaError::new(
-                    &file,
-                    "",
-                    format!(
-                        "not valid JSON at line {} column {}: {e}",
-                        e.line(),
-                        e.column()
-                    ),
-                )
-            })?;
-            let expected_id = format!("{ID_BASE}{fname}");
-            match value.get("$id") {
-                Some(Value::String(id)) if *id == expected_id => {}
-                Some(other) => {
-                    return Err(SchemaError::new(
-                        &file,
-                        "/$id",
-                        format!("must be \"{expected_id}\", found {other}"),
-                    ));
-                }
-                None => {
-                    return Err(SchemaError::new(
-                        &file,
-                        "",
-                        format!("missing \"$id\" (expected \"{expected_id}\")"),
-                    ));
-                }
-            }
-            match value.get("$schema") {
-                Some(Value::String(s)) if s == "https://json-schema.org/draft/2020-12/schema" => {}
-                _ => {
-                    return Err(SchemaError::new(
-                        &file,
-                        "/$schema",
-                        "must be \"https://json-schema.org/draft/2020-12/schema\"",
-                    ));
-                }
-            }
-            if !VALIDATION_ONLY.contains(&name.as_str()) {
-                generate::check_keywords(&file, &value)?;
-            }
+            let (name, value) = parse_source(&file, &text)?;
             parsed.push((name, file, value));
         }
 

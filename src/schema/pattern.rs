@@ -83,9 +83,49 @@ fn escape_set(c: char) -> CharSet {
     }
 }
 
+/// Why a `pattern` is refused (what is not supported); every message names the pattern.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PatternError {
+    /// A group, an alternation or an anchor inside the pattern.
+    #[error(
+        "pattern {src:?}: `{c}` at {at} is not supported (only anchors, literals, classes and quantifiers)"
+    )]
+    Unsupported { src: String, c: char, at: usize },
+    /// A quantifier with no atom before it.
+    #[error("pattern {src:?}: quantifier `{c}` at {at} has nothing to repeat")]
+    NothingToRepeat { src: String, c: char, at: usize },
+    /// A backslash ends the pattern.
+    #[error("pattern {src:?}: trailing backslash")]
+    TrailingBackslash { src: String },
+    /// An escape other than `\d`, `\w`, `\s` or of a punctuation character.
+    #[error("pattern {src:?}: escape \\{e} is not supported")]
+    Escape { src: String, e: char },
+    /// A set no generated character could come from.
+    #[error("pattern {src:?}: a character set matches no printable ASCII character")]
+    NoPrintable { src: String },
+    /// More than [`MAX_ATOMS`] atoms.
+    #[error("pattern {src:?}: more than {} atoms", MAX_ATOMS)]
+    TooManyAtoms { src: String },
+    /// A `[` never closed.
+    #[error("pattern {src:?}: unclosed `[` at {open}")]
+    UnclosedClass { src: String, open: usize },
+    /// A range ending in an escape.
+    #[error("pattern {src:?}: escaped range end is not supported")]
+    EscapedRangeEnd { src: String },
+    /// A range whose end comes before its start.
+    #[error("pattern {src:?}: empty range {lo}-{hi}")]
+    EmptyRange { src: String, lo: char, hi: char },
+    /// A `{` never closed.
+    #[error("pattern {src:?}: unclosed `{{` at {at}")]
+    UnclosedQuantifier { src: String, at: usize },
+    /// A `{…}` that is no count, or counts nothing generated (max < min, min > 1000).
+    #[error("pattern {src:?}: bad quantifier {{{body}}}")]
+    BadQuantifier { src: String, body: String },
+}
+
 impl Pattern {
     /// Parses `src`; the error says what is not supported.
-    pub(crate) fn parse(src: &str) -> Result<Pattern, String> {
+    pub(crate) fn parse(src: &str) -> Result<Pattern, PatternError> {
         let chars: Vec<char> = src.chars().collect();
         let mut i = 0;
         let mut anchored_start = false;
@@ -104,14 +144,18 @@ impl Pattern {
                     continue;
                 }
                 '(' | ')' | '|' | '$' | '^' => {
-                    return Err(format!(
-                        "pattern {src:?}: `{c}` at {i} is not supported (only anchors, literals, classes and quantifiers)"
-                    ));
+                    return Err(PatternError::Unsupported {
+                        src: src.into(),
+                        c,
+                        at: i,
+                    });
                 }
                 '*' | '+' | '?' | '{' => {
-                    return Err(format!(
-                        "pattern {src:?}: quantifier `{c}` at {i} has nothing to repeat"
-                    ));
+                    return Err(PatternError::NothingToRepeat {
+                        src: src.into(),
+                        c,
+                        at: i,
+                    });
                 }
                 '.' => {
                     i += 1;
@@ -120,9 +164,9 @@ impl Pattern {
                 '\\' => {
                     let e = *chars
                         .get(i + 1)
-                        .ok_or_else(|| format!("pattern {src:?}: trailing backslash"))?;
+                        .ok_or_else(|| PatternError::TrailingBackslash { src: src.into() })?;
                     if e.is_ascii_alphanumeric() && !matches!(e, 'd' | 'w' | 's') {
-                        return Err(format!("pattern {src:?}: escape \\{e} is not supported"));
+                        return Err(PatternError::Escape { src: src.into(), e });
                     }
                     i += 2;
                     escape_set(e)
@@ -140,13 +184,11 @@ impl Pattern {
             let (min, max, next) = parse_quantifier(src, &chars, i)?;
             i = next;
             if set.printable().is_empty() {
-                return Err(format!(
-                    "pattern {src:?}: a character set matches no printable ASCII character"
-                ));
+                return Err(PatternError::NoPrintable { src: src.into() });
             }
             atoms.push(Atom { set, min, max });
             if atoms.len() > MAX_ATOMS {
-                return Err(format!("pattern {src:?}: more than {MAX_ATOMS} atoms"));
+                return Err(PatternError::TooManyAtoms { src: src.into() });
             }
         }
         Ok(Pattern {
@@ -202,7 +244,7 @@ impl Pattern {
     }
 }
 
-fn parse_class(src: &str, chars: &[char], open: usize) -> Result<(CharSet, usize), String> {
+fn parse_class(src: &str, chars: &[char], open: usize) -> Result<(CharSet, usize), PatternError> {
     let mut i = open + 1;
     let mut negated = false;
     if chars.get(i) == Some(&'^') {
@@ -212,9 +254,10 @@ fn parse_class(src: &str, chars: &[char], open: usize) -> Result<(CharSet, usize
     let mut ranges = Vec::new();
     let mut first = true;
     loop {
-        let c = *chars
-            .get(i)
-            .ok_or_else(|| format!("pattern {src:?}: unclosed `[` at {open}"))?;
+        let c = *chars.get(i).ok_or_else(|| PatternError::UnclosedClass {
+            src: src.into(),
+            open,
+        })?;
         if c == ']' && !first {
             i += 1;
             break;
@@ -223,7 +266,7 @@ fn parse_class(src: &str, chars: &[char], open: usize) -> Result<(CharSet, usize
         let lo = if c == '\\' {
             let e = *chars
                 .get(i + 1)
-                .ok_or_else(|| format!("pattern {src:?}: trailing backslash"))?;
+                .ok_or_else(|| PatternError::TrailingBackslash { src: src.into() })?;
             i += 2;
             match escape_set(e) {
                 CharSet::Class { ranges: r, .. } if matches!(e, 'd' | 'w' | 's') => {
@@ -231,7 +274,7 @@ fn parse_class(src: &str, chars: &[char], open: usize) -> Result<(CharSet, usize
                     continue;
                 }
                 _ if e.is_ascii_alphanumeric() => {
-                    return Err(format!("pattern {src:?}: escape \\{e} is not supported"));
+                    return Err(PatternError::Escape { src: src.into(), e });
                 }
                 _ => e,
             }
@@ -242,12 +285,14 @@ fn parse_class(src: &str, chars: &[char], open: usize) -> Result<(CharSet, usize
         if chars.get(i) == Some(&'-') && chars.get(i + 1).is_some_and(|n| *n != ']') {
             let hi = chars[i + 1];
             if hi == '\\' {
-                return Err(format!(
-                    "pattern {src:?}: escaped range end is not supported"
-                ));
+                return Err(PatternError::EscapedRangeEnd { src: src.into() });
             }
             if hi < lo {
-                return Err(format!("pattern {src:?}: empty range {lo}-{hi}"));
+                return Err(PatternError::EmptyRange {
+                    src: src.into(),
+                    lo,
+                    hi,
+                });
             }
             ranges.push((lo, hi));
             i += 2;
@@ -262,7 +307,7 @@ fn parse_quantifier(
     src: &str,
     chars: &[char],
     i: usize,
-) -> Result<(usize, Option<usize>, usize), String> {
+) -> Result<(usize, Option<usize>, usize), PatternError> {
     match chars.get(i) {
         Some('?') => Ok((0, Some(1), i + 1)),
         Some('*') => Ok((0, None, i + 1)),
@@ -272,9 +317,15 @@ fn parse_quantifier(
                 .iter()
                 .position(|c| *c == '}')
                 .map(|p| i + p)
-                .ok_or_else(|| format!("pattern {src:?}: unclosed `{{` at {i}"))?;
+                .ok_or_else(|| PatternError::UnclosedQuantifier {
+                    src: src.into(),
+                    at: i,
+                })?;
             let body: String = chars[i + 1..close].iter().collect();
-            let bad = || format!("pattern {src:?}: bad quantifier {{{body}}}");
+            let bad = || PatternError::BadQuantifier {
+                src: src.into(),
+                body: body.clone(),
+            };
             let (min, max) = match body.split_once(',') {
                 None => {
                     let n = body.trim().parse::<usize>().map_err(|_| bad())?;
@@ -324,7 +375,7 @@ mod tests {
     #[test]
     fn unsupported_constructs_are_refused_with_the_reason() {
         for bad in ["(a|b)", "a|b", "[abc", "*a", r"\p{L}", "a{3,1}"] {
-            let err = Pattern::parse(bad).unwrap_err();
+            let err = Pattern::parse(bad).unwrap_err().to_string();
             assert!(
                 err.contains(bad) || err.contains(&format!("{bad:?}")),
                 "{err}"

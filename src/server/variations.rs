@@ -160,9 +160,9 @@ impl std::fmt::Display for Variations {
 }
 
 impl std::str::FromStr for Variations {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Variations::from_names(&[s]).map_err(|e| e.to_string())
+    type Err = StartError;
+    fn from_str(s: &str) -> Result<Self, StartError> {
+        Variations::from_names(&[s])
     }
 }
 
@@ -371,7 +371,7 @@ mod tests {
         assert!(s.has(Variation::NoCsrf) && s.has(Variation::Capacity3));
         assert!(s.has(Variation::Typing) && !s.has(Variation::NoReoffer));
         assert_eq!(s.to_string(), "no-csrf,typing,capacity-3");
-        assert_eq!("".parse::<Variations>(), Ok(Variations::NONE));
+        assert_eq!("".parse::<Variations>().ok(), Some(Variations::NONE));
         let e = Variations::from_names(&["nope"]).unwrap_err().to_string();
         assert!(
             e.contains("\"nope\"") && e.contains("reoffer-rejected"),

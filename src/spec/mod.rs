@@ -180,11 +180,15 @@ impl std::fmt::Display for ReqId {
     }
 }
 
+/// A requirement id that is not in the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown requirement id {0:?} (see `gws-conform list`)")]
+pub struct UnknownReqId(pub String);
+
 impl std::str::FromStr for ReqId {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        ReqId::parse(s)
-            .ok_or_else(|| format!("unknown requirement id {s:?} (see `gws-conform list`)"))
+    type Err = UnknownReqId;
+    fn from_str(s: &str) -> Result<Self, UnknownReqId> {
+        ReqId::parse(s).ok_or_else(|| UnknownReqId(s.to_string()))
     }
 }
 

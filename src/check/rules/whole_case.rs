@@ -97,7 +97,11 @@ pub(crate) fn ntf01(idx: &Index, shapes: &dyn Shapes) -> Vec<Finding> {
             out.push(Finding::fail(
                 ReqId::Ntf01,
                 format!("invalid notification: {why}"),
-                w("a notification valid against its schema", why, vec![e.seq]),
+                w(
+                    "a notification valid against its schema",
+                    why.0,
+                    vec![e.seq],
+                ),
             ));
         }
     }

@@ -60,13 +60,15 @@ impl CaseOutcome {
 pub struct SchemaShapes(pub &'static Schemas);
 
 impl Shapes for SchemaShapes {
-    fn validate(&self, schema: &str, instance: &Value) -> Result<(), String> {
+    fn validate(&self, schema: &str, instance: &Value) -> Result<(), crate::check::Misfit> {
         self.0.validate(schema, instance).map_err(|issues| {
-            issues
-                .iter()
-                .map(|i| i.to_string())
-                .collect::<Vec<_>>()
-                .join("; ")
+            crate::check::Misfit(
+                issues
+                    .iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
         })
     }
 }

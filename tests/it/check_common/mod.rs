@@ -14,26 +14,30 @@ use serde_json::{Value, json};
 pub struct TestShapes;
 
 impl Shapes for TestShapes {
-    fn validate(&self, schema: &str, v: &Value) -> Result<(), String> {
-        let o = v.as_object().ok_or("not an object")?;
-        match schema {
-            "response" => match o.get("statusCode") {
-                Some(c) if c.is_i64() => Ok(()),
-                _ => Err("/statusCode: not an integer".into()),
-            },
-            "notification" => {
-                for k in ["messageType", "notificationType"] {
-                    if !o.get(k).is_some_and(Value::is_string) {
-                        return Err(format!("/{k}: missing or not a string"));
-                    }
+    fn validate(&self, schema: &str, v: &Value) -> Result<(), gws_conform::check::Misfit> {
+        test_shape(schema, v).map_err(gws_conform::check::Misfit)
+    }
+}
+
+fn test_shape(schema: &str, v: &Value) -> Result<(), String> {
+    let o = v.as_object().ok_or("not an object")?;
+    match schema {
+        "response" => match o.get("statusCode") {
+            Some(c) if c.is_i64() => Ok(()),
+            _ => Err("/statusCode: not an integer".into()),
+        },
+        "notification" => {
+            for k in ["messageType", "notificationType"] {
+                if !o.get(k).is_some_and(Value::is_string) {
+                    return Err(format!("/{k}: missing or not a string"));
                 }
-                if o.contains_key("bogus") {
-                    return Err("/bogus: unexpected property".into());
-                }
-                Ok(())
             }
-            other => Err(format!("unknown schema {other}")),
+            if o.contains_key("bogus") {
+                return Err("/bogus: unexpected property".into());
+            }
+            Ok(())
         }
+        other => Err(format!("unknown schema {other}")),
     }
 }
 
