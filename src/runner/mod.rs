@@ -653,7 +653,7 @@ async fn judge_cases<'a>(
         .map_while(|c| match c {
             Ok(c) => Some(c),
             Err(e) => {
-                *gen_error.borrow_mut() = Some(e);
+                *gen_error.borrow_mut() = Some(e.to_string());
                 None
             }
         })

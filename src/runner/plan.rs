@@ -3,7 +3,7 @@
 
 use super::RunSettings;
 use crate::cases::coverage;
-use crate::cases::{self, Case};
+use crate::cases::{self, Case, CasesError};
 use crate::schema::Schemas;
 
 /// The cases of a run, generated one at a time as the run reaches them (a run of
@@ -22,7 +22,11 @@ pub struct Plan<'a> {
 impl<'a> Plan<'a> {
     /// The plan of `s`: its replay case, or the directed and coverage cases followed by
     /// the random sequences.
-    pub fn new(s: &RunSettings, schemas: &'a Schemas, agents: &[String]) -> Result<Self, String> {
+    pub fn new(
+        s: &RunSettings,
+        schemas: &'a Schemas,
+        agents: &[String],
+    ) -> Result<Self, CasesError> {
         let (fixed, random, shard, only) = match &s.replay {
             Some(c) => (vec![c.clone()], Some(0), None, Vec::new()),
             None => {
@@ -61,13 +65,10 @@ impl<'a> Plan<'a> {
 
     /// The cases in run order (an error ends the sequence). Unbounded when the plan
     /// runs until a deadline.
-    pub fn cases(&self) -> impl Iterator<Item = Result<Case, String>> + '_ {
+    pub fn cases(&self) -> impl Iterator<Item = Result<Case, CasesError>> + '_ {
         let random = (0u64..)
             .take_while(|i| self.random.is_none_or(|n| *i < n))
-            .map(|i| {
-                cases::random_sequence(self.schemas, self.seed, i, &self.agents)
-                    .map_err(String::from)
-            });
+            .map(|i| cases::random_sequence(self.schemas, self.seed, i, &self.agents));
         self.fixed
             .iter()
             .cloned()
@@ -103,6 +104,10 @@ impl<'a> Plan<'a> {
 
 /// Generates, shards and filters the cases of a run, all at once (for listing; a run
 /// generates them lazily through [`Plan`]).
-pub fn plan(s: &RunSettings, schemas: &Schemas, agents: &[String]) -> Result<Vec<Case>, String> {
+pub fn plan(
+    s: &RunSettings,
+    schemas: &Schemas,
+    agents: &[String],
+) -> Result<Vec<Case>, CasesError> {
     Plan::new(s, schemas, agents)?.cases().collect()
 }
