@@ -351,7 +351,7 @@ fn shards_run_as_separate_processes_merge_to_the_unsharded_run() {
     // to a named agent (with customer-api the target routes a requested chat to any
     // Ready session, which may be another process's).
     let srv = serve(&["--fault", "complete-text-after-status"]);
-    let d = tmpdir("shards");
+    let d = tmpdir("shards-processes");
     let agents = [("GWS_AGENTS", "agent1:agent1-pass,agent2:agent2-pass")];
     let common = |reports: &Path, json: &Path| -> Vec<String> {
         [

@@ -244,7 +244,7 @@ fn curl_script_replays_with_the_documented_environment_and_stops_when_it_cannot_
         return;
     }
     let faulty = serve(&["--fault", "other-agent-chat-completable"]);
-    let tmp = tmpdir("curl");
+    let tmp = tmpdir("curl-journey");
     let reports = tmp.join("reports");
     let mut args = vec!["run", "--target", &faulty.url, "--cases", "0"];
     args.extend_from_slice(&["--only", "CMP-21", "--reports", reports.to_str().unwrap()]);

@@ -9,7 +9,19 @@ use std::process::{Child, Command, Stdio};
 pub const BIN: &str = env!("CARGO_BIN_EXE_gws-conform");
 
 /// A fresh, empty temporary folder for this test process.
+///
+/// Each name may be asked for once per test process: two tests sharing a folder delete
+/// each other's files when they run in parallel, so a second ask panics naming it.
 pub fn tmpdir(name: &str) -> PathBuf {
+    static NAMES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    {
+        let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+        assert!(
+            !names.iter().any(|n| n == name),
+            "two tests share tmpdir({name:?}): give each its own name"
+        );
+        names.push(name.to_string());
+    }
     let d = std::env::temp_dir().join(format!("gws-conform-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
