@@ -6,12 +6,13 @@ use super::target::TargetArgs;
 use gws_conform::check::Verdict;
 use gws_conform::exit;
 use gws_conform::history::redact::Scrubber;
-use gws_conform::report::events::{Reporter, RunEvent};
+use gws_conform::report::events::{EventSink, Reporter, RunEvent};
 use gws_conform::report::{self, Overall, RunReport};
+use gws_conform::runner::RunSettings;
 use gws_conform::runner::{Cancel, execute};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
 fn parse_shard(s: &str) -> Result<(u32, u32), String> {
@@ -100,7 +101,15 @@ fn fresh_seed() -> u64 {
 /// Prints the per-requirement summary table. Target-provided text is escaped for the
 /// terminal ([`report::term::escape`]).
 pub fn print_summary(r: &RunReport) {
-    use report::term::{escape, escape_line};
+    let collapsed = print_table(r);
+    print_run_notes(r, &collapsed);
+    print_verdict(r);
+}
+
+/// The table, one line per requirement; an environment error that leaves more than 3
+/// requirements Error for one reason is one "not run" line. Returns those reasons.
+fn print_table(r: &RunReport) -> Vec<&str> {
+    use report::term::escape_line;
     println!("{:<8} {:<7} {:<7} reason", "id", "level", "verdict");
     // An environment error leaves every requirement Error for one reason: one line.
     let mut same_error: std::collections::BTreeMap<&str, usize> = Default::default();
@@ -139,6 +148,12 @@ pub fn print_summary(r: &RunReport) {
             escape_line(&reason)
         );
     }
+    collapsed_done
+}
+
+/// Waivers no longer needed, and the run's errors not already said.
+fn print_run_notes(r: &RunReport, collapsed_done: &[&str]) {
+    use report::term::escape;
     let unused: Vec<&str> = r
         .requirements
         .iter()
@@ -158,6 +173,11 @@ pub fn print_summary(r: &RunReport) {
         }
         println!("error: {}", escape(e));
     }
+}
+
+/// The verdict line, the distinct failures, and the SHOULD note without --strict.
+fn print_verdict(r: &RunReport) {
+    use report::term::{escape, escape_line};
     let verdict = match r.overall {
         Overall::Conformant => "CONFORMANT",
         Overall::NotConformant => "NOT CONFORMANT",
@@ -211,6 +231,47 @@ pub fn print_summary(r: &RunReport) {
             if should_fails.len() == 1 { "s" } else { "" },
             should_fails.join(", ")
         );
+    }
+}
+
+/// The terminal summary as a [`Reporter`]: the table of requirements and the verdict,
+/// when the run finishes.
+struct Summary;
+
+impl Reporter for Summary {
+    fn event(&self, e: &RunEvent<'_>) {
+        if let RunEvent::RunFinished { report, .. } = e {
+            print_summary(report);
+        }
+    }
+}
+
+/// The report writers as a [`Reporter`]: when the run finishes, the run folder under
+/// `root` (`report.json`, `junit.xml`, `report.html`, case files) and the fixed copies of
+/// `--junit` / `--json`. A write error is printed and sets `failed` (exit 3).
+struct ReportFiles {
+    root: PathBuf,
+    junit: Option<PathBuf>,
+    json: Option<PathBuf>,
+    failed: AtomicBool,
+}
+
+impl Reporter for ReportFiles {
+    fn event(&self, e: &RunEvent<'_>) {
+        let RunEvent::RunFinished { report: r, scrub } = e else {
+            return;
+        };
+        let dir = self.root.join(&r.run_id);
+        if !write_reports(&dir, r, scrub) {
+            self.failed.store(true, Ordering::SeqCst);
+            return;
+        }
+        if let Err(e) =
+            report::write_fixed_copies(&dir, r, scrub, self.junit.as_deref(), self.json.as_deref())
+        {
+            eprintln!("error: {}", report::term::escape(&e.to_string()));
+            self.failed.store(true, Ordering::SeqCst);
+        }
     }
 }
 
@@ -295,10 +356,12 @@ pub fn write_reports(dir: &Path, r: &RunReport, scrub: &Scrubber) -> bool {
 }
 
 /// Runs `run`; returns the process exit code.
-pub fn main(args: RunArgs) -> i32 {
+/// The flags checked before anything runs: the target flags, `--only`, the baseline,
+/// the reports folder. `Err`: the exit code (the error is printed).
+fn checked(args: &RunArgs) -> Result<Option<report::Baseline>, i32> {
     if let Err(e) = args.t.check() {
         eprintln!("error: {}", report::term::escape(&e.to_string()));
-        return exit::USAGE;
+        return Err(exit::USAGE);
     }
     for id in &args.only {
         if gws_conform::spec::find(id).is_none() {
@@ -306,7 +369,7 @@ pub fn main(args: RunArgs) -> i32 {
                 "error: --only {}: no such requirement (see `gws-conform list`)",
                 report::term::escape(id)
             );
-            return exit::USAGE;
+            return Err(exit::USAGE);
         }
     }
     let baseline = match &args.baseline {
@@ -314,15 +377,66 @@ pub fn main(args: RunArgs) -> i32 {
             Ok(b) => Some(b),
             Err(e) => {
                 eprintln!("error: {}", report::term::escape(&e.to_string()));
-                return exit::USAGE;
+                return Err(exit::USAGE);
             }
         },
         None => None,
     };
     if let Err(e) = check_writable(&args.t.reports) {
         eprintln!("error: --reports {}: {e}", args.t.reports.display());
-        return exit::USAGE;
+        return Err(exit::USAGE);
     }
+    Ok(baseline)
+}
+
+/// The run's settings from its flags (the target's are already in `s`).
+fn settle(s: &mut RunSettings, args: &RunArgs, seed: u64, events: Option<EventSink>) {
+    s.events = events;
+    s.random_cases = args.cases;
+    s.duration = args.duration;
+    s.seed = seed;
+    s.strict = args.strict;
+    s.shard = args.shard;
+    s.only = args.only.clone();
+    s.concurrency = args.concurrency.map(|c| c.max(1)).unwrap_or(0);
+    s.max_chats_per_agent = args.max_chats_per_agent;
+    s.shrink_budget = args.shrink_budget;
+    s.shrink_time = args.shrink_time;
+    s.keep_histories = args.snapshot_dir.is_some();
+}
+
+/// The end of the run, to every reporter in this order: the event stream, the terminal
+/// summary, the report files. False when a report could not be written.
+fn report_end(args: &RunArgs, r: &RunReport, scrub: &Scrubber, events: Option<&EventSink>) -> bool {
+    // The end of the run goes to every reporter, in this order: the event stream, the
+    // terminal summary, the report files.
+    let files = ReportFiles {
+        root: args.t.reports.clone(),
+        junit: args.junit.clone(),
+        json: args.json.clone(),
+        failed: AtomicBool::new(false),
+    };
+    let finished = RunEvent::RunFinished { report: r, scrub };
+    if let Some(ev) = events {
+        ev.event(&finished);
+        if let Some(e) = ev.error() {
+            eprintln!(
+                "warning: --events: writing {}",
+                report::term::escape(e.as_str())
+            );
+        }
+    }
+    for rep in [&Summary as &dyn Reporter, &files] {
+        rep.event(&finished);
+    }
+    !files.failed.load(Ordering::SeqCst)
+}
+
+pub fn main(args: RunArgs) -> i32 {
+    let baseline = match checked(&args) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
     let events = match &args.events {
         Some(p) => match gws_conform::report::events::EventSink::create(p) {
             Ok(sink) => Some(sink),
@@ -351,18 +465,7 @@ pub fn main(args: RunArgs) -> i32 {
             scrub: &scrub,
         });
     }
-    s.events = events.clone();
-    s.random_cases = args.cases;
-    s.duration = args.duration;
-    s.seed = seed;
-    s.strict = args.strict;
-    s.shard = args.shard;
-    s.only = args.only.clone();
-    s.concurrency = args.concurrency.map(|c| c.max(1)).unwrap_or(0);
-    s.max_chats_per_agent = args.max_chats_per_agent;
-    s.shrink_budget = args.shrink_budget;
-    s.shrink_time = args.shrink_time;
-    s.keep_histories = args.snapshot_dir.is_some();
+    settle(&mut s, &args, seed, events.clone());
     // Listen before the first line is printed: whoever waits for it may signal at once.
     let signals = {
         let _guard = rt.enter();
@@ -399,31 +502,7 @@ pub fn main(args: RunArgs) -> i32 {
             }
         }
     }
-    if let Some(ev) = &events {
-        ev.event(&RunEvent::RunFinished {
-            report: &r,
-            scrub: &result.scrubber,
-        });
-        if let Some(e) = ev.error() {
-            eprintln!(
-                "warning: --events: writing {}",
-                report::term::escape(e.as_str())
-            );
-        }
-    }
-    print_summary(&r);
-    let dir = args.t.reports.join(&r.run_id);
-    if !write_reports(&dir, &r, &result.scrubber) {
-        return exit::HARNESS;
-    }
-    if let Err(e) = report::write_fixed_copies(
-        &dir,
-        &r,
-        &result.scrubber,
-        args.junit.as_deref(),
-        args.json.as_deref(),
-    ) {
-        eprintln!("error: {}", report::term::escape(&e.to_string()));
+    if !report_end(&args, &r, &result.scrubber, events.as_ref()) {
         return exit::HARNESS;
     }
     match signalled.load(Ordering::SeqCst) {
