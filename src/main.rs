@@ -62,6 +62,10 @@ enum Command {
     Observe(cli::observe::ObserveArgs),
     /// Write an Ed25519 key pair (PEM) for signing certificates (docs/certify.md).
     Keygen(cli::keygen::KeygenArgs),
+    /// Certify a target under a conformance statement over K seeds and write a signed bundle.
+    Certify(Box<cli::certify::CertifyArgs>),
+    /// Verify a certificate bundle offline: signature, files, and its verdicts re-derived.
+    Verify(cli::certify::VerifyArgs),
 }
 
 fn main() {
@@ -96,6 +100,8 @@ fn main() {
         Command::Observe(a) => cli::observe::main(a),
         Command::Export(a) => cli::export::main(a),
         Command::Keygen(a) => cli::keygen::main(a),
+        Command::Certify(a) => cli::certify::main(*a),
+        Command::Verify(a) => cli::certify::verify(a),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -4,6 +4,7 @@
 //! they share, `target` the flags of `run` and `replay` that name a target, `config` the
 //! configuration file of `run`.
 
+pub mod certify;
 pub mod common;
 pub mod config;
 pub mod export;

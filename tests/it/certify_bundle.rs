@@ -77,3 +77,141 @@ fn the_independent_verifier_accepts_a_signed_bundle_and_refuses_a_changed_one() 
     assert!(!o.status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn gws(args: &[&str]) -> std::process::Output {
+    Command::new(crate::common_bin::BIN)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// `certify` against the embedded server under the shipped statement, then `verify`:
+/// accepted; then every tampering is refused and named.
+#[test]
+fn certify_then_verify_and_every_tampering_is_refused() {
+    let d = crate::common_bin::tmpdir("certify-verify");
+    let keys = d.join("keys");
+    let b = d.join("bundle");
+    let s = |p: &Path| p.display().to_string();
+    assert!(gws(&["keygen", "--out", &s(&keys)]).status.success());
+    let statement = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/statement.toml");
+    let o = gws(&[
+        "certify",
+        "--statement",
+        &s(&statement),
+        "--bundle",
+        &s(&b),
+        "--sign",
+        &s(&keys.join("gws-conform.key")),
+        "--seeds",
+        "2",
+        "--cases",
+        "3",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("CMP-01   MUST    yes      2/2 clean"), "{out}");
+    assert!(out.contains("\nCONFORMANT\n"), "{out}");
+    let pubkey = s(&keys.join("gws-conform.pub"));
+    let verify = |dir: &Path| gws(&["verify", &s(dir), "--key", &pubkey]);
+    let o = verify(&b);
+    let vout = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(0), "{vout}");
+    assert!(
+        vout.contains("verified:") && vout.contains("grade Conformant"),
+        "{vout}"
+    );
+
+    // each tampering on a fresh copy
+    let copy = |name: &str| {
+        let c = d.join(name);
+        let o = Command::new("cp")
+            .arg("-r")
+            .arg(&b)
+            .arg(&c)
+            .status()
+            .unwrap();
+        assert!(o.success());
+        c
+    };
+    let refused = |dir: &Path, says: &str| {
+        let o = verify(dir);
+        let t = String::from_utf8_lossy(&o.stdout).to_string();
+        assert_eq!(o.status.code(), Some(1), "{t}");
+        assert!(t.contains(says), "expected {says:?} in:\n{t}");
+    };
+    // a verdict changed in a report
+    let c = copy("verdict");
+    let rp = c.join("runs/provider-state-seed-1/report.json");
+    let text = std::fs::read_to_string(&rp).unwrap();
+    std::fs::write(
+        &rp,
+        text.replacen("\"verdict\": \"pass\"", "\"verdict\": \"fail\"", 1),
+    )
+    .unwrap();
+    refused(
+        &c,
+        "runs/provider-state-seed-1/report.json: its sha256 is not the attested one",
+    );
+    // a history removed
+    let c = copy("removed");
+    std::fs::remove_file(c.join("runs/provider-state-seed-2/histories/complete-plain.ndjson"))
+        .unwrap();
+    refused(&c, "complete-plain.ndjson: attested, but missing");
+    // the statement edited
+    let c = copy("statement");
+    let sp = c.join("statement.toml");
+    let text = std::fs::read_to_string(&sp).unwrap();
+    std::fs::write(&sp, text.replace("csrf = true", "csrf = false")).unwrap();
+    refused(&c, "statement.toml: its sha256 is not the attested one");
+    // re-signed with another key
+    let c = copy("other-key");
+    let stranger = SigningKey::generate().unwrap();
+    let pred: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(c.join("certificate.json")).unwrap())
+            .unwrap();
+    bundle::sign(
+        &c,
+        "https://gws-conform.local/certificate/v1",
+        pred.clone(),
+        &stranger,
+    )
+    .unwrap();
+    refused(&c, "no signature by key");
+    // the grade edited and re-signed with the right key: the evidence disagrees
+    let c = copy("regraded");
+    let mut p2 = pred.clone();
+    p2["grade"] = "not-conformant".into();
+    bundle::sign(
+        &c,
+        "https://gws-conform.local/certificate/v1",
+        p2,
+        &SigningKey::from_pem(&std::fs::read_to_string(keys.join("gws-conform.key")).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    refused(
+        &c,
+        "grade: the evidence gives Conformant, the certificate says Not conformant",
+    );
+    // a seed changed in the signed predicate: its runs are missing
+    let c = copy("seed");
+    let mut p3 = pred;
+    p3["seeds"] = serde_json::json!([1, 7]);
+    bundle::sign(
+        &c,
+        "https://gws-conform.local/certificate/v1",
+        p3,
+        &SigningKey::from_pem(&std::fs::read_to_string(keys.join("gws-conform.key")).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    refused(&c, "runs/provider-state-seed-7");
+    let _ = std::fs::remove_dir_all(&d);
+}
