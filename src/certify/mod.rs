@@ -7,6 +7,7 @@ pub mod dsse;
 pub mod grade;
 pub mod keys;
 pub mod predicate;
+pub mod rejudge;
 pub mod run;
 pub mod statement;
 

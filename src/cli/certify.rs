@@ -5,6 +5,7 @@ use crate::cli::target::TargetArgs;
 use gws_conform::certify::bundle;
 use gws_conform::certify::keys::{PublicKey, SigningKey};
 use gws_conform::certify::predicate::{Predicate, catalogue_digest};
+use gws_conform::certify::rejudge;
 use gws_conform::certify::run::{self as cert, CertRun};
 use gws_conform::certify::statement::{Mode, Statement};
 use gws_conform::exit;
@@ -36,6 +37,9 @@ pub struct CertifyArgs {
     /// Random stateful sequences per run on top of the directed cases.
     #[arg(long, env = "GWS_CASES", default_value_t = 20)]
     pub cases: u32,
+    /// Wall time allowed for shrinking each distinct failure of each run.
+    #[arg(long, env = "GWS_SHRINK_TIME", default_value = "5s", value_parser = crate::cli::common::parse_duration)]
+    pub shrink_time: std::time::Duration,
 }
 
 /// Arguments of `verify`.
@@ -94,6 +98,7 @@ fn certify(args: CertifyArgs) -> Result<i32, i32> {
     let seeds: Vec<u64> = (0..u64::from(args.seeds)).map(|i| args.seed + i).collect();
     let mut base = args.t.settings();
     base.random_cases = args.cases;
+    base.shrink_time = args.shrink_time;
     eprintln!(
         "gws-conform {}: certifying {} {} in {} mode(s) over seeds {:?}",
         env!("CARGO_PKG_VERSION"),
@@ -220,12 +225,17 @@ pub fn verify(args: VerifyArgs) -> i32 {
         );
         return exit::FAILURES;
     }
-    match rederive(&args.bundle, &claimed) {
+    let (mut rejudged, mut recorded_only) = (0, 0);
+    match rederive(&args.bundle, &claimed, &mut rejudged, &mut recorded_only) {
         Ok(n) => {
             println!(
-                "verified: {} — {} {} — grade {} — {} requirements re-derived from {n} runs (seeds {:?})",
+                "re-judged: {rejudged} case histories with this binary's checker, findings and rows as recorded ({recorded_only} run-level pseudo-cases taken as recorded)"
+            );
+            println!(
+                "verified: {} — {} (harness {} at {}) — grade {} — {} requirements re-derived from {n} runs (seeds {:?})",
                 escape(&claimed.statement.product.name),
                 escape(&claimed.statement.product.version),
+                claimed.harness_version,
                 claimed.git_commit,
                 claimed.grade.title(),
                 claimed.requirements.len(),
@@ -248,7 +258,12 @@ pub fn verify(args: VerifyArgs) -> i32 {
 
 /// Re-derives the certificate from the bundle's statement, reports and histories;
 /// `Err`: each difference with the signed predicate.
-fn rederive(dir: &Path, claimed: &Predicate) -> Result<usize, Vec<String>> {
+fn rederive(
+    dir: &Path,
+    claimed: &Predicate,
+    rejudged: &mut usize,
+    recorded_only: &mut usize,
+) -> Result<usize, Vec<String>> {
     let text = std::fs::read_to_string(dir.join("statement.toml"))
         .map_err(|e| vec![format!("statement.toml: {e}")])?;
     let st = Statement::parse("statement.toml", &text).map_err(|e| vec![e.to_string()])?;
@@ -285,6 +300,14 @@ fn rederive(dir: &Path, claimed: &Predicate) -> Result<usize, Vec<String>> {
                         Err(e) => diffs.push(format!("{}: {e}", p.display())),
                     }
                 }
+            }
+            match rejudge::rejudge(&mut r, &cert::run_dir(mode, seed)) {
+                Ok(j) => {
+                    *rejudged += j.cases;
+                    *recorded_only += j.without_history;
+                    diffs.extend(j.differences);
+                }
+                Err(e) => diffs.push(format!("re-judging: {e}")),
             }
             runs.push(CertRun {
                 seed,

@@ -215,3 +215,87 @@ fn certify_then_verify_and_every_tampering_is_refused() {
     refused(&c, "runs/provider-state-seed-7");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Against a faulty server `certify` says Not conformant, with the failing row's
+/// stability and replay command; a vendor who rewrites the verdicts and signs again
+/// with the right key is caught by re-judging the recorded histories.
+#[test]
+fn a_faulty_server_is_not_conformant_and_rewritten_verdicts_are_caught_by_rejudging() {
+    let d = crate::common_bin::tmpdir("certify-fault");
+    let keys = d.join("keys");
+    let b = d.join("bundle");
+    let s = |p: &Path| p.display().to_string();
+    assert!(gws(&["keygen", "--out", &s(&keys)]).status.success());
+    let statement = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/statement.toml");
+    let o = gws(&[
+        "certify",
+        "--statement",
+        &s(&statement),
+        "--bundle",
+        &s(&b),
+        "--sign",
+        &s(&keys.join("gws-conform.key")),
+        "--seeds",
+        "2",
+        "--cases",
+        "3",
+        "--fault",
+        "complete-text-after-status",
+        "--shrink-time",
+        "1s",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("\nNOT CONFORMANT\n"), "{out}");
+    let cmp04 = out.lines().find(|l| l.starts_with("CMP-04")).unwrap();
+    assert!(cmp04.contains("failed 2 of 2"), "{out}");
+    assert!(
+        out.contains(
+            "replay: gws-conform run --seed 1 --provisioning provider-state --only CMP-04"
+        ),
+        "{out}"
+    );
+    let pubkey = s(&keys.join("gws-conform.pub"));
+    let o = gws(&["verify", &s(&b), "--key", &pubkey]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("grade Not conformant"));
+
+    // rewrite every verdict to pass, in the reports and the certificate, and sign again
+    for seed in [1, 2] {
+        let rp = b.join(format!("runs/provider-state-seed-{seed}/report.json"));
+        let t = std::fs::read_to_string(&rp).unwrap();
+        std::fs::write(
+            &rp,
+            t.replace("\"verdict\": \"fail\"", "\"verdict\": \"pass\""),
+        )
+        .unwrap();
+    }
+    let mut pred: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.join("certificate.json")).unwrap())
+            .unwrap();
+    pred["grade"] = "conformant".into();
+    let text = serde_json::to_string_pretty(&pred).unwrap() + "\n";
+    std::fs::write(b.join("certificate.json"), text).unwrap();
+    let key = SigningKey::from_pem(&std::fs::read_to_string(keys.join("gws-conform.key")).unwrap())
+        .unwrap();
+    bundle::sign(&b, "https://gws-conform.local/certificate/v1", pred, &key).unwrap();
+    let o = gws(&["verify", &s(&b), "--key", &pubkey]);
+    let t = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("its history gives") && t.contains("(\"CMP-04\", Fail)"),
+        "{t}"
+    );
+    assert!(t.contains("NOT VERIFIED"), "{t}");
+    let _ = std::fs::remove_dir_all(&d);
+}
