@@ -299,3 +299,47 @@ fn a_faulty_server_is_not_conformant_and_rewritten_verdicts_are_caught_by_rejudg
     assert!(t.contains("NOT VERIFIED"), "{t}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// A statement the behaviour contradicts blocks the certificate, naming the field, what
+/// was declared and what was seen: CSRF declared on against a server with CSRF off, and
+/// referenceId declared against a server that sends none (both legitimate variations).
+#[test]
+fn a_contradicted_statement_blocks_the_certificate_with_its_witness() {
+    let d = crate::common_bin::tmpdir("certify-contradicted");
+    let statement = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/statement.toml");
+    for (variation, says) in [
+        (
+            "no-csrf",
+            "statement contradicted: deployment.csrf declared on, seen GET /api/v2/me of",
+        ),
+        (
+            "no-reference-id",
+            "statement contradicted: deployment.reference_id declared true, seen a successful answer",
+        ),
+    ] {
+        let b = d.join(variation);
+        let o = gws(&[
+            "certify",
+            "--statement",
+            &statement.display().to_string(),
+            "--bundle",
+            &b.display().to_string(),
+            "--seeds",
+            "1",
+            "--cases",
+            "2",
+            "--embedded-variation",
+            variation,
+        ]);
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        assert_eq!(o.status.code(), Some(1), "{variation}: {out}");
+        assert!(out.contains(says), "{variation}: {out}");
+        assert!(out.contains("\nNOT CONFORMANT\n"), "{variation}: {out}");
+        let cert: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(b.join("certificate.json")).unwrap())
+                .unwrap();
+        assert_eq!(cert["grade"], "not-conformant");
+        assert!(cert["contradictions"][0]["event"].is_u64(), "{cert}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
