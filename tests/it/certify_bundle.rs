@@ -343,3 +343,98 @@ fn a_contradicted_statement_blocks_the_certificate_with_its_witness() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// The bundle never holds a secret: against a target that echoes the session cookie,
+/// the CSRF token and the Authorization header back in every answer (plainly,
+/// URL-encoded, JSON in a string), no file of the bundle carries any form of them.
+#[test]
+fn a_bundle_holds_no_secret_even_from_a_target_that_echoes_them() {
+    use crate::client_secrets::{PASSWORD, SESSION, TOKEN, echo};
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, axum::Router::new().fallback(echo))
+                .await
+                .unwrap();
+        });
+    });
+    let addr = rx.recv().unwrap();
+    let d = crate::common_bin::tmpdir("certify-secrets");
+    let keys = d.join("keys");
+    let b = d.join("bundle");
+    assert!(
+        gws(&["keygen", "--out", &keys.display().to_string()])
+            .status
+            .success()
+    );
+    let statement = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/statement.toml");
+    let o = Command::new(crate::common_bin::BIN)
+        .args(["certify", "--statement"])
+        .arg(&statement)
+        .arg("--bundle")
+        .arg(&b)
+        .arg("--sign")
+        .arg(keys.join("gws-conform.key"))
+        .args([
+            "--seeds",
+            "1",
+            "--cases",
+            "1",
+            "--request-timeout",
+            "2s",
+            "--deadline",
+            "1s",
+        ])
+        .args(["--target", &format!("http://{addr}")])
+        .env("GWS_AGENTS", format!("agent1:{PASSWORD},agent2:{PASSWORD}"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        b.join("attestation.dsse.json").exists(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("agent1:{PASSWORD}"));
+    let mut files = Vec::new();
+    fn walk(d: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out)
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    walk(&b, &mut files);
+    assert!(files.len() > 3, "{files:?}");
+    let mut echoed = false;
+    for f in &files {
+        let t = String::from_utf8_lossy(&std::fs::read(f).unwrap()).to_string();
+        echoed |= t.contains("you sent cookie");
+        for leak in [
+            SESSION,
+            "Sess%2FId",
+            TOKEN,
+            "T0ken%2Fwith",
+            PASSWORD,
+            basic.as_str(),
+        ] {
+            assert!(!t.contains(leak), "{leak} leaked into {}", f.display());
+        }
+    }
+    assert!(
+        echoed,
+        "the echo target's answers are in the bundle (scrubbed)"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}

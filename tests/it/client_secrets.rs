@@ -11,9 +11,9 @@ use gws_conform::history::{Body, Recorder};
 use serde_json::json;
 use std::time::Duration;
 
-const SESSION: &str = "Sess/Id+7f3a9c";
-const TOKEN: &str = "csrf-T0ken/with+chars";
-const PASSWORD: &str = "pa55-w0rd-XYZ";
+pub(crate) const SESSION: &str = "Sess/Id+7f3a9c";
+pub(crate) const TOKEN: &str = "csrf-T0ken/with+chars";
+pub(crate) const PASSWORD: &str = "pa55-w0rd-XYZ";
 
 fn header(h: &HeaderMap, name: &str) -> String {
     h.get(name)
@@ -24,7 +24,7 @@ fn header(h: &HeaderMap, name: &str) -> String {
 
 /// Every answer: a fresh session cookie and the CSRF announcement, and a body echoing
 /// what the request carried, plainly, URL-encoded and as a JSON document in a string.
-async fn echo(h: HeaderMap) -> impl IntoResponse {
+pub(crate) async fn echo(h: HeaderMap) -> impl IntoResponse {
     let cookie = header(&h, "cookie");
     let csrf = header(&h, "x-anti-forgery");
     let auth = header(&h, "authorization");
