@@ -6,6 +6,7 @@ pub mod contradict;
 pub mod dsse;
 pub mod grade;
 pub mod keys;
+pub mod policy;
 pub mod predicate;
 pub mod rejudge;
 pub mod run;

@@ -4,6 +4,7 @@ use crate::cli::common::{Threads, runtime};
 use crate::cli::target::TargetArgs;
 use gws_conform::certify::bundle;
 use gws_conform::certify::keys::{PublicKey, SigningKey};
+use gws_conform::certify::policy::Policy;
 use gws_conform::certify::predicate::{Predicate, catalogue_digest};
 use gws_conform::certify::rejudge;
 use gws_conform::certify::run::{self as cert, CertRun};
@@ -53,6 +54,10 @@ pub struct VerifyArgs {
     /// Re-derive the verdicts even when the bundle's catalogue differs from this binary's.
     #[arg(long)]
     pub rejudge: bool,
+    /// A program's policy (TOML: `catalogues = [digests]`, `min_seeds = K`,
+    /// `should_counts = true|false`; docs/certify.md).
+    #[arg(long, env = "GWS_VERIFY_POLICY")]
+    pub policy: Option<PathBuf>,
 }
 
 fn read(path: &Path, what: &str) -> Result<String, i32> {
@@ -197,6 +202,17 @@ pub fn verify(args: VerifyArgs) -> i32 {
             return exit::USAGE;
         }
     };
+    let policy = match &args.policy {
+        Some(p) => match read(p, "--policy").map(|t| Policy::parse(&p.display().to_string(), &t)) {
+            Ok(Ok(pol)) => pol,
+            Ok(Err(e)) => {
+                eprintln!("error: --policy {}", escape(&e));
+                return exit::USAGE;
+            }
+            Err(code) => return code,
+        },
+        None => Policy::default(),
+    };
     let st = match bundle::verify(&args.bundle, &key) {
         Ok(st) => st,
         Err(e) => {
@@ -216,7 +232,14 @@ pub fn verify(args: VerifyArgs) -> i32 {
             return exit::FAILURES;
         }
     };
-    if claimed.catalogue_digest != catalogue_digest() && !args.rejudge {
+    let refusals = policy.refusals(&claimed);
+    if !refusals.is_empty() {
+        for r in &refusals {
+            println!("NOT VERIFIED: {}", escape(r));
+        }
+        return exit::FAILURES;
+    }
+    if !policy.accepts_catalogue(&claimed.catalogue_digest) && !args.rejudge {
         println!(
             "NOT VERIFIED: the bundle was judged with another catalogue ({}, harness {}) than this binary's ({}); pass --rejudge to re-derive the verdicts with this one",
             claimed.catalogue_digest,
@@ -227,7 +250,8 @@ pub fn verify(args: VerifyArgs) -> i32 {
     }
     let (mut rejudged, mut recorded_only) = (0, 0);
     match rederive(&args.bundle, &claimed, &mut rejudged, &mut recorded_only) {
-        Ok(n) => {
+        Ok(runs) => {
+            let n = runs.len();
             println!(
                 "re-judged: {rejudged} case histories with this binary's checker, findings and rows as recorded ({recorded_only} run-level pseudo-cases taken as recorded)"
             );
@@ -241,6 +265,15 @@ pub fn verify(args: VerifyArgs) -> i32 {
                 claimed.requirements.len(),
                 claimed.seeds
             );
+            if !policy.should_counts {
+                let mut must_only = claimed.statement.clone();
+                must_only.claims.should.clear();
+                let g = cert::judge(&must_only, &claimed.seeds, &runs).grade;
+                println!(
+                    "under the policy (claimed SHOULD rows do not count): grade {}",
+                    g.title()
+                );
+            }
             exit::CONFORMANT
         }
         Err(diffs) => {
@@ -263,7 +296,7 @@ fn rederive(
     claimed: &Predicate,
     rejudged: &mut usize,
     recorded_only: &mut usize,
-) -> Result<usize, Vec<String>> {
+) -> Result<Vec<CertRun>, Vec<String>> {
     let text = std::fs::read_to_string(dir.join("statement.toml"))
         .map_err(|e| vec![format!("statement.toml: {e}")])?;
     let st = Statement::parse("statement.toml", &text).map_err(|e| vec![e.to_string()])?;
@@ -344,7 +377,7 @@ fn rederive(
         ));
     }
     if diffs.is_empty() {
-        Ok(runs.len())
+        Ok(runs)
     } else {
         Err(diffs)
     }

@@ -128,6 +128,29 @@ fn certify_then_verify_and_every_tampering_is_refused() {
         "{vout}"
     );
 
+    // a program's policy: too few seeds is refused; SHOULD rows that do not count
+    let pol = d.join("policy.toml");
+    std::fs::write(&pol, "min_seeds = 5\n").unwrap();
+    let o = gws(&["verify", &s(&b), "--key", &pubkey, "--policy", &s(&pol)]);
+    let t = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("ran 2 seed(s), the policy wants at least 5"),
+        "{t}"
+    );
+    std::fs::write(&pol, "min_seeds = 2\nshould_counts = false\n").unwrap();
+    let o = gws(&["verify", &s(&b), "--key", &pubkey, "--policy", &s(&pol)]);
+    let t = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("under the policy (claimed SHOULD rows do not count): grade Conformant"),
+        "{t}"
+    );
+    std::fs::write(&pol, "catalogues = ['0000']\n").unwrap();
+    let o = gws(&["verify", &s(&b), "--key", &pubkey, "--policy", &s(&pol)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("is not one the policy accepts"));
+
     // each tampering on a fresh copy
     let copy = |name: &str| {
         let c = d.join(name);
