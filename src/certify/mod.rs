@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod contradict;
 pub mod dsse;
 pub mod grade;
+pub mod html;
 pub mod keys;
 pub mod policy;
 pub mod predicate;

@@ -41,13 +41,17 @@ fn kind(m: Mode) -> runner::Mode {
     }
 }
 
-/// The folder of one run inside the bundle.
-pub fn run_dir(mode: Mode, seed: u64) -> String {
-    let m = match mode {
+/// The mode's name on the command line and in the statement.
+pub fn mode_name(m: Mode) -> &'static str {
+    match m {
         Mode::ProviderState => "provider-state",
         Mode::CustomerApi => "customer-api",
-    };
-    format!("runs/{m}-seed-{seed}")
+    }
+}
+
+/// The folder of one run inside the bundle.
+pub fn run_dir(mode: Mode, seed: u64) -> String {
+    format!("runs/{}-seed-{seed}", mode_name(mode))
 }
 
 /// Runs the certification: `base` (the target flags of `run`) for each mode of `st` and
@@ -146,7 +150,8 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
 /// Writes the bundle into `dir` (which must be empty or absent): `statement.toml` (the
 /// vendor's text), `certificate.json` (the predicate), per run `report.json` (without
 /// the histories) and one `histories/<case>.ndjson` per case (one event per line), all
-/// scrubbed of every secret any run learnt; then, with `key`, `attestation.dsse.json`.
+/// scrubbed of every secret any run learnt, and `certificate.html`; then, with `key`,
+/// `attestation.dsse.json`.
 pub fn write_bundle(
     dir: &Path,
     statement_text: &str,
@@ -205,6 +210,10 @@ pub fn write_bundle(
             source: std::io::Error::other(e.to_string()),
         })?;
     }
+    let fingerprint = key.map(|k| k.public().fingerprint());
+    let page =
+        super::html::certificate_html(&cert.predicate, fingerprint.as_deref(), statement_text);
+    write(&dir.join("certificate.html"), scrub.scrub(&page).as_bytes())?;
     if let Some(k) = key {
         bundle::sign(dir, PREDICATE_TYPE, pred, k)?;
     }

@@ -8,7 +8,7 @@ use gws_conform::certify::policy::Policy;
 use gws_conform::certify::predicate::{Predicate, catalogue_digest};
 use gws_conform::certify::rejudge;
 use gws_conform::certify::run::{self as cert, CertRun};
-use gws_conform::certify::statement::{Mode, Statement};
+use gws_conform::certify::statement::Statement;
 use gws_conform::exit;
 use gws_conform::report::{self, term::escape};
 use std::path::{Path, PathBuf};
@@ -140,13 +140,6 @@ fn certify(args: CertifyArgs) -> Result<i32, i32> {
     Ok(cert::exit_code(c.predicate.grade))
 }
 
-fn mode_name(m: Mode) -> &'static str {
-    match m {
-        Mode::ProviderState => "provider-state",
-        Mode::CustomerApi => "customer-api",
-    }
-}
-
 /// The rows, the contradictions and the grade, for the terminal.
 fn print_certificate(p: &Predicate) {
     println!("{:<8} {:<7} {:<8} stability", "id", "level", "binding");
@@ -166,11 +159,11 @@ fn print_certificate(p: &Predicate) {
             println!(
                 "           seed {} {}: case {}: {} — replay: gws-conform run --seed {} --provisioning {} --only {} (with the target flags)",
                 w.seed,
-                mode_name(w.mode),
+                cert::mode_name(w.mode),
                 escape(w.case.as_deref().unwrap_or("-")),
                 escape(&w.reason),
                 w.seed,
-                mode_name(w.mode),
+                cert::mode_name(w.mode),
                 r.id
             );
         }
@@ -182,7 +175,7 @@ fn print_certificate(p: &Predicate) {
             escape(&c.declared),
             escape(&c.seen),
             c.origin.seed,
-            mode_name(c.origin.mode),
+            cert::mode_name(c.origin.mode),
             escape(&c.origin.case)
         );
     }

