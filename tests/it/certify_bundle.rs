@@ -283,6 +283,17 @@ fn a_faulty_server_is_not_conformant_and_rewritten_verdicts_are_caught_by_rejudg
         ),
         "{out}"
     );
+    let page = std::fs::read_to_string(b.join("certificate.html")).unwrap();
+    assert!(
+        page.contains("g-not-conformant\">Not conformant<"),
+        "{page}"
+    );
+    assert!(page.contains("failed 2 of 2"));
+    let signer =
+        SigningKey::from_pem(&std::fs::read_to_string(keys.join("gws-conform.key")).unwrap())
+            .unwrap();
+    assert!(page.contains(&signer.public().fingerprint()));
+    html_is_valid(&b.join("certificate.html"));
     let pubkey = s(&keys.join("gws-conform.pub"));
     let o = gws(&["verify", &s(&b), "--key", &pubkey]);
     assert_eq!(
