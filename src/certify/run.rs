@@ -57,7 +57,14 @@ pub fn run_dir(mode: Mode, seed: u64) -> String {
 /// Runs the certification: `base` (the target flags of `run`) for each mode of `st` and
 /// each of `seeds`, one after the other, every case's history kept; a declared
 /// capacity bounds the chats the harness holds per agent.
-pub async fn certify(st: &Statement, seeds: &[u64], base: &RunSettings) -> Certification {
+/// `on_run` hears of each run as it ends (the command line prints a line per run).
+pub async fn certify(
+    st: &Statement,
+    seeds: &[u64],
+    base: &RunSettings,
+    mut on_run: impl FnMut(&CertRun, usize, usize),
+) -> Certification {
+    let total = st.deployment.provisioning.len() * seeds.len();
     let mut runs = Vec::new();
     for &mode in &st.deployment.provisioning {
         for &seed in seeds {
@@ -71,12 +78,14 @@ pub async fn certify(st: &Statement, seeds: &[u64], base: &RunSettings) -> Certi
                 s.max_chats_per_agent = Some(c as usize);
             }
             let r = runner::execute(s).await;
-            runs.push(CertRun {
+            let run = CertRun {
                 seed,
                 mode,
                 report: r.report,
                 scrubber: r.scrubber,
-            });
+            };
+            on_run(&run, runs.len() + 1, total);
+            runs.push(run);
         }
     }
     let predicate = judge(st, seeds, &runs);

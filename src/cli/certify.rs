@@ -113,12 +113,20 @@ fn certify(args: CertifyArgs) -> Result<i32, i32> {
         seeds
     );
     let rt = runtime(Threads::One, "error")?;
-    let c = rt.block_on(cert::certify(&st, &seeds, &base));
-    for r in &c.runs {
+    base.progress = gws_conform::runner::Progress::None;
+    let c = rt.block_on(cert::certify(&st, &seeds, &base, |r, k, n| {
+        eprintln!(
+            "run {k}/{n}: {} seed {}: {:?}, {} cases, {:.1} s",
+            cert::mode_name(r.mode),
+            r.seed,
+            r.report.overall,
+            r.report.case_count(),
+            r.report.duration_ms as f64 / 1000.0
+        );
         for e in &r.report.errors {
             eprintln!("error: {}", escape(e));
         }
-    }
+    }));
     print_certificate(&c.predicate);
     match cert::write_bundle(&args.bundle, &text, &c, key.as_ref()) {
         Ok(w) => {
