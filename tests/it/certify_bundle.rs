@@ -151,6 +151,38 @@ fn certify_then_verify_and_every_tampering_is_refused() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("is not one the policy accepts"));
 
+    // one byte flipped in each file of the bundle, one file at a time: refused, naming it
+    let mut all = Vec::new();
+    fn walk(d: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out)
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    walk(&b, &mut all);
+    assert!(all.len() > 100, "{}", all.len());
+    for f in &all {
+        let bytes = std::fs::read(f).unwrap();
+        let mut flipped = bytes.clone();
+        let i = flipped.len() / 2;
+        flipped[i] ^= 0x01;
+        std::fs::write(f, &flipped).unwrap();
+        let o = verify(&b);
+        let t = String::from_utf8_lossy(&o.stdout).to_string();
+        let name = f.strip_prefix(&b).unwrap().display().to_string();
+        assert_eq!(o.status.code(), Some(1), "{name}: {t}");
+        assert!(
+            t.contains(&name) || name == "attestation.dsse.json",
+            "{name} not named: {t}"
+        );
+        std::fs::write(f, &bytes).unwrap();
+    }
+    assert_eq!(verify(&b).status.code(), Some(0));
+
     // each tampering on a fresh copy
     let copy = |name: &str| {
         let c = d.join(name);
