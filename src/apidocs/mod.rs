@@ -82,10 +82,10 @@ pub enum Dialect {
 }
 
 /// Where components live in the document being built (`#/components/schemas/`).
-pub const COMPONENTS: &str = "#/components/schemas/";
+pub(crate) const COMPONENTS: &str = "#/components/schemas/";
 
 /// Maps a `$ref` found in schema `current` (a file stem) to a component name.
-pub fn component_of(current: &str, reference: &str) -> Result<String, ExportError> {
+pub(crate) fn component_of(current: &str, reference: &str) -> Result<String, ExportError> {
     let file_stem = current.split('.').next().unwrap_or(current);
     let (file, fragment) = match reference.split_once('#') {
         Some((f, frag)) => (f, Some(frag)),
@@ -213,7 +213,7 @@ pub fn components(
 }
 
 /// `{"$ref": "#/components/schemas/NAME"}`.
-pub fn schema_ref(name: &str) -> Value {
+pub(crate) fn schema_ref(name: &str) -> Value {
     serde_json::json!({ "$ref": format!("{COMPONENTS}{name}") })
 }
 

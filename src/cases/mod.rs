@@ -22,8 +22,8 @@ mod steps;
 mod summary;
 
 pub use directed::directed;
-pub use draw::Draw;
-pub use error::CasesError;
+pub(crate) use draw::Draw;
+pub(crate) use error::CasesError;
 pub use random::{random_sequence, random_sequence_with_model};
 
 use crate::history::Step;

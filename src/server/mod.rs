@@ -46,8 +46,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use faults::{FaultInfo, faults};
-pub use variations::{VariationInfo, Variations, variations};
+pub(crate) use faults::FaultInfo;
+pub use faults::faults;
+pub use variations::{Variations, variations};
 
 /// Configuration of the reference server (its `Debug` hides the passwords).
 #[derive(Clone)]

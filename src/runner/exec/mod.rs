@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 /// The chat channel the harness listens on.
-pub const CHATS_CHANNEL: &str = "/v2/me/chats";
+pub(crate) const CHATS_CHANNEL: &str = "/v2/me/chats";
 
 /// What running one case gave.
 #[derive(Debug, Clone)]
