@@ -12,7 +12,7 @@
 
 #![warn(missing_docs)]
 
-pub mod asyncapi;
+pub(crate) mod asyncapi;
 pub mod openapi;
 
 use std::collections::{BTreeSet, VecDeque};

@@ -18,7 +18,7 @@ mod rules;
 mod session;
 mod stray;
 #[allow(missing_docs)] // shared file, owned by the lead
-pub mod verdict;
+pub(crate) mod verdict;
 
 /// The chat a notification is about (the reader is [`crate::history::notes`]).
 pub use crate::history::notification_chat_id;

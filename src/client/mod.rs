@@ -19,10 +19,10 @@ use std::time::Duration;
 
 pub use crate::history::redact::SharedScrubber;
 
-pub mod bayeux;
+pub(crate) mod bayeux;
 mod http;
-pub mod provision;
-pub mod rest;
+pub(crate) mod provision;
+pub(crate) mod rest;
 
 pub use crate::history::{AuthVariant, Body, NoResponseKind};
 pub use bayeux::{BayeuxClient, BayeuxHandle, BayeuxTuning};

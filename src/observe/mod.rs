@@ -17,7 +17,7 @@
 
 #![warn(missing_docs)]
 
-pub mod follow;
+pub(crate) mod follow;
 pub mod har;
 mod proxy;
 

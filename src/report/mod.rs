@@ -7,13 +7,13 @@
 //! [`scrub_text`] and [`scrub_markup`]).
 
 pub mod baseline;
-pub mod case;
+pub(crate) mod case;
 pub mod events;
 pub mod har;
 pub mod html;
 pub mod json;
 pub mod junit;
-pub mod table;
+pub(crate) mod table;
 pub mod term;
 pub mod transcript;
 pub mod types;

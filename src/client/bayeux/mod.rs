@@ -39,7 +39,7 @@ mod session;
 mod tests;
 mod wire;
 
-pub use advice::{Action, Advice, Decision, Happened, Reconnect, StandingAdvice, Streak, decide};
+pub use advice::{Action, Advice, Happened, Reconnect, StandingAdvice, Streak, decide};
 
 /// The Bayeux client (a namespace for [`BayeuxClient::start`]).
 #[derive(Debug, Clone, Copy)]
