@@ -72,7 +72,7 @@ pub fn render(format: Format) -> Result<String, RenderError> {
 
 /// The JSON Schema dialect components are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
+pub(crate) enum Dialect {
     /// JSON Schema 2020-12 as in `schemas/` (OpenAPI 3.1's own dialect).
     Draft2020,
     /// Draft-07-compatible (the AsyncAPI Schema Object): `dependentRequired` becomes
@@ -192,7 +192,7 @@ fn rewrite(
 
 /// The `components/schemas` map for `roots` (component names) and everything they
 /// reference, transitively, sorted by name.
-pub fn components(
+pub(crate) fn components(
     schemas: &Schemas,
     roots: &[&str],
     dialect: Dialect,

@@ -150,7 +150,7 @@ fn customer_op(op_id: &str, summary: &str, success: &str, what: &str) -> Value {
 }
 
 /// Builds the OpenAPI 3.1 document from `schemas`.
-pub fn document(schemas: &Schemas) -> Result<Value, ExportError> {
+pub(crate) fn document(schemas: &Schemas) -> Result<Value, ExportError> {
     let mut roots: Vec<&str> = vec![
         "response",
         "response-success",

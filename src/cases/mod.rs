@@ -76,7 +76,7 @@ impl Rng {
 }
 
 /// Derives the seed of case `index` from the run seed (stable across shards).
-pub fn case_seed(run_seed: u64, index: u64) -> u64 {
+pub(crate) fn case_seed(run_seed: u64, index: u64) -> u64 {
     let mut r = Rng::new(run_seed ^ index.wrapping_mul(0xA24B_AED4_963E_E407));
     r.next_u64()
 }

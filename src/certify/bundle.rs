@@ -100,7 +100,7 @@ fn files(dir: &Path) -> Result<Vec<(String, PathBuf)>, BundleError> {
 }
 
 /// The subjects of `dir`: every file but the attestation, with its sha256.
-pub fn subjects(dir: &Path) -> Result<Vec<Subject>, BundleError> {
+pub(crate) fn subjects(dir: &Path) -> Result<Vec<Subject>, BundleError> {
     files(dir)?
         .into_iter()
         .map(|(name, path)| {

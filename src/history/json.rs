@@ -42,7 +42,7 @@ pub(crate) const MAX_NOTES: usize = 16;
 
 /// A text read: its value and what was read differently from the bytes sent.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     /// The value.
     pub value: Value,
     /// Human sentences, one per tolerance used ("the target sent the lone-surrogate
@@ -52,7 +52,7 @@ pub struct Parsed {
 
 /// Why a text is not JSON, and where (in the bytes as sent).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonError {
+pub(crate) struct JsonError {
     /// Byte offset in the input (0-based).
     pub offset: usize,
     /// Line (1-based).
@@ -77,7 +77,7 @@ impl fmt::Display for JsonError {
 impl std::error::Error for JsonError {}
 
 /// Reads `bytes` as JSON, tolerating what the module docs list.
-pub fn parse(bytes: &[u8]) -> Result<Parsed, JsonError> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, JsonError> {
     parse_at(bytes, 0)
 }
 

@@ -204,13 +204,13 @@ pub(crate) fn reference_id(data: &Value) -> Option<&Value> {
 }
 
 /// The notified `chat` object, as sent (read it with the `chat_object_*` readers).
-pub fn chat(data: &Value) -> Option<&Value> {
+pub(crate) fn chat(data: &Value) -> Option<&Value> {
     data.get("chat")
 }
 
 /// `chat.id`, as sent (any type). For the chat a notification is about, whatever names
 /// it, see [`chat_id_of`].
-pub fn chat_id(data: &Value) -> Option<&Value> {
+pub(crate) fn chat_id(data: &Value) -> Option<&Value> {
     chat(data).and_then(chat_object_id)
 }
 
@@ -226,7 +226,7 @@ pub(crate) fn chat_uri(data: &Value) -> Option<&str> {
 
 /// The provisioning tag the notified chat carries (`chat.userData` under [`TAG_KEY`]),
 /// when a string.
-pub fn tag(data: &Value) -> Option<&str> {
+pub(crate) fn tag(data: &Value) -> Option<&str> {
     at_path(data, &TAG_PATH).and_then(Value::as_str)
 }
 

@@ -97,7 +97,7 @@ pub struct ProxyHandle {
 }
 
 /// Whether `addr` binds loopback only.
-pub fn is_loopback(addr: &SocketAddr) -> bool {
+pub(crate) fn is_loopback(addr: &SocketAddr) -> bool {
     addr.ip().is_loopback()
 }
 

@@ -354,7 +354,7 @@ fn replay_words(program: &str, case: &str, report: &types::RunReport) -> String 
 }
 
 /// `path` made absolute (against the current directory), without resolving links.
-pub fn absolute(path: &Path) -> PathBuf {
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 

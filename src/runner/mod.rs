@@ -203,7 +203,7 @@ fn now_rfc3339() -> String {
 }
 
 /// A run id that sorts by time and names the seed.
-pub fn run_id(seed: u64) -> String {
+pub(crate) fn run_id(seed: u64) -> String {
     let t = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let compact: String = t.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
     format!("{}-s{}-p{}", compact, seed, std::process::id())
