@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub mod json;
-pub mod notes;
+pub(crate) mod notes;
 mod recorder;
 pub mod redact;
 pub(crate) use notes::Note;

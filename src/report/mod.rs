@@ -1,6 +1,6 @@
 //! Reports: JSON, JUnit, HTML, case files and their HAR, curl scripts, baselines, shard
 //! merging, normalized transcripts and the `--events` NDJSON stream. Writers only read
-//! plain data the runner fills ([`types::RunReport`], [`events::Judged`]).
+//! plain data the runner fills ([`RunReport`], [`events::Judged`]).
 //!
 //! Every byte a writer puts on disk passes through the run's
 //! [`Scrubber`](crate::history::redact::Scrubber) as a last line of defence (see
@@ -16,7 +16,7 @@ pub mod junit;
 pub(crate) mod table;
 pub mod term;
 pub mod transcript;
-pub mod types;
+pub(crate) mod types;
 
 pub use baseline::{Baseline, apply_baseline, load_baseline, parse_baseline, today_utc};
 pub(crate) use case::write_case_files;

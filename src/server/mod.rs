@@ -39,7 +39,7 @@ mod provider;
 mod state;
 #[cfg(test)]
 mod unit_tests;
-pub mod variations;
+pub(crate) mod variations;
 mod wire;
 
 use std::net::SocketAddr;
