@@ -21,7 +21,7 @@ mod schema_props;
 mod steps;
 mod summary;
 
-pub use directed::directed;
+pub(crate) use directed::directed;
 pub(crate) use draw::Draw;
 pub(crate) use error::CasesError;
 pub use random::{random_sequence, random_sequence_with_model};

@@ -17,7 +17,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use crate::history::redact::SharedScrubber;
+pub(crate) use crate::history::redact::SharedScrubber;
 
 pub(crate) mod bayeux;
 mod http;

@@ -22,7 +22,6 @@ pub(crate) use notes::Note;
 pub use notes::chat_id_of as notification_chat_id;
 pub(crate) use notes::{TAG_KEY, is_typing_only};
 pub use recorder::Recorder;
-pub use redact::is_secret_header;
 pub(crate) use redact::{REDACTED, redact_headers};
 #[cfg(test)]
 mod tests;
