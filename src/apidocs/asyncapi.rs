@@ -17,7 +17,7 @@ use crate::schema::Schemas;
 
 /// The notification messages on `/v2/me/chats`: (message name, `$defs` entry of
 /// `notification.schema.json`).
-pub const NOTIFICATIONS: &[(&str, &str)] = &[
+pub(crate) const NOTIFICATIONS: &[(&str, &str)] = &[
     (
         "ChatStateChangeMessage",
         "notification.ChatStateChangeMessage",
@@ -26,7 +26,7 @@ pub const NOTIFICATIONS: &[(&str, &str)] = &[
 ];
 
 /// The Bayeux meta channels: (channel, request schema, reply schema).
-pub const META: &[(&str, &str, &str)] = &[
+pub(crate) const META: &[(&str, &str, &str)] = &[
     (
         "/meta/handshake",
         "bayeux-handshake-request",

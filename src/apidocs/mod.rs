@@ -12,7 +12,7 @@
 
 #![warn(missing_docs)]
 
-pub mod asyncapi;
+pub(crate) mod asyncapi;
 pub mod openapi;
 
 use std::collections::{BTreeSet, VecDeque};
@@ -72,7 +72,7 @@ pub fn render(format: Format) -> Result<String, RenderError> {
 
 /// The JSON Schema dialect components are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
+pub(crate) enum Dialect {
     /// JSON Schema 2020-12 as in `schemas/` (OpenAPI 3.1's own dialect).
     Draft2020,
     /// Draft-07-compatible (the AsyncAPI Schema Object): `dependentRequired` becomes
@@ -82,10 +82,10 @@ pub enum Dialect {
 }
 
 /// Where components live in the document being built (`#/components/schemas/`).
-pub const COMPONENTS: &str = "#/components/schemas/";
+pub(crate) const COMPONENTS: &str = "#/components/schemas/";
 
 /// Maps a `$ref` found in schema `current` (a file stem) to a component name.
-pub fn component_of(current: &str, reference: &str) -> Result<String, ExportError> {
+pub(crate) fn component_of(current: &str, reference: &str) -> Result<String, ExportError> {
     let file_stem = current.split('.').next().unwrap_or(current);
     let (file, fragment) = match reference.split_once('#') {
         Some((f, frag)) => (f, Some(frag)),
@@ -192,7 +192,7 @@ fn rewrite(
 
 /// The `components/schemas` map for `roots` (component names) and everything they
 /// reference, transitively, sorted by name.
-pub fn components(
+pub(crate) fn components(
     schemas: &Schemas,
     roots: &[&str],
     dialect: Dialect,
@@ -213,7 +213,7 @@ pub fn components(
 }
 
 /// `{"$ref": "#/components/schemas/NAME"}`.
-pub fn schema_ref(name: &str) -> Value {
+pub(crate) fn schema_ref(name: &str) -> Value {
     serde_json::json!({ "$ref": format!("{COMPONENTS}{name}") })
 }
 

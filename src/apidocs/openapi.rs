@@ -12,7 +12,7 @@ use super::{Dialect, ExportError, components, schema_ref};
 use crate::schema::Schemas;
 
 /// The agent chat operations of `POST /api/v2/me/chats/{id}` and their request schemas.
-pub const CHAT_OPERATIONS: &[(&str, &str)] = &[
+pub(crate) const CHAT_OPERATIONS: &[(&str, &str)] = &[
     ("Accept", "accept-request"),
     ("Reject", "reject-request"),
     ("SendMessage", "send-message-request"),
@@ -21,7 +21,7 @@ pub const CHAT_OPERATIONS: &[(&str, &str)] = &[
 ];
 
 /// The customer operations of `POST /api/v2/chats/{id}` and their request schemas.
-pub const CUSTOMER_OPERATIONS: &[(&str, &str)] = &[
+pub(crate) const CUSTOMER_OPERATIONS: &[(&str, &str)] = &[
     ("SendMessage", "customer-send-message-request"),
     ("Complete", "customer-complete-request"),
 ];
@@ -150,7 +150,7 @@ fn customer_op(op_id: &str, summary: &str, success: &str, what: &str) -> Value {
 }
 
 /// Builds the OpenAPI 3.1 document from `schemas`.
-pub fn document(schemas: &Schemas) -> Result<Value, ExportError> {
+pub(crate) fn document(schemas: &Schemas) -> Result<Value, ExportError> {
     let mut roots: Vec<&str> = vec![
         "response",
         "response-success",

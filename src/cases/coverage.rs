@@ -21,15 +21,12 @@
 //! [`summary`] computes, from any plan, how often each requirement is exercised and with
 //! which parameter classes and states, and which pairs × states ran.
 
-pub use super::near_miss::{LONG_LENGTHS, near_miss_cases, verdict_tag};
-pub use super::pairwise::{
-    Level, STATES, factors, greedy_pairwise, pairwise_cases, state_label, state_labels,
-};
+pub(crate) use super::near_miss::near_miss_cases;
+pub use super::pairwise::Level;
+pub(crate) use super::pairwise::pairwise_cases;
 pub use super::race::race_cases;
-pub use super::schema_props::{Prop, PropKind, SCHEMA, props};
-pub use super::summary::{
-    Accumulator, CoverageSummary, PairCoverage, ReqCoverage, class_of, summary,
-};
+pub(crate) use super::summary::Accumulator;
+pub use super::summary::summary;
 
 use super::{Case, CasesError};
 use crate::schema::Schemas;
@@ -45,8 +42,8 @@ pub fn cases(schemas: &Schemas, run_seed: u64, agents: &[String]) -> Result<Vec<
 
 #[cfg(test)]
 mod tests {
-    use super::super::pairwise::{all_pairs, feasible, pairs_of};
-    use super::super::schema_props::op_prop;
+    use super::super::pairwise::{all_pairs, factors, feasible, greedy_pairwise, pairs_of};
+    use super::super::schema_props::{PropKind, op_prop, props};
     use super::*;
     use crate::history::Step;
     use crate::model;

@@ -21,9 +21,9 @@ mod schema_props;
 mod steps;
 mod summary;
 
-pub use directed::directed;
-pub use draw::Draw;
-pub use error::CasesError;
+pub(crate) use directed::directed;
+pub(crate) use draw::Draw;
+pub(crate) use error::CasesError;
 pub use random::{random_sequence, random_sequence_with_model};
 
 use crate::history::Step;
@@ -76,7 +76,7 @@ impl Rng {
 }
 
 /// Derives the seed of case `index` from the run seed (stable across shards).
-pub fn case_seed(run_seed: u64, index: u64) -> u64 {
+pub(crate) fn case_seed(run_seed: u64, index: u64) -> u64 {
     let mut r = Rng::new(run_seed ^ index.wrapping_mul(0xA24B_AED4_963E_E407));
     r.next_u64()
 }

@@ -8,7 +8,7 @@ use crate::model::{self, Chat, ChatState, Classified, OpName};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use crate::report::{CoverageSummary, PairCoverage, ReqCoverage};
+pub(crate) use crate::report::{CoverageSummary, PairCoverage, ReqCoverage};
 
 /// The class of a parameter value (the one [`summary`] reports).
 pub fn class_of(field: &str, v: &Value) -> String {

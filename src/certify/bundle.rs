@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The file of the bundle that holds the signed attestation.
-pub const ATTESTATION: &str = "attestation.dsse.json";
+pub(crate) const ATTESTATION: &str = "attestation.dsse.json";
 
 /// The in-toto Statement type, v1.
-pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
+pub(crate) const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 
 /// One subject: a file of the bundle and its digest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,7 +100,7 @@ fn files(dir: &Path) -> Result<Vec<(String, PathBuf)>, BundleError> {
 }
 
 /// The subjects of `dir`: every file but the attestation, with its sha256.
-pub fn subjects(dir: &Path) -> Result<Vec<Subject>, BundleError> {
+pub(crate) fn subjects(dir: &Path) -> Result<Vec<Subject>, BundleError> {
     files(dir)?
         .into_iter()
         .map(|(name, path)| {

@@ -8,11 +8,11 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
 /// The payload type of an in-toto Statement.
-pub const IN_TOTO: &str = "application/vnd.in-toto+json";
+pub(crate) const IN_TOTO: &str = "application/vnd.in-toto+json";
 
 /// One signature of an envelope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Signature {
+pub(crate) struct Signature {
     /// Which key signed (its fingerprint, see [`PublicKey::fingerprint`]).
     pub keyid: String,
     /// The signature, base64 (standard alphabet, padded).
@@ -22,7 +22,7 @@ pub struct Signature {
 /// A DSSE envelope as JSON (`payload` base64).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Envelope {
+pub(crate) struct Envelope {
     /// The payload, base64 (standard alphabet, padded).
     pub payload: String,
     /// What the payload is.
@@ -56,7 +56,7 @@ pub enum EnvelopeError {
 }
 
 /// PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body.
-pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = format!(
         "DSSEv1 {} {} {} ",
         payload_type.len(),

@@ -3,9 +3,9 @@
 
 pub mod bundle;
 pub mod contradict;
-pub mod dsse;
+pub(crate) mod dsse;
 pub mod grade;
-pub mod html;
+pub(crate) mod html;
 pub mod keys;
 pub mod policy;
 pub mod predicate;
@@ -14,12 +14,12 @@ pub mod run;
 pub mod statement;
 
 /// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The sha256 of `bytes`, lower-case hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
 }
 

@@ -65,7 +65,7 @@ pub fn rejudge(r: &mut RunReport, where_: &str) -> Result<Rejudged, String> {
         .iter()
         .map(|q| (q.id.clone(), q.verdict))
         .collect();
-    report::recompute(r);
+    report::table::recompute(r);
     for (q, (id, v)) in r.requirements.iter().zip(&before) {
         if q.verdict != *v && *v != Verdict::Waived {
             out.differences.push(format!(

@@ -18,12 +18,12 @@ mod rules;
 mod session;
 mod stray;
 #[allow(missing_docs)] // shared file, owned by the lead
-pub mod verdict;
+pub(crate) mod verdict;
 
 /// The chat a notification is about (the reader is [`crate::history::notes`]).
 pub use crate::history::notification_chat_id;
 pub use session::judge_session;
-pub use stray::judge_unclaimed;
+pub(crate) use stray::judge_unclaimed;
 pub use verdict::{Finding, Verdict, Witness, fold};
 
 use crate::history::{EventKind, History};

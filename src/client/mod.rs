@@ -17,12 +17,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use crate::history::redact::SharedScrubber;
+pub(crate) use crate::history::redact::SharedScrubber;
 
-pub mod bayeux;
+pub(crate) mod bayeux;
 mod http;
-pub mod provision;
-pub mod rest;
+pub(crate) mod provision;
+pub(crate) mod rest;
 
 pub use crate::history::{AuthVariant, Body, NoResponseKind};
 pub use bayeux::{BayeuxClient, BayeuxHandle, BayeuxTuning};
@@ -135,13 +135,13 @@ impl CaFile {
 }
 
 /// Default whole-request timeout.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default connect timeout.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Default answer body cap.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Default notification deadline (SPEC §6.5).
-pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
 
 impl Default for TargetConfig {
     /// The default timeouts and body cap, with an EMPTY `base_url`: it must be set (it is
@@ -208,7 +208,7 @@ impl TargetConfig {
 
 /// Parses and validates a base URL: `http` or `https`, a host, no credentials, no query or
 /// fragment. `what` names the setting in the error (e.g. `"base URL"`).
-pub fn parse_base_url(what: &str, raw: &str) -> Result<reqwest::Url, HarnessError> {
+pub(crate) fn parse_base_url(what: &str, raw: &str) -> Result<reqwest::Url, HarnessError> {
     let trimmed = raw.trim();
     // Never echo a URL that may carry credentials: userinfo, or a query or fragment
     // (`?access_token=…`).

@@ -121,12 +121,12 @@ enum Mode {
 }
 
 /// The `userData` key that ties a customer-api chat to the agent's `Invited` notification.
-pub use crate::history::TAG_KEY;
+pub(crate) use crate::history::TAG_KEY;
 use crate::history::notes;
 
 /// True when a provisioning error is a provider-state `chat offered` answered with HTTP
 /// 409: the agent is at capacity, retry later (SPEC §6.9), never a failure.
-pub fn is_at_capacity(e: &HarnessError) -> bool {
+pub(crate) fn is_at_capacity(e: &HarnessError) -> bool {
     let m = e.message();
     m.contains("\"chat offered\"") && m.contains(": HTTP 409")
 }

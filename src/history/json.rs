@@ -38,11 +38,11 @@ use serde_json::Value;
 use std::fmt;
 
 /// Notes kept per text at most; one more note counts the rest.
-pub const MAX_NOTES: usize = 16;
+pub(crate) const MAX_NOTES: usize = 16;
 
 /// A text read: its value and what was read differently from the bytes sent.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     /// The value.
     pub value: Value,
     /// Human sentences, one per tolerance used ("the target sent the lone-surrogate
@@ -52,7 +52,7 @@ pub struct Parsed {
 
 /// Why a text is not JSON, and where (in the bytes as sent).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonError {
+pub(crate) struct JsonError {
     /// Byte offset in the input (0-based).
     pub offset: usize,
     /// Line (1-based).
@@ -77,14 +77,14 @@ impl fmt::Display for JsonError {
 impl std::error::Error for JsonError {}
 
 /// Reads `bytes` as JSON, tolerating what the module docs list.
-pub fn parse(bytes: &[u8]) -> Result<Parsed, JsonError> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, JsonError> {
     parse_at(bytes, 0)
 }
 
 /// [`parse`] of a part of a larger text that starts at byte `base` of it: offsets in
 /// notes and errors are offsets in the larger text (line and column count from the
 /// part's start).
-pub fn parse_at(bytes: &[u8], base: usize) -> Result<Parsed, JsonError> {
+pub(crate) fn parse_at(bytes: &[u8], base: usize) -> Result<Parsed, JsonError> {
     let mut notes = Notes::default();
     let (start, body) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
         Some(rest) => {
@@ -119,7 +119,7 @@ pub fn parse_at(bytes: &[u8], base: usize) -> Result<Parsed, JsonError> {
 
 /// Reads `bytes` as JSON and returns the value alone (notes dropped), for callers that
 /// only need the value.
-pub fn parse_value(bytes: &[u8]) -> Result<Value, JsonError> {
+pub(crate) fn parse_value(bytes: &[u8]) -> Result<Value, JsonError> {
     parse(bytes).map(|p| p.value)
 }
 
@@ -139,7 +139,7 @@ pub fn is_json_content_type(ct: &str) -> bool {
 /// The elements of a top-level JSON array, as raw bytes, found without reading them:
 /// one bad element does not hide the others.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArrayParts<'a> {
+pub(crate) struct ArrayParts<'a> {
     /// Each element: its byte offset in the text and its bytes, whitespace trimmed (an
     /// empty element, as in `[1,,2]` or `[1,]`, is there as empty bytes).
     pub parts: Vec<(usize, &'a [u8])>,
@@ -154,7 +154,7 @@ pub struct ArrayParts<'a> {
 /// is not an array. Only commas and a `]` outside strings at the array's own level
 /// separate; a `}` or `]` too many inside an element stays in that element, so garbage
 /// stays where it is.
-pub fn split_array<'a>(bytes: &'a [u8]) -> Option<ArrayParts<'a>> {
+pub(crate) fn split_array<'a>(bytes: &'a [u8]) -> Option<ArrayParts<'a>> {
     let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
     let mut i = if bytes.starts_with(b"\xEF\xBB\xBF") {
         3

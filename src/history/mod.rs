@@ -15,13 +15,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub mod json;
-pub mod notes;
+pub(crate) mod notes;
 mod recorder;
 pub mod redact;
 pub(crate) use notes::Note;
-pub use notes::{TAG_KEY, chat_id_of as notification_chat_id, is_typing_only};
-pub use recorder::{Recorder, TagWatch};
-pub use redact::{REDACTED, is_secret_header, redact_headers};
+pub use notes::chat_id_of as notification_chat_id;
+pub(crate) use notes::{TAG_KEY, is_typing_only};
+pub use recorder::Recorder;
+pub(crate) use redact::{REDACTED, redact_headers};
 #[cfg(test)]
 mod tests;
 
@@ -430,12 +431,12 @@ impl History {
 
 /// The value at `path` (object keys) in `v`: [`Value::pointer`] without its allocations
 /// (it unescapes every token into a new string), for the paths read on every event.
-pub fn at_path<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+pub(crate) fn at_path<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(v, |v, k| v.get(*k))
 }
 
 /// A compact key for a chat id (for sets that must stay small over a long run).
-pub fn chat_hash(id: &str) -> u64 {
+pub(crate) fn chat_hash(id: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     id.hash(&mut h);

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// The `chat.userData` key under which provisioning tags the chats it asks for (so that
 /// the Invited notification of a chat requested as a customer can be told apart).
-pub const TAG_KEY: &str = "gwsConformTag";
+pub(crate) const TAG_KEY: &str = "gwsConformTag";
 /// Where [`TAG_KEY`] sits in a chat notification (a path for [`at_path`]).
 const TAG_PATH: [&str; 3] = ["chat", "userData", TAG_KEY];
 
@@ -147,7 +147,7 @@ pub fn chat_id_of(data: &Value) -> Option<&str> {
 /// window (SPEC §6.10): a `NewMessages` (or `MessageLogUpdated`) whose messages are all
 /// typing notices (`TypingStarted`/`TypingStopped`). An empty message list is not
 /// typing-only.
-pub fn is_typing_only(data: &Value) -> bool {
+pub(crate) fn is_typing_only(data: &Value) -> bool {
     let kind = data
         .get("notificationType")
         .or_else(|| data.get("messageType"))
@@ -170,79 +170,79 @@ pub fn is_typing_only(data: &Value) -> bool {
 // The Bayeux message that carries a notification.
 
 /// The `channel` of a Bayeux message, when a string.
-pub fn message_channel(msg: &Value) -> Option<&str> {
+pub(crate) fn message_channel(msg: &Value) -> Option<&str> {
     msg.get("channel").and_then(Value::as_str)
 }
 
 /// The `data` of a Bayeux message (for a `/v2/me/chats` delivery: the notification), as
 /// sent.
-pub fn message_data(msg: &Value) -> Option<&Value> {
+pub(crate) fn message_data(msg: &Value) -> Option<&Value> {
     msg.get("data")
 }
 
 /// The `data` of a Bayeux message moved out of it (`null` left in its place), or `null`
 /// when it has none.
-pub fn take_message_data(msg: &mut Value) -> Value {
+pub(crate) fn take_message_data(msg: &mut Value) -> Value {
     msg.get_mut("data").map(Value::take).unwrap_or(Value::Null)
 }
 
 // The notification (the `data` of its Bayeux message).
 
 /// `notificationType`, when a string (`StatusChange`, `NewMessages`, `Error`, …).
-pub fn notification_type(data: &Value) -> Option<&str> {
+pub(crate) fn notification_type(data: &Value) -> Option<&str> {
     data.get("notificationType").and_then(Value::as_str)
 }
 
 /// `messageType`, when a string (`ChatStateChangeMessage`, …).
-pub fn message_type(data: &Value) -> Option<&str> {
+pub(crate) fn message_type(data: &Value) -> Option<&str> {
     data.get("messageType").and_then(Value::as_str)
 }
 
 /// `referenceId`, as sent.
-pub fn reference_id(data: &Value) -> Option<&Value> {
+pub(crate) fn reference_id(data: &Value) -> Option<&Value> {
     data.get("referenceId")
 }
 
 /// The notified `chat` object, as sent (read it with the `chat_object_*` readers).
-pub fn chat(data: &Value) -> Option<&Value> {
+pub(crate) fn chat(data: &Value) -> Option<&Value> {
     data.get("chat")
 }
 
 /// `chat.id`, as sent (any type). For the chat a notification is about, whatever names
 /// it, see [`chat_id_of`].
-pub fn chat_id(data: &Value) -> Option<&Value> {
+pub(crate) fn chat_id(data: &Value) -> Option<&Value> {
     chat(data).and_then(chat_object_id)
 }
 
 /// `chat.state`, when a string.
-pub fn chat_state(data: &Value) -> Option<&str> {
+pub(crate) fn chat_state(data: &Value) -> Option<&str> {
     chat(data).and_then(chat_object_state)
 }
 
 /// `chat.uri`, when a string.
-pub fn chat_uri(data: &Value) -> Option<&str> {
+pub(crate) fn chat_uri(data: &Value) -> Option<&str> {
     at_path(data, &["chat", "uri"]).and_then(Value::as_str)
 }
 
 /// The provisioning tag the notified chat carries (`chat.userData` under [`TAG_KEY`]),
 /// when a string.
-pub fn tag(data: &Value) -> Option<&str> {
+pub(crate) fn tag(data: &Value) -> Option<&str> {
     at_path(data, &TAG_PATH).and_then(Value::as_str)
 }
 
 /// The top-level `chatPath`, as sent (any type).
-pub fn chat_path_field(data: &Value) -> Option<&Value> {
+pub(crate) fn chat_path_field(data: &Value) -> Option<&Value> {
     data.get("chatPath")
 }
 
 /// The top-level `chatUri` (how `NewMessages` name their chat: `…/chats/{id}`), as sent
 /// (any type).
-pub fn chat_uri_field(data: &Value) -> Option<&Value> {
+pub(crate) fn chat_uri_field(data: &Value) -> Option<&Value> {
     data.get("chatUri")
 }
 
 /// True for a `StatusChange` to `Invited` (the chat offered to the agent notified).
-pub fn is_invited_status(data: &Value) -> bool {
+pub(crate) fn is_invited_status(data: &Value) -> bool {
     chat_state(data) == Some("Invited") && notification_type(data) == Some("StatusChange")
 }
 
@@ -250,24 +250,24 @@ pub fn is_invited_status(data: &Value) -> bool {
 // lists it (the same layout).
 
 /// The chat's `id`, as sent (any type).
-pub fn chat_object_id(chat: &Value) -> Option<&Value> {
+pub(crate) fn chat_object_id(chat: &Value) -> Option<&Value> {
     chat.get("id")
 }
 
 /// The chat's `state`, when a string.
-pub fn chat_object_state(chat: &Value) -> Option<&str> {
+pub(crate) fn chat_object_state(chat: &Value) -> Option<&str> {
     chat.get("state").and_then(Value::as_str)
 }
 
 /// The provisioning tag the chat carries (`userData` under [`TAG_KEY`]), when a string.
-pub fn chat_object_tag(chat: &Value) -> Option<&str> {
+pub(crate) fn chat_object_tag(chat: &Value) -> Option<&str> {
     at_path(chat, &["userData", TAG_KEY]).and_then(Value::as_str)
 }
 
 /// The `participantId`s (as sent, any type) of the chat's customer participants (those
 /// of `type` `Customer` or `Client`), in the order listed; a participant without one is
 /// skipped.
-pub fn customer_participant_ids(chat: &Value) -> Vec<&Value> {
+pub(crate) fn customer_participant_ids(chat: &Value) -> Vec<&Value> {
     chat.get("participants")
         .and_then(Value::as_array)
         .map(|ps| {

@@ -9,7 +9,7 @@
 use std::sync::{Arc, RwLock};
 
 /// What a redacted value is replaced with.
-pub const REDACTED: &str = "<redacted>";
+pub(crate) const REDACTED: &str = "<redacted>";
 
 /// Whether a header carries a secret. Covers the CSRF token whatever name the target
 /// announced in `X-CSRF-HEADER` as long as it mentions "csrf" or "xsrf".
@@ -52,7 +52,7 @@ pub fn is_secret_header(name: &str) -> bool {
 }
 
 /// Replaces the value of every secret header with [`REDACTED`].
-pub fn redact_headers(headers: &mut [(String, String)]) {
+pub(crate) fn redact_headers(headers: &mut [(String, String)]) {
     for (name, value) in headers.iter_mut() {
         if is_secret_header(name) {
             *value = REDACTED.to_string();

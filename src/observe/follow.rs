@@ -20,7 +20,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The Bayeux channel of chat notifications.
-pub const CHATS_CHANNEL: &str = "/v2/me/chats";
+pub(crate) const CHATS_CHANNEL: &str = "/v2/me/chats";
 
 /// The alias every observed chat gets in its case.
 const ALIAS: &str = "c1";
@@ -72,7 +72,7 @@ pub struct Exchange {
 
 /// A body as recorded: JSON when it parses, raw text otherwise; larger than `cap`: a
 /// marker (the body still passed through unchanged).
-pub fn record_body(bytes: &[u8], total_len: usize, cap: usize) -> Body {
+pub(crate) fn record_body(bytes: &[u8], total_len: usize, cap: usize) -> Body {
     if total_len > cap {
         return Body::Raw(format!(
             "<{total_len} bytes: over the {cap}-byte recording cap, not recorded>"
@@ -147,7 +147,7 @@ struct Origin {
 }
 
 /// Follows observed exchanges, builds one case history per chat and judges it.
-pub struct Observer {
+pub(crate) struct Observer {
     cfg: CheckConfig,
     schemas: &'static Schemas,
     exchanges: Vec<Exchange>,
@@ -750,7 +750,7 @@ fn indeterminate(findings: &mut [Finding], history: &History, origins: &[Option<
 
 /// The line printed at once for a violation: requirement id, chat id, what was expected
 /// and what came, with control characters of target text escaped.
-pub fn violation_line(req: ReqId, chat: &str, expected: &str, observed: &str) -> String {
+pub(crate) fn violation_line(req: ReqId, chat: &str, expected: &str, observed: &str) -> String {
     format!(
         "VIOLATION {req} chat {}: expected {}; observed {}",
         escape_control(chat),
@@ -761,7 +761,7 @@ pub fn violation_line(req: ReqId, chat: &str, expected: &str, observed: &str) ->
 
 /// `s` with control characters (C0, DEL, C1, bidi overrides) written as `\u{..}` so a
 /// hostile target cannot move the cursor or rewrite the terminal line.
-pub fn escape_control(s: &str) -> String {
+pub(crate) fn escape_control(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         let bidi = matches!(c as u32, 0x202A..=0x202E | 0x2066..=0x2069);

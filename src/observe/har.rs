@@ -13,7 +13,7 @@ use std::path::Path;
 
 /// What reading a HAR file gave: the exchanges in start order, and the secrets seen in
 /// it (to scrub the reports of).
-pub struct HarRead {
+pub(crate) struct HarRead {
     /// Exchanges, ordered by start.
     pub exchanges: Vec<Exchange>,
     /// The secrets the recording carried.
@@ -22,7 +22,7 @@ pub struct HarRead {
 
 /// Parses an RFC 3339 date-time (`2026-11-30T02:03:03.123Z`, or with a `+01:00` offset,
 /// any number of fraction digits) into microseconds since the Unix epoch.
-pub fn parse_rfc3339_us(s: &str) -> Option<i64> {
+pub(crate) fn parse_rfc3339_us(s: &str) -> Option<i64> {
     let s = s.trim();
     let (date, time) = s.split_once(['T', 't', ' '])?;
     let mut d = date.split('-');
@@ -176,7 +176,7 @@ struct RawEntry {
 }
 
 /// Reads a HAR file into exchanges. Errors name the file and the entry/field at fault.
-pub fn read_har(path: &Path, max_body: usize) -> Result<HarRead, HarError> {
+pub(crate) fn read_har(path: &Path, max_body: usize) -> Result<HarRead, HarError> {
     let file = || path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|err| HarError::Read { file: file(), err })?;
     // The tolerant reader: a HAR holds the target's text as JSON strings, where a

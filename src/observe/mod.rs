@@ -17,7 +17,7 @@
 
 #![warn(missing_docs)]
 
-pub mod follow;
+pub(crate) mod follow;
 pub mod har;
 mod proxy;
 
@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Bodies larger than this are passed on but not recorded.
-pub const MAX_BODY_BYTES: usize = 1 << 20;
+pub(crate) const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// Default cap of the whole recording, in bytes.
 pub const MAX_RECORD_BYTES: usize = 256 << 20;
@@ -97,7 +97,7 @@ pub struct ProxyHandle {
 }
 
 /// Whether `addr` binds loopback only.
-pub fn is_loopback(addr: &SocketAddr) -> bool {
+pub(crate) fn is_loopback(addr: &SocketAddr) -> bool {
     addr.ip().is_loopback()
 }
 
@@ -332,7 +332,7 @@ fn now_rfc3339() -> String {
 
 /// The report of an observation: one case per judged chat; requirements no chat
 /// exercised are Skip "not exercised by the observed traffic".
-pub fn build_report(
+pub(crate) fn build_report(
     obs: &Observer,
     target: &str,
     started_at: String,

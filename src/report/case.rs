@@ -151,7 +151,7 @@ pub fn load_case_file(path: &Path) -> Result<CaseFile, ReportError> {
 
 /// Writes `cases/<id>.json` and `cases/<id>.sh` for each case whose verdict is Fail;
 /// returns the pairs written.
-pub fn write_case_files(
+pub(crate) fn write_case_files(
     dir: &Path,
     report: &RunReport,
     scrub: &Scrubber,
@@ -182,7 +182,7 @@ pub fn write_case_files(
 /// Writes `cases/<id>.har` (HAR 1.2, see [`crate::report::har`]) for each case whose
 /// verdict is Fail and whose kept history holds a request; returns the paths written.
 /// The document is scrubbed with the run's scrubber like every other output.
-pub fn write_case_hars(
+pub(crate) fn write_case_hars(
     dir: &Path,
     report: &RunReport,
     scrub: &Scrubber,
@@ -211,7 +211,7 @@ pub fn write_case_hars(
 }
 
 /// `s` as one single-quoted bash word.
-pub fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 

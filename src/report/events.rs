@@ -84,7 +84,7 @@ impl<'a> From<&'a CaseReport> for Judged<'a> {
 
 /// The NDJSON lines of one judged case (without newlines): its recorded events, then
 /// its `verdict`.
-pub fn judged_lines(case: Judged<'_>) -> Vec<String> {
+pub(crate) fn judged_lines(case: Judged<'_>) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(h) = case.history {
         for e in &h.events {
@@ -122,7 +122,7 @@ pub fn judged_lines(case: Judged<'_>) -> Vec<String> {
 }
 
 /// The NDJSON lines of one case of a report (without newlines).
-pub fn case_lines(case: &CaseReport) -> Vec<String> {
+pub(crate) fn case_lines(case: &CaseReport) -> Vec<String> {
     judged_lines(case.into())
 }
 

@@ -80,7 +80,7 @@ fn mime_of(text: &str) -> &'static str {
 
 /// The HAR 1.2 document of `history`; `base` is the target's base URL (without userinfo),
 /// `start` the wall-clock time the history started. `None` when it holds no request.
-pub fn history_har(
+pub(crate) fn history_har(
     history: &History,
     base: &str,
     start: SystemTime,
@@ -243,7 +243,7 @@ fn no_response(message: &str) -> Value {
 }
 
 /// Whether [`case_har`] gives a document for `case` (it kept a history with a request).
-pub fn has_har(case: &CaseReport) -> bool {
+pub(crate) fn has_har(case: &CaseReport) -> bool {
     case.history.as_ref().is_some_and(|h| {
         h.events
             .iter()

@@ -40,23 +40,23 @@ pub fn to_scrubbed_json<T: serde::Serialize>(
 
 /// Findings kept per requirement in one `findings` array; the rest are summed up in one
 /// last finding of that requirement.
-pub const MAX_FINDINGS_PER_REQ: usize = 20;
+pub(crate) const MAX_FINDINGS_PER_REQ: usize = 20;
 /// Bytes of one body or notification `data` written at most (its compact JSON text);
 /// a larger one is written as a `raw` body / a string saying it was truncated, with its
 /// original length and its first bytes.
-pub const MAX_WRITTEN_BODY: usize = 64 * 1024;
+pub(crate) const MAX_WRITTEN_BODY: usize = 64 * 1024;
 /// Bytes of bodies and notification data written per history at most; past that, they
 /// are written as a mark with their original length only.
-pub const MAX_WRITTEN_HISTORY_BODIES: usize = 2 * 1024 * 1024;
+pub(crate) const MAX_WRITTEN_HISTORY_BODIES: usize = 2 * 1024 * 1024;
 /// Events written per history at most; the rest are replaced by one `garbage` Bayeux
 /// event (agent `harness`) saying how many were not written.
-pub const MAX_WRITTEN_EVENTS: usize = 5000;
+pub(crate) const MAX_WRITTEN_EVENTS: usize = 5000;
 /// The prefix of a body or notification data cut because it was too large to write.
-pub const TRUNCATED_MARK: &str = "(truncated when written: ";
+pub(crate) const TRUNCATED_MARK: &str = "(truncated when written: ";
 
 /// What [`bound_written`] dropped.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Dropped {
+pub(crate) struct Dropped {
     /// Findings not written.
     pub findings: usize,
     /// Bodies and notification data truncated.
@@ -84,7 +84,7 @@ impl Dropped {
 /// [`MAX_WRITTEN_BODY`] bytes each and [`MAX_WRITTEN_HISTORY_BODIES`] per history, at
 /// most [`MAX_WRITTEN_EVENTS`] events per history. A top-level `errors` array (the
 /// report's) gets a line saying what was dropped.
-pub fn bound_written(v: &mut Value) -> Dropped {
+pub(crate) fn bound_written(v: &mut Value) -> Dropped {
     let mut d = Dropped::default();
     walk_bound(v, &mut d);
     if let (Some(note), Some(Value::Array(errors))) = (d.note(), v.get_mut("errors")) {
@@ -295,7 +295,7 @@ fn head_of(report: &RunReport) -> RunReport {
 /// [`to_scrubbed_json`] of the whole report, without ever holding it: a run of 100,000
 /// cases writes its report in constant memory beyond the report itself). Written to a
 /// temporary file first and renamed, so a reader never sees half a file.
-pub fn write_report_json(
+pub(crate) fn write_report_json(
     path: &Path,
     report: &RunReport,
     scrub: &Scrubber,

@@ -22,7 +22,7 @@ pub fn junit_xml(report: &RunReport, scrub: &Scrubber) -> Result<String, ReportE
 
 /// The JUnit document as written into the run folder `dir`: replay commands name the
 /// case files by absolute path (see [`super::replay_command_in`]).
-pub fn junit_xml_in(
+pub(crate) fn junit_xml_in(
     report: &RunReport,
     scrub: &Scrubber,
     dir: &Path,
@@ -92,7 +92,7 @@ fn drop_testsuites_skipped(xml: &str) -> String {
 }
 
 /// The requirement families, one testsuite each (in catalogue order).
-pub const FAMILIES: [&str; 4] = ["CMP", "NTF", "SES", "REQ"];
+pub(crate) const FAMILIES: [&str; 4] = ["CMP", "NTF", "SES", "REQ"];
 
 /// One requirement as a testcase: name `CMP-04 text before Completed`, classname
 /// `gws-conform.CMP`, time the sum of the durations of the cases exercising it, and in
@@ -249,7 +249,7 @@ fn failure_text(
 }
 
 /// Writes `dir/junit.xml`; returns its path.
-pub fn write_junit(
+pub(crate) fn write_junit(
     dir: &Path,
     report: &RunReport,
     scrub: &Scrubber,

@@ -1,29 +1,31 @@
 //! Reports: JSON, JUnit, HTML, case files and their HAR, curl scripts, baselines, shard
 //! merging, normalized transcripts and the `--events` NDJSON stream. Writers only read
-//! plain data the runner fills ([`types::RunReport`], [`events::Judged`]).
+//! plain data the runner fills ([`RunReport`], [`events::Judged`]).
 //!
 //! Every byte a writer puts on disk passes through the run's
 //! [`Scrubber`](crate::history::redact::Scrubber) as a last line of defence (see
 //! [`scrub_text`] and [`scrub_markup`]).
 
 pub mod baseline;
-pub mod case;
+pub(crate) mod case;
 pub mod events;
 pub mod har;
 pub mod html;
 pub mod json;
 pub mod junit;
-pub mod table;
+pub(crate) mod table;
 pub mod term;
 pub mod transcript;
-pub mod types;
+pub(crate) mod types;
 
-pub use baseline::{Baseline, Waiver, apply_baseline, load_baseline, parse_baseline, today_utc};
-pub use case::{CASE_FORMAT, CaseFile, case_file, curl_script, load_case_file, write_case_files};
+pub use baseline::{Baseline, apply_baseline, load_baseline, parse_baseline, today_utc};
+pub(crate) use case::write_case_files;
+pub use case::{CASE_FORMAT, CaseFile, case_file, curl_script, load_case_file};
 pub use html::write_html;
 pub use json::{load_report, write_json};
-pub use junit::{junit_xml, junit_xml_in, write_junit};
-pub use table::{merge, overall_of, recompute, requirement_table, requirement_table_with};
+pub use junit::junit_xml;
+pub(crate) use junit::write_junit;
+pub use table::{merge, requirement_table, requirement_table_with};
 pub use transcript::transcript;
 pub use types::*;
 
@@ -216,7 +218,7 @@ impl<'a> TextScrubber<'a> {
 
 /// Scrubs markup (HTML, XML): every known secret, raw or markup-escaped, becomes
 /// `&lt;redacted&gt;`, so the replacement cannot itself inject a tag.
-pub fn scrub_markup(scrub: &Scrubber, text: &str) -> String {
+pub(crate) fn scrub_markup(scrub: &Scrubber, text: &str) -> String {
     const MARKUP_REDACTED: &str = "&lt;redacted&gt;";
     let mut out = text.to_string();
     for s in scrub.secrets() {
@@ -248,7 +250,7 @@ pub fn escape_markup(s: &str) -> String {
 }
 
 /// A case id made safe as a file stem: only `[A-Za-z0-9._-]`, no leading dot, never empty.
-pub fn file_stem(id: &str) -> String {
+pub(crate) fn file_stem(id: &str) -> String {
     let mut s: String = id
         .chars()
         .map(|c| {
@@ -352,14 +354,14 @@ fn replay_words(program: &str, case: &str, report: &types::RunReport) -> String 
 }
 
 /// `path` made absolute (against the current directory), without resolving links.
-pub fn absolute(path: &Path) -> PathBuf {
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// How to name this program in a printed command: `gws-conform` when an executable of
 /// that name is on `PATH`, else the absolute path of the running executable when it is
 /// gws-conform itself (not a test harness linking the library), else `gws-conform`.
-pub fn program_name() -> String {
+pub(crate) fn program_name() -> String {
     const NAME: &str = "gws-conform";
     if let Some(paths) = std::env::var_os("PATH") {
         for d in std::env::split_paths(&paths) {

@@ -103,7 +103,7 @@ pub fn requirement_table_with(
 
 /// The overall verdict of requirement rows (the rule of [`requirement_table`]); Waived
 /// and Skip never block. `any_case_ran == false` → Error.
-pub fn overall_of(rows: &[RequirementReport], strict: bool, any_case_ran: bool) -> Overall {
+pub(crate) fn overall_of(rows: &[RequirementReport], strict: bool, any_case_ran: bool) -> Overall {
     let blocking = |l: Level| l == Level::Must || (strict && l == Level::Should);
     if rows
         .iter()
@@ -127,7 +127,7 @@ pub fn overall_of(rows: &[RequirementReport], strict: bool, any_case_ran: bool) 
 ///
 /// Findings cite a [`crate::spec::ReqId`], so an id outside the catalogue cannot get
 /// this far: a report file naming one is refused when it is read.
-pub fn recompute(report: &mut RunReport) {
+pub(crate) fn recompute(report: &mut RunReport) {
     let (rows, mut overall) = requirement_table_with(
         &report.cases,
         report.unlisted.as_ref(),

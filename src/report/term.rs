@@ -57,7 +57,7 @@ pub enum Progress {
 /// spinner per shrink, or one line per case and per shrink step; warnings and notes on
 /// stderr whatever the mode.
 #[derive(Debug)]
-pub struct TermProgress {
+pub(crate) struct TermProgress {
     mode: Progress,
     state: std::sync::Mutex<TermState>,
 }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Normalizes a reason: quoted values become `"…"`, and every word holding a digit
 /// (chat ids, `seq` numbers, `c1`, UUIDs, counts) becomes `#`.
-pub fn normalize(reason: &str) -> String {
+pub(crate) fn normalize(reason: &str) -> String {
     let mut out = String::with_capacity(reason.len());
     let mut chars = reason.chars().peekable();
     let mut word = String::new();

@@ -50,7 +50,7 @@ impl Cancel {
 }
 
 /// The reason recorded for what an interrupted run did not judge.
-pub const INTERRUPTED: &str = "interrupted";
+pub(crate) const INTERRUPTED: &str = "interrupted";
 
 /// How cases reach the agent (SPEC §1.5): one type from the CLI to the case file.
 pub use crate::client::ProvisioningKind as Mode;
@@ -59,19 +59,19 @@ pub use crate::client::ProvisioningKind as Mode;
 /// thousand-case run does not open thousands of connections at once (the capacity
 /// bound, agents × chats per agent, applies on top). A case waiting out its final quiet
 /// window does no work and holds no slot.
-pub const DEFAULT_MAX_ACTIVE_CASES: usize = 64;
+pub(crate) const DEFAULT_MAX_ACTIVE_CASES: usize = 64;
 
 /// Notification bytes a case in flight may bring per flood window (5 s) on top of the
 /// Bayeux client's floor: a faultless case with GWS-shaped transcripts brings a few KiB.
-pub const NOTIFICATION_BYTES_PER_CASE: u64 = 64 * 1024;
+pub(crate) const NOTIFICATION_BYTES_PER_CASE: u64 = 64 * 1024;
 
 /// Cases in flight at most (working or waiting out their quiet window) when
 /// `--concurrency` is not given: with a 1 s quiet window, about this many cases a second.
-pub const DEFAULT_MAX_CASES_IN_FLIGHT: usize = 256;
+pub(crate) const DEFAULT_MAX_CASES_IN_FLIGHT: usize = 256;
 
 /// Failing cases whose history a run keeps by default (each shrunk representative's is
 /// always kept).
-pub const DEFAULT_MAX_FAILING_HISTORIES: usize = 100;
+pub(crate) const DEFAULT_MAX_FAILING_HISTORIES: usize = 100;
 
 /// Everything a run needs, already validated.
 #[derive(Debug, Clone)]
@@ -203,7 +203,7 @@ fn now_rfc3339() -> String {
 }
 
 /// A run id that sorts by time and names the seed.
-pub fn run_id(seed: u64) -> String {
+pub(crate) fn run_id(seed: u64) -> String {
     let t = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let compact: String = t.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
     format!("{}-s{}-p{}", compact, seed, std::process::id())
@@ -745,15 +745,15 @@ fn session_report(s: &RunSettings, env: &Env) -> CaseReport {
 /// Passing cases listed (steps and findings) in a run's report; past this, passing
 /// cases are counted per requirement ([`report::Unlisted`]), not listed, so a run of
 /// 100,000 cases keeps a flat footprint. Failing cases are always listed.
-pub const LISTED_CASES: usize = 1000;
+pub(crate) const LISTED_CASES: usize = 1000;
 
 /// Each distinct failure's shrink may take this long by default (wall time, from when
 /// it starts; see `--shrink-time`).
-pub const DEFAULT_SHRINK_TIME: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_SHRINK_TIME: Duration = Duration::from_secs(5);
 
 /// Shrink candidates re-run at once per group (each still waits for room on the
 /// target, like any case).
-pub const SHRINK_WIDTH: usize = 16;
+pub(crate) const SHRINK_WIDTH: usize = 16;
 
 /// Shrinks the representative `rep` of group `g` (signature `wanted`): re-runs smaller
 /// candidates until none fails the same way or a limit runs out, telling how far it got.

@@ -50,7 +50,7 @@ fn without(steps: &[Step], i: usize) -> Vec<Step> {
 }
 
 /// A short description of a step, for "removing step 3 (Accept c1) …".
-pub fn describe(step: &Step) -> String {
+pub(crate) fn describe(step: &Step) -> String {
     match step {
         Step::OfferChat { chat, agent } => format!("offer {chat} to {agent}"),
         Step::AgentPost {
@@ -124,7 +124,7 @@ fn without_all(steps: &[Step], drop: &[usize]) -> Vec<Step> {
 /// One candidate: the smaller case and, for a single-step removal, the index of the
 /// removed step (so a failed removal can be explained).
 #[derive(Debug, Clone)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     /// The smaller case.
     pub case: Case,
     /// The step this candidate removes, when it removes exactly one.
@@ -139,7 +139,7 @@ pub fn candidates(case: &Case) -> Vec<Case> {
 }
 
 /// [`candidates`] with the removed step of single-step removals.
-pub fn labelled(case: &Case) -> Vec<Candidate> {
+pub(crate) fn labelled(case: &Case) -> Vec<Candidate> {
     let steps = &case.steps;
     let n = steps.len();
     let mut out: Vec<(Vec<Step>, Option<usize>)> = Vec::new();
@@ -239,7 +239,7 @@ pub enum Trial<O> {
 
 /// The limits of one shrink.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Re-runs allowed.
     pub budget: usize,
     /// Wall time allowed.
@@ -258,7 +258,7 @@ pub enum Stop {
 }
 
 /// The result of [`shrink_with`].
-pub struct Shrunk<O> {
+pub(crate) struct Shrunk<O> {
     /// The smallest case confirmed to fail the same way.
     pub case: Case,
     /// The outcome of the run that confirmed `case` (None: nothing smaller confirmed).
@@ -277,7 +277,7 @@ pub struct Shrunk<O> {
 /// takes the first (in candidate order) that `trial` confirms fails the same way,
 /// until no candidate does or a limit runs out. `progress(steps, runs)` is called after
 /// each accepted candidate.
-pub async fn shrink_with<O, F, Fut>(
+pub(crate) async fn shrink_with<O, F, Fut>(
     case: &Case,
     limits: Limits,
     trial: F,

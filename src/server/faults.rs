@@ -156,7 +156,7 @@ const fn f(name: &'static str, description: &'static str, expect: &'static [ReqI
 }
 
 /// The fault catalogue.
-pub static FAULTS: [FaultInfo; 41] = [
+pub(crate) static FAULTS: [FaultInfo; 41] = [
     f(
         "complete-no-status-change",
         "missing notification: a successful Complete never publishes the StatusChange to Completed",

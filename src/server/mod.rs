@@ -39,15 +39,16 @@ mod provider;
 mod state;
 #[cfg(test)]
 mod unit_tests;
-pub mod variations;
+pub(crate) mod variations;
 mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use faults::{FaultInfo, faults};
-pub use variations::{VariationInfo, Variations, variations};
+pub(crate) use faults::FaultInfo;
+pub use faults::faults;
+pub use variations::{Variations, variations};
 
 /// Configuration of the reference server (its `Debug` hides the passwords).
 #[derive(Clone)]

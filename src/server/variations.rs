@@ -187,7 +187,7 @@ const fn masking(
 }
 
 /// The variation catalogue.
-pub static VARIATIONS: [VariationInfo; 18] = [
+pub(crate) static VARIATIONS: [VariationInfo; 18] = [
     masking(
         "no-csrf",
         "CSRF off, as --no-csrf (SPEC §1.1: \"A target may run with CSRF off; the harness detects which\")",

@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use gws_conform::history::{Actor, Body, Event, EventKind, History};
-use gws_conform::report::types::CaseReport;
+use gws_conform::report::CaseReport;
 use gws_conform::report::{events, har};
 use serde_json::{Value, json};
 

@@ -39,7 +39,7 @@ mod session;
 mod tests;
 mod wire;
 
-pub use advice::{Action, Advice, Decision, Happened, Reconnect, StandingAdvice, Streak, decide};
+pub use advice::{Action, Advice, Happened, Reconnect, StandingAdvice, Streak, decide};
 
 /// The Bayeux client (a namespace for [`BayeuxClient::start`]).
 #[derive(Debug, Clone, Copy)]
@@ -86,11 +86,11 @@ pub struct BayeuxTuning {
 }
 
 /// Default [`BayeuxTuning::max_notifications`].
-pub const DEFAULT_MAX_NOTIFICATIONS: u64 = 1_000;
+pub(crate) const DEFAULT_MAX_NOTIFICATIONS: u64 = 1_000;
 /// Default [`BayeuxTuning::max_notification_bytes`] (4 MiB of JSON text per 5 s and
 /// session; the fastest faultless runs deliver under 2 MiB per 5 s to one agent; parsed
 /// JSON takes a few times that in memory).
-pub const DEFAULT_MAX_NOTIFICATION_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_NOTIFICATION_BYTES: u64 = 4 * 1024 * 1024;
 
 impl Default for BayeuxTuning {
     fn default() -> Self {

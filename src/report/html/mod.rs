@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 mod sequence;
 
 use sequence::events_table;
-pub use sequence::{sequence_svg, sequence_svg_with_id};
+pub use sequence::sequence_svg;
+pub(crate) use sequence::sequence_svg_with_id;
 
 /// At most this many events are drawn per diagram (the rest is summarized), so a flood
 /// from a hostile target cannot make the page unbounded.
@@ -67,7 +68,7 @@ pub fn render_html(report: &RunReport, scrub: &Scrubber) -> String {
 
 /// The whole page (scrubbed) as written into the run folder `dir`: replay commands
 /// name the case files by absolute path (see [`super::replay_command_in`]).
-pub fn render_html_in(report: &RunReport, scrub: &Scrubber, dir: &Path) -> String {
+pub(crate) fn render_html_in(report: &RunReport, scrub: &Scrubber, dir: &Path) -> String {
     render_page(report, scrub, Some(dir))
 }
 

@@ -30,11 +30,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 /// The chat channel the harness listens on.
-pub const CHATS_CHANNEL: &str = "/v2/me/chats";
+pub(crate) const CHATS_CHANNEL: &str = "/v2/me/chats";
 
 /// What running one case gave.
 #[derive(Debug, Clone)]
-pub struct CaseOutcome {
+pub(crate) struct CaseOutcome {
     /// What was recorded (the case's own events and its chats' notifications).
     pub history: History,
     /// What the checker found.
@@ -77,7 +77,7 @@ impl Shapes for SchemaShapes {
 /// events of a refused handshake or subscribe are a target failure of NTF-02, judged
 /// from this history).
 #[derive(Debug)]
-pub struct ConnectError {
+pub(crate) struct ConnectError {
     /// What went wrong, in words.
     pub message: String,
     /// What was recorded on the way (Bayeux events of a refused handshake or subscribe).
@@ -85,7 +85,7 @@ pub struct ConnectError {
 }
 
 /// A connected target.
-pub struct Env {
+pub(crate) struct Env {
     /// How to reach the target.
     pub target: TargetConfig,
     /// Deadline and quiet window the checker judges with.
@@ -328,11 +328,6 @@ impl Env {
     /// Agent user names, in order.
     pub fn agent_names(&self) -> Vec<String> {
         self.agents.iter().map(|a| a.user().to_string()).collect()
-    }
-
-    /// The provisioning mode in use (`customer-api` or `provider-state`).
-    pub fn provisioning_name(&self) -> &'static str {
-        self.provisioner.mode_name()
     }
 
     /// The run-level history (logins, Bayeux sessions, every notification).
