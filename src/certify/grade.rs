@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// One run of the certification.
 #[derive(Debug, Clone, Copy)]
-pub struct Run<'a> {
+pub(crate) struct Run<'a> {
     /// Its seed.
     pub seed: u64,
     /// Its provisioning mode.
@@ -94,7 +94,7 @@ impl Grade {
 }
 
 /// The rows and the grade of `runs` under `st`, given what the behaviour contradicted.
-pub fn grade(
+pub(crate) fn grade(
     st: &Statement,
     runs: &[Run<'_>],
     contradictions: &[Contradiction],
@@ -200,7 +200,7 @@ fn row(st: &Statement, id: &str, level: Level, runs: &[Run<'_>]) -> Row {
 }
 
 /// The origin of a case of `run` (for contradictions and replay commands).
-pub fn origin(run: &Run<'_>, case: &str) -> Origin {
+pub(crate) fn origin(run: &Run<'_>, case: &str) -> Origin {
     Origin {
         seed: run.seed,
         mode: run.mode,

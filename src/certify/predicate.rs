@@ -8,14 +8,14 @@ use super::statement::{Mode, Statement};
 use serde::{Deserialize, Serialize};
 
 /// The predicate type of a gws-conform certificate.
-pub const PREDICATE_TYPE: &str = "https://gws-conform.local/certificate/v1";
+pub(crate) const PREDICATE_TYPE: &str = "https://gws-conform.local/certificate/v1";
 
 /// The commit the binary was built from (`-dirty` with local changes), or
 /// `unknown (built outside git)`.
-pub const BUILD_COMMIT: &str = env!("GWS_GIT_COMMIT");
+pub(crate) const BUILD_COMMIT: &str = env!("GWS_GIT_COMMIT");
 
 /// The harness version.
-pub const HARNESS_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const HARNESS_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// sha256 of the requirement catalogue (SPEC §3 as this binary has it), as JSON.
 pub fn catalogue_digest() -> String {
@@ -24,7 +24,7 @@ pub fn catalogue_digest() -> String {
 }
 
 /// sha256 over the embedded schemas: each file's name, a NUL, its contents, a NUL.
-pub fn schemas_digest() -> String {
+pub(crate) fn schemas_digest() -> String {
     let mut all = Vec::new();
     for (name, text) in crate::schema::embedded_files() {
         all.extend_from_slice(name.as_bytes());
