@@ -36,7 +36,10 @@ pub struct Contradiction {
 /// The first contradiction of each declared item, over `histories`. A declaration no
 /// history can show (no session was set up; no inspect was answered) is not
 /// contradicted: the certificate's rows say what was not observable.
-pub(crate) fn contradictions(st: &Statement, histories: &[(Origin, &History)]) -> Vec<Contradiction> {
+pub(crate) fn contradictions(
+    st: &Statement,
+    histories: &[(Origin, &History)],
+) -> Vec<Contradiction> {
     let mut out: Vec<Contradiction> = Vec::new();
     let mut push = |c: Contradiction| {
         if !out.iter().any(|o| o.field == c.field) {

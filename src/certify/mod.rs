@@ -1,17 +1,29 @@
 //! Certificates a vendor can publish and anyone can re-check (issue 24): keys, DSSE
 //! envelopes and in-toto Statements over a bundle of recorded evidence.
 
-pub mod bundle;
-pub mod contradict;
-pub(crate) mod dsse;
-pub mod grade;
-pub(crate) mod html;
-pub mod keys;
-pub mod policy;
-pub mod predicate;
-pub mod rejudge;
-pub mod run;
-pub mod statement;
+mod bundle;
+mod contradict;
+mod dsse;
+mod grade;
+mod html;
+mod keys;
+mod policy;
+mod predicate;
+mod rejudge;
+mod run;
+mod statement;
+
+// The face the binary and the tests use. The other public types of these modules
+// (errors, the Statement's parts, the rows and contradictions of a Predicate) are
+// reached through the values that carry them.
+pub use bundle::{sign as sign_bundle, verify as verify_bundle};
+pub use grade::{Row, Witness};
+pub use keys::{PublicKey, SigningKey};
+pub use policy::Policy;
+pub use predicate::{Predicate, catalogue_digest};
+pub use rejudge::rejudge;
+pub use run::{CertRun, Written, certify, exit_code, judge, mode_name, run_dir, write_bundle};
+pub use statement::{Mode, Statement};
 
 /// Lower-case hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {

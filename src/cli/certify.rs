@@ -2,13 +2,9 @@
 
 use crate::cli::common::{Threads, runtime};
 use crate::cli::target::TargetArgs;
-use gws_conform::certify::bundle;
-use gws_conform::certify::keys::{PublicKey, SigningKey};
-use gws_conform::certify::policy::Policy;
-use gws_conform::certify::predicate::{Predicate, catalogue_digest};
-use gws_conform::certify::rejudge;
-use gws_conform::certify::run::{self as cert, CertRun};
-use gws_conform::certify::statement::Statement;
+use gws_conform::certify::{
+    self as cert, CertRun, Policy, Predicate, PublicKey, SigningKey, Statement, catalogue_digest,
+};
 use gws_conform::exit;
 use gws_conform::report::{self, term::escape};
 use std::path::{Path, PathBuf};
@@ -214,7 +210,7 @@ pub fn verify(args: VerifyArgs) -> i32 {
         },
         None => Policy::default(),
     };
-    let st = match bundle::verify(&args.bundle, &key) {
+    let st = match cert::verify_bundle(&args.bundle, &key) {
         Ok(st) => st,
         Err(e) => {
             println!("NOT VERIFIED: {}", escape(&e.to_string()));
@@ -335,7 +331,7 @@ fn rederive(
                     }
                 }
             }
-            match rejudge::rejudge(&mut r, &cert::run_dir(mode, seed)) {
+            match cert::rejudge(&mut r, &cert::run_dir(mode, seed)) {
                 Ok(j) => {
                     *rejudged += j.cases;
                     *recorded_only += j.without_history;

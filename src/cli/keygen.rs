@@ -1,6 +1,6 @@
 //! `gws-conform keygen --out DIR`: an Ed25519 key pair for signing certificates.
 
-use gws_conform::certify::keys::SigningKey;
+use gws_conform::certify::SigningKey;
 use gws_conform::exit;
 use std::path::PathBuf;
 

@@ -3,7 +3,7 @@
 //! `.ci/run` installs them into its validators venv; elsewhere the test skips, saying
 //! so, unless `CI` is set (then a missing verifier fails: CI must not skip silently).
 
-use gws_conform::certify::{bundle, keys::SigningKey};
+use gws_conform::certify::{SigningKey, sign_bundle};
 use std::path::Path;
 use std::process::Command;
 
@@ -45,7 +45,7 @@ fn the_independent_verifier_accepts_a_signed_bundle_and_refuses_a_changed_one() 
     let key = SigningKey::generate().unwrap();
     let pubkey = dir.join("k.pub");
     std::fs::write(&pubkey, key.public().to_pem()).unwrap();
-    bundle::sign(
+    sign_bundle(
         &b,
         "https://gws-conform.local/certificate/v1",
         serde_json::json!({"grade": "test"}),
@@ -231,7 +231,7 @@ fn certify_then_verify_and_every_tampering_is_refused() {
     let pred: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(c.join("certificate.json")).unwrap())
             .unwrap();
-    bundle::sign(
+    sign_bundle(
         &c,
         "https://gws-conform.local/certificate/v1",
         pred.clone(),
@@ -243,7 +243,7 @@ fn certify_then_verify_and_every_tampering_is_refused() {
     let c = copy("regraded");
     let mut p2 = pred.clone();
     p2["grade"] = "not-conformant".into();
-    bundle::sign(
+    sign_bundle(
         &c,
         "https://gws-conform.local/certificate/v1",
         p2,
@@ -259,7 +259,7 @@ fn certify_then_verify_and_every_tampering_is_refused() {
     let c = copy("seed");
     let mut p3 = pred;
     p3["seeds"] = serde_json::json!([1, 7]);
-    bundle::sign(
+    sign_bundle(
         &c,
         "https://gws-conform.local/certificate/v1",
         p3,
@@ -354,7 +354,7 @@ fn a_faulty_server_is_not_conformant_and_rewritten_verdicts_are_caught_by_rejudg
     std::fs::write(b.join("certificate.json"), text).unwrap();
     let key = SigningKey::from_pem(&std::fs::read_to_string(keys.join("gws-conform.key")).unwrap())
         .unwrap();
-    bundle::sign(&b, "https://gws-conform.local/certificate/v1", pred, &key).unwrap();
+    sign_bundle(&b, "https://gws-conform.local/certificate/v1", pred, &key).unwrap();
     let o = gws(&["verify", &s(&b), "--key", &pubkey]);
     let t = String::from_utf8_lossy(&o.stdout).to_string();
     assert_eq!(o.status.code(), Some(1), "{t}");

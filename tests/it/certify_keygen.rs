@@ -2,7 +2,7 @@
 //! verifies, a private file only its owner can read, and no silent overwrite.
 
 use crate::common_bin::{BIN, tmpdir};
-use gws_conform::certify::keys::{PublicKey, SigningKey};
+use gws_conform::certify::{PublicKey, SigningKey};
 use std::process::Command;
 
 #[test]
