@@ -4,6 +4,7 @@
 
 use super::statement::{Mode, Statement};
 use crate::history::{Actor, Body, EventKind, History};
+use crate::model;
 use serde::{Deserialize, Serialize};
 
 /// Where a history came from: the run (seed and provisioning mode) and the case.
@@ -53,11 +54,6 @@ pub(crate) fn contradictions(
         if let Some(c) = reference_id(st, origin, h) {
             push(c);
         }
-        if origin.mode == Mode::ProviderState {
-            for c in inspect(st, origin, h) {
-                push(c);
-            }
-        }
         if !st.deployment.provisioning.contains(&origin.mode) {
             push(Contradiction {
                 field: "deployment.provisioning".into(),
@@ -67,6 +63,9 @@ pub(crate) fn contradictions(
                 event: None,
             });
         }
+    }
+    for c in inspect(st, histories) {
+        push(c);
     }
     out
 }
@@ -110,9 +109,12 @@ fn reference_id(st: &Statement, origin: &Origin, h: &History) -> Option<Contradi
             }
             EventKind::Response {
                 req,
-                body: Body::Json(v),
+                status,
+                body: body @ Body::Json(v),
                 ..
-            } if chat_posts.contains(req) && v.get("statusCode") == Some(&0.into()) => {
+            } if chat_posts.contains(req)
+                && model::succeeded(*status, model::status_code(body)) =>
+            {
                 let has = v
                     .get("referenceId")
                     .is_some_and(|r| r.is_i64() || r.is_u64());
@@ -132,30 +134,46 @@ fn reference_id(st: &Statement, origin: &Origin, h: &History) -> Option<Contradi
     None
 }
 
-/// `deployment.inspect`: every declared field is in every answered provider-state
-/// inspect.
-fn inspect(st: &Statement, origin: &Origin, h: &History) -> Vec<Contradiction> {
-    let mut out = Vec::new();
-    for e in &h.events {
-        let EventKind::Inspect {
-            result: Some(r), ..
-        } = &e.kind
-        else {
-            continue;
-        };
-        for field in &st.deployment.inspect {
-            if r.get(field).is_none() && !out.iter().any(|c: &Contradiction| c.declared == *field) {
-                out.push(Contradiction {
-                    field: "deployment.inspect".into(),
-                    declared: field.clone(),
-                    seen: format!("an inspect answer without {field}: {r}"),
-                    origin: origin.clone(),
-                    event: Some(e.seq),
-                });
-            }
-        }
-    }
-    out
+/// `deployment.inspect`: what provider-state `inspect` *can* show. A declared field
+/// that no answered inspect of any provider-state run carries is contradicted (the
+/// witness: the first answer). A field an answer leaves out while another carries it is
+/// not: a server may omit a field it has no value for yet (`lastAgent` before any
+/// agent), and the SPEC says no more than "any of".
+fn inspect(st: &Statement, histories: &[(Origin, &History)]) -> Vec<Contradiction> {
+    let answers: Vec<(&Origin, u64, &serde_json::Value)> = histories
+        .iter()
+        .filter(|(o, _)| o.mode == Mode::ProviderState)
+        .flat_map(|(o, h)| {
+            h.events.iter().filter_map(move |e| match &e.kind {
+                EventKind::Inspect {
+                    result: Some(r), ..
+                } => Some((o, e.seq, r)),
+                _ => None,
+            })
+        })
+        .collect();
+    let Some(&(first_origin, first_seq, first)) = answers.first() else {
+        return Vec::new();
+    };
+    st.deployment
+        .inspect
+        .iter()
+        .filter(|field| {
+            answers
+                .iter()
+                .all(|(_, _, r)| r.get(field.as_str()).is_none())
+        })
+        .map(|field| Contradiction {
+            field: "deployment.inspect".into(),
+            declared: field.clone(),
+            seen: format!(
+                "no inspect answer of {} shows {field}, e.g. {first}",
+                answers.len()
+            ),
+            origin: first_origin.clone(),
+            event: Some(first_seq),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -295,6 +313,20 @@ mod tests {
             (c[0].field.as_str(), c[0].declared.as_str()),
             ("deployment.inspect", "customerTranscript")
         );
+        // a field one answer leaves out and another shows: the server can show it
+        let two = history(vec![
+            EventKind::Inspect {
+                alias: "c1".into(),
+                result: Some(json!({"queue": "q"})),
+                reason: None,
+            },
+            EventKind::Inspect {
+                alias: "c1".into(),
+                result: Some(json!({"queue": "q", "customerTranscript": []})),
+                reason: None,
+            },
+        ]);
+        assert_eq!(contradictions(&st, &[(origin(), &two)]), vec![]);
         // in customer-api mode the Inspect events are the customer's GETs: not judged here
         let o = Origin {
             mode: Mode::CustomerApi,
