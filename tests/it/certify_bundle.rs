@@ -78,6 +78,50 @@ fn the_independent_verifier_accepts_a_signed_bundle_and_refuses_a_changed_one() 
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Every file under `d`.
+fn files_under(d: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(d).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// `certify` of the embedded server under `statement` into `bundle`, signed with the
+/// key `keygen` wrote into `keys`: 2 seeds of 3 random cases, plus `extra` flags.
+fn certify_signed(
+    statement: &Path,
+    bundle: &Path,
+    keys: &Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let (st, b, k) = (
+        statement.display().to_string(),
+        bundle.display().to_string(),
+        keys.join("gws-conform.key").display().to_string(),
+    );
+    let mut args = vec![
+        "certify",
+        "--statement",
+        &st,
+        "--bundle",
+        &b,
+        "--sign",
+        &k,
+        "--seeds",
+        "2",
+        "--cases",
+        "3",
+    ];
+    args.extend_from_slice(extra);
+    gws(&args)
+}
+
 fn gws(args: &[&str]) -> std::process::Output {
     Command::new(crate::common_bin::BIN)
         .args(args)
@@ -96,19 +140,7 @@ fn certify_then_verify_and_every_tampering_is_refused() {
     let s = |p: &Path| p.display().to_string();
     assert!(gws(&["keygen", "--out", &s(&keys)]).status.success());
     let statement = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/statement.toml");
-    let o = gws(&[
-        "certify",
-        "--statement",
-        &s(&statement),
-        "--bundle",
-        &s(&b),
-        "--sign",
-        &s(&keys.join("gws-conform.key")),
-        "--seeds",
-        "2",
-        "--cases",
-        "3",
-    ]);
+    let o = certify_signed(&statement, &b, &keys, &[]);
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert_eq!(
         o.status.code(),
@@ -152,18 +184,7 @@ fn certify_then_verify_and_every_tampering_is_refused() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("is not one the policy accepts"));
 
     // one byte flipped in each file of the bundle, one file at a time: refused, naming it
-    let mut all = Vec::new();
-    fn walk(d: &Path, out: &mut Vec<std::path::PathBuf>) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out)
-            } else {
-                out.push(p)
-            }
-        }
-    }
-    walk(&b, &mut all);
+    let all = files_under(&b);
     assert!(all.len() > 100, "{}", all.len());
     for f in &all {
         let bytes = std::fs::read(f).unwrap();
@@ -282,23 +303,17 @@ fn a_faulty_server_is_not_conformant_and_rewritten_verdicts_are_caught_by_rejudg
     let s = |p: &Path| p.display().to_string();
     assert!(gws(&["keygen", "--out", &s(&keys)]).status.success());
     let statement = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/statement.toml");
-    let o = gws(&[
-        "certify",
-        "--statement",
-        &s(&statement),
-        "--bundle",
-        &s(&b),
-        "--sign",
-        &s(&keys.join("gws-conform.key")),
-        "--seeds",
-        "2",
-        "--cases",
-        "3",
-        "--fault",
-        "complete-text-after-status",
-        "--shrink-time",
-        "1s",
-    ]);
+    let o = certify_signed(
+        &statement,
+        &b,
+        &keys,
+        &[
+            "--fault",
+            "complete-text-after-status",
+            "--shrink-time",
+            "1s",
+        ],
+    );
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert_eq!(
         o.status.code(),
@@ -470,18 +485,7 @@ fn a_bundle_holds_no_secret_even_from_a_target_that_echoes_them() {
     );
     use base64::Engine;
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("agent1:{PASSWORD}"));
-    let mut files = Vec::new();
-    fn walk(d: &Path, out: &mut Vec<std::path::PathBuf>) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out)
-            } else {
-                out.push(p)
-            }
-        }
-    }
-    walk(&b, &mut files);
+    let files = files_under(&b);
     assert!(files.len() > 3, "{files:?}");
     let mut echoed = false;
     for f in &files {
