@@ -32,4 +32,8 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     /// Harness or environment error.
     pub const HARNESS: i32 = 3;
+    /// Stopped by SIGINT (128 + 2), after the partial report is written.
+    pub const SIGINT: i32 = 130;
+    /// Stopped by SIGTERM (128 + 15), after the partial report is written.
+    pub const SIGTERM: i32 = 143;
 }

@@ -76,8 +76,9 @@ pub enum Grade {
     ConformantWithExceptions,
     /// A binding row failed (not excepted), or the statement was contradicted.
     NotConformant,
-    /// No target failure, but the harness errored on a binding row: no grade can be
-    /// given (a harness error is never a target failure, SPEC §4).
+    /// No target failure, but the harness errored on a binding row, or a signal cut a
+    /// run short: no grade can be given (a harness error is never a target failure,
+    /// SPEC §4).
     Incomplete,
 }
 
@@ -88,7 +89,7 @@ impl Grade {
             Grade::Conformant => "Conformant",
             Grade::ConformantWithExceptions => "Conformant with exceptions",
             Grade::NotConformant => "Not conformant",
-            Grade::Incomplete => "Incomplete (harness errors: no grade)",
+            Grade::Incomplete => "Incomplete (harness errors or interrupted: no grade)",
         }
     }
 }
@@ -114,7 +115,7 @@ pub(crate) fn grade(
         .any(|r| r.binding && r.errored > 0 && r.exception.is_none());
     let g = if blocking_fail || !contradictions.is_empty() {
         Grade::NotConformant
-    } else if errored || runs.is_empty() {
+    } else if errored || runs.is_empty() || runs.iter().any(|r| r.report.interrupted.is_some()) {
         Grade::Incomplete
     } else if excepted {
         Grade::ConformantWithExceptions

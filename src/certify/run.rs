@@ -66,8 +66,12 @@ pub async fn certify(
 ) -> Certification {
     let total = st.deployment.provisioning.len() * seeds.len();
     let mut runs = Vec::new();
-    for &mode in &st.deployment.provisioning {
+    'modes: for &mode in &st.deployment.provisioning {
         for &seed in seeds {
+            // After a signal no further run starts; the interrupted one is kept.
+            if base.cancel.is_cancelled() {
+                break 'modes;
+            }
             let mut s = base.clone();
             s.seed = seed;
             s.mode = Some(kind(mode));
@@ -88,7 +92,13 @@ pub async fn certify(
             runs.push(run);
         }
     }
-    let predicate = judge(st, seeds, &runs);
+    // The seeds the certificate claims are those that ran (a signal may have cut them).
+    let ran: Vec<u64> = seeds
+        .iter()
+        .copied()
+        .filter(|s| runs.iter().any(|r| r.seed == *s))
+        .collect();
+    let predicate = judge(st, &ran, &runs);
     Certification { runs, predicate }
 }
 

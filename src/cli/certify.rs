@@ -1,6 +1,6 @@
 //! `gws-conform certify` and `gws-conform verify` (docs/certify.md).
 
-use crate::cli::common::{Threads, runtime};
+use crate::cli::common::{SignalWatch, Threads, runtime};
 use crate::cli::target::TargetArgs;
 use gws_conform::certify::{
     self as cert, CertRun, Policy, Predicate, PublicKey, SigningKey, Statement, catalogue_digest,
@@ -110,6 +110,7 @@ fn certify(args: CertifyArgs) -> Result<i32, i32> {
     );
     let rt = runtime(Threads::One, "error")?;
     base.progress = gws_conform::runner::Progress::None;
+    let signals = SignalWatch::start(&rt, base.cancel.clone());
     let c = rt.block_on(cert::certify(&st, &seeds, &base, |r, k, n| {
         eprintln!(
             "run {k}/{n}: {} seed {}: {:?}, {} cases, {:.1} s",
@@ -141,7 +142,9 @@ fn certify(args: CertifyArgs) -> Result<i32, i32> {
             return Err(exit::HARNESS);
         }
     }
-    Ok(cert::exit_code(c.predicate.grade))
+    Ok(signals
+        .exit_code()
+        .unwrap_or(cert::exit_code(c.predicate.grade)))
 }
 
 /// The rows, the contradictions and the grade, for the terminal.

@@ -3,6 +3,10 @@
 //! `run`, `replay`, `serve`, `selftest` and `observe` call these.
 
 use gws_conform::client::{Credentials, ProvisioningKind};
+use gws_conform::exit;
+use gws_conform::runner::Cancel;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 /// Parses `5s`, `300ms`, … for `run`, `replay`, `selftest` and `observe`.
@@ -142,4 +146,102 @@ mod tests {
             assert_eq!(ProvisioningKind::from(*m).name(), name);
         }
     }
+}
+
+/// SIGINT and SIGTERM, listened to for the length of a run: the first sets the run's
+/// [`Cancel`] (no new case starts; what is in flight ends within the request timeout; the
+/// reports are written), a second one exits at once. Stops listening when dropped.
+pub struct SignalWatch {
+    code: Arc<AtomicI32>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SignalWatch {
+    /// Starts listening now (before the caller prints its first line: whoever waits for
+    /// that line may signal at once); the watch runs on `rt`.
+    pub fn start(rt: &tokio::runtime::Runtime, cancel: Cancel) -> SignalWatch {
+        let code = Arc::new(AtomicI32::new(0));
+        let _guard = rt.enter();
+        let task = listen().map(|streams| rt.spawn(watch(streams, cancel, code.clone())));
+        SignalWatch { code, task }
+    }
+
+    /// The exit code of the signal that stopped the run (130 SIGINT, 143 SIGTERM).
+    pub fn exit_code(&self) -> Option<i32> {
+        match self.code.load(Ordering::SeqCst) {
+            0 => None,
+            c => Some(c),
+        }
+    }
+}
+
+impl Drop for SignalWatch {
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
+}
+
+#[cfg(unix)]
+type Streams = (tokio::signal::unix::Signal, tokio::signal::unix::Signal);
+#[cfg(not(unix))]
+type Streams = ();
+
+#[cfg(unix)]
+fn listen() -> Option<Streams> {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(i), Ok(t)) => Some((i, t)),
+        _ => {
+            eprintln!(
+                "warning: cannot listen for SIGINT/SIGTERM: a signal ends the run without a report"
+            );
+            None
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn listen() -> Option<Streams> {
+    Some(())
+}
+
+/// The first signal sets `cancel` and records its exit code in `code`; a second one
+/// exits at once.
+async fn watch(mut streams: Streams, cancel: Cancel, code: Arc<AtomicI32>) {
+    loop {
+        let Some((name, c)) = next_signal(&mut streams).await else {
+            return;
+        };
+        if cancel.is_cancelled() {
+            eprintln!("{name} again: exiting now, no report written");
+            std::process::exit(c);
+        }
+        code.store(c, Ordering::SeqCst);
+        cancel.cancel_by(name);
+        eprintln!(
+            "{name}: stopping: no new case starts; finishing requests in flight, closing chats and writing the reports ({name} again exits at once)"
+        );
+    }
+}
+
+/// The next signal's name and exit code.
+#[cfg(unix)]
+async fn next_signal(streams: &mut Streams) -> Option<(&'static str, i32)> {
+    let (int, term) = streams;
+    Some(tokio::select! {
+        _ = int.recv() => ("SIGINT", exit::SIGINT),
+        _ = term.recv() => ("SIGTERM", exit::SIGTERM),
+    })
+}
+
+/// The next signal's name and exit code.
+#[cfg(not(unix))]
+async fn next_signal(_: &mut Streams) -> Option<(&'static str, i32)> {
+    tokio::signal::ctrl_c().await.ok()?;
+    Some(("SIGINT", exit::SIGINT))
 }

@@ -1,7 +1,8 @@
 //! `gws-conform observe`: judge live traffic (the recording proxy of `observe`) or a HAR
 //! recording against the contract, then write the usual run folder.
 
-use super::common::{ModeArg, Threads, parse_duration, runtime};
+use super::common::{ModeArg, SignalWatch, Threads, parse_duration, runtime};
+use gws_conform::runner::Cancel;
 use gws_conform::check::CheckConfig;
 use gws_conform::exit;
 use gws_conform::observe::{
@@ -118,6 +119,11 @@ pub fn main(args: ObserveArgs) -> i32 {
         print: true,
         ..ProxyConfig::new(&upstream)
     };
+    // SIGINT or SIGTERM ends the observation (a second one exits at once); with
+    // --duration, one before the end interrupts it.
+    let cancel = Cancel::new();
+    let signals = SignalWatch::start(&rt, cancel.clone());
+    let started = std::time::Instant::now();
     let obs = rt.block_on(async {
         let h = match start_proxy(pcfg, &args.listen).await {
             Ok(h) => h,
@@ -134,17 +140,30 @@ pub fn main(args: ObserveArgs) -> i32 {
             Some(d) => {
                 tokio::select! {
                     _ = tokio::time::sleep(d) => {},
-                    _ = tokio::signal::ctrl_c() => {},
+                    _ = cancel.cancelled() => {},
                 }
             }
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            None => cancel.cancelled().await,
         }
         Ok(h.finish(args.provisioning.into()).await)
     });
     match obs {
-        Ok(o) => finish(&args, o),
+        Ok(mut o) => {
+            // A signal before the --duration is over cut the observation short.
+            if let (Some(d), Some((signal, at)), Some(code)) =
+                (args.duration, cancel.cause(), signals.exit_code())
+                && at.saturating_duration_since(started) < d
+            {
+                o.report.interrupted = Some(gws_conform::report::Interruption {
+                    signal: signal.to_string(),
+                    not_started: None,
+                    after_ms: at.saturating_duration_since(started).as_millis() as u64,
+                });
+                o.report.overall = gws_conform::report::Overall::Interrupted;
+                o.report.exit_code = code;
+            }
+            finish(&args, o)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             exit::USAGE

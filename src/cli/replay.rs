@@ -1,6 +1,6 @@
 //! `gws-conform replay`: one saved failing case, run again and judged again.
 
-use super::common::{Threads, runtime};
+use super::common::{SignalWatch, Threads, runtime};
 use super::run::{print_summary, write_reports};
 use super::target::TargetArgs;
 use gws_conform::cases::Case;
@@ -84,8 +84,12 @@ pub fn main(args: ReplayArgs) -> i32 {
     }
     s.shrink_budget = 0;
     s.replay = Some(case);
+    let signals = SignalWatch::start(&rt, s.cancel.clone());
     let result = rt.block_on(execute(s));
-    let r = result.report;
+    let mut r = result.report;
+    if let Some(c) = signals.exit_code() {
+        r.exit_code = c;
+    }
     let (line, code) = replay_outcome(&file, &r);
     println!("{line}");
     for c in &r.cases {
@@ -113,5 +117,5 @@ pub fn main(args: ReplayArgs) -> i32 {
     if !write_reports(&dir, &r, &result.scrubber) {
         return exit::HARNESS;
     }
-    code
+    signals.exit_code().unwrap_or(code)
 }

@@ -1,7 +1,7 @@
 //! `gws-conform run`: certify a target. Also the summary table and the run folder's
 //! lines, which `replay` and `merge` print too.
 
-use super::common::{Threads, parse_duration, runtime};
+use super::common::{SignalWatch, Threads, parse_duration, runtime};
 use super::target::TargetArgs;
 use gws_conform::check::Verdict;
 use gws_conform::exit;
@@ -9,10 +9,9 @@ use gws_conform::history::redact::Scrubber;
 use gws_conform::report::events::{EventSink, Reporter, RunEvent};
 use gws_conform::report::{self, Overall, RunReport};
 use gws_conform::runner::RunSettings;
-use gws_conform::runner::{Cancel, execute};
+use gws_conform::runner::execute;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 fn parse_shard(s: &str) -> Result<(u32, u32), String> {
@@ -182,6 +181,7 @@ fn print_verdict(r: &RunReport) {
         Overall::Conformant => "CONFORMANT",
         Overall::NotConformant => "NOT CONFORMANT",
         Overall::Error => "ERROR (harness or environment)",
+        Overall::Interrupted => "INTERRUPTED (stopped by a signal: nothing is certified)",
     };
     let n = r.case_count();
     println!(
@@ -467,22 +467,16 @@ pub fn main(args: RunArgs) -> i32 {
     }
     settle(&mut s, &args, seed, events.clone());
     // Listen before the first line is printed: whoever waits for it may signal at once.
-    let signals = {
-        let _guard = rt.enter();
-        Signals::listen()
-    };
-    let signalled = Arc::new(AtomicI32::new(0));
+    let signals = SignalWatch::start(&rt, s.cancel.clone());
     eprintln!(
         "gws-conform {}: seed {seed} (re-run with --seed {seed})",
         env!("CARGO_PKG_VERSION")
     );
-    let result = rt.block_on(async {
-        let watcher = tokio::spawn(signals.watch(s.cancel.clone(), signalled.clone()));
-        let result = execute(s).await;
-        watcher.abort();
-        result
-    });
+    let result = rt.block_on(execute(s));
     let mut r = result.report;
+    if let Some(code) = signals.exit_code() {
+        r.exit_code = code;
+    }
     // Environment errors first, once, with what to try.
     for e in &r.errors {
         eprintln!("error: {}", report::term::escape(&with_hint(e)));
@@ -505,10 +499,7 @@ pub fn main(args: RunArgs) -> i32 {
     if !report_end(&args, &r, &result.scrubber, events.as_ref()) {
         return exit::HARNESS;
     }
-    match signalled.load(Ordering::SeqCst) {
-        0 => r.exit_code,
-        code => code,
-    }
+    r.exit_code
 }
 
 /// An environment error with what to try: an unreachable target, refused credentials,
@@ -529,80 +520,6 @@ pub fn with_hint(e: &str) -> String {
         return e.to_string();
     };
     format!("{e}: {hint}")
-}
-
-/// Exit code of a run stopped by SIGINT (128 + 2), after its partial report is written.
-pub const EXIT_SIGINT: i32 = 130;
-/// Exit code of a run stopped by SIGTERM (128 + 15), after its partial report is written.
-pub const EXIT_SIGTERM: i32 = 143;
-
-/// SIGINT and SIGTERM, listened to for the length of a run.
-struct Signals {
-    #[cfg(unix)]
-    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
-}
-
-impl Signals {
-    /// Starts listening (inside a runtime context).
-    fn listen() -> Signals {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let streams = match (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) {
-                (Ok(i), Ok(t)) => Some((i, t)),
-                _ => {
-                    eprintln!(
-                        "warning: cannot listen for SIGINT/SIGTERM: a signal ends the run without a report"
-                    );
-                    None
-                }
-            };
-            Signals { streams }
-        }
-        #[cfg(not(unix))]
-        Signals {}
-    }
-
-    /// The first signal sets `cancel` and records its exit code in `code`; a second one
-    /// exits at once.
-    async fn watch(self, cancel: Cancel, code: Arc<AtomicI32>) {
-        #[cfg(unix)]
-        {
-            let Some((mut int, mut term)) = self.streams else {
-                return;
-            };
-            loop {
-                let (name, c) = tokio::select! {
-                    _ = int.recv() => ("SIGINT", EXIT_SIGINT),
-                    _ = term.recv() => ("SIGTERM", EXIT_SIGTERM),
-                };
-                if cancel.is_cancelled() {
-                    eprintln!("{name} again: exiting now, no report written");
-                    std::process::exit(c);
-                }
-                code.store(c, Ordering::SeqCst);
-                cancel.cancel();
-                eprintln!(
-                    "{name}: stopping: no new case starts; finishing requests in flight, closing chats and writing the reports ({name} again exits at once)"
-                );
-            }
-        }
-        #[cfg(not(unix))]
-        loop {
-            if tokio::signal::ctrl_c().await.is_err() {
-                return;
-            }
-            if cancel.is_cancelled() {
-                std::process::exit(EXIT_SIGINT);
-            }
-            code.store(EXIT_SIGINT, Ordering::SeqCst);
-            cancel.cancel();
-            eprintln!("interrupted: stopping; writing the reports (again exits at once)");
-        }
-    }
 }
 
 /// Whether reports can be written under `dir` (checked before a run, not after it).

@@ -2,9 +2,10 @@
 //! each fault of its catalogue (and, with `--variations`, under each legitimate variation
 //! of the server); the matrix is `runner::selftest`'s, printed here.
 
-use super::common::{ModeArg, Threads, parse_duration, runtime};
+use super::common::{ModeArg, SignalWatch, Threads, parse_duration, runtime};
 use gws_conform::exit;
-use gws_conform::runner::selftest::{Options, Row, matrix_with};
+use gws_conform::runner::Cancel;
+use gws_conform::runner::selftest::{Options, Row, job_count, matrix_with};
 use gws_conform::server;
 use std::time::Duration;
 
@@ -81,6 +82,8 @@ fn say_row(i: usize, total: usize, row: &Row) {
         total,
         if row.masked.is_some() {
             "n/a"
+        } else if row.overall == gws_conform::report::Overall::Interrupted {
+            "cut"
         } else if row.ok() {
             "ok"
         } else {
@@ -283,7 +286,9 @@ pub fn main(args: SelftestArgs) -> i32 {
     };
     let started = std::time::Instant::now();
     let opts = Options::from(args);
-    let rows = match rt.block_on(matrix_with(&opts, say_row)) {
+    let cancel = Cancel::new();
+    let signals = SignalWatch::start(&rt, cancel.clone());
+    let rows = match rt.block_on(matrix_with(&opts, &cancel, say_row)) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -292,6 +297,19 @@ pub fn main(args: SelftestArgs) -> i32 {
     };
     print_matrix(&rows);
     println!("selftest took {} ms", started.elapsed().as_millis());
+    if let Some(code) = signals.exit_code() {
+        let cut = rows
+            .iter()
+            .filter(|r| r.overall == gws_conform::report::Overall::Interrupted)
+            .count();
+        println!(
+            "INTERRUPTED: {} of {} runs judged ({cut} of them cut short), {} runs not started",
+            rows.len() - cut,
+            job_count(&opts),
+            job_count(&opts).saturating_sub(rows.len())
+        );
+        return code;
+    }
     if rows.iter().all(Row::ok) {
         exit::CONFORMANT
     } else {

@@ -350,9 +350,7 @@ pub(crate) fn build_report(
     if cases.is_empty() {
         errors.push("no chat was observed from its start (no Invited notification)".into());
     }
-    if !errors.is_empty() && overall != report::Overall::NotConformant {
-        overall = report::Overall::Error;
-    }
+    overall = report::table::settled(overall, !errors.is_empty(), false);
     let cfg = obs.check_config();
     let mut agents: Vec<String> = obs.exchanges().iter().map(|e| e.agent.clone()).collect();
     agents.sort();
@@ -387,6 +385,7 @@ pub(crate) fn build_report(
         groups: None,
         coverage: None,
         unlisted: None,
+        interrupted: None,
     }
 }
 

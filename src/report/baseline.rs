@@ -215,10 +215,12 @@ pub fn apply_baseline(report: &mut RunReport, baseline: &Baseline, today: (i32, 
         overall = Overall::NotConformant;
     }
     // Run-level harness errors other than expired waivers keep a Conformant run from
-    // certifying (see `table::recompute`).
-    if overall == Overall::Conformant && !report.errors.is_empty() {
-        overall = Overall::Error;
-    }
+    // certifying, and a signal leaves it Interrupted (see `table::settled`).
+    overall = super::table::settled(
+        overall,
+        !report.errors.is_empty(),
+        report.interrupted.is_some(),
+    );
     report.overall = overall;
     report.exit_code = overall.exit_code();
     report.config.baseline = Some(baseline.path.display().to_string());

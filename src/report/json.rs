@@ -288,6 +288,7 @@ fn head_of(report: &RunReport) -> RunReport {
         groups: report.groups.clone(),
         coverage: report.coverage.clone(),
         unlisted: report.unlisted.clone(),
+        interrupted: report.interrupted.clone(),
     }
 }
 

@@ -121,6 +121,20 @@ pub(crate) fn overall_of(rows: &[RequirementReport], strict: bool, any_case_ran:
     }
 }
 
+/// A run's outcome from the outcome of its rows and what happened to the run: a signal
+/// makes it Interrupted (nothing is certified, whatever was judged); run-level harness
+/// errors keep a Conformant outcome from certifying (Error), while a blocking failure the
+/// target made stays NotConformant.
+pub(crate) fn settled(rows: Overall, has_errors: bool, interrupted: bool) -> Overall {
+    if interrupted {
+        Overall::Interrupted
+    } else if rows == Overall::Conformant && has_errors {
+        Overall::Error
+    } else {
+        rows
+    }
+}
+
 /// Recomputes `requirements`, `overall` and `exit_code` of `report` from its cases
 /// (baseline waivers must be applied again afterwards). Run-level `errors` turn a
 /// Conformant outcome into Error: a run whose harness broke certifies nothing.
@@ -133,9 +147,11 @@ pub(crate) fn recompute(report: &mut RunReport) {
         report.unlisted.as_ref(),
         report.config.strict,
     );
-    if overall == Overall::Conformant && !report.errors.is_empty() {
-        overall = Overall::Error;
-    }
+    overall = settled(
+        overall,
+        !report.errors.is_empty(),
+        report.interrupted.is_some(),
+    );
     report.requirements = rows;
     report.overall = overall;
     report.exit_code = overall.exit_code();
@@ -296,6 +312,18 @@ fn absorb(out: &mut RunReport, r: RunReport) {
             out.errors.push(e);
         }
     }
+    // A shard a signal stopped leaves the merge interrupted: its cases not started add up.
+    if let Some(i) = r.interrupted {
+        match &mut out.interrupted {
+            None => out.interrupted = Some(i),
+            Some(o) => {
+                o.not_started = match (o.not_started, i.not_started) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+    }
 }
 
 /// The shards' waivers applied to the merged requirements (`waived`: id → reason;
@@ -325,11 +353,13 @@ fn apply_shard_baselines(
                 q.waiver_unused = true;
             }
         }
-        let mut overall = overall_of(&out.requirements, out.config.strict, !out.cases.is_empty());
-        if expired {
+        let mut overall = settled(
+            overall_of(&out.requirements, out.config.strict, !out.cases.is_empty()),
+            !out.errors.is_empty(),
+            out.interrupted.is_some(),
+        );
+        if expired && overall != Overall::Interrupted {
             overall = Overall::NotConformant;
-        } else if overall == Overall::Conformant && !out.errors.is_empty() {
-            overall = Overall::Error;
         }
         out.overall = overall;
         out.exit_code = overall.exit_code();

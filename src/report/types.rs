@@ -22,6 +22,9 @@ pub enum Overall {
     NotConformant,
     /// The harness or the environment broke before a verdict could be reached: exit 3.
     Error,
+    /// A signal stopped the run before it finished: what was judged is reported, nothing
+    /// is certified (exit 130 for SIGINT, 143 for SIGTERM).
+    Interrupted,
 }
 
 impl Overall {
@@ -31,6 +34,7 @@ impl Overall {
             Overall::Conformant => crate::exit::CONFORMANT,
             Overall::NotConformant => crate::exit::FAILURES,
             Overall::Error => crate::exit::HARNESS,
+            Overall::Interrupted => crate::exit::SIGINT,
         }
     }
 }
@@ -186,6 +190,22 @@ pub struct RunReport {
     /// 1,000 passing cases only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unlisted: Option<Unlisted>,
+    /// Set when a signal stopped the run before it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<Interruption>,
+}
+
+/// How a run was stopped before it finished.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interruption {
+    /// The signal (`SIGINT`, `SIGTERM`).
+    pub signal: String,
+    /// Cases the plan held that never started (absent for a `--duration` soak, whose plan
+    /// has no end). They are counted, not listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_started: Option<u64>,
+    /// Milliseconds from the start of the run to the signal.
+    pub after_ms: u64,
 }
 
 /// How one requirement was exercised by a plan.

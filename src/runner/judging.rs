@@ -112,6 +112,7 @@ impl Judging {
             groups: (!out_groups.is_empty()).then_some(out_groups),
             coverage: Some(self.covered.finish()),
             unlisted: (self.unlisted.cases > 0).then_some(self.unlisted),
+            not_started: None,
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::check::{CheckConfig, Finding, Verdict, fold};
 use crate::client::{Credentials, Provisioning, TargetConfig};
 use crate::history::redact::Scrubber;
 use crate::report::events::{Reporter, RunEvent};
-use crate::report::{self, CaseReport, Overall, RunConfig, RunReport};
+use crate::report::{self, CaseReport, RunConfig, RunReport};
 use crate::schema::Schemas;
 use crate::server;
 use exec::{CaseOutcome, Env};
@@ -29,23 +29,50 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 /// A run's cancellation flag: set by the first SIGINT/SIGTERM; checked before each case
-/// and each step (in-flight requests end within the request timeout, clean-up still
-/// runs, and the reports are written with what was judged).
-#[derive(Debug, Clone, Default)]
-pub struct Cancel(std::sync::Arc<std::sync::atomic::AtomicBool>);
+/// and each step, and awaited wherever a case waits (for room on the target, for a work
+/// slot): no case starts after it, in-flight requests end within the request timeout,
+/// clean-up still runs, and the reports are written with what was judged.
+#[derive(Debug, Clone)]
+pub struct Cancel(std::sync::Arc<tokio::sync::watch::Sender<Option<(&'static str, Instant)>>>);
+
+impl Default for Cancel {
+    fn default() -> Self {
+        Cancel(std::sync::Arc::new(tokio::sync::watch::Sender::new(None)))
+    }
+}
 
 impl Cancel {
     /// A flag that is not set.
     pub fn new() -> Cancel {
         Cancel::default()
     }
-    /// Sets the flag: no new case or step starts.
+    /// Sets the flag (no new case or step starts), for a caller of the library.
     pub fn cancel(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cancel_by("cancel");
+    }
+    /// Sets the flag because of `signal` (`SIGINT`, `SIGTERM`); the first cause is kept.
+    pub fn cancel_by(&self, signal: &'static str) {
+        self.0.send_if_modified(|v| {
+            if v.is_none() {
+                *v = Some((signal, Instant::now()));
+                true
+            } else {
+                false
+            }
+        });
     }
     /// Whether the flag is set.
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
+        self.0.borrow().is_some()
+    }
+    /// What set the flag, and when.
+    pub fn cause(&self) -> Option<(&'static str, Instant)> {
+        *self.0.borrow()
+    }
+    /// Resolves once the flag is set (at once if it is).
+    pub async fn cancelled(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(Option::is_some).await;
     }
 }
 
@@ -299,10 +326,13 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
         found = f;
         errors.extend(error);
     }
-    if s.cancel.is_cancelled() {
-        errors.push(format!(
-            "{INTERRUPTED}: the run was stopped by a signal before it finished"
-        ));
+    let interrupted = s.cancel.cause().map(|(signal, at)| report::Interruption {
+        signal: signal.to_string(),
+        not_started: found.not_started,
+        after_ms: at.saturating_duration_since(started).as_millis() as u64,
+    });
+    if let Some(i) = &interrupted {
+        errors.push(interruption_error(i, s.duration));
     }
     if !errors.is_empty() {
         push_harness_error(&s, &errors, &mut found.cases);
@@ -320,6 +350,7 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
             target: strip_userinfo(&base_url),
             started_at,
             duration_ms: started.elapsed().as_millis() as u64,
+            interrupted,
         },
     );
     RunResult {
@@ -415,14 +446,33 @@ struct Found {
     groups: Option<Vec<report::FailureGroup>>,
     coverage: Option<report::CoverageSummary>,
     unlisted: Option<report::Unlisted>,
+    /// Cases of a finite plan that never ran.
+    not_started: Option<u64>,
 }
 
-/// The run's id, target (no userinfo), start and length, for its report.
+/// The run's id, target (no userinfo), start and length, and what stopped it early, for
+/// its report.
 struct RunMeta {
     id: String,
     target: String,
     started_at: String,
     duration_ms: u64,
+    interrupted: Option<report::Interruption>,
+}
+
+/// The run-level error of an interrupted run: what stopped it, when, and what it left
+/// undone (every requirement nothing judged is Error with this reason).
+fn interruption_error(i: &report::Interruption, soak: Option<Duration>) -> String {
+    let left = match (i.not_started, soak) {
+        (Some(n), _) => format!("; {n} cases not started"),
+        (None, Some(d)) => format!("; the soak of {} was cut short", humantime::format_duration(d)),
+        (None, None) => String::new(),
+    };
+    format!(
+        "{INTERRUPTED}: {} stopped the run after {:.1} s{left}",
+        i.signal,
+        i.after_ms as f64 / 1000.0
+    )
 }
 
 /// The report of a run: the requirement table over what was found, and the verdict.
@@ -449,13 +499,12 @@ fn run_report(
             None
         },
     };
-    let (requirements, mut overall) =
+    let (requirements, overall) =
         report::requirement_table_with(&found.cases, found.unlisted.as_ref(), s.strict);
     // A blocking failure the target made stays a failure (exit 1) even when the run
-    // could not finish; otherwise a harness error is exit 3.
-    if !errors.is_empty() && overall != Overall::NotConformant {
-        overall = Overall::Error;
-    }
+    // could not finish; otherwise a harness error is exit 3; a signal, Interrupted.
+    let overall =
+        report::table::settled(overall, !errors.is_empty(), meta.interrupted.is_some());
     RunReport {
         format: report::REPORT_FORMAT,
         run_id: meta.id,
@@ -475,22 +524,7 @@ fn run_report(
         groups: found.groups,
         coverage: found.coverage,
         unlisted: found.unlisted,
-    }
-}
-
-/// The outcome of a case a signal kept from starting: Error "interrupted" for what it
-/// exercises.
-fn interrupted(case: &Case) -> CaseOutcome {
-    let findings: Vec<Finding> = case
-        .exercises
-        .iter()
-        .map(|r| Finding::error(*r, INTERRUPTED.to_string()))
-        .collect();
-    CaseOutcome {
-        history: Default::default(),
-        findings,
-        verdict: Verdict::Error,
-        duration: Duration::ZERO,
+        interrupted: meta.interrupted,
     }
 }
 
@@ -557,8 +591,10 @@ async fn run_cases(
         time: s.shrink_time,
         width: SHRINK_WIDTH,
     };
-    let (judging, shrunk) = judge_cases(s, tell, &env, &plan, active, &gen_error, limits).await;
+    let (judging, shrunk, judged) =
+        judge_cases(s, tell, &env, &plan, active, &gen_error, limits).await;
     let mut found = judging.finish(s, tell, shrunk, limits);
+    found.not_started = total.map(|n| n.saturating_sub(judged) as u64);
     found.cases.push(session_report(s, &env));
     env.close().await;
     let error = gen_error
@@ -633,7 +669,8 @@ async fn connect(
 }
 
 /// Runs the plan's cases (at most the run's bound at once) and judges each as it ends,
-/// shrinking the first case of each distinct failure meanwhile.
+/// shrinking the first case of each distinct failure meanwhile. Also returns how many
+/// cases ran (a signal keeps the rest from starting).
 async fn judge_cases<'a>(
     s: &'a RunSettings,
     tell: &'a Tell,
@@ -645,11 +682,13 @@ async fn judge_cases<'a>(
 ) -> (
     Judging,
     std::collections::BTreeMap<usize, shrink::Shrunk<CaseOutcome>>,
+    usize,
 ) {
     let until = s.duration.map(|d| Instant::now() + d);
+    // After a signal no case is generated any more: the plan's rest is counted, not run.
     let numbered = plan
         .cases()
-        .take_while(|_| until.is_none_or(|u| Instant::now() < u))
+        .take_while(|_| !s.cancel.is_cancelled() && until.is_none_or(|u| Instant::now() < u))
         .map_while(|c| match c {
             Ok(c) => Some(c),
             Err(e) => {
@@ -661,15 +700,17 @@ async fn judge_cases<'a>(
     let mut running = Box::pin(
         futures_util::stream::iter(numbered)
             .map(|(i, c)| async move {
+                // `None`: a signal came before the case started (it is counted, not
+                // reported).
                 let out = if s.cancel.is_cancelled() {
-                    interrupted(&c)
+                    None
                 } else {
                     tell.event(&RunEvent::CaseStarted {
                         id: &c.id,
                         seed: c.seed,
                         exercises: &c.exercises,
                     });
-                    env.run_case(&c).await
+                    env.run_case_until(&c, None).await
                 };
                 (i, c, out)
             })
@@ -686,6 +727,7 @@ async fn judge_cases<'a>(
     let mut shrinking: futures_util::stream::FuturesUnordered<ShrinkFuture<'_>> =
         Default::default();
     let mut cases_done = false;
+    let mut judged = 0usize;
     loop {
         tokio::select! {
             next = running.next(), if !cases_done => {
@@ -694,6 +736,10 @@ async fn judge_cases<'a>(
                     let _ = main_done_tx.send(true);
                     continue;
                 };
+                let Some(out) = out else {
+                    continue;
+                };
+                judged += 1;
                 tell.event(&RunEvent::CaseJudged {
                     case: judged_event(&case, &out),
                     secrets: &env.target.secrets,
@@ -721,7 +767,7 @@ async fn judge_cases<'a>(
             else => break,
         }
     }
-    (judging, shrunk)
+    (judging, shrunk, judged)
 }
 
 /// NTF-02 over the whole run: the `session` pseudo-case.

@@ -41,6 +41,12 @@ pub fn replay_outcome(file: &report::CaseFile, r: &RunReport) -> (String, i32) {
         }
         return (line, exit::FAILURES);
     }
+    if r.overall == Overall::Interrupted {
+        return (
+            "not replayed to the end: interrupted by a signal (nothing is concluded)".into(),
+            r.overall.exit_code(),
+        );
+    }
     if r.overall == Overall::Error {
         let why = r
             .errors

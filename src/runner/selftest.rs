@@ -337,7 +337,7 @@ async fn open_chats(base_url: &str, agents: &[crate::client::Credentials]) -> Op
 }
 
 /// Runs one job against a server of its own, then lists what it left open.
-async fn run_job(args: &Options, job: &Job) -> Row {
+async fn run_job(args: &Options, job: &Job, cancel: &super::Cancel) -> Row {
     let cfg = server::ServerConfig {
         fault: job.fault.map(|f| f.name.to_string()),
         // Validated by `jobs`.
@@ -384,6 +384,7 @@ async fn run_job(args: &Options, job: &Job) -> Row {
         quiet_window: args.quiet_window,
         progress: Progress::None,
         shrink_budget: 16,
+        cancel: cancel.clone(),
         ..RunSettings::default()
     };
     let r = execute(s).await.report;
@@ -394,21 +395,25 @@ async fn run_job(args: &Options, job: &Job) -> Row {
 
 /// Runs the matrix (see [`jobs`]).
 pub async fn matrix(args: &Options) -> Result<Vec<Row>, SelftestError> {
-    matrix_with(args, |_, _, _| {}).await
+    matrix_with(args, &super::Cancel::new(), |_, _, _| {}).await
 }
 
 /// Runs the matrix (see [`jobs`]), telling `done` of each row as it is judged: its
-/// number (from 1), the number of runs, and the row.
+/// number (from 1), the number of runs, and the row. Once `cancel` is set no further run
+/// starts (the runs in flight stop as any run does): fewer rows come back than
+/// [`jobs`] holds.
 pub async fn matrix_with(
     args: &Options,
+    cancel: &super::Cancel,
     done: impl Fn(usize, usize, &Row),
 ) -> Result<Vec<Row>, SelftestError> {
     let jobs = jobs(args)?;
     let total = jobs.len();
     let done = &done;
     let rows: Vec<Row> = futures_util::stream::iter(jobs.into_iter().enumerate())
+        .take_while(|_| std::future::ready(!cancel.is_cancelled()))
         .map(|(i, job)| async move {
-            let row = run_job(args, &job).await;
+            let row = run_job(args, &job, cancel).await;
             done(i + 1, total, &row);
             row
         })
@@ -416,4 +421,9 @@ pub async fn matrix_with(
         .collect()
         .await;
     Ok(rows)
+}
+
+/// How many runs the matrix `args` asks for holds (0 when `args` is not valid).
+pub fn job_count(args: &Options) -> usize {
+    jobs(args).map_or(0, |j| j.len())
 }

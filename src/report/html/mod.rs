@@ -101,6 +101,7 @@ fn page_header(h: &mut String, report: &RunReport) {
         Overall::Conformant => ("conformant", "CONFORMANT"),
         Overall::NotConformant => ("not_conformant", "NOT CONFORMANT"),
         Overall::Error => ("harness_error", "ERROR (harness or environment)"),
+        Overall::Interrupted => ("harness_error", "INTERRUPTED (stopped by a signal)"),
     };
     let _ = write!(
         h,

@@ -5,21 +5,8 @@
 use super::*;
 
 impl Env {
-    /// Runs `case` once and judges its history.
-    pub async fn run_case(&self, case: &Case) -> CaseOutcome {
-        // Without a deadline a case always runs.
-        self.run_case_until(case, None)
-            .await
-            .unwrap_or_else(|| CaseOutcome {
-                history: History::default(),
-                findings: Vec::new(),
-                verdict: Verdict::Error,
-                duration: Duration::ZERO,
-            })
-    }
-
-    /// [`Env::run_case`], unless `deadline` passes while the case waits for room on the
-    /// target (then `None`: nothing ran).
+    /// Runs `case` once and judges its history, unless `deadline` passes while the case waits for room on the
+    /// target, or the run is cancelled before the case starts (then `None`: nothing ran).
     pub async fn run_case_until(
         &self,
         case: &Case,
@@ -44,17 +31,28 @@ impl Env {
             None => None,
         };
         let case = fitted.as_ref().unwrap_or(case);
-        let work = match &self.work {
-            Some(w) => w.clone().acquire_owned().await.ok(),
-            None => None,
+        // A signal ends the waits for a work slot and for room: the case never starts.
+        let work = tokio::select! {
+            w = async {
+                match &self.work {
+                    Some(w) => w.clone().acquire_owned().await.ok(),
+                    None => None,
+                }
+            } => w,
+            _ = self.cancel.cancelled() => return None,
         };
         let placed = self.capacity.as_ref().and_then(|c| c.place(case));
         let case = placed.as_ref().unwrap_or(case);
-        let mut room = match &self.capacity {
-            Some(c) => c.reserve(case).await,
-            None => Vec::new(),
+        let mut room = tokio::select! {
+            r = async {
+                match &self.capacity {
+                    Some(c) => c.reserve(case).await,
+                    None => Vec::new(),
+                }
+            } => r,
+            _ = self.cancel.cancelled() => return None,
         };
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.is_some_and(|d| Instant::now() >= d) || self.cancel.is_cancelled() {
             return None;
         }
         let mut work = work.into_iter().collect();

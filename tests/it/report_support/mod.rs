@@ -356,6 +356,7 @@ pub fn report_of(cases: Vec<CaseReport>, strict: bool) -> RunReport {
         groups: None,
         coverage: None,
         unlisted: None,
+        interrupted: None,
     }
 }
 
