@@ -2,13 +2,13 @@
 //! recording against the contract, then write the usual run folder.
 
 use super::common::{ModeArg, SignalWatch, Threads, parse_duration, runtime};
-use gws_conform::runner::Cancel;
 use gws_conform::check::CheckConfig;
 use gws_conform::exit;
 use gws_conform::observe::{
     MAX_RECORD_BYTES, Observation, ProxyConfig, judge_har, start_proxy, write_observation,
 };
 use gws_conform::report;
+use gws_conform::runner::Cancel;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -295,18 +295,21 @@ pub fn main(args: SelftestArgs) -> i32 {
             return exit::USAGE;
         }
     };
+    // A run a signal cut short shows what it judged on its progress line only: it
+    // neither kills a fault nor clears the faultless server.
+    let (cut_rows, rows): (Vec<Row>, Vec<Row>) = rows
+        .into_iter()
+        .partition(|r| r.overall == gws_conform::report::Overall::Interrupted);
     print_matrix(&rows);
     println!("selftest took {} ms", started.elapsed().as_millis());
     if let Some(code) = signals.exit_code() {
-        let cut = rows
-            .iter()
-            .filter(|r| r.overall == gws_conform::report::Overall::Interrupted)
-            .count();
+        let cut = cut_rows.len();
+        let rows = rows.len() + cut;
         println!(
-            "INTERRUPTED: {} of {} runs judged ({cut} of them cut short), {} runs not started",
-            rows.len() - cut,
+            "INTERRUPTED: {} of {} runs judged, {cut} cut short, {} not started",
+            rows - cut,
             job_count(&opts),
-            job_count(&opts).saturating_sub(rows.len())
+            job_count(&opts).saturating_sub(rows)
         );
         return code;
     }

@@ -464,8 +464,12 @@ struct RunMeta {
 /// undone (every requirement nothing judged is Error with this reason).
 fn interruption_error(i: &report::Interruption, soak: Option<Duration>) -> String {
     let left = match (i.not_started, soak) {
-        (Some(n), _) => format!("; {n} cases not started"),
-        (None, Some(d)) => format!("; the soak of {} was cut short", humantime::format_duration(d)),
+        (Some(n), _) if n > 0 => format!("; {n} cases not started"),
+        (Some(_), _) => String::new(),
+        (None, Some(d)) => format!(
+            "; the soak of {} was cut short",
+            humantime::format_duration(d)
+        ),
         (None, None) => String::new(),
     };
     format!(
@@ -503,8 +507,7 @@ fn run_report(
         report::requirement_table_with(&found.cases, found.unlisted.as_ref(), s.strict);
     // A blocking failure the target made stays a failure (exit 1) even when the run
     // could not finish; otherwise a harness error is exit 3; a signal, Interrupted.
-    let overall =
-        report::table::settled(overall, !errors.is_empty(), meta.interrupted.is_some());
+    let overall = report::table::settled(overall, !errors.is_empty(), meta.interrupted.is_some());
     RunReport {
         format: report::REPORT_FORMAT,
         run_id: meta.id,
