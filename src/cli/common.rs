@@ -116,38 +116,6 @@ impl From<ModeArg> for ProvisioningKind {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn serve_agents_parse_and_errors_name_the_entry() {
-        assert_eq!(
-            parse_serve_agents("a:b, c:d").unwrap(),
-            vec![("a".into(), "b".into()), ("c".into(), "d".into())]
-        );
-        let e = parse_serve_agents("a:b,oops").unwrap_err();
-        assert!(e.contains("entry 2"), "{e}");
-        assert!(parse_serve_agents("a:b,a:c").unwrap_err().contains("twice"));
-        let e = parse_serve_agents("a:b,a2:").unwrap_err();
-        assert!(e.contains("entry 2") && e.contains("\"a2\""), "{e}");
-        // A bad entry is never echoed: it may hold a password.
-        for bad in ["a:b,s3cret-pw", "a:b,:s3cret-pw", "s3cret-pw"] {
-            let e = parse_serve_agents(bad).unwrap_err();
-            assert!(!e.contains("s3cret"), "{bad}: {e}");
-        }
-    }
-
-    #[test]
-    fn mode_names_are_the_library_names() {
-        use clap::ValueEnum;
-        for m in ModeArg::value_variants() {
-            let name = m.to_possible_value().unwrap().get_name().to_string();
-            assert_eq!(ProvisioningKind::from(*m).name(), name);
-        }
-    }
-}
-
 /// SIGINT and SIGTERM, listened to for the length of a run: the first sets the run's
 /// [`Cancel`] (no new case starts; what is in flight ends within the request timeout; the
 /// reports are written), a second one exits at once. Stops listening when dropped.
@@ -244,4 +212,36 @@ async fn next_signal(streams: &mut Streams) -> Option<(&'static str, i32)> {
 async fn next_signal(_: &mut Streams) -> Option<(&'static str, i32)> {
     tokio::signal::ctrl_c().await.ok()?;
     Some(("SIGINT", exit::SIGINT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_agents_parse_and_errors_name_the_entry() {
+        assert_eq!(
+            parse_serve_agents("a:b, c:d").unwrap(),
+            vec![("a".into(), "b".into()), ("c".into(), "d".into())]
+        );
+        let e = parse_serve_agents("a:b,oops").unwrap_err();
+        assert!(e.contains("entry 2"), "{e}");
+        assert!(parse_serve_agents("a:b,a:c").unwrap_err().contains("twice"));
+        let e = parse_serve_agents("a:b,a2:").unwrap_err();
+        assert!(e.contains("entry 2") && e.contains("\"a2\""), "{e}");
+        // A bad entry is never echoed: it may hold a password.
+        for bad in ["a:b,s3cret-pw", "a:b,:s3cret-pw", "s3cret-pw"] {
+            let e = parse_serve_agents(bad).unwrap_err();
+            assert!(!e.contains("s3cret"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn mode_names_are_the_library_names() {
+        use clap::ValueEnum;
+        for m in ModeArg::value_variants() {
+            let name = m.to_possible_value().unwrap().get_name().to_string();
+            assert_eq!(ProvisioningKind::from(*m).name(), name);
+        }
+    }
 }
