@@ -155,7 +155,7 @@ pub fn main(args: ObserveArgs) -> i32 {
                 && at.saturating_duration_since(started) < d
             {
                 o.report.interrupted = Some(gws_conform::report::Interruption {
-                    signal: signal.to_string(),
+                    signal,
                     not_started: None,
                     after_ms: at.saturating_duration_since(started).as_millis() as u64,
                 });

@@ -43,6 +43,16 @@ pub struct TargetArgs {
     /// Per-request timeout.
     #[arg(long, env = "GWS_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+    /// Give up on the target after this many requests of one kind in a row got no
+    /// answer (a Complete that is read and never answered, a refused connection): no
+    /// further case starts, the rest is Error "not run: the target stopped answering".
+    /// 0: never.
+    #[arg(long, env = "GWS_GIVE_UP_AFTER", default_value_t = gws_conform::client::DEFAULT_GIVE_UP_AFTER)]
+    pub give_up_after: u32,
+    /// Give up on the target when no request was answered for this long (as above).
+    /// 0s: never.
+    #[arg(long, env = "GWS_GIVE_UP_SILENCE", default_value = "30s", value_parser = parse_duration)]
+    pub give_up_silence: Duration,
     /// Embedded server only: switch on one fault (see `gws-conform serve --list-faults`).
     #[arg(long, env = "GWS_FAULT")]
     pub fault: Option<String>,
@@ -131,6 +141,8 @@ impl TargetArgs {
             deadline: self.deadline,
             quiet_window: self.quiet_window,
             request_timeout: self.request_timeout,
+            give_up_after: self.give_up_after,
+            give_up_silence: self.give_up_silence,
             fault: self.fault.clone(),
             embedded: gws_conform::server::ServerConfig {
                 capacity: self.embedded_capacity.map(|c| c as usize),

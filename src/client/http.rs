@@ -137,6 +137,8 @@ pub(crate) struct Req<'a> {
     pub max_body: usize,
     /// Where the secrets sent and learnt are registered (see [`send`]).
     pub secrets: &'a SharedScrubber,
+    /// Told whether the request got an answer ([`send_recorded`] only).
+    pub liveness: Option<&'a super::Liveness>,
 }
 
 /// `bytes` as a history body: `Empty`, `Json` if it parses, else `Raw` truncated to 4 KiB.
@@ -443,6 +445,35 @@ pub(crate) struct Rec<'a> {
     pub secret_headers: &'a [String],
 }
 
+/// The kind of `req` as [`super::Liveness`] counts it.
+fn kind_of(r: &Rec<'_>, req: &Req<'_>) -> String {
+    let actor = match &r.actor {
+        Actor::Agent(_) => "agent",
+        Actor::Customer => "customer",
+        Actor::Provider => "provider",
+    };
+    let op = match req.body {
+        Body::Json(v) => v.get("operationName").and_then(|o| o.as_str()),
+        _ => None,
+    };
+    super::liveness::kind_of(actor, req.method.as_str(), &r.path, op)
+}
+
+/// Tells `l` whether a request of `kind` (sent at `start`) got an answer: an answer too
+/// large to read is one (the target is there); a connect failure, a reset or a timeout
+/// is not.
+fn tell_liveness(
+    l: &super::Liveness,
+    kind: &str,
+    start: std::time::Instant,
+    res: &Result<Answer, NoAnswer>,
+) {
+    match res {
+        Err(na) if na.kind != NoResponseKind::TooLarge => l.unanswered(kind, start, &na.message),
+        _ => l.answered(kind),
+    }
+}
+
 /// Sends `req`, recording the request and its answer (or the lack of one).
 pub(crate) async fn send_recorded(
     client: &Client,
@@ -452,6 +483,10 @@ pub(crate) async fn send_recorded(
     let id = r.rec.next_request_id();
     // Checked (and its secrets registered) first; the headers then move into the record.
     let prepared = prepare(&req);
+    let kind = req
+        .liveness
+        .filter(|_| prepared.is_ok())
+        .map(|l| (l, kind_of(&r, &req)));
     let mut shown = std::mem::take(&mut req.headers);
     for (name, value) in shown.iter_mut() {
         if r.secret_headers
@@ -479,6 +514,9 @@ pub(crate) async fn send_recorded(
         Err(na) => Err(na),
     };
     let elapsed_us = start.elapsed().as_micros() as u64;
+    if let Some((l, kind)) = &kind {
+        tell_liveness(l, kind, start.into_std(), &res);
+    }
     let outcome = match &res {
         Ok(a) => {
             let (body, notes) = body_noted(&a.bytes);

@@ -21,12 +21,14 @@ pub(crate) use crate::history::redact::SharedScrubber;
 
 pub(crate) mod bayeux;
 mod http;
+mod liveness;
 pub(crate) mod provision;
 pub(crate) mod rest;
 
 pub use crate::history::{AuthVariant, Body, NoResponseKind};
 pub use bayeux::{BayeuxClient, BayeuxHandle, BayeuxTuning};
 pub(crate) use http::POOL_IDLE;
+pub use liveness::{DEFAULT_GIVE_UP_AFTER, DEFAULT_GIVE_UP_SILENCE, Gone, Liveness};
 pub use provision::{Offered, Provisioner, Provisioning, ProvisioningKind};
 pub use rest::AgentClient;
 
@@ -89,6 +91,9 @@ pub struct TargetConfig {
     /// Where the clients register the secrets they learn (cookies the target sets, the
     /// CSRF token, the Authorization values sent), so no output shows them.
     pub secrets: SharedScrubber,
+    /// Told by every request but the Bayeux long-poll whether it got an answer (the run
+    /// stops starting cases once the target is gone).
+    pub liveness: Liveness,
 }
 
 /// A PEM file of CA certificates (`--cacert`), read and checked.
@@ -156,6 +161,7 @@ impl Default for TargetConfig {
             ca: None,
             insecure: false,
             secrets: SharedScrubber::new(),
+            liveness: Liveness::new(),
         }
     }
 }

@@ -555,6 +555,7 @@ impl Provisioner {
             timeout: self.cfg.request_timeout,
             max_body: self.cfg.max_body_bytes,
             secrets: &self.cfg.secrets,
+            liveness: Some(&self.cfg.liveness),
         };
         let (_, outcome) = http::send_recorded(
             &self.http,
@@ -661,6 +662,7 @@ impl Provisioner {
             timeout: self.cfg.request_timeout,
             max_body: self.cfg.max_body_bytes,
             secrets: &self.cfg.secrets,
+            liveness: Some(&self.cfg.liveness),
         };
         let (_, outcome) = http::send_recorded(
             &self.http,

@@ -356,6 +356,7 @@ impl AgentClient {
             timeout: self.cfg.request_timeout,
             max_body: self.cfg.max_body_bytes,
             secrets: &self.cfg.secrets,
+            liveness: Some(&self.cfg.liveness),
         };
         let client = if auth == AuthVariant::NoCredentials {
             &self.anon_http

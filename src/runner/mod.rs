@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 /// slot): no case starts after it, in-flight requests end within the request timeout,
 /// clean-up still runs, and the reports are written with what was judged.
 #[derive(Debug, Clone)]
-pub struct Cancel(std::sync::Arc<tokio::sync::watch::Sender<Option<(&'static str, Instant)>>>);
+pub struct Cancel(std::sync::Arc<tokio::sync::watch::Sender<Option<(String, Instant)>>>);
 
 impl Default for Cancel {
     fn default() -> Self {
@@ -50,11 +50,13 @@ impl Cancel {
     pub fn cancel(&self) {
         self.cancel_by("cancel");
     }
-    /// Sets the flag because of `signal` (`SIGINT`, `SIGTERM`); the first cause is kept.
-    pub fn cancel_by(&self, signal: &'static str) {
+    /// Sets the flag because of `cause` (`SIGINT`, `SIGTERM`, or why the run cannot go
+    /// on); the first cause is kept.
+    pub fn cancel_by(&self, cause: impl Into<String>) {
+        let cause = cause.into();
         self.0.send_if_modified(|v| {
             if v.is_none() {
-                *v = Some((signal, Instant::now()));
+                *v = Some((cause, Instant::now()));
                 true
             } else {
                 false
@@ -66,8 +68,8 @@ impl Cancel {
         self.0.borrow().is_some()
     }
     /// What set the flag, and when.
-    pub fn cause(&self) -> Option<(&'static str, Instant)> {
-        *self.0.borrow()
+    pub fn cause(&self) -> Option<(String, Instant)> {
+        self.0.borrow().clone()
     }
     /// Resolves once the flag is set (at once if it is).
     pub async fn cancelled(&self) {
@@ -165,6 +167,11 @@ pub struct RunSettings {
     pub insecure: bool,
     /// Set by a signal: stop starting cases and steps, write what was judged.
     pub cancel: Cancel,
+    /// Requests of one kind in a row without an answer after which the target counts as
+    /// gone and no further case starts (0: never).
+    pub give_up_after: u32,
+    /// No request answered for this long, and the target counts as gone (0: never).
+    pub give_up_silence: Duration,
     /// `--events`: where each case's events go as it starts and once it is judged.
     pub events: Option<crate::report::events::EventSink>,
 }
@@ -203,6 +210,8 @@ impl Default for RunSettings {
             cacert: None,
             insecure: false,
             cancel: Cancel::new(),
+            give_up_after: crate::client::DEFAULT_GIVE_UP_AFTER,
+            give_up_silence: crate::client::DEFAULT_GIVE_UP_SILENCE,
             events: None,
         }
     }
@@ -327,7 +336,7 @@ pub async fn execute(mut s: RunSettings) -> RunResult {
         errors.extend(error);
     }
     let interrupted = s.cancel.cause().map(|(signal, at)| report::Interruption {
-        signal: signal.to_string(),
+        signal,
         not_started: found.not_started,
         after_ms: at.saturating_duration_since(started).as_millis() as u64,
     });
@@ -598,12 +607,17 @@ async fn run_cases(
         judge_cases(s, tell, &env, &plan, active, &gen_error, limits).await;
     let mut found = judging.finish(s, tell, shrunk, limits);
     found.not_started = total.map(|n| n.saturating_sub(judged) as u64);
+    let halted = env.halted();
     found.cases.push(session_report(s, &env));
     env.close().await;
     let error = gen_error
         .borrow_mut()
         .take()
-        .map(|e| format!("generating cases: {e}"));
+        .map(|e| format!("generating cases: {e}"))
+        .or(halted.map(|why| match found.not_started {
+            Some(n) if n > 0 => format!("{why}; {n} cases not started"),
+            _ => why,
+        }));
     (found, error)
 }
 
@@ -691,7 +705,7 @@ async fn judge_cases<'a>(
     // After a signal no case is generated any more: the plan's rest is counted, not run.
     let numbered = plan
         .cases()
-        .take_while(|_| !s.cancel.is_cancelled() && until.is_none_or(|u| Instant::now() < u))
+        .take_while(|_| env.stop_reason().is_none() && until.is_none_or(|u| Instant::now() < u))
         .map_while(|c| match c {
             Ok(c) => Some(c),
             Err(e) => {
@@ -705,7 +719,7 @@ async fn judge_cases<'a>(
             .map(|(i, c)| async move {
                 // `None`: a signal came before the case started (it is counted, not
                 // reported).
-                let out = if s.cancel.is_cancelled() {
+                let out = if env.stop_reason().is_some() {
                     None
                 } else {
                     tell.event(&RunEvent::CaseStarted {
@@ -731,8 +745,17 @@ async fn judge_cases<'a>(
         Default::default();
     let mut cases_done = false;
     let mut judged = 0usize;
+    // Whether anything more can be learnt, checked while cases run.
+    let mut pulse = tokio::time::interval(GONE_CHECK);
+    pulse.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = pulse.tick(), if !cases_done && env.halted().is_none() => {
+                if let Some(why) = env.gone(s.give_up_after, s.give_up_silence) {
+                    tell.event(&RunEvent::Warning(&why));
+                    env.halt(why);
+                }
+            }
             next = running.next(), if !cases_done => {
                 let Some((i, case, out)) = next else {
                     cases_done = true;
@@ -790,6 +813,9 @@ fn session_report(s: &RunSettings, env: &Env) -> CaseReport {
         duration_ms: 0,
     }
 }
+
+/// How often a run checks whether the target is gone while cases run.
+const GONE_CHECK: Duration = Duration::from_millis(250);
 
 /// Passing cases listed (steps and findings) in a run's report; past this, passing
 /// cases are counted per requirement ([`report::Unlisted`]), not listed, so a run of

@@ -23,6 +23,7 @@ mod export_docs;
 mod export_har_events;
 mod export_run_outputs;
 mod golden;
+mod hostile_stop;
 mod hostile_targets;
 mod house;
 mod lifecycle_env;

@@ -88,6 +88,8 @@ impl Session {
             timeout,
             max_body: self.cfg.max_body_bytes,
             secrets: &self.cfg.secrets,
+            // A long-poll connect is held open on purpose: not a sign of a dead target.
+            liveness: None,
         };
         let answer = http::send(&self.http, req)
             .await

@@ -108,6 +108,9 @@ pub(crate) struct Env {
     capacity: Option<Capacity>,
     /// Set by a signal: no new step starts.
     cancel: super::Cancel,
+    /// Set when nothing more can be learnt (the target stopped answering, every
+    /// notification session is gone): no new step starts; the cause is its message.
+    halt: super::Cancel,
     /// Cases doing work (sending, awaiting answers) at once; a case waiting out its
     /// final quiet window holds none.
     work: Option<Arc<Semaphore>>,
@@ -224,6 +227,7 @@ impl Env {
             watching: Some((stop, watcher)),
             capacity: None,
             cancel: super::Cancel::new(),
+            halt: super::Cancel::new(),
             work: None,
             active: Default::default(),
             bounded: false,
@@ -323,6 +327,66 @@ impl Env {
     /// harness error "interrupted" and its clean-up runs).
     pub fn set_cancel(&mut self, cancel: super::Cancel) {
         self.cancel = cancel;
+    }
+
+    /// Why no new step may start: a signal ([`super::INTERRUPTED`]) or why the run
+    /// cannot go on ([`Env::halt`]).
+    pub fn stop_reason(&self) -> Option<String> {
+        if self.cancel.is_cancelled() {
+            return Some(super::INTERRUPTED.to_string());
+        }
+        self.halt.cause().map(|(why, _)| why)
+    }
+
+    /// Resolves once a signal or a halt says no new step may start.
+    pub async fn stopped(&self) {
+        tokio::select! {
+            _ = self.cancel.cancelled() => {}
+            _ = self.halt.cancelled() => {}
+        }
+    }
+
+    /// Stops the run because nothing more can be learnt (`why` says what, for every
+    /// requirement nothing judged).
+    pub fn halt(&self, why: String) {
+        self.halt.cancel_by(why);
+    }
+
+    /// Why the run was halted, if it was.
+    pub fn halted(&self) -> Option<String> {
+        self.halt.cause().map(|(why, _)| why)
+    }
+
+    /// Why nothing more can be learnt, if so: the target stopped answering (`after`
+    /// requests of one kind in a row, or none for `silence`), or every agent's
+    /// notification session is gone for good.
+    pub fn gone(&self, after: u32, silence: Duration) -> Option<String> {
+        if let Some(g) = self.target.liveness.gone(after, silence) {
+            return Some(g.to_string());
+        }
+        if !self.bayeux.is_empty() && self.bayeux.iter().all(|h| !h.is_alive()) {
+            let why: Vec<String> = self
+                .run_rec
+                .session_ends(0, usize::MAX)
+                .into_iter()
+                .filter_map(|e| match e.kind {
+                    EventKind::Bayeux {
+                        agent,
+                        event: crate::history::BayeuxEvent::Closed { reason },
+                    } => Some(format!("{agent}: {reason}")),
+                    _ => None,
+                })
+                .collect();
+            return Some(format!(
+                "not run: every agent's notification session is gone ({})",
+                if why.is_empty() {
+                    "closed".to_string()
+                } else {
+                    why.join("; ")
+                }
+            ));
+        }
+        None
     }
 
     /// Agent user names, in order.

@@ -6,7 +6,8 @@ use super::*;
 
 impl Env {
     /// Runs `case` once and judges its history, unless `deadline` passes while the case waits for room on the
-    /// target, or the run is cancelled before the case starts (then `None`: nothing ran).
+    /// target, or the run is stopped (a signal, a halt) before the case starts (then `None`:
+    /// nothing ran).
     pub async fn run_case_until(
         &self,
         case: &Case,
@@ -31,7 +32,8 @@ impl Env {
             None => None,
         };
         let case = fitted.as_ref().unwrap_or(case);
-        // A signal ends the waits for a work slot and for room: the case never starts.
+        // A signal or a halt ends the waits for a work slot and for room: the case never
+        // starts.
         let work = tokio::select! {
             w = async {
                 match &self.work {
@@ -39,7 +41,7 @@ impl Env {
                     None => None,
                 }
             } => w,
-            _ = self.cancel.cancelled() => return None,
+            _ = self.stopped() => return None,
         };
         let placed = self.capacity.as_ref().and_then(|c| c.place(case));
         let case = placed.as_ref().unwrap_or(case);
@@ -50,9 +52,9 @@ impl Env {
                     None => Vec::new(),
                 }
             } => r,
-            _ = self.cancel.cancelled() => return None,
+            _ = self.stopped() => return None,
         };
-        if deadline.is_some_and(|d| Instant::now() >= d) || self.cancel.is_cancelled() {
+        if deadline.is_some_and(|d| Instant::now() >= d) || self.stop_reason().is_some() {
             return None;
         }
         let mut work = work.into_iter().collect();
@@ -105,14 +107,9 @@ impl Env {
         let mut st = CaseState::default();
         let mut settled_last = false;
         for (i, step) in case.steps.iter().enumerate() {
-            if self.cancel.is_cancelled() {
+            if let Some(message) = self.stop_reason() {
                 rec.set_step(None);
-                rec.record(
-                    "runner",
-                    EventKind::HarnessError {
-                        message: crate::runner::INTERRUPTED.into(),
-                    },
-                );
+                rec.record("runner", EventKind::HarnessError { message });
                 break;
             }
             rec.set_step(Some(i));
