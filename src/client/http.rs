@@ -470,7 +470,7 @@ fn tell_liveness(
 ) {
     match res {
         Err(na) if na.kind != NoResponseKind::TooLarge => l.unanswered(kind, start, &na.message),
-        _ => l.answered(kind),
+        _ => l.answered(kind, start),
     }
 }
 
@@ -509,6 +509,9 @@ pub(crate) async fn send_recorded(
         },
     );
     let start = Instant::now();
+    if let Some((l, kind)) = &kind {
+        l.sending(kind, start.into_std());
+    }
     let res = match prepared {
         Ok(headers) => execute(client, &req, headers).await,
         Err(na) => Err(na),

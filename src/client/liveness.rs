@@ -37,6 +37,8 @@ struct State {
     silent_since: Option<Instant>,
     /// The last request without an answer: its kind, its error, and when (wall clock).
     last: Option<(String, String, SystemTime)>,
+    /// The requests sent and not yet ended: kind and when sent.
+    in_flight: Vec<(String, Instant)>,
 }
 
 /// Why the target counts as gone: what the run's report says.
@@ -70,9 +72,47 @@ impl Liveness {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A request of `kind` got an HTTP answer (of any status).
-    pub(crate) fn answered(&self, kind: &str) {
+    /// A request of `kind` goes out now (sent at `sent`); [`Liveness::answered`] or
+    /// [`Liveness::unanswered`] ends it.
+    pub(crate) fn sending(&self, kind: &str, sent: Instant) {
+        self.state().in_flight.push((kind.to_string(), sent));
+    }
+
+    fn ended(st: &mut State, kind: &str, sent: Instant) {
+        if let Some(i) = st
+            .in_flight
+            .iter()
+            .position(|(k, t)| k == kind && *t == sent)
+        {
+            st.in_flight.swap_remove(i);
+        }
+    }
+
+    /// What the run waits on: the kind of request most in flight, how many, and how long
+    /// the oldest of them has been out (`waiting for 6 agent POST Complete answers, 4 s
+    /// so far`); `None` when no request is out.
+    pub fn waiting(&self) -> Option<String> {
+        let st = self.state();
+        let mut by_kind: HashMap<&str, (usize, Instant)> = HashMap::new();
+        for (k, t) in &st.in_flight {
+            let e = by_kind.entry(k).or_insert((0, *t));
+            e.0 += 1;
+            e.1 = e.1.min(*t);
+        }
+        let (kind, (n, oldest)) = by_kind
+            .into_iter()
+            .max_by_key(|(k, (n, t))| (*n, std::cmp::Reverse(*t), std::cmp::Reverse(*k)))?;
+        Some(format!(
+            "waiting for {n} {kind} answer{}, {} s so far",
+            if n == 1 { "" } else { "s" },
+            oldest.elapsed().as_secs()
+        ))
+    }
+
+    /// A request of `kind`, sent at `sent`, got an HTTP answer (of any status).
+    pub(crate) fn answered(&self, kind: &str, sent: Instant) {
         let mut st = self.state();
+        Self::ended(&mut st, kind, sent);
         st.in_a_row.remove(kind);
         st.silent_since = None;
     }
@@ -80,6 +120,7 @@ impl Liveness {
     /// A request of `kind`, sent at `sent`, got no answer (`error` says why).
     pub(crate) fn unanswered(&self, kind: &str, sent: Instant, error: &str) {
         let mut st = self.state();
+        Self::ended(&mut st, kind, sent);
         *st.in_a_row.entry(kind.to_string()).or_default() += 1;
         if st.silent_since.is_none_or(|s| sent < s) {
             st.silent_since = Some(sent);
@@ -148,7 +189,7 @@ mod tests {
         for _ in 0..4 {
             l.unanswered("agent POST Complete", t, "timeout");
             // Provisioning around it still answers: it does not reset Complete's count.
-            l.answered("provider POST provider-state");
+            l.answered("provider POST provider-state", t);
         }
         assert_eq!(l.gone(5, Duration::ZERO), None);
         l.unanswered("agent POST Complete", t, "no complete answer within 10s");
@@ -165,7 +206,7 @@ mod tests {
             g.to_string().contains("no complete answer within 10s"),
             "{g}"
         );
-        l.answered("agent POST Complete");
+        l.answered("agent POST Complete", t);
         assert_eq!(l.gone(5, Duration::ZERO), None);
         // 0 turns the rule off.
         for _ in 0..9 {
@@ -183,8 +224,30 @@ mod tests {
         let g = l.gone(0, Duration::from_secs(30)).expect("silent for 40 s");
         assert!(g.rule.starts_with("no request answered for 40s"), "{g}");
         assert_eq!(l.gone(0, Duration::from_secs(60)), None);
-        l.answered("agent GET me");
+        l.answered("agent GET me", long_ago);
         assert_eq!(l.gone(0, Duration::from_secs(30)), None);
+    }
+
+    #[test]
+    fn waiting_names_the_requests_out_longest_and_most() {
+        let l = Liveness::new();
+        assert_eq!(l.waiting(), None);
+        let old = Instant::now() - Duration::from_secs(4);
+        for _ in 0..6 {
+            l.sending("agent POST Complete", old);
+        }
+        l.sending("provider POST provider-state", Instant::now());
+        assert_eq!(
+            l.waiting().as_deref(),
+            Some("waiting for 6 agent POST Complete answers, 4 s so far")
+        );
+        for _ in 0..6 {
+            l.unanswered("agent POST Complete", old, "timeout");
+        }
+        assert_eq!(
+            l.waiting().as_deref(),
+            Some("waiting for 1 provider POST provider-state answer, 0 s so far")
+        );
     }
 
     #[test]

@@ -307,6 +307,9 @@ pub enum RunEvent<'a> {
     },
     /// A warning about how the run is set up (e.g. `--insecure`).
     Warning(&'a str),
+    /// Nothing changed for a while: what the run waits on (`waiting for 6 agent POST
+    /// Complete answers, 4 s so far`).
+    Waiting(&'a str),
     /// The cases are planned (`None`: random sequences until `--duration` ends).
     CasesPlanned {
         /// How many cases the run has.

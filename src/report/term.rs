@@ -152,6 +152,11 @@ impl super::events::Reporter for TermProgress {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match *e {
             RunEvent::Warning(w) => eprintln!("warning: {w}"),
+            RunEvent::Waiting(w) => match (&st.bar, self.mode) {
+                (Some(b), _) => b.set_message(w.to_string()),
+                (None, Progress::Lines) => eprintln!("{w}"),
+                _ => {}
+            },
             RunEvent::CasesPlanned { total } => Self::planned(&mut st, total),
             RunEvent::CaseJudged { case, .. } => self.judged(&st, &case),
             RunEvent::CasesDone {

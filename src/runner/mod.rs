@@ -745,15 +745,30 @@ async fn judge_cases<'a>(
         Default::default();
     let mut cases_done = false;
     let mut judged = 0usize;
+    // When a case last started or was judged, and when the run last said what it waits on.
+    let (mut changed, mut said) = (Instant::now(), Instant::now());
     // Whether anything more can be learnt, checked while cases run.
     let mut pulse = tokio::time::interval(GONE_CHECK);
     pulse.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = pulse.tick(), if !cases_done && env.halted().is_none() => {
-                if let Some(why) = env.gone(s.give_up_after, s.give_up_silence) {
+            _ = pulse.tick(), if !cases_done => {
+                if env.halted().is_none()
+                    && let Some(why) = env.gone(s.give_up_after, s.give_up_silence)
+                {
                     tell.event(&RunEvent::Warning(&why));
                     env.halt(why);
+                }
+                // Nothing changed for a while: say what the run waits on.
+                if changed.elapsed() >= IDLE_SAY && said.elapsed() >= IDLE_SAY {
+                    said = Instant::now();
+                    let what = env.target.liveness.waiting().unwrap_or_else(|| {
+                        format!(
+                            "waiting for the notifications and quiet windows of the cases in flight, {} s so far",
+                            changed.elapsed().as_secs()
+                        )
+                    });
+                    tell.event(&RunEvent::Waiting(&what));
                 }
             }
             next = running.next(), if !cases_done => {
@@ -762,6 +777,7 @@ async fn judge_cases<'a>(
                     let _ = main_done_tx.send(true);
                     continue;
                 };
+                changed = Instant::now();
                 let Some(out) = out else {
                     continue;
                 };
@@ -813,6 +829,10 @@ fn session_report(s: &RunSettings, env: &Env) -> CaseReport {
         duration_ms: 0,
     }
 }
+
+/// Nothing changed (no case started or judged) for this long, and the progress says what
+/// the run waits on.
+const IDLE_SAY: Duration = Duration::from_secs(5);
 
 /// How often a run checks whether the target is gone while cases run.
 const GONE_CHECK: Duration = Duration::from_millis(250);

@@ -124,6 +124,11 @@ struct Ended {
 
 /// `run` against `mode`'s proxy with a 3 s request timeout and a 2 s deadline.
 fn run_against(tag: &str, mode: Mode) -> Ended {
+    run_with(tag, mode, &["--request-timeout", "3s", "--cases", "40"])
+}
+
+/// `run` against `mode`'s proxy with `args` on top of a 2 s deadline.
+fn run_with(tag: &str, mode: Mode, args: &[&str]) -> Ended {
     let base = proxy(mode);
     let dir = tmpdir(tag);
     let agents = gws_conform::server::ServerConfig::default()
@@ -142,23 +147,9 @@ fn run_against(tag: &str, mode: Mode) -> Ended {
     let mut child = c
         .env("GWS_AGENTS", agents)
         .args(["run", "--target", &base, "--provisioning", "provider-state"])
-        .args([
-            "--request-timeout",
-            "3s",
-            "--deadline",
-            "2s",
-            "--quiet-window",
-            "200ms",
-        ])
-        .args([
-            "--cases",
-            "40",
-            "--shrink-budget",
-            "0",
-            "--seed",
-            "3",
-            "--reports",
-        ])
+        .args(["--deadline", "2s", "--quiet-window", "200ms"])
+        .args(args)
+        .args(["--shrink-budget", "0", "--seed", "3", "--reports"])
         .arg(&dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -264,5 +255,40 @@ fn flooded_notification_sessions_end_the_run() {
         &e,
         "not run: every agent's notification session is gone",
         Duration::from_secs(30),
+    );
+}
+
+/// Whenever nothing changed for 5 s, the progress says what the run waits on: here the
+/// Completes the target read and does not answer (a 7 s request timeout).
+#[test]
+fn progress_says_what_the_run_waits_for() {
+    let e = run_with(
+        "gone-waiting",
+        Mode::HangComplete,
+        &[
+            "--request-timeout",
+            "7s",
+            "--cases",
+            "0",
+            "--only",
+            "CMP-01",
+            "--give-up-after",
+            "1",
+        ],
+    );
+    let line = e
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("waiting for "))
+        .unwrap_or_else(|| panic!("no waiting line:\n{}", e.stderr));
+    assert!(line.contains("agent POST Complete answer"), "{line}");
+    assert!(line.ends_with(" s so far"), "{line}");
+    assert!(
+        e.report
+            .errors
+            .iter()
+            .any(|x| x.contains(" agent POST Complete requests in a row")),
+        "{:?}",
+        e.report.errors
     );
 }
