@@ -14,8 +14,10 @@ is a usage error (exit 2).";
 const RUN_HELP: &str = "Exit codes: 0 conformant, 1 not conformant, 2 usage error, 3 harness or \
 environment error, 130 stopped by SIGINT, 143 stopped by SIGTERM. The first SIGINT/SIGTERM \
 starts no new case or step, lets requests in flight end (within --request-timeout), closes \
-the open chats and writes the reports with what was judged (the rest is Error \"interrupted\"); \
-a second one exits at once without a report.\n\nConfiguration file: any flag of `run` by its long name, in TOML \
+the open chats and writes the reports with what was judged (verdict INTERRUPTED; the cases \
+never started are counted); a second one exits at once without a report. A target that stops \
+answering (--give-up-after, --give-up-silence) or loses every notification session ends the \
+run early: the rest is Error \"not run: ...\", exit 3 (1 when a Fail was judged).\n\nConfiguration file: any flag of `run` by its long name, in TOML \
 (e.g. target = \"https://gws.example\", cases = 50, strict = true, only = [\"CMP-01\"]): \
 --config FILE, else $GWS_CONFIG, else ./gws-conform.toml. Precedence: flag > environment > \
 file > default. Credentials are never read from the file (use GWS_AGENTS); an unknown key \
