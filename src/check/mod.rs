@@ -22,7 +22,7 @@ pub(crate) mod verdict;
 
 /// The chat a notification is about (the reader is [`crate::history::notes`]).
 pub use crate::history::notification_chat_id;
-pub use session::judge_session;
+pub use session::{RunLevel, judge_run_level, judge_session};
 pub(crate) use stray::judge_unclaimed;
 pub use verdict::{Finding, Verdict, Witness, fold};
 

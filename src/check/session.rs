@@ -286,3 +286,58 @@ impl AgentSession<'_> {
         }
     }
 }
+
+/// What the run knew beyond its run-level history when it judged the `session`
+/// pseudo-case: which chats its cases bound (the runner's routing state, or the Bind
+/// events of the cases' histories when a bundle is judged again), how many, and how many
+/// notifications and how long the run took (the record may have dropped old events).
+pub struct RunLevel<'a> {
+    /// Whether a chat id is one the run's cases bound.
+    pub provisioned: &'a dyn Fn(&str) -> bool,
+    /// How many chats the cases bound.
+    pub offered: usize,
+    /// Notifications the run's Bayeux sessions delivered.
+    pub notifications: u64,
+    /// How long the run went on.
+    pub elapsed: std::time::Duration,
+}
+
+/// NTF-02 and NTF-01 over the whole run (the `session` pseudo-case): the Bayeux sessions
+/// ([`judge_session`]); the shape of every notification about no chat the cases bound;
+/// and a run whose chats were offered while no /meta/connect ever delivered a
+/// notification (the connect never answered: a run can end before the client's own
+/// connect timeout says so).
+pub fn judge_run_level(
+    run: &History,
+    at: &RunLevel<'_>,
+    shapes: &dyn super::Shapes,
+) -> Vec<Finding> {
+    let mut out = judge_session(run);
+    let unclaimed: Vec<&crate::history::Event> =
+        run.iter()
+            .filter(|e| match &e.kind {
+                EventKind::Notification { data, .. } => crate::history::notification_chat_id(data)
+                    .is_none_or(|id| !(at.provisioned)(id)),
+                _ => false,
+            })
+            .collect();
+    out.extend(super::judge_unclaimed(&unclaimed, shapes));
+    if at.offered > 0 && at.notifications == 0 {
+        out.push(Finding::fail(
+            ReqId::Ntf02,
+            "no /meta/connect delivered a notification during the run",
+            super::Witness {
+                expected: format!(
+                    "notifications about the {} chats offered to the agents, delivered by /meta/connect",
+                    at.offered
+                ),
+                observed: format!(
+                    "no notification in {:.1} s of the run",
+                    at.elapsed.as_secs_f64()
+                ),
+                events: Vec::new(),
+            },
+        ));
+    }
+    out
+}

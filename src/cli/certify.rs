@@ -253,7 +253,7 @@ pub fn verify(args: VerifyArgs) -> i32 {
         Ok(runs) => {
             let n = runs.len();
             println!(
-                "re-judged: {rejudged} case histories with this binary's checker, findings and rows as recorded ({recorded_only} run-level pseudo-cases taken as recorded)"
+                "re-judged: {rejudged} case histories with this binary's checker, findings and rows as recorded ({recorded_only} cases without a history taken as recorded)"
             );
             println!(
                 "verified: {} — {} (harness {} at {}) — grade {} — {} requirements re-derived from {n} runs (seeds {:?})",

@@ -159,6 +159,11 @@ fn certify_then_verify_and_every_tampering_is_refused() {
         vout.contains("verified:") && vout.contains("grade Conformant"),
         "{vout}"
     );
+    // every case history is judged again, the run-level `session` pseudo-case included
+    assert!(
+        vout.contains("(0 cases without a history taken as recorded)"),
+        "{vout}"
+    );
 
     // a program's policy: too few seeds is refused; SHOULD rows that do not count
     let pol = d.join("policy.toml");
@@ -289,6 +294,39 @@ fn certify_then_verify_and_every_tampering_is_refused() {
     )
     .unwrap();
     refused(&c, "runs/provider-state-seed-7");
+    // the run-level `session` pseudo-case's NTF-02 rewritten, and the bundle signed
+    // again with the right key: re-judging its history (with the chats the cases bound)
+    // disagrees
+    let c = copy("session");
+    let rp = c.join("runs/provider-state-seed-1/report.json");
+    let mut r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&rp).unwrap()).unwrap();
+    let session = r["cases"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c["id"] == "session")
+        .expect("the session pseudo-case");
+    assert!(c.join("runs/provider-state-seed-1/histories/session.ndjson").exists());
+    for f in session["findings"].as_array_mut().unwrap() {
+        if f["req"] == "NTF-02" {
+            f["verdict"] = "fail".into();
+        }
+    }
+    session["verdict"] = "fail".into();
+    std::fs::write(&rp, serde_json::to_string_pretty(&r).unwrap()).unwrap();
+    let p4: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(c.join("certificate.json")).unwrap())
+            .unwrap();
+    sign_bundle(
+        &c,
+        "https://gws-conform.local/certificate/v1",
+        p4,
+        &SigningKey::from_pem(&std::fs::read_to_string(keys.join("gws-conform.key")).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    refused(&c, "case session: its history gives");
     let _ = std::fs::remove_dir_all(&d);
 }
 

@@ -403,38 +403,14 @@ impl Env {
     /// run provisioned (the ones trimmed earlier were judged then).
     pub fn judge_session(&self) -> Vec<Finding> {
         let run = self.run_rec.snapshot();
-        let mut out = check::judge_session(&run);
-        let unclaimed: Vec<&Event> = run
-            .iter()
-            .filter(|e| match &e.kind {
-                EventKind::Notification { data, .. } => {
-                    notification_chat_id(data).is_none_or(|id| !self.routing.provisioned(id))
-                }
-                _ => false,
-            })
-            .collect();
-        out.extend(check::judge_unclaimed(&unclaimed, &self.shapes));
-        // Chats were offered to the agents, yet no /meta/connect ever delivered a
-        // notification: the connect never answered (a run can end before the client's
-        // own connect timeout says so).
-        let offered = self.routing.provisioned_count();
-        if offered > 0 && self.run_rec.notification_count() == 0 {
-            out.push(Finding::fail(
-                ReqId::Ntf02,
-                "no /meta/connect delivered a notification during the run",
-                crate::check::Witness {
-                    expected: format!(
-                        "notifications about the {offered} chats offered to the agents, delivered by /meta/connect"
-                    ),
-                    observed: format!(
-                        "no notification in {:.1} s of the run",
-                        self.run_rec.elapsed().as_secs_f64()
-                    ),
-                    events: Vec::new(),
-                },
-            ));
-        }
-        out
+        let provisioned = |id: &str| self.routing.provisioned(id);
+        let at = check::RunLevel {
+            provisioned: &provisioned,
+            offered: self.routing.provisioned_count(),
+            notifications: self.run_rec.notification_count(),
+            elapsed: self.run_rec.elapsed(),
+        };
+        check::judge_run_level(&run, &at, &self.shapes)
     }
 
     fn agent(&self, user: &str) -> Option<&AgentClient> {
