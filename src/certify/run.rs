@@ -54,24 +54,43 @@ pub fn run_dir(mode: Mode, seed: u64) -> String {
     format!("runs/{}-seed-{seed}", mode_name(mode))
 }
 
+/// Runs at once at most, against the embedded server (each run starts a server of its
+/// own, so nothing is shared between them).
+pub(crate) const EMBEDDED_RUNS_AT_ONCE: usize = 3;
+
 /// Runs the certification: `base` (the target flags of `run`) for each mode of `st` and
-/// each of `seeds`, one after the other, every case's history kept; a declared
-/// capacity bounds the chats the harness holds per agent.
-/// `on_run` hears of each run as it ends (the command line prints a line per run).
+/// each of `seeds`, every case's history kept; a declared capacity bounds the chats the
+/// harness holds per agent.
+///
+/// Against the embedded server the runs go [`EMBEDDED_RUNS_AT_ONCE`] at a time: each has
+/// a server of its own. Against an external target they go one after the other: they
+/// would share its agents (one run's Bayeux sessions would see the other's chats, and
+/// their chats would share the agents' capacity).
+/// `on_run` hears of each run as it ends (the command line prints a line per run). After
+/// a signal no further run starts.
 pub async fn certify(
     st: &Statement,
     seeds: &[u64],
     base: &RunSettings,
     mut on_run: impl FnMut(&CertRun, usize, usize),
 ) -> Certification {
-    let total = st.deployment.provisioning.len() * seeds.len();
-    let mut runs = Vec::new();
-    'modes: for &mode in &st.deployment.provisioning {
-        for &seed in seeds {
-            // After a signal no further run starts; the interrupted one is kept.
-            if base.cancel.is_cancelled() {
-                break 'modes;
-            }
+    use futures_util::StreamExt;
+    let jobs: Vec<(Mode, u64)> = st
+        .deployment
+        .provisioning
+        .iter()
+        .flat_map(|&m| seeds.iter().map(move |&s| (m, s)))
+        .collect();
+    let total = jobs.len();
+    let width = if base.target.is_none() {
+        EMBEDDED_RUNS_AT_ONCE
+    } else {
+        1
+    };
+    let mut running = futures_util::stream::iter(jobs)
+        // After a signal no further run starts; the interrupted ones are kept.
+        .take_while(|_| std::future::ready(!base.cancel.is_cancelled()))
+        .map(|(mode, seed)| {
             let mut s = base.clone();
             s.seed = seed;
             s.mode = Some(kind(mode));
@@ -81,17 +100,30 @@ pub async fn certify(
             if let Some(c) = st.deployment.capacity {
                 s.max_chats_per_agent = Some(c as usize);
             }
-            let r = runner::execute(s).await;
-            let run = CertRun {
-                seed,
-                mode,
-                report: r.report,
-                scrubber: r.scrubber,
-            };
-            on_run(&run, runs.len() + 1, total);
-            runs.push(run);
-        }
+            async move {
+                let r = runner::execute(s).await;
+                CertRun {
+                    seed,
+                    mode,
+                    report: r.report,
+                    scrubber: r.scrubber,
+                }
+            }
+        })
+        .buffer_unordered(width.max(1));
+    let mut runs = Vec::new();
+    while let Some(run) = running.next().await {
+        on_run(&run, runs.len() + 1, total);
+        runs.push(run);
     }
+    // In order (mode, then seed), whichever ended first.
+    let order = |r: &CertRun| {
+        (
+            st.deployment.provisioning.iter().position(|m| *m == r.mode),
+            seeds.iter().position(|s| *s == r.seed),
+        )
+    };
+    runs.sort_by_key(order);
     // The seeds the certificate claims are those that ran (a signal may have cut them).
     let ran: Vec<u64> = seeds
         .iter()

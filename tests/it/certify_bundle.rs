@@ -307,7 +307,10 @@ fn certify_then_verify_and_every_tampering_is_refused() {
         .iter_mut()
         .find(|c| c["id"] == "session")
         .expect("the session pseudo-case");
-    assert!(c.join("runs/provider-state-seed-1/histories/session.ndjson").exists());
+    assert!(
+        c.join("runs/provider-state-seed-1/histories/session.ndjson")
+            .exists()
+    );
     for f in session["findings"].as_array_mut().unwrap() {
         if f["req"] == "NTF-02" {
             f["verdict"] = "fail".into();

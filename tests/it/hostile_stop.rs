@@ -117,6 +117,7 @@ fn proxy(mode: Mode) -> String {
 
 struct Ended {
     code: Option<i32>,
+    rss_kb: Option<u64>,
     took: Duration,
     stderr: String,
     report: gws_conform::report::RunReport,
@@ -137,7 +138,15 @@ fn run_with(tag: &str, mode: Mode, args: &[&str]) -> Ended {
         .map(|(u, p)| format!("{u}:{p}"))
         .collect::<Vec<_>>()
         .join(",");
-    let mut c = Command::new(BIN);
+    // Under /usr/bin/time -v when there is one: it gives the peak resident memory.
+    let time = std::path::Path::new("/usr/bin/time");
+    let mut c = if time.exists() {
+        let mut c = Command::new(time);
+        c.arg("-v").arg(BIN);
+        c
+    } else {
+        Command::new(BIN)
+    };
     for (k, _) in std::env::vars() {
         if k.starts_with("GWS_") {
             c.env_remove(k);
@@ -168,20 +177,38 @@ fn run_with(tag: &str, mode: Mode, args: &[&str]) -> Ended {
             break s;
         }
         if started.elapsed() > Duration::from_secs(150) {
+            // The binary runs under /usr/bin/time: kill it too, or it keeps the pipe.
+            let _ = Command::new("pkill")
+                .args(["-KILL", "-P", &child.id().to_string()])
+                .status();
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{tag}: the run did not end within 150 s (hang guard)");
+            let err = reader.join().unwrap_or_default();
+            let tail = &err[err.len().saturating_sub(3000)..];
+            panic!("{tag}: the run did not end within 150 s (hang guard)\n{tail}");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
     let took = started.elapsed();
     let stderr = reader.join().unwrap();
+    let rss_kb: Option<u64> = stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
+        .and_then(|v| v.trim().parse().ok());
+    assert!(
+        !stderr.contains("terminated by signal"),
+        "{tag}: killed by a signal\n{stderr}"
+    );
     let report = gws_conform::report::load_report(&run_dir(&dir).join("report.json"))
         .unwrap_or_else(|e| panic!("{tag}: report.json: {e}\n{stderr}"));
-    eprintln!("{tag}: exit {:?} after {took:?}", status.code());
+    eprintln!(
+        "{tag}: exit {:?} after {took:?}, peak RSS {rss_kb:?} KiB",
+        status.code()
+    );
     let _ = std::fs::remove_dir_all(&dir);
     Ended {
         code: status.code(),
+        rss_kb,
         took,
         stderr,
         report,
@@ -222,6 +249,9 @@ fn assert_gave_up(tag: &str, e: &Ended, cause: &str, bound: Duration) {
         "{tag}: the terminal says why\n{}",
         e.stderr
     );
+    if let Some(kb) = e.rss_kb {
+        assert!(kb < 200 * 1024, "{tag}: peak RSS {kb} KiB");
+    }
 }
 
 #[test]
