@@ -381,6 +381,33 @@ impl Core {
         }
     }
 
+    /// What a Complete refused for its parameters still does to the customer side under
+    /// `refused-complete-ends-customer-session` (the session ends) and
+    /// `refused-complete-posts-text` (its text reaches the transcript); silently, with no
+    /// notification.
+    fn refused_complete_side_effects(
+        &mut self,
+        id: &str,
+        state: ChatState,
+        b: &Map<String, Value>,
+    ) {
+        if state != ChatState::Chatting {
+            return;
+        }
+        let Some(inter) = self.chats.get(id).map(|c| c.inter.clone()) else {
+            return;
+        };
+        if self.fault(Fault::RefusedCompletePostsText)
+            && let Some(Value::String(t)) = b.get("text")
+        {
+            let (nick, ty, pid) = self.agent_from(id);
+            let _ = self.push_msg(&inter, "Text", (&nick, ty, &pid), Some(t.clone()), None);
+        }
+        if self.fault(Fault::RefusedCompleteEndsCustomerSession) {
+            self.end_customer(&inter);
+        }
+    }
+
     /// The state of chat `id`, if it exists (the `double-complete-race` fault's read).
     pub(super) fn chat_state(&self, id: &str) -> Option<ChatState> {
         self.chats.get(id).map(|c| c.state)
@@ -425,6 +452,7 @@ impl Core {
                 {
                     let _ = self.complete(id, None, false, None, None, false);
                 }
+                self.refused_complete_side_effects(id, state, b);
                 return r;
             }
         };

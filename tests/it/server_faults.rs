@@ -198,6 +198,29 @@ async fn deviation(fault: &str, srv: &RunningServer) -> bool {
             .await;
             a.body["statusCode"] != 0 && !positions(&bx, &id, completed).is_empty()
         }
+        "refused-complete-ends-customer-session" => {
+            let (ag, _bx, id) = chatting(base, "agent1").await;
+            let a = ag
+                .op(
+                    &id,
+                    json!({"operationName":"Complete","text":"x","treatAs":"Loud"}),
+                )
+                .await;
+            a.body["statusCode"] != 0 && inspect(base, &id).await["customerSessionEnded"] == true
+        }
+        "refused-complete-posts-text" => {
+            let (ag, _bx, id) = chatting(base, "agent1").await;
+            let a = ag
+                .op(
+                    &id,
+                    json!({"operationName":"Complete","text":"x!","treatAs":"Loud"}),
+                )
+                .await;
+            let t = inspect(base, &id).await["customerTranscript"].clone();
+            a.body["statusCode"] != 0
+                && t.as_array()
+                    .is_some_and(|t| t.iter().any(|e| e["text"] == "x!"))
+        }
         "csrf-not-enforced" => {
             let mut ag = Agent::new(base, "agent1", "agent1-pass");
             ag.login().await;

@@ -1,0 +1,119 @@
+//! "A refusal changes nothing, anywhere the harness can look" (issue 25): a refused
+//! request whose only side effect shows on the customer side (provider-state `inspect`,
+//! or the customer-api view) is a Fail of the refusal's requirement, with the inspect
+//! before and after as the witness; the faultless server, alone and under the
+//! variations that change what inspect shows, stays conformant.
+
+use gws_conform::check::Verdict;
+use gws_conform::report::RunReport;
+use gws_conform::runner::{self, Mode, Progress, RunSettings};
+use gws_conform::server::Variations;
+use std::time::Duration;
+
+fn settings(fault: Option<&str>, mode: Mode, only: &[&str]) -> RunSettings {
+    RunSettings {
+        fault: fault.map(String::from),
+        mode: Some(mode),
+        random_cases: 0,
+        seed: 1,
+        only: only.iter().map(|s| s.to_string()).collect(),
+        deadline: Duration::from_secs(2),
+        quiet_window: Duration::from_millis(200),
+        shrink_budget: 0,
+        progress: Progress::None,
+        ..RunSettings::default()
+    }
+}
+
+async fn run(s: RunSettings) -> RunReport {
+    let r = runner::execute(s).await.report;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    r
+}
+
+/// The directed case `id`'s Fail findings for `req`.
+fn fails<'r>(r: &'r RunReport, id: &str, req: &str) -> Vec<&'r gws_conform::check::Finding> {
+    let c = r
+        .cases
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no case {id}"));
+    c.findings
+        .iter()
+        .filter(|f| f.verdict == Verdict::Fail && f.req.as_str() == req)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_complete_that_ends_the_customer_session_fails_cmp17_in_both_modes() {
+    for mode in [Mode::ProviderState, Mode::CustomerApi] {
+        let r = run(settings(
+            Some("refused-complete-ends-customer-session"),
+            mode,
+            &["CMP-10"],
+        ))
+        .await;
+        let f = fails(&r, "refuse-bad-treatas", "CMP-17");
+        assert_eq!(f.len(), 1, "{mode:?}: {:#?}", r.cases);
+        assert!(
+            f[0].reason.contains("customer's session ended"),
+            "{mode:?}: {}",
+            f[0].reason
+        );
+        let w = f[0].witness.as_ref().expect("a Fail carries a witness");
+        // Both snapshots are the witness.
+        assert!(w.expected.contains("inspect before"), "{w:?}");
+        assert!(w.observed.contains("inspect after"), "{w:?}");
+        assert_eq!(w.events.len(), 4, "{w:?}");
+        // The agent side saw nothing: CMP-10 (the refusal itself) passes.
+        assert!(fails(&r, "refuse-bad-treatas", "CMP-10").is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_complete_that_posts_its_text_fails_cmp17() {
+    for mode in [Mode::ProviderState, Mode::CustomerApi] {
+        let r = run(settings(
+            Some("refused-complete-posts-text"),
+            mode,
+            &["CMP-10"],
+        ))
+        .await;
+        let f = fails(&r, "refuse-bad-treatas", "CMP-17");
+        assert_eq!(f.len(), 1, "{mode:?}: {:#?}", r.cases);
+        assert!(f[0].reason.contains("transcript gained"), "{}", f[0].reason);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_faultless_server_changes_nothing_on_refusals_under_the_variations() {
+    // The variations that change what inspect and the transcript show, or when.
+    for vars in [
+        "",
+        "gws-transcript",
+        "typing",
+        "reoffer-rejected",
+        "latency-40ms",
+    ] {
+        for mode in [Mode::ProviderState, Mode::CustomerApi] {
+            let mut s = settings(
+                None,
+                mode,
+                &["CMP-17", "CMP-21", "SES-01", "SES-02", "REQ-01"],
+            );
+            s.embedded.variations = Variations::from_names(&[vars]).unwrap();
+            let r = run(s).await;
+            let bad: Vec<String> = r
+                .cases
+                .iter()
+                .flat_map(|c| {
+                    c.findings
+                        .iter()
+                        .filter(|f| f.verdict != Verdict::Pass && f.verdict != Verdict::Skip)
+                        .map(move |f| format!("{} {}: {}", c.id, f.req, f.reason))
+                })
+                .collect();
+            assert!(bad.is_empty(), "{vars:?} {mode:?}: {bad:#?}");
+        }
+    }
+}
