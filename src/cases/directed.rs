@@ -42,6 +42,7 @@ pub fn directed(
     many_at_once(&mut d);
     session(&mut d);
     malformed(&mut d)?;
+    session_binding(&mut d);
     Ok(d.out)
 }
 
@@ -415,4 +416,44 @@ fn malformed(d: &mut Directed<'_>) -> Result<(), CasesError> {
         .concat(),
     );
     Ok(())
+}
+
+/// Directed cases: the session's credentials bound to it (SES-01/02, issue 25): the
+/// owner's session with the other agent's CSRF token, and the owner's cookie with the
+/// other agent's Basic credentials (see `model::credentials_refusal` for why that must be
+/// refused). Each is refused and changes nothing; with one agent they are left out.
+fn session_binding(d: &mut Directed<'_>) {
+    if d.b.is_none() {
+        return;
+    }
+    let a = d.a.clone();
+    let auth_post = |auth: AuthVariant| Step::AgentPost {
+        chat: ChatRef::Alias("c1".into()),
+        by_other_agent: false,
+        auth,
+        body: Body::Json(complete()),
+    };
+    for (name, req, auth) in [
+        (
+            "complete-with-other-sessions-csrf",
+            ReqId::Ses01,
+            AuthVariant::ForeignCsrf,
+        ),
+        (
+            "complete-with-other-agents-basic",
+            ReqId::Ses02,
+            AuthVariant::ForeignBasic,
+        ),
+    ] {
+        d.push(
+            name,
+            &[req],
+            [
+                vec![offer("c1", &a), accept("c1")],
+                watched("c1", vec![auth_post(auth)]),
+                vec![post("c1", complete()), Step::Settle],
+            ]
+            .concat(),
+        );
+    }
 }

@@ -446,7 +446,7 @@ impl<'i, 'a> Replay<'i, 'a> {
         // Transport-level refusals first (SES-01/02).
         self.extend(ses::ses01_not_applicable(auth, self.idx.csrf));
         if let Some(r) = ses::ses_req(auth, self.idx.csrf) {
-            self.extend([ses::refused_session(r, &post.ans, evs)]);
+            self.extend([ses::refused_session(r, auth, &post.ans, evs)]);
             self.after_refusal(&post, &[r], false);
             return None;
         }

@@ -13,15 +13,33 @@ pub(crate) fn ses_req(auth: AuthVariant, csrf: bool) -> Option<ReqId> {
     crate::model::credentials_refusal(auth, csrf)
 }
 
-/// SES-01 Skip when a request without CSRF token was made to a target without CSRF.
+/// SES-01 Skip when a request without its session's CSRF token was made to a target
+/// without CSRF.
 pub(crate) fn ses01_not_applicable(auth: AuthVariant, csrf: bool) -> Option<Finding> {
-    (auth == AuthVariant::NoCsrf && !csrf)
-        .then(|| Finding::skip(ReqId::Ses01, "target does not use CSRF"))
+    match auth {
+        AuthVariant::NoCsrf | AuthVariant::ForeignCsrf if !csrf => Some(Finding::skip(
+            ReqId::Ses01,
+            "target does not use CSRF (no token to leave out or to take from another session)",
+        )),
+        _ => None,
+    }
 }
 
-/// SES-01/02 (`r`) for the answer to a request with missing credentials.
-pub(crate) fn refused_session(r: ReqId, ans: &Ans, evs: Vec<u64>) -> Finding {
-    let (good, expected) = if r == ReqId::Ses01 {
+/// SES-01/02 (`r`) for the answer to a request with missing (or another's) credentials
+/// `auth`.
+pub(crate) fn refused_session(r: ReqId, auth: AuthVariant, ans: &Ans, evs: Vec<u64>) -> Finding {
+    let (good, expected) = if auth == AuthVariant::ForeignBasic {
+        // See `model::credentials_refusal`: any proper refusal.
+        (
+            ans.refused() && !ans.bad(),
+            "a refusal (4xx, or a statusCode other than 0 and 4): the Basic credentials are another agent's, and the session cookie alone is no credentials (SPEC §6.2)",
+        )
+    } else if r == ReqId::Ses01 && auth == AuthVariant::ForeignCsrf {
+        (
+            ans.status == 403,
+            "HTTP 403 for a POST with the CSRF token of another session (no token for this one; SPEC §1.1: a wrong token gets 403)",
+        )
+    } else if r == ReqId::Ses01 {
         (
             ans.status == 403,
             "HTTP 403 for a POST without the CSRF token",
