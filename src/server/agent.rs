@@ -63,6 +63,11 @@ impl Core {
                 }
             }
         };
+        // Fault: valid Basic credentials let the cookie's session decide who acts.
+        let agent = match session.and_then(|s| self.sessions.get(s)) {
+            Some(s) if self.fault(Fault::CookieOverBasic) => s.agent,
+            _ => agent,
+        };
         if let Some(tok) = session
             && let Some(s) = self.sessions.get_mut(tok)
             && s.agent == agent
@@ -99,6 +104,12 @@ impl Core {
         Ok((agent, tok, true))
     }
 
+    /// Whether `token` is a CSRF token of any live session (the `csrf-any-session`
+    /// fault's check).
+    fn issued_csrf(&self, token: Option<&str>) -> bool {
+        token.is_some_and(|t| self.sessions.values().any(|s| s.csrf.0 == t))
+    }
+
     // ---------------------------------------------------------------- agent API
 
     /// Serves the agent REST API (`/api/v2/me…`).
@@ -130,6 +141,7 @@ impl Core {
             && self.cfg.csrf
             && !self.fault(Fault::CsrfNotEnforced)
             && (csrf.is_none() || req.csrf != csrf)
+            && !(self.fault(Fault::CsrfAnySession) && self.issued_csrf(req.csrf))
         {
             return Reply::new(403, obj_err(3, "Missing or invalid Csrf token"));
         }

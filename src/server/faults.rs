@@ -65,11 +65,13 @@ pub(crate) enum Fault {
     BayeuxSessionDropped,
     RefusedCompleteEndsCustomerSession,
     RefusedCompletePostsText,
+    CsrfAnySession,
+    CookieOverBasic,
 }
 
 impl Fault {
     /// Every fault, in the order of [`FAULTS`].
-    pub(crate) const ALL: [Fault; 43] = [
+    pub(crate) const ALL: [Fault; 45] = [
         Fault::CompleteNoStatusChange,
         Fault::CompleteStatusLate,
         Fault::CompleteStatusDuplicated,
@@ -113,6 +115,8 @@ impl Fault {
         Fault::BayeuxSessionDropped,
         Fault::RefusedCompleteEndsCustomerSession,
         Fault::RefusedCompletePostsText,
+        Fault::CsrfAnySession,
+        Fault::CookieOverBasic,
     ];
 
     /// Looks a fault up by its catalogue name.
@@ -160,7 +164,7 @@ const fn f(name: &'static str, description: &'static str, expect: &'static [ReqI
 }
 
 /// The fault catalogue.
-pub(crate) static FAULTS: [FaultInfo; 43] = [
+pub(crate) static FAULTS: [FaultInfo; 45] = [
     f(
         "complete-no-status-change",
         "missing notification: a successful Complete never publishes the StatusChange to Completed",
@@ -375,6 +379,16 @@ pub(crate) static FAULTS: [FaultInfo; 43] = [
         "refused-complete-posts-text",
         "state changed by a refused request, seen only on the customer side: a Complete refused for a bad parameter still posts its text to the customer's transcript (no notification)",
         &[ReqId::Cmp17],
+    ),
+    f(
+        "csrf-any-session",
+        "security: the CSRF check asks whether the token is one the server issued, not whether it belongs to the session presenting it (another agent's token is honoured)",
+        &[ReqId::Ses01],
+    ),
+    f(
+        "cookie-over-basic",
+        "security: a request with valid Basic credentials acts as the agent of its session cookie, when the cookie is another agent's (Basic checked, then ignored)",
+        &[ReqId::Ses02],
     ),
 ];
 

@@ -117,3 +117,42 @@ async fn the_faultless_server_changes_nothing_on_refusals_under_the_variations()
         }
     }
 }
+
+/// The finding of `req` in case `id`.
+fn finding<'r>(r: &'r RunReport, id: &str, req: &str) -> &'r gws_conform::check::Finding {
+    let c = r
+        .cases
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no case {id}"));
+    c.findings
+        .iter()
+        .find(|f| f.req.as_str() == req)
+        .unwrap_or_else(|| panic!("{id}: no {req} finding in {:#?}", c.findings))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_of_another_session_are_refused_and_the_faults_that_honour_them_fail() {
+    let csrf = "complete-with-other-sessions-csrf";
+    let basic = "complete-with-other-agents-basic";
+    let clean = run(settings(None, Mode::ProviderState, &["SES-01", "SES-02"])).await;
+    assert_eq!(finding(&clean, csrf, "SES-01").verdict, Verdict::Pass);
+    assert_eq!(finding(&clean, basic, "SES-02").verdict, Verdict::Pass);
+    // Without CSRF there is no token to take from another session.
+    let mut s = settings(None, Mode::ProviderState, &["SES-01", "SES-02"]);
+    s.embedded.variations = Variations::from_names(&["no-csrf"]).unwrap();
+    let no_csrf = run(s).await;
+    let f = finding(&no_csrf, csrf, "SES-01");
+    assert_eq!(f.verdict, Verdict::Skip, "{f:?}");
+    assert!(f.reason.contains("does not use CSRF"), "{}", f.reason);
+    // Acting as the Basic agent (not the chat's owner) is a proper refusal too.
+    assert_eq!(finding(&no_csrf, basic, "SES-02").verdict, Verdict::Pass);
+    for (fault, id, req) in [
+        ("csrf-any-session", csrf, "SES-01"),
+        ("cookie-over-basic", basic, "SES-02"),
+    ] {
+        let r = run(settings(Some(fault), Mode::ProviderState, &[req])).await;
+        let f = fails(&r, id, req);
+        assert!(!f.is_empty(), "{fault}: {:#?}", r.cases);
+    }
+}
