@@ -154,5 +154,25 @@ async fn credentials_of_another_session_are_refused_and_the_faults_that_honour_t
         let r = run(settings(Some(fault), Mode::ProviderState, &[req])).await;
         let f = fails(&r, id, req);
         assert!(!f.is_empty(), "{fault}: {:#?}", r.cases);
+        // The report, with the failing case's steps and their tampering, is valid.
+        let dir = std::env::temp_dir().join(format!(
+            "gws-conform-refusal-{fault}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let scrub = gws_conform::history::redact::Scrubber::new();
+        let p = gws_conform::report::write_json(&dir, &r, &scrub).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.contains("\"foreign_"),
+            "{fault}: the tampering is in the report"
+        );
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let schema: serde_json::Value =
+            serde_json::from_str(gws_conform::report::json::REPORT_SCHEMA).unwrap();
+        let val = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = val.iter_errors(&v).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{fault}: {errors:#?}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
