@@ -1,7 +1,7 @@
 //! The directed cases: at least one per requirement of the catalogue, in families run
 //! in a fixed order (golden, drawn, refused, states, many at once, session, malformed).
 
-use super::steps::{accept, complete, inspect, offer, post};
+use super::steps::{accept, complete, inspect, offer, post, refused as watched};
 use super::{Case, CasesError, Draw, case_seed};
 use crate::history::{AuthVariant, Body, ChatRef, Step};
 use crate::schema::{Invalid, RuleKind, Schemas};
@@ -42,6 +42,7 @@ pub fn directed(
     many_at_once(&mut d);
     session(&mut d);
     malformed(&mut d)?;
+    session_binding(&mut d);
     Ok(d.out)
 }
 
@@ -217,31 +218,21 @@ fn refused(d: &mut Directed<'_>) -> Result<(), CasesError> {
     ];
     for (name, exercises, pred) in refusals.iter() {
         let inv = d.draw.invalid_complete_where(pred)?;
-        d.push(
-            name,
-            exercises,
-            vec![
-                offer("c1", &a),
-                accept("c1"),
-                post("c1", inv.value),
-                post("c1", complete()),
-                Step::Settle,
-            ],
-        );
+        let mut steps = vec![offer("c1", &a), accept("c1")];
+        steps.extend(watched("c1", vec![post("c1", inv.value)]));
+        steps.extend([post("c1", complete()), Step::Settle]);
+        d.push(name, exercises, steps);
     }
     let text_not_string = d
         .draw
         .invalid_complete_where(|i| i.rule.kind == RuleKind::WrongType && at_path(i, "/text"))?;
+    let mut steps = vec![offer("c1", &a), accept("c1")];
+    steps.extend(watched("c1", vec![post("c1", text_not_string.value)]));
+    steps.extend([post("c1", complete()), Step::Settle]);
     d.push(
         "refuse-text-not-string",
         &[ReqId::Cmp11, ReqId::Cmp17],
-        vec![
-            offer("c1", &a),
-            accept("c1"),
-            post("c1", text_not_string.value),
-            post("c1", complete()),
-            Step::Settle,
-        ],
+        steps,
     );
     Ok(())
 }
@@ -252,24 +243,22 @@ fn states(d: &mut Directed<'_>) {
     d.push(
         "complete-invited",
         &[ReqId::Cmp12, ReqId::Cmp17, ReqId::Cmp18],
-        vec![
-            offer("c1", &a),
-            post("c1", complete()),
-            accept("c1"),
-            post("c1", complete()),
-            Step::Settle,
-        ],
+        [
+            vec![offer("c1", &a)],
+            watched("c1", vec![post("c1", complete())]),
+            vec![accept("c1"), post("c1", complete()), Step::Settle],
+        ]
+        .concat(),
     );
     d.push(
         "complete-twice",
         &[ReqId::Cmp13, ReqId::Cmp19, ReqId::Cmp18],
-        vec![
-            offer("c1", &a),
-            accept("c1"),
-            post("c1", complete()),
-            post("c1", complete()),
-            Step::Settle,
-        ],
+        [
+            vec![offer("c1", &a), accept("c1"), post("c1", complete())],
+            watched("c1", vec![post("c1", complete())]),
+            vec![Step::Settle],
+        ]
+        .concat(),
     );
     d.push(
         "complete-unknown-id",
@@ -343,18 +332,20 @@ fn many_at_once(d: &mut Directed<'_>) {
         d.push(
             "complete-other-agents-chat",
             &[ReqId::Cmp21, ReqId::Cmp17, ReqId::Cmp18],
-            vec![
-                offer("c1", &a),
-                accept("c1"),
-                Step::AgentPost {
-                    chat: ChatRef::Alias("c1".into()),
-                    by_other_agent: true,
-                    auth: AuthVariant::Normal,
-                    body: Body::Json(complete()),
-                },
-                post("c1", complete()),
-                Step::Settle,
-            ],
+            [
+                vec![offer("c1", &a), accept("c1")],
+                watched(
+                    "c1",
+                    vec![Step::AgentPost {
+                        chat: ChatRef::Alias("c1".into()),
+                        by_other_agent: true,
+                        auth: AuthVariant::Normal,
+                        body: Body::Json(complete()),
+                    }],
+                ),
+                vec![post("c1", complete()), Step::Settle],
+            ]
+            .concat(),
         );
     }
 }
@@ -371,25 +362,22 @@ fn session(d: &mut Directed<'_>) {
     d.push(
         "complete-without-csrf",
         &[ReqId::Ses01],
-        vec![
-            offer("c1", &a),
-            accept("c1"),
-            auth_post(AuthVariant::NoCsrf),
-            post("c1", complete()),
-            Step::Settle,
-        ],
+        [
+            vec![offer("c1", &a), accept("c1")],
+            watched("c1", vec![auth_post(AuthVariant::NoCsrf)]),
+            vec![post("c1", complete()), Step::Settle],
+        ]
+        .concat(),
     );
     d.push(
         "complete-without-credentials",
         &[ReqId::Ses02],
-        vec![
-            offer("c1", &a),
-            accept("c1"),
-            auth_post(AuthVariant::NoCredentials),
-            auth_post(AuthVariant::CookieOnly),
-            post("c1", complete()),
-            Step::Settle,
-        ],
+        [
+            vec![offer("c1", &a), accept("c1")],
+            watched("c1", vec![auth_post(AuthVariant::NoCredentials)]),
+            vec![post("c1", complete()), Step::Settle],
+        ]
+        .concat(),
     );
 }
 
@@ -402,20 +390,78 @@ fn malformed(d: &mut Directed<'_>) -> Result<(), CasesError> {
     d.push(
         "malformed-bodies",
         &[ReqId::Req01, ReqId::Cmp18],
-        vec![
-            offer("c1", &a),
-            accept("c1"),
-            Step::AgentPost {
-                chat: ChatRef::Alias("c1".into()),
-                by_other_agent: false,
-                auth: AuthVariant::Normal,
-                body: Body::Raw("{\"operationName\": \"Complete\",".into()),
-            },
-            post("c1", missing_op.value),
-            post("c1", json!({"operationName": "CompleteEverything"})),
-            post("c1", complete()),
-            Step::Settle,
-        ],
+        [
+            vec![offer("c1", &a), accept("c1")],
+            watched(
+                "c1",
+                vec![
+                    Step::AgentPost {
+                        chat: ChatRef::Alias("c1".into()),
+                        by_other_agent: false,
+                        auth: AuthVariant::Normal,
+                        body: Body::Raw("{\"operationName\": \"Complete\",".into()),
+                    },
+                    post("c1", missing_op.value),
+                    post("c1", json!({"operationName": "CompleteEverything"})),
+                ],
+            ),
+            vec![post("c1", complete()), Step::Settle],
+        ]
+        .concat(),
     );
     Ok(())
+}
+
+/// Directed cases: the session's credentials bound to it (SES-01/02, issue 25): the
+/// owner's session with the other agent's CSRF token, and the owner's cookie with the
+/// other agent's Basic credentials (see `model::credentials_refusal` for why that must be
+/// refused). Each is refused and changes nothing; with one agent they are left out.
+///
+/// First the session cookie without Basic (SPEC §6.2), which `complete-without-credentials`
+/// sent after its request without any credentials until each refusal was watched on its
+/// own (a case of its own keeps both short enough to shrink).
+fn session_binding(d: &mut Directed<'_>) {
+    let a = d.a.clone();
+    let auth_post = |auth: AuthVariant| Step::AgentPost {
+        chat: ChatRef::Alias("c1".into()),
+        by_other_agent: false,
+        auth,
+        body: Body::Json(complete()),
+    };
+    d.push(
+        "complete-with-cookie-only",
+        &[ReqId::Ses02],
+        [
+            vec![offer("c1", &a), accept("c1")],
+            watched("c1", vec![auth_post(AuthVariant::CookieOnly)]),
+            vec![post("c1", complete()), Step::Settle],
+        ]
+        .concat(),
+    );
+    if d.b.is_none() {
+        return;
+    }
+    for (name, req, auth) in [
+        (
+            "complete-with-other-sessions-csrf",
+            ReqId::Ses01,
+            AuthVariant::ForeignCsrf,
+        ),
+        (
+            "complete-with-other-agents-basic",
+            ReqId::Ses02,
+            AuthVariant::ForeignBasic,
+        ),
+    ] {
+        d.push(
+            name,
+            &[req],
+            [
+                vec![offer("c1", &a), accept("c1")],
+                watched("c1", vec![auth_post(auth)]),
+                vec![post("c1", complete()), Step::Settle],
+            ]
+            .concat(),
+        );
+    }
 }

@@ -48,3 +48,16 @@ pub(crate) fn inspect(chat: &str) -> Step {
 pub(crate) fn setup(chat: &str, agent: &str) -> Vec<Step> {
     vec![offer(chat, agent), accept(chat)]
 }
+
+/// Requests on chat `chat` that the contract refuses, each observed as "a refusal
+/// changes nothing" needs (the checker's one comparison, `check::rules::unchanged`): the
+/// provisioning side read right before the first, and after each one a quiet window
+/// (what the refusal may still cause arrives in it) and another read, which is the
+/// "before" of the next.
+pub(crate) fn refused(chat: &str, posts: Vec<Step>) -> Vec<Step> {
+    let mut out = vec![inspect(chat)];
+    for p in posts {
+        out.extend([p, Step::Settle, inspect(chat)]);
+    }
+    out
+}

@@ -269,6 +269,50 @@ impl<'a> Index<'a> {
             })
     }
 
+    /// The `Inspect` of `alias` made right before step `index` acts on it: the last one
+    /// recorded after the previous step acting on the chat and before step `index`
+    /// began, as (seq, result, reason).
+    pub fn inspect_before(
+        &self,
+        alias: &str,
+        index: usize,
+    ) -> Option<(u64, Option<&'a Value>, Option<&'a str>)> {
+        let at = self.steps.iter().find(|s| s.index == index)?.seq;
+        let prev = self
+            .steps
+            .iter()
+            .filter(|s| s.seq < at && acts_on(s.step, alias))
+            .map(|s| s.seq)
+            .max()
+            .unwrap_or(0);
+        let ev: &'a [Event] = self.ev;
+        self.inspects
+            .iter()
+            .rev()
+            .filter_map(|p| ev.get(*p))
+            .find_map(|e| match &e.kind {
+                EventKind::Inspect {
+                    alias: a,
+                    result,
+                    reason,
+                } if e.seq > prev && e.seq < at && a == alias => {
+                    Some((e.seq, result.as_ref(), reason.as_deref()))
+                }
+                _ => None,
+            })
+    }
+
+    /// The first `Inspect` of `alias` after seq `after` and before seq `end`.
+    pub fn inspect_between(
+        &self,
+        alias: &str,
+        after: u64,
+        end: u64,
+    ) -> Option<(u64, Option<&'a Value>, Option<&'a str>)> {
+        self.inspect_after(alias, after)
+            .filter(|(seq, _, _)| *seq < end)
+    }
+
     /// When observation of `agent`'s notifications stopped at or before time `by_us`
     /// (the harness could not see what came later), the first such event.
     pub fn lost_by(&self, agent: &str, by_us: u64) -> Option<&Lost<'a>> {

@@ -14,7 +14,7 @@
 use super::index::{Index, StepAt, acts_on, secs};
 use super::rules::refusal::{self, Refused};
 use super::rules::text_order::{self, CompleteResult};
-use super::rules::{Ans, op_name, op_req, req01, ses};
+use super::rules::{Ans, op_name, op_req, req01, ses, unchanged};
 use super::{CheckConfig, Finding, Shapes};
 use crate::history::{AuthVariant, ChatRef, Event, EventKind, Step};
 use crate::model::{self, ChatState, Classified};
@@ -64,6 +64,9 @@ pub(crate) struct Post<'a> {
     pub chat: Option<(String, ChatSt)>,
     /// seq of the request.
     pub req_seq: u64,
+    /// Whether it is a part of a `Concurrent` step (its racing parts may change the
+    /// chat too).
+    pub concurrent: bool,
     /// The request, classified.
     pub cls: Classified,
     /// The answer.
@@ -435,6 +438,7 @@ impl<'i, 'a> Replay<'i, 'a> {
             index,
             chat,
             req_seq: req_ev.seq,
+            concurrent: part.is_some(),
             cls,
             ans,
         };
@@ -442,7 +446,7 @@ impl<'i, 'a> Replay<'i, 'a> {
         // Transport-level refusals first (SES-01/02).
         self.extend(ses::ses01_not_applicable(auth, self.idx.csrf));
         if let Some(r) = ses::ses_req(auth, self.idx.csrf) {
-            self.extend([ses::refused_session(r, &post.ans, evs)]);
+            self.extend([ses::refused_session(r, auth, &post.ans, evs)]);
             self.after_refusal(&post, &[r], false);
             return None;
         }
@@ -464,6 +468,13 @@ impl<'i, 'a> Replay<'i, 'a> {
                     if refusal.req == Some(ReqId::Cmp21) {
                         cite.push(ReqId::Cmp21);
                     }
+                } else if refusal.req == Some(ReqId::Req01) && post.chat.is_some() {
+                    // REQ-01's row says only "refused"; that the refusal changes nothing
+                    // is SPEC §2 ("An error answer (statusCode ≠ 0) changes nothing and
+                    // produces no notification for X") and §1.2 (a failure leaves
+                    // "nothing changed on the server") for a body sent to the chat's
+                    // Complete endpoint. It is cited under REQ-01, the refusal's row.
+                    cite.push(ReqId::Req01);
                 }
                 self.after_refusal(&post, &cite, true);
                 None
@@ -579,6 +590,24 @@ impl<'i, 'a> Replay<'i, 'a> {
         };
         let caused = v.caused();
         let mut fs = refusal::nothing_changed(&v, &caused, cite, follow_up);
+        // The other half of the one rule: what the provisioning side shows, before and
+        // after (not for a part of a Concurrent step: the parts racing it may change the
+        // chat).
+        if !post.concurrent {
+            let at = unchanged::At {
+                alias,
+                step: post.index,
+                req_seq: post.req_seq,
+                ans_seq: post.ans.seq,
+                end: v.end,
+            };
+            let scope = unchanged::Scope {
+                state,
+                customer_present: c.customer_present,
+                refused_text,
+            };
+            fs.extend(unchanged::provision_side(self.idx, &at, &scope, cite));
+        }
         if state == ChatState::Completed && post.cls.is_complete() {
             fs.extend(refusal::cmp13_second_completed(&v, &caused));
         }

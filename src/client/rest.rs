@@ -194,6 +194,23 @@ impl AgentClient {
         auth: AuthVariant,
         part: Option<usize>,
     ) -> Outcome {
+        self.post_chat_with(rec, chat_id, body, auth, part, None)
+            .await
+    }
+
+    /// [`AgentClient::post_chat`], where `peer` (another agent's session) lends what
+    /// `auth` takes from another agent ([`AuthVariant::needs_peer`]: its CSRF token or
+    /// its Basic credentials). Without a peer such a request goes without that part
+    /// (no CSRF token; the sender's own Basic).
+    pub async fn post_chat_with(
+        &self,
+        rec: &Recorder,
+        chat_id: &str,
+        body: &Body,
+        auth: AuthVariant,
+        part: Option<usize>,
+        peer: Option<&AgentClient>,
+    ) -> Outcome {
         let path = match id_path("/api/v2/me/chats", chat_id) {
             Ok(p) => p,
             Err(e) => {
@@ -202,7 +219,7 @@ impl AgentClient {
             }
         };
         match self
-            .request(rec, Method::POST, &path, body, auth, part)
+            .request_with(rec, Method::POST, &path, body, (auth, peer), part)
             .await
         {
             Ok((_, outcome)) => outcome,
@@ -324,22 +341,53 @@ impl AgentClient {
         auth: AuthVariant,
         part: Option<usize>,
     ) -> Result<(Result<http::Answer, http::NoAnswer>, Outcome), HarnessError> {
+        self.request_with(rec, method, path, body, (auth, None), part)
+            .await
+    }
+
+    /// [`AgentClient::request`], with a `peer` session lending its CSRF token or Basic
+    /// credentials where `auth` says so.
+    async fn request_with(
+        &self,
+        rec: &Recorder,
+        method: Method,
+        path: &str,
+        body: &Body,
+        (auth, peer): (AuthVariant, Option<&AgentClient>),
+        part: Option<usize>,
+    ) -> Result<(Result<http::Answer, http::NoAnswer>, Outcome), HarnessError> {
         let url = http::join(&self.base, path)?;
         let mut headers: Vec<(String, String)> = Vec::new();
-        let basic = matches!(auth, AuthVariant::Normal | AuthVariant::NoCsrf);
+        let basic = match auth {
+            AuthVariant::Normal | AuthVariant::NoCsrf | AuthVariant::ForeignCsrf => {
+                Some(self.basic.clone())
+            }
+            AuthVariant::ForeignBasic => Some(peer.unwrap_or(self).basic.clone()),
+            AuthVariant::NoCredentials | AuthVariant::CookieOnly => None,
+        };
         let cookie = !matches!(auth, AuthVariant::NoCredentials);
-        let csrf = matches!(auth, AuthVariant::Normal | AuthVariant::CookieOnly);
-        if basic {
-            headers.push(("Authorization".into(), self.basic.clone()));
+        let csrf = match auth {
+            AuthVariant::Normal | AuthVariant::CookieOnly | AuthVariant::ForeignBasic => {
+                self.csrf_now()
+            }
+            // The other agent's token under this agent's header name (the target
+            // announces one name for all).
+            AuthVariant::ForeignCsrf => peer.and_then(AgentClient::csrf_now).map(|p| Csrf {
+                header: self.csrf_now().map_or(p.header, |c| c.header),
+                token: p.token,
+            }),
+            AuthVariant::NoCsrf | AuthVariant::NoCredentials => None,
+        };
+        if let Some(b) = basic {
+            headers.push(("Authorization".into(), b));
         }
         if cookie && let Some(c) = self.cookie_for(&url) {
             headers.push(("Cookie".into(), c));
         }
         let mut secret = Vec::new();
         // CSRF goes on modifying requests only (facts sheet §6: PUT, POST, DELETE).
-        if csrf
-            && method != Method::GET
-            && let Some(c) = self.csrf_now()
+        if method != Method::GET
+            && let Some(c) = csrf
         {
             secret.push(c.header.clone());
             headers.push((c.header, c.token));

@@ -50,6 +50,21 @@ pub enum AuthVariant {
     CookieOnly,
     /// Everything but the CSRF token (SES-01).
     NoCsrf,
+    /// Basic auth and the session cookie of the sender, with the CSRF token of another
+    /// agent's live session instead of its own (SES-01: a token bound to another session
+    /// is no token for this one; SPEC §1.1: "A missing or wrong token gets HTTP 403").
+    ForeignCsrf,
+    /// The sender's session cookie and CSRF token, with the Basic credentials of another
+    /// agent (SES-02, SPEC §6.2: the cookie alone is no credentials for its agent).
+    ForeignBasic,
+}
+
+impl AuthVariant {
+    /// Whether the request also carries another agent's credentials (its CSRF token or
+    /// its Basic auth): the harness needs a second agent to send it.
+    pub fn needs_peer(self) -> bool {
+        matches!(self, AuthVariant::ForeignCsrf | AuthVariant::ForeignBasic)
+    }
 }
 
 /// A request body as the case sends it.

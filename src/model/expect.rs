@@ -96,13 +96,27 @@ impl Expectation {
 }
 
 /// The requirement under which a request with these credentials is refused before its
-/// body counts (SPEC §1.1, §6.1, §6.2): SES-01 for a POST without the CSRF token when
-/// the target uses CSRF, SES-02 without Basic credentials (a session cookie alone is
-/// none); `None` for a well-formed client's request.
+/// body counts (SPEC §1.1, §6.1, §6.2): SES-01 for a POST without the CSRF token, or with
+/// another session's, when the target uses CSRF; SES-02 without Basic credentials (a
+/// session cookie alone is none), or with another agent's Basic credentials on the
+/// cookie's session (see below); `None` for a well-formed client's request.
+///
+/// Basic of agent B with the session cookie of agent A, on A's chat: SPEC §6.2 makes
+/// Basic the credentials ("required on every request") and the cookie alone none. A
+/// server that authenticates B by Basic acts as B, who does not own the chat, and
+/// refuses (as CMP-21 would, statusCode 3, 5 or 6), or refuses the mismatch itself (401,
+/// statusCode 20, or a CSRF 403 since A's token is not B's session's); all are
+/// conformant. A server that acts as A served A on A's cookie alone, which is what
+/// "without credentials" forbids: so the request must be refused, in any proper way
+/// ([`crate::model::refused`]), and change nothing. The other order (B's chat, A's
+/// cookie) is not tried: a server acting as B by Basic may then complete B's own chat,
+/// and one acting as A refuses; the SPEC leaves that open.
 pub fn credentials_refusal(auth: AuthVariant, csrf: bool) -> Option<ReqId> {
     match auth {
-        AuthVariant::NoCsrf if csrf => Some(ReqId::Ses01),
-        AuthVariant::NoCredentials | AuthVariant::CookieOnly => Some(ReqId::Ses02),
+        AuthVariant::NoCsrf | AuthVariant::ForeignCsrf if csrf => Some(ReqId::Ses01),
+        AuthVariant::NoCredentials | AuthVariant::CookieOnly | AuthVariant::ForeignBasic => {
+            Some(ReqId::Ses02)
+        }
         _ => None,
     }
 }

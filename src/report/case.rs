@@ -349,6 +349,12 @@ fn expectation(step: &Step) -> String {
         AuthVariant::NoCsrf => {
             return "expects: HTTP 403 when the target uses CSRF, nothing changes (SES-01)".into();
         }
+        AuthVariant::ForeignCsrf => {
+            return "expects: with the other agent's CSRF token, HTTP 403 when the target uses CSRF, nothing changes (SES-01)".into();
+        }
+        AuthVariant::ForeignBasic => {
+            return "expects: with the other agent's Basic credentials on this agent's cookie, a refusal, nothing changes (SES-02)".into();
+        }
         AuthVariant::Normal => {}
     }
     let cls = model::classify(body);
@@ -437,7 +443,11 @@ pub fn curl_script(case: &CaseFile) -> String {
             owners.insert(chat.clone(), i);
             uses_provider = true;
         }
-        Step::AgentPost { by_other_agent, .. } => needs_second |= *by_other_agent,
+        Step::AgentPost {
+            by_other_agent,
+            auth,
+            ..
+        } => needs_second |= *by_other_agent || auth.needs_peer(),
         Step::CustomerSends { .. } | Step::CustomerLeaves { .. } | Step::Inspect { .. } => {
             uses_provider = true
         }
@@ -609,6 +619,8 @@ fn emit_step(s: &mut String, ctx: &Ctx, st: &Step, label: &str, indent: &str, ba
                 AuthVariant::NoCredentials => "no_credentials",
                 AuthVariant::CookieOnly => "cookie_only",
                 AuthVariant::NoCsrf => "no_csrf",
+                AuthVariant::ForeignCsrf => "foreign_csrf",
+                AuthVariant::ForeignBasic => "foreign_basic",
             };
             let chat_name = match chat {
                 ChatRef::Alias(a) => a.clone(),

@@ -130,7 +130,8 @@ poll_loop() {
 }
 
 # agent N AUTH METHOD PATH [BODY]: one agent request; prints the body and the HTTP status.
-# AUTH: normal | no_credentials | cookie_only | no_csrf
+# AUTH: normal | no_credentials | cookie_only | no_csrf | foreign_csrf | foreign_basic
+# (foreign_*: the other agent's CSRF token, or its Basic credentials, on agent N's session)
 agent() {
   local n="$1" auth="$2" method="$3" path="$4"
   local args=(-sS --max-time "$TIMEOUT" -X "$method" -w '\nHTTP %{http_code}\n')
@@ -139,6 +140,8 @@ agent() {
     no_credentials) ;;
     cookie_only)    args+=(-b "$WORK/jar$n" -K "$WORK/csrf$n") ;;
     no_csrf)        args+=(-K "$WORK/creds$n" -b "$WORK/jar$n") ;;
+    foreign_csrf)   args+=(-K "$WORK/creds$n" -b "$WORK/jar$n" -K "$WORK/csrf$((3 - n))") ;;
+    foreign_basic)  args+=(-K "$WORK/creds$((3 - n))" -b "$WORK/jar$n" -K "$WORK/csrf$n") ;;
   esac
   if [ "$#" -ge 5 ]; then
     args+=(-H 'Content-Type: application/json' --data-binary "$5")

@@ -383,7 +383,9 @@ async fn run_job(args: &Options, job: &Job, cancel: &super::Cancel) -> Row {
         deadline: args.deadline,
         quiet_window: args.quiet_window,
         progress: Progress::None,
-        shrink_budget: 16,
+        // Enough re-runs to take a watched refusal (offer, accept, read, refusal, quiet,
+        // read, follow-up, quiet) down to its 6 steps whichever case represents it.
+        shrink_budget: 32,
         cancel: cancel.clone(),
         ..RunSettings::default()
     };

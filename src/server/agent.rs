@@ -63,6 +63,11 @@ impl Core {
                 }
             }
         };
+        // Fault: valid Basic credentials let the cookie's session decide who acts.
+        let agent = match session.and_then(|s| self.sessions.get(s)) {
+            Some(s) if self.fault(Fault::CookieOverBasic) => s.agent,
+            _ => agent,
+        };
         if let Some(tok) = session
             && let Some(s) = self.sessions.get_mut(tok)
             && s.agent == agent
@@ -99,6 +104,12 @@ impl Core {
         Ok((agent, tok, true))
     }
 
+    /// Whether `token` is a CSRF token of any live session (the `csrf-any-session`
+    /// fault's check).
+    fn issued_csrf(&self, token: Option<&str>) -> bool {
+        token.is_some_and(|t| self.sessions.values().any(|s| s.csrf.0 == t))
+    }
+
     // ---------------------------------------------------------------- agent API
 
     /// Serves the agent REST API (`/api/v2/me…`).
@@ -130,6 +141,7 @@ impl Core {
             && self.cfg.csrf
             && !self.fault(Fault::CsrfNotEnforced)
             && (csrf.is_none() || req.csrf != csrf)
+            && !(self.fault(Fault::CsrfAnySession) && self.issued_csrf(req.csrf))
         {
             return Reply::new(403, obj_err(3, "Missing or invalid Csrf token"));
         }
@@ -381,6 +393,33 @@ impl Core {
         }
     }
 
+    /// What a Complete refused for its parameters still does to the customer side under
+    /// `refused-complete-ends-customer-session` (the session ends) and
+    /// `refused-complete-posts-text` (its text reaches the transcript); silently, with no
+    /// notification.
+    fn refused_complete_side_effects(
+        &mut self,
+        id: &str,
+        state: ChatState,
+        b: &Map<String, Value>,
+    ) {
+        if state != ChatState::Chatting {
+            return;
+        }
+        let Some(inter) = self.chats.get(id).map(|c| c.inter.clone()) else {
+            return;
+        };
+        if self.fault(Fault::RefusedCompletePostsText)
+            && let Some(Value::String(t)) = b.get("text")
+        {
+            let (nick, ty, pid) = self.agent_from(id);
+            let _ = self.push_msg(&inter, "Text", (&nick, ty, &pid), Some(t.clone()), None);
+        }
+        if self.fault(Fault::RefusedCompleteEndsCustomerSession) {
+            self.end_customer(&inter);
+        }
+    }
+
     /// The state of chat `id`, if it exists (the `double-complete-race` fault's read).
     pub(super) fn chat_state(&self, id: &str) -> Option<ChatState> {
         self.chats.get(id).map(|c| c.state)
@@ -425,6 +464,7 @@ impl Core {
                 {
                     let _ = self.complete(id, None, false, None, None, false);
                 }
+                self.refused_complete_side_effects(id, state, b);
                 return r;
             }
         };

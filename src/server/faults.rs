@@ -63,11 +63,15 @@ pub(crate) enum Fault {
     CompleteAfterCustomerLeftInLeftChatRefused,
     DoubleCompleteRace,
     BayeuxSessionDropped,
+    RefusedCompleteEndsCustomerSession,
+    RefusedCompletePostsText,
+    CsrfAnySession,
+    CookieOverBasic,
 }
 
 impl Fault {
     /// Every fault, in the order of [`FAULTS`].
-    pub(crate) const ALL: [Fault; 41] = [
+    pub(crate) const ALL: [Fault; 45] = [
         Fault::CompleteNoStatusChange,
         Fault::CompleteStatusLate,
         Fault::CompleteStatusDuplicated,
@@ -109,6 +113,10 @@ impl Fault {
         Fault::CompleteAfterCustomerLeftInLeftChatRefused,
         Fault::DoubleCompleteRace,
         Fault::BayeuxSessionDropped,
+        Fault::RefusedCompleteEndsCustomerSession,
+        Fault::RefusedCompletePostsText,
+        Fault::CsrfAnySession,
+        Fault::CookieOverBasic,
     ];
 
     /// Looks a fault up by its catalogue name.
@@ -156,7 +164,7 @@ const fn f(name: &'static str, description: &'static str, expect: &'static [ReqI
 }
 
 /// The fault catalogue.
-pub(crate) static FAULTS: [FaultInfo; 41] = [
+pub(crate) static FAULTS: [FaultInfo; 45] = [
     f(
         "complete-no-status-change",
         "missing notification: a successful Complete never publishes the StatusChange to Completed",
@@ -361,6 +369,26 @@ pub(crate) static FAULTS: [FaultInfo; 41] = [
         "bayeux-session-dropped",
         "after 8 notifications to a Bayeux client, its next /meta/connect answers successful:false with advice reconnect none: the session is gone and nothing more is delivered",
         &[ReqId::Ntf02],
+    ),
+    f(
+        "refused-complete-ends-customer-session",
+        "state changed by a refused request, seen only on the customer side: a Complete refused for a bad parameter on a Chatting chat answers the right error and notifies nothing, and the agent's chat still accepts its operations, but the customer's session has ended",
+        &[ReqId::Cmp17],
+    ),
+    f(
+        "refused-complete-posts-text",
+        "state changed by a refused request, seen only on the customer side: a Complete refused for a bad parameter still posts its text to the customer's transcript (no notification)",
+        &[ReqId::Cmp17],
+    ),
+    f(
+        "csrf-any-session",
+        "security: the CSRF check asks whether the token is one the server issued, not whether it belongs to the session presenting it (another agent's token is honoured)",
+        &[ReqId::Ses01],
+    ),
+    f(
+        "cookie-over-basic",
+        "security: a request with valid Basic credentials acts as the agent of its session cookie, when the cookie is another agent's (Basic checked, then ignored)",
+        &[ReqId::Ses02],
     ),
 ];
 

@@ -191,10 +191,16 @@ pub(crate) static VARIATIONS: [VariationInfo; 18] = [
     masking(
         "no-csrf",
         "CSRF off, as --no-csrf (SPEC §1.1: \"A target may run with CSRF off; the harness detects which\")",
-        &[(
-            "csrf-not-enforced",
-            "with CSRF off no token is handed out, and accepting a request without one is right (SES-01 applies only \"when the target uses CSRF\")",
-        )],
+        &[
+            (
+                "csrf-not-enforced",
+                "with CSRF off no token is handed out, and accepting a request without one is right (SES-01 applies only \"when the target uses CSRF\")",
+            ),
+            (
+                "csrf-any-session",
+                "with CSRF off there is no token to bind to a session (SES-01 applies only \"when the target uses CSRF\")",
+            ),
+        ],
     ),
     v(
         "reoffer-rejected",

@@ -510,11 +510,13 @@ fn simulate(acts: Vec<Act>) -> History {
                     Body::Json(body.clone()),
                 );
                 match auth {
-                    AuthVariant::NoCsrf => {
+                    AuthVariant::NoCsrf | AuthVariant::ForeignCsrf => {
                         b.respond_body(r, 403, Body::Raw("Missing or invalid Csrf token".into()));
                         continue;
                     }
-                    AuthVariant::NoCredentials | AuthVariant::CookieOnly => {
+                    AuthVariant::NoCredentials
+                    | AuthVariant::CookieOnly
+                    | AuthVariant::ForeignBasic => {
                         b.respond(
                             r,
                             200,

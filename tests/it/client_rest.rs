@@ -242,6 +242,81 @@ async fn auth_variants_send_exactly_their_headers() {
 }
 
 #[tokio::test]
+async fn foreign_variants_borrow_the_other_agents_token_or_basic() {
+    let server = MockServer::start().await;
+    mount_login(&server, true).await;
+    // A second agent with its own session and token.
+    Mock::given(method("GET"))
+        .and(path("/api/v2/me"))
+        .and(basic_auth("agent2", "pw-2"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"statusCode":0,"user":{"userName":"agent2"}}))
+                .insert_header("Set-Cookie", "JSESSIONID=sess-2; Path=/; HttpOnly")
+                .insert_header("X-CSRF-HEADER", CSRF_NAME)
+                .insert_header("X-CSRF-TOKEN", "tok-2"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(basic_auth("agent2", "pw-2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"statusCode":0})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/me/chats/C1"))
+        .respond_with(ResponseTemplate::new(403).set_body_string("no"))
+        .mount(&server)
+        .await;
+    let rec = Recorder::new();
+    let a1 = AgentClient::login(&cfg(&server.uri()), creds(), &rec)
+        .await
+        .unwrap();
+    let a2 = AgentClient::login(
+        &cfg(&server.uri()),
+        Credentials::new("agent2", "pw-2"),
+        &rec,
+    )
+    .await
+    .unwrap();
+    let body = Body::Json(json!({"operationName":"Complete"}));
+    for v in [AuthVariant::ForeignCsrf, AuthVariant::ForeignBasic] {
+        assert!(v.needs_peer());
+        a1.post_chat_with(&rec, "C1", &body, v, None, Some(&a2))
+            .await;
+    }
+    let reqs = server.received_requests().await.unwrap();
+    let chats: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.url.path() == "/api/v2/me/chats/C1")
+        .collect();
+    assert_eq!(chats.len(), 2);
+    use base64::Engine;
+    let b2 = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("agent2:pw-2")
+    );
+    let b1 = format!("Basic {}", basic_b64());
+    let get = |r: &wiremock::Request, h: &str| {
+        r.headers
+            .get(h)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    // The other agent's token on this agent's session.
+    assert_eq!(get(chats[0], "authorization"), b1);
+    assert_eq!(get(chats[0], "cookie"), format!("JSESSIONID={SESSION}"));
+    assert_eq!(get(chats[0], CSRF_NAME), "tok-2");
+    // The other agent's Basic on this agent's cookie and token.
+    assert_eq!(get(chats[1], "authorization"), b2);
+    assert_eq!(get(chats[1], "cookie"), format!("JSESSIONID={SESSION}"));
+    assert_eq!(get(chats[1], CSRF_NAME), TOKEN);
+    let text = serde_json::to_string(&rec.snapshot()).unwrap();
+    assert_no_secret(&text);
+    assert!(!text.contains("tok-2"), "{text}");
+}
+
+#[tokio::test]
 async fn raw_bodies_go_as_is_and_answers_are_classified() {
     let server = MockServer::start().await;
     mount_login(&server, false).await;

@@ -35,6 +35,7 @@ mod observe_live;
 mod observe_proxy;
 mod qa_user_journeys;
 mod race_cases;
+mod refusal_unchanged;
 mod report_curl_replay;
 mod report_logic;
 

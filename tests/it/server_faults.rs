@@ -198,6 +198,56 @@ async fn deviation(fault: &str, srv: &RunningServer) -> bool {
             .await;
             a.body["statusCode"] != 0 && !positions(&bx, &id, completed).is_empty()
         }
+        "refused-complete-ends-customer-session" => {
+            let (ag, _bx, id) = chatting(base, "agent1").await;
+            let a = ag
+                .op(
+                    &id,
+                    json!({"operationName":"Complete","text":"x","treatAs":"Loud"}),
+                )
+                .await;
+            a.body["statusCode"] != 0 && inspect(base, &id).await["customerSessionEnded"] == true
+        }
+        "refused-complete-posts-text" => {
+            let (ag, _bx, id) = chatting(base, "agent1").await;
+            let a = ag
+                .op(
+                    &id,
+                    json!({"operationName":"Complete","text":"x!","treatAs":"Loud"}),
+                )
+                .await;
+            let t = inspect(base, &id).await["customerTranscript"].clone();
+            a.body["statusCode"] != 0
+                && t.as_array()
+                    .is_some_and(|t| t.iter().any(|e| e["text"] == "x!"))
+        }
+        "csrf-any-session" => {
+            // agent1's session with agent2's token.
+            let mut ag = Agent::new(base, "agent1", "agent1-pass");
+            ag.login().await;
+            let mut other = Agent::new(base, "agent2", "agent2-pass");
+            other.login().await;
+            ag.csrf = other.csrf.clone();
+            ag.post("/api/v2/me/channels/chat", json!({"operationName":"Ready"}))
+                .await
+                .status
+                != 403
+        }
+        "cookie-over-basic" => {
+            // agent2's Basic credentials on agent1's session cookie.
+            let mut ag = Agent::new(base, "agent1", "agent1-pass");
+            ag.login().await;
+            let a = answer(
+                ag.http
+                    .get(format!("{base}/api/v2/me"))
+                    .header("Authorization", basic("agent2", "agent2-pass"))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            a.body["user"]["userName"] == "agent1"
+        }
         "csrf-not-enforced" => {
             let mut ag = Agent::new(base, "agent1", "agent1-pass");
             ag.login().await;

@@ -10,6 +10,7 @@ pub(crate) mod refusal;
 pub(crate) mod req01;
 pub(crate) mod ses;
 pub(crate) mod text_order;
+pub(crate) mod unchanged;
 pub(crate) mod whole_case;
 
 use super::index::{Index, Lost};

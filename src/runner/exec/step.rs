@@ -230,7 +230,14 @@ impl Env {
             self.agent(&owner)
                 .ok_or_else(|| format!("chat owner {owner} is not one of the configured agents"))?
         };
-        let outcome = sender.post_chat(rec, &chat_id, body, *auth, part).await;
+        // Credentials borrowed from another agent (its CSRF token, its Basic).
+        let peer = self.agents.iter().find(|a| a.user() != sender.user());
+        if auth.needs_peer() && peer.is_none() {
+            return Err("this case needs a second agent (give two --agent)".into());
+        }
+        let outcome = sender
+            .post_chat_with(rec, &chat_id, body, *auth, part, peer)
+            .await;
         let known = match chat {
             ChatRef::Alias(_) => Some(st.tracked.get(&chat_id).and_then(|t| t.state)),
             ChatRef::Unknown(_) => None,
