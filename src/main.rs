@@ -76,7 +76,7 @@ fn main() {
     let run_cmd = full
         .find_subcommand("run")
         .expect("the run subcommand exists");
-    if let Err(e) = cli::config::apply(run_cmd, &mut args) {
+    if let Err(e) = cli::config::apply(run_cmd, full.find_subcommand("certify"), &mut args) {
         eprintln!("gws-conform: {e}");
         std::process::exit(gws_conform::exit::USAGE);
     }

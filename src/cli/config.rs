@@ -56,10 +56,11 @@ pub fn take_config_path(
 }
 
 /// The (environment variable, value) pairs the file `text` (shown as `path`) asks for,
-/// mapped through the `env` of each argument of `run` (`run_cmd`). Errors name the file
-/// and the key.
+/// mapped through the `env` of each argument of `run` (`run_cmd`) or `certify`
+/// (`certify_cmd`). Errors name the file and the key.
 pub fn env_from_file(
     run_cmd: &clap::Command,
+    certify_cmd: Option<&clap::Command>,
     path: &Path,
     text: &str,
 ) -> Result<Vec<(String, String)>, String> {
@@ -75,12 +76,13 @@ pub fn env_from_file(
                 "{shown}: key {key:?}: credentials are never read from the configuration file; set GWS_AGENTS in the environment (user:password,...)"
             ));
         }
-        let arg = run_cmd
-            .get_arguments()
+        let arg = std::iter::once(run_cmd)
+            .chain(certify_cmd)
+            .flat_map(|c| c.get_arguments())
             .find(|a| a.get_long() == Some(key.as_str()))
             .ok_or_else(|| {
                 format!(
-                    "{shown}: unknown key {key:?} (keys are the long flags of `gws-conform run`)"
+                    "{shown}: unknown key {key:?} (keys are the long flags of `gws-conform run` and `gws-conform certify`)"
                 )
             })?;
         let env = arg.get_env().and_then(|e| e.to_str()).ok_or_else(|| {
@@ -116,13 +118,17 @@ pub fn env_from_file(
 /// Reads the file (see [`take_config_path`]) and sets each of its keys' environment
 /// variables that is not already set. Call before clap parses; `Err` is a usage error
 /// (exit 2) with the message to print.
-pub fn apply(run_cmd: &clap::Command, args: &mut Vec<std::ffi::OsString>) -> Result<(), String> {
+pub fn apply(
+    run_cmd: &clap::Command,
+    certify_cmd: Option<&clap::Command>,
+    args: &mut Vec<std::ffi::OsString>,
+) -> Result<(), String> {
     let Some(path) = take_config_path(args, std::env::var(ENV).ok())? else {
         return Ok(());
     };
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    for (env, value) in env_from_file(run_cmd, &path, &text)? {
+    for (env, value) in env_from_file(run_cmd, certify_cmd, &path, &text)? {
         if std::env::var_os(&env).is_none() {
             // SAFETY: called at the start of main, before any thread is started.
             unsafe { std::env::set_var(&env, value) };
@@ -148,6 +154,7 @@ mod tests {
     fn keys_map_to_env() {
         let v = env_from_file(
             &cmd(),
+            None,
             Path::new("c.toml"),
             "target = \"https://x\"\ncases = 3\nonly = [\"CMP-01\", \"CMP-02\"]\n",
         )
@@ -163,14 +170,32 @@ mod tests {
     }
 
     #[test]
+    fn certify_keys_are_read_too() {
+        let certify = clap::Command::new("certify")
+            .arg(Arg::new("statement").long("statement").env("GWS_STATEMENT"))
+            .arg(Arg::new("seeds").long("seeds").env("GWS_SEEDS"));
+        let text = "statement = \"st.toml\"\nseeds = 3\ntarget = \"https://x\"\n";
+        let v = env_from_file(&cmd(), Some(&certify), Path::new("c.toml"), text).unwrap();
+        assert_eq!(
+            v,
+            vec![
+                ("GWS_SEEDS".to_string(), "3".to_string()),
+                ("GWS_STATEMENT".to_string(), "st.toml".to_string()),
+                ("GWS_TARGET".to_string(), "https://x".to_string()),
+            ]
+        );
+        assert!(env_from_file(&cmd(), None, Path::new("c.toml"), text).is_err());
+    }
+
+    #[test]
     fn unknown_and_secret_keys_are_refused() {
-        let e = env_from_file(&cmd(), Path::new("c.toml"), "tagret = 1").unwrap_err();
+        let e = env_from_file(&cmd(), None, Path::new("c.toml"), "tagret = 1").unwrap_err();
         assert!(e.contains("c.toml") && e.contains("\"tagret\""), "{e}");
-        let e = env_from_file(&cmd(), Path::new("c.toml"), "agent = \"a:b\"").unwrap_err();
+        let e = env_from_file(&cmd(), None, Path::new("c.toml"), "agent = \"a:b\"").unwrap_err();
         assert!(e.contains("GWS_AGENTS") && !e.contains("a:b"), "{e}");
-        let e = env_from_file(&cmd(), Path::new("c.toml"), "password = \"pw\"").unwrap_err();
+        let e = env_from_file(&cmd(), None, Path::new("c.toml"), "password = \"pw\"").unwrap_err();
         assert!(e.contains("credentials") && !e.contains("pw\""), "{e}");
-        assert!(env_from_file(&cmd(), Path::new("c.toml"), "cases = ").is_err());
+        assert!(env_from_file(&cmd(), None, Path::new("c.toml"), "cases = ").is_err());
     }
 
     #[test]

@@ -322,3 +322,26 @@ fn progress_says_what_the_run_waits_for() {
         e.report.errors
     );
 }
+
+/// A target of this module on its own, for measuring a build by hand (the figures of
+/// issue #26): `HOSTILE_STOP=hang|flood cargo test --test it serve_a_dead_target --
+/// --ignored --nocapture` prints the URL and the agents, then serves for 10 minutes;
+/// e.g. `GWS_AGENTS=… target/release/gws-conform run --target URL --provisioning
+/// provider-state`.
+#[test]
+#[ignore]
+fn serve_a_dead_target() {
+    let mode = match std::env::var("HOSTILE_STOP").as_deref() {
+        Ok("flood") => Mode::FloodConnect,
+        _ => Mode::HangComplete,
+    };
+    let url = proxy(mode);
+    let agents = gws_conform::server::ServerConfig::default()
+        .agents
+        .iter()
+        .map(|(u, p)| format!("{u}:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    println!("{mode:?} target: {url}\nGWS_AGENTS={agents}");
+    std::thread::sleep(Duration::from_secs(600));
+}
