@@ -59,6 +59,14 @@ pub enum BundleError {
     /// The payload is not an in-toto Statement v1.
     #[error("{ATTESTATION}: the payload is not an in-toto Statement v1: {0}")]
     NotStatement(String),
+    /// An archive of a bundle that cannot be one (or cannot be written).
+    #[error("{path}: {error}")]
+    Archive {
+        /// The archive (or the file that could not go in it).
+        path: String,
+        /// What is wrong.
+        error: String,
+    },
     /// The files do not match the subjects.
     #[error("the bundle's files do not match the attestation: {}", .0.join("; "))]
     Files(Vec<String>),

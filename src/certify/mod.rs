@@ -1,6 +1,7 @@
 //! Certificates a vendor can publish and anyone can re-check (issue 24): keys, DSSE
 //! envelopes and in-toto Statements over a bundle of recorded evidence.
 
+mod archive;
 mod bundle;
 mod contradict;
 mod dsse;
@@ -16,6 +17,7 @@ mod statement;
 // The face the binary and the tests use. The other public types of these modules
 // (errors, the Statement's parts, the rows and contradictions of a Predicate) are
 // reached through the values that carry them.
+pub use archive::{extract_archive, write_archive};
 pub use bundle::{sign as sign_bundle, verify as verify_bundle};
 pub use grade::{Row, Witness};
 pub use keys::{PublicKey, SigningKey};

@@ -37,12 +37,16 @@ pub struct CertifyArgs {
     /// Wall time allowed for shrinking each distinct failure of each run.
     #[arg(long, env = "GWS_SHRINK_TIME", default_value = "5s", value_parser = crate::cli::common::parse_duration)]
     pub shrink_time: std::time::Duration,
+    /// Also write the bundle as one archive, `BUNDLE.tar.gz` (any tar reads it; `verify`
+    /// takes it as it takes the folder).
+    #[arg(long, env = "GWS_BUNDLE_TAR")]
+    pub tar: bool,
 }
 
 /// Arguments of `verify`.
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// The bundle folder.
+    /// The bundle: its folder, or its `.tar.gz` (`certify --tar`).
     pub bundle: PathBuf,
     /// The signer's public key (PEM).
     #[arg(long, env = "GWS_VERIFY_KEY")]
@@ -128,6 +132,22 @@ fn certify(args: CertifyArgs) -> Result<i32, i32> {
     match cert::write_bundle(&args.bundle, &text, &c, key.as_ref()) {
         Ok(w) => {
             println!("bundle: {}", w.dir.display());
+            if args.tar {
+                let name = format!(
+                    "{}.tar.gz",
+                    w.dir
+                        .file_name()
+                        .map_or("bundle".into(), |n| n.to_string_lossy())
+                );
+                let out = w.dir.with_file_name(name);
+                match cert::write_archive(&w.dir, &out) {
+                    Ok(n) => println!("archive: {} ({n} files)", out.display()),
+                    Err(e) => {
+                        eprintln!("error: {}", escape(&e.to_string()));
+                        return Err(exit::HARNESS);
+                    }
+                }
+            }
             match &key {
                 Some(k) => println!(
                     "signed by {}; check it with: gws-conform verify {} --key PUBLIC_KEY",
@@ -191,6 +211,37 @@ fn print_certificate(p: &Predicate) {
 
 /// Verifies a bundle offline.
 pub fn verify(args: VerifyArgs) -> i32 {
+    if !args.bundle.is_file() {
+        return verify_dir(&args.bundle, &args);
+    }
+    // An archive: read into a fresh folder, verified as a folder, then removed.
+    let tmp = std::env::temp_dir().join(format!(
+        "gws-conform-verify-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    if let Err(e) = std::fs::create_dir_all(&tmp) {
+        eprintln!("error: {}: {e}", tmp.display());
+        return exit::HARNESS;
+    }
+    let code = match cert::extract_archive(&args.bundle, &tmp) {
+        Ok(dir) => {
+            println!("archive: {} read", args.bundle.display());
+            verify_dir(&dir, &args)
+        }
+        Err(e) => {
+            println!("NOT VERIFIED: {}", escape(&e.to_string()));
+            exit::FAILURES
+        }
+    };
+    let _ = std::fs::remove_dir_all(&tmp);
+    code
+}
+
+/// Verifies the bundle folder `bundle` (see [`verify`]).
+fn verify_dir(bundle: &Path, args: &VerifyArgs) -> i32 {
     let pem = match read(&args.key, "--key") {
         Ok(t) => t,
         Err(code) => return code,
@@ -213,7 +264,7 @@ pub fn verify(args: VerifyArgs) -> i32 {
         },
         None => Policy::default(),
     };
-    let st = match cert::verify_bundle(&args.bundle, &key) {
+    let st = match cert::verify_bundle(bundle, &key) {
         Ok(st) => st,
         Err(e) => {
             println!("NOT VERIFIED: {}", escape(&e.to_string()));
@@ -249,7 +300,7 @@ pub fn verify(args: VerifyArgs) -> i32 {
         return exit::FAILURES;
     }
     let (mut rejudged, mut recorded_only) = (0, 0);
-    match rederive(&args.bundle, &claimed, &mut rejudged, &mut recorded_only) {
+    match rederive(bundle, &claimed, &mut rejudged, &mut recorded_only) {
         Ok(runs) => {
             let n = runs.len();
             println!(

@@ -140,7 +140,7 @@ fn certify_then_verify_and_every_tampering_is_refused() {
     let s = |p: &Path| p.display().to_string();
     assert!(gws(&["keygen", "--out", &s(&keys)]).status.success());
     let statement = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/statement.toml");
-    let o = certify_signed(&statement, &b, &keys, &[]);
+    let o = certify_signed(&statement, &b, &keys, &["--tar"]);
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert_eq!(
         o.status.code(),
@@ -149,6 +149,7 @@ fn certify_then_verify_and_every_tampering_is_refused() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(out.contains("CMP-01   MUST    yes      2/2 clean"), "{out}");
+    assert!(out.contains("archive: "), "{out}");
     assert!(out.contains("\nCONFORMANT\n"), "{out}");
     let pubkey = s(&keys.join("gws-conform.pub"));
     let verify = |dir: &Path| gws(&["verify", &s(dir), "--key", &pubkey]);
@@ -163,6 +164,56 @@ fn certify_then_verify_and_every_tampering_is_refused() {
     assert!(
         vout.contains("(0 cases without a history taken as recorded)"),
         "{vout}"
+    );
+
+    // the archive: verified as the folder is; any tar reads it and gives the same files;
+    // a file changed inside it is refused, naming it
+    let tgz = d.join("bundle.tar.gz");
+    let o = verify(&tgz);
+    let t = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("archive: ") && t.contains("verified:"), "{t}");
+    let untar = d.join("untarred");
+    std::fs::create_dir_all(&untar).unwrap();
+    let st = Command::new("tar")
+        .arg("-xzf")
+        .arg(&tgz)
+        .arg("-C")
+        .arg(&untar)
+        .status()
+        .expect("runs tar");
+    assert!(st.success(), "tar reads the archive");
+    let ours: Vec<_> = files_under(&b)
+        .iter()
+        .map(|p| p.strip_prefix(&b).unwrap().to_path_buf())
+        .collect();
+    let theirs: Vec<_> = files_under(&untar.join("bundle"))
+        .iter()
+        .map(|p| p.strip_prefix(untar.join("bundle")).unwrap().to_path_buf())
+        .collect();
+    let (mut ours, mut theirs) = (ours, theirs);
+    ours.sort();
+    theirs.sort();
+    assert_eq!(ours, theirs, "tar gives the bundle's files");
+    let changed = untar.join("bundle/statement.toml");
+    let text = std::fs::read_to_string(&changed).unwrap();
+    std::fs::write(&changed, text.replace("csrf = true", "csrf = false")).unwrap();
+    let retar = d.join("retarred.tar.gz");
+    let st = Command::new("tar")
+        .arg("-czf")
+        .arg(&retar)
+        .arg("-C")
+        .arg(&untar)
+        .arg("bundle")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = verify(&retar);
+    let t = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("statement.toml: its sha256 is not the attested one"),
+        "{t}"
     );
 
     // a program's policy: too few seeds is refused; SHOULD rows that do not count
