@@ -260,9 +260,14 @@ impl Env {
 
     /// Keeps the run record bounded: once a case is judged, the notifications about its
     /// chats are dropped, and what no running case reads any more is trimmed (only the
-    /// Bayeux session events and notifications about no case's chat stay, for NTF-01/02).
+    /// Bayeux session events and notifications about no case's chat stay, for NTF-01/02);
+    /// the notifications stored at once are charged by size against
+    /// [`crate::history::DEFAULT_NOTE_BUDGET`], beyond which they are only counted.
     pub fn set_bounded(&mut self, bounded: bool) {
         self.bounded = bounded;
+        // Bounded, the record's notifications are charged against the run's budget too.
+        self.run_rec
+            .set_note_budget(bounded.then_some(crate::history::DEFAULT_NOTE_BUDGET));
     }
 
     /// Registers a case starting to read the run record; returns where it starts.
@@ -369,6 +374,11 @@ impl Env {
                     events: Vec::new(),
                 },
             ));
+        }
+        // What the record did not store (beyond its budget or its sample) is said, not
+        // judged: a Skip changes no verdict.
+        if let Some(why) = self.run_rec.dropped_notes().describe() {
+            out.push(Finding::skip(ReqId::Ntf01, why));
         }
         out
     }
