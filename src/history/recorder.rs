@@ -43,12 +43,17 @@ pub struct DroppedNotes {
     pub beyond_sample: u64,
     /// Their bytes (compact JSON text).
     pub beyond_sample_bytes: u64,
+    /// Histories of judged cases not kept for the report because their notifications
+    /// found no room in the budget ([`Recorder::charge_kept`]).
+    pub histories: u64,
+    /// The bytes of those histories' notifications.
+    pub history_bytes: u64,
 }
 
 impl DroppedNotes {
     /// True when nothing was dropped.
     pub fn is_empty(&self) -> bool {
-        self.over_budget == 0 && self.beyond_sample == 0
+        self.over_budget == 0 && self.beyond_sample == 0 && self.histories == 0
     }
 
     /// What was dropped, in one sentence for the report, or `None` when nothing was.
@@ -69,6 +74,12 @@ impl DroppedNotes {
             parts.push(format!(
                 "{} invalid notifications about no case's chat ({} bytes) beyond the sample of {MAX_KEPT_NOTES} kept: judged, counted, not stored",
                 self.beyond_sample, self.beyond_sample_bytes
+            ));
+        }
+        if self.histories > 0 {
+            parts.push(format!(
+                "the histories of {} judged cases ({} bytes of notifications) found no room in the budget: their findings are in the report, their histories are not",
+                self.histories, self.history_bytes
             ));
         }
         Some(format!("not kept: {}", parts.join("; ")))
@@ -92,6 +103,8 @@ struct Inner {
     held: u64,
     /// What was not stored.
     dropped: DroppedNotes,
+    /// Bytes charged for histories kept apart ([`Recorder::charge_kept`]), in `held`.
+    kept_histories: u64,
     /// Notifications recorded so far (stored, retired or trimmed alike).
     notifications: u64,
     /// Chats whose notifications are no longer stored (hashes of their ids): the case
@@ -256,6 +269,7 @@ impl Recorder {
                 budget: None,
                 held: 0,
                 dropped: DroppedNotes::default(),
+                kept_histories: 0,
                 notifications: 0,
                 retired: Default::default(),
                 by_chat: Default::default(),
@@ -516,6 +530,37 @@ impl Recorder {
         self.budgeted.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Charges the notifications of `h`, a history kept apart from the record (a judged
+    /// case's, for the report), against the budget for good; false, and counted, when
+    /// they find no room. Kept histories may take a quarter of the budget at most, so
+    /// that the record keeps room for the cases still running and a report stays small
+    /// (its writer bounds each history, not their number). Always true without a
+    /// budget.
+    pub fn charge_kept(&self, h: &History) -> bool {
+        if !self.budgeted() {
+            return true;
+        }
+        let bytes: u64 = h
+            .iter()
+            .map(|e| match &e.kind {
+                EventKind::Notification { data, .. } => json_len(data),
+                _ => 0,
+            })
+            .sum();
+        let mut g = self.lock();
+        let Some(budget) = g.budget else {
+            return true;
+        };
+        if g.kept_histories + bytes > budget / 4 || g.held + bytes > budget {
+            g.dropped.histories += 1;
+            g.dropped.history_bytes += bytes;
+            return false;
+        }
+        g.kept_histories += bytes;
+        g.held += bytes;
+        true
+    }
+
     /// Bytes of the notifications stored now, as charged against the budget (0 when
     /// there is none).
     pub fn note_bytes_held(&self) -> u64 {
@@ -712,7 +757,7 @@ impl Recorder {
         events.extend(g.events.drain(..).flatten());
         g.base += n;
         g.kept_notes = 0;
-        g.held = 0;
+        g.held = g.kept_histories;
         History { events }
     }
 

@@ -284,3 +284,34 @@ fn trimming_keeps_a_bounded_sample_and_counts_the_rest() {
     assert_eq!(rec.note_bytes_held(), kept);
     assert!(Recorder::new().dropped_notes().describe().is_none());
 }
+
+#[test]
+fn kept_histories_take_a_quarter_of_the_budget_at_most() {
+    let rec = Recorder::new();
+    let case = Recorder::new();
+    note_about(&case, Some("X"), 1000);
+    let h = case.take();
+    // Without a budget every history may be kept.
+    assert!(rec.charge_kept(&h));
+    rec.set_note_budget(Some(13_500));
+    let one = json_len(match &h.events[0].kind {
+        EventKind::Notification { data, .. } => data,
+        _ => unreachable!(),
+    });
+    // 3 × ~1 KB fit in a quarter of 13,500 bytes; the fourth does not.
+    assert!(rec.charge_kept(&h) && rec.charge_kept(&h) && rec.charge_kept(&h));
+    assert!(!rec.charge_kept(&h));
+    assert_eq!(rec.note_bytes_held(), 3 * one);
+    let d = rec.dropped_notes();
+    assert_eq!((d.histories, d.history_bytes), (1, one));
+    assert!(
+        d.describe()
+            .unwrap()
+            .contains("the histories of 1 judged cases")
+    );
+    // The record itself still has room for a running case's notification.
+    note_about(&rec, Some("Y"), 100);
+    assert_eq!(rec.stored(), 1);
+    // A history without notifications costs nothing.
+    assert!(rec.charge_kept(&History::default()));
+}

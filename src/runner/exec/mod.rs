@@ -335,6 +335,13 @@ impl Env {
         self.agents.iter().map(|a| a.user().to_string()).collect()
     }
 
+    /// Whether the run may keep `h`, a judged case's history, for the report: its
+    /// notifications are charged against the run's budget (when bounded); false when
+    /// they find no room (counted, and said in the session case).
+    pub(crate) fn charge_kept(&self, h: &History) -> bool {
+        self.run_rec.charge_kept(h)
+    }
+
     /// The run-level history (logins, Bayeux sessions, every notification).
     pub fn run_history(&self) -> History {
         self.run_rec.snapshot()
