@@ -386,17 +386,30 @@ fn connection_resets() {
     assert_bounded("reset", &o);
 }
 
-/// The 40 MB invalid flood's server alone, for measuring a build by hand:
-/// `cargo test --test it serve_the_invalid_flood -- --ignored --nocapture` prints its URL
-/// (then run `gws-conform run --target URL --provisioning provider-state --provider-url
-/// URL/ps ...` as [`run_with`] does, under `/usr/bin/time -v`); it serves for 10 minutes.
+/// A flood's server alone, for measuring a build by hand:
+/// `HOSTILE_FLOOD=invalid40 cargo test --test it serve_a_flood -- --ignored --nocapture`
+/// prints its URL (then run `gws-conform run --target URL --provisioning provider-state
+/// --provider-url URL/ps ...` as [`run_with`] does, under `/usr/bin/time -v`); it serves
+/// for 10 minutes. `HOSTILE_FLOOD` is `invalid40` (the default), `invalid`, `small`,
+/// `large` or `nochannel`.
 #[test]
 #[ignore]
-fn serve_the_invalid_flood() {
-    let base = serve(Connect::InvalidUpTo {
-        n: 400,
-        total: 20_000,
-    });
-    eprintln!("serving the 40 MB invalid flood on {base}");
+fn serve_a_flood() {
+    let which = std::env::var("HOSTILE_FLOOD").unwrap_or_else(|_| "invalid40".into());
+    let behaviour = match which.as_str() {
+        "invalid" => Connect::Invalid { n: 400 },
+        "small" => Connect::Flood { n: 3000, size: 20 },
+        "large" => Connect::Flood {
+            n: 3,
+            size: 300_000,
+        },
+        "nochannel" => Connect::NoChannel { n: 5000 },
+        _ => Connect::InvalidUpTo {
+            n: 400,
+            total: 20_000,
+        },
+    };
+    let base = serve(behaviour);
+    eprintln!("serving the {which} flood on {base}");
     std::thread::sleep(Duration::from_secs(600));
 }

@@ -161,7 +161,35 @@ fn notification_label(agent: &str, data: &serde_json::Value) -> String {
     let state = notes::chat_state(data)
         .map(|s| format!(" state={s}"))
         .unwrap_or_default();
-    format!("→{agent}: {mt} {nt}{state} {data}")
+    format!("→{agent}: {mt} {nt}{state} {}", data_excerpt(data))
+}
+
+/// Bytes of a notification's JSON text a label holds at most: labels are shown cut to
+/// 2,000 characters at most, so the whole text of a large notification (hundreds of KB,
+/// for every event of a history) is never built for one.
+const LABEL_DATA_BYTES: usize = 16 * 1024;
+
+/// `data` as compact JSON text, its first [`LABEL_DATA_BYTES`] bytes (at least 4,096
+/// characters, so every label cut to 2,000 reads as before).
+fn data_excerpt(data: &serde_json::Value) -> String {
+    struct Capped(Vec<u8>);
+    impl std::io::Write for Capped {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            let room = LABEL_DATA_BYTES - self.0.len();
+            if room == 0 {
+                return Err(std::io::Error::other("label excerpt full"));
+            }
+            let n = b.len().min(room);
+            self.0.extend_from_slice(&b[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Capped(Vec::new());
+    let _ = serde_json::to_writer(&mut c, data);
+    String::from_utf8_lossy(&c.0).into_owned()
 }
 
 /// Row height, top margin, the lifelines' x and the width of a diagram.
@@ -552,4 +580,20 @@ fn wrap(s: &str, width: usize) -> Vec<String> {
         lines.push(cur);
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notification_label_holds_a_bounded_excerpt_that_reads_as_the_whole_when_cut() {
+        let small = serde_json::json!({"messageType": "ChatStateChangeMessage", "a": [1, 2]});
+        assert_eq!(data_excerpt(&small), small.to_string());
+        let big = serde_json::json!({"text": "é".repeat(300_000)});
+        let label = notification_label("a", &big);
+        assert!(label.len() < LABEL_DATA_BYTES + 100, "{}", label.len());
+        let whole = format!("→a: ?  {big}");
+        assert_eq!(truncate(&label, 2000), truncate(&whole, 2000));
+    }
 }
