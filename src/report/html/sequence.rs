@@ -4,6 +4,7 @@
 use super::{MAX_DIAGRAM_EVENTS, esc};
 use crate::check::Finding;
 use crate::history::{Actor, BayeuxEvent, Body, Event, EventKind, History, notes};
+use crate::report::json::MAX_WRITTEN_BODY;
 use crate::report::truncate;
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -471,7 +472,7 @@ pub(super) fn events_table(hist: &History, fails: &[&Finding], anchor_id: &str) 
     for (e, label) in &shown {
         let hot = witness.contains(&e.seq);
         let ms = e.t_us.saturating_sub(t0) as f64 / 1000.0;
-        let full = full_body(e);
+        let full = cut_body(full_body(e));
         let summary = esc(&truncate(label, 160));
         let cell = if full.is_empty() {
             summary
@@ -500,6 +501,24 @@ pub(super) fn events_table(hist: &History, fails: &[&Finding], anchor_id: &str) 
     }
     s.push_str("</details>\n");
     s
+}
+
+/// `full` cut after [`MAX_WRITTEN_BODY`] bytes (at a character boundary), saying so: the
+/// report.json writes no longer body either, and a page of a flood's histories would
+/// otherwise hold every one of its bodies whole (and be built twice, scrubbed).
+fn cut_body(full: String) -> String {
+    if full.len() <= MAX_WRITTEN_BODY {
+        return full;
+    }
+    let mut end = MAX_WRITTEN_BODY;
+    while !full.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}\n… (cut when written: {} bytes in all)",
+        &full[..end],
+        full.len()
+    )
 }
 
 /// The full text of an event's body, pretty-printed JSON where it is JSON (empty when
@@ -595,5 +614,16 @@ mod tests {
         assert!(label.len() < LABEL_DATA_BYTES + 100, "{}", label.len());
         let whole = format!("→a: ?  {big}");
         assert_eq!(truncate(&label, 2000), truncate(&whole, 2000));
+    }
+
+    #[test]
+    fn a_body_is_shown_whole_up_to_the_written_bound_then_cut_saying_so() {
+        let small = "é".repeat(100);
+        assert_eq!(cut_body(small.clone()), small);
+        let big = "é".repeat(MAX_WRITTEN_BODY);
+        let cut = cut_body(big.clone());
+        assert!(cut.len() < MAX_WRITTEN_BODY + 100);
+        assert!(cut.ends_with(&format!("(cut when written: {} bytes in all)", big.len())));
+        assert!(big.starts_with(cut.split('\n').next().unwrap()));
     }
 }
