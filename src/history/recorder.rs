@@ -23,10 +23,14 @@ struct ChatLog {
 /// the record as each case ends, and the fastest deliver under 2 MiB per 5 s to one agent.
 pub(crate) const DEFAULT_NOTE_BUDGET: u64 = 24 * 1024 * 1024;
 
-/// Notifications that trimming keeps at most ([`Recorder::trim`]): the sample of those
-/// judged worth keeping (schema-invalid ones about no case's chat, for the run's
+/// Notifications that trimming keeps at most ([`Recorder::trim`]), and at most
+/// [`MAX_KEPT_NOTE_BYTES`] of them: the sample of those judged worth keeping (schema-invalid ones about no case's chat, for the run's
 /// verdict); the others are counted ([`DroppedNotes`]).
 pub(crate) const MAX_KEPT_NOTES: usize = 100;
+
+/// Bytes of notifications (compact JSON text) the sample of [`MAX_KEPT_NOTES`] holds at
+/// most: what a report writes of one history's bodies ([`crate::report`] writes 2 MiB).
+pub(crate) const MAX_KEPT_NOTE_BYTES: u64 = 2 * 1024 * 1024;
 
 /// What the recorder did not store of the notifications it was given, beyond its
 /// budget or its sample ([`Recorder::dropped_notes`]).
@@ -38,8 +42,8 @@ pub struct DroppedNotes {
     pub over_budget: u64,
     /// Their bytes (compact JSON text).
     pub over_budget_bytes: u64,
-    /// Notifications trimming would have kept beyond [`MAX_KEPT_NOTES`]: judged when
-    /// trimmed (their verdict counts), not stored.
+    /// Notifications trimming would have kept beyond [`MAX_KEPT_NOTES`] or
+    /// [`MAX_KEPT_NOTE_BYTES`]: judged when trimmed (their verdict counts), not stored.
     pub beyond_sample: u64,
     /// Their bytes (compact JSON text).
     pub beyond_sample_bytes: u64,
@@ -72,8 +76,10 @@ impl DroppedNotes {
         }
         if self.beyond_sample > 0 {
             parts.push(format!(
-                "{} invalid notifications about no case's chat ({} bytes) beyond the sample of {MAX_KEPT_NOTES} kept: judged, counted, not stored",
-                self.beyond_sample, self.beyond_sample_bytes
+                "{} invalid notifications about no case's chat ({} bytes) beyond the sample kept (at most {MAX_KEPT_NOTES}, {} MiB): judged, counted, not stored",
+                self.beyond_sample,
+                self.beyond_sample_bytes,
+                MAX_KEPT_NOTE_BYTES / (1024 * 1024)
             ));
         }
         if self.histories > 0 {
@@ -97,6 +103,8 @@ struct Inner {
     kept: Vec<Event>,
     /// Notifications in `kept`.
     kept_notes: usize,
+    /// Their bytes (compact JSON text).
+    kept_note_bytes: u64,
     /// The budget of notification bytes stored at once (`None`: unbounded).
     budget: Option<u64>,
     /// Bytes of the notifications stored now (compact JSON text).
@@ -266,6 +274,7 @@ impl Recorder {
                 base: 0,
                 kept: Vec::new(),
                 kept_notes: 0,
+                kept_note_bytes: 0,
                 budget: None,
                 held: 0,
                 dropped: DroppedNotes::default(),
@@ -442,11 +451,13 @@ impl Recorder {
     /// Drops the events before global index `floor` (no reader needs them any more),
     /// keeping those `keep` wants and never a notification about a retired chat; the
     /// kept ones stay in [`Recorder::snapshot`]. Indexes stay global.
-    /// Does nothing until at least `batch` events can go (trimming is a copy).
+    /// Does nothing until at least `batch` events can go (trimming is a copy), or the
+    /// notifications stored hold more than a quarter of the budget (a few large ones).
     pub fn trim(&self, floor: usize, batch: usize, keep: impl Fn(&Event) -> bool) {
         let mut g = self.lock();
         let n = floor.saturating_sub(g.base).min(g.events.len());
-        if n == 0 || n < batch {
+        let heavy = g.budget.is_some_and(|b| g.held > b / 4);
+        if n == 0 || (n < batch && !heavy) {
             return;
         }
         let old: Vec<Event> = g.events.drain(..n).flatten().collect();
@@ -463,17 +474,22 @@ impl Recorder {
                 g.release(&e);
             } else if !note {
                 g.kept.push(e);
-            } else if g.kept_notes < MAX_KEPT_NOTES {
-                g.kept_notes += 1;
-                g.kept.push(e);
             } else {
-                // Judged by `keep` already: only its count and size stay.
-                if let EventKind::Notification { data, .. } = &e.kind {
-                    let size = json_len(data);
+                let size = match &e.kind {
+                    EventKind::Notification { data, .. } => json_len(data),
+                    _ => 0,
+                };
+                if g.kept_notes < MAX_KEPT_NOTES && g.kept_note_bytes + size <= MAX_KEPT_NOTE_BYTES
+                {
+                    g.kept_notes += 1;
+                    g.kept_note_bytes += size;
+                    g.kept.push(e);
+                } else {
+                    // Judged by `keep` already: only its count and size stay.
                     g.dropped.beyond_sample += 1;
                     g.dropped.beyond_sample_bytes += size;
+                    g.release(&e);
                 }
-                g.release(&e);
             }
         }
         let g = &mut *g;
@@ -757,6 +773,7 @@ impl Recorder {
         events.extend(g.events.drain(..).flatten());
         g.base += n;
         g.kept_notes = 0;
+        g.kept_note_bytes = 0;
         g.held = g.kept_histories;
         History { events }
     }

@@ -315,3 +315,22 @@ fn kept_histories_take_a_quarter_of_the_budget_at_most() {
     // A history without notifications costs nothing.
     assert!(rec.charge_kept(&History::default()));
 }
+
+#[test]
+fn the_kept_sample_is_bounded_in_bytes_and_a_heavy_record_is_trimmed_in_small_batches() {
+    let rec = Recorder::new();
+    rec.set_note_budget(Some(16 * 1024 * 1024));
+    // Five notifications of 1 MiB: a batch of 4,096 events never comes, but they hold
+    // more than a quarter of the budget, so trimming runs; the sample keeps 2 MiB.
+    for _ in 0..5 {
+        note_about(&rec, None, 1024 * 1024);
+    }
+    rec.trim(rec.len(), 4096, |_| true);
+    assert_eq!(rec.stored(), 1, "one fits in 2 MiB with its braces");
+    let d = rec.dropped_notes();
+    assert_eq!(d.beyond_sample, 4);
+    // Light, the record waits for its batch.
+    note_about(&rec, None, 10);
+    rec.trim(rec.len(), 4096, |_| false);
+    assert_eq!(rec.stored(), 2);
+}
