@@ -334,6 +334,22 @@ fn a_few_large_notifications_per_answer() {
     assert_bounded("large", &o);
 }
 
+/// The same at 256 cases in flight (the flood bound lets some 20 MiB per session through
+/// per 5 s): the run's notification budget, not the flood bound, keeps it small (it
+/// peaked at 317 MB before the budget).
+#[test]
+fn large_notifications_with_many_cases_in_flight() {
+    let o = run_with(
+        "large256",
+        Connect::Flood {
+            n: 3,
+            size: 300_000,
+        },
+        256,
+    );
+    assert_bounded("large256", &o);
+}
+
 #[test]
 fn messages_without_a_channel() {
     let o = run_against("nochannel", Connect::NoChannel { n: 5000 });
