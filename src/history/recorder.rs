@@ -24,12 +24,13 @@ struct ChatLog {
 pub(crate) const DEFAULT_NOTE_BUDGET: u64 = 24 * 1024 * 1024;
 
 /// Notifications that trimming keeps at most ([`Recorder::trim`]), and at most
-/// [`MAX_KEPT_NOTE_BYTES`] of them: the sample of those judged worth keeping (schema-invalid ones about no case's chat, for the run's
-/// verdict); the others are counted ([`DroppedNotes`]).
+/// [`MAX_KEPT_NOTE_BYTES`] of them: the sample of those judged worth keeping
+/// (schema-invalid ones about no case's chat, for the run's verdict); the others are
+/// counted ([`DroppedNotes`]).
 pub(crate) const MAX_KEPT_NOTES: usize = 100;
 
 /// Bytes of notifications (compact JSON text) the sample of [`MAX_KEPT_NOTES`] holds at
-/// most: what a report writes of one history's bodies ([`crate::report`] writes 2 MiB).
+/// most: what a report writes of one history's bodies (its writer writes 2 MiB).
 pub(crate) const MAX_KEPT_NOTE_BYTES: u64 = 2 * 1024 * 1024;
 
 /// What the recorder did not store of the notifications it was given, beyond its
@@ -42,8 +43,8 @@ pub struct DroppedNotes {
     pub over_budget: u64,
     /// Their bytes (compact JSON text).
     pub over_budget_bytes: u64,
-    /// Notifications trimming would have kept beyond [`MAX_KEPT_NOTES`] or
-    /// [`MAX_KEPT_NOTE_BYTES`]: judged when trimmed (their verdict counts), not stored.
+    /// Notifications trimming would have kept beyond its sample (100 notifications,
+    /// 2 MiB): judged when trimmed (their verdict counts), not stored.
     pub beyond_sample: u64,
     /// Their bytes (compact JSON text).
     pub beyond_sample_bytes: u64,

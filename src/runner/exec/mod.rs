@@ -261,8 +261,8 @@ impl Env {
     /// Keeps the run record bounded: once a case is judged, the notifications about its
     /// chats are dropped, and what no running case reads any more is trimmed (only the
     /// Bayeux session events and notifications about no case's chat stay, for NTF-01/02);
-    /// the notifications stored at once are charged by size against
-    /// [`crate::history::DEFAULT_NOTE_BUDGET`], beyond which they are only counted.
+    /// the notifications stored at once are charged by size against the run's budget
+    /// (`history::DEFAULT_NOTE_BUDGET`, 24 MiB), beyond which they are only counted.
     pub fn set_bounded(&mut self, bounded: bool) {
         self.bounded = bounded;
         // Bounded, the record's notifications are charged against the run's budget too.
