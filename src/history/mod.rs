@@ -21,7 +21,8 @@ pub mod redact;
 pub(crate) use notes::Note;
 pub use notes::chat_id_of as notification_chat_id;
 pub(crate) use notes::{TAG_KEY, is_typing_only};
-pub use recorder::Recorder;
+pub(crate) use recorder::DEFAULT_NOTE_BUDGET;
+pub use recorder::{DroppedNotes, Recorder};
 pub(crate) use redact::{REDACTED, redact_headers};
 #[cfg(test)]
 mod tests;
@@ -448,6 +449,25 @@ impl History {
 /// (it unescapes every token into a new string), for the paths read on every event.
 pub(crate) fn at_path<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(v, |v, k| v.get(*k))
+}
+
+/// The length of `v` as compact JSON text, counted without building the text: what a
+/// stored notification is charged ([`Recorder::set_note_budget`]) and what the Bayeux
+/// client's flood bound counts.
+pub(crate) fn json_len(v: &Value) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len() as u64;
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
 }
 
 /// A compact key for a chat id (for sets that must stay small over a long run).

@@ -2,7 +2,8 @@
 //! by provisioning tag, and the waiters that wake on what they route.
 
 use super::{
-    BayeuxEvent, Event, EventKind, History, chat_hash, notes, notification_chat_id, redact_headers,
+    BayeuxEvent, Event, EventKind, History, chat_hash, json_len, notes, notification_chat_id,
+    redact_headers,
 };
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,6 +17,82 @@ struct ChatLog {
     notify: Arc<tokio::sync::Notify>,
 }
 
+/// The run's budget of notification bytes ([`Recorder::set_note_budget`]) when none is
+/// given: notifications stored at once (their compact JSON text), the kept sample
+/// included. A faultless run holds a small part of it: its cases' notifications leave
+/// the record as each case ends, and the fastest deliver under 2 MiB per 5 s to one agent.
+pub(crate) const DEFAULT_NOTE_BUDGET: u64 = 24 * 1024 * 1024;
+
+/// Notifications that trimming keeps at most ([`Recorder::trim`]), and at most
+/// [`MAX_KEPT_NOTE_BYTES`] of them: the sample of those judged worth keeping
+/// (schema-invalid ones about no case's chat, for the run's verdict); the others are
+/// counted ([`DroppedNotes`]).
+pub(crate) const MAX_KEPT_NOTES: usize = 100;
+
+/// Bytes of notifications (compact JSON text) the sample of [`MAX_KEPT_NOTES`] holds at
+/// most: what a report writes of one history's bodies (its writer writes 2 MiB).
+pub(crate) const MAX_KEPT_NOTE_BYTES: u64 = 2 * 1024 * 1024;
+
+/// What the recorder did not store of the notifications it was given, beyond its
+/// budget or its sample ([`Recorder::dropped_notes`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DroppedNotes {
+    /// The budget in bytes (0: none).
+    pub budget: u64,
+    /// Notifications not stored because the budget was spent when they came.
+    pub over_budget: u64,
+    /// Their bytes (compact JSON text).
+    pub over_budget_bytes: u64,
+    /// Notifications trimming would have kept beyond its sample (100 notifications,
+    /// 2 MiB): judged when trimmed (their verdict counts), not stored.
+    pub beyond_sample: u64,
+    /// Their bytes (compact JSON text).
+    pub beyond_sample_bytes: u64,
+    /// Histories of judged cases not kept for the report because their notifications
+    /// found no room in the budget ([`Recorder::charge_kept`]).
+    pub histories: u64,
+    /// The bytes of those histories' notifications.
+    pub history_bytes: u64,
+}
+
+impl DroppedNotes {
+    /// True when nothing was dropped.
+    pub fn is_empty(&self) -> bool {
+        self.over_budget == 0 && self.beyond_sample == 0 && self.histories == 0
+    }
+
+    /// What was dropped, in one sentence for the report, or `None` when nothing was.
+    pub fn describe(&self) -> Option<String> {
+        if self.is_empty() {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if self.over_budget > 0 {
+            parts.push(format!(
+                "{} notifications ({} bytes) came when the run's budget of {} MiB of stored notifications was spent: counted, not stored nor judged",
+                self.over_budget,
+                self.over_budget_bytes,
+                self.budget / (1024 * 1024)
+            ));
+        }
+        if self.beyond_sample > 0 {
+            parts.push(format!(
+                "{} invalid notifications about no case's chat ({} bytes) beyond the sample kept (at most {MAX_KEPT_NOTES}, {} MiB): judged, counted, not stored",
+                self.beyond_sample,
+                self.beyond_sample_bytes,
+                MAX_KEPT_NOTE_BYTES / (1024 * 1024)
+            ));
+        }
+        if self.histories > 0 {
+            parts.push(format!(
+                "the histories of {} judged cases ({} bytes of notifications) found no room in the budget: their findings are in the report, their histories are not",
+                self.histories, self.history_bytes
+            ));
+        }
+        Some(format!("not kept: {}", parts.join("; ")))
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     /// The events from global index `base` on (see [`Recorder::trim`]); an empty slot
@@ -25,6 +102,18 @@ struct Inner {
     base: usize,
     /// What trimming kept of the events before `base`.
     kept: Vec<Event>,
+    /// Notifications in `kept`.
+    kept_notes: usize,
+    /// Their bytes (compact JSON text).
+    kept_note_bytes: u64,
+    /// The budget of notification bytes stored at once (`None`: unbounded).
+    budget: Option<u64>,
+    /// Bytes of the notifications stored now (compact JSON text).
+    held: u64,
+    /// What was not stored.
+    dropped: DroppedNotes,
+    /// Bytes charged for histories kept apart ([`Recorder::charge_kept`]), in `held`.
+    kept_histories: u64,
     /// Notifications recorded so far (stored, retired or trimmed alike).
     notifications: u64,
     /// Chats whose notifications are no longer stored (hashes of their ids): the case
@@ -43,6 +132,27 @@ struct Inner {
 }
 
 impl Inner {
+    /// Charges a notification of `size` bytes about to be stored; false (and counted)
+    /// when the budget has no room for it.
+    fn charge(&mut self, size: u64) -> bool {
+        if self.budget.is_some_and(|b| self.held + size > b) {
+            self.dropped.over_budget += 1;
+            self.dropped.over_budget_bytes += size;
+            return false;
+        }
+        self.held += size;
+        true
+    }
+
+    /// Gives back what a notification leaving the record was charged.
+    fn release(&mut self, e: &Event) {
+        if self.budget.is_some()
+            && let EventKind::Notification { data, .. } = &e.kind
+        {
+            self.held = self.held.saturating_sub(json_len(data));
+        }
+    }
+
     /// Events recorded so far (trimmed ones included).
     fn total(&self) -> usize {
         self.base + self.events.len()
@@ -145,6 +255,8 @@ pub struct Recorder {
     inner: Arc<Mutex<Inner>>,
     start: Instant,
     tx: Arc<watch::Sender<u64>>,
+    /// Whether `Inner::budget` is set (read without the lock).
+    budgeted: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for Recorder {
@@ -162,6 +274,12 @@ impl Recorder {
                 events: Vec::new(),
                 base: 0,
                 kept: Vec::new(),
+                kept_notes: 0,
+                kept_note_bytes: 0,
+                budget: None,
+                held: 0,
+                dropped: DroppedNotes::default(),
+                kept_histories: 0,
                 notifications: 0,
                 retired: Default::default(),
                 by_chat: Default::default(),
@@ -173,6 +291,7 @@ impl Recorder {
             })),
             start: Instant::now(),
             tx: Arc::new(tx),
+            budgeted: Default::default(),
         }
     }
 
@@ -240,6 +359,12 @@ impl Recorder {
     }
 
     fn push(&self, stream: &str, t_us: u64, kind: EventKind, notes: Vec<String>) -> u64 {
+        // Counted before the lock: only a budgeted recorder needs it, but the lock is
+        // not held while walking a large value.
+        let size = match &kind {
+            EventKind::Notification { data, .. } if self.budgeted() => json_len(data),
+            _ => 0,
+        };
         let seq = {
             let mut g = self.lock();
             let seq = g.total() as u64;
@@ -259,11 +384,18 @@ impl Recorder {
             }
             if let EventKind::Notification { data, .. } = &kind
                 && let Some(id) = notification_chat_id(data)
+                && !g.retired.is_empty()
+                && g.retired.contains(&chat_hash(id))
             {
-                if !g.retired.is_empty() && g.retired.contains(&chat_hash(id)) {
-                    // Its case has been judged: nobody reads it any more.
-                    return seq;
-                }
+                // Its case has been judged: nobody reads it any more.
+                return seq;
+            }
+            if matches!(kind, EventKind::Notification { .. }) && !g.charge(size) {
+                return seq;
+            }
+            if let EventKind::Notification { data, .. } = &kind
+                && let Some(id) = notification_chat_id(data)
+            {
                 // A chat already known costs no key copy.
                 let log = match g.by_chat.get_mut(id) {
                     Some(log) => log,
@@ -320,24 +452,45 @@ impl Recorder {
     /// Drops the events before global index `floor` (no reader needs them any more),
     /// keeping those `keep` wants and never a notification about a retired chat; the
     /// kept ones stay in [`Recorder::snapshot`]. Indexes stay global.
-    /// Does nothing until at least `batch` events can go (trimming is a copy).
+    /// Does nothing until at least `batch` events can go (trimming is a copy), or the
+    /// notifications stored hold more than a quarter of the budget (a few large ones).
     pub fn trim(&self, floor: usize, batch: usize, keep: impl Fn(&Event) -> bool) {
         let mut g = self.lock();
         let n = floor.saturating_sub(g.base).min(g.events.len());
-        if n == 0 || n < batch {
+        let heavy = g.budget.is_some_and(|b| g.held > b / 4);
+        if n == 0 || (n < batch && !heavy) {
             return;
         }
         let old: Vec<Event> = g.events.drain(..n).flatten().collect();
         g.base += n;
         for e in old {
+            let note = matches!(e.kind, EventKind::Notification { .. });
             let retired = match &e.kind {
                 EventKind::Notification { data, .. } => {
                     notification_chat_id(data).is_some_and(|id| g.retired.contains(&chat_hash(id)))
                 }
                 _ => false,
             };
-            if !retired && keep(&e) {
+            if retired || !keep(&e) {
+                g.release(&e);
+            } else if !note {
                 g.kept.push(e);
+            } else {
+                let size = match &e.kind {
+                    EventKind::Notification { data, .. } => json_len(data),
+                    _ => 0,
+                };
+                if g.kept_notes < MAX_KEPT_NOTES && g.kept_note_bytes + size <= MAX_KEPT_NOTE_BYTES
+                {
+                    g.kept_notes += 1;
+                    g.kept_note_bytes += size;
+                    g.kept.push(e);
+                } else {
+                    // Judged by `keep` already: only its count and size stay.
+                    g.dropped.beyond_sample += 1;
+                    g.dropped.beyond_sample_bytes += size;
+                    g.release(&e);
+                }
             }
         }
         let g = &mut *g;
@@ -365,6 +518,79 @@ impl Recorder {
             rec: self.clone(),
             tag: tag.to_string(),
             notify,
+        }
+    }
+
+    /// Charges every notification stored from now on by its size (compact JSON text)
+    /// against `budget` bytes stored at once (`None`: unbounded, the default): one with
+    /// no room left is not stored, only counted ([`Recorder::dropped_notes`]); what leaves
+    /// the record (trimmed, taken) gives its bytes back.
+    pub fn set_note_budget(&self, budget: Option<u64>) {
+        let mut g = self.lock();
+        if g.budget.is_none() && budget.is_some() {
+            g.held = g
+                .kept
+                .iter()
+                .chain(g.events.iter().flatten())
+                .map(|e| match &e.kind {
+                    EventKind::Notification { data, .. } => json_len(data),
+                    _ => 0,
+                })
+                .sum();
+        }
+        g.budget = budget;
+        self.budgeted
+            .store(budget.is_some(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn budgeted(&self) -> bool {
+        self.budgeted.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Charges the notifications of `h`, a history kept apart from the record (a judged
+    /// case's, for the report), against the budget for good; false, and counted, when
+    /// they find no room. Kept histories may take a quarter of the budget at most, so
+    /// that the record keeps room for the cases still running and a report stays small
+    /// (its writer bounds each history, not their number). Always true without a
+    /// budget.
+    pub fn charge_kept(&self, h: &History) -> bool {
+        if !self.budgeted() {
+            return true;
+        }
+        let bytes: u64 = h
+            .iter()
+            .map(|e| match &e.kind {
+                EventKind::Notification { data, .. } => json_len(data),
+                _ => 0,
+            })
+            .sum();
+        let mut g = self.lock();
+        let Some(budget) = g.budget else {
+            return true;
+        };
+        if g.kept_histories + bytes > budget / 4 || g.held + bytes > budget {
+            g.dropped.histories += 1;
+            g.dropped.history_bytes += bytes;
+            return false;
+        }
+        g.kept_histories += bytes;
+        g.held += bytes;
+        true
+    }
+
+    /// Bytes of the notifications stored now, as charged against the budget (0 when
+    /// there is none).
+    pub fn note_bytes_held(&self) -> u64 {
+        self.lock().held
+    }
+
+    /// What was not stored of the notifications recorded: beyond the budget, or beyond
+    /// the sample trimming keeps.
+    pub fn dropped_notes(&self) -> DroppedNotes {
+        let g = self.lock();
+        DroppedNotes {
+            budget: g.budget.unwrap_or(0),
+            ..g.dropped
         }
     }
 
@@ -521,7 +747,7 @@ impl Recorder {
     pub fn take_notifications(&self, chats: &[&str], from: usize, to: usize) -> Vec<Event> {
         let mut g = self.lock();
         let base = g.base;
-        let out = g
+        let out: Vec<Event> = g
             .about(chats, from, to)
             .into_iter()
             .filter_map(|i| {
@@ -530,6 +756,9 @@ impl Recorder {
                     .and_then(Option::take)
             })
             .collect();
+        for e in &out {
+            g.release(e);
+        }
         g.retire(chats);
         out
     }
@@ -544,6 +773,9 @@ impl Recorder {
         let mut events = std::mem::take(&mut g.kept);
         events.extend(g.events.drain(..).flatten());
         g.base += n;
+        g.kept_notes = 0;
+        g.kept_note_bytes = 0;
+        g.held = g.kept_histories;
         History { events }
     }
 

@@ -209,3 +209,128 @@ async fn notifications_taken_for_a_case_leave_the_record_and_session_ends_are_fo
         "a dropped watch routes nothing any more"
     );
 }
+
+fn note_about(rec: &Recorder, chat: Option<&str>, pad: usize) {
+    let data = match chat {
+        Some(id) => serde_json::json!({"chat": {"id": id}, "pad": "p".repeat(pad)}),
+        None => serde_json::json!({"bogus": 1, "pad": "p".repeat(pad)}),
+    };
+    rec.record(
+        "bayeux:a",
+        EventKind::Notification {
+            agent: "a".into(),
+            channel: "/v2/me/chats".into(),
+            data,
+        },
+    );
+}
+
+#[test]
+fn notifications_are_charged_by_size_and_beyond_the_budget_only_counted() {
+    let rec = Recorder::new();
+    // Unbudgeted (the default): everything is stored, nothing is charged.
+    note_about(&rec, None, 1000);
+    assert_eq!(rec.note_bytes_held(), 0);
+    rec.set_note_budget(Some(5_500));
+    let one = rec.note_bytes_held();
+    assert!(one > 1000 && one < 1100, "{one}");
+    for _ in 0..10 {
+        note_about(&rec, Some("X"), 1000);
+    }
+    // Four of them fit (5 × ~1 KB in all), the other six are counted only.
+    assert_eq!(rec.stored(), 5);
+    assert!(rec.note_bytes_held() <= 5_500);
+    let d = rec.dropped_notes();
+    assert_eq!(d.over_budget, 6);
+    assert!(d.over_budget_bytes > 6_000);
+    assert_eq!(d.beyond_sample, 0);
+    assert!(d.describe().unwrap().contains("6 notifications"));
+    assert_eq!(rec.notification_count(), 11);
+    // Taken for a case, they give their bytes back: room again.
+    let taken = rec.take_notifications(&["X"], 0, rec.len());
+    assert_eq!(taken.len(), 4);
+    assert_eq!(rec.note_bytes_held(), one);
+    note_about(&rec, Some("Y"), 1000);
+    assert_eq!(rec.stored(), 2);
+    assert_eq!(rec.dropped_notes().over_budget, 6);
+}
+
+#[test]
+fn trimming_keeps_a_bounded_sample_and_counts_the_rest() {
+    let rec = Recorder::new();
+    rec.set_note_budget(Some(u64::MAX / 2));
+    let n = recorder::MAX_KEPT_NOTES + 50;
+    for _ in 0..n {
+        note_about(&rec, None, 10);
+    }
+    rec.trim(rec.len(), 1, |_| true);
+    assert_eq!(rec.stored(), recorder::MAX_KEPT_NOTES);
+    let d = rec.dropped_notes();
+    assert_eq!(d.beyond_sample, 50);
+    assert_eq!(d.over_budget, 0);
+    let kept: u64 = rec
+        .snapshot()
+        .iter()
+        .map(|e| match &e.kind {
+            EventKind::Notification { data, .. } => json_len(data),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(rec.note_bytes_held(), kept);
+    assert!(d.describe().unwrap().contains("50 invalid notifications"));
+    // What trimming does not keep gives its bytes back.
+    note_about(&rec, None, 10);
+    rec.trim(rec.len(), 1, |_| false);
+    assert_eq!(rec.note_bytes_held(), kept);
+    assert!(Recorder::new().dropped_notes().describe().is_none());
+}
+
+#[test]
+fn kept_histories_take_a_quarter_of_the_budget_at_most() {
+    let rec = Recorder::new();
+    let case = Recorder::new();
+    note_about(&case, Some("X"), 1000);
+    let h = case.take();
+    // Without a budget every history may be kept.
+    assert!(rec.charge_kept(&h));
+    rec.set_note_budget(Some(13_500));
+    let one = json_len(match &h.events[0].kind {
+        EventKind::Notification { data, .. } => data,
+        _ => unreachable!(),
+    });
+    // 3 × ~1 KB fit in a quarter of 13,500 bytes; the fourth does not.
+    assert!(rec.charge_kept(&h) && rec.charge_kept(&h) && rec.charge_kept(&h));
+    assert!(!rec.charge_kept(&h));
+    assert_eq!(rec.note_bytes_held(), 3 * one);
+    let d = rec.dropped_notes();
+    assert_eq!((d.histories, d.history_bytes), (1, one));
+    assert!(
+        d.describe()
+            .unwrap()
+            .contains("the histories of 1 judged cases")
+    );
+    // The record itself still has room for a running case's notification.
+    note_about(&rec, Some("Y"), 100);
+    assert_eq!(rec.stored(), 1);
+    // A history without notifications costs nothing.
+    assert!(rec.charge_kept(&History::default()));
+}
+
+#[test]
+fn the_kept_sample_is_bounded_in_bytes_and_a_heavy_record_is_trimmed_in_small_batches() {
+    let rec = Recorder::new();
+    rec.set_note_budget(Some(16 * 1024 * 1024));
+    // Five notifications of 1 MiB: a batch of 4,096 events never comes, but they hold
+    // more than a quarter of the budget, so trimming runs; the sample keeps 2 MiB.
+    for _ in 0..5 {
+        note_about(&rec, None, 1024 * 1024);
+    }
+    rec.trim(rec.len(), 4096, |_| true);
+    assert_eq!(rec.stored(), 1, "one fits in 2 MiB with its braces");
+    let d = rec.dropped_notes();
+    assert_eq!(d.beyond_sample, 4);
+    // Light, the record waits for its batch.
+    note_about(&rec, None, 10);
+    rec.trim(rec.len(), 4096, |_| false);
+    assert_eq!(rec.stored(), 2);
+}

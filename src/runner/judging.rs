@@ -1,7 +1,7 @@
 //! What a run keeps of its cases as they are judged: the listed reports, the distinct
 //! failures (groups) and what shrinking made of them, coverage and unlisted passes.
 
-use super::exec::CaseOutcome;
+use super::exec::{CaseOutcome, Env};
 use super::{Found, RunSettings, Tell, groups, shrink};
 use crate::cases::Case;
 use crate::cases::coverage;
@@ -40,10 +40,13 @@ pub(super) struct Judging {
 
 impl Judging {
     /// Takes the judged case number `i`; returns its group and signature when it is the
-    /// first case of a distinct failure (to be shrunk).
+    /// first case of a distinct failure (to be shrunk). A history kept for the report is
+    /// charged against the run's budget of notification bytes ([`Env::charge_kept`]):
+    /// without room, only the case's findings are kept.
     pub(super) fn take(
         &mut self,
         s: &RunSettings,
+        env: &Env,
         i: usize,
         case: Case,
         out: CaseOutcome,
@@ -85,9 +88,12 @@ impl Judging {
             }
             self.listed_passing += 1;
         }
+        // A failing case's history is kept while `max_failing_histories` allows (`keep`
+        // was set above), and while the budget has room.
+        let keep_history = keep && (s.keep_histories || env.charge_kept(&out.history));
         self.judged.push(Judged {
             index: i,
-            report: case_report(case, out, keep, None),
+            report: case_report(case, out, keep_history, None),
         });
         first
     }
@@ -181,13 +187,13 @@ fn finish_groups(
     out_groups
 }
 
+/// The report of a judged case; its history only when `keep_history`.
 fn case_report(
     case: Case,
     out: CaseOutcome,
-    keep: bool,
+    keep_history: bool,
     original_steps: Option<usize>,
 ) -> CaseReport {
-    let keep_history = keep || matches!(out.verdict, Verdict::Fail | Verdict::Error);
     CaseReport {
         id: case.id,
         seed: case.seed,

@@ -786,7 +786,7 @@ async fn judge_cases<'a>(
                     case: judged_event(&case, &out),
                     secrets: &env.target.secrets,
                 });
-                if let Some((g, sig)) = judging.take(s, i, case.clone(), out)
+                if let Some((g, sig)) = judging.take(s, env, i, case.clone(), out)
                     && s.shrink_budget > 0
                 {
                     // No more re-runs queued than fit on the target: a group whose

@@ -6,7 +6,7 @@ use super::{
     Action, Advice, EXCERPT, Happened, MAX_SERVER_HOLD, Reconnect, Session, Streak, decide,
 };
 use crate::client::http::{self, Req};
-use crate::history::{BayeuxEvent, Body, EventKind, notes};
+use crate::history::{BayeuxEvent, Body, EventKind, json_len, notes};
 use reqwest::cookie::CookieStore;
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
@@ -560,21 +560,4 @@ fn subscription_matches(v: Option<&Value>, ch: &str) -> bool {
         Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(ch)),
         _ => false,
     }
-}
-
-/// The length of `v` as compact JSON, counted without building the text.
-fn json_len(v: &Value) -> u64 {
-    struct Count(u64);
-    impl std::io::Write for Count {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0 += b.len() as u64;
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut c = Count(0);
-    let _ = serde_json::to_writer(&mut c, v);
-    c.0
 }

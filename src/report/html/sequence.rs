@@ -4,6 +4,7 @@
 use super::{MAX_DIAGRAM_EVENTS, esc};
 use crate::check::Finding;
 use crate::history::{Actor, BayeuxEvent, Body, Event, EventKind, History, notes};
+use crate::report::json::MAX_WRITTEN_BODY;
 use crate::report::truncate;
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -161,7 +162,35 @@ fn notification_label(agent: &str, data: &serde_json::Value) -> String {
     let state = notes::chat_state(data)
         .map(|s| format!(" state={s}"))
         .unwrap_or_default();
-    format!("→{agent}: {mt} {nt}{state} {data}")
+    format!("→{agent}: {mt} {nt}{state} {}", data_excerpt(data))
+}
+
+/// Bytes of a notification's JSON text a label holds at most: labels are shown cut to
+/// 2,000 characters at most, so the whole text of a large notification (hundreds of KB,
+/// for every event of a history) is never built for one.
+const LABEL_DATA_BYTES: usize = 16 * 1024;
+
+/// `data` as compact JSON text, its first [`LABEL_DATA_BYTES`] bytes (at least 4,096
+/// characters, so every label cut to 2,000 reads as before).
+fn data_excerpt(data: &serde_json::Value) -> String {
+    struct Capped(Vec<u8>);
+    impl std::io::Write for Capped {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            let room = LABEL_DATA_BYTES - self.0.len();
+            if room == 0 {
+                return Err(std::io::Error::other("label excerpt full"));
+            }
+            let n = b.len().min(room);
+            self.0.extend_from_slice(&b[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Capped(Vec::new());
+    let _ = serde_json::to_writer(&mut c, data);
+    String::from_utf8_lossy(&c.0).into_owned()
 }
 
 /// Row height, top margin, the lifelines' x and the width of a diagram.
@@ -443,7 +472,7 @@ pub(super) fn events_table(hist: &History, fails: &[&Finding], anchor_id: &str) 
     for (e, label) in &shown {
         let hot = witness.contains(&e.seq);
         let ms = e.t_us.saturating_sub(t0) as f64 / 1000.0;
-        let full = full_body(e);
+        let full = cut_body(full_body(e));
         let summary = esc(&truncate(label, 160));
         let cell = if full.is_empty() {
             summary
@@ -472,6 +501,24 @@ pub(super) fn events_table(hist: &History, fails: &[&Finding], anchor_id: &str) 
     }
     s.push_str("</details>\n");
     s
+}
+
+/// `full` cut after [`MAX_WRITTEN_BODY`] bytes (at a character boundary), saying so: the
+/// report.json writes no longer body either, and a page of a flood's histories would
+/// otherwise hold every one of its bodies whole (and be built twice, scrubbed).
+fn cut_body(full: String) -> String {
+    if full.len() <= MAX_WRITTEN_BODY {
+        return full;
+    }
+    let mut end = MAX_WRITTEN_BODY;
+    while !full.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}\n… (cut when written: {} bytes in all)",
+        &full[..end],
+        full.len()
+    )
 }
 
 /// The full text of an event's body, pretty-printed JSON where it is JSON (empty when
@@ -552,4 +599,31 @@ fn wrap(s: &str, width: usize) -> Vec<String> {
         lines.push(cur);
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notification_label_holds_a_bounded_excerpt_that_reads_as_the_whole_when_cut() {
+        let small = serde_json::json!({"messageType": "ChatStateChangeMessage", "a": [1, 2]});
+        assert_eq!(data_excerpt(&small), small.to_string());
+        let big = serde_json::json!({"text": "é".repeat(300_000)});
+        let label = notification_label("a", &big);
+        assert!(label.len() < LABEL_DATA_BYTES + 100, "{}", label.len());
+        let whole = format!("→a: ?  {big}");
+        assert_eq!(truncate(&label, 2000), truncate(&whole, 2000));
+    }
+
+    #[test]
+    fn a_body_is_shown_whole_up_to_the_written_bound_then_cut_saying_so() {
+        let small = "é".repeat(100);
+        assert_eq!(cut_body(small.clone()), small);
+        let big = "é".repeat(MAX_WRITTEN_BODY);
+        let cut = cut_body(big.clone());
+        assert!(cut.len() < MAX_WRITTEN_BODY + 100);
+        assert!(cut.ends_with(&format!("(cut when written: {} bytes in all)", big.len())));
+        assert!(big.starts_with(cut.split('\n').next().unwrap()));
+    }
 }

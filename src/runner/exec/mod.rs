@@ -264,9 +264,14 @@ impl Env {
 
     /// Keeps the run record bounded: once a case is judged, the notifications about its
     /// chats are dropped, and what no running case reads any more is trimmed (only the
-    /// Bayeux session events and notifications about no case's chat stay, for NTF-01/02).
+    /// Bayeux session events and notifications about no case's chat stay, for NTF-01/02);
+    /// the notifications stored at once are charged by size against the run's budget
+    /// (`history::DEFAULT_NOTE_BUDGET`, 24 MiB), beyond which they are only counted.
     pub fn set_bounded(&mut self, bounded: bool) {
         self.bounded = bounded;
+        // Bounded, the record's notifications are charged against the run's budget too.
+        self.run_rec
+            .set_note_budget(bounded.then_some(crate::history::DEFAULT_NOTE_BUDGET));
     }
 
     /// Registers a case starting to read the run record; returns where it starts.
@@ -394,6 +399,13 @@ impl Env {
         self.agents.iter().map(|a| a.user().to_string()).collect()
     }
 
+    /// Whether the run may keep `h`, a judged case's history, for the report: its
+    /// notifications are charged against the run's budget (when bounded); false when
+    /// they find no room (counted, and said in the session case).
+    pub(crate) fn charge_kept(&self, h: &History) -> bool {
+        self.run_rec.charge_kept(h)
+    }
+
     /// The run-level history (logins, Bayeux sessions, every notification).
     pub fn run_history(&self) -> History {
         self.run_rec.snapshot()
@@ -410,7 +422,13 @@ impl Env {
             notifications: self.run_rec.notification_count(),
             elapsed: self.run_rec.elapsed(),
         };
-        check::judge_run_level(&run, &at, &self.shapes)
+        let mut out = check::judge_run_level(&run, &at, &self.shapes);
+        // What the record did not store (beyond its budget or its sample) is said, not
+        // judged: a Skip changes no verdict.
+        if let Some(why) = self.run_rec.dropped_notes().describe() {
+            out.push(Finding::skip(ReqId::Ntf01, why));
+        }
+        out
     }
 
     fn agent(&self, user: &str) -> Option<&AgentClient> {
