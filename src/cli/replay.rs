@@ -46,6 +46,8 @@ pub fn main(args: ReplayArgs) -> i32 {
         steps: file.steps.clone(),
     };
     let mut s = args.t.settings();
+    // Listen before the first line is printed: whoever waits for it may signal at once.
+    let signals = SignalWatch::start(&rt, s.cancel.clone());
     // With no --target, replay where the case failed: the recorded target (credentials
     // from GWS_AGENTS), or the embedded server with the recorded fault.
     if args.t.target.is_none() {
@@ -84,7 +86,6 @@ pub fn main(args: ReplayArgs) -> i32 {
     }
     s.shrink_budget = 0;
     s.replay = Some(case);
-    let signals = SignalWatch::start(&rt, s.cancel.clone());
     let result = rt.block_on(execute(s));
     let mut r = result.report;
     if let Some(c) = signals.exit_code() {
