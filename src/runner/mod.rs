@@ -10,6 +10,8 @@ pub mod replay;
 pub(crate) mod route;
 pub mod selftest;
 pub mod shrink;
+#[cfg(test)]
+mod oracle;
 
 use crate::spec::ReqId;
 
