@@ -7,7 +7,7 @@ use super::index::Index;
 use super::replay::{ChatSt, Post, Replay};
 use super::rules::text_order::{self, CompleteResult};
 use super::rules::{CompleteView, complete_success as cs, inspect};
-use super::{Finding, Verdict};
+use super::{Anomaly, Finding, Verdict};
 use crate::history::Note;
 use crate::model::{ChatState, CompleteParams};
 
@@ -21,6 +21,7 @@ impl<'i, 'a> Replay<'i, 'a> {
         p: &CompleteParams,
         post: &Post<'a>,
     ) -> CompleteResult {
+        let from = self.out.len();
         let completed = completed_after(self.idx, &c.id, post.req_seq);
         let v = view(self.idx, alias, c, p, post, completed);
         let f01 = cs::cmp01(&v, self.shapes);
@@ -33,6 +34,7 @@ impl<'i, 'a> Replay<'i, 'a> {
             events: v.evs(),
             chat: alias.to_string(),
             unobserved: None,
+            saw: Vec::new(),
         };
         if !post.ans.ok() {
             // Follow the target: if a Completed arrived anyway, the chat is completed.
@@ -45,13 +47,10 @@ impl<'i, 'a> Replay<'i, 'a> {
                 cm.completed_note = first;
             }
             let what = "the Complete was not answered with success";
-            self.extend(cs::cmp15_16(
-                v.before,
-                v.customer_present,
-                false,
-                what,
-                &v.evs(),
-            ));
+            let fs = cs::cmp15_16(v.before, v.customer_present, false, what, &v.evs());
+            let saw = self.saw_since(from);
+            self.extend(fs.into_iter().map(|f| restates(f, &saw)));
+            result.saw = self.saw_since(from);
             return result;
         }
         let f02 = cs::cmp02(&v, self.cfg);
@@ -78,8 +77,26 @@ impl<'i, 'a> Replay<'i, 'a> {
         self.extend(text_order::cmp19(&v, first_seq));
         self.extend([text_order::cmp22(&v)]);
         self.extend(inspect::cmp05_08(&v));
-        self.extend(both_hold(&v, cmp01, cmp02, cmp02_error));
+        let saw = self.saw_since(from);
+        let fs = both_hold(&v, cmp01, cmp02, cmp02_error);
+        self.extend(fs.into_iter().map(|f| restates(f, &saw)));
+        result.saw = self.saw_since(from);
         result
+    }
+
+    /// The anomalies of the Fail findings judged since `self.out[from]`.
+    fn saw_since(&self, from: usize) -> Vec<Anomaly> {
+        let fs = self.out.get(from..).unwrap_or_default();
+        super::anomalies_of(fs).into_iter().collect()
+    }
+}
+
+/// A CMP-15/16 Fail restates CMP-01 and CMP-02: it saw what they saw.
+fn restates(f: Finding, saw: &[Anomaly]) -> Finding {
+    if f.verdict == Verdict::Fail {
+        f.saw_all(saw)
+    } else {
+        f
     }
 }
 

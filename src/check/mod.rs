@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod anomaly;
 pub mod build;
 mod case;
 mod complete;
@@ -22,6 +23,7 @@ pub(crate) mod verdict;
 
 /// The chat a notification is about (the reader is [`crate::history::notes`]).
 pub use crate::history::notification_chat_id;
+pub use anomaly::{Anomaly, anomalies_of};
 pub use session::{RunLevel, judge_run_level, judge_session};
 pub(crate) use stray::judge_unclaimed;
 pub use verdict::{Finding, Verdict, Witness, fold};

@@ -1,5 +1,6 @@
 //! Verdicts (SPEC §4): what the checker concludes, per requirement and per case.
 
+use super::anomaly::Anomaly;
 use crate::spec::ReqId;
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +56,10 @@ pub struct Finding {
     /// Present on every Fail; optional otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witness: Option<Witness>,
+    /// What a Fail saw, named without requirement or chat ([`Anomaly`]); the runner
+    /// groups failing cases by them. Empty for an untagged Fail and for other verdicts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anomalies: Vec<Anomaly>,
 }
 
 impl Finding {
@@ -64,6 +69,7 @@ impl Finding {
             verdict: Verdict::Pass,
             reason: reason.into(),
             witness: None,
+            anomalies: Vec::new(),
         }
     }
 
@@ -73,6 +79,7 @@ impl Finding {
             verdict: Verdict::Skip,
             reason: reason.into(),
             witness: None,
+            anomalies: Vec::new(),
         }
     }
 
@@ -82,6 +89,7 @@ impl Finding {
             verdict: Verdict::Error,
             reason: reason.into(),
             witness: None,
+            anomalies: Vec::new(),
         }
     }
 
@@ -91,6 +99,7 @@ impl Finding {
             verdict: Verdict::Fail,
             reason: reason.into(),
             witness: Some(witness),
+            anomalies: Vec::new(),
         }
     }
 }

@@ -204,9 +204,11 @@ fn print_verdict(r: &RunReport) {
             if m == 1 { "" } else { "s" }
         );
         for g in groups {
+            let reqs: Vec<&str> = g.requirements.iter().map(|r| r.as_str()).collect();
             println!(
-                "  {}: case {} shrunk {} → {} steps{}",
+                "  {} ({}): case {} shrunk {} → {} steps{}",
                 escape_line(&g.signature),
+                reqs.join(", "),
                 escape(&g.representative),
                 g.original_steps,
                 g.shrunk_steps,

@@ -248,15 +248,17 @@ pub struct CoverageSummary {
     pub pairs: PairCoverage,
 }
 
-/// One distinct failure: the failing cases that share a signature (the failed
-/// requirement ids and the normalized shape of the witnesses), and how its smallest
+/// One distinct failure: the failing cases that saw the same anomalies (one bug,
+/// whichever requirements noticed it), and how its smallest
 /// representative was shrunk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailureGroup {
-    /// Failed requirement ids and normalized reasons, e.g.
-    /// `CMP-07: text after Completed on chat #`.
+    /// The anomalies the group's cases saw, by name
+    /// ([`crate::check::Anomaly::name`]), e.g. `text-after-completed` or
+    /// `other: CMP-09: accepted (statusCode #) where the contract refuses`.
     pub signature: String,
-    /// The requirement ids the cases of the group failed.
+    /// The requirement ids the cases of the group failed (the union over its cases: one
+    /// anomaly may be noticed by several requirements).
     pub requirements: Vec<ReqId>,
     /// The case shown for the group (shrunk when shrinking succeeded).
     pub representative: String,

@@ -1,59 +1,13 @@
-//! Grouping failing cases by failure signature: the set of failed requirement ids and
-//! the shape of their reasons, with chat ids, sequence numbers and quoted values
-//! normalized away — so seventeen cases that hit one root cause are one failure.
+//! Grouping failing cases by failure signature: the anomalies their failing checks saw
+//! ([`crate::check::Anomaly`]), named without requirement ids, chat ids, sequence
+//! numbers or quoted values, so that seventeen cases that hit one root cause, whichever
+//! requirements noticed it, are one failure.
 
 #![warn(missing_docs)]
 
 use crate::check::{Finding, Verdict};
 use crate::spec::ReqId;
-use std::collections::{BTreeMap, BTreeSet};
-
-/// Normalizes a reason: quoted values become `"…"`, and every word holding a digit
-/// (chat ids, `seq` numbers, `c1`, UUIDs, counts) becomes `#`.
-pub(crate) fn normalize(reason: &str) -> String {
-    let mut out = String::with_capacity(reason.len());
-    let mut chars = reason.chars().peekable();
-    let mut word = String::new();
-    let flush = |word: &mut String, out: &mut String| {
-        if word.chars().any(|c| c.is_ascii_digit()) {
-            out.push('#');
-        } else {
-            out.push_str(word);
-        }
-        word.clear();
-    };
-    while let Some(c) = chars.next() {
-        match c {
-            '"' | '`' | '\'' if word.is_empty() || c != '\'' => {
-                flush(&mut word, &mut out);
-                // A quote: skip to its closing twin (or the end).
-                let close = c;
-                let mut closed = false;
-                for d in chars.by_ref() {
-                    if d == close {
-                        closed = true;
-                        break;
-                    }
-                }
-                out.push(close);
-                out.push('…');
-                if closed {
-                    out.push(close);
-                }
-            }
-            c if c.is_alphanumeric() || c == '_' || c == '-' || c == '.' || c == '\'' => {
-                word.push(c)
-            }
-            c => {
-                flush(&mut word, &mut out);
-                out.push(c);
-            }
-        }
-    }
-    flush(&mut word, &mut out);
-    // Collapse whitespace.
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+use std::collections::BTreeSet;
 
 /// The failed requirement ids of `findings`.
 pub fn failed_ids(findings: &[Finding]) -> BTreeSet<ReqId> {
@@ -64,25 +18,19 @@ pub fn failed_ids(findings: &[Finding]) -> BTreeSet<ReqId> {
         .collect()
 }
 
-/// The signature of a failure: for each failed requirement (in id order), its id and
-/// its normalized reasons (deduplicated). `None` when nothing failed.
+/// The signature of a failure: the anomalies its Fail findings saw
+/// ([`crate::check::anomalies_of`]), by name, in order. `None` when nothing failed. Two
+/// cases with one signature show the same bug, whichever requirements noticed it: a
+/// concurrent case whose chats each show the anomaly of a sequential case has that
+/// case's signature.
 pub fn signature(findings: &[Finding]) -> Option<String> {
-    let mut by: BTreeMap<ReqId, BTreeSet<String>> = BTreeMap::new();
-    for f in findings.iter().filter(|f| f.verdict == Verdict::Fail) {
-        by.entry(f.req).or_default().insert(normalize(&f.reason));
-    }
-    if by.is_empty() {
+    let saw = crate::check::anomalies_of(findings);
+    if saw.is_empty() {
         return None;
     }
     Some(
-        by.into_iter()
-            .map(|(id, reasons)| {
-                format!(
-                    "{}: {}",
-                    id.as_str(),
-                    reasons.into_iter().collect::<Vec<_>>().join(" | ")
-                )
-            })
+        saw.iter()
+            .map(crate::check::Anomaly::name)
             .collect::<Vec<_>>()
             .join("; "),
     )
@@ -119,24 +67,38 @@ mod tests {
     use super::*;
 
     fn fail(req: ReqId, reason: &str) -> Finding {
-        Finding {
-            req,
-            verdict: Verdict::Fail,
-            reason: reason.into(),
-            witness: None,
-        }
+        Finding::fail(req, reason, crate::check::Witness::default())
     }
 
     #[test]
-    fn ids_and_numbers_are_normalized_away() {
+    fn one_anomaly_is_one_signature_whichever_requirements_saw_it() {
+        use crate::check::Anomaly;
+        // A sequential case: CMP-04 and CMP-19 both see the text after the Completed.
+        let sequential = vec![
+            fail(ReqId::Cmp04, "the text came after the Completed")
+                .saw(Anomaly::TextAfterCompleted),
+            fail(ReqId::Cmp19, "notifications followed the Completed")
+                .saw(Anomaly::TextAfterCompleted),
+        ];
+        // A concurrent one: CMP-20 restates the chats' anomalies.
+        let concurrent = vec![
+            fail(ReqId::Cmp04, "the text came after the Completed")
+                .saw(Anomaly::TextAfterCompleted),
+            fail(ReqId::Cmp20, "3 of 5 concurrent Completes misbehaved")
+                .saw(Anomaly::TextAfterCompleted),
+        ];
+        // Another bug: a second Completed.
+        let other = vec![
+            fail(ReqId::Cmp20, "1 of 5 concurrent Completes misbehaved")
+                .saw(Anomaly::SecondCompleted),
+        ];
         assert_eq!(
-            normalize("text after Completed on chat 7f3a-99 (seq 12, 'hello')"),
-            "text after Completed on chat # (seq #, '…')"
+            signature(&sequential).as_deref(),
+            Some("text-after-completed")
         );
-        assert_eq!(
-            normalize("chat \"abc\" got 3 notifications"),
-            "chat \"…\" got # notifications"
-        );
+        assert_eq!(signature(&sequential), signature(&concurrent));
+        assert_ne!(signature(&sequential), signature(&other));
+        assert_eq!(failed_ids(&concurrent).len(), 2);
     }
 
     #[test]

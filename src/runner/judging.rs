@@ -15,6 +15,8 @@ use crate::spec::ReqId;
 struct Group {
     signature: String,
     requirements: Vec<ReqId>,
+    /// What the representative failed (before shrinking).
+    rep_failed: std::collections::BTreeSet<ReqId>,
     rep_index: usize,
     rep: Case,
     others: Vec<usize>,
@@ -57,13 +59,24 @@ impl Judging {
         let mut first = None;
         if let Some(sig) = groups::signature(&out.findings) {
             match self.groups.iter_mut().find(|g| g.signature == sig) {
-                Some(g) => g.others.push(i),
+                Some(g) => {
+                    // One anomaly, noticed by whichever requirements: the group's
+                    // requirements are the union of its cases'.
+                    for r in out.failed() {
+                        if !g.requirements.contains(&r) {
+                            g.requirements.push(r);
+                        }
+                    }
+                    g.requirements.sort();
+                    g.others.push(i);
+                }
                 None => {
                     // The first case of a distinct failure: shrink it now.
                     let g = self.groups.len();
                     self.groups.push(Group {
                         signature: sig.clone(),
                         requirements: out.failed().into_iter().collect(),
+                        rep_failed: out.failed(),
                         rep_index: i,
                         rep: case.clone(),
                         others: Vec::new(),
@@ -128,7 +141,7 @@ impl Judging {
 fn finish_groups(
     groups: &[Group],
     mut shrunk: std::collections::BTreeMap<usize, shrink::Shrunk<CaseOutcome>>,
-    judged: &mut [Judged],
+    judged: &mut Vec<Judged>,
     limits: shrink::Limits,
 ) -> Vec<report::FailureGroup> {
     let id_of: std::collections::BTreeMap<usize, String> = judged
@@ -177,8 +190,30 @@ fn finish_groups(
             }
             if let Some(again) = r.outcome {
                 fg.shrunk_steps = r.case.steps.len();
-                if let Some(j) = judged.iter_mut().find(|j| j.index == g.rep_index) {
-                    j.report = case_report(r.case.clone(), again, true, Some(g.rep.steps.len()));
+                let at = judged.iter().position(|j| j.index == g.rep_index);
+                if g.rep_failed.is_subset(&again.failed()) {
+                    // The smaller case fails everything the original did: it stands in
+                    // for it.
+                    if let Some(at) = at {
+                        judged[at].report =
+                            case_report(r.case.clone(), again, true, Some(g.rep.steps.len()));
+                    }
+                } else {
+                    // Same anomalies, fewer requirements (five concurrent Completes
+                    // shrunk to one): the original keeps its verdicts, and the smaller
+                    // case is listed after it as the group's representative.
+                    let mut case = r.case.clone();
+                    case.id = format!("{}-min", g.rep.id);
+                    fg.others.insert(0, g.rep.id.clone());
+                    fg.representative = case.id.clone();
+                    let min = Judged {
+                        index: g.rep_index,
+                        report: case_report(case, again, true, Some(g.rep.steps.len())),
+                    };
+                    match at {
+                        Some(at) => judged.insert(at + 1, min),
+                        None => judged.push(min),
+                    }
                 }
             }
         }

@@ -5,13 +5,13 @@
 pub mod exec;
 pub mod groups;
 mod judging;
+#[cfg(test)]
+mod oracle;
 mod plan;
 pub mod replay;
 pub(crate) mod route;
 pub mod selftest;
 pub mod shrink;
-#[cfg(test)]
-mod oracle;
 
 use crate::spec::ReqId;
 

@@ -1,6 +1,7 @@
 //! Shrinking a failing case: smaller candidates (fewer steps, fewer chats, smaller
 //! bodies) are each re-run against the target, and a candidate is kept only when it
-//! fails the same requirement again — a lucky pass is not a shrink.
+//! shows the same anomalies again ([`super::groups::signature`]) — a lucky pass is not
+//! a shrink.
 
 use crate::cases::Case;
 use crate::history::{Body, ChatRef, Step};
@@ -37,7 +38,12 @@ fn without(steps: &[Step], i: usize) -> Vec<Step> {
                         .filter(|x| !aliases(x).contains(&chat.as_str()))
                         .cloned()
                         .collect();
-                    (!kept.is_empty()).then_some(Step::Concurrent { steps: kept })
+                    // A group of one is a plain step.
+                    match kept.len() {
+                        0 => None,
+                        1 => kept.into_iter().next(),
+                        _ => Some(Step::Concurrent { steps: kept }),
+                    }
                 }
                 s if aliases(s).contains(&chat.as_str()) => None,
                 s => Some(s.clone()),
@@ -131,9 +137,10 @@ pub(crate) struct Candidate {
     pub removed: Option<usize>,
 }
 
-/// Candidates smaller than `case`, most promising first (delta-debugging style): keep
-/// one chat only, drop whole chats, drop halves, quarters … of the other steps, then
-/// single steps, then parts of concurrent groups, then optional body fields.
+/// Candidates smaller than `case`, most promising first (delta-debugging style), the
+/// concurrent parts before the steps: keep one chat only, drop whole chats, leave out
+/// one request of a concurrent group, then drop halves, quarters … of the other steps,
+/// then single steps, then optional body fields.
 pub fn candidates(case: &Case) -> Vec<Case> {
     labelled(case).into_iter().map(|c| c.case).collect()
 }
@@ -155,6 +162,23 @@ pub(crate) fn labelled(case: &Case) -> Vec<Candidate> {
     for &i in &offers {
         out.push((without(steps, i), None));
     }
+    // Fewer racing requests next: each request of a concurrent group left out in turn
+    // (a group of one becomes a plain step).
+    for (i, s) in steps.iter().enumerate() {
+        if let Step::Concurrent { steps: inner } = s {
+            for j in 0..inner.len() {
+                let mut inner2 = inner.clone();
+                inner2.remove(j);
+                let mut v = steps.clone();
+                if inner2.len() == 1 {
+                    v[i] = inner2.remove(0);
+                } else {
+                    v[i] = Step::Concurrent { steps: inner2 };
+                }
+                out.push((v, None));
+            }
+        }
+    }
     // The final Settle is what lets absence be judged: keep it.
     let plain: Vec<usize> = (0..n)
         .filter(|&i| {
@@ -171,21 +195,6 @@ pub(crate) fn labelled(case: &Case) -> Vec<Candidate> {
     }
     for &i in &plain {
         out.push((without(steps, i), Some(i)));
-    }
-    for (i, s) in steps.iter().enumerate() {
-        if let Step::Concurrent { steps: inner } = s {
-            for j in 0..inner.len() {
-                let mut inner2 = inner.clone();
-                inner2.remove(j);
-                let mut v = steps.clone();
-                if inner2.len() == 1 {
-                    v[i] = inner2.remove(0);
-                } else {
-                    v[i] = Step::Concurrent { steps: inner2 };
-                }
-                out.push((v, None));
-            }
-        }
     }
     for (i, s) in steps.iter().enumerate() {
         if let Step::AgentPost {
@@ -486,6 +495,56 @@ mod tests {
         // A target that never fails again: nothing is accepted.
         let (same, _) = shrink(&big, 50, |_c| async { false }).await;
         assert_eq!(same, big);
+    }
+
+    #[tokio::test]
+    async fn a_concurrent_case_shrinks_to_one_chat_in_sequence_before_its_steps() {
+        // Five chats accepted, then completed at once; the "target" fails whenever a
+        // Complete carries text, on however many chats.
+        let mut steps = vec![];
+        let chats: Vec<String> = (1..=5).map(|k| format!("c{k}")).collect();
+        for c in &chats {
+            steps.push(Step::OfferChat {
+                chat: c.clone(),
+                agent: "a".into(),
+            });
+            steps.push(post(c, json!({"operationName": "Accept"})));
+        }
+        steps.push(Step::Concurrent {
+            steps: chats
+                .iter()
+                .map(|c| post(c, json!({"operationName": "Complete", "text": "bye"})))
+                .collect(),
+        });
+        steps.push(Step::Settle);
+        let big = case(steps);
+        let tried = std::sync::Mutex::new(Vec::<usize>::new());
+        let fails = |c: Case| {
+            tried.lock().unwrap().push(c.steps.len());
+            async move {
+                let text = |s: &Step| matches!(s, Step::AgentPost { body: Body::Json(v), .. } if v.get("text").is_some());
+                c.steps.iter().any(|s| match s {
+                    Step::Concurrent { steps } => steps.iter().any(text),
+                    s => text(s),
+                })
+            }
+        };
+        let (small, runs) = shrink(&big, 200, fails).await;
+        assert_eq!(
+            small.steps,
+            vec![
+                Step::OfferChat {
+                    chat: "c1".into(),
+                    agent: "a".into()
+                },
+                post("c1", json!({"operationName": "Complete", "text": "bye"})),
+                Step::Settle,
+            ],
+            "{small:#?}"
+        );
+        // The first re-run already keeps one chat: the concurrent part went first.
+        assert_eq!(tried.lock().unwrap()[0], 4, "{:?}", tried.lock().unwrap());
+        assert!(runs < 20, "{runs} re-runs");
     }
 
     #[tokio::test]

@@ -3,8 +3,9 @@
 //! and CMP-02 hold" in a particular state).
 
 use super::{CompleteView, unobserved, w};
+use crate::check::anomaly::normalize;
 use crate::check::index::secs;
-use crate::check::{CheckConfig, Finding, Shapes};
+use crate::check::{Anomaly, CheckConfig, Finding, Shapes};
 use crate::history::Note;
 use crate::model::ChatState;
 use crate::spec::ReqId;
@@ -38,6 +39,18 @@ pub(crate) fn cmp01(v: &CompleteView, shapes: &dyn Shapes) -> Finding {
     if problems.is_empty() {
         return Finding::pass(ReqId::Cmp01, "HTTP 200, statusCode 0");
     }
+    // Not accepted (an HTTP error or a statusCode other than 0) is one anomaly whatever
+    // the chat's state; a success in the wrong shape is another.
+    let refused = ans.status != 200
+        || ans
+            .json
+            .and_then(|j| j.get("statusCode"))
+            .is_some_and(|c| c.as_i64() != Some(0));
+    let anomaly = if refused {
+        Anomaly::CompleteNotAccepted
+    } else {
+        Anomaly::Other(format!("CMP-01: {}", normalize(&problems.join("; "))))
+    };
     Finding::fail(
         ReqId::Cmp01,
         format!(
@@ -51,6 +64,7 @@ pub(crate) fn cmp01(v: &CompleteView, shapes: &dyn Shapes) -> Finding {
             v.evs(),
         ),
     )
+    .saw(anomaly)
 }
 
 /// CMP-02: exactly one `StatusChange Completed` to the owner within the deadline, and
@@ -83,7 +97,8 @@ pub(crate) fn cmp02(v: &CompleteView, cfg: &CheckConfig) -> Finding {
             ReqId::Cmp02,
             "no Completed notification reached the owner",
             w(expected, obs, e),
-        );
+        )
+        .saw(Anomaly::NoCompleted);
     };
     let took = n.t_us.saturating_sub(v.ans.t_us);
     let dups: Vec<u64> = to_owner
@@ -104,6 +119,7 @@ pub(crate) fn cmp02(v: &CompleteView, cfg: &CheckConfig) -> Finding {
                 e,
             ),
         )
+        .saw(Anomaly::LateCompleted)
     } else if !dups.is_empty() {
         e.extend(&dups);
         Finding::fail(
@@ -115,6 +131,7 @@ pub(crate) fn cmp02(v: &CompleteView, cfg: &CheckConfig) -> Finding {
                 e,
             ),
         )
+        .saw(Anomaly::SecondCompleted)
     } else if let Some(o) = to_others.first() {
         e.push(o.seq);
         Finding::fail(
@@ -122,6 +139,7 @@ pub(crate) fn cmp02(v: &CompleteView, cfg: &CheckConfig) -> Finding {
             "Completed delivered to an agent that does not own the chat",
             w(expected, format!("also delivered to {}", o.agent), e),
         )
+        .saw(Anomaly::CompletedToOtherAgent)
     } else {
         Finding::pass(
             ReqId::Cmp02,
@@ -145,7 +163,8 @@ pub(crate) fn cmp03(v: &CompleteView) -> Option<Finding> {
                 format!("chat.uri {}", uri.unwrap_or("missing")),
                 vec![n.seq],
             ),
-        ),
+        )
+        .saw(Anomaly::CompletedNamesOtherChat),
     })
 }
 

@@ -12,8 +12,8 @@
 //! refusal's doing.
 
 use super::{Ans, unobserved, w};
-use crate::check::Finding;
 use crate::check::index::Index;
+use crate::check::{Anomaly, Finding};
 use crate::history::Note;
 use crate::model::{self, ChatState};
 use crate::spec::{Level, ReqId};
@@ -162,15 +162,18 @@ pub(crate) fn nothing_changed(
     let mut out = vec![];
     for r in cite {
         if !caused.is_empty() {
-            out.push(Finding::fail(
-                *r,
-                "a refused request changed the chat",
-                w(
-                    format!("no notification for chat {} after the refusal", v.chat_id),
-                    observed.clone(),
-                    events.clone(),
-                ),
-            ));
+            out.push(
+                Finding::fail(
+                    *r,
+                    "a refused request changed the chat",
+                    w(
+                        format!("no notification for chat {} after the refusal", v.chat_id),
+                        observed.clone(),
+                        events.clone(),
+                    ),
+                )
+                .saw(Anomaly::RefusalChanged("the chat's notifications".into())),
+            );
         } else if let Some(l) = lost {
             out.push(unobserved(*r, "no notification seen after the refusal", l));
         } else if !(*r == ReqId::Cmp17 && follow_up) {
@@ -193,15 +196,18 @@ pub(crate) fn cmp13_second_completed(v: &Refused, caused: &[&Note]) -> Option<Fi
     }
     let mut e = vec![v.req_seq, v.ans.seq];
     e.extend(&second);
-    Some(Finding::fail(
-        ReqId::Cmp13,
-        "a Complete on a Completed chat produced a second Completed",
-        w(
-            "no second StatusChange Completed",
-            format!("{} more Completed", second.len()),
-            e,
-        ),
-    ))
+    Some(
+        Finding::fail(
+            ReqId::Cmp13,
+            "a Complete on a Completed chat produced a second Completed",
+            w(
+                "no second StatusChange Completed",
+                format!("{} more Completed", second.len()),
+                e,
+            ),
+        )
+        .saw(Anomaly::SecondCompleted),
+    )
 }
 
 /// CMP-17's follow-up: after a refused Complete (request `rq`, response `rs`), the next
@@ -234,6 +240,9 @@ pub(crate) fn cmp17_follow_up(
             e,
         ),
     )
+    .saw(Anomaly::RefusalChanged(
+        "the operations the chat accepts".into(),
+    ))
 }
 
 /// A refused Complete with no later valid operation: CMP-17 is judged on the

@@ -4,7 +4,7 @@
 
 use super::{CompleteView, unobserved, w};
 use crate::check::index::Index;
-use crate::check::{CheckConfig, Finding};
+use crate::check::{Anomaly, CheckConfig, Finding};
 use crate::history::Note;
 use crate::history::{ChatRef, Step};
 use crate::model;
@@ -25,15 +25,18 @@ pub(crate) fn cmp04(v: &CompleteView, cfg: &CheckConfig) -> (Vec<Finding>, bool)
         .find(|n| n.seq < v.end && n.agent != v.owner && n.has_agent_text(text))
     {
         order_ok = false;
-        out.push(Finding::fail(
-            ReqId::Cmp04,
-            "the Complete's text was delivered to an agent that does not own the chat",
-            w(
-                format!("the text delivered to the owner {}", v.owner),
-                format!("delivered to {}", stray.agent),
-                vec![v.req_seq, stray.seq],
-            ),
-        ));
+        out.push(
+            Finding::fail(
+                ReqId::Cmp04,
+                "the Complete's text was delivered to an agent that does not own the chat",
+                w(
+                    format!("the text delivered to the owner {}", v.owner),
+                    format!("delivered to {}", stray.agent),
+                    vec![v.req_seq, stray.seq],
+                ),
+            )
+            .saw(Anomaly::TextToOtherAgent),
+        );
     }
     let msg = v
         .notes_after_request()
@@ -49,15 +52,18 @@ pub(crate) fn cmp04(v: &CompleteView, cfg: &CheckConfig) -> (Vec<Finding>, bool)
         }
         (Some(m), Some(f)) => {
             order_ok = false;
-            out.push(Finding::fail(
-                ReqId::Cmp04,
-                "the text came after the Completed",
-                w(
-                    expected,
-                    "NewMessages after the Completed",
-                    vec![v.req_seq, f.seq, m.seq],
-                ),
-            ));
+            out.push(
+                Finding::fail(
+                    ReqId::Cmp04,
+                    "the text came after the Completed",
+                    w(
+                        expected,
+                        "NewMessages after the Completed",
+                        vec![v.req_seq, f.seq, m.seq],
+                    ),
+                )
+                .saw(Anomaly::TextAfterCompleted),
+            );
         }
         (Some(_), None) => out.push(Finding::pass(
             ReqId::Cmp04,
@@ -73,15 +79,18 @@ pub(crate) fn cmp04(v: &CompleteView, cfg: &CheckConfig) -> (Vec<Finding>, bool)
             let mut e = v.evs();
             e.extend(v.first.map(|f| f.seq));
             e.extend(v.idx.last_quiet_seq());
-            out.push(Finding::fail(
-                ReqId::Cmp04,
-                "no NewMessages carried the Complete's text",
-                w(
-                    expected,
-                    format!("none arrived; {}", v.idx.waited_since(v.ans.t_us)),
-                    e,
-                ),
-            ));
+            out.push(
+                Finding::fail(
+                    ReqId::Cmp04,
+                    "no NewMessages carried the Complete's text",
+                    w(
+                        expected,
+                        format!("none arrived; {}", v.idx.waited_since(v.ans.t_us)),
+                        e,
+                    ),
+                )
+                .saw(Anomaly::TextMissing),
+            );
         }
     }
     (out, order_ok)
@@ -113,7 +122,10 @@ pub(crate) fn cmp19(v: &CompleteView, first_seq: Option<u64>) -> Option<Finding>
     }
     let mut e = vec![f];
     e.extend(after.iter().take(5).map(|n| n.seq));
-    Some(Finding::fail(
+    // The Complete's own text after the Completed is the anomaly CMP-04 names; anything
+    // else after it is another.
+    let own_text = |n: &Note| v.p.text.as_deref().is_some_and(|t| n.has_agent_text(t));
+    let mut fail = Finding::fail(
         ReqId::Cmp19,
         "notifications followed the Completed",
         w(
@@ -126,7 +138,14 @@ pub(crate) fn cmp19(v: &CompleteView, first_seq: Option<u64>) -> Option<Finding>
                 .join(", "),
             e,
         ),
-    ))
+    );
+    if after.iter().any(|n| own_text(n)) {
+        fail = fail.saw(Anomaly::TextAfterCompleted);
+    }
+    if after.iter().any(|n| !own_text(n)) {
+        fail = fail.saw(Anomaly::AfterCompleted);
+    }
+    Some(fail)
 }
 
 /// CMP-22: the notifications the Complete caused carry the response's referenceId.
@@ -195,6 +214,8 @@ pub(crate) struct CompleteResult {
     pub chat: String,
     /// Set when the harness could not see what the judgment needed.
     pub unobserved: Option<String>,
+    /// The anomalies the chat's own rules saw.
+    pub saw: Vec<Anomaly>,
 }
 
 /// CMP-20 over a `Concurrent` step with at least 5 Completes on distinct chats.
@@ -293,6 +314,28 @@ fn cmp20_fail(bad: &[&CompleteResult], total: usize) -> Finding {
         })
         .collect::<Vec<_>>()
         .join("; ");
+    // CMP-20 restates each chat's own findings: it saw what they saw, or, for a chat
+    // whose own rules saw nothing, what its figures show.
+    let mut saw: Vec<Anomaly> = vec![];
+    for b in bad {
+        if !b.saw.is_empty() {
+            saw.extend(b.saw.iter().cloned());
+            continue;
+        }
+        if !b.ok {
+            saw.push(Anomaly::CompleteNotAccepted);
+        }
+        match b.completed_count {
+            0 if b.unobserved.is_none() => saw.push(Anomaly::NoCompleted),
+            0 | 1 => {}
+            _ => saw.push(Anomaly::SecondCompleted),
+        }
+        if !b.order_ok && b.ok && b.completed_count == 1 {
+            saw.push(Anomaly::Other(
+                "CMP-20: text out of order or missing".into(),
+            ));
+        }
+    }
     Finding::fail(
         ReqId::Cmp20,
         format!("{} of {} concurrent Completes misbehaved", bad.len(), total),
@@ -302,4 +345,5 @@ fn cmp20_fail(bad: &[&CompleteResult], total: usize) -> Finding {
             e,
         ),
     )
+    .saw_all(&saw)
 }

@@ -36,8 +36,9 @@
 //!   Only a new entry carrying the refused request's text is compared there.
 
 use super::w;
-use crate::check::Finding;
+use crate::check::anomaly::normalize;
 use crate::check::index::Index;
+use crate::check::{Anomaly, Finding};
 use crate::model::ChatState;
 use crate::spec::ReqId;
 use serde_json::Value;
@@ -224,6 +225,10 @@ pub(crate) fn provision_side(idx: &Index, at: &At, scope: &Scope, cite: &[ReqId]
                     vec![b_seq, at.req_seq, at.ans_seq, a_seq],
                 ),
             )
+            .saw(Anomaly::RefusalChanged(format!(
+                "the customer side: {}",
+                normalize(&diffs.join("; "))
+            )))
         })
         .collect()
 }

@@ -312,9 +312,10 @@ fn coverage_section(h: &mut String, cov: &super::CoverageSummary) {
     }
 }
 
-/// Failures grouped by signature: one timeline per group (its representative's), the
-/// other cases of the group as links to their case files; failing cases no group
-/// names (a `session` failure) keep their own section.
+/// Failures grouped by anomaly (their signature, with the requirements they touched):
+/// one timeline per group (its representative's), the other cases of the group as links
+/// to their case files; failing cases no group names (a `session` failure) keep their
+/// own section.
 fn failure_groups(
     h: &mut String,
     groups: &[super::FailureGroup],
@@ -340,10 +341,15 @@ fn failure_groups(
         named.insert(g.representative.as_str());
         let _ = writeln!(
             h,
-            "<section class=\"group\" id=\"group-{}\"><h3>failure {}: {}</h3>",
+            "<section class=\"group\" id=\"group-{}\"><h3>failure {}: {} <small>({})</small></h3>",
             n + 1,
             n + 1,
-            esc(&g.signature)
+            esc(&g.signature),
+            g.requirements
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         let _ = writeln!(
             h,
