@@ -401,6 +401,15 @@ fn malformed(d: &mut Directed<'_>) -> Result<(), CasesError> {
                         auth: AuthVariant::Normal,
                         body: Body::Raw("{\"operationName\": \"Complete\",".into()),
                     },
+                    // Not JSON either: an escape with no hex digits (RFC 8259 §7).
+                    Step::AgentPost {
+                        chat: ChatRef::Alias("c1".into()),
+                        by_other_agent: false,
+                        auth: AuthVariant::Normal,
+                        body: Body::Raw(
+                            "{\"operationName\": \"Complete\", \"text\": \"bad \\uZZZZ\"}".into(),
+                        ),
+                    },
                     post("c1", missing_op.value),
                     post("c1", json!({"operationName": "CompleteEverything"})),
                 ],

@@ -291,6 +291,13 @@ fn prop_probes(
                     op_field, op_name, p.name
                 );
                 push("lone-surrogate".into(), Body::Raw(raw));
+                // An astral character written as its escaped surrogate pair (RFC 8259
+                // §7): plain JSON, which serde_json never writes (it sends the UTF-8).
+                let raw = format!(
+                    "{{\"{}\": \"{}\", \"{}\": \"bye \\ud83d\\udc4b there\"}}",
+                    op_field, op_name, p.name
+                );
+                push("escaped-pair".into(), Body::Raw(raw));
             }
         }
         PropKind::Const(_) | PropKind::Other => {}
