@@ -608,6 +608,23 @@ async fn run_cases(
     let (judging, shrunk, judged) =
         judge_cases(s, tell, &env, &plan, active, &gen_error, limits).await;
     let mut found = judging.finish(s, tell, shrunk, limits);
+    // A smaller case a shrink lists beside its original (`<case>-min`) is a case of the
+    // report like any other: the event stream tells it too.
+    for g in found.groups.iter().flatten() {
+        if g.others.first().map(|o| format!("{o}-min")).as_deref() == Some(&g.representative)
+            && let Some(c) = found.cases.iter().find(|c| c.id == g.representative)
+        {
+            tell.event(&RunEvent::CaseStarted {
+                id: &c.id,
+                seed: c.seed,
+                exercises: &c.exercises,
+            });
+            tell.event(&RunEvent::CaseJudged {
+                case: c.into(),
+                secrets: &env.target.secrets,
+            });
+        }
+    }
     found.not_started = total.map(|n| n.saturating_sub(judged) as u64);
     let halted = env.halted();
     found.cases.push(session_report(s, &env));

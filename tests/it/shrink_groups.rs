@@ -117,7 +117,13 @@ async fn one_bug_is_one_failure_whichever_requirements_notice_it() {
 /// is listed as the representative next to the original, which keeps CMP-20's Fail.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_concurrent_failure_shrinks_to_one_chat_and_keeps_its_verdict() {
-    let r = runner::execute(text_after_status(&["CMP-20"])).await.report;
+    let events = std::env::temp_dir().join(format!(
+        "gws-shrink-min-events-{}.ndjson",
+        std::process::id()
+    ));
+    let mut s = text_after_status(&["CMP-20"]);
+    s.events = Some(gws_conform::report::events::EventSink::create(&events).unwrap());
+    let r = runner::execute(s).await.report;
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     let groups = r.groups.as_ref().expect("a failing run carries groups");
     assert_eq!(groups.len(), 1, "{groups:#?}");
@@ -132,4 +138,23 @@ async fn a_concurrent_failure_shrinks_to_one_chat_and_keeps_its_verdict() {
     let cmp20 = r.requirements.iter().find(|q| q.id == "CMP-20").unwrap();
     assert_eq!(cmp20.verdict, Verdict::Fail, "{cmp20:?}");
     assert_eq!(cmp20.failing_cases, ["complete-many-at-once"]);
+    // The event stream tells the smaller case like any case of the report.
+    let text = std::fs::read_to_string(&events).unwrap();
+    let told = |kind: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|l| l["type"] == kind)
+            .filter_map(|l| l["case"].as_str().map(str::to_string))
+            .collect()
+    };
+    // (The CLI adds the `session` pseudo-case's line at the end of the run.)
+    let ids: Vec<String> = r
+        .cases
+        .iter()
+        .filter(|c| !c.steps.is_empty())
+        .map(|c| c.id.clone())
+        .collect();
+    assert_eq!(told("verdict"), ids);
+    assert!(told("case_started").contains(&g.representative));
+    let _ = std::fs::remove_file(&events);
 }
